@@ -1,0 +1,5 @@
+//! The media-edge service binary.
+
+fn main() -> anyhow::Result<()> {
+    Ok(())
+}

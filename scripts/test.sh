@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite: installs the real peers the tests need (Debian packages and a Python
+# venv), then checks formatting and lints and runs every test, including each benchmark once.
+# No test skips for a missing peer: this script is what puts the peers there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
+venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
+
+# Debian packages: coturn (turnutils_uclient, turnutils_peer, turnserver), OpenSSL, libsrtp2.
+debs=(coturn openssl libsrtp2-1 iproute2)
+missing=()
+for p in "${debs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    echo "test.sh: installing ${missing[*]}" >&2
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+# coturn's package enables a system turnserver on 3478; the tests own that port on loopback.
+if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/null; then
+    systemctl stop coturn || true
+fi
+
+# Python peers (aiortc, pylibsrtp) in a venv outside the clone, reused across runs.
+req=tests/python/requirements.txt
+if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
+    echo "test.sh: preparing the Python venv in $venv" >&2
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --upgrade pip
+    "$venv/bin/pip" install -q -r "$req"
+    cp "$req" "$venv/.requirements"
+fi
+export MEDIA_EDGE_PYTHON="$venv/bin/python"
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+cargo test --workspace --all-targets --locked
