@@ -1,0 +1,60 @@
+//! The crate's error type: socket set-up failures. The per-batch calls
+//! ([`crate::UdpSocket::recv`], [`crate::UdpSocket::send`]) return `std::io::Error` so an event
+//! loop can match `WouldBlock` directly.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::PortRange;
+
+/// Why a socket could not be made or configured. Each variant names the address, range or
+/// option that is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operating system refused to create a socket.
+    #[error("cannot create a UDP socket for {addr}: {source}")]
+    Create {
+        /// The address the socket was for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// Binding failed (address in use, not a local address, permission denied).
+    #[error("cannot bind UDP socket to {addr}: {source}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+    /// Every port of a range is taken.
+    #[error("no free UDP port on {ip} in range {range}: all {count} ports are in use", count = range.len())]
+    PortRangeExhausted {
+        /// The local address.
+        ip: IpAddr,
+        /// The range that is full.
+        range: PortRange,
+    },
+    /// A port range is empty, reversed or includes port 0.
+    #[error("invalid UDP port range {first}-{last}: need 1 <= first <= last")]
+    InvalidPortRange {
+        /// The first port given.
+        first: u16,
+        /// The last port given.
+        last: u16,
+    },
+    /// A socket option the caller asked for could not be set.
+    #[error("cannot set {option} on UDP socket {addr}: {source}")]
+    Option {
+        /// The option, e.g. `SO_REUSEPORT`, `O_NONBLOCK`.
+        option: &'static str,
+        /// The socket's address (or the address it was being bound to).
+        addr: SocketAddr,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+}
