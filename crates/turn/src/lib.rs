@@ -1,1 +1,43 @@
 //! TURN server (RFC 8656): a sans-IO core plus UDP, TCP and TLS drivers.
+//!
+//! [`Server`] is the core: allocations (UDP relay), Refresh, CreatePermission, ChannelBind,
+//! Send/Data indications, ChannelData and Binding, with long-term and TURN REST API
+//! credentials, stateless nonces, quotas, a per-allocation bandwidth cap and a peer filter
+//! that is secure by default. It owns no socket and reads no clock: inputs carry `now`,
+//! outputs are written into the caller's buffers, and relay sockets are opened and closed
+//! through the [`RelayPorts`] the driver passes in.
+//!
+//! [`Service`] is the driver: one mio event loop thread with the UDP, TCP and TLS listeners
+//! (rustls, certificate and key from PEM files) and every relay socket.
+//!
+//! What it does not do: TCP relay allocations (RFC 6062), dual-stack allocations
+//! (ADDITIONAL-ADDRESS-FAMILY is ignored), EVEN-PORT reservations (the R bit), DTLS client
+//! transport, the RFC 8489 password algorithms (MESSAGE-INTEGRITY-SHA256 and
+//! PASSWORD-ALGORITHMS: clients authenticate with MESSAGE-INTEGRITY, as every TURN client
+//! in use does), and banning sources after repeated authentication failures.
+
+mod allocation;
+mod auth;
+mod bandwidth;
+mod config;
+mod driver;
+mod error;
+mod filter;
+mod nonce;
+mod ports;
+mod request;
+mod server;
+mod transport;
+
+pub use allocation::{
+    CloseReason, RelayPorts, CHANNEL_LIFETIME, CHANNEL_NUMBERS, MAX_PERMISSIONS,
+    PERMISSION_LIFETIME,
+};
+pub use bandwidth::BandwidthCap;
+pub use config::ServerConfig;
+pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener};
+pub use error::Error;
+pub use filter::PeerFilter;
+pub use ipnet::IpNet;
+pub use server::{ClientAction, Event, Server, Stats, PEER_HEADROOM};
+pub use transport::{FiveTuple, Transport};

@@ -1,0 +1,435 @@
+//! Allocations, their permissions and channels (RFC 8656 §7-§12), expiring on the caller's
+//! clock, and the table that owns them together with the relay port pool and the quotas.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::time::{Duration, Instant};
+
+use crate::bandwidth::{BandwidthCap, TokenBucket};
+use crate::ports::PortPool;
+use crate::transport::FiveTuple;
+
+/// How long a permission lasts (RFC 8656 §9: 300 s, not negotiable).
+pub const PERMISSION_LIFETIME: Duration = Duration::from_secs(300);
+/// How long a channel binding lasts (RFC 8656 §12: 600 s, not negotiable).
+pub const CHANNEL_LIFETIME: Duration = Duration::from_secs(600);
+/// The most permissions one allocation may hold; more get 508 (Insufficient Capacity).
+pub const MAX_PERMISSIONS: usize = 1024;
+/// Channel numbers a client may bind (RFC 8656 §12).
+pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x4fff;
+
+/// Opens and closes the relay sockets of allocations.
+///
+/// The core decides which port an allocation gets; the driver owns the sockets. `open` is
+/// called before the Allocate success response is built, so a port the operating system
+/// refuses (already in use by another program) is skipped and the next one tried; `close`
+/// is called exactly once for each port opened, whatever ends the allocation.
+pub trait RelayPorts {
+    /// Binds the relay socket for `port` on the configured relay address.
+    fn open(&mut self, port: u16) -> std::io::Result<()>;
+    /// Closes the relay socket for `port`.
+    fn close(&mut self, port: u16);
+}
+
+/// Why an allocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CloseReason {
+    /// Its lifetime ran out.
+    Expired,
+    /// The client refreshed it with a lifetime of 0.
+    Deleted,
+    /// The client's TCP or TLS connection closed.
+    ConnectionClosed,
+}
+
+/// Why an allocation could not be created.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CreateError {
+    /// Per-user or total quota reached: 486.
+    Quota,
+    /// No relay port could be opened: 508.
+    Capacity,
+}
+
+/// Why a channel could not be bound: both are 400 (RFC 8656 §12.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BindError {
+    /// The channel number is bound to another peer.
+    NumberTaken,
+    /// The peer is bound to another channel number.
+    PeerTaken,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Channel {
+    peer: SocketAddr,
+    expires: Instant,
+}
+
+/// One allocation: a relay port for a client's 5-tuple, with its permissions and channels.
+#[derive(Debug)]
+pub(crate) struct Allocation {
+    id: u64,
+    pub(crate) tuple: FiveTuple,
+    pub(crate) username: String,
+    pub(crate) port: u16,
+    /// Transaction ID of the Allocate that created it, to answer a retransmission.
+    pub(crate) txid: [u8; 12],
+    pub(crate) expires: Instant,
+    permissions: HashMap<IpAddr, Instant>,
+    channels: HashMap<u16, Channel>,
+    by_peer: HashMap<SocketAddr, u16>,
+    bucket: Option<TokenBucket>,
+}
+
+impl Allocation {
+    /// Whether `peer`'s IP has an unexpired permission.
+    pub(crate) fn permits(&self, peer: IpAddr, now: Instant) -> bool {
+        self.permissions.get(&peer).is_some_and(|&exp| exp > now)
+    }
+
+    /// The peer bound to channel `number`, when the binding and its permission are live.
+    pub(crate) fn channel_peer(&self, number: u16, now: Instant) -> Option<SocketAddr> {
+        let ch = self.channels.get(&number)?;
+        (ch.expires > now && self.permits(ch.peer.ip(), now)).then_some(ch.peer)
+    }
+
+    /// The live channel bound to `peer`, if any.
+    pub(crate) fn channel_of(&self, peer: SocketAddr, now: Instant) -> Option<u16> {
+        let number = *self.by_peer.get(&peer)?;
+        self.channels
+            .get(&number)
+            .is_some_and(|ch| ch.expires > now)
+            .then_some(number)
+    }
+
+    /// Charges `bytes` to the bandwidth cap; false means drop the packet.
+    pub(crate) fn charge(&mut self, now: Instant, bytes: usize) -> bool {
+        self.bucket.as_mut().is_none_or(|b| b.take(now, bytes))
+    }
+}
+
+/// Timer kinds, each naming what it expires. Each live object has one timer: one that finds
+/// its object refreshed re-arms itself at the new expiry, one that finds it gone does nothing,
+/// so refreshes never grow the heap (only a refresh that shortens a lifetime adds a timer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    Allocation { slot: usize, id: u64 },
+    Permission { slot: usize, id: u64, peer: IpAddr },
+    Channel { slot: usize, id: u64, number: u16 },
+}
+
+/// Limits the table enforces.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub(crate) ports: RangeInclusive<u16>,
+    pub(crate) user_quota: u32,
+    pub(crate) total_quota: u32,
+    pub(crate) bandwidth: Option<BandwidthCap>,
+    pub(crate) seed: u64,
+}
+
+/// Every allocation, indexed by 5-tuple and by relay port, with the port pool and quotas.
+#[derive(Debug)]
+pub(crate) struct Allocations {
+    slots: Vec<Option<Allocation>>,
+    free_slots: Vec<usize>,
+    by_tuple: HashMap<FiveTuple, usize>,
+    /// Slot of the allocation on each relay port, indexed by `port - first port`.
+    by_port: Vec<Option<usize>>,
+    first_port: u16,
+    pool: PortPool,
+    per_user: HashMap<String, u32>,
+    live: u32,
+    limits: Limits,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    next_id: u64,
+}
+
+impl Allocations {
+    pub(crate) fn new(limits: Limits) -> Self {
+        let span = usize::from(limits.ports.end().saturating_sub(*limits.ports.start())) + 1;
+        Self {
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            by_tuple: HashMap::new(),
+            by_port: vec![None; span],
+            first_port: *limits.ports.start(),
+            pool: PortPool::new(limits.ports.clone(), limits.seed),
+            per_user: HashMap::new(),
+            live: 0,
+            limits,
+            timers: BinaryHeap::new(),
+            next_id: 0,
+        }
+    }
+
+    /// How many allocations are live.
+    pub(crate) fn len(&self) -> usize {
+        self.live as usize
+    }
+
+    /// How many relay ports are free.
+    pub(crate) fn free_ports(&self) -> usize {
+        self.pool.free()
+    }
+
+    /// The 5-tuples of every live allocation.
+    pub(crate) fn tuples(&self) -> Vec<FiveTuple> {
+        self.by_tuple.keys().copied().collect()
+    }
+
+    pub(crate) fn slot_of(&self, tuple: &FiveTuple) -> Option<usize> {
+        self.by_tuple.get(tuple).copied()
+    }
+
+    pub(crate) fn slot_of_port(&self, port: u16) -> Option<usize> {
+        let i = usize::from(port.checked_sub(self.first_port)?);
+        self.by_port.get(i).copied().flatten()
+    }
+
+    pub(crate) fn get(&self, slot: usize) -> Option<&Allocation> {
+        self.slots.get(slot).and_then(Option::as_ref)
+    }
+
+    pub(crate) fn get_mut(&mut self, slot: usize) -> Option<&mut Allocation> {
+        self.slots.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Creates an allocation for `tuple`, opening a relay port through `relays`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn create(
+        &mut self,
+        now: Instant,
+        tuple: FiveTuple,
+        username: &str,
+        txid: [u8; 12],
+        lifetime: Duration,
+        even_port: bool,
+        relays: &mut impl RelayPorts,
+    ) -> Result<usize, CreateError> {
+        let used = self.per_user.get(username).copied().unwrap_or(0);
+        if used >= self.limits.user_quota || self.live >= self.limits.total_quota {
+            return Err(CreateError::Quota);
+        }
+        let port = self.open_port(even_port, relays)?;
+        let id = self.next_id;
+        self.next_id += 1;
+        let allocation = Allocation {
+            id,
+            tuple,
+            username: username.to_owned(),
+            port,
+            txid,
+            expires: now + lifetime,
+            permissions: HashMap::new(),
+            channels: HashMap::new(),
+            by_peer: HashMap::new(),
+            bucket: self.limits.bandwidth.map(|cap| TokenBucket::new(cap, now)),
+        };
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                self.slots[slot] = Some(allocation);
+                slot
+            }
+            None => {
+                self.slots.push(Some(allocation));
+                self.slots.len() - 1
+            }
+        };
+        self.by_tuple.insert(tuple, slot);
+        self.by_port[usize::from(port - self.first_port)] = Some(slot);
+        *self.per_user.entry(username.to_owned()).or_insert(0) += 1;
+        self.live += 1;
+        self.timers
+            .push(Reverse((now + lifetime, Timer::Allocation { slot, id })));
+        Ok(slot)
+    }
+
+    /// Takes ports from the pool until the driver opens one; ports it refuses go back.
+    fn open_port(&mut self, even: bool, relays: &mut impl RelayPorts) -> Result<u16, CreateError> {
+        let mut refused = Vec::new();
+        let mut opened = None;
+        while let Some(port) = self.pool.take(even) {
+            match relays.open(port) {
+                Ok(()) => {
+                    opened = Some(port);
+                    break;
+                }
+                Err(e) => {
+                    tracing::debug!(port, error = %e, "relay port refused by the system");
+                    refused.push(port);
+                }
+            }
+        }
+        for port in refused {
+            self.pool.release(port);
+        }
+        opened.ok_or(CreateError::Capacity)
+    }
+
+    /// Sets the allocation's expiry to `now + lifetime`.
+    pub(crate) fn refresh(&mut self, slot: usize, now: Instant, lifetime: Duration) {
+        let Some(a) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let earlier = now + lifetime < a.expires;
+        a.expires = now + lifetime;
+        if earlier {
+            let id = a.id;
+            self.timers
+                .push(Reverse((a.expires, Timer::Allocation { slot, id })));
+        }
+    }
+
+    /// Installs or refreshes a permission for `peer`; false when the allocation is full.
+    pub(crate) fn permit(&mut self, slot: usize, now: Instant, peer: IpAddr) -> bool {
+        let Some(a) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return false;
+        };
+        if a.permissions.len() >= MAX_PERMISSIONS && !a.permissions.contains_key(&peer) {
+            return false;
+        }
+        let expires = now + PERMISSION_LIFETIME;
+        if a.permissions.insert(peer, expires).is_none() {
+            let id = a.id;
+            self.timers
+                .push(Reverse((expires, Timer::Permission { slot, id, peer })));
+        }
+        true
+    }
+
+    /// Whether channel `number` may be bound (or refreshed) to `peer` on this allocation.
+    pub(crate) fn check_bind(
+        &self,
+        slot: usize,
+        number: u16,
+        peer: SocketAddr,
+    ) -> Result<(), BindError> {
+        let Some(a) = self.get(slot) else {
+            return Ok(());
+        };
+        if a.channels.get(&number).is_some_and(|ch| ch.peer != peer) {
+            return Err(BindError::NumberTaken);
+        }
+        if a.by_peer.get(&peer).is_some_and(|&n| n != number) {
+            return Err(BindError::PeerTaken);
+        }
+        Ok(())
+    }
+
+    /// Binds or refreshes channel `number` to `peer`; call [`Allocations::check_bind`] and
+    /// [`Allocations::permit`] first.
+    pub(crate) fn bind(&mut self, slot: usize, now: Instant, number: u16, peer: SocketAddr) {
+        let Some(a) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let expires = now + CHANNEL_LIFETIME;
+        a.by_peer.insert(peer, number);
+        if a.channels
+            .insert(number, Channel { peer, expires })
+            .is_none()
+        {
+            let id = a.id;
+            self.timers
+                .push(Reverse((expires, Timer::Channel { slot, id, number })));
+        }
+    }
+
+    /// Removes an allocation, closing its relay port and returning its quota.
+    pub(crate) fn remove(
+        &mut self,
+        slot: usize,
+        relays: &mut impl RelayPorts,
+    ) -> Option<Allocation> {
+        let a = self.slots.get_mut(slot)?.take()?;
+        self.free_slots.push(slot);
+        self.by_tuple.remove(&a.tuple);
+        self.by_port[usize::from(a.port - self.first_port)] = None;
+        if let Some(n) = self.per_user.get_mut(&a.username) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_user.remove(&a.username);
+            }
+        }
+        self.live -= 1;
+        relays.close(a.port);
+        self.pool.release(a.port);
+        Some(a)
+    }
+
+    /// When the earliest timer fires.
+    pub(crate) fn next_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// Runs every timer due at `now`, passing each allocation that expired to `closed`.
+    pub(crate) fn expire(
+        &mut self,
+        now: Instant,
+        relays: &mut impl RelayPorts,
+        mut closed: impl FnMut(Allocation),
+    ) {
+        while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            if let Some(rearm) = self.fire(now, timer, relays, &mut closed) {
+                self.timers.push(Reverse((rearm, timer)));
+            }
+        }
+    }
+
+    /// Runs one timer; returns when to run it again if its object was refreshed.
+    fn fire(
+        &mut self,
+        now: Instant,
+        timer: Timer,
+        relays: &mut impl RelayPorts,
+        closed: &mut impl FnMut(Allocation),
+    ) -> Option<Instant> {
+        match timer {
+            Timer::Allocation { slot, id } => {
+                let expires = self.live_at(slot, id)?.expires;
+                if expires > now {
+                    return Some(expires);
+                }
+                if let Some(a) = self.remove(slot, relays) {
+                    closed(a);
+                }
+                None
+            }
+            Timer::Permission { slot, id, peer } => {
+                let a = self.live_at_mut(slot, id)?;
+                let expires = *a.permissions.get(&peer)?;
+                if expires > now {
+                    return Some(expires);
+                }
+                a.permissions.remove(&peer);
+                None
+            }
+            Timer::Channel { slot, id, number } => {
+                let a = self.live_at_mut(slot, id)?;
+                let ch = *a.channels.get(&number)?;
+                if ch.expires > now {
+                    return Some(ch.expires);
+                }
+                a.channels.remove(&number);
+                a.by_peer.remove(&ch.peer);
+                None
+            }
+        }
+    }
+
+    fn live_at(&self, slot: usize, id: u64) -> Option<&Allocation> {
+        self.get(slot).filter(|a| a.id == id)
+    }
+
+    fn live_at_mut(&mut self, slot: usize, id: u64) -> Option<&mut Allocation> {
+        self.get_mut(slot).filter(|a| a.id == id)
+    }
+}

@@ -1,0 +1,177 @@
+//! Long-term credentials (RFC 8489 §9.2): static users and the TURN REST API shared secret.
+//!
+//! Static users have a fixed password. REST users (draft-uberti-behave-turn-rest, as coturn's
+//! `--use-auth-secret`) are named `expiry:user`, with `expiry` in UNIX seconds, and their
+//! password is `base64(HMAC-SHA1(secret, username))`; several secrets are accepted at once so
+//! a secret can be rotated without cutting anyone off. Either way the message-integrity key is
+//! `MD5(username ":" realm ":" password)`.
+
+use std::collections::HashMap;
+
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use sha1::Sha1;
+
+/// A long-term credential key, `MD5(username:realm:password)`.
+pub type Key = [u8; 16];
+
+/// Why a username has no usable key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Neither a static user nor a REST username (`expiry:user`) while secrets are configured.
+    UnknownUser,
+    /// A REST username whose expiry has passed.
+    Expired,
+}
+
+/// The credentials a server accepts.
+#[derive(Clone)]
+pub(crate) struct Credentials {
+    realm: String,
+    users: HashMap<String, Key>,
+    secrets: Vec<Hmac<Sha1>>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("realm", &self.realm)
+            .field("users", &self.users.len())
+            .field("secrets", &self.secrets.len())
+            .finish()
+    }
+}
+
+impl Credentials {
+    /// `users` are (name, password) pairs; `secrets` are REST shared secrets.
+    pub(crate) fn new(realm: &str, users: &[(String, String)], secrets: &[Vec<u8>]) -> Self {
+        let users = users
+            .iter()
+            .map(|(name, password)| {
+                (
+                    name.clone(),
+                    edge_stun::long_term_key(name, realm, password),
+                )
+            })
+            .collect();
+        let secrets = secrets
+            .iter()
+            .filter_map(|s| Hmac::<Sha1>::new_from_slice(s).ok())
+            .collect();
+        Self {
+            realm: realm.to_owned(),
+            users,
+            secrets,
+        }
+    }
+
+    /// The realm announced in 401/438 responses.
+    pub(crate) fn realm(&self) -> &str {
+        &self.realm
+    }
+
+    /// Calls `accept` with each key `username` may have until it returns true; returns the
+    /// key accepted, or why there is none (`Ok(None)` when no candidate key was accepted).
+    pub(crate) fn find_key(
+        &self,
+        username: &str,
+        now_unix: u64,
+        mut accept: impl FnMut(&Key) -> bool,
+    ) -> Result<Option<Key>, Refusal> {
+        if let Some(key) = self.users.get(username) {
+            return Ok(accept(key).then_some(*key));
+        }
+        if self.secrets.is_empty() {
+            return Err(Refusal::UnknownUser);
+        }
+        let expiry = username
+            .split_once(':')
+            .and_then(|(expiry, _user)| expiry.parse::<u64>().ok())
+            .ok_or(Refusal::UnknownUser)?;
+        if expiry <= now_unix {
+            return Err(Refusal::Expired);
+        }
+        for secret in &self.secrets {
+            let key =
+                edge_stun::long_term_key(username, &self.realm, &rest_password(secret, username));
+            if accept(&key) {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// The TURN REST password for `username`: `base64(HMAC-SHA1(secret, username))`.
+fn rest_password(secret: &Hmac<Sha1>, username: &str) -> String {
+    let mut mac = secret.clone();
+    mac.update(username.as_bytes());
+    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn creds() -> Credentials {
+        Credentials::new(
+            "example.org",
+            &[("alice".into(), "wonderland".into())],
+            &[b"old-secret".to_vec(), b"new-secret".to_vec()],
+        )
+    }
+
+    #[test]
+    fn static_user_key_is_md5_of_user_realm_password() {
+        // MD5("alice:example.org:wonderland"), computed independently with md5sum.
+        let c = creds();
+        let got = c.find_key("alice", 0, |_| true).unwrap().unwrap();
+        assert_eq!(
+            got,
+            edge_stun::long_term_key("alice", "example.org", "wonderland")
+        );
+        assert_eq!(c.find_key("alice", 0, |_| false), Ok(None));
+        assert_eq!(c.find_key("bob", 0, |_| true), Err(Refusal::UnknownUser));
+    }
+
+    #[test]
+    fn rest_password_matches_coturn_formula() {
+        // echo -n "1700000000:bob" | openssl dgst -sha1 -hmac new-secret -binary | base64
+        let mac = Hmac::<Sha1>::new_from_slice(b"new-secret").unwrap();
+        assert_eq!(
+            rest_password(&mac, "1700000000:bob"),
+            "m9MWQKXn7MShyGoAeeADzDyHDfg="
+        );
+    }
+
+    #[test]
+    fn rest_username_any_secret_until_expiry() {
+        let c = creds();
+        let user = "2000:bob";
+        for secret in [&b"old-secret"[..], b"new-secret"] {
+            let mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
+            let want = edge_stun::long_term_key(user, "example.org", &rest_password(&mac, user));
+            assert_eq!(c.find_key(user, 1999, |k| *k == want), Ok(Some(want)));
+        }
+        assert_eq!(c.find_key(user, 1999, |_| false), Ok(None));
+        assert_eq!(c.find_key(user, 2000, |_| true), Err(Refusal::Expired));
+        assert_eq!(
+            c.find_key("bob:2000", 0, |_| true),
+            Err(Refusal::UnknownUser)
+        );
+        assert_eq!(
+            c.find_key("nocolon", 0, |_| true),
+            Err(Refusal::UnknownUser)
+        );
+    }
+
+    #[test]
+    fn no_secrets_means_no_rest_users() {
+        let c = Credentials::new("r", &[], &[]);
+        assert_eq!(
+            c.find_key("2000:bob", 0, |_| true),
+            Err(Refusal::UnknownUser)
+        );
+    }
+}

@@ -1,0 +1,466 @@
+//! The mio event loop: readiness in, core calls, sends out.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Events, Interest, Poll, Token, Waker};
+use rustls::ServerConfig as TlsConfig;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::relay::{Relays, RELAY_TOKEN_BASE};
+use super::stream::Conn;
+use super::{send_or_count, Counters, LocalAddrs, ServiceConfig, Shared};
+use crate::{ClientAction, Error, Event, FiveTuple, Server, Transport, PEER_HEADROOM};
+
+const WAKER: Token = Token(0);
+const UDP_BASE: usize = 1;
+const LISTENER_BASE: usize = 1 << 10;
+const CONN_BASE: usize = 1 << 24;
+/// Datagrams read from one socket per wake-up before the others get a turn.
+const BUDGET: usize = 64;
+/// A TCP/TLS connection with no allocation is closed after this long without input.
+const IDLE_CONN: Duration = Duration::from_secs(60);
+/// Largest datagram: a UDP payload.
+const MAX_DATAGRAM: usize = 65535;
+
+struct StreamListener {
+    socket: TcpListener,
+    transport: Transport,
+    tls: Option<Arc<TlsConfig>>,
+    local: SocketAddr,
+}
+
+pub(crate) struct EventLoop {
+    poll: Poll,
+    server: Server,
+    relays: Relays,
+    udp: Vec<(UdpSocket, SocketAddr)>,
+    listeners: Vec<StreamListener>,
+    conns: Vec<Option<Conn>>,
+    free_conns: Vec<usize>,
+    open_conns: usize,
+    max_connections: usize,
+    /// Sockets that still had data when their budget ran out, revisited next iteration.
+    backlog: Vec<Token>,
+    /// This iteration's ready tokens (kept to reuse its allocation).
+    ready: Vec<Token>,
+    buf: Box<[u8]>,
+    reply: Box<[u8]>,
+    counters: Counters,
+    shared: Arc<Shared>,
+}
+
+impl EventLoop {
+    /// Binds every listener and builds the loop; the caller runs it on its own thread.
+    pub(crate) fn bind(
+        config: ServiceConfig,
+        shared: Arc<Shared>,
+    ) -> Result<(Self, Arc<Waker>, LocalAddrs), Error> {
+        let now = Instant::now();
+        let unix_now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let server = Server::new(config.server.clone(), now, unix_now)?;
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let mut addrs = LocalAddrs::default();
+
+        let mut udp = Vec::new();
+        for (i, &addr) in config.udp.iter().enumerate() {
+            let listen = |source| Error::Listen {
+                transport: Transport::Udp,
+                addr,
+                source,
+            };
+            let mut socket = udp_socket(addr, config.socket_buffer).map_err(listen)?;
+            poll.registry()
+                .register(&mut socket, Token(UDP_BASE + i), Interest::READABLE)
+                .map_err(listen)?;
+            let local = socket.local_addr().map_err(listen)?;
+            addrs.udp.push(local);
+            udp.push((socket, local));
+        }
+
+        let mut listeners = Vec::new();
+        let stream_addrs = config
+            .tcp
+            .iter()
+            .map(|&a| Ok((a, Transport::Tcp, None)))
+            .chain(config.tls.iter().map(|t| {
+                let tls = super::load_tls_config(&t.certificate, &t.private_key)?;
+                Ok((t.addr, Transport::Tls, Some(tls)))
+            }))
+            .collect::<Result<Vec<_>, Error>>()?;
+        for (i, (addr, transport, tls)) in stream_addrs.into_iter().enumerate() {
+            let listen = |source| Error::Listen {
+                transport,
+                addr,
+                source,
+            };
+            let mut socket = TcpListener::bind(addr).map_err(listen)?;
+            poll.registry()
+                .register(&mut socket, Token(LISTENER_BASE + i), Interest::READABLE)
+                .map_err(listen)?;
+            let local = socket.local_addr().map_err(listen)?;
+            match transport {
+                Transport::Tls => addrs.tls.push(local),
+                _ => addrs.tcp.push(local),
+            }
+            listeners.push(StreamListener {
+                socket,
+                transport,
+                tls,
+                local,
+            });
+        }
+
+        let range = config.server.port_range.clone();
+        let relays = Relays {
+            sockets: std::iter::repeat_with(|| None)
+                .take(usize::from(range.end() - range.start()) + 1)
+                .collect(),
+            first_port: *range.start(),
+            address: config.server.relay_address,
+            registry: poll.registry().try_clone()?,
+        };
+        let event_loop = EventLoop {
+            poll,
+            server,
+            relays,
+            udp,
+            listeners,
+            conns: Vec::new(),
+            free_conns: Vec::new(),
+            open_conns: 0,
+            max_connections: config.max_connections,
+            backlog: Vec::with_capacity(1024),
+            ready: Vec::with_capacity(2048),
+            buf: vec![0; PEER_HEADROOM + MAX_DATAGRAM + 4].into_boxed_slice(),
+            reply: vec![0; 4096].into_boxed_slice(),
+            counters: Counters::default(),
+            shared,
+        };
+        event_loop.publish();
+        Ok((event_loop, waker, addrs))
+    }
+
+    /// Runs until [`Service::shutdown`](super::Service::shutdown).
+    pub(crate) fn run(mut self) -> Result<(), Error> {
+        let mut events = Events::with_capacity(1024);
+        let mut last_sweep = Instant::now();
+        loop {
+            let now = Instant::now();
+            let timeout = if self.backlog.is_empty() {
+                let next = self
+                    .server
+                    .poll_timeout()
+                    .unwrap_or(now + Duration::from_secs(1));
+                next.saturating_duration_since(now)
+                    .min(Duration::from_secs(1))
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e.into()),
+            }
+            if self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            let now = Instant::now();
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.append(&mut self.backlog);
+            ready.extend(events.iter().map(|e| e.token()));
+            for token in ready.drain(..) {
+                self.dispatch(now, token);
+            }
+            self.ready = ready;
+            self.server.handle_timeout(now, &mut self.relays);
+            self.log_events();
+            if now.duration_since(last_sweep) >= Duration::from_secs(1) {
+                self.sweep_idle(now);
+                last_sweep = now;
+            }
+            self.publish();
+        }
+        self.close_all();
+        Ok(())
+    }
+
+    fn dispatch(&mut self, now: Instant, token: Token) {
+        let t = token.0;
+        if t >= CONN_BASE {
+            self.on_conn(now, t - CONN_BASE);
+        } else if t >= RELAY_TOKEN_BASE {
+            if let Ok(port) = u16::try_from(t - RELAY_TOKEN_BASE) {
+                self.on_relay(now, port);
+            }
+        } else if t >= LISTENER_BASE {
+            self.on_accept(now, t - LISTENER_BASE);
+        } else if t >= UDP_BASE {
+            self.on_udp(now, t - UDP_BASE);
+        }
+    }
+
+    /// Datagrams from clients on UDP listener `i`.
+    fn on_udp(&mut self, now: Instant, i: usize) {
+        let Some((socket, local)) = self.udp.get(i) else {
+            return;
+        };
+        for _ in 0..BUDGET {
+            let (len, remote) = match socket.recv_from(&mut self.buf) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    // ICMP errors surface here on Linux; the datagram is gone either way.
+                    self.counters.dropped();
+                    continue;
+                }
+            };
+            let tuple = FiveTuple {
+                transport: Transport::Udp,
+                local: *local,
+                remote,
+                socket: i as u32,
+            };
+            let data = &self.buf[..len];
+            match self
+                .server
+                .handle_client(now, tuple, data, &mut self.reply, &mut self.relays)
+            {
+                ClientAction::Relay {
+                    port,
+                    peer,
+                    payload,
+                } => {
+                    if let Some(relay) = self.relays.socket(port) {
+                        send_or_count(relay.send_to(&data[payload], peer), &self.counters);
+                    }
+                }
+                ClientAction::Reply { len } => {
+                    send_or_count(socket.send_to(&self.reply[..len], remote), &self.counters);
+                }
+                ClientAction::None => {}
+            }
+        }
+        self.backlog.push(Token(UDP_BASE + i));
+    }
+
+    /// Datagrams from peers on relay `port`.
+    fn on_relay(&mut self, now: Instant, port: u16) {
+        for _ in 0..BUDGET {
+            let Some(relay) = self.relays.socket(port) else {
+                return;
+            };
+            let start = PEER_HEADROOM;
+            let (len, peer) = match relay.recv_from(&mut self.buf[start..start + MAX_DATAGRAM]) {
+                Ok(r) => r,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.counters.dropped();
+                    continue;
+                }
+            };
+            let Some((tuple, frame)) =
+                self.server
+                    .handle_peer(now, port, peer, &mut self.buf, start..start + len)
+            else {
+                continue;
+            };
+            let frame = &self.buf[frame];
+            match tuple.transport {
+                Transport::Udp => {
+                    if let Some((socket, _)) = self.udp.get(tuple.socket as usize) {
+                        send_or_count(socket.send_to(frame, tuple.remote), &self.counters);
+                    }
+                }
+                _ => {
+                    let conn = self
+                        .conns
+                        .get_mut(tuple.socket as usize)
+                        .and_then(Option::as_mut);
+                    if let Some(conn) = conn {
+                        if conn.send(frame, &self.counters).is_err() {
+                            self.counters.dropped();
+                        }
+                    }
+                }
+            }
+        }
+        self.backlog
+            .push(Token(RELAY_TOKEN_BASE + usize::from(port)));
+    }
+
+    /// New TCP/TLS connections on stream listener `i`.
+    fn on_accept(&mut self, now: Instant, i: usize) {
+        loop {
+            let Some(listener) = self.listeners.get(i) else {
+                return;
+            };
+            let (stream, remote) = match listener.socket.accept() {
+                Ok(s) => s,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors or similar: try again on the next readiness.
+                    tracing::warn!(error = %e, "accept failed");
+                    return;
+                }
+            };
+            if self.open_conns >= self.max_connections {
+                tracing::debug!(%remote, "connection refused: max-connections reached");
+                continue;
+            }
+            let tls = match &listener.tls {
+                Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "TLS session setup failed");
+                        continue;
+                    }
+                },
+                None => None,
+            };
+            let _ = stream.set_nodelay(true);
+            let slot = self.free_conns.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let tuple = FiveTuple {
+                transport: listener.transport,
+                local: listener.local,
+                remote,
+                socket: slot as u32,
+            };
+            let mut conn = Conn::new(stream, tls, tuple, now);
+            if self
+                .poll
+                .registry()
+                .register(
+                    conn.stream_mut(),
+                    Token(CONN_BASE + slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                self.free_conns.push(slot);
+                continue;
+            }
+            self.conns[slot] = Some(conn);
+            self.open_conns += 1;
+        }
+    }
+
+    /// Readiness on connection `slot`: read and handle frames, flush output.
+    fn on_conn(&mut self, now: Instant, slot: usize) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        let open = conn
+            .on_readable(
+                now,
+                &mut self.server,
+                &mut self.relays,
+                &mut self.reply,
+                &self.counters,
+            )
+            .and_then(|open| conn.flush().map(|()| open));
+        match open {
+            Ok(true) => {}
+            Ok(false) => self.close_conn(slot),
+            Err(e) => {
+                tracing::debug!(error = %e, "client connection failed");
+                self.close_conn(slot);
+            }
+        }
+    }
+
+    fn close_conn(&mut self, slot: usize) {
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        let _ = self.poll.registry().deregister(conn.stream_mut());
+        self.server.connection_closed(conn.tuple, &mut self.relays);
+        self.free_conns.push(slot);
+        self.open_conns -= 1;
+    }
+
+    /// Closes connections that never allocated and have been silent too long.
+    fn sweep_idle(&mut self, now: Instant) {
+        for slot in 0..self.conns.len() {
+            let idle = self.conns[slot].as_ref().is_some_and(|c| {
+                now.duration_since(c.last_input) > IDLE_CONN
+                    && !self.server.has_allocation(&c.tuple)
+            });
+            if idle {
+                self.close_conn(slot);
+            }
+        }
+    }
+
+    fn log_events(&mut self) {
+        while let Some(event) = self.server.poll_event() {
+            match event {
+                Event::AllocationCreated {
+                    tuple,
+                    relay,
+                    username,
+                } => tracing::info!(%tuple, %relay, %username, "allocation created"),
+                Event::AllocationClosed {
+                    tuple,
+                    relay,
+                    reason,
+                } => tracing::info!(%tuple, %relay, ?reason, "allocation closed"),
+            }
+        }
+    }
+
+    fn publish(&self) {
+        let s = &self.shared;
+        let stats = self.server.stats();
+        let set = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
+        set(&s.allocations, self.server.allocations() as u64);
+        set(&s.free_ports, self.server.free_ports() as u64);
+        set(&s.connections, self.open_conns as u64);
+        set(&s.to_peers, stats.to_peers);
+        set(&s.to_clients, stats.to_clients);
+        set(
+            &s.malformed,
+            stats.malformed + self.counters.malformed.get(),
+        );
+        set(&s.dropped, stats.dropped + self.counters.dropped.get());
+    }
+
+    fn close_all(&mut self) {
+        for slot in 0..self.conns.len() {
+            self.close_conn(slot);
+        }
+        self.server.close_all(&mut self.relays);
+        self.relays.close_all();
+        self.publish();
+    }
+}
+
+/// A nonblocking UDP listener socket with the requested buffer sizes; IPv6 sockets are
+/// v6-only so `[::]` and `0.0.0.0` can both be listened on.
+fn udp_socket(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if let Some(size) = buffer {
+        // The kernel caps these at net.core.{r,w}mem_max; a smaller buffer is not an error.
+        let _ = socket.set_recv_buffer_size(size);
+        let _ = socket.set_send_buffer_size(size);
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(UdpSocket::from_std(socket.into()))
+}

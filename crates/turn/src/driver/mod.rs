@@ -1,0 +1,217 @@
+//! The I/O driver: one mio event loop on its own thread owning the listeners (UDP, TCP, TLS),
+//! every relay socket and the sans-IO [`Server`]. Nothing is shared with other threads per
+//! packet: statistics are published to atomics once per loop iteration.
+//!
+//! The per-packet path for a UDP client: read a datagram into the one receive buffer, let the
+//! core classify and look it up, send the payload slice (ChannelData or Send DATA) from the
+//! relay socket. Toward the client: read a peer datagram into the same buffer after
+//! [`PEER_HEADROOM`] bytes, let the core write the ChannelData or Data-indication header in
+//! front of it, send the framed slice. No allocation, no copy, no lock.
+
+mod event_loop;
+mod relay;
+mod stream;
+mod tls;
+
+use std::cell::Cell;
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::Waker;
+
+pub use self::tls::load_tls_config;
+use crate::{Error, ServerConfig};
+
+/// A TLS listener: address plus PEM certificate chain and private key files.
+#[derive(Debug, Clone)]
+pub struct TlsListener {
+    /// Address to listen on.
+    pub addr: SocketAddr,
+    /// PEM file with the certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// PEM file with the private key.
+    pub private_key: PathBuf,
+}
+
+/// What a [`Service`] listens on, plus the core configuration.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ServiceConfig {
+    /// The sans-IO core's configuration.
+    pub server: ServerConfig,
+    /// UDP listeners.
+    pub udp: Vec<SocketAddr>,
+    /// TCP listeners.
+    pub tcp: Vec<SocketAddr>,
+    /// TLS listeners.
+    pub tls: Vec<TlsListener>,
+    /// Most TCP/TLS client connections at once; more are refused at accept.
+    pub max_connections: usize,
+    /// SO_RCVBUF/SO_SNDBUF for UDP listener sockets (the kernel caps it at rmem_max), or the
+    /// system default.
+    pub socket_buffer: Option<usize>,
+}
+
+impl ServiceConfig {
+    /// A service for `server` with no listeners yet, 4096 connections at most and 4 MiB
+    /// UDP listener buffers.
+    pub fn new(server: ServerConfig) -> Self {
+        Self {
+            server,
+            udp: Vec::new(),
+            tcp: Vec::new(),
+            tls: Vec::new(),
+            max_connections: 4096,
+            socket_buffer: Some(4 << 20),
+        }
+    }
+}
+
+/// The addresses a running service listens on (port 0 in the configuration resolved).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LocalAddrs {
+    /// UDP listeners.
+    pub udp: Vec<SocketAddr>,
+    /// TCP listeners.
+    pub tcp: Vec<SocketAddr>,
+    /// TLS listeners.
+    pub tls: Vec<SocketAddr>,
+}
+
+/// Counters published by a running service, for logs, metrics and tests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Snapshot {
+    /// Live allocations.
+    pub allocations: u64,
+    /// Free relay ports.
+    pub free_ports: u64,
+    /// Open TCP/TLS client connections.
+    pub connections: u64,
+    /// Datagrams relayed client -> peer.
+    pub to_peers: u64,
+    /// Datagrams relayed peer -> client.
+    pub to_clients: u64,
+    /// Inputs dropped as malformed (unparsable STUN, bad framing).
+    pub malformed: u64,
+    /// Packets dropped for other reasons: no permission or channel, over the bandwidth cap,
+    /// a send that failed, a full connection queue.
+    pub dropped: u64,
+}
+
+/// Statistics shared between the loop and [`Service::snapshot`].
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    allocations: AtomicU64,
+    free_ports: AtomicU64,
+    connections: AtomicU64,
+    to_peers: AtomicU64,
+    to_clients: AtomicU64,
+    malformed: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// The loop's own counters: plain cells, published to [`Shared`] once per iteration.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    malformed: Cell<u64>,
+    dropped: Cell<u64>,
+}
+
+impl Counters {
+    pub(crate) fn malformed(&self) {
+        self.malformed.set(self.malformed.get() + 1);
+    }
+
+    pub(crate) fn dropped(&self) {
+        self.dropped.set(self.dropped.get() + 1);
+    }
+}
+
+/// Counts a failed datagram send as a drop. UDP sends fail only when the socket buffer is
+/// full or the destination is unreachable; either way the datagram is lost, not retried.
+pub(crate) fn send_or_count(result: io::Result<usize>, counters: &Counters) {
+    if result.is_err() {
+        counters.dropped();
+    }
+}
+
+/// A running TURN service: the event loop thread and a handle to stop it.
+#[derive(Debug)]
+pub struct Service {
+    thread: Option<JoinHandle<Result<(), Error>>>,
+    waker: Arc<Waker>,
+    shared: Arc<Shared>,
+    addrs: LocalAddrs,
+}
+
+impl Service {
+    /// Validates the configuration, binds every listener (so a busy port fails here, named),
+    /// and starts the event loop thread.
+    pub fn start(config: ServiceConfig) -> Result<Service, Error> {
+        let shared = Arc::new(Shared::default());
+        let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
+        let thread = std::thread::Builder::new()
+            .name("turn-loop".into())
+            .spawn(move || event_loop.run())?;
+        Ok(Service {
+            thread: Some(thread),
+            waker,
+            shared,
+            addrs,
+        })
+    }
+
+    /// The addresses the service listens on.
+    pub fn local_addrs(&self) -> &LocalAddrs {
+        &self.addrs
+    }
+
+    /// The latest published counters (at most one loop iteration old).
+    pub fn snapshot(&self) -> Snapshot {
+        let s = &self.shared;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            allocations: get(&s.allocations),
+            free_ports: get(&s.free_ports),
+            connections: get(&s.connections),
+            to_peers: get(&s.to_peers),
+            to_clients: get(&s.to_clients),
+            malformed: get(&s.malformed),
+            dropped: get(&s.dropped),
+        }
+    }
+
+    /// Whether the event loop is still running.
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops the loop, closes every socket and waits for the thread.
+    pub fn shutdown(mut self) -> Result<(), Error> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Result<(), Error> {
+        self.shared.stop.store(true, Ordering::Release);
+        self.waker.wake()?;
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::Io(io::Error::other("the TURN event loop panicked"))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            let _ = self.stop();
+        }
+    }
+}

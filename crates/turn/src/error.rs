@@ -1,0 +1,41 @@
+//! The crate's one error type.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// What can go wrong setting up or running a TURN server. Protocol-level problems (bad
+/// requests, failed authentication) are never errors: they are answered with a STUN error
+/// response or counted and dropped.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration value is unusable.
+    #[error("invalid TURN configuration: {field}: {reason}")]
+    Config {
+        /// The field that is wrong.
+        field: &'static str,
+        /// Why.
+        reason: String,
+    },
+    /// A listener could not be bound.
+    #[error("cannot listen on {transport} {addr}: {source}")]
+    Listen {
+        /// Transport of the listener.
+        transport: crate::Transport,
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// A TLS certificate or key file could not be read or used.
+    #[error("TLS certificate/key {path}: {reason}")]
+    Tls {
+        /// The file.
+        path: PathBuf,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// The event loop failed to start or died.
+    #[error("TURN event loop: {0}")]
+    Io(#[from] std::io::Error),
+}

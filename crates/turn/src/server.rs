@@ -1,0 +1,427 @@
+//! The sans-IO TURN server core: the data path and the bookkeeping around it.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use edge_stun::{
+    classify, AttrType, Attribute, ChannelData, Class, Message, MessageEncoder, Method, PacketKind,
+    TransactionId,
+};
+
+use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
+use crate::auth::Credentials;
+use crate::filter::PeerFilter;
+use crate::nonce::NonceKey;
+use crate::transport::FiveTuple;
+use crate::{Error, ServerConfig};
+
+/// Bytes a driver must leave free in front of a peer datagram handed to
+/// [`Server::handle_peer`]: room for the largest header written there in place (a Data
+/// indication toward an IPv6 peer: 20-byte STUN header, 24-byte XOR-PEER-ADDRESS, 4-byte DATA
+/// attribute header). The buffer also needs 3 bytes after the payload for padding.
+pub const PEER_HEADROOM: usize = 48;
+
+/// What the driver does with an input from a client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientAction {
+    /// Send `input[payload]` from the relay socket on `port` to `peer`.
+    Relay {
+        /// Relay port of the allocation.
+        port: u16,
+        /// The peer.
+        peer: SocketAddr,
+        /// Where the payload sits in the input.
+        payload: Range<usize>,
+    },
+    /// Send `reply[..len]` back to the client.
+    Reply {
+        /// Bytes of the reply buffer to send.
+        len: usize,
+    },
+    /// Nothing to send (an indication without permission, a dropped packet, ...).
+    None,
+}
+
+/// Something that happened, for logs and metrics.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// An allocation was created.
+    AllocationCreated {
+        /// The client.
+        tuple: FiveTuple,
+        /// Its relayed transport address (as announced).
+        relay: SocketAddr,
+        /// The authenticated username.
+        username: String,
+    },
+    /// An allocation ended and its relay port was released.
+    AllocationClosed {
+        /// The client.
+        tuple: FiveTuple,
+        /// Its relayed transport address (as announced).
+        relay: SocketAddr,
+        /// Why.
+        reason: CloseReason,
+    },
+}
+
+/// Counters kept by the core.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Datagrams relayed client -> peer.
+    pub to_peers: u64,
+    /// Datagrams relayed peer -> client.
+    pub to_clients: u64,
+    /// Inputs that were not valid STUN or ChannelData.
+    pub malformed: u64,
+    /// Valid inputs dropped: no allocation, permission or channel, or over the bandwidth cap.
+    pub dropped: u64,
+    /// Requests refused with 401 (missing or wrong credentials).
+    pub unauthorized: u64,
+}
+
+/// The TURN server core (RFC 8656): allocations, permissions, channels, authentication,
+/// quotas and peer filtering, with no sockets, no threads and no clock.
+///
+/// # Method groups
+/// - **Inputs**: [`handle_client`](Server::handle_client) (a datagram or stream frame from a
+///   client), [`handle_peer`](Server::handle_peer) (a datagram that arrived on a relay
+///   port), [`handle_timeout`](Server::handle_timeout) (time passed),
+///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away).
+/// - **Outputs**: each input returns what to send right away (responses and relayed
+///   packets are written into the caller's buffers); then drain
+///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
+///   to call [`handle_timeout`](Server::handle_timeout) next.
+/// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
+///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
+///
+/// Relay sockets are opened and closed through the [`RelayPorts`] the driver passes in.
+/// Time is always an argument; the wall clock is only needed for REST usernames and nonce
+/// expiry, and is derived from the `unix_now` given to [`Server::new`] plus elapsed `now`.
+#[derive(Debug)]
+pub struct Server {
+    pub(crate) config: ServerConfig,
+    pub(crate) credentials: Credentials,
+    pub(crate) nonces: NonceKey,
+    pub(crate) filter: PeerFilter,
+    pub(crate) allocations: Allocations,
+    epoch: Instant,
+    unix_at_epoch: Duration,
+    events: VecDeque<Event>,
+    pub(crate) stats: Stats,
+    indication_counter: u64,
+}
+
+impl Server {
+    /// A server for `config`. `now` and `unix_now` (time since the UNIX epoch) are the same
+    /// instant on the caller's two clocks.
+    pub fn new(config: ServerConfig, now: Instant, unix_now: Duration) -> Result<Self, Error> {
+        config.validate()?;
+        let credentials = Credentials::new(&config.realm, &config.users, &config.shared_secrets);
+        let nonces = NonceKey::new(&config.nonce_secret, config.nonce_lifetime.as_secs().max(1));
+        let filter = PeerFilter::new(config.peer_allow.clone(), config.peer_deny.clone());
+        let allocations = Allocations::new(Limits {
+            ports: config.port_range.clone(),
+            user_quota: config.user_quota,
+            total_quota: config.total_quota,
+            bandwidth: config.bandwidth,
+            seed: config.rng_seed,
+        });
+        Ok(Self {
+            config,
+            credentials,
+            nonces,
+            filter,
+            allocations,
+            epoch: now,
+            unix_at_epoch: unix_now,
+            events: VecDeque::new(),
+            stats: Stats::default(),
+            indication_counter: 0,
+        })
+    }
+
+    /// Handles one datagram (UDP) or one frame (TCP/TLS, as delimited by
+    /// [`edge_stun::next_frame`]) from a client. A response is written into `reply` (1 KiB
+    /// is plenty); a relayed payload is returned as a range of `input`.
+    pub fn handle_client(
+        &mut self,
+        now: Instant,
+        tuple: FiveTuple,
+        input: &[u8],
+        reply: &mut [u8],
+        relays: &mut impl RelayPorts,
+    ) -> ClientAction {
+        match input.first().map(|&b| classify(b)) {
+            Some(PacketKind::ChannelData) => self.channel_data(now, &tuple, input),
+            Some(PacketKind::Stun) => match Message::parse(input) {
+                Ok(msg) => self.stun(now, tuple, &msg, input, reply, relays),
+                Err(_) => self.malformed(),
+            },
+            _ => self.malformed(),
+        }
+    }
+
+    fn malformed(&mut self) -> ClientAction {
+        self.stats.malformed += 1;
+        ClientAction::None
+    }
+
+    fn dropped(&mut self) -> ClientAction {
+        self.stats.dropped += 1;
+        ClientAction::None
+    }
+
+    /// ChannelData from a client: relay the payload to the channel's peer.
+    fn channel_data(&mut self, now: Instant, tuple: &FiveTuple, input: &[u8]) -> ClientAction {
+        let Ok(frame) = ChannelData::parse(input) else {
+            return self.malformed();
+        };
+        let len = frame.payload().len();
+        let relay = self.allocations.slot_of(tuple).and_then(|slot| {
+            let a = self.allocations.get_mut(slot)?;
+            let peer = a.channel_peer(frame.number(), now)?;
+            a.charge(now, len).then_some((a.port, peer))
+        });
+        match relay {
+            Some((port, peer)) => {
+                self.stats.to_peers += 1;
+                let start = edge_stun::CHANNEL_DATA_HEADER_LEN;
+                ClientAction::Relay {
+                    port,
+                    peer,
+                    payload: start..start + len,
+                }
+            }
+            None => self.dropped(),
+        }
+    }
+
+    fn stun(
+        &mut self,
+        now: Instant,
+        tuple: FiveTuple,
+        msg: &Message<'_>,
+        input: &[u8],
+        reply: &mut [u8],
+        relays: &mut impl RelayPorts,
+    ) -> ClientAction {
+        match (msg.class(), msg.method()) {
+            (Class::Indication, Method::SEND) => self.send_indication(now, &tuple, msg, input),
+            (Class::Request, _) => self.request(now, tuple, msg, reply, relays),
+            // Responses and other indications have no business here.
+            _ => self.dropped(),
+        }
+    }
+
+    /// A Send indication: relay its DATA to its XOR-PEER-ADDRESS if permitted.
+    fn send_indication(
+        &mut self,
+        now: Instant,
+        tuple: &FiveTuple,
+        msg: &Message<'_>,
+        input: &[u8],
+    ) -> ClientAction {
+        let (Ok(Some(peer)), Ok(Some(data))) = (msg.xor_peer_address(), msg.data()) else {
+            return self.malformed();
+        };
+        let relay = self.allocations.slot_of(tuple).and_then(|slot| {
+            let a = self.allocations.get_mut(slot)?;
+            (a.permits(peer.ip(), now) && a.charge(now, data.len())).then_some(a.port)
+        });
+        let Some(port) = relay else {
+            return self.dropped();
+        };
+        // `data` borrows from `input`: its offset is where the payload sits.
+        let start = data.as_ptr() as usize - input.as_ptr() as usize;
+        self.stats.to_peers += 1;
+        ClientAction::Relay {
+            port,
+            peer,
+            payload: start..start + data.len(),
+        }
+    }
+
+    /// Handles a datagram that arrived from `peer` on relay `port`. The payload sits at
+    /// `buf[payload]` with at least [`PEER_HEADROOM`] bytes before it and 3 after it; the
+    /// ChannelData or Data-indication header is written in place in front of it. Returns
+    /// the client to send to and the range of `buf` to send, or `None` to drop it (no
+    /// allocation, no permission for the peer, over the bandwidth cap).
+    pub fn handle_peer(
+        &mut self,
+        now: Instant,
+        port: u16,
+        peer: SocketAddr,
+        buf: &mut [u8],
+        payload: Range<usize>,
+    ) -> Option<(FiveTuple, Range<usize>)> {
+        let framed = self.frame_for_client(now, port, peer, buf, payload);
+        match framed {
+            Some(_) => self.stats.to_clients += 1,
+            None => self.stats.dropped += 1,
+        }
+        framed
+    }
+
+    fn frame_for_client(
+        &mut self,
+        now: Instant,
+        port: u16,
+        peer: SocketAddr,
+        buf: &mut [u8],
+        payload: Range<usize>,
+    ) -> Option<(FiveTuple, Range<usize>)> {
+        let slot = self.allocations.slot_of_port(port)?;
+        let a = self.allocations.get_mut(slot)?;
+        let len = payload.len();
+        if !a.permits(peer.ip(), now) || !a.charge(now, len) {
+            return None;
+        }
+        let tuple = a.tuple;
+        let transport = if tuple.transport.is_stream() {
+            edge_stun::Transport::Stream
+        } else {
+            edge_stun::Transport::Datagram
+        };
+        if let Some(number) = a.channel_of(peer, now) {
+            let start = payload
+                .start
+                .checked_sub(edge_stun::CHANNEL_DATA_HEADER_LEN)?;
+            let n =
+                ChannelData::encode_in_place(buf.get_mut(start..)?, number, len, transport).ok()?;
+            return Some((tuple, start..start + n));
+        }
+        self.indication_counter += 1;
+        let tid = indication_tid(self.indication_counter);
+        data_indication_in_place(buf, peer, payload, tid).map(|r| (tuple, r))
+    }
+
+    /// Runs the timers due at `now`: allocations, permissions and channels expire.
+    pub fn handle_timeout(&mut self, now: Instant, relays: &mut impl RelayPorts) {
+        let relay_ip = self.config.announced_relay_address();
+        let events = &mut self.events;
+        self.allocations.expire(now, relays, |a| {
+            events.push_back(Event::AllocationClosed {
+                tuple: a.tuple,
+                relay: SocketAddr::new(relay_ip, a.port),
+                reason: CloseReason::Expired,
+            });
+        });
+    }
+
+    /// When [`handle_timeout`](Server::handle_timeout) next has work, if ever.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.allocations.next_timeout()
+    }
+
+    /// The next event, oldest first.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// A TCP/TLS client connection closed: its allocation, if any, goes with it
+    /// (RFC 8656 §3.1).
+    pub fn connection_closed(&mut self, tuple: FiveTuple, relays: &mut impl RelayPorts) {
+        if let Some(slot) = self.allocations.slot_of(&tuple) {
+            self.close(slot, CloseReason::ConnectionClosed, relays);
+        }
+    }
+
+    /// Ends every allocation (at shutdown), releasing every relay port.
+    pub fn close_all(&mut self, relays: &mut impl RelayPorts) {
+        for tuple in self.allocations.tuples() {
+            self.connection_closed(tuple, relays);
+        }
+    }
+
+    pub(crate) fn close(&mut self, slot: usize, reason: CloseReason, relays: &mut impl RelayPorts) {
+        if let Some(a) = self.allocations.remove(slot, relays) {
+            self.events.push_back(Event::AllocationClosed {
+                tuple: a.tuple,
+                relay: self.relayed_address(a.port),
+                reason,
+            });
+        }
+    }
+
+    pub(crate) fn push_event(&mut self, event: Event) {
+        self.events.push_back(event);
+    }
+
+    /// The relayed transport address announced for `port`.
+    pub(crate) fn relayed_address(&self, port: u16) -> SocketAddr {
+        SocketAddr::new(self.config.announced_relay_address(), port)
+    }
+
+    /// Seconds since the UNIX epoch at `now`.
+    pub(crate) fn unix_secs(&self, now: Instant) -> u64 {
+        (self.unix_at_epoch + now.saturating_duration_since(self.epoch)).as_secs()
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Live allocations.
+    pub fn allocations(&self) -> usize {
+        self.allocations.len()
+    }
+
+    /// Free relay ports.
+    pub fn free_ports(&self) -> usize {
+        self.allocations.free_ports()
+    }
+
+    /// Whether `tuple` has an allocation.
+    pub fn has_allocation(&self, tuple: &FiveTuple) -> bool {
+        self.allocations.slot_of(tuple).is_some()
+    }
+}
+
+/// A transaction ID for a Data indication: indications are not matched to anything, so a
+/// counter is enough (RFC 8489 §6 asks only requests for randomness).
+fn indication_tid(counter: u64) -> TransactionId {
+    let mut tid = [0u8; 12];
+    tid[4..].copy_from_slice(&counter.to_be_bytes());
+    TransactionId(tid)
+}
+
+/// Writes a Data indication around `buf[payload]` in place: STUN header and XOR-PEER-ADDRESS
+/// before the DATA attribute header, padding after the payload. Returns the message's range.
+fn data_indication_in_place(
+    buf: &mut [u8],
+    peer: SocketAddr,
+    payload: Range<usize>,
+    tid: TransactionId,
+) -> Option<Range<usize>> {
+    let len = payload.len();
+    let peer_attr = 4 + if peer.is_ipv4() { 8 } else { 20 };
+    let head = edge_stun::HEADER_LEN + peer_attr + 4;
+    let start = payload.start.checked_sub(head)?;
+    let padded = (len + 3) & !3;
+    let end = payload.start + padded;
+    if end > buf.len() || len > usize::from(u16::MAX) {
+        return None;
+    }
+    let mut enc = MessageEncoder::new(
+        &mut buf[start..payload.start - 4],
+        Class::Indication,
+        Method::DATA,
+        tid,
+    )
+    .ok()?;
+    enc.attribute(&Attribute::XorPeerAddress(peer)).ok()?;
+    let data_hdr = payload.start - 4;
+    buf[data_hdr..data_hdr + 2].copy_from_slice(&AttrType::DATA.0.to_be_bytes());
+    buf[data_hdr + 2..payload.start].copy_from_slice(&(len as u16).to_be_bytes());
+    buf[payload.end..end].fill(0);
+    let body = u16::try_from(end - start - edge_stun::HEADER_LEN).ok()?;
+    buf[start + 2..start + 4].copy_from_slice(&body.to_be_bytes());
+    Some(start..end)
+}
