@@ -428,6 +428,12 @@ impl<'a> Attribute<'a> {
         }
     }
 
+    /// Size of the encoded attribute: 4-byte TLV header plus the value padded to 4. Errors
+    /// when the value cannot be encoded (see [`crate::MessageEncoder::attribute`]).
+    pub fn encoded_len(&self) -> Result<usize, Error> {
+        self.value_len().map(|len| 4 + padded(len))
+    }
+
     /// Checks the value can be encoded (lengths, ranges) and returns its unpadded length.
     pub(crate) fn value_len(&self) -> Result<usize, Error> {
         use Attribute as A;

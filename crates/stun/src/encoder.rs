@@ -80,17 +80,24 @@ impl<'b> MessageEncoder<'b> {
     /// number range) before anything is written.
     pub fn attribute(&mut self, attr: &Attribute<'_>) -> Result<&mut Self, Error> {
         let typ = attr.typ();
-        match self.stage {
-            Stage::Content => {}
-            Stage::Integrity | Stage::IntegritySha256 => {
-                return Err(Error::AttributeAfterIntegrity { attr: typ.0 })
-            }
-            Stage::Fingerprint => return Err(Error::AttributeAfterFingerprint { attr: typ.0 }),
-        }
+        self.check_content(typ)?;
         let value_len = attr.value_len()?;
         let tid = self.tid;
         let value = self.append(typ, value_len)?;
         attr.encode(value, &tid);
+        Ok(self)
+    }
+
+    /// Appends a DATA attribute around a payload that is already in the buffer, at
+    /// `buf[self.len() + 4..][..len]`: writes only the 4-byte TLV header before it and the
+    /// zero padding after it. This is how a relay wraps a peer's datagram in a Data
+    /// indication without copying it: receive the datagram at offset
+    /// `HEADER_LEN + Attribute::XorPeerAddress(peer).encoded_len()? + 4`, then encode the
+    /// header and XOR-PEER-ADDRESS in front of it and call this.
+    pub fn data_in_place(&mut self, len: usize) -> Result<&mut Self, Error> {
+        let typ = AttrType::DATA;
+        self.check_content(typ)?;
+        self.append(typ, len)?;
         Ok(self)
     }
 
@@ -146,6 +153,17 @@ impl<'b> MessageEncoder<'b> {
     /// Ends the message, returning the number of bytes to send from the buffer's start.
     pub fn finish(self) -> usize {
         self.len
+    }
+
+    /// Errors when a content attribute may no longer be added.
+    fn check_content(&self, typ: AttrType) -> Result<(), Error> {
+        match self.stage {
+            Stage::Content => Ok(()),
+            Stage::Integrity | Stage::IntegritySha256 => {
+                Err(Error::AttributeAfterIntegrity { attr: typ.0 })
+            }
+            Stage::Fingerprint => Err(Error::AttributeAfterFingerprint { attr: typ.0 }),
+        }
     }
 
     /// Errors when `next` may not follow what was written (integrity attributes come once,
