@@ -1,0 +1,510 @@
+//! The service configuration: a TOML file with kebab-case keys, unknown keys refused, every
+//! error naming the key path (`turn.relay.port-range: 60000-50000 is empty`).
+//!
+//! Top-level sections: `[log]` and `[turn]`. The media forwarder (`[relay]`) and the HTTP
+//! control API (`[api]`) will get sections of their own beside these.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::ops::RangeInclusive;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context as _};
+use edge_turn::{BandwidthCap, IpNet, ServerConfig, ServiceConfig, TlsListener};
+use serde::Deserialize;
+
+/// The configuration used when no `--config` is given: TURN on 127.0.0.1:3478 (UDP and
+/// TCP), loopback relay, and no credentials (one user with a random password is made at
+/// start-up and logged).
+pub const EMBEDDED_DEFAULT: &str = include_str!("default.toml");
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Logging.
+    #[serde(default)]
+    pub log: Log,
+    /// The TURN server.
+    pub turn: Turn,
+}
+
+/// `[log]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Log {
+    /// A tracing filter: `info`, `debug`, `edge_turn=debug,info`, ...
+    #[serde(default = "default_level")]
+    pub level: String,
+}
+
+impl Default for Log {
+    fn default() -> Self {
+        Self {
+            level: default_level(),
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+/// `[turn]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Turn {
+    /// Realm announced to clients.
+    #[serde(default = "default_realm")]
+    pub realm: String,
+    /// SOFTWARE attribute in responses; none when absent.
+    pub software: Option<String>,
+    /// UDP listeners.
+    #[serde(default)]
+    pub listen_udp: Vec<SocketAddr>,
+    /// TCP listeners.
+    #[serde(default)]
+    pub listen_tcp: Vec<SocketAddr>,
+    /// TLS listeners.
+    #[serde(default)]
+    pub listen_tls: Vec<Tls>,
+    /// Most TCP/TLS connections at once.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
+    /// SO_RCVBUF/SO_SNDBUF of UDP listeners, bytes (capped by net.core.rmem_max).
+    #[serde(default = "default_socket_buffer")]
+    pub socket_buffer: usize,
+    /// Lifetime granted when a client asks for less or none, seconds.
+    #[serde(default = "default_lifetime")]
+    pub default_lifetime: u64,
+    /// Longest lifetime granted, seconds.
+    #[serde(default = "max_lifetime")]
+    pub max_lifetime: u64,
+    /// `[turn.relay]`.
+    pub relay: Relay,
+    /// `[turn.auth]`.
+    #[serde(default)]
+    pub auth: Auth,
+    /// `[turn.quota]`.
+    #[serde(default)]
+    pub quota: Quota,
+    /// `[turn.peers]`.
+    #[serde(default)]
+    pub peers: Peers,
+}
+
+fn default_realm() -> String {
+    "media-edge".into()
+}
+fn default_max_connections() -> usize {
+    4096
+}
+fn default_socket_buffer() -> usize {
+    4 << 20
+}
+fn default_lifetime() -> u64 {
+    600
+}
+fn max_lifetime() -> u64 {
+    3600
+}
+
+/// `[[turn.listen-tls]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tls {
+    /// Address to listen on.
+    pub address: SocketAddr,
+    /// PEM certificate chain file.
+    pub certificate: PathBuf,
+    /// PEM private key file.
+    pub private_key: PathBuf,
+}
+
+/// `[turn.relay]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Relay {
+    /// Address relay sockets bind to.
+    pub address: IpAddr,
+    /// Address announced to clients when the relay is behind a 1:1 NAT.
+    pub external_address: Option<IpAddr>,
+    /// `first-last`, both included.
+    #[serde(default = "default_ports")]
+    pub port_range: PortRange,
+}
+
+fn default_ports() -> PortRange {
+    PortRange(49152..=65535)
+}
+
+/// `[turn.auth]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Auth {
+    /// Static users.
+    #[serde(default)]
+    pub users: Vec<User>,
+    /// TURN REST API shared secrets (all accepted, for rotation).
+    #[serde(default)]
+    pub shared_secrets: Vec<String>,
+    /// Nonce lifetime, seconds.
+    #[serde(default = "default_nonce_lifetime")]
+    pub nonce_lifetime: u64,
+}
+
+impl Default for Auth {
+    fn default() -> Self {
+        Self {
+            users: Vec::new(),
+            shared_secrets: Vec::new(),
+            nonce_lifetime: default_nonce_lifetime(),
+        }
+    }
+}
+
+fn default_nonce_lifetime() -> u64 {
+    600
+}
+
+/// `[[turn.auth.users]]`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct User {
+    /// Username.
+    pub name: String,
+    /// Password.
+    pub password: String,
+}
+
+impl fmt::Debug for User {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("User")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `[turn.quota]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Quota {
+    /// Allocations one username may hold.
+    #[serde(default = "default_per_user")]
+    pub allocations_per_user: u32,
+    /// Allocations the server holds.
+    #[serde(default = "default_total")]
+    pub allocations_total: u32,
+    /// Bandwidth cap per allocation, bytes per second; none when absent.
+    pub bandwidth: Option<u64>,
+    /// Burst above the cap, bytes (default: one second at the cap).
+    pub bandwidth_burst: Option<u64>,
+}
+
+impl Default for Quota {
+    fn default() -> Self {
+        Self {
+            allocations_per_user: default_per_user(),
+            allocations_total: default_total(),
+            bandwidth: None,
+            bandwidth_burst: None,
+        }
+    }
+}
+
+fn default_per_user() -> u32 {
+    10
+}
+fn default_total() -> u32 {
+    10_000
+}
+
+/// `[turn.peers]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Peers {
+    /// Ranges admitted although refused by default (loopback, private, ...).
+    #[serde(default)]
+    pub allow: Vec<Net>,
+    /// Ranges refused on top; wins over `allow`.
+    #[serde(default)]
+    pub deny: Vec<Net>,
+}
+
+/// A port range written `first-last`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct PortRange(pub RangeInclusive<u16>);
+
+impl TryFrom<String> for PortRange {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        let parse = |p: &str| {
+            p.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{s:?} is not `first-last` (ports 1-65535)"))
+        };
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("{s:?} is not `first-last`"))?;
+        let (a, b) = (parse(a)?, parse(b)?);
+        if a > b {
+            return Err(format!("{a}-{b} is empty"));
+        }
+        if a == 0 {
+            return Err(format!("{a}-{b} includes port 0"));
+        }
+        Ok(PortRange(a..=b))
+    }
+}
+
+/// An address range in CIDR notation; a bare address is a /32 or /128.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Net(pub IpNet);
+
+impl TryFrom<String> for Net {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse::<IpNet>()
+            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+            .map(Net)
+            .map_err(|_| format!("{s:?} is not an address range like 10.0.0.0/8"))
+    }
+}
+
+impl Config {
+    /// Parses a TOML document; errors name the key path and line.
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
+        let de = toml::Deserializer::parse(text)
+            .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            let line = inner
+                .span()
+                .map(|s| {
+                    format!(
+                        " (line {})",
+                        text[..s.start.min(text.len())].lines().count().max(1)
+                    )
+                })
+                .unwrap_or_default();
+            anyhow!("{origin}: {path}: {}{line}", inner.message())
+        })?;
+        config.check().with_context(|| origin.to_owned())?;
+        Ok(config)
+    }
+
+    /// Checks across keys that serde cannot.
+    fn check(&self) -> anyhow::Result<()> {
+        let t = &self.turn;
+        if t.listen_udp.is_empty() && t.listen_tcp.is_empty() && t.listen_tls.is_empty() {
+            bail!("turn: no listen-udp, listen-tcp or listen-tls: nothing to serve");
+        }
+        if t.realm.is_empty() {
+            bail!("turn.realm: must not be empty");
+        }
+        if t.default_lifetime == 0 || t.max_lifetime < t.default_lifetime {
+            bail!("turn.max-lifetime: must be >= turn.default-lifetime (> 0)");
+        }
+        if t.auth.nonce_lifetime == 0 {
+            bail!("turn.auth.nonce-lifetime: must be more than 0");
+        }
+        if let Some((i, _)) = t
+            .auth
+            .shared_secrets
+            .iter()
+            .enumerate()
+            .find(|(_, s)| s.len() < 16)
+        {
+            bail!("turn.auth.shared-secrets[{i}]: shorter than 16 characters");
+        }
+        if let Some(u) = t
+            .auth
+            .users
+            .iter()
+            .find(|u| u.name.is_empty() || u.password.is_empty())
+        {
+            bail!(
+                "turn.auth.users: user {:?} has an empty name or password",
+                u.name
+            );
+        }
+        if self.has_no_credentials() {
+            if let Some(public) = self.listen_addrs().find(|a| !a.ip().is_loopback()) {
+                bail!(
+                    "turn.auth: no users and no shared-secrets, but {public} is not loopback: \
+                     configure credentials for any non-loopback listener"
+                );
+            }
+        }
+        if matches!(t.quota.bandwidth, Some(0)) {
+            bail!("turn.quota.bandwidth: must be more than 0 (remove the key for no cap)");
+        }
+        if t.quota.bandwidth_burst.is_some_and(|b| b < 1500) {
+            bail!("turn.quota.bandwidth-burst: must be at least 1500 bytes (one datagram)");
+        }
+        if t.relay.address.is_unspecified() && t.relay.external_address.is_none() {
+            bail!(
+                "turn.relay.external-address: required when turn.relay.address is {} \
+                 (clients must be told a reachable address)",
+                t.relay.address
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether neither users nor shared secrets are configured.
+    pub fn has_no_credentials(&self) -> bool {
+        self.turn.auth.users.is_empty() && self.turn.auth.shared_secrets.is_empty()
+    }
+
+    fn listen_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
+        let t = &self.turn;
+        t.listen_udp
+            .iter()
+            .chain(&t.listen_tcp)
+            .copied()
+            .chain(t.listen_tls.iter().map(|l| l.address))
+    }
+
+    /// The TURN service configuration. `generated` is the user made up for a configuration
+    /// without credentials (loopback only); `nonce_secret` and `seed` are fresh randomness.
+    pub fn service(
+        &self,
+        generated: Option<(String, String)>,
+        nonce_secret: Vec<u8>,
+        seed: u64,
+    ) -> anyhow::Result<ServiceConfig> {
+        let t = &self.turn;
+        let mut server = ServerConfig::new(t.realm.clone(), t.relay.address);
+        server.users = t
+            .auth
+            .users
+            .iter()
+            .map(|u| (u.name.clone(), u.password.clone()))
+            .chain(generated)
+            .collect();
+        server.shared_secrets = t
+            .auth
+            .shared_secrets
+            .iter()
+            .map(|s| s.as_bytes().to_vec())
+            .collect();
+        server.nonce_secret = nonce_secret;
+        server.nonce_lifetime = Duration::from_secs(t.auth.nonce_lifetime);
+        server.external_address = t.relay.external_address;
+        server.port_range = t.relay.port_range.0.clone();
+        server.user_quota = t.quota.allocations_per_user;
+        server.total_quota = t.quota.allocations_total;
+        server.bandwidth = t.quota.bandwidth.map(|rate| BandwidthCap {
+            bytes_per_sec: rate,
+            burst_bytes: t.quota.bandwidth_burst.unwrap_or(rate.max(1500)),
+        });
+        server.default_lifetime = Duration::from_secs(t.default_lifetime);
+        server.max_lifetime = Duration::from_secs(t.max_lifetime);
+        server.peer_allow = t.peers.allow.iter().map(|n| n.0).collect();
+        server.peer_deny = t.peers.deny.iter().map(|n| n.0).collect();
+        server.software = t.software.clone();
+        server.rng_seed = seed;
+        server.validate().map_err(|e| anyhow!("turn: {e}"))?;
+        let mut service = ServiceConfig::new(server);
+        service.udp = t.listen_udp.clone();
+        service.tcp = t.listen_tcp.clone();
+        service.tls = t
+            .listen_tls
+            .iter()
+            .map(|l| TlsListener {
+                addr: l.address,
+                certificate: l.certificate.clone(),
+                private_key: l.private_key.clone(),
+            })
+            .collect();
+        service.max_connections = t.max_connections;
+        service.socket_buffer = Some(t.socket_buffer);
+        Ok(service)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn err(text: &str) -> String {
+        format!("{:#}", Config::parse(text, "test.toml").unwrap_err())
+    }
+
+    const MINIMAL: &str =
+        "[turn]\nlisten-udp = [\"127.0.0.1:3478\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n";
+
+    #[test]
+    fn embedded_default_parses_and_is_loopback_only() {
+        let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
+        assert_eq!(c.turn.listen_udp, vec!["127.0.0.1:3478".parse().unwrap()]);
+        assert!(c.has_no_credentials());
+    }
+
+    #[test]
+    fn example_config_in_deploy_parses() {
+        let text = include_str!("../../../deploy/media-edge.toml");
+        let c = Config::parse(text, "deploy/media-edge.toml").unwrap();
+        c.service(None, vec![0; 32], 1).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let empty = MINIMAL.replace(
+            "address = \"127.0.0.1\"",
+            "address = \"127.0.0.1\"\nport-range = \"60000-50000\"",
+        );
+        assert!(
+            err(&empty).contains("turn.relay.port-range: 60000-50000 is empty"),
+            "{}",
+            err(&empty)
+        );
+        let unknown = format!("{MINIMAL}colour = \"blue\"\n");
+        let e = err(&unknown);
+        assert!(e.contains("turn.relay") && e.contains("colour"), "{e}");
+        let bad_addr = MINIMAL.replace("127.0.0.1:3478", "localhost");
+        assert!(
+            err(&bad_addr).contains("turn.listen-udp"),
+            "{}",
+            err(&bad_addr)
+        );
+        let bad_net = format!("{MINIMAL}[turn.peers]\nallow = [\"10.0.0.0/33\"]\n");
+        assert!(
+            err(&bad_net).contains("turn.peers.allow"),
+            "{}",
+            err(&bad_net)
+        );
+        let top = format!("{MINIMAL}[api]\nport = 1\n");
+        assert!(err(&top).contains("api"), "{}", err(&top));
+    }
+
+    #[test]
+    fn credentials_are_required_off_loopback() {
+        let public = MINIMAL.replace("127.0.0.1:3478", "0.0.0.0:3478");
+        assert!(err(&public).contains("turn.auth"), "{}", err(&public));
+        let with_user = format!("{public}[[turn.auth.users]]\nname = \"a\"\npassword = \"b\"\n");
+        Config::parse(&with_user, "t").unwrap();
+    }
+
+    #[test]
+    fn short_secret_and_unspecified_relay_are_refused() {
+        let short = format!("{MINIMAL}[turn.auth]\nshared-secrets = [\"short\"]\n");
+        assert!(
+            err(&short).contains("turn.auth.shared-secrets[0]"),
+            "{}",
+            err(&short)
+        );
+        let any = MINIMAL.replace("address = \"127.0.0.1\"", "address = \"0.0.0.0\"");
+        assert!(
+            err(&any).contains("turn.relay.external-address"),
+            "{}",
+            err(&any)
+        );
+    }
+}
