@@ -36,3 +36,5 @@ pub fn require_program(name: &str) -> PathBuf {
         None => panic!("{name} is not on PATH: run the suite through scripts/test.sh"),
     }
 }
+
+pub mod srtp;
