@@ -137,7 +137,10 @@ mod tests {
         let a = Certificate::generate().unwrap();
         let b = Certificate::generate().unwrap();
         assert_ne!(a.fingerprint(), b.fingerprint());
-        assert_eq!(a.fingerprint(), Fingerprint::of_der(HashAlgorithm::Sha256, a.der()));
+        assert_eq!(
+            a.fingerprint(),
+            Fingerprint::of_der(HashAlgorithm::Sha256, a.der())
+        );
         assert!(a.fingerprint().to_string().starts_with("sha-256 "));
     }
 
@@ -148,7 +151,10 @@ mod tests {
         let cert = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
         let sec1 = "-----BEGIN EC PRIVATE KEY-----\nAAAA\n-----END EC PRIVATE KEY-----\n";
         let err = Certificate::from_pem(cert, sec1).unwrap_err().to_string();
-        assert!(err.contains("EC PRIVATE KEY") && err.contains("pkcs8"), "{err}");
+        assert!(
+            err.contains("EC PRIVATE KEY") && err.contains("pkcs8"),
+            "{err}"
+        );
         let pkcs8 = "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n";
         let err = Certificate::from_pem(cert, pkcs8).unwrap_err().to_string();
         assert!(err.contains("P-256"), "{err}");

@@ -104,7 +104,7 @@ impl Fingerprint {
                 reason: "no remote fingerprint given",
             })?;
         let actual = Fingerprint::of_der(algorithm, certificate_der);
-        if fingerprints.iter().any(|expected| *expected == actual) {
+        if fingerprints.contains(&actual) {
             Ok(FingerprintVerified { _private: () })
         } else {
             Err(Error::FingerprintMismatch { algorithm })
@@ -173,7 +173,9 @@ impl FromStr for Fingerprint {
 }
 
 fn hex_value(digit: u8) -> Option<u8> {
-    char::from(digit).to_digit(16).and_then(|v| u8::try_from(v).ok())
+    char::from(digit)
+        .to_digit(16)
+        .and_then(|v| u8::try_from(v).ok())
 }
 
 /// Proof that the peer's certificate matched the SDP fingerprint (the rustls habit of
@@ -234,7 +236,10 @@ mod tests {
         ];
         for case in cases {
             let err = case.parse::<Fingerprint>().unwrap_err();
-            assert!(matches!(err, Error::InvalidFingerprint { .. }), "{case}: {err}");
+            assert!(
+                matches!(err, Error::InvalidFingerprint { .. }),
+                "{case}: {err}"
+            );
         }
     }
 

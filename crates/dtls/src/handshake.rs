@@ -2,7 +2,7 @@
 
 use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::BytesMut;
 use rtc_dtls::endpoint::{Endpoint, EndpointEvent};
@@ -13,6 +13,7 @@ use crate::config::Limits;
 use crate::fingerprint::Fingerprint;
 use crate::keys::EXPORTER_LABEL;
 use crate::record::{self, alert_name};
+use crate::retransmit::Retransmit;
 use crate::{Config, Error, Role, SrtpKeys, SrtpProfile};
 
 /// The library keys its associations by address; this handshake has exactly one, and these
@@ -45,6 +46,11 @@ pub struct Handshake {
     transmits: VecDeque<BytesMut>,
     keys: Option<SrtpKeys>,
     stats: HandshakeStats,
+    /// The highest handshake message_seq received from the peer in plaintext.
+    peer_seq: Option<u16>,
+    /// `peer_seq` when the current flight was sent: plaintext handshake datagrams at or below
+    /// it repeat a flight already answered.
+    peer_seq_answered: Option<u16>,
 }
 
 enum Phase {
@@ -71,6 +77,8 @@ pub struct HandshakeStats {
     pub handshake_bytes: usize,
     /// Flight retransmissions triggered by this side's timer.
     pub retransmissions: u32,
+    /// Datagrams that only repeated a flight already answered (the timer retransmits instead).
+    pub repeated_flights: u32,
     /// Application-data records received after the handshake (this crate carries no data
     /// channel; they are dropped).
     pub dropped_application_data: u32,
@@ -111,7 +119,7 @@ impl Handshake {
         let mut transmits = VecDeque::new();
         drain(&mut endpoint, &mut transmits);
         let mut retransmit = Retransmit::new(limits);
-        retransmit.observe(endpoint.poll_timeout(&PEER));
+        retransmit.after_input(endpoint.poll_timeout(&PEER), transmits.iter());
         Ok(Handshake {
             role,
             remote: remote.to_vec(),
@@ -124,6 +132,8 @@ impl Handshake {
             transmits,
             keys: None,
             stats: HandshakeStats::default(),
+            peer_seq: None,
+            peer_seq_answered: None,
         })
     }
 
@@ -144,8 +154,7 @@ impl Handshake {
         };
         let Ok(framing) = record::check(datagram) else {
             self.stats.malformed_datagrams = self.stats.malformed_datagrams.saturating_add(1);
-            if handshaking && self.stats.malformed_datagrams > self.limits.max_malformed_datagrams
-            {
+            if handshaking && self.stats.malformed_datagrams > self.limits.max_malformed_datagrams {
                 return Err(self.abort(
                     now,
                     Error::Malformed {
@@ -167,9 +176,15 @@ impl Handshake {
             }
         }
         self.stats.datagrams += 1;
+        if handshaking && self.repeats_answered_flight(framing.plaintext_handshake_seq) {
+            self.stats.repeated_flights += 1;
+            return Ok(());
+        }
+        self.peer_seq = self.peer_seq.max(framing.plaintext_handshake_seq);
         let Some(endpoint) = self.phase.endpoint() else {
             return Err(Error::Closed);
         };
+        let queued = self.transmits.len();
         let result = endpoint.read(now, PEER, None, BytesMut::from(datagram));
         drain(endpoint, &mut self.transmits);
         let events = match result {
@@ -203,7 +218,10 @@ impl Handshake {
             ..
         } = &mut self.phase
         {
-            retransmit.observe(endpoint.poll_timeout(&PEER));
+            retransmit.after_input(endpoint.poll_timeout(&PEER), self.transmits.range(queued..));
+            if self.transmits.len() > queued {
+                self.peer_seq_answered = self.peer_seq;
+            }
         }
         Ok(())
     }
@@ -228,17 +246,28 @@ impl Handshake {
             let timeout = self.limits.handshake_timeout;
             return Err(self.abort(now, Error::Timeout { timeout }));
         }
-        if !retransmit.deadline.is_some_and(|at| now >= at) {
+        if !retransmit.is_due(now) {
             return Ok(());
         }
-        let result = endpoint.handle_timeout(PEER, now);
-        drain(endpoint, &mut self.transmits);
-        retransmit.fired(now, endpoint.poll_timeout(&PEER));
-        self.stats.retransmissions += 1;
-        if let Err(e) = result {
-            let error = self.library_error(e, None, true);
-            self.release();
-            return Err(error);
+        let queued = self.transmits.len();
+        if retransmit.library_armed() {
+            let result = endpoint.handle_timeout(PEER, now);
+            drain(endpoint, &mut self.transmits);
+            retransmit.library_fired(
+                now,
+                endpoint.poll_timeout(&PEER),
+                self.transmits.range(queued..),
+            );
+            if let Err(e) = result {
+                let error = self.library_error(e, None, true);
+                self.release();
+                return Err(error);
+            }
+        } else {
+            retransmit.resend(now, &mut self.transmits);
+        }
+        if self.transmits.len() > queued {
+            self.stats.retransmissions += 1;
         }
         Ok(())
     }
@@ -265,7 +294,11 @@ impl Handshake {
                 deadline,
                 retransmit,
                 ..
-            } => Some(retransmit.deadline.map_or(*deadline, |r| r.min(*deadline))),
+            } => Some(
+                retransmit
+                    .deadline()
+                    .map_or(*deadline, |r| r.min(*deadline)),
+            ),
             _ => None,
         }
     }
@@ -293,6 +326,22 @@ impl Handshake {
     /// Counters of this handshake.
     pub fn stats(&self) -> HandshakeStats {
         self.stats
+    }
+
+    /// Whether a datagram of plaintext handshake records up to `seq` only repeats a flight this
+    /// side already answered. The library, fed one, drops its retransmission timer for good
+    /// (it waits for the rest of a flight that will never come), so such datagrams stay here and
+    /// the timer retransmits our flight. The exception is a server's HelloVerifyRequest, which
+    /// has no timer and is answered per ClientHello (RFC 6347 §4.2.1).
+    fn repeats_answered_flight(&self, seq: Option<u16>) -> bool {
+        let floor = match self.role {
+            Role::Client => 0,
+            Role::Server => 1,
+        };
+        match (seq, self.peer_seq_answered) {
+            (Some(seq), Some(answered)) => answered >= floor && seq <= answered,
+            _ => false,
+        }
     }
 
     /// Verifies the peer's certificate against the SDP fingerprints, then exports the keys.
@@ -378,9 +427,7 @@ impl Phase {
     /// The DTLS association while it is alive.
     fn endpoint(&mut self) -> Option<&mut Endpoint> {
         match self {
-            Phase::Handshaking { endpoint, .. } | Phase::Established { endpoint } => {
-                Some(endpoint)
-            }
+            Phase::Handshaking { endpoint, .. } | Phase::Established { endpoint } => Some(endpoint),
             Phase::Ended => None,
         }
     }
@@ -390,51 +437,5 @@ impl Phase {
 fn drain(endpoint: &mut Endpoint, transmits: &mut VecDeque<BytesMut>) {
     while let Some(message) = endpoint.poll_transmit() {
         transmits.push_back(message.message);
-    }
-}
-
-/// Retransmission timing with exponential back-off (RFC 6347 §4.2.4.1).
-///
-/// The library re-arms a fixed interval after each flight; this tracks its timer to tell a new
-/// flight (back-off reset) from a retransmission (back-off doubled, up to the cap) and only
-/// wakes the library when the backed-off deadline passes.
-#[derive(Debug)]
-struct Retransmit {
-    initial: Duration,
-    max: Duration,
-    doublings: u32,
-    library_timer: Option<Instant>,
-    deadline: Option<Instant>,
-}
-
-impl Retransmit {
-    fn new(limits: Limits) -> Self {
-        Retransmit {
-            initial: limits.initial_retransmit,
-            max: limits.max_retransmit,
-            doublings: 0,
-            library_timer: None,
-            deadline: None,
-        }
-    }
-
-    /// After input: a changed library timer means a new flight went out.
-    fn observe(&mut self, library_timer: Option<Instant>) {
-        if library_timer != self.library_timer {
-            self.doublings = 0;
-            self.library_timer = library_timer;
-            self.deadline = library_timer;
-        }
-    }
-
-    /// After a retransmission at `now`.
-    fn fired(&mut self, now: Instant, library_timer: Option<Instant>) {
-        self.doublings = self.doublings.saturating_add(1);
-        let timeout = self
-            .initial
-            .checked_mul(1 << self.doublings.min(16))
-            .map_or(self.max, |t| t.min(self.max));
-        self.library_timer = library_timer;
-        self.deadline = library_timer.map(|_| now + timeout);
     }
 }

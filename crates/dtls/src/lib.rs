@@ -52,6 +52,7 @@ mod handshake;
 mod keys;
 mod profile;
 mod record;
+mod retransmit;
 mod role;
 
 pub use certificate::Certificate;

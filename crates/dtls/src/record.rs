@@ -10,6 +10,10 @@ const HEADER_LEN: usize = 13;
 const MAX_PAYLOAD: usize = (1 << 14) + 2048;
 /// Content type of an alert record.
 const ALERT: u8 = 21;
+/// Content type of a handshake record.
+const HANDSHAKE: u8 = 22;
+/// Offset of `message_seq` in a handshake fragment header (type 1, length 3).
+const MESSAGE_SEQ: usize = 4;
 
 /// Why a datagram is not a sequence of DTLS records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,11 +35,16 @@ pub(crate) struct Framing {
     pub records: usize,
     /// The description byte of the last plaintext (epoch 0) alert, if the datagram held one.
     pub plaintext_alert: Option<u8>,
+    /// The highest handshake `message_seq` among the plaintext (epoch 0) handshake records,
+    /// when the datagram holds only such records; `None` if it holds anything else.
+    pub plaintext_handshake_seq: Option<u16>,
 }
 
 /// Checks that `datagram` is one or more well-formed DTLS records, without copying.
 pub(crate) fn check(datagram: &[u8]) -> Result<Framing, Malformed> {
     let mut framing = Framing::default();
+    let mut only_plain_handshake = true;
+    let mut max_seq: Option<u16> = None;
     let mut rest = datagram;
     while !rest.is_empty() {
         let header = rest.get(..HEADER_LEN).ok_or(Malformed::Truncated)?;
@@ -62,12 +71,20 @@ pub(crate) fn check(datagram: &[u8]) -> Result<Framing, Malformed> {
                 framing.plaintext_alert = Some(*description);
             }
         }
+        match payload.get(MESSAGE_SEQ..MESSAGE_SEQ + 2) {
+            Some(seq) if content_type == HANDSHAKE && epoch == 0 => {
+                let seq = u16::from_be_bytes([seq[0], seq[1]]);
+                max_seq = Some(max_seq.map_or(seq, |m| m.max(seq)));
+            }
+            _ => only_plain_handshake = false,
+        }
         framing.records += 1;
         rest = &rest[HEADER_LEN + length..];
     }
     if framing.records == 0 {
         return Err(Malformed::Truncated);
     }
+    framing.plaintext_handshake_seq = max_seq.filter(|_| only_plain_handshake);
     Ok(framing)
 }
 
@@ -121,11 +138,21 @@ mod tests {
             check(&d),
             Ok(Framing {
                 records: 2,
-                plaintext_alert: Some(42)
+                plaintext_alert: Some(42),
+                plaintext_handshake_seq: None,
             })
         );
+        // Two handshake fragments with message_seq 3 and 5.
+        let mut hs = record(22, 0, &[11, 0, 0, 9, 0, 3, 0, 0, 0, 0, 0, 1, 7]);
+        hs.extend(record(22, 0, &[12, 0, 0, 9, 0, 5, 0, 0, 0, 0, 0, 1, 7]));
+        assert_eq!(check(&hs).unwrap().plaintext_handshake_seq, Some(5));
+        hs.extend(record(22, 1, &[0; 30]));
+        assert_eq!(check(&hs).unwrap().plaintext_handshake_seq, None);
         // An encrypted alert says nothing.
-        assert_eq!(check(&record(21, 1, &[9; 26])).unwrap().plaintext_alert, None);
+        assert_eq!(
+            check(&record(21, 1, &[9; 26])).unwrap().plaintext_alert,
+            None
+        );
         assert_eq!(alert_name(42), "bad_certificate");
     }
 

@@ -17,8 +17,9 @@ pub enum Side {
     Server,
 }
 
-/// Decides the fate of each datagram in flight: `None` drops it.
-pub type Filter = Box<dyn FnMut(Side, Vec<u8>) -> Option<Vec<u8>>>;
+/// Decides the fate of each datagram in flight: what to deliver now (nothing drops it;
+/// several reorders or duplicates).
+pub type Filter = Box<dyn FnMut(Side, Vec<u8>) -> Vec<Vec<u8>>>;
 
 pub struct Endpoint {
     pub handshake: Handshake,
@@ -33,6 +34,8 @@ pub struct Pair {
     pub now: Instant,
     pub start: Instant,
     pub filter: Filter,
+    /// Deliver each flush's datagrams in reverse order (reordering within a flight).
+    pub reverse_flights: bool,
 }
 
 pub fn config() -> ConfigBuilder {
@@ -65,7 +68,8 @@ impl Pair {
             server: endpoint(&server, Role::Server, server_expects),
             now: start,
             start,
-            filter: Box::new(|_, d| Some(d)),
+            filter: Box::new(|_, d| vec![d]),
+            reverse_flights: false,
         }
     }
 
@@ -76,13 +80,16 @@ impl Pair {
                 Side::Server => (&mut self.server, &mut self.client),
             };
             let mut buf = Vec::new();
+            let mut batch = Vec::new();
             while let Some(len) = from.handshake.poll_transmit(&mut buf) {
                 assert_eq!(len, buf.len());
                 from.sent += 1;
-                if let Some(d) = (self.filter)(side, std::mem::take(&mut buf)) {
-                    to.inbox.push_back(d);
-                }
+                batch.extend((self.filter)(side, std::mem::take(&mut buf)));
             }
+            if self.reverse_flights {
+                batch.reverse();
+            }
+            to.inbox.extend(batch);
             if from.result.is_none() {
                 if let Some(keys) = from.handshake.poll_keys() {
                     from.result = Some(Ok(keys));
@@ -123,7 +130,11 @@ impl Pair {
             };
             self.now = self.now.max(next);
             for endpoint in [&mut self.client, &mut self.server] {
-                if endpoint.handshake.poll_timeout().is_some_and(|t| t <= self.now) {
+                if endpoint
+                    .handshake
+                    .poll_timeout()
+                    .is_some_and(|t| t <= self.now)
+                {
                     if let Err(e) = endpoint.handshake.handle_timeout(self.now) {
                         endpoint.result.get_or_insert(Err(e));
                     }
@@ -174,8 +185,14 @@ pub fn assert_keys_agree(client: &SrtpKeys, server: &SrtpKeys) {
     assert_eq!(client.remote_master_key, server.local_master_key);
     assert_eq!(client.remote_master_salt, server.local_master_salt);
     assert_ne!(client.local_master_key, client.remote_master_key);
-    assert_eq!(client.local_master_key.len(), client.profile.master_key_len());
-    assert_eq!(client.local_master_salt.len(), client.profile.master_salt_len());
+    assert_eq!(
+        client.local_master_key.len(),
+        client.profile.master_key_len()
+    );
+    assert_eq!(
+        client.local_master_salt.len(),
+        client.profile.master_salt_len()
+    );
 }
 
 /// A deterministic xorshift generator for loss patterns and random input.
