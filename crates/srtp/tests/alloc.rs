@@ -90,7 +90,11 @@ fn no_allocation_per_packet() {
             rx.unprotect_rtp_bytes(&mut bytes).unwrap();
             assert_eq!(bytes.len(), 200);
         }
-        assert_eq!(allocations() - before, 0, "{profile}: allocations per packet");
+        assert_eq!(
+            allocations() - before,
+            0,
+            "{profile}: allocations per packet"
+        );
         assert_eq!(rx.ssrc_count(), 4);
     }
 }
