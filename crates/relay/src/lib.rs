@@ -1,0 +1,53 @@
+//! The media forwarder of media-edge: for each session a browser leg (ICE-lite, DTLS-SRTP,
+//! rtcp-mux, one public UDP port) and an enterprise leg (plain RTP or SDES-SRTP from a pinned
+//! local address), with media moved between them in place on data-plane worker threads.
+//!
+//! # The contract with the control plane
+//! The control API (edge-control) drives the forwarder through [`Relay`] alone; it never
+//! touches per-packet state.
+//!
+//! - [`Relay::start`] with a [`RelayConfig`] (the `[relay]` config section) and the DTLS
+//!   [`edge_dtls::Config`] (certificate) spawns the workers.
+//! - [`Relay::create_session`] with a [`SessionSpec`] binds both legs' sockets now and
+//!   returns a [`SessionInfo`]: everything the relay's SDP for either side needs (public
+//!   candidate, ICE credentials, fingerprint, `a=setup`, enterprise address and ports, our
+//!   `a=crypto`).
+//! - When the other side answers later: [`Relay::set_browser_remote`] with a
+//!   [`BrowserRemote`] or [`Relay::set_enterprise_remote`] with an [`EnterpriseRemote`].
+//! - [`Relay::session`] / [`Relay::sessions`] read [`SessionSnapshot`]s (state and
+//!   [`Counters`]); [`Relay::remove_session`] ends a session and returns once its ports are
+//!   free. Sessions that time out end and free their ports on their own, then stay visible
+//!   as [`SessionState::Ended`] for `ended-linger`.
+//! - [`Relay::shutdown`] stops everything.
+//!
+//! Errors are [`Error`] variants that say whose fault they are: a bad configuration or
+//! remote description ([`Error::Config`], [`Error::InvalidRemote`]), an unknown session,
+//! exhausted resources ([`Error::TooManySessions`], [`Error::PortsExhausted`]), or the
+//! operating system.
+//!
+//! # What it does not do
+//! No SDP (the control plane parses and writes it), no full ICE agent (ICE-lite only: the
+//! browser is the controlling agent, the relay answers checks on its single host candidate),
+//! no TURN client, no trickle, no ICE restart, one enterprise media stream per session (a
+//! BUNDLEd browser transport carrying several SSRCs forwards them all to that one stream),
+//! no transcoding, no RTP header rewriting, no RTCP termination (RTCP is forwarded like RTP).
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod config;
+mod error;
+mod ports;
+mod relay;
+mod snapshot;
+mod spec;
+
+pub use config::{EnterpriseSide, PublicSide, RelayConfig};
+pub use error::{Error, Side};
+pub use relay::Relay;
+pub use snapshot::{Counters, DirectionCounters, Drops, EndReason, SessionSnapshot, SessionState};
+pub use spec::{
+    BrowserRemote, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, SessionId, SessionInfo,
+    SessionSpec,
+};
+
+/// Re-exported so callers can name ports without depending on edge-udp.
+pub use edge_udp::PortRange;

@@ -1,0 +1,380 @@
+//! What the control plane can read about a session: [`SessionSnapshot`] with its state and
+//! [`Counters`].
+//!
+//! Counters live in [`Stats`], one relaxed atomic per counter. Only the session's worker
+//! writes them (a load and a store, no locked read-modify-write), so a packet costs no lock
+//! and no contended cache line; readers see values at most a few packets old.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::SessionId;
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SessionState {
+    /// Sockets bound; no valid ICE check from the browser yet.
+    New,
+    /// The browser passed an ICE check; the DTLS handshake is running or about to.
+    Connecting,
+    /// DTLS-SRTP keys are in place; no media forwarded yet.
+    DtlsConnected,
+    /// Media has been forwarded.
+    Active,
+    /// The session ended and its ports are free again.
+    Ended {
+        /// Why.
+        reason: EndReason,
+    },
+}
+
+impl SessionState {
+    /// Whether the session has ended.
+    pub fn is_ended(&self) -> bool {
+        matches!(self, SessionState::Ended { .. })
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum EndReason {
+    /// [`crate::Relay::remove_session`] was called.
+    Removed,
+    /// No media on either leg for `media-timeout`.
+    MediaTimeout,
+    /// ICE and DTLS did not complete within `setup-timeout`.
+    SetupTimeout,
+    /// No valid ICE consent check from the browser for `consent-timeout` (RFC 7675).
+    ConsentExpired,
+    /// The DTLS handshake failed; the text says why (e.g. a certificate that does not match
+    /// the SDP fingerprint).
+    DtlsFailed(String),
+    /// The browser closed DTLS (close_notify).
+    DtlsClosed,
+    /// The relay shut down.
+    Shutdown,
+}
+
+impl fmt::Display for EndReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EndReason::Removed => f.write_str("removed through the API"),
+            EndReason::MediaTimeout => f.write_str("no media within media-timeout"),
+            EndReason::SetupTimeout => {
+                f.write_str("ICE/DTLS not established within setup-timeout")
+            }
+            EndReason::ConsentExpired => f.write_str("ICE consent expired (RFC 7675)"),
+            EndReason::DtlsFailed(why) => write!(f, "DTLS failed: {why}"),
+            EndReason::DtlsClosed => f.write_str("the browser closed DTLS"),
+            EndReason::Shutdown => f.write_str("the relay shut down"),
+        }
+    }
+}
+
+/// A session as the control plane sees it.
+#[derive(Debug, Clone, Serialize)]
+#[non_exhaustive]
+pub struct SessionSnapshot {
+    /// The id.
+    pub id: SessionId,
+    /// The state.
+    #[serde(flatten)]
+    pub state: SessionState,
+    /// Time since the session was created.
+    pub age: Duration,
+    /// The relay's public socket (advertised address).
+    pub public_addr: SocketAddr,
+    /// The browser's address, latched from the nominated ICE pair.
+    pub browser_addr: Option<SocketAddr>,
+    /// The relay's enterprise RTP socket.
+    pub enterprise_rtp: SocketAddr,
+    /// Where enterprise RTP currently goes: the configured remote, or the latched source.
+    pub enterprise_remote: Option<SocketAddr>,
+    /// The counters.
+    pub counters: Counters,
+}
+
+/// A session's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Media received from the browser (SRTP, SRTCP), toward the enterprise.
+    pub browser_to_enterprise: DirectionCounters,
+    /// Media received from the enterprise, toward the browser.
+    pub enterprise_to_browser: DirectionCounters,
+    /// ICE Binding requests answered with success.
+    pub ice_checks: u64,
+    /// ICE Binding requests refused (bad USERNAME or MESSAGE-INTEGRITY: 400/401).
+    pub ice_rejected: u64,
+    /// DTLS datagrams received from the browser.
+    pub dtls_datagrams: u64,
+}
+
+/// One direction's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct DirectionCounters {
+    /// RTP packets forwarded.
+    pub rtp_packets: u64,
+    /// RTCP packets forwarded.
+    pub rtcp_packets: u64,
+    /// Bytes forwarded, as sent.
+    pub bytes: u64,
+    /// Packets dropped, by reason.
+    pub drops: Drops,
+}
+
+/// Dropped packets by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Drops {
+    /// Not a packet this leg carries: a first byte outside RFC 7983's STUN, DTLS and RTP
+    /// ranges, a header that does not parse, a STUN message that is not a Binding request.
+    pub malformed: u64,
+    /// From a source other than the browser's ICE-validated address or, in strict mode,
+    /// the enterprise remote.
+    pub unexpected_source: u64,
+    /// Arrived before it could be forwarded (no SRTP keys or no destination yet).
+    pub not_ready: u64,
+    /// SRTP/SRTCP authentication failed (bad tag, wrong key).
+    pub auth_failed: u64,
+    /// SRTP/SRTCP replay: an index already seen or older than the replay window.
+    pub replayed: u64,
+    /// Refused by SRTP for another reason (too many SSRCs, key exhausted).
+    pub srtp_other: u64,
+    /// The outgoing socket's buffer was full.
+    pub send_failed: u64,
+}
+
+/// One per-direction counter of [`Stats`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Counter {
+    RtpPackets,
+    RtcpPackets,
+    Bytes,
+    Malformed,
+    UnexpectedSource,
+    NotReady,
+    AuthFailed,
+    Replayed,
+    SrtpOther,
+    SendFailed,
+}
+
+const PER_DIRECTION: usize = 10;
+
+/// The direction a per-direction counter is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    /// Received from the browser.
+    FromBrowser,
+    /// Received from the enterprise.
+    FromEnterprise,
+}
+
+/// A session's counters as single-writer atomics (see the module docs).
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    directions: [[AtomicU64; PER_DIRECTION]; 2],
+    ice_checks: AtomicU64,
+    ice_rejected: AtomicU64,
+    dtls_datagrams: AtomicU64,
+}
+
+/// Adds `n` to a counter only this thread writes.
+fn add(counter: &AtomicU64, n: u64) {
+    counter.store(counter.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+impl Stats {
+    /// Adds `n` to a per-direction counter.
+    pub(crate) fn add(&self, direction: Direction, counter: Counter, n: u64) {
+        add(&self.directions[direction as usize][counter as usize], n);
+    }
+
+    /// Counts a forwarded packet of `bytes` bytes.
+    pub(crate) fn forwarded(&self, direction: Direction, rtcp: bool, bytes: usize) {
+        let kind = if rtcp {
+            Counter::RtcpPackets
+        } else {
+            Counter::RtpPackets
+        };
+        self.add(direction, kind, 1);
+        self.add(direction, Counter::Bytes, bytes as u64);
+    }
+
+    /// Counts a dropped packet.
+    pub(crate) fn dropped(&self, direction: Direction, reason: Counter) {
+        self.add(direction, reason, 1);
+    }
+
+    /// Counts an ICE Binding request, answered or refused.
+    pub(crate) fn ice_check(&self, accepted: bool) {
+        add(
+            if accepted {
+                &self.ice_checks
+            } else {
+                &self.ice_rejected
+            },
+            1,
+        );
+    }
+
+    /// Counts a DTLS datagram from the browser.
+    pub(crate) fn dtls_datagram(&self) {
+        add(&self.dtls_datagrams, 1);
+    }
+
+    /// The counters now.
+    pub(crate) fn snapshot(&self) -> Counters {
+        let direction = |d: Direction| {
+            let c = &self.directions[d as usize];
+            let get = |k: Counter| c[k as usize].load(Relaxed);
+            DirectionCounters {
+                rtp_packets: get(Counter::RtpPackets),
+                rtcp_packets: get(Counter::RtcpPackets),
+                bytes: get(Counter::Bytes),
+                drops: Drops {
+                    malformed: get(Counter::Malformed),
+                    unexpected_source: get(Counter::UnexpectedSource),
+                    not_ready: get(Counter::NotReady),
+                    auth_failed: get(Counter::AuthFailed),
+                    replayed: get(Counter::Replayed),
+                    srtp_other: get(Counter::SrtpOther),
+                    send_failed: get(Counter::SendFailed),
+                },
+            }
+        };
+        Counters {
+            browser_to_enterprise: direction(Direction::FromBrowser),
+            enterprise_to_browser: direction(Direction::FromEnterprise),
+            ice_checks: self.ice_checks.load(Relaxed),
+            ice_rejected: self.ice_rejected.load(Relaxed),
+            dtls_datagrams: self.dtls_datagrams.load(Relaxed),
+        }
+    }
+}
+
+/// What the control plane and a session's worker share about it: fixed facts, the
+/// counters, and a status the worker writes only when it changes (never per packet).
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) id: SessionId,
+    pub(crate) created: Instant,
+    pub(crate) public_addr: SocketAddr,
+    pub(crate) enterprise_rtp: SocketAddr,
+    /// The worker the session is pinned to.
+    pub(crate) worker: usize,
+    pub(crate) stats: Stats,
+    status: Mutex<Status>,
+}
+
+/// The parts of a snapshot that change on state transitions.
+#[derive(Debug, Clone)]
+pub(crate) struct Status {
+    pub(crate) state: SessionState,
+    pub(crate) browser_addr: Option<SocketAddr>,
+    pub(crate) enterprise_remote: Option<SocketAddr>,
+    /// Set when the session ends: lingering is counted from here.
+    pub(crate) ended_at: Option<Instant>,
+    /// Whether the browser's remote description is known (it may be given once).
+    pub(crate) browser_known: bool,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        id: SessionId,
+        now: Instant,
+        public_addr: SocketAddr,
+        enterprise_rtp: SocketAddr,
+        worker: usize,
+        status: Status,
+    ) -> Self {
+        Shared {
+            id,
+            created: now,
+            public_addr,
+            enterprise_rtp,
+            worker,
+            stats: Stats::default(),
+            status: Mutex::new(status),
+        }
+    }
+
+    /// Reads or changes the status. The lock is held only for the closure, which never
+    /// blocks; a poisoned lock (a panic elsewhere while holding it) still holds valid data.
+    pub(crate) fn status<R>(&self, f: impl FnOnce(&mut Status) -> R) -> R {
+        f(&mut self.status.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Marks the session ended (the first reason wins).
+    pub(crate) fn end(&self, now: Instant, reason: EndReason) {
+        self.status(|s| {
+            if !s.state.is_ended() {
+                s.state = SessionState::Ended { reason };
+                s.ended_at = Some(now);
+            }
+        });
+    }
+
+    /// The snapshot the control plane reads.
+    pub(crate) fn snapshot(&self, now: Instant) -> SessionSnapshot {
+        let status = self.status(|s| s.clone());
+        SessionSnapshot {
+            id: self.id,
+            state: status.state,
+            age: now.saturating_duration_since(self.created),
+            public_addr: self.public_addr,
+            browser_addr: status.browser_addr,
+            enterprise_rtp: self.enterprise_rtp,
+            enterprise_remote: status.enterprise_remote,
+            counters: self.stats.snapshot(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_land_in_their_direction() {
+        let s = Stats::default();
+        s.forwarded(Direction::FromBrowser, false, 172);
+        s.forwarded(Direction::FromBrowser, true, 80);
+        s.dropped(Direction::FromEnterprise, Counter::AuthFailed);
+        s.dropped(Direction::FromEnterprise, Counter::SendFailed);
+        s.ice_check(true);
+        s.ice_check(false);
+        let c = s.snapshot();
+        assert_eq!(c.browser_to_enterprise.rtp_packets, 1);
+        assert_eq!(c.browser_to_enterprise.rtcp_packets, 1);
+        assert_eq!(c.browser_to_enterprise.bytes, 252);
+        assert_eq!(c.enterprise_to_browser.drops.auth_failed, 1);
+        assert_eq!(c.enterprise_to_browser.drops.send_failed, 1);
+        assert_eq!(c.enterprise_to_browser.rtp_packets, 0);
+        assert_eq!((c.ice_checks, c.ice_rejected), (1, 1));
+    }
+
+    #[test]
+    fn states_serialize_flat() {
+        let state = SessionState::Ended {
+            reason: EndReason::DtlsFailed("fingerprint mismatch".into()),
+        };
+        let json = serde_json::to_value(&state).unwrap();
+        assert_eq!(json["state"], "ended");
+        assert_eq!(json["reason"]["kind"], "dtls-failed");
+        assert_eq!(json["reason"]["detail"], "fingerprint mismatch");
+        let json = serde_json::to_value(SessionState::Active).unwrap();
+        assert_eq!(json["state"], "active");
+    }
+}

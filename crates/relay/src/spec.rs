@@ -1,0 +1,206 @@
+//! What the control plane says about a session ([`SessionSpec`] and the remotes) and what
+//! the relay answers ([`SessionInfo`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use edge_dtls::Fingerprint;
+use edge_srtp::{CryptoAttribute, Profile};
+
+/// A new session: what is known about either side when it is made.
+///
+/// The browser offered: `browser` is `Some` (its ufrag, pwd, fingerprints and `a=setup`,
+/// usually `actpass`), and the relay answers `setup:passive`. The enterprise offered:
+/// `browser` is `None`, the relay's browser offer says `setup:actpass`, and the browser's
+/// answer arrives later through [`crate::Relay::set_browser_remote`]. Likewise `enterprise`
+/// and [`crate::Relay::set_enterprise_remote`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SessionSpec {
+    /// The browser's ICE credentials and DTLS identity, when already known.
+    pub browser: Option<BrowserRemote>,
+    /// Where enterprise media goes, when already known.
+    pub enterprise: Option<EnterpriseRemote>,
+    /// SDES-SRTP on the enterprise leg; `None` for plain RTP.
+    pub enterprise_srtp: Option<EnterpriseCrypto>,
+    /// Whether the enterprise leg multiplexes RTCP on the RTP port (RFC 5761). Without it
+    /// the leg has two sockets, RTP on an even port and RTCP on the next.
+    pub rtcp_mux_enterprise: bool,
+    /// Accept enterprise media only from the remote's addresses; `None` takes the relay's
+    /// `strict-source` setting.
+    pub strict_source: Option<bool>,
+}
+
+impl SessionSpec {
+    /// A spec with nothing known yet: plain RTP, two enterprise sockets, the configured
+    /// strict-source default. Fill in the fields that are known.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// The browser's side of the session, from its SDP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BrowserRemote {
+    /// `a=ice-ufrag` (4 to 256 characters, RFC 8839).
+    pub ice_ufrag: String,
+    /// `a=ice-pwd` (22 to 256 characters, RFC 8839).
+    pub ice_pwd: String,
+    /// Every `a=fingerprint` (the strongest hash function offered is the one checked).
+    pub fingerprints: Vec<Fingerprint>,
+    /// `a=setup`: `actpass` or `active` in an offer, `active` or `passive` in an answer.
+    pub setup: String,
+}
+
+impl BrowserRemote {
+    /// The browser's ICE credentials, fingerprints and `a=setup` value.
+    pub fn new(
+        ice_ufrag: impl Into<String>,
+        ice_pwd: impl Into<String>,
+        fingerprints: Vec<Fingerprint>,
+        setup: impl Into<String>,
+    ) -> Self {
+        BrowserRemote {
+            ice_ufrag: ice_ufrag.into(),
+            ice_pwd: ice_pwd.into(),
+            fingerprints,
+            setup: setup.into(),
+        }
+    }
+}
+
+/// The enterprise side's media address, from its SDP or the API request.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct EnterpriseRemote {
+    /// Where RTP goes (`c=` address and `m=` port).
+    pub rtp: SocketAddr,
+    /// Where RTCP goes without rtcp-mux (`a=rtcp`); `None` means the RTP port + 1 (or the
+    /// RTP address itself with rtcp-mux).
+    pub rtcp: Option<SocketAddr>,
+    /// The remote's SDES key (`a=crypto`) it protects its media with; required exactly when
+    /// the session has [`SessionSpec::enterprise_srtp`].
+    pub crypto: Option<CryptoAttribute>,
+}
+
+impl EnterpriseRemote {
+    /// A plain-RTP remote at `rtp` (RTCP on the next port, or muxed).
+    pub fn new(rtp: SocketAddr) -> Self {
+        EnterpriseRemote {
+            rtp,
+            rtcp: None,
+            crypto: None,
+        }
+    }
+}
+
+/// SDES-SRTP on the enterprise leg (RFC 4568): the suite and tag of the key the relay
+/// generates for what it sends. The remote's key arrives in [`EnterpriseRemote::crypto`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct EnterpriseCrypto {
+    /// The crypto suite of the relay's key (in an answer: the suite of the offer's chosen
+    /// line).
+    pub suite: Profile,
+    /// The `a=crypto` tag (in an answer: the tag of the offer's chosen line).
+    pub tag: u32,
+}
+
+impl EnterpriseCrypto {
+    /// SDES with `suite` under `tag`.
+    pub fn new(suite: Profile, tag: u32) -> Self {
+        EnterpriseCrypto { suite, tag }
+    }
+}
+
+/// A new session as seen from outside: everything the control plane needs to write the
+/// relay's SDP for either side.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SessionInfo {
+    /// The session's id.
+    pub id: SessionId,
+    /// The public candidate: the advertised address and the public socket's port
+    /// (`a=candidate ... typ host`, and `c=`/`m=` of the browser SDP).
+    pub public_addr: SocketAddr,
+    /// The relay's `a=ice-ufrag` toward the browser.
+    pub ice_ufrag: String,
+    /// The relay's `a=ice-pwd` toward the browser.
+    pub ice_pwd: String,
+    /// The relay's `a=fingerprint` (sha-256 of its DTLS certificate).
+    pub fingerprint: Fingerprint,
+    /// The relay's `a=setup`: `passive` (or `active`) when answering a browser offer,
+    /// `actpass` when offering.
+    pub setup: &'static str,
+    /// The enterprise RTP socket's address (`c=`/`m=` of the enterprise SDP).
+    pub enterprise_rtp: SocketAddr,
+    /// The enterprise RTCP socket's address without rtcp-mux (`a=rtcp`); `None` with it.
+    pub enterprise_rtcp: Option<SocketAddr>,
+    /// The relay's whole `a=crypto` line for the enterprise SDP,
+    /// `a=crypto:<tag> <suite> inline:<base64 key||salt>`, with SDES.
+    pub enterprise_crypto: Option<String>,
+}
+
+/// A session's identity: 64 random bits, written as 16 lower-case hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+impl fmt::Display for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl fmt::Debug for SessionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SessionId({self})")
+    }
+}
+
+/// A string that is not 16 hex digits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} is not a session id (16 hex digits)")]
+pub struct InvalidSessionId(pub String);
+
+impl FromStr for SessionId {
+    type Err = InvalidSessionId;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.len() != 16 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(InvalidSessionId(s.to_owned()));
+        }
+        u64::from_str_radix(s, 16)
+            .map(SessionId)
+            .map_err(|_| InvalidSessionId(s.to_owned()))
+    }
+}
+
+impl serde::Serialize for SessionId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_ids_round_trip_as_hex() {
+        let id = SessionId(0x00ab_cdef_0123_4567);
+        assert_eq!(id.to_string(), "00abcdef01234567");
+        assert_eq!("00abcdef01234567".parse::<SessionId>().unwrap(), id);
+        assert_eq!("00ABCDEF01234567".parse::<SessionId>().unwrap(), id);
+        for bad in [
+            "",
+            "abc",
+            "00abcdef0123456g",
+            "+0abcdef01234567",
+            "00abcdef012345678",
+        ] {
+            assert!(bad.parse::<SessionId>().is_err(), "{bad}");
+        }
+    }
+}
