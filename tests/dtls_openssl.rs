@@ -67,12 +67,17 @@ fn keying_line(line: &str) -> Option<String> {
 
 fn s_client(id: &OpensslIdentity, port: u16, extra: &[&str]) -> PeerProcess {
     let mut cmd = Command::new(openssl());
-    cmd.args(["s_client", "-dtls1_2", "-connect", &format!("127.0.0.1:{port}")])
-        .arg("-cert")
-        .arg(&id.cert)
-        .arg("-key")
-        .arg(&id.key)
-        .args(extra);
+    cmd.args([
+        "s_client",
+        "-dtls1_2",
+        "-connect",
+        &format!("127.0.0.1:{port}"),
+    ])
+    .arg("-cert")
+    .arg(&id.cert)
+    .arg("-key")
+    .arg(&id.key)
+    .args(extra);
     PeerProcess::spawn(&mut cmd, true)
 }
 
@@ -122,7 +127,11 @@ fn openssl_client_and_our_server_export_the_same_keys_for_every_profile() {
         let theirs = peer
             .wait_for(LIMIT, keying_line)
             .unwrap_or_else(|| panic!("{profile}: no keying material\n{}", peer.output()));
-        assert_eq!(hex(&keying_material(&keys, Role::Server)), theirs, "{profile}");
+        assert_eq!(
+            hex(&keying_material(&keys, Role::Server)),
+            theirs,
+            "{profile}"
+        );
     }
 }
 
@@ -152,7 +161,11 @@ fn our_client_and_openssl_server_export_the_same_keys_for_every_profile() {
         let theirs = peer
             .wait_for(LIMIT, keying_line)
             .unwrap_or_else(|| panic!("{profile}: no keying material\n{}", peer.output()));
-        assert_eq!(hex(&keying_material(&keys, Role::Client)), theirs, "{profile}");
+        assert_eq!(
+            hex(&keying_material(&keys, Role::Client)),
+            theirs,
+            "{profile}"
+        );
     }
 }
 
@@ -207,7 +220,12 @@ fn wrong_fingerprint_is_refused() {
     let wrong = Fingerprint::of_der(HashAlgorithm::Sha256, b"someone else");
     let error = server_against_s_client(&config, wrong, &["-use_srtp", "SRTP_AES128_CM_SHA1_80"]);
     assert!(
-        matches!(error, Error::FingerprintMismatch { algorithm: HashAlgorithm::Sha256 }),
+        matches!(
+            error,
+            Error::FingerprintMismatch {
+                algorithm: HashAlgorithm::Sha256
+            }
+        ),
         "{error}"
     );
 }
@@ -226,9 +244,13 @@ fn client_without_use_srtp_is_refused() {
     let config = our_config(&SrtpProfile::ALL);
     let socket = loopback_socket();
     let port = socket.local_addr().unwrap().port();
-    let mut handshake =
-        Handshake::new(&config, Role::Server, &[id.fingerprint], std::time::Instant::now())
-            .unwrap();
+    let mut handshake = Handshake::new(
+        &config,
+        Role::Server,
+        &[id.fingerprint],
+        std::time::Instant::now(),
+    )
+    .unwrap();
     let _peer = s_client(&id, port, &[]);
     let (result, _) = drive(&mut handshake, &socket, None, LIMIT);
     assert!(matches!(result, Err(Error::NoCommonProfile)), "{result:?}");
@@ -253,13 +275,66 @@ fn openssl_client_that_stops_mid_handshake_times_out() {
     let (n, from) = socket.recv_from(&mut buf).unwrap();
     drop(peer.output());
     drop(peer);
-    handshake.handle_input(std::time::Instant::now(), &buf[..n]).unwrap();
+    handshake
+        .handle_input(std::time::Instant::now(), &buf[..n])
+        .unwrap();
     let (result, _) = drive(&mut handshake, &socket, Some(from), LIMIT);
     assert!(
         matches!(result, Err(Error::Timeout { timeout }) if timeout == Duration::from_secs(2)),
         "{result:?}"
     );
     let elapsed = start.elapsed();
-    assert!(elapsed >= Duration::from_secs(2), "gave up early: {elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_secs(2),
+        "gave up early: {elapsed:?}"
+    );
     assert!(handshake.poll_timeout().is_none());
+}
+
+#[test]
+fn large_fragmented_client_hello_is_reassembled() {
+    // Browsers' ClientHellos now carry post-quantum key shares and exceed one datagram. OpenSSL
+    // does the same here: a 2 KB ALPN list and a 400-byte MTU split its ClientHello in six.
+    let id = openssl_identity();
+    let socket = loopback_socket();
+    let port = socket.local_addr().unwrap().port();
+    let config = our_config(&SrtpProfile::ALL);
+    let mut handshake = Handshake::new(
+        &config,
+        Role::Server,
+        &[id.fingerprint],
+        std::time::Instant::now(),
+    )
+    .unwrap();
+    let alpn: Vec<String> = (0..50)
+        .map(|i| format!("proto-{i:02}-abcdefghijklmnopqrstuvwxyz"))
+        .collect();
+    let profile = SrtpProfile::AeadAes128Gcm;
+    let mut args = vec![
+        "-mtu".to_owned(),
+        "400".to_owned(),
+        "-alpn".to_owned(),
+        alpn.join(","),
+    ];
+    args.extend(export_args(profile));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut peer = s_client(&id, port, &args);
+    // The first datagram holds only the first fragment of the ClientHello.
+    let mut first = [0u8; 2048];
+    socket.set_read_timeout(Some(LIMIT)).unwrap();
+    let (n, from) = socket.recv_from(&mut first).unwrap();
+    let u24 = |b: &[u8]| usize::from(b[0]) << 16 | usize::from(b[1]) << 8 | usize::from(b[2]);
+    let (length, fragment) = (u24(&first[14..17]), u24(&first[22..25]));
+    assert_eq!(first[13], 1, "a ClientHello");
+    assert!(
+        length > 1500 && fragment < length / 4,
+        "length {length}, fragment {fragment}"
+    );
+    handshake
+        .handle_input(std::time::Instant::now(), &first[..n])
+        .unwrap();
+    let (keys, _) = drive(&mut handshake, &socket, Some(from), LIMIT);
+    let keys = keys.unwrap_or_else(|e| panic!("{e} {:?}\n{}", handshake.stats(), peer.output()));
+    let theirs = peer.wait_for(LIMIT, keying_line).unwrap();
+    assert_eq!(hex(&keying_material(&keys, Role::Server)), theirs);
 }

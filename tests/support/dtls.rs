@@ -33,12 +33,17 @@ pub fn drive(
             return (Ok(keys), peer);
         }
         let now = Instant::now();
-        assert!(now < give_up, "handshake neither finished nor failed within {limit:?}");
+        assert!(
+            now < give_up,
+            "handshake neither finished nor failed within {limit:?}"
+        );
         let wake = handshake
             .poll_timeout()
             .unwrap_or(now + Duration::from_millis(50))
             .min(give_up);
-        let wait = wake.saturating_duration_since(now).max(Duration::from_millis(1));
+        let wait = wake
+            .saturating_duration_since(now)
+            .max(Duration::from_millis(1));
         socket.set_read_timeout(Some(wait)).unwrap();
         let result = match socket.recv_from(&mut rx) {
             Ok((n, from)) => {
@@ -84,7 +89,12 @@ pub fn serve_after(
     }
 }
 
-fn flush(handshake: &mut Handshake, socket: &UdpSocket, peer: Option<SocketAddr>, out: &mut Vec<u8>) {
+fn flush(
+    handshake: &mut Handshake,
+    socket: &UdpSocket,
+    peer: Option<SocketAddr>,
+    out: &mut Vec<u8>,
+) {
     out.clear();
     while let Some(len) = handshake.poll_transmit(out) {
         if let Some(peer) = peer {
@@ -133,7 +143,11 @@ impl PeerProcess {
     /// Spawns `command` with stdin null (or piped when `keep_stdin`) and captured output.
     pub fn spawn(command: &mut Command, keep_stdin: bool) -> Self {
         command
-            .stdin(if keep_stdin { Stdio::piped() } else { Stdio::null() })
+            .stdin(if keep_stdin {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn peer process");
@@ -251,8 +265,22 @@ pub fn free_udp_port() -> u16 {
 pub fn openssl_certificate(openssl: &Path, dir: &Scratch) -> (PathBuf, PathBuf) {
     let (cert, key) = (dir.path("cert.pem"), dir.path("key.pem"));
     let status = Command::new(openssl)
-        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
-        .args(["-nodes", "-days", "2", "-subj", "/CN=openssl-peer", "-keyout"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+        ])
+        .args([
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=openssl-peer",
+            "-keyout",
+        ])
         .arg(&key)
         .arg("-out")
         .arg(&cert)

@@ -12,7 +12,7 @@ use rtc_shared::TransportProtocol;
 use crate::config::Limits;
 use crate::fingerprint::Fingerprint;
 use crate::keys::EXPORTER_LABEL;
-use crate::record::{self, alert_name};
+use crate::record::{self, alert_name, FragmentId};
 use crate::retransmit::Retransmit;
 use crate::{Config, Error, Role, SrtpKeys, SrtpProfile};
 
@@ -46,12 +46,14 @@ pub struct Handshake {
     transmits: VecDeque<BytesMut>,
     keys: Option<SrtpKeys>,
     stats: HandshakeStats,
-    /// The highest handshake message_seq received from the peer in plaintext.
-    peer_seq: Option<u16>,
-    /// `peer_seq` when the current flight was sent: plaintext handshake datagrams at or below
-    /// it repeat a flight already answered.
-    peer_seq_answered: Option<u16>,
+    /// Plaintext handshake fragments received from the peer, oldest first (bounded).
+    fragments: Vec<FragmentId>,
+    /// How many of `fragments` had arrived when this side sent its current flight.
+    answered: usize,
 }
+
+/// The most fragments remembered for repeat detection; a handshake has a few dozen.
+const MAX_REMEMBERED_FRAGMENTS: usize = 256;
 
 enum Phase {
     Handshaking {
@@ -132,8 +134,8 @@ impl Handshake {
             transmits,
             keys: None,
             stats: HandshakeStats::default(),
-            peer_seq: None,
-            peer_seq_answered: None,
+            fragments: Vec::new(),
+            answered: 0,
         })
     }
 
@@ -176,11 +178,15 @@ impl Handshake {
             }
         }
         self.stats.datagrams += 1;
-        if handshaking && self.repeats_answered_flight(framing.plaintext_handshake_seq) {
+        if handshaking && framing.only_plaintext_handshake && self.repeats_answered(datagram) {
             self.stats.repeated_flights += 1;
             return Ok(());
         }
-        self.peer_seq = self.peer_seq.max(framing.plaintext_handshake_seq);
+        for id in record::plaintext_fragments(datagram) {
+            if self.fragments.len() < MAX_REMEMBERED_FRAGMENTS && !self.fragments.contains(&id) {
+                self.fragments.push(id);
+            }
+        }
         let Some(endpoint) = self.phase.endpoint() else {
             return Err(Error::Closed);
         };
@@ -220,7 +226,7 @@ impl Handshake {
         {
             retransmit.after_input(endpoint.poll_timeout(&PEER), self.transmits.range(queued..));
             if self.transmits.len() > queued {
-                self.peer_seq_answered = self.peer_seq;
+                self.answered = self.fragments.len();
             }
         }
         Ok(())
@@ -328,20 +334,23 @@ impl Handshake {
         self.stats
     }
 
-    /// Whether a datagram of plaintext handshake records up to `seq` only repeats a flight this
-    /// side already answered. The library, fed one, drops its retransmission timer for good
-    /// (it waits for the rest of a flight that will never come), so such datagrams stay here and
-    /// the timer retransmits our flight. The exception is a server's HelloVerifyRequest, which
-    /// has no timer and is answered per ClientHello (RFC 6347 §4.2.1).
-    fn repeats_answered_flight(&self, seq: Option<u16>) -> bool {
-        let floor = match self.role {
-            Role::Client => 0,
-            Role::Server => 1,
-        };
-        match (seq, self.peer_seq_answered) {
-            (Some(seq), Some(answered)) => answered >= floor && seq <= answered,
-            _ => false,
+    /// Whether a datagram of plaintext handshake records only repeats fragments that had all
+    /// arrived before this side sent its current flight. The library, fed one, drops its
+    /// retransmission timer for good (it waits for the rest of a flight that will never come),
+    /// so such datagrams stay here and the timer retransmits our flight instead. Exception: a
+    /// repeated first ClientHello (message_seq 0) still reaches a server, whose
+    /// HelloVerifyRequest has no timer and is answered per ClientHello (RFC 6347 §4.2.1).
+    fn repeats_answered(&self, datagram: &[u8]) -> bool {
+        let answered = &self.fragments[..self.answered];
+        let mut any = false;
+        for id in record::plaintext_fragments(datagram) {
+            let first_hello = self.role == Role::Server && id.message_seq == 0;
+            if first_hello || !answered.contains(&id) {
+                return false;
+            }
+            any = true;
         }
+        any
     }
 
     /// Verifies the peer's certificate against the SDP fingerprints, then exports the keys.

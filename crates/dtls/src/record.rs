@@ -12,8 +12,8 @@ const MAX_PAYLOAD: usize = (1 << 14) + 2048;
 const ALERT: u8 = 21;
 /// Content type of a handshake record.
 const HANDSHAKE: u8 = 22;
-/// Offset of `message_seq` in a handshake fragment header (type 1, length 3).
-const MESSAGE_SEQ: usize = 4;
+/// Length of a handshake fragment header: type, length, message_seq, offset, fragment length.
+const FRAGMENT_HEADER_LEN: usize = 12;
 
 /// Why a datagram is not a sequence of DTLS records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +35,24 @@ pub(crate) struct Framing {
     pub records: usize,
     /// The description byte of the last plaintext (epoch 0) alert, if the datagram held one.
     pub plaintext_alert: Option<u8>,
-    /// The highest handshake `message_seq` among the plaintext (epoch 0) handshake records,
-    /// when the datagram holds only such records; `None` if it holds anything else.
-    pub plaintext_handshake_seq: Option<u16>,
+    /// Whether every record is a plaintext (epoch 0) handshake record.
+    pub only_plaintext_handshake: bool,
+}
+
+/// Identifies one plaintext handshake fragment: a retransmitted fragment has the same one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FragmentId {
+    pub message_seq: u16,
+    pub offset: u32,
+    pub length: u32,
 }
 
 /// Checks that `datagram` is one or more well-formed DTLS records, without copying.
 pub(crate) fn check(datagram: &[u8]) -> Result<Framing, Malformed> {
-    let mut framing = Framing::default();
-    let mut only_plain_handshake = true;
-    let mut max_seq: Option<u16> = None;
+    let mut framing = Framing {
+        only_plaintext_handshake: true,
+        ..Framing::default()
+    };
     let mut rest = datagram;
     while !rest.is_empty() {
         let header = rest.get(..HEADER_LEN).ok_or(Malformed::Truncated)?;
@@ -71,12 +79,8 @@ pub(crate) fn check(datagram: &[u8]) -> Result<Framing, Malformed> {
                 framing.plaintext_alert = Some(*description);
             }
         }
-        match payload.get(MESSAGE_SEQ..MESSAGE_SEQ + 2) {
-            Some(seq) if content_type == HANDSHAKE && epoch == 0 => {
-                let seq = u16::from_be_bytes([seq[0], seq[1]]);
-                max_seq = Some(max_seq.map_or(seq, |m| m.max(seq)));
-            }
-            _ => only_plain_handshake = false,
+        if content_type != HANDSHAKE || epoch != 0 {
+            framing.only_plaintext_handshake = false;
         }
         framing.records += 1;
         rest = &rest[HEADER_LEN + length..];
@@ -84,8 +88,32 @@ pub(crate) fn check(datagram: &[u8]) -> Result<Framing, Malformed> {
     if framing.records == 0 {
         return Err(Malformed::Truncated);
     }
-    framing.plaintext_handshake_seq = max_seq.filter(|_| only_plain_handshake);
     Ok(framing)
+}
+
+/// The plaintext handshake fragments of a datagram that passed [`check`].
+pub(crate) fn plaintext_fragments(datagram: &[u8]) -> impl Iterator<Item = FragmentId> + '_ {
+    let mut records = datagram;
+    let mut payload: &[u8] = &[];
+    std::iter::from_fn(move || loop {
+        if let Some(header) = payload.get(..FRAGMENT_HEADER_LEN) {
+            let u24 = |b: &[u8]| u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
+            let id = FragmentId {
+                message_seq: u16::from_be_bytes([header[4], header[5]]),
+                offset: u24(&header[6..9]),
+                length: u24(&header[9..12]),
+            };
+            let end = FRAGMENT_HEADER_LEN.saturating_add(id.length as usize);
+            payload = payload.get(end..).unwrap_or(&[]);
+            return Some(id);
+        }
+        let header = records.get(..HEADER_LEN)?;
+        let length = usize::from(u16::from_be_bytes([header[11], header[12]]));
+        let body = records.get(HEADER_LEN..HEADER_LEN + length)?;
+        let plaintext_handshake = header[0] == HANDSHAKE && header[3..5] == [0, 0];
+        payload = if plaintext_handshake { body } else { &[] };
+        records = &records[HEADER_LEN + length..];
+    })
 }
 
 /// The name of an alert description (RFC 5246 §7.2, RFC 8446 §6).
@@ -139,15 +167,26 @@ mod tests {
             Ok(Framing {
                 records: 2,
                 plaintext_alert: Some(42),
-                plaintext_handshake_seq: None,
+                only_plaintext_handshake: false,
             })
         );
-        // Two handshake fragments with message_seq 3 and 5.
+        // Three fragments (two in one record) of messages 3 and 5.
         let mut hs = record(22, 0, &[11, 0, 0, 9, 0, 3, 0, 0, 0, 0, 0, 1, 7]);
-        hs.extend(record(22, 0, &[12, 0, 0, 9, 0, 5, 0, 0, 0, 0, 0, 1, 7]));
-        assert_eq!(check(&hs).unwrap().plaintext_handshake_seq, Some(5));
+        hs.extend(record(
+            22,
+            0,
+            &[
+                12, 0, 0, 9, 0, 5, 0, 0, 0, 0, 0, 2, 7, 7, 12, 0, 0, 9, 0, 5, 0, 0, 2, 0, 0, 1, 7,
+            ],
+        ));
+        assert!(check(&hs).unwrap().only_plaintext_handshake);
+        let ids: Vec<_> = plaintext_fragments(&hs)
+            .map(|f| (f.message_seq, f.offset, f.length))
+            .collect();
+        assert_eq!(ids, [(3, 0, 1), (5, 0, 2), (5, 2, 1)]);
         hs.extend(record(22, 1, &[0; 30]));
-        assert_eq!(check(&hs).unwrap().plaintext_handshake_seq, None);
+        assert!(!check(&hs).unwrap().only_plaintext_handshake);
+        assert_eq!(plaintext_fragments(&hs).count(), 3);
         // An encrypted alert says nothing.
         assert_eq!(
             check(&record(21, 1, &[9; 26])).unwrap().plaintext_alert,
@@ -193,7 +232,9 @@ mod tests {
             if let Some(first) = d.first_mut() {
                 *first = 20 + (*first % 4); // reach past the content-type check too
             }
-            let _ = check(&d);
+            if check(&d).is_ok() {
+                let _ = plaintext_fragments(&d).count();
+            }
         }
     }
 }
