@@ -17,8 +17,6 @@ pub const PERMISSION_LIFETIME: Duration = Duration::from_secs(300);
 pub const CHANNEL_LIFETIME: Duration = Duration::from_secs(600);
 /// The most permissions one allocation may hold; more get 508 (Insufficient Capacity).
 pub const MAX_PERMISSIONS: usize = 1024;
-/// Channel numbers a client may bind (RFC 8656 §12).
-pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x4fff;
 
 /// Opens and closes the relay sockets of allocations.
 ///

@@ -84,10 +84,9 @@ impl Credentials {
         if self.secrets.is_empty() {
             return Err(Refusal::UnknownUser);
         }
-        let expiry = username
-            .split_once(':')
-            .and_then(|(expiry, _user)| expiry.parse::<u64>().ok())
-            .ok_or(Refusal::UnknownUser)?;
+        // `expiry:user`, or a bare `expiry` (coturn's clients send that without a user).
+        let expiry = username.split(':').next().unwrap_or(username);
+        let expiry = expiry.parse::<u64>().map_err(|_| Refusal::UnknownUser)?;
         if expiry <= now_unix {
             return Err(Refusal::Expired);
         }

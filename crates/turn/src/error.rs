@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 /// What can go wrong setting up or running a TURN server. Protocol-level problems (bad
 /// requests, failed authentication) are never errors: they are answered with a STUN error
-/// response or counted and dropped.
+/// response or counted and dropped. Operating-system causes are the error's `source()`.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -18,7 +18,7 @@ pub enum Error {
         reason: String,
     },
     /// A listener could not be bound.
-    #[error("cannot listen on {transport} {addr}: {source}")]
+    #[error("cannot listen on {transport} {addr}")]
     Listen {
         /// Transport of the listener.
         transport: crate::Transport,
@@ -36,6 +36,6 @@ pub enum Error {
         reason: String,
     },
     /// The event loop failed to start or died.
-    #[error("TURN event loop: {0}")]
+    #[error("TURN event loop I/O failed")]
     Io(#[from] std::io::Error),
 }

@@ -19,6 +19,7 @@
 mod allocation;
 mod auth;
 mod bandwidth;
+mod channel;
 mod config;
 mod driver;
 mod error;
@@ -30,10 +31,10 @@ mod server;
 mod transport;
 
 pub use allocation::{
-    CloseReason, RelayPorts, CHANNEL_LIFETIME, CHANNEL_NUMBERS, MAX_PERMISSIONS,
-    PERMISSION_LIFETIME,
+    CloseReason, RelayPorts, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
+pub use channel::CHANNEL_NUMBERS;
 pub use config::ServerConfig;
 pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener};
 pub use error::Error;

@@ -5,13 +5,11 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use edge_stun::{
-    classify, AttrType, Attribute, ChannelData, Class, Message, MessageEncoder, Method, PacketKind,
-    TransactionId,
-};
+use edge_stun::{Attribute, Class, Message, MessageEncoder, Method, TransactionId};
 
 use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
 use crate::auth::Credentials;
+use crate::channel::{self, Kind};
 use crate::filter::PeerFilter;
 use crate::nonce::NonceKey;
 use crate::transport::FiveTuple;
@@ -157,9 +155,9 @@ impl Server {
         reply: &mut [u8],
         relays: &mut impl RelayPorts,
     ) -> ClientAction {
-        match input.first().map(|&b| classify(b)) {
-            Some(PacketKind::ChannelData) => self.channel_data(now, &tuple, input),
-            Some(PacketKind::Stun) => match Message::parse(input) {
+        match input.first().map(|&b| channel::kind(b)) {
+            Some(Kind::ChannelData) => self.channel_data(now, &tuple, input),
+            Some(Kind::Stun) => match Message::parse(input) {
                 Ok(msg) => self.stun(now, tuple, &msg, input, reply, relays),
                 Err(_) => self.malformed(),
             },
@@ -179,23 +177,21 @@ impl Server {
 
     /// ChannelData from a client: relay the payload to the channel's peer.
     fn channel_data(&mut self, now: Instant, tuple: &FiveTuple, input: &[u8]) -> ClientAction {
-        let Ok(frame) = ChannelData::parse(input) else {
+        let Some((number, payload)) = channel::parse(input) else {
             return self.malformed();
         };
-        let len = frame.payload().len();
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
-            let peer = a.channel_peer(frame.number(), now)?;
-            a.charge(now, len).then_some((a.port, peer))
+            let peer = a.channel_peer(number, now)?;
+            a.charge(now, payload.len()).then_some((a.port, peer))
         });
         match relay {
             Some((port, peer)) => {
                 self.stats.to_peers += 1;
-                let start = edge_stun::CHANNEL_DATA_HEADER_LEN;
                 ClientAction::Relay {
                     port,
                     peer,
-                    payload: start..start + len,
+                    payload,
                 }
             }
             None => self.dropped(),
@@ -278,23 +274,13 @@ impl Server {
     ) -> Option<(FiveTuple, Range<usize>)> {
         let slot = self.allocations.slot_of_port(port)?;
         let a = self.allocations.get_mut(slot)?;
-        let len = payload.len();
-        if !a.permits(peer.ip(), now) || !a.charge(now, len) {
+        if !a.permits(peer.ip(), now) || !a.charge(now, payload.len()) {
             return None;
         }
         let tuple = a.tuple;
-        let transport = if tuple.transport.is_stream() {
-            edge_stun::Transport::Stream
-        } else {
-            edge_stun::Transport::Datagram
-        };
         if let Some(number) = a.channel_of(peer, now) {
-            let start = payload
-                .start
-                .checked_sub(edge_stun::CHANNEL_DATA_HEADER_LEN)?;
-            let n =
-                ChannelData::encode_in_place(buf.get_mut(start..)?, number, len, transport).ok()?;
-            return Some((tuple, start..start + n));
+            let stream = tuple.transport.is_stream();
+            return channel::frame_in_place(buf, number, payload, stream).map(|r| (tuple, r));
         }
         self.indication_counter += 1;
         let tid = indication_tid(self.indication_counter);
@@ -400,28 +386,12 @@ fn data_indication_in_place(
     payload: Range<usize>,
     tid: TransactionId,
 ) -> Option<Range<usize>> {
-    let len = payload.len();
-    let peer_attr = 4 + if peer.is_ipv4() { 8 } else { 20 };
-    let head = edge_stun::HEADER_LEN + peer_attr + 4;
+    let peer_attr = Attribute::XorPeerAddress(peer);
+    let head = edge_stun::HEADER_LEN + peer_attr.encoded_len().ok()? + 4;
     let start = payload.start.checked_sub(head)?;
-    let padded = (len + 3) & !3;
-    let end = payload.start + padded;
-    if end > buf.len() || len > usize::from(u16::MAX) {
-        return None;
-    }
-    let mut enc = MessageEncoder::new(
-        &mut buf[start..payload.start - 4],
-        Class::Indication,
-        Method::DATA,
-        tid,
-    )
-    .ok()?;
-    enc.attribute(&Attribute::XorPeerAddress(peer)).ok()?;
-    let data_hdr = payload.start - 4;
-    buf[data_hdr..data_hdr + 2].copy_from_slice(&AttrType::DATA.0.to_be_bytes());
-    buf[data_hdr + 2..payload.start].copy_from_slice(&(len as u16).to_be_bytes());
-    buf[payload.end..end].fill(0);
-    let body = u16::try_from(end - start - edge_stun::HEADER_LEN).ok()?;
-    buf[start + 2..start + 4].copy_from_slice(&body.to_be_bytes());
-    Some(start..end)
+    let mut enc =
+        MessageEncoder::new(buf.get_mut(start..)?, Class::Indication, Method::DATA, tid).ok()?;
+    enc.attribute(&peer_attr).ok()?;
+    enc.data_in_place(payload.len()).ok()?;
+    Some(start..start + enc.finish())
 }
