@@ -141,29 +141,33 @@ pub(crate) unsafe fn decode(hdr: &libc::msghdr, meta: &mut RecvMeta) {
         // SAFETY: the data follows the header inside the same message.
         let data = unsafe { libc::CMSG_DATA(cmsg) };
         let data_len = (c.cmsg_len as usize).saturating_sub(cmsg_len(0));
-        // SAFETY (each read): the kernel wrote `data_len` bytes of the message's type; each
-        // read is guarded by the size it needs and is unaligned.
+        // Each read below is guarded by the size it needs and is unaligned.
         match (c.cmsg_level, c.cmsg_type) {
             (libc::IPPROTO_IP, libc::IP_PKTINFO) if data_len >= size_of::<libc::in_pktinfo>() => {
+                // SAFETY: the kernel wrote `data_len` >= size_of::<in_pktinfo>() bytes here.
                 let info = unsafe { data.cast::<libc::in_pktinfo>().read_unaligned() };
                 meta.dst_ip = Some(IpAddr::from(info.ipi_addr.s_addr.to_ne_bytes()));
             }
             (libc::IPPROTO_IPV6, libc::IPV6_PKTINFO)
                 if data_len >= size_of::<libc::in6_pktinfo>() =>
             {
+                // SAFETY: the kernel wrote `data_len` >= size_of::<in6_pktinfo>() bytes here.
                 let info = unsafe { data.cast::<libc::in6_pktinfo>().read_unaligned() };
                 meta.dst_ip = Some(canonical(info.ipi6_addr.s6_addr.into()));
             }
             (libc::SOL_UDP, libc::UDP_GRO) if data_len >= size_of::<libc::c_int>() => {
+                // SAFETY: the kernel wrote `data_len` >= size_of::<c_int>() bytes here.
                 let stride = unsafe { data.cast::<libc::c_int>().read_unaligned() };
                 if let Ok(stride @ 1..) = usize::try_from(stride) {
                     meta.stride = stride.min(meta.len.max(1));
                 }
             }
             (libc::IPPROTO_IP, libc::IP_TOS) if data_len >= 1 => {
+                // SAFETY: the kernel wrote `data_len` >= 1 byte here.
                 meta.ecn = EcnCodepoint::from_bits(unsafe { data.read() });
             }
             (libc::IPPROTO_IPV6, libc::IPV6_TCLASS) if data_len >= size_of::<libc::c_int>() => {
+                // SAFETY: the kernel wrote `data_len` >= size_of::<c_int>() bytes here.
                 let tclass = unsafe { data.cast::<libc::c_int>().read_unaligned() };
                 meta.ecn = EcnCodepoint::from_bits(tclass as u8);
             }

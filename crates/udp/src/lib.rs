@@ -56,6 +56,8 @@
 //! # }
 //! ```
 
+#![deny(clippy::undocumented_unsafe_blocks)]
+
 mod batch;
 mod error;
 mod options;
@@ -170,7 +172,8 @@ pub struct Transmit<'a> {
     /// when the socket supports it, one datagram at a time otherwise. `None` sends `contents`
     /// as one datagram.
     pub segment_size: Option<usize>,
-    /// The ECN codepoint to mark, when the socket was made with ECN on.
+    /// The ECN codepoint to mark (`IP_TOS` / `IPV6_TCLASS`); the portable path sends every
+    /// datagram Not-ECT.
     pub ecn: Option<EcnCodepoint>,
 }
 

@@ -366,3 +366,126 @@ fn build(
     }
     count
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::EcnCodepoint;
+
+    fn arrays() -> SendArrays {
+        SendArrays {
+            names: [MaybeUninit::uninit(); MAX_BATCH],
+            controls: [MaybeUninit::uninit(); MAX_BATCH],
+            iovs: [MaybeUninit::uninit(); MAX_IOVS],
+            hdrs: [MaybeUninit::uninit(); MAX_BATCH],
+            plans: [Plan::default(); MAX_BATCH],
+        }
+    }
+
+    /// (datagrams, GSO?, iovecs) of each message of the first `sendmmsg` call.
+    fn messages(transmits: &[Transmit<'_>], gso_max: usize) -> Vec<(usize, bool, usize)> {
+        let mut a = arrays();
+        let n = build(transmits, Cursor::default(), gso_max, false, &mut a);
+        (0..n)
+            .map(|i| {
+                // SAFETY: build initialised the first n headers.
+                let iovlen = unsafe { a.hdrs[i].assume_init_ref() }.msg_hdr.msg_iovlen;
+                (a.plans[i].datagrams, a.plans[i].gso, iovlen as usize)
+            })
+            .collect()
+    }
+
+    fn to(port: u16, contents: &[u8]) -> Transmit<'_> {
+        Transmit {
+            dst: SocketAddr::from(([127, 0, 0, 1], port)),
+            contents,
+            ..Transmit::PLACEHOLDER
+        }
+    }
+
+    #[test]
+    fn equal_datagrams_to_one_destination_share_a_gso_message() {
+        let p = [0u8; 172];
+        let five = [to(1, &p); 5];
+        assert_eq!(messages(&five, 64), [(5, true, 5)]);
+        assert_eq!(messages(&five, 1), [(1, false, 1); 5]);
+    }
+
+    #[test]
+    fn runs_end_at_a_shorter_datagram_or_another_flow() {
+        let (p, short, long) = ([0u8; 172], [0u8; 100], [0u8; 200]);
+        let mut t = [to(1, &p), to(1, &p), to(1, &short), to(1, &p), to(1, &long)];
+        assert_eq!(
+            messages(&t, 64),
+            [(3, true, 3), (1, false, 1), (1, false, 1)]
+        );
+        t = [to(1, &p), to(2, &p), to(2, &p), to(2, &p), to(2, &p)];
+        t[3].src_ip = Some("127.0.0.2".parse().unwrap());
+        t[4].ecn = Some(EcnCodepoint::Ce);
+        assert_eq!(
+            messages(&t, 64),
+            [(1, false, 1), (2, true, 2), (1, false, 1), (1, false, 1)]
+        );
+        let empty = [to(1, &[]), to(1, &[]), to(1, &[])];
+        assert_eq!(messages(&empty, 64), [(1, false, 1); 3]);
+    }
+
+    #[test]
+    fn runs_stop_at_the_segment_and_byte_limits() {
+        let p = [0u8; 172];
+        let many = [to(1, &p); 100];
+        assert_eq!(messages(&many, 64), [(64, true, 64), (36, true, 36)]);
+        let big = vec![0u8; 40_000];
+        assert_eq!(
+            messages(&[to(1, &big), to(1, &big)], 64),
+            [(1, false, 1); 2]
+        );
+    }
+
+    #[test]
+    fn explicit_trains_split_at_the_gso_limit_or_per_segment() {
+        let train = vec![0u8; 150 * 172 + 50];
+        let t = Transmit {
+            segment_size: Some(172),
+            ..to(1, &train)
+        };
+        assert_eq!(
+            messages(&[t], 64),
+            [(64, true, 1), (64, true, 1), (23, true, 1)]
+        );
+        // Without GSO one datagram per message, a call's worth at a time.
+        assert_eq!(messages(&[t], 1), [(1, false, 1); MAX_BATCH]);
+        let mut a = arrays();
+        build(&[t], Cursor::default(), 1, false, &mut a);
+        assert_eq!(
+            a.plans[MAX_BATCH - 1].end,
+            Cursor {
+                index: 0,
+                offset: MAX_BATCH * 172
+            }
+        );
+    }
+
+    #[test]
+    fn would_block_reports_progress_and_never_resends() {
+        let counters = Counters::new();
+        let e = io::Error::from(io::ErrorKind::WouldBlock);
+        let (p, train) = ([0u8; 10], vec![0u8; 1000]);
+        let t = [
+            to(1, &p),
+            Transmit {
+                segment_size: Some(172),
+                ..to(1, &train)
+            },
+            to(1, &p),
+        ];
+        let at = |index, offset| Cursor { index, offset };
+        let nothing = stopped_at(at(0, 0), &t, &e, &counters).unwrap_err();
+        assert_eq!(nothing.kind(), io::ErrorKind::WouldBlock);
+        assert_eq!(stopped_at(at(1, 0), &t, &e, &counters).unwrap(), 1);
+        // Cut inside the train: it counts as done, its 4 unsent segments as dropped.
+        assert_eq!(stopped_at(at(1, 344), &t, &e, &counters).unwrap(), 2);
+        assert_eq!(counters.snapshot().send_dropped, 4);
+    }
+}

@@ -27,7 +27,8 @@ pub struct SocketOptions {
     /// Default off, because a train's segments lie back to back, leaving no room to grow
     /// each one in place.
     pub gro: bool,
-    /// Receive each datagram's ECN codepoint and let transmits set one. Default off.
+    /// Receive each datagram's ECN codepoint ([`crate::RecvMeta::ecn`]). Default off. (A
+    /// transmit's own `ecn` is sent on the batched path either way.)
     pub ecn: bool,
     /// For IPv6 sockets: refuse IPv4 (`IPV6_V6ONLY`). Off (dual-stack) by default, whatever
     /// the system's `bindv6only` says.

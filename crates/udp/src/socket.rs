@@ -26,7 +26,7 @@ pub struct Capabilities {
     /// Whether each datagram's local destination address is reported
     /// ([`crate::RecvMeta::dst_ip`]) and transmits may choose their source address.
     pub pktinfo: bool,
-    /// Whether ECN codepoints are received and may be sent.
+    /// Whether ECN codepoints are received.
     pub ecn: bool,
     /// `SO_RCVBUF` as granted by the kernel, in bytes (Linux reports twice what it will use
     /// for data, the rest being bookkeeping).

@@ -54,15 +54,13 @@ impl ErrorClass {
             }
             _ => {}
         }
-        #[cfg(unix)]
-        if let Some(code) = e.raw_os_error() {
-            // EBADF 9, EFAULT 14, ENOTSOCK 88 on Linux; spelt via io::Error kinds elsewhere.
-            #[cfg(target_os = "linux")]
-            if matches!(code, libc::EBADF | libc::EFAULT | libc::ENOTSOCK) {
-                return Self::Fatal;
-            }
-            #[cfg(not(target_os = "linux"))]
-            let _ = code;
+        // EBADF, EFAULT, ENOTSOCK: nothing sent on this socket would fare better.
+        #[cfg(target_os = "linux")]
+        if matches!(
+            e.raw_os_error(),
+            Some(libc::EBADF | libc::EFAULT | libc::ENOTSOCK)
+        ) {
+            return Self::Fatal;
         }
         Self::Datagram
     }
