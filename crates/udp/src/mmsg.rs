@@ -384,6 +384,7 @@ mod tests {
     }
 
     /// (datagrams, GSO?, iovecs) of each message of the first `sendmmsg` call.
+    #[allow(clippy::unnecessary_cast)] // msg_iovlen is usize on glibc, c_int on musl
     fn messages(transmits: &[Transmit<'_>], gso_max: usize) -> Vec<(usize, bool, usize)> {
         let mut a = arrays();
         let n = build(transmits, Cursor::default(), gso_max, false, &mut a);
