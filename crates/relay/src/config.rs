@@ -193,13 +193,19 @@ impl RelayConfig {
             );
         }
         if p.advertised_address.is_some_and(|a| a.is_unspecified()) {
-            return bad("public.advertised-address", "must not be unspecified".into());
+            return bad(
+                "public.advertised-address",
+                "must not be unspecified".into(),
+            );
         }
         let e = &self.enterprise;
         if e.transport_address.is_unspecified() {
             return bad(
                 "enterprise.transport-address",
-                format!("{} is unspecified: pin the local address", e.transport_address),
+                format!(
+                    "{} is unspecified: pin the local address",
+                    e.transport_address
+                ),
             );
         }
         match (e.port_range, e.transport_port) {

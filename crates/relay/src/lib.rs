@@ -34,11 +34,15 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;
+mod credentials;
 mod error;
+mod ice;
 mod ports;
 mod relay;
+mod session;
 mod snapshot;
 mod spec;
+mod worker;
 
 pub use config::{EnterpriseSide, PublicSide, RelayConfig};
 pub use error::{Error, Side};

@@ -79,7 +79,8 @@ impl PortPool {
             }
             match self.bind_at(port, pair) {
                 Ok(bound) => {
-                    self.cursor.store(offset + if pair { 2 } else { 1 }, Relaxed);
+                    self.cursor
+                        .store(offset + if pair { 2 } else { 1 }, Relaxed);
                     return Ok(bound);
                 }
                 Err(Failure::InUse(_)) => {}
@@ -98,9 +99,7 @@ impl PortPool {
     fn bind_at(&self, port: u16, pair: bool) -> Result<Bound, Failure> {
         let rtp = self.bind_port(port)?;
         let rtcp = if pair {
-            let next = port
-                .checked_add(1)
-                .ok_or(Failure::InUse(self.addr(port)))?;
+            let next = port.checked_add(1).ok_or(Failure::InUse(self.addr(port)))?;
             // On this error `rtp` is dropped, which frees its port.
             Some(self.bind_port(next)?)
         } else {

@@ -1,18 +1,35 @@
 //! [`Relay`]: the control plane's handle on the forwarder.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
 
+use edge_dtls::{Fingerprint, Role};
+use edge_srtp::{CryptoAttribute, Inbound, Outbound};
+use edge_udp::SocketOptions;
+
+use crate::ports::{PortPool, Ports};
+use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
+use crate::snapshot::{Shared, Status};
+use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
-    BrowserRemote, EnterpriseRemote, Error, RelayConfig, SessionId, SessionInfo, SessionSnapshot,
-    SessionSpec,
+    credentials, BrowserRemote, EnterpriseRemote, Error, RelayConfig, SessionId, SessionInfo,
+    SessionSnapshot, SessionSpec, SessionState, Side,
 };
+
+/// How long [`Relay::remove_session`] waits for the worker to close the sockets.
+const REMOVE_WAIT: Duration = Duration::from_secs(5);
 
 /// The running forwarder: its worker threads, port pools and session table.
 ///
 /// Cheap to clone (an `Arc` inside), `Send` and `Sync`: hand clones to every request
 /// handler. Its methods take a short lock on the session table and never wait for a packet;
 /// only [`remove_session`](Self::remove_session) and [`shutdown`](Self::shutdown) wait, for
-/// a worker to close sockets.
+/// a worker to close sockets. When the last clone is dropped the workers stop as with
+/// [`shutdown`](Self::shutdown).
 #[derive(Clone)]
 pub struct Relay {
     inner: Arc<Inner>,
@@ -20,6 +37,21 @@ pub struct Relay {
 
 struct Inner {
     config: RelayConfig,
+    dtls: Arc<edge_dtls::Config>,
+    fingerprint: Fingerprint,
+    advertised: IpAddr,
+    public: PortPool,
+    enterprise: PortPool,
+    srtp: edge_srtp::Config,
+    workers: Vec<WorkerHandle>,
+    table: Mutex<HashMap<SessionId, Record>>,
+}
+
+/// What the control plane keeps about a session.
+struct Record {
+    shared: Arc<Shared>,
+    /// Whether the enterprise leg is SDES-SRTP.
+    sdes: bool,
 }
 
 impl Relay {
@@ -32,9 +64,50 @@ impl Relay {
     /// fixed port is taken, [`Error::Io`] when a thread or event loop cannot be made.
     pub fn start(config: RelayConfig, dtls: edge_dtls::Config) -> Result<Relay, Error> {
         config.validate()?;
-        let _ = dtls;
+        let options = SocketOptions {
+            recv_buffer: Some(config.socket_buffer),
+            send_buffer: Some(config.socket_buffer),
+            ..SocketOptions::default()
+        };
+        let public = PortPool::new(
+            Side::Public,
+            config.public.address,
+            Ports::Range(config.public.port_range),
+            options.clone(),
+        );
+        let e = &config.enterprise;
+        let ports = match (e.port_range, e.transport_port) {
+            (Some(range), _) => Ports::Range(range),
+            (None, Some(port)) => Ports::Fixed(port),
+            (None, None) => {
+                return Err(Error::Config {
+                    key: "enterprise.port-range",
+                    reason: "required unless enterprise.transport-port is given".into(),
+                })
+            }
+        };
+        let enterprise = PortPool::new(Side::Enterprise, e.transport_address, ports, options);
+        public.check()?;
+        enterprise.check()?;
+        let workers = (0..config.workers)
+            .map(WorkerHandle::spawn)
+            .collect::<Result<Vec<_>, _>>()?;
+        let srtp = edge_srtp::Config::default().with_replay_window(config.replay_window);
         Ok(Relay {
-            inner: Arc::new(Inner { config }),
+            inner: Arc::new(Inner {
+                advertised: config
+                    .public
+                    .advertised_address
+                    .unwrap_or(config.public.address),
+                fingerprint: dtls.certificate().fingerprint(),
+                dtls: Arc::new(dtls),
+                public,
+                enterprise,
+                srtp,
+                workers,
+                table: Mutex::new(HashMap::new()),
+                config,
+            }),
         })
     }
 
@@ -44,14 +117,111 @@ impl Relay {
     }
 
     /// Makes a session: binds the public socket and the enterprise socket(s) now, generates
-    /// ICE credentials (and the SDES key), and pins the session to a worker.
+    /// ICE credentials (and the SDES key), and pins the session to the least-loaded worker.
     ///
     /// # Errors
     /// [`Error::InvalidRemote`] for an unusable remote in `spec`, [`Error::TooManySessions`],
     /// [`Error::PortsExhausted`], [`Error::Bind`], [`Error::Stopped`].
     pub fn create_session(&self, spec: SessionSpec) -> Result<SessionInfo, Error> {
-        let _ = spec;
-        Err(Error::Stopped)
+        let inner = &*self.inner;
+        let now = Instant::now();
+        let sdes = spec.enterprise_srtp.is_some();
+        let browser = spec
+            .browser
+            .as_ref()
+            .map(|b| check_browser(b, false))
+            .transpose()?;
+        let enterprise_remote = spec
+            .enterprise
+            .as_ref()
+            .map(|e| inner.check_enterprise(e, sdes))
+            .transpose()?;
+        // Reserve a place on a worker first, so concurrent creations cannot overshoot.
+        let worker = inner.reserve()?;
+        let reservation = Reservation { inner, worker };
+
+        let mut outbound = None;
+        let mut crypto_line = None;
+        if let Some(c) = spec.enterprise_srtp {
+            if c.tag >= 1_000_000_000 {
+                return Err(invalid(
+                    Side::Enterprise,
+                    "a=crypto tag must have at most 9 digits",
+                ));
+            }
+            let key = credentials::sdes_key(c.suite)?;
+            outbound = Some(Outbound::new(&key, &inner.srtp)?);
+            crypto_line = Some(CryptoAttribute::new(c.tag, key).to_string());
+        }
+        let (ice_ufrag, ice_pwd) = credentials::ice_credentials()?;
+        let public = inner.public.bind(false)?.rtp;
+        let sockets = inner.enterprise.bind(!spec.rtcp_mux_enterprise)?;
+        let public_addr = SocketAddr::new(inner.advertised, public.local_addr().port());
+        let enterprise_rtp = sockets.rtp.local_addr();
+        let enterprise_rtcp = sockets.rtcp.as_ref().map(edge_udp::UdpSocket::local_addr);
+
+        let mut table = inner.table();
+        let id = loop {
+            let id = credentials::session_id()?;
+            if !table.contains_key(&id) {
+                break id;
+            }
+        };
+        let shared = Arc::new(Shared::new(
+            id,
+            now,
+            public_addr,
+            enterprise_rtp,
+            worker,
+            Status {
+                state: SessionState::New,
+                browser_addr: None,
+                enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
+                ended_at: None,
+                browser_known: browser.is_some(),
+            },
+        ));
+        let strict = spec.strict_source.unwrap_or(inner.config.strict_source);
+        let mut leg = Enterprise::new(spec.rtcp_mux_enterprise, strict, outbound);
+        if let (Some(remote), Some(inbound)) = (&spec.enterprise, enterprise_remote) {
+            leg.set_remote(remote.rtp, remote.rtcp, inbound.map(|b| *b));
+        }
+        let setup = browser.as_ref().map_or("actpass", |b| b.role.setup());
+        let mut session = Session::new(
+            now,
+            Params {
+                shared: shared.clone(),
+                ice_ufrag: ice_ufrag.clone(),
+                ice_pwd: ice_pwd.clone(),
+                dtls: inner.dtls.clone(),
+                srtp: inner.srtp.clone(),
+                timeouts: inner.timeouts(),
+                enterprise: leg,
+            },
+        );
+        if let Some(browser) = browser {
+            session.set_browser_remote(now, browser);
+        }
+        let new = NewSession {
+            id,
+            session,
+            public,
+            enterprise: sockets,
+        };
+        inner.workers[worker].send(Command::Add(Box::new(new)))?;
+        reservation.keep();
+        table.insert(id, Record { shared, sdes });
+        Ok(SessionInfo {
+            id,
+            public_addr,
+            ice_ufrag,
+            ice_pwd,
+            fingerprint: inner.fingerprint,
+            setup,
+            enterprise_rtp,
+            enterprise_rtcp,
+            enterprise_crypto: crypto_line,
+        })
     }
 
     /// Gives the browser's answer to a session the relay offered (`a=setup` must then be
@@ -61,8 +231,16 @@ impl Relay {
     /// [`Error::UnknownSession`], [`Error::SessionEnded`], [`Error::InvalidRemote`] (also when
     /// the browser side is already known), [`Error::Stopped`].
     pub fn set_browser_remote(&self, id: SessionId, remote: BrowserRemote) -> Result<(), Error> {
-        let _ = (id, remote);
-        Err(Error::Stopped)
+        let setup = check_browser(&remote, true)?;
+        let shared = self.inner.live(id)?;
+        let first = shared.status(|s| !std::mem::replace(&mut s.browser_known, true));
+        if !first {
+            return Err(invalid(
+                Side::Public,
+                "the browser's description was already given (no ICE restart)",
+            ));
+        }
+        self.inner.workers[shared.worker].send(Command::SetBrowser(id, setup))
     }
 
     /// Gives or changes where enterprise media goes (and the remote's SDES key).
@@ -75,8 +253,16 @@ impl Relay {
         id: SessionId,
         remote: EnterpriseRemote,
     ) -> Result<(), Error> {
-        let _ = (id, remote);
-        Err(Error::Stopped)
+        let inner = &*self.inner;
+        let sdes = inner.table().get(&id).map(|r| r.sdes);
+        let inbound = inner.check_enterprise(&remote, sdes.unwrap_or(false))?;
+        let shared = inner.live(id)?;
+        inner.workers[shared.worker].send(Command::SetEnterprise {
+            id,
+            rtp: remote.rtp,
+            rtcp: remote.rtcp,
+            inbound,
+        })
     }
 
     /// Ends a session; returns once its sockets are closed and its ports free. An ended
@@ -85,20 +271,218 @@ impl Relay {
     /// # Errors
     /// [`Error::UnknownSession`]; [`Error::Stopped`] when its worker is gone.
     pub fn remove_session(&self, id: SessionId) -> Result<(), Error> {
-        Err(Error::UnknownSession(id))
+        let record = self
+            .inner
+            .table()
+            .remove(&id)
+            .ok_or(Error::UnknownSession(id))?;
+        let shared = record.shared;
+        if shared.status(|s| s.state.is_ended()) {
+            return Ok(());
+        }
+        let (done, wait) = mpsc::sync_channel(1);
+        self.inner.workers[shared.worker].send(Command::Remove(id, done))?;
+        wait.recv_timeout(REMOVE_WAIT).map_err(|_| Error::Stopped)
     }
 
     /// One session's state and counters.
     pub fn session(&self, id: SessionId) -> Option<SessionSnapshot> {
-        let _ = id;
-        None
+        let now = Instant::now();
+        let table = self.inner.pruned(now);
+        table.get(&id).map(|r| r.shared.snapshot(now))
     }
 
-    /// Every session's state and counters, live and lingering.
+    /// Every session's state and counters, live and lingering, ordered by id.
     pub fn sessions(&self) -> Vec<SessionSnapshot> {
-        Vec::new()
+        let now = Instant::now();
+        let table = self.inner.pruned(now);
+        let mut all: Vec<_> = table.values().map(|r| r.shared.snapshot(now)).collect();
+        drop(table);
+        all.sort_by_key(|s| s.id);
+        all
     }
 
-    /// Ends every session and stops the workers (for every clone of this handle).
-    pub fn shutdown(self) {}
+    /// Ends every session and stops the workers, for every clone of this handle; returns
+    /// once every socket is closed.
+    pub fn shutdown(self) {
+        for worker in &self.inner.workers {
+            worker.stop();
+        }
+    }
+}
+
+impl Inner {
+    fn table(&self) -> MutexGuard<'_, HashMap<SessionId, Record>> {
+        // The table stays consistent across a panic elsewhere: every update is one call.
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The table without the sessions that ended more than `ended-linger` ago.
+    fn pruned(&self, now: Instant) -> MutexGuard<'_, HashMap<SessionId, Record>> {
+        let linger = self.config.ended_linger;
+        let mut table = self.table();
+        table.retain(|_, r| {
+            r.shared
+                .status(|s| s.ended_at)
+                .is_none_or(|t| now.saturating_duration_since(t) < linger)
+        });
+        table
+    }
+
+    /// A session that has not ended.
+    fn live(&self, id: SessionId) -> Result<Arc<Shared>, Error> {
+        let shared = self
+            .pruned(Instant::now())
+            .get(&id)
+            .map(|r| r.shared.clone())
+            .ok_or(Error::UnknownSession(id))?;
+        if shared.status(|s| s.state.is_ended()) {
+            return Err(Error::SessionEnded(id));
+        }
+        Ok(shared)
+    }
+
+    /// Picks the least-loaded worker and counts a session on it, or refuses past
+    /// `max-sessions`.
+    fn reserve(&self) -> Result<usize, Error> {
+        let _table = self.table();
+        let live: usize = self
+            .workers
+            .iter()
+            .map(|w| w.load.load(Ordering::Relaxed))
+            .sum();
+        if live >= self.config.max_sessions {
+            return Err(Error::TooManySessions {
+                limit: self.config.max_sessions,
+            });
+        }
+        let (index, worker) = self
+            .workers
+            .iter()
+            .enumerate()
+            .min_by_key(|(_, w)| w.load.load(Ordering::Relaxed))
+            .ok_or(Error::Stopped)?;
+        worker.load.fetch_add(1, Ordering::Relaxed);
+        Ok(index)
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        Timeouts {
+            media: self.config.media_timeout,
+            setup: self.config.setup_timeout,
+            consent: self.config.consent_timeout,
+        }
+    }
+
+    /// Checks an enterprise remote against the session's crypto and the pinned address's
+    /// family; returns the inbound SDES context when the remote brings a key.
+    fn check_enterprise(
+        &self,
+        remote: &EnterpriseRemote,
+        sdes: bool,
+    ) -> Result<Option<Box<Inbound>>, Error> {
+        let local = self.config.enterprise.transport_address;
+        for (field, addr) in [("rtp", Some(remote.rtp)), ("rtcp", remote.rtcp)] {
+            let Some(addr) = addr else { continue };
+            if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
+                return Err(invalid(
+                    Side::Enterprise,
+                    &format!("{field} address {addr} is not a unicast address and port"),
+                ));
+            }
+            if addr.is_ipv4() != local.is_ipv4() {
+                return Err(invalid(
+                    Side::Enterprise,
+                    &format!(
+                        "{field} address {addr} is not reachable from the transport-address {local} \
+                         (other address family)"
+                    ),
+                ));
+            }
+        }
+        match (&remote.crypto, sdes) {
+            (Some(attr), true) => Ok(Some(Box::new(Inbound::new(&attr.key, &self.srtp)?))),
+            (None, false) => Ok(None),
+            (None, true) => Err(invalid(
+                Side::Enterprise,
+                "no a=crypto key: the session uses SDES-SRTP toward the enterprise",
+            )),
+            (Some(_), false) => Err(invalid(
+                Side::Enterprise,
+                "an a=crypto key was given but the session uses plain RTP toward the enterprise",
+            )),
+        }
+    }
+}
+
+/// Gives back a worker place reserved by [`Inner::reserve`] unless the session was handed
+/// over: every error path of session creation releases it.
+struct Reservation<'a> {
+    inner: &'a Inner,
+    worker: usize,
+}
+
+impl Reservation<'_> {
+    /// The session went to the worker, which now owns the count.
+    fn keep(self) {
+        std::mem::forget(self);
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if let Some(w) = self.inner.workers.get(self.worker) {
+            w.load.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+fn invalid(side: Side, reason: &str) -> Error {
+    Error::InvalidRemote {
+        side,
+        reason: reason.to_owned(),
+    }
+}
+
+/// Checks the browser's description; `answer` when it answers the relay's offer (then
+/// `a=setup` must be `active` or `passive`).
+fn check_browser(remote: &BrowserRemote, answer: bool) -> Result<BrowserSetup, Error> {
+    let ice_chars = |s: &str| {
+        s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')
+    };
+    if !(4..=256).contains(&remote.ice_ufrag.len()) || !ice_chars(&remote.ice_ufrag) {
+        return Err(invalid(
+            Side::Public,
+            &format!(
+                "ice-ufrag {:?} must be 4 to 256 ice-chars (RFC 8839)",
+                remote.ice_ufrag
+            ),
+        ));
+    }
+    if !(22..=256).contains(&remote.ice_pwd.len()) || !ice_chars(&remote.ice_pwd) {
+        return Err(invalid(
+            Side::Public,
+            "ice-pwd must be 22 to 256 ice-chars (RFC 8839)",
+        ));
+    }
+    if remote.fingerprints.is_empty() {
+        return Err(invalid(
+            Side::Public,
+            "no a=fingerprint: DTLS-SRTP needs one",
+        ));
+    }
+    let setup = remote.setup.trim();
+    if answer && setup.eq_ignore_ascii_case("actpass") {
+        return Err(invalid(
+            Side::Public,
+            "a=setup:actpass in an answer: it must be active or passive (RFC 5763)",
+        ));
+    }
+    let role = Role::answering(setup).map_err(|e| invalid(Side::Public, &e.to_string()))?;
+    Ok(BrowserSetup {
+        ice_ufrag: remote.ice_ufrag.clone(),
+        fingerprints: remote.fingerprints.clone(),
+        role,
+    })
 }

@@ -62,6 +62,8 @@ pub enum EndReason {
     DtlsClosed,
     /// The relay shut down.
     Shutdown,
+    /// The worker could not take the session over; the text says why.
+    Failed(String),
 }
 
 impl fmt::Display for EndReason {
@@ -69,13 +71,12 @@ impl fmt::Display for EndReason {
         match self {
             EndReason::Removed => f.write_str("removed through the API"),
             EndReason::MediaTimeout => f.write_str("no media within media-timeout"),
-            EndReason::SetupTimeout => {
-                f.write_str("ICE/DTLS not established within setup-timeout")
-            }
+            EndReason::SetupTimeout => f.write_str("ICE/DTLS not established within setup-timeout"),
             EndReason::ConsentExpired => f.write_str("ICE consent expired (RFC 7675)"),
             EndReason::DtlsFailed(why) => write!(f, "DTLS failed: {why}"),
             EndReason::DtlsClosed => f.write_str("the browser closed DTLS"),
             EndReason::Shutdown => f.write_str("the relay shut down"),
+            EndReason::Failed(why) => write!(f, "the relay failed: {why}"),
         }
     }
 }

@@ -1,0 +1,495 @@
+//! One session's sans-IO core: ICE-lite, then DTLS, then SRTP on the browser leg, and the
+//! enterprise leg; datagrams and time in, what to send where out.
+//!
+//! # Methods
+//! - Inputs: [`Session::handle_browser`] with each datagram from the public socket,
+//!   [`Session::handle_enterprise`] with each datagram from an enterprise socket (both
+//!   transform the datagram in place and return an [`Action`]), [`Session::handle_timeout`]
+//!   when [`Session::poll_timeout`] has passed, and the control plane's
+//!   [`Session::set_browser_remote`], [`Session::set_enterprise_remote`], [`Session::end`].
+//! - Outputs: the returned [`Action`]s, then [`Session::poll_dtls`] until `None` (DTLS
+//!   flights and alerts toward the browser), then [`Session::poll_timeout`];
+//!   [`Session::ended`] says when the driver should drop the session and its sockets.
+//!
+//! It owns no socket and reads no clock. Per media packet it allocates nothing and takes no
+//! lock: counters are single-writer atomics, state changes are published only when they
+//! happen.
+
+mod enterprise;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edge_dtls::{Fingerprint, Handshake, Role, SrtpKeys};
+use edge_srtp::{Inbound, MasterKey, Outbound, Profile};
+use edge_stun::PacketKind;
+
+use crate::ice::{IceLite, Outcome};
+use crate::snapshot::{Counter, Direction, Shared, Stats};
+use crate::{EndReason, SessionState};
+pub(crate) use enterprise::Enterprise;
+
+/// What the driver does with a datagram after the session handled it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Action {
+    /// Nothing to send (dropped and counted, or consumed: DTLS).
+    Drop,
+    /// Send the first `len` bytes of the datagram's buffer from the enterprise RTP socket
+    /// (`rtcp_socket == false`) or RTCP socket to `dst`.
+    ToEnterprise {
+        rtcp_socket: bool,
+        dst: SocketAddr,
+        len: usize,
+    },
+    /// Send the first `len` bytes of the datagram's buffer from the public socket to `dst`.
+    ToBrowser { dst: SocketAddr, len: usize },
+    /// Send the first `len` bytes of the scratch buffer (a STUN response) from the public
+    /// socket to `dst`.
+    Reply { dst: SocketAddr, len: usize },
+}
+
+/// The timeouts a session runs with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timeouts {
+    pub(crate) media: Duration,
+    pub(crate) setup: Duration,
+    pub(crate) consent: Duration,
+}
+
+/// What the browser said, checked: the fingerprints and the DTLS role it implies.
+#[derive(Debug, Clone)]
+pub(crate) struct BrowserSetup {
+    pub(crate) ice_ufrag: String,
+    pub(crate) fingerprints: Vec<Fingerprint>,
+    pub(crate) role: Role,
+}
+
+/// Progress, in order; published to the control plane as [`SessionState`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Phase {
+    New,
+    Connecting,
+    DtlsConnected,
+    Active,
+}
+
+/// Everything a session is made from.
+pub(crate) struct Params {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) ice_ufrag: String,
+    pub(crate) ice_pwd: String,
+    pub(crate) dtls: Arc<edge_dtls::Config>,
+    pub(crate) srtp: edge_srtp::Config,
+    pub(crate) timeouts: Timeouts,
+    pub(crate) enterprise: Enterprise,
+}
+
+/// One session's state (see the module docs).
+pub(crate) struct Session {
+    shared: Arc<Shared>,
+    ice: IceLite,
+    dtls_config: Arc<edge_dtls::Config>,
+    browser: Option<BrowserSetup>,
+    handshake: Option<Handshake>,
+    /// Where DTLS goes: the source of the browser's DTLS, or the nominated address.
+    dtls_peer: Option<SocketAddr>,
+    browser_in: Option<Inbound>,
+    browser_out: Option<Outbound>,
+    enterprise: Enterprise,
+    srtp_config: edge_srtp::Config,
+    timeouts: Timeouts,
+    setup_deadline: Instant,
+    last_media: Instant,
+    phase: Phase,
+    ended: Option<EndReason>,
+}
+
+impl Session {
+    pub(crate) fn new(now: Instant, params: Params) -> Self {
+        Session {
+            shared: params.shared,
+            ice: IceLite::new(&params.ice_ufrag, &params.ice_pwd, None),
+            dtls_config: params.dtls,
+            browser: None,
+            handshake: None,
+            dtls_peer: None,
+            browser_in: None,
+            browser_out: None,
+            enterprise: params.enterprise,
+            srtp_config: params.srtp,
+            timeouts: params.timeouts,
+            setup_deadline: now + params.timeouts.setup,
+            last_media: now,
+            phase: Phase::New,
+            ended: None,
+        }
+    }
+
+    /// The session's counters.
+    pub(crate) fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Why the session ended, once it has: the driver then flushes [`Self::poll_dtls`] and
+    /// drops it.
+    pub(crate) fn ended(&self) -> Option<&EndReason> {
+        self.ended.as_ref()
+    }
+
+    /// The browser's side, checked by the caller (given once).
+    pub(crate) fn set_browser_remote(&mut self, now: Instant, setup: BrowserSetup) {
+        self.ice.set_remote_ufrag(&setup.ice_ufrag);
+        self.browser = Some(setup);
+        self.setup_deadline = now + self.timeouts.setup;
+        // An ICE-lite client-role session that was nominated before the answer came starts now.
+        if let Some(peer) = self.ice.nominated() {
+            self.start_client(now, peer);
+        }
+    }
+
+    /// The enterprise remote, new or changed, with the remote's SDES context if any.
+    pub(crate) fn set_enterprise_remote(
+        &mut self,
+        now: Instant,
+        rtp: SocketAddr,
+        rtcp: Option<SocketAddr>,
+        inbound: Option<Inbound>,
+    ) {
+        self.enterprise.set_remote(rtp, rtcp, inbound);
+        self.shared.status(|s| s.enterprise_remote = Some(rtp));
+        if self.browser_in.is_none() {
+            self.setup_deadline = now + self.timeouts.setup;
+        }
+    }
+
+    /// Handles a datagram from the public socket, `buf[..len]`, in place. A STUN response
+    /// goes to `scratch`.
+    pub(crate) fn handle_browser(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+        scratch: &mut [u8],
+    ) -> Action {
+        let dir = Direction::FromBrowser;
+        let Some(&first) = buf[..len].first() else {
+            return self.drop(dir, Counter::Malformed);
+        };
+        match edge_stun::classify(first) {
+            PacketKind::Rtp => self.browser_media(now, from, buf, len),
+            PacketKind::Stun => self.browser_stun(now, from, &buf[..len], scratch),
+            PacketKind::Dtls => self.browser_dtls(now, from, &buf[..len]),
+            _ => self.drop(dir, Counter::Malformed),
+        }
+    }
+
+    fn browser_stun(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        datagram: &[u8],
+        scratch: &mut [u8],
+    ) -> Action {
+        match self.ice.handle(now, from, datagram, scratch) {
+            Outcome::Accepted { len, nominated } => {
+                self.shared.stats.ice_check(true);
+                self.advance(Phase::Connecting);
+                if nominated {
+                    self.shared.status(|s| s.browser_addr = Some(from));
+                    self.start_client(now, from);
+                }
+                Action::Reply { dst: from, len }
+            }
+            Outcome::Rejected { len } => {
+                self.shared.stats.ice_check(false);
+                Action::Reply { dst: from, len }
+            }
+            Outcome::Ignored => Action::Drop,
+            Outcome::Malformed => self.drop(Direction::FromBrowser, Counter::Malformed),
+        }
+    }
+
+    /// In the client role the relay sends the ClientHello once a pair is nominated.
+    fn start_client(&mut self, now: Instant, peer: SocketAddr) {
+        let client = self.browser.as_ref().filter(|b| b.role == Role::Client);
+        if self.handshake.is_none() && client.is_some() {
+            self.dtls_peer = Some(peer);
+            self.start_handshake(now);
+        }
+    }
+
+    fn start_handshake(&mut self, now: Instant) {
+        let Some(browser) = &self.browser else {
+            return;
+        };
+        match Handshake::new(&self.dtls_config, browser.role, &browser.fingerprints, now) {
+            Ok(handshake) => self.handshake = Some(handshake),
+            Err(e) => self.end(now, EndReason::DtlsFailed(e.to_string())),
+        }
+    }
+
+    fn browser_dtls(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> Action {
+        let dir = Direction::FromBrowser;
+        if !self.ice.is_validated(from) {
+            return self.drop(dir, Counter::UnexpectedSource);
+        }
+        self.shared.stats.dtls_datagram();
+        if self.handshake.is_none() {
+            match &self.browser {
+                Some(b) if b.role == Role::Server => self.start_handshake(now),
+                _ => return self.drop(dir, Counter::NotReady),
+            }
+        }
+        let Some(handshake) = &mut self.handshake else {
+            return Action::Drop;
+        };
+        self.dtls_peer = Some(from);
+        if let Err(e) = handshake.handle_input(now, datagram) {
+            let reason = match e {
+                edge_dtls::Error::PeerClosed => EndReason::DtlsClosed,
+                e => EndReason::DtlsFailed(e.to_string()),
+            };
+            self.end(now, reason);
+            return Action::Drop;
+        }
+        if let Some(keys) = handshake.poll_keys() {
+            if let Err(e) = self.install_keys(now, &keys) {
+                self.end(now, EndReason::DtlsFailed(format!("SRTP keys: {e}")));
+            }
+        }
+        Action::Drop
+    }
+
+    fn install_keys(&mut self, now: Instant, keys: &SrtpKeys) -> Result<(), edge_srtp::Error> {
+        let profile = Profile::from_dtls_id(keys.profile.id())?;
+        let remote = MasterKey::new(profile, &keys.remote_master_key, &keys.remote_master_salt)?;
+        let local = MasterKey::new(profile, &keys.local_master_key, &keys.local_master_salt)?;
+        self.browser_in = Some(Inbound::new(&remote, &self.srtp_config)?);
+        self.browser_out = Some(Outbound::new(&local, &self.srtp_config)?);
+        self.last_media = now;
+        self.advance(Phase::DtlsConnected);
+        Ok(())
+    }
+
+    /// SRTP/SRTCP from the browser: unprotect, (re-protect with SDES,) forward.
+    fn browser_media(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Action {
+        let dir = Direction::FromBrowser;
+        if !self.ice.is_validated(from) {
+            return self.drop(dir, Counter::UnexpectedSource);
+        }
+        let rtcp = is_rtcp(&buf[..len]);
+        let (Some(inbound), Some(dst)) = (&mut self.browser_in, self.enterprise.destination(rtcp))
+        else {
+            return self.drop(dir, Counter::NotReady);
+        };
+        let unprotected = if rtcp {
+            inbound.unprotect_rtcp(buf, len)
+        } else {
+            inbound.unprotect_rtp(buf, len)
+        };
+        let len = match unprotected {
+            Ok(len) => len,
+            Err(e) => return self.drop(dir, srtp_reason(&e)),
+        };
+        let len = match &mut self.enterprise.outbound {
+            Some(out) => {
+                let protected = if rtcp {
+                    out.protect_rtcp(buf, len)
+                } else {
+                    out.protect_rtp(buf, len)
+                };
+                match protected {
+                    Ok(len) => len,
+                    Err(e) => return self.drop(dir, srtp_reason(&e)),
+                }
+            }
+            None => len,
+        };
+        self.forwarded(now, dir, rtcp, len);
+        Action::ToEnterprise {
+            rtcp_socket: rtcp && !self.enterprise.mux,
+            dst,
+            len,
+        }
+    }
+
+    /// A datagram from the enterprise RTP (`rtcp_socket == false`) or RTCP socket,
+    /// `buf[..len]`: check the source, (unprotect SDES,) protect for the browser, forward.
+    pub(crate) fn handle_enterprise(
+        &mut self,
+        now: Instant,
+        from: SocketAddr,
+        rtcp_socket: bool,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Action {
+        let dir = Direction::FromEnterprise;
+        let packet = &buf[..len];
+        if len < 8 || edge_stun::classify(packet[0]) != PacketKind::Rtp {
+            return self.drop(dir, Counter::Malformed);
+        }
+        if !self.enterprise.accepts(from, rtcp_socket) {
+            return self.drop(dir, Counter::UnexpectedSource);
+        }
+        let rtcp = rtcp_socket || (self.enterprise.mux && is_rtcp(packet));
+        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
+            return self.drop(dir, Counter::NotReady);
+        };
+        let len = match (&mut self.enterprise.inbound, self.enterprise.sdes) {
+            (Some(inbound), _) => {
+                let unprotected = if rtcp {
+                    inbound.unprotect_rtcp(buf, len)
+                } else {
+                    inbound.unprotect_rtp(buf, len)
+                };
+                match unprotected {
+                    Ok(len) => len,
+                    Err(e) => return self.drop(dir, srtp_reason(&e)),
+                }
+            }
+            (None, true) => return self.drop(dir, Counter::NotReady),
+            (None, false) => len,
+        };
+        let protected = if rtcp {
+            outbound.protect_rtcp(buf, len)
+        } else {
+            outbound.protect_rtp(buf, len)
+        };
+        let len = match protected {
+            Ok(len) => len,
+            Err(e) => return self.drop(dir, srtp_reason(&e)),
+        };
+        if let Some(rtp) = self.enterprise.latch(from, rtcp_socket) {
+            self.shared.status(|s| s.enterprise_remote = Some(rtp));
+        }
+        self.forwarded(now, dir, rtcp, len);
+        Action::ToBrowser { dst, len }
+    }
+
+    /// The next DTLS datagram for the browser, appended to the cleared `buf`: its
+    /// destination and length.
+    pub(crate) fn poll_dtls(&mut self, buf: &mut Vec<u8>) -> Option<(SocketAddr, usize)> {
+        let dst = self.dtls_peer.or(self.ice.nominated())?;
+        buf.clear();
+        let len = self.handshake.as_mut()?.poll_transmit(buf)?;
+        Some((dst, len))
+    }
+
+    /// When [`Self::handle_timeout`] is next due; `None` once ended.
+    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+        if self.ended.is_some() {
+            return None;
+        }
+        let mut at = if self.browser_in.is_none() {
+            self.setup_deadline
+        } else {
+            self.last_media + self.timeouts.media
+        };
+        if let Some(consent) = self.ice.last_consent() {
+            at = at.min(consent + self.timeouts.consent);
+        }
+        if let Some(dtls) = self.handshake.as_ref().and_then(Handshake::poll_timeout) {
+            at = at.min(dtls);
+        }
+        Some(at)
+    }
+
+    /// Runs the timers due at `now`: DTLS retransmission and the session's timeouts.
+    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+        if self.ended.is_some() {
+            return;
+        }
+        if let Some(handshake) = &mut self.handshake {
+            if handshake.poll_timeout().is_some_and(|t| t <= now) {
+                if let Err(e) = handshake.handle_timeout(now) {
+                    self.end(now, EndReason::DtlsFailed(e.to_string()));
+                    return;
+                }
+            }
+        }
+        if self.browser_in.is_none() && now >= self.setup_deadline {
+            self.end(now, EndReason::SetupTimeout);
+        } else if self.browser_in.is_some() && now >= self.last_media + self.timeouts.media {
+            self.end(now, EndReason::MediaTimeout);
+        } else if self
+            .ice
+            .last_consent()
+            .is_some_and(|c| now >= c + self.timeouts.consent)
+        {
+            self.end(now, EndReason::ConsentExpired);
+        }
+    }
+
+    /// Ends the session: queues a DTLS close_notify when a handshake exists and publishes
+    /// the reason. Later calls change nothing.
+    pub(crate) fn end(&mut self, now: Instant, reason: EndReason) {
+        if self.ended.is_some() {
+            return;
+        }
+        if let Some(handshake) = &mut self.handshake {
+            handshake.close(now);
+        }
+        self.browser_in = None;
+        self.browser_out = None;
+        self.shared.end(now, reason.clone());
+        self.ended = Some(reason);
+    }
+
+    fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize) {
+        self.shared.stats.forwarded(dir, rtcp, len);
+        self.last_media = now;
+        if self.phase != Phase::Active {
+            self.advance(Phase::Active);
+        }
+    }
+
+    fn drop(&self, dir: Direction, reason: Counter) -> Action {
+        self.shared.stats.dropped(dir, reason);
+        Action::Drop
+    }
+
+    /// Moves forward to `phase` and publishes it (never backward).
+    fn advance(&mut self, phase: Phase) {
+        if phase <= self.phase || self.ended.is_some() {
+            return;
+        }
+        self.phase = phase;
+        let state = match phase {
+            Phase::New => SessionState::New,
+            Phase::Connecting => SessionState::Connecting,
+            Phase::DtlsConnected => SessionState::DtlsConnected,
+            Phase::Active => SessionState::Active,
+        };
+        self.shared.status(|s| s.state = state);
+    }
+}
+
+/// RTCP rather than RTP on a multiplexed port (RFC 5761 section 4): the second byte is an
+/// RTCP packet type, 192..=223 (as RTP it would be payload type 64..=95 with the marker).
+pub(crate) fn is_rtcp(packet: &[u8]) -> bool {
+    packet.get(1).is_some_and(|b| (192..=223).contains(b))
+}
+
+/// The drop counter for an SRTP refusal.
+fn srtp_reason(e: &edge_srtp::Error) -> Counter {
+    use edge_srtp::Error as E;
+    match e {
+        E::AuthFailed { .. } => Counter::AuthFailed,
+        E::Replayed { .. } | E::TooOld { .. } => Counter::Replayed,
+        E::TooShort { .. }
+        | E::BadVersion { .. }
+        | E::LengthExceedsBuffer { .. }
+        | E::NoTailroom { .. } => Counter::Malformed,
+        _ => Counter::SrtpOther,
+    }
+}

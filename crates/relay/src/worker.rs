@@ -1,0 +1,531 @@
+//! A data-plane worker: one thread, one mio event loop, the sessions pinned to it and their
+//! sockets. The control plane talks to it only through [`Command`]s on a channel plus a
+//! [`Waker`].
+//!
+//! The hot loop, per ready socket: `recvmmsg` a batch into the worker's one [`RecvBatch`],
+//! hand each datagram to its session (the socket's token names the session: no lookup by
+//! address), which transforms it in place and says where it goes, then `sendmmsg` the
+//! batch's datagrams from the other leg's socket straight out of the batch's slots. Nothing
+//! allocates, nothing locks. A work limiter reads at most [`BATCHES_PER_WAKE`] batches from
+//! one socket per loop iteration; a socket with more waiting is revisited on the next
+//! iteration after every other ready socket had its turn.
+
+use std::collections::HashMap;
+use std::io;
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use edge_srtp::Inbound;
+use edge_udp::{RecvBatch, Transmit, UdpSocket, MAX_BATCH};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::ports::Bound;
+use crate::session::{Action, BrowserSetup, Session};
+use crate::snapshot::{Counter, Direction, Stats};
+use crate::{EndReason, Error, SessionId};
+
+/// Batches read from one socket per loop iteration before other sockets get their turn.
+const BATCHES_PER_WAKE: usize = 4;
+/// Datagrams per receive batch.
+const BATCH: usize = 32;
+/// Bytes per batch slot: a 1500-byte datagram plus room for the tag protect appends.
+const SLOT: usize = 2048;
+/// The longest the loop sleeps without a timer due (it also wakes for commands).
+const IDLE: Duration = Duration::from_secs(1);
+const WAKER: Token = Token(usize::MAX);
+
+/// Which of a session's sockets a token stands for (`token = slot * 4 + socket`).
+const PUBLIC: usize = 0;
+const ENTERPRISE_RTP: usize = 1;
+const ENTERPRISE_RTCP: usize = 2;
+
+/// What the control plane asks of a worker.
+pub(crate) enum Command {
+    /// Take over a new session and its sockets.
+    Add(Box<NewSession>),
+    /// The browser's remote description arrived.
+    SetBrowser(SessionId, BrowserSetup),
+    /// The enterprise remote arrived or changed.
+    SetEnterprise {
+        id: SessionId,
+        rtp: std::net::SocketAddr,
+        rtcp: Option<std::net::SocketAddr>,
+        inbound: Option<Box<Inbound>>,
+    },
+    /// End a session; the reply comes once its sockets are closed.
+    Remove(SessionId, SyncSender<()>),
+}
+
+/// A session and its sockets on their way to a worker.
+pub(crate) struct NewSession {
+    pub(crate) id: SessionId,
+    pub(crate) session: Session,
+    pub(crate) public: UdpSocket,
+    pub(crate) enterprise: Bound,
+}
+
+/// The control plane's end of a worker.
+pub(crate) struct WorkerHandle {
+    commands: Sender<Command>,
+    waker: Arc<Waker>,
+    stop: Arc<AtomicBool>,
+    /// Live sessions on this worker: raised by the control plane when it adds one, lowered
+    /// by the worker when one ends.
+    pub(crate) load: Arc<AtomicUsize>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl WorkerHandle {
+    /// Starts worker `index` on its own thread.
+    pub(crate) fn spawn(index: usize) -> Result<WorkerHandle, Error> {
+        let poll = Poll::new()?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
+        let (commands, rx) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let load = Arc::new(AtomicUsize::new(0));
+        let worker = Worker {
+            poll,
+            commands: rx,
+            stop: stop.clone(),
+            load: load.clone(),
+            entries: Vec::new(),
+            free: Vec::new(),
+            by_id: HashMap::new(),
+            batch: RecvBatch::new(BATCH, SLOT),
+            scratch: vec![0; 512].into_boxed_slice(),
+            dtls_buf: Vec::with_capacity(2048),
+            backlog: Vec::with_capacity(1024),
+            ready: Vec::with_capacity(2048),
+            next_timer: Instant::now() + IDLE,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("relay-worker-{index}"))
+            .spawn(move || worker.run())?;
+        Ok(WorkerHandle {
+            commands,
+            waker,
+            stop,
+            load,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues `command` and wakes the loop.
+    ///
+    /// # Errors
+    /// [`Error::Stopped`] when the worker is gone (the command, and any sockets in it, are
+    /// dropped).
+    pub(crate) fn send(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).map_err(|_| Error::Stopped)?;
+        self.waker.wake().map_err(|_| Error::Stopped)
+    }
+
+    /// Stops the loop (every session ends with [`EndReason::Shutdown`]) and waits for the
+    /// thread. Later calls return at once.
+    pub(crate) fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        // A failed wake means the loop is gone already; the join below returns at once.
+        let _ = self.waker.wake();
+        let thread = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(thread) = thread {
+            if thread.join().is_err() {
+                tracing::error!("a relay worker thread panicked");
+            }
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A session with its sockets, owned by the worker.
+struct Entry {
+    id: SessionId,
+    session: Session,
+    public: UdpSocket,
+    rtp: UdpSocket,
+    rtcp: Option<UdpSocket>,
+}
+
+struct Worker {
+    poll: Poll,
+    commands: Receiver<Command>,
+    stop: Arc<AtomicBool>,
+    load: Arc<AtomicUsize>,
+    entries: Vec<Option<Entry>>,
+    free: Vec<usize>,
+    by_id: HashMap<SessionId, usize>,
+    batch: RecvBatch,
+    /// STUN responses are written here.
+    scratch: Box<[u8]>,
+    /// DTLS datagrams are written here.
+    dtls_buf: Vec<u8>,
+    /// Sockets whose budget ran out with data left, revisited next iteration.
+    backlog: Vec<Token>,
+    /// This iteration's ready tokens (kept to reuse the allocation).
+    ready: Vec<Token>,
+    /// When the earliest session timer is due.
+    next_timer: Instant,
+}
+
+impl Worker {
+    fn run(mut self) {
+        let mut events = Events::with_capacity(1024);
+        loop {
+            let now = Instant::now();
+            let timeout = if self.backlog.is_empty() {
+                self.next_timer.saturating_duration_since(now).min(IDLE)
+            } else {
+                Duration::ZERO
+            };
+            match self.poll.poll(&mut events, Some(timeout)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::error!("relay worker poll failed, stopping: {e}");
+                    break;
+                }
+            }
+            if self.stop.load(Ordering::Acquire) {
+                break;
+            }
+            let now = Instant::now();
+            let mut ready = std::mem::take(&mut self.ready);
+            ready.append(&mut self.backlog);
+            ready.extend(events.iter().map(|e| e.token()));
+            for &token in &ready {
+                if token == WAKER {
+                    self.commands(now);
+                } else {
+                    self.drain(now, token);
+                }
+            }
+            ready.clear();
+            self.ready = ready;
+            if now >= self.next_timer {
+                self.sweep(now);
+            }
+        }
+        self.shut_down();
+    }
+
+    /// Reads up to [`BATCHES_PER_WAKE`] batches from one socket and forwards them.
+    fn drain(&mut self, now: Instant, token: Token) {
+        let (slot, socket) = (token.0 / 4, token.0 % 4);
+        for _ in 0..BATCHES_PER_WAKE {
+            let Some(Some(entry)) = self.entries.get_mut(slot) else {
+                return;
+            };
+            let source = match socket {
+                PUBLIC => &entry.public,
+                ENTERPRISE_RTP => &entry.rtp,
+                _ => match &entry.rtcp {
+                    Some(rtcp) => rtcp,
+                    None => return,
+                },
+            };
+            let n = match source.recv(&mut self.batch) {
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    tracing::warn!("receive on {} failed: {e}", source.local_addr());
+                    return;
+                }
+            };
+            if socket == PUBLIC {
+                from_browser(entry, &mut self.batch, &mut self.scratch, now);
+                flush_dtls(entry, &mut self.dtls_buf);
+                if let Some(t) = entry.session.poll_timeout() {
+                    self.next_timer = self.next_timer.min(t);
+                }
+            } else {
+                from_enterprise(entry, &mut self.batch, socket == ENTERPRISE_RTCP, now);
+            }
+            if entry.session.ended().is_some() {
+                self.finish(slot);
+                return;
+            }
+            // Linux wakes an edge-triggered epoll for every datagram that arrives, so a
+            // batch that was not full drained the socket: no extra call to see WouldBlock.
+            if n < self.batch.capacity() {
+                return;
+            }
+        }
+        self.backlog.push(token);
+    }
+
+    /// Runs every session's timers; drops the sessions that ended.
+    fn sweep(&mut self, now: Instant) {
+        let mut next = now + IDLE;
+        for slot in 0..self.entries.len() {
+            let Some(entry) = &mut self.entries[slot] else {
+                continue;
+            };
+            entry.session.handle_timeout(now);
+            flush_dtls(entry, &mut self.dtls_buf);
+            match entry.session.poll_timeout() {
+                Some(t) => next = next.min(t),
+                None => self.finish(slot),
+            }
+        }
+        self.next_timer = next;
+    }
+
+    fn commands(&mut self, now: Instant) {
+        loop {
+            match self.commands.try_recv() {
+                Ok(command) => self.command(now, command),
+                Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn command(&mut self, now: Instant, command: Command) {
+        match command {
+            Command::Add(new) => self.add(now, *new),
+            Command::SetBrowser(id, setup) => {
+                self.with(id, now, |session| session.set_browser_remote(now, setup));
+            }
+            Command::SetEnterprise {
+                id,
+                rtp,
+                rtcp,
+                inbound,
+            } => self.with(id, now, |session| {
+                session.set_enterprise_remote(now, rtp, rtcp, inbound.map(|b| *b));
+            }),
+            Command::Remove(id, done) => {
+                if let Some(&slot) = self.by_id.get(&id) {
+                    if let Some(Some(entry)) = self.entries.get_mut(slot) {
+                        entry.session.end(now, EndReason::Removed);
+                    }
+                    self.finish(slot);
+                }
+                // The control plane may have stopped waiting; nothing to do then.
+                let _ = done.send(());
+            }
+        }
+    }
+
+    /// Runs `f` on a live session, then flushes what it produced and re-arms the timer.
+    fn with(&mut self, id: SessionId, now: Instant, f: impl FnOnce(&mut Session)) {
+        let Some(&slot) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(Some(entry)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        f(&mut entry.session);
+        flush_dtls(entry, &mut self.dtls_buf);
+        match entry.session.poll_timeout() {
+            Some(t) => self.next_timer = self.next_timer.min(t.max(now)),
+            None => self.finish(slot),
+        }
+    }
+
+    fn add(&mut self, now: Instant, new: NewSession) {
+        let slot = self.free.pop().unwrap_or(self.entries.len());
+        let mut entry = Entry {
+            id: new.id,
+            session: new.session,
+            public: new.public,
+            rtp: new.enterprise.rtp,
+            rtcp: new.enterprise.rtcp,
+        };
+        let registry = self.poll.registry();
+        let register = |socket: &UdpSocket, which: usize| {
+            let fd = socket.as_raw_fd();
+            registry.register(
+                &mut SourceFd(&fd),
+                Token(slot * 4 + which),
+                Interest::READABLE,
+            )
+        };
+        let registered = register(&entry.public, PUBLIC)
+            .and_then(|()| register(&entry.rtp, ENTERPRISE_RTP))
+            .and_then(|()| match &entry.rtcp {
+                Some(rtcp) => register(rtcp, ENTERPRISE_RTCP),
+                None => Ok(()),
+            });
+        if let Err(e) = registered {
+            entry.session.end(
+                now,
+                EndReason::Failed(format!("cannot register the sockets: {e}")),
+            );
+            // Dropping the entry closes the sockets (and with them any registration).
+            self.load.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        if let Some(t) = entry.session.poll_timeout() {
+            self.next_timer = self.next_timer.min(t);
+        }
+        self.by_id.insert(entry.id, slot);
+        if slot == self.entries.len() {
+            self.entries.push(Some(entry));
+        } else {
+            self.entries[slot] = Some(entry);
+        }
+    }
+
+    /// Drops a session: flushes its last DTLS datagrams (close_notify), closes its sockets
+    /// (their ports are free when this returns) and frees its slot.
+    fn finish(&mut self, slot: usize) {
+        let Some(mut entry) = self.entries.get_mut(slot).and_then(Option::take) else {
+            return;
+        };
+        flush_dtls(&mut entry, &mut self.dtls_buf);
+        let registry = self.poll.registry();
+        for socket in [Some(&entry.public), Some(&entry.rtp), entry.rtcp.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            // Closing the socket below removes it from epoll anyway.
+            let _ = registry.deregister(&mut SourceFd(&socket.as_raw_fd()));
+        }
+        self.by_id.remove(&entry.id);
+        drop(entry);
+        self.free.push(slot);
+        self.load.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    fn shut_down(&mut self) {
+        let now = Instant::now();
+        for slot in 0..self.entries.len() {
+            if let Some(Some(entry)) = self.entries.get_mut(slot) {
+                entry.session.end(now, EndReason::Shutdown);
+                self.finish(slot);
+            }
+        }
+        // Sessions still queued for this worker end too; dropping them closes their sockets.
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Add(mut new) => {
+                    new.session.end(now, EndReason::Shutdown);
+                    self.load.fetch_sub(1, Ordering::Relaxed);
+                }
+                Command::Remove(_, done) => {
+                    let _ = done.send(());
+                }
+                Command::SetBrowser(..) | Command::SetEnterprise { .. } => {}
+            }
+        }
+    }
+}
+
+/// Forwards a batch from the browser: media to the enterprise sockets in one send per
+/// socket, STUN responses back at once, DTLS into the session.
+fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], now: Instant) {
+    let mut to_rtp = [Transmit::PLACEHOLDER; MAX_BATCH];
+    let mut to_rtcp = [Transmit::PLACEHOLDER; MAX_BATCH];
+    let (mut n_rtp, mut n_rtcp) = (0, 0);
+    for (meta, buf) in batch.slots_mut() {
+        match entry
+            .session
+            .handle_browser(now, meta.src, buf, meta.len, scratch)
+        {
+            Action::ToEnterprise {
+                rtcp_socket,
+                dst,
+                len,
+            } => {
+                let buf: &[u8] = buf;
+                let (out, n) = if rtcp_socket {
+                    (&mut to_rtcp, &mut n_rtcp)
+                } else {
+                    (&mut to_rtp, &mut n_rtp)
+                };
+                out[*n] = Transmit {
+                    dst,
+                    contents: &buf[..len],
+                    ..Transmit::PLACEHOLDER
+                };
+                *n += 1;
+            }
+            Action::Reply { dst, len } => send(
+                &entry.public,
+                &[Transmit {
+                    dst,
+                    contents: &scratch[..len],
+                    ..Transmit::PLACEHOLDER
+                }],
+                None,
+            ),
+            Action::ToBrowser { .. } | Action::Drop => {}
+        }
+    }
+    let stats = Some((entry.session.stats(), Direction::FromBrowser));
+    send(&entry.rtp, &to_rtp[..n_rtp], stats);
+    send(
+        entry.rtcp.as_ref().unwrap_or(&entry.rtp),
+        &to_rtcp[..n_rtcp],
+        stats,
+    );
+}
+
+/// Forwards a batch from an enterprise socket to the browser in one send.
+fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, now: Instant) {
+    let mut out = [Transmit::PLACEHOLDER; MAX_BATCH];
+    let mut n = 0;
+    for (meta, buf) in batch.slots_mut() {
+        if let Action::ToBrowser { dst, len } =
+            entry
+                .session
+                .handle_enterprise(now, meta.src, rtcp_socket, buf, meta.len)
+        {
+            let buf: &[u8] = buf;
+            out[n] = Transmit {
+                dst,
+                contents: &buf[..len],
+                ..Transmit::PLACEHOLDER
+            };
+            n += 1;
+        }
+    }
+    let stats = Some((entry.session.stats(), Direction::FromEnterprise));
+    send(&entry.public, &out[..n], stats);
+}
+
+/// Sends what the session queued for the browser over DTLS.
+fn flush_dtls(entry: &mut Entry, buf: &mut Vec<u8>) {
+    while let Some((dst, len)) = entry.session.poll_dtls(buf) {
+        let contents = &buf[..len];
+        send(
+            &entry.public,
+            &[Transmit {
+                dst,
+                contents,
+                ..Transmit::PLACEHOLDER
+            }],
+            None,
+        );
+    }
+}
+
+/// Sends `transmits`; what the socket buffer cannot take is dropped (media is not worth
+/// queueing) and counted as `send_failed` when `stats` says where.
+fn send(socket: &UdpSocket, transmits: &[Transmit<'_>], stats: Option<(&Stats, Direction)>) {
+    if transmits.is_empty() {
+        return;
+    }
+    let sent = socket.send(transmits).unwrap_or(0);
+    if let (Some((stats, direction)), true) = (stats, sent < transmits.len()) {
+        stats.add(
+            direction,
+            Counter::SendFailed,
+            (transmits.len() - sent) as u64,
+        );
+    }
+}
