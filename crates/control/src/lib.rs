@@ -1,1 +1,58 @@
-//! HTTP control API (in progress).
+//! The HTTP control API of media-edge: sessions of the forwarder ([`edge_relay::Relay`])
+//! set up by SDP offer/answer, with bearer-token authentication and JSON errors.
+//!
+//! ```no_run
+//! # async fn demo(relay: edge_relay::Relay) -> Result<(), edge_control::Error> {
+//! use edge_control::{serve, ApiConfig};
+//! let config = ApiConfig::new("127.0.0.1:8080".parse().unwrap(), vec!["0123456789abcdef".into()]);
+//! let listener = tokio::net::TcpListener::bind(config.listen).await?;
+//! serve(config, listener, relay, std::future::pending()).await
+//! # }
+//! ```
+//!
+//! # Endpoints
+//! Every request carries `Authorization: Bearer <token>`; bodies are JSON, SDP travels as
+//! JSON strings.
+//!
+//! | method and path | body | answer |
+//! |---|---|---|
+//! | `POST /v1/sessions` | `{"offer": "<browser SDP>", "enterprise": {"rtp": "ip:port"} \| {"sdp": "<SDP>"}, "enterprise-srtp": "sdes" \| "none", "strict-source": bool}` | 201 `{"id", "answer", "enterprise-sdp", "awaiting"?}` |
+//! | `POST /v1/sessions` | `{"enterprise-offer": "<enterprise SDP>", "strict-source": bool}` | 201 `{"id", "offer", "awaiting": "browser-answer"}` |
+//! | `POST /v1/sessions/{id}/answer` | `{"answer": "<browser SDP>"}` or `{"enterprise": {...}}` | 200 `{"id", "enterprise-sdp"?}` |
+//! | `GET /v1/sessions` | | 200 `[session, ...]` |
+//! | `GET /v1/sessions/{id}` | | 200 `{"id", "state", "reason"?, "age-ms", "awaiting"?, addresses, "counters"}` |
+//! | `DELETE /v1/sessions/{id}` | | 204, once the session's ports are free |
+//!
+//! The browser offers: media-edge answers it (ICE-lite, one host candidate for the
+//! session's public port, `a=fingerprint:sha-256`, `a=setup:passive` for `actpass`,
+//! rtcp-mux, BUNDLE) and writes the enterprise side's SDP (RTP/AVP, or RTP/SAVP with
+//! `a=crypto`, from the pinned transport-address). `enterprise` is an address, the
+//! enterprise side's SDP (answered), or left out: then `enterprise-sdp` is media-edge's
+//! offer and the enterprise answer follows through `/answer`. The enterprise side offers
+//! (`enterprise-offer`): media-edge offers to the browser (`a=setup:actpass`), and the
+//! browser's answer through `/answer` returns media-edge's answer for the enterprise side.
+//!
+//! Audio is forwarded: PCMU, PCMA, opus and telephone-event, as offered and accepted by
+//! both sides with the same payload type (the forwarder does not rewrite RTP headers).
+//! Other m-lines (video, data channels) are answered with port 0.
+//!
+//! Errors are `{"error": "<code>", "detail": "<what is wrong>"}`; an SDP error adds
+//! `field` (the JSON field), `m-line` and `attribute`, e.g. `offer, m-line 0 (audio),
+//! a=fingerprint: missing (in the m-line and the session): DTLS-SRTP needs it`.
+//!
+//! # What it does not do
+//! No HTTPS, CORS, client address filtering or bans after failed authentications yet (the
+//! router's layer stack has the place for them), no renegotiation (re-offers, ICE
+//! restarts), no trickle ICE from media-edge (its one candidate is in the SDP), no video
+//! forwarding, no transcoding or payload-type mapping.
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
+
+mod api;
+mod config;
+mod error;
+mod negotiation;
+mod sdp;
+
+pub use api::{router, serve};
+pub use config::ApiConfig;
+pub use error::{Error, SdpLocation};

@@ -1,0 +1,191 @@
+//! The crate's one error type, and how each variant reads as an HTTP answer.
+
+use std::fmt;
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use edge_relay::Error as RelayError;
+use serde::Serialize;
+
+/// Where in an SDP something is wrong: the request field it came from, the m-line and the
+/// attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SdpLocation {
+    /// The JSON field that carried the SDP (`offer`, `answer`, `enterprise-offer`,
+    /// `enterprise.sdp`).
+    pub field: &'static str,
+    /// The m-line (0-based) and its media kind, when the problem is inside one.
+    pub media: Option<(usize, String)>,
+    /// The attribute or line (`a=fingerprint`, `c=`), when one is to blame.
+    pub attribute: Option<&'static str>,
+}
+
+impl fmt::Display for SdpLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.field)?;
+        if let Some((index, kind)) = &self.media {
+            write!(f, ", m-line {index} ({kind})")?;
+        }
+        if let Some(attribute) = self.attribute {
+            write!(f, ", {attribute}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a request, a configuration or the server failed.
+///
+/// Client mistakes ([`Error::Sdp`], [`Error::Request`], [`Error::Unauthorized`],
+/// [`Error::UnknownSession`], [`Error::NotAwaiting`]) are apart from the forwarder's refusals
+/// ([`Error::Relay`]) and from the server's own set-up ([`Error::Config`], [`Error::Io`]).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An SDP that does not parse or asks for something media-edge cannot do.
+    #[error("{location}: {reason}")]
+    Sdp {
+        /// Where.
+        location: SdpLocation,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The request body is not the JSON the endpoint takes; the text names the field.
+    #[error("{0}")]
+    Request(String),
+    /// The request body is larger than `max-body`.
+    #[error("the request body exceeds {limit} bytes (api.max-body)")]
+    BodyTooLarge {
+        /// The configured limit.
+        limit: usize,
+    },
+    /// No valid `Authorization: Bearer <token>` header.
+    #[error("{0}")]
+    Unauthorized(&'static str),
+    /// The path names no session (never existed, deleted, or ended and forgotten).
+    #[error("no session {0:?}")]
+    UnknownSession(String),
+    /// The session exists but is not waiting for what was sent.
+    #[error("session {id} {state}")]
+    NotAwaiting {
+        /// The session.
+        id: String,
+        /// What it is waiting for instead, e.g. `is waiting for the browser's answer`.
+        state: String,
+    },
+    /// No route for this method and path.
+    #[error("no endpoint {method} {path}")]
+    NoRoute {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// The path exists, the method does not.
+    #[error("{method} is not allowed on {path}")]
+    MethodNotAllowed {
+        /// The method.
+        method: String,
+        /// The path.
+        path: String,
+    },
+    /// The forwarder refused (session limit, ports exhausted, a bad remote) or failed.
+    #[error("forwarder: {0}")]
+    Relay(#[from] RelayError),
+    /// An `[api]` configuration value is wrong; `key` is its kebab-case name.
+    #[error("api.{key}: {reason}")]
+    Config {
+        /// The key.
+        key: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// The listener failed.
+    #[error("control API listener: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// An [`Error::Sdp`] at `location`.
+    pub(crate) fn sdp(location: SdpLocation, reason: impl Into<String>) -> Self {
+        Error::Sdp {
+            location,
+            reason: reason.into(),
+        }
+    }
+
+    /// The HTTP status and the short machine-readable code of the `error` field.
+    fn status(&self) -> (StatusCode, &'static str) {
+        match self {
+            Error::Sdp { .. } => (StatusCode::BAD_REQUEST, "invalid-sdp"),
+            Error::Request(_) => (StatusCode::BAD_REQUEST, "invalid-request"),
+            Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
+            Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
+            Error::NotAwaiting { .. } => (StatusCode::CONFLICT, "not-awaiting"),
+            Error::NoRoute { .. } => (StatusCode::NOT_FOUND, "no-route"),
+            Error::MethodNotAllowed { .. } => {
+                (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
+            }
+            Error::Relay(e) => relay_status(e),
+            Error::Config { .. } | Error::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+fn relay_status(e: &RelayError) -> (StatusCode, &'static str) {
+    match e {
+        RelayError::InvalidRemote { .. } => (StatusCode::BAD_REQUEST, "invalid-remote"),
+        RelayError::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
+        RelayError::SessionEnded(_) => (StatusCode::CONFLICT, "session-ended"),
+        RelayError::TooManySessions { .. } => {
+            (StatusCode::SERVICE_UNAVAILABLE, "too-many-sessions")
+        }
+        RelayError::PortsExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "ports-exhausted"),
+        RelayError::Bind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "bind-failed"),
+        RelayError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "relay-stopped"),
+        _ => (StatusCode::INTERNAL_SERVER_ERROR, "relay-failed"),
+    }
+}
+
+/// The JSON body of every error answer.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Body<'a> {
+    error: &'static str,
+    detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    m_line: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    attribute: Option<&'a str>,
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status();
+        if status.is_server_error() {
+            tracing::warn!(error = %self, "control API request failed");
+        }
+        let location = match &self {
+            Error::Sdp { location, .. } => Some(location),
+            _ => None,
+        };
+        let body = Body {
+            error: code,
+            detail: self.to_string(),
+            field: location.map(|l| l.field),
+            m_line: location.and_then(|l| l.media.as_ref().map(|m| m.0)),
+            attribute: location.and_then(|l| l.attribute),
+        };
+        let mut response = (status, axum::Json(body)).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"media-edge\""),
+            );
+        }
+        response
+    }
+}

@@ -1,0 +1,564 @@
+//! The two offer/answer flows between the browser and the enterprise side, on top of the
+//! forwarder's sessions.
+//!
+//! - The browser offers (`offer`): media-edge answers it at once. The enterprise side is an
+//!   address, an SDP media-edge answers, or (left out) gets media-edge's offer and answers
+//!   later through [`Negotiations::answer`].
+//! - The enterprise side offers (`enterprise-offer`): media-edge offers to the browser; the
+//!   browser's answer comes through [`Negotiations::answer`], which returns media-edge's
+//!   answer for the enterprise side.
+//!
+//! What a session waits for is kept here (the forwarder knows nothing of SDP) until the
+//! answer arrives or the session ends.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Mutex, PoisonError};
+
+use edge_relay::{
+    Counters, EnterpriseCrypto, EnterpriseRemote, Relay, SessionId, SessionInfo, SessionSnapshot,
+    SessionSpec, SessionState,
+};
+use edge_srtp::Profile;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, SdpLocation};
+use crate::sdp::browser::{self, BrowserDescription, Kind};
+use crate::sdp::codec::{negotiate, Codec};
+use crate::sdp::enterprise::{self, EnterpriseDescription, Layout};
+use crate::sdp::Direction;
+
+/// The SDES suite and tag of media-edge's own enterprise offers.
+const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);
+
+/// `POST /v1/sessions`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct CreateRequest {
+    /// The browser's offer.
+    offer: Option<String>,
+    /// The enterprise side's offer (instead of `offer`).
+    enterprise_offer: Option<String>,
+    /// With `offer`: where enterprise media goes; left out, media-edge offers to it.
+    enterprise: Option<EnterpriseTarget>,
+    /// With `offer`: `sdes` or `none` on the enterprise leg.
+    enterprise_srtp: Option<SrtpMode>,
+    /// Accept enterprise media only from its stated address (default: the relay's setting).
+    strict_source: Option<bool>,
+}
+
+/// `POST /v1/sessions/{id}/answer`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct AnswerRequest {
+    /// The browser's answer to media-edge's offer.
+    answer: Option<String>,
+    /// The enterprise side's answer to media-edge's offer: an SDP or an address.
+    enterprise: Option<EnterpriseTarget>,
+}
+
+/// The enterprise side: `{"rtp": "ip:port"}` (with optional `rtcp`, `rtcp-mux`) or
+/// `{"sdp": "..."}`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub(crate) struct EnterpriseTarget {
+    rtp: Option<SocketAddr>,
+    rtcp: Option<SocketAddr>,
+    rtcp_mux: Option<bool>,
+    sdp: Option<String>,
+}
+
+/// SRTP on the enterprise leg.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum SrtpMode {
+    /// SDES-SRTP (RFC 4568).
+    Sdes,
+    /// Plain RTP.
+    None,
+}
+
+/// What a session waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum Awaiting {
+    /// The browser's answer to media-edge's offer.
+    BrowserAnswer,
+    /// The enterprise side's answer to media-edge's offer.
+    EnterpriseAnswer,
+}
+
+/// The answer to `POST /v1/sessions` and `POST /v1/sessions/{id}/answer`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct Negotiated {
+    /// The session id.
+    pub(crate) id: String,
+    /// Media-edge's answer for the browser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) answer: Option<String>,
+    /// Media-edge's offer for the browser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) offer: Option<String>,
+    /// Media-edge's SDP for the enterprise side (an answer, or an offer when `awaiting` is
+    /// `enterprise-answer`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) enterprise_sdp: Option<String>,
+    /// What the session still needs, if anything.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) awaiting: Option<Awaiting>,
+}
+
+/// A session waiting for an answer.
+#[derive(Debug)]
+enum Pending {
+    /// Media-edge offered to the browser for an enterprise offer.
+    BrowserAnswer {
+        info: Box<SessionInfo>,
+        offered: Vec<Codec>,
+        enterprise: Layout,
+        enterprise_direction: Direction,
+    },
+    /// Media-edge offered to the enterprise side.
+    EnterpriseAnswer {
+        offered: Vec<Codec>,
+        sdes: Option<(u32, Profile)>,
+    },
+}
+
+impl Pending {
+    fn awaiting(&self) -> Awaiting {
+        match self {
+            Pending::BrowserAnswer { .. } => Awaiting::BrowserAnswer,
+            Pending::EnterpriseAnswer { .. } => Awaiting::EnterpriseAnswer,
+        }
+    }
+}
+
+/// The sessions' negotiation state over the forwarder.
+pub(crate) struct Negotiations {
+    relay: Relay,
+    pending: Mutex<HashMap<SessionId, Pending>>,
+}
+
+fn request(message: impl Into<String>) -> Error {
+    Error::Request(message.into())
+}
+
+/// The audio m-line of a description, for errors about its codecs.
+fn audio_line(field: &'static str, index: usize) -> SdpLocation {
+    SdpLocation {
+        field,
+        media: Some((index, "audio".into())),
+        attribute: Some("m="),
+    }
+}
+
+impl Negotiations {
+    pub(crate) fn new(relay: Relay) -> Self {
+        Negotiations {
+            relay,
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn pending<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Pending>) -> R) -> R {
+        f(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// `POST /v1/sessions`.
+    pub(crate) fn create(&self, req: CreateRequest) -> Result<Negotiated, Error> {
+        self.forget_ended();
+        match (req.offer, req.enterprise_offer) {
+            (Some(offer), None) => self.browser_offers(
+                &offer,
+                req.enterprise,
+                req.enterprise_srtp,
+                req.strict_source,
+            ),
+            (None, Some(offer)) => {
+                if req.enterprise.is_some() || req.enterprise_srtp.is_some() {
+                    return Err(request(
+                        "enterprise-offer carries the enterprise side's address and SRTP: leave \
+                         out enterprise and enterprise-srtp",
+                    ));
+                }
+                self.enterprise_offers(&offer, req.strict_source)
+            }
+            (Some(_), Some(_)) => Err(request("give offer or enterprise-offer, not both")),
+            (None, None) => Err(request(
+                "missing offer (the browser's SDP offer) or enterprise-offer (the enterprise \
+                 side's SDP offer)",
+            )),
+        }
+    }
+
+    /// The browser offered.
+    fn browser_offers(
+        &self,
+        offer: &str,
+        target: Option<EnterpriseTarget>,
+        srtp: Option<SrtpMode>,
+        strict_source: Option<bool>,
+    ) -> Result<Negotiated, Error> {
+        let browser = BrowserDescription::parse("offer", offer, Kind::Offer)?;
+        let mut spec = SessionSpec::new();
+        spec.strict_source = strict_source;
+        let sdes = srtp == Some(SrtpMode::Sdes);
+        let (acceptable, layout, enterprise_direction, awaiting) = match target {
+            None => {
+                if sdes {
+                    let (suite, tag) = OFFERED_SDES;
+                    spec.enterprise_srtp = Some(EnterpriseCrypto::new(suite, tag));
+                }
+                let layout = Layout::single(sdes);
+                (
+                    None,
+                    layout,
+                    Direction::SENDRECV,
+                    Some(Awaiting::EnterpriseAnswer),
+                )
+            }
+            Some(target) => match target_kind(target, "enterprise")? {
+                Target::Address(remote, rtcp_mux) => {
+                    if sdes {
+                        return Err(request(
+                            "enterprise-srtp \"sdes\" needs the enterprise side's key: give \
+                             enterprise.sdp, or leave out enterprise to get media-edge's offer \
+                             and send the enterprise answer later",
+                        ));
+                    }
+                    spec.enterprise = Some(remote);
+                    spec.rtcp_mux_enterprise = rtcp_mux;
+                    (None, Layout::single(false), Direction::SENDRECV, None)
+                }
+                Target::Sdp(sdp) => {
+                    let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, None)?;
+                    let has_key = desc.remote.crypto.is_some();
+                    if srtp.is_some() && sdes != has_key {
+                        return Err(request(format!(
+                            "enterprise-srtp {:?} contradicts enterprise.sdp's protocol {}",
+                            if sdes { "sdes" } else { "none" },
+                            desc.proto
+                        )));
+                    }
+                    if let Some(key) = &desc.remote.crypto {
+                        spec.enterprise_srtp =
+                            Some(EnterpriseCrypto::new(key.key.profile(), key.tag));
+                    }
+                    spec.rtcp_mux_enterprise = desc.rtcp_mux;
+                    spec.enterprise = Some(desc.remote.clone());
+                    let layout = Layout::answering(&desc);
+                    (Some(desc.codecs), layout, desc.direction, None)
+                }
+            },
+        };
+        let acceptable = acceptable.as_deref().map(|c| ("enterprise.sdp", c));
+        let at = audio_line("offer", browser.audio_index);
+        let codecs = negotiate(at, &browser.codecs, acceptable)?;
+        let sdes_offered = spec.enterprise_srtp.map(|c| (c.tag, c.suite));
+        spec.browser = Some(browser.remote.clone());
+        let info = self.relay.create_session(spec)?;
+        let to_browser = browser.direction.reversed().and(enterprise_direction);
+        let to_enterprise = enterprise_direction.reversed().and(browser.direction);
+        let answer = browser::write_answer(&browser, &info, &codecs, to_browser);
+        let enterprise_sdp = enterprise::write(&info, &layout, &codecs, to_enterprise);
+        if awaiting.is_some() {
+            let pending = Pending::EnterpriseAnswer {
+                offered: codecs,
+                sdes: sdes_offered,
+            };
+            self.pending(|p| p.insert(info.id, pending));
+        }
+        Ok(Negotiated {
+            id: info.id.to_string(),
+            answer: Some(answer),
+            offer: None,
+            enterprise_sdp: Some(enterprise_sdp),
+            awaiting,
+        })
+    }
+
+    /// The enterprise side offered.
+    fn enterprise_offers(
+        &self,
+        offer: &str,
+        strict_source: Option<bool>,
+    ) -> Result<Negotiated, Error> {
+        let desc = EnterpriseDescription::parse("enterprise-offer", offer, None)?;
+        let at = audio_line("enterprise-offer", desc.audio_index);
+        let codecs = negotiate(at, &desc.codecs, None)?;
+        let mut spec = SessionSpec::new();
+        spec.strict_source = strict_source;
+        spec.rtcp_mux_enterprise = desc.rtcp_mux;
+        spec.enterprise_srtp = desc
+            .remote
+            .crypto
+            .as_ref()
+            .map(|key| EnterpriseCrypto::new(key.key.profile(), key.tag));
+        spec.enterprise = Some(desc.remote.clone());
+        let info = self.relay.create_session(spec)?;
+        let offer = browser::write_offer(&info, &codecs, desc.direction);
+        let id = info.id;
+        let pending = Pending::BrowserAnswer {
+            info: Box::new(info),
+            offered: codecs,
+            enterprise: Layout::answering(&desc),
+            enterprise_direction: desc.direction,
+        };
+        self.pending(|p| p.insert(id, pending));
+        Ok(Negotiated {
+            id: id.to_string(),
+            answer: None,
+            offer: Some(offer),
+            enterprise_sdp: None,
+            awaiting: Some(Awaiting::BrowserAnswer),
+        })
+    }
+
+    /// `POST /v1/sessions/{id}/answer`. A rejected answer leaves the session waiting, so a
+    /// corrected one can follow.
+    pub(crate) fn answer(&self, id: &str, req: AnswerRequest) -> Result<Negotiated, Error> {
+        let id = self.live_id(id)?;
+        let pending = self
+            .pending(|p| p.remove(&id))
+            .ok_or_else(|| Error::NotAwaiting {
+                id: id.to_string(),
+                state: "is not waiting for an answer".into(),
+            })?;
+        let awaiting = pending.awaiting();
+        let result = match (req.answer, req.enterprise, &pending) {
+            (Some(answer), None, Pending::BrowserAnswer { .. }) => {
+                self.browser_answers(id, &answer, &pending)
+            }
+            (None, Some(target), Pending::EnterpriseAnswer { .. }) => {
+                self.enterprise_answers(id, target, &pending)
+            }
+            (Some(_), Some(_), _) | (None, None, _) => Err(request(
+                "give answer (the browser's SDP answer) or enterprise (the enterprise side's \
+                 answer), one of them",
+            )),
+            (_, _, _) => Err(Error::NotAwaiting {
+                id: id.to_string(),
+                state: match awaiting {
+                    Awaiting::BrowserAnswer => "is waiting for the browser's answer (answer)",
+                    Awaiting::EnterpriseAnswer => {
+                        "is waiting for the enterprise side's answer (enterprise)"
+                    }
+                }
+                .into(),
+            }),
+        };
+        let keep_waiting = match &result {
+            Ok(_) => false,
+            Err(Error::Relay(e)) => !matches!(
+                e,
+                edge_relay::Error::UnknownSession(_) | edge_relay::Error::SessionEnded(_)
+            ),
+            Err(_) => true,
+        };
+        if keep_waiting {
+            self.pending(|p| p.insert(id, pending));
+        }
+        result
+    }
+
+    fn browser_answers(
+        &self,
+        id: SessionId,
+        answer: &str,
+        pending: &Pending,
+    ) -> Result<Negotiated, Error> {
+        let Pending::BrowserAnswer {
+            info,
+            offered,
+            enterprise,
+            enterprise_direction,
+        } = pending
+        else {
+            return Err(request("not waiting for a browser answer"));
+        };
+        let browser = BrowserDescription::parse("answer", answer, Kind::Answer)?;
+        let at = audio_line("answer", browser.audio_index);
+        let codecs = negotiate(at, offered, Some(("the answer", &browser.codecs)))?;
+        self.relay.set_browser_remote(id, browser.remote)?;
+        let to_enterprise = enterprise_direction.reversed().and(browser.direction);
+        Ok(Negotiated {
+            id: id.to_string(),
+            answer: None,
+            offer: None,
+            enterprise_sdp: Some(enterprise::write(info, enterprise, &codecs, to_enterprise)),
+            awaiting: None,
+        })
+    }
+
+    fn enterprise_answers(
+        &self,
+        id: SessionId,
+        target: EnterpriseTarget,
+        pending: &Pending,
+    ) -> Result<Negotiated, Error> {
+        let Pending::EnterpriseAnswer { offered, sdes } = pending else {
+            return Err(request("not waiting for an enterprise answer"));
+        };
+        let remote = match target_kind(target, "enterprise")? {
+            Target::Address(remote, _) if sdes.is_none() => remote,
+            Target::Address(..) => {
+                return Err(request(
+                    "media-edge offered SDES-SRTP: the enterprise answer must be an SDP \
+                     (enterprise.sdp) with its a=crypto",
+                ))
+            }
+            Target::Sdp(sdp) => {
+                let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, *sdes)?;
+                let at = audio_line("enterprise.sdp", desc.audio_index);
+                negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
+                desc.remote
+            }
+        };
+        self.relay.set_enterprise_remote(id, remote)?;
+        Ok(Negotiated {
+            id: id.to_string(),
+            answer: None,
+            offer: None,
+            enterprise_sdp: None,
+            awaiting: None,
+        })
+    }
+
+    /// `DELETE /v1/sessions/{id}`: ends the session and waits until its ports are free
+    /// (blocking: call it off the async runtime's threads).
+    pub(crate) fn remove(&self, id: &str) -> Result<(), Error> {
+        let parsed: SessionId = id
+            .parse()
+            .map_err(|_| Error::UnknownSession(id.to_owned()))?;
+        self.pending(|p| p.remove(&parsed));
+        self.relay.remove_session(parsed).map_err(|e| match e {
+            edge_relay::Error::UnknownSession(_) => Error::UnknownSession(id.to_owned()),
+            e => Error::Relay(e),
+        })
+    }
+
+    /// `GET /v1/sessions/{id}`.
+    pub(crate) fn get(&self, id: &str) -> Result<SessionView, Error> {
+        let parsed: SessionId = id
+            .parse()
+            .map_err(|_| Error::UnknownSession(id.to_owned()))?;
+        let snapshot = self
+            .relay
+            .session(parsed)
+            .ok_or_else(|| Error::UnknownSession(id.to_owned()))?;
+        Ok(self.view(snapshot))
+    }
+
+    /// `GET /v1/sessions`.
+    pub(crate) fn list(&self) -> Vec<SessionView> {
+        let mut sessions = self.relay.sessions();
+        sessions.sort_by_key(|s| s.id);
+        sessions.into_iter().map(|s| self.view(s)).collect()
+    }
+
+    fn view(&self, snapshot: SessionSnapshot) -> SessionView {
+        let awaiting = self.pending(|p| p.get(&snapshot.id).map(Pending::awaiting));
+        SessionView {
+            id: snapshot.id.to_string(),
+            age_ms: u64::try_from(snapshot.age.as_millis()).unwrap_or(u64::MAX),
+            awaiting: awaiting.filter(|_| !snapshot.state.is_ended()),
+            state: snapshot.state,
+            public_addr: snapshot.public_addr,
+            browser_addr: snapshot.browser_addr,
+            enterprise_rtp: snapshot.enterprise_rtp,
+            enterprise_remote: snapshot.enterprise_remote,
+            counters: snapshot.counters,
+        }
+    }
+
+    /// The id of a session the forwarder knows.
+    fn live_id(&self, id: &str) -> Result<SessionId, Error> {
+        id.parse::<SessionId>()
+            .ok()
+            .filter(|parsed| self.relay.session(*parsed).is_some())
+            .ok_or_else(|| Error::UnknownSession(id.to_owned()))
+    }
+
+    /// Drops the negotiation state of sessions that ended or are gone.
+    fn forget_ended(&self) {
+        let ids: Vec<SessionId> = self.pending(|p| p.keys().copied().collect());
+        let ended: Vec<SessionId> = ids
+            .into_iter()
+            .filter(|id| self.relay.session(*id).is_none_or(|s| s.state.is_ended()))
+            .collect();
+        if !ended.is_empty() {
+            self.pending(|p| ended.iter().for_each(|id| drop(p.remove(id))));
+        }
+    }
+}
+
+/// The enterprise side as the request gave it.
+enum Target {
+    /// An address (and whether RTCP is muxed).
+    Address(EnterpriseRemote, bool),
+    /// An SDP.
+    Sdp(String),
+}
+
+fn target_kind(target: EnterpriseTarget, field: &str) -> Result<Target, Error> {
+    match target {
+        EnterpriseTarget {
+            rtp: Some(rtp),
+            rtcp,
+            rtcp_mux,
+            sdp: None,
+        } => {
+            let rtcp_mux = rtcp_mux.unwrap_or(false);
+            if rtcp_mux && rtcp.is_some() {
+                return Err(request(format!(
+                    "{field}.rtcp and {field}.rtcp-mux exclude each other"
+                )));
+            }
+            if rtp.ip().is_unspecified() || rtp.port() == 0 {
+                return Err(request(format!(
+                    "{field}.rtp {rtp} is not a usable address and port"
+                )));
+            }
+            let mut remote = EnterpriseRemote::new(rtp);
+            remote.rtcp = rtcp;
+            Ok(Target::Address(remote, rtcp_mux))
+        }
+        EnterpriseTarget {
+            rtp: None,
+            rtcp: None,
+            rtcp_mux: None,
+            sdp: Some(sdp),
+        } => Ok(Target::Sdp(sdp)),
+        EnterpriseTarget {
+            rtp: None,
+            sdp: None,
+            ..
+        } => Err(request(format!(
+            "{field} needs rtp (an address and port) or sdp (the enterprise side's SDP)"
+        ))),
+        _ => Err(request(format!(
+            "{field}.sdp carries the address: leave out {field}.rtp, rtcp and rtcp-mux"
+        ))),
+    }
+}
+
+/// A session as `GET /v1/sessions/{id}` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) struct SessionView {
+    id: String,
+    /// `state` (`new`, `connecting`, `dtls-connected`, `active`, `ended`) and, when ended,
+    /// `reason`.
+    #[serde(flatten)]
+    state: SessionState,
+    age_ms: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    awaiting: Option<Awaiting>,
+    public_addr: SocketAddr,
+    browser_addr: Option<SocketAddr>,
+    enterprise_rtp: SocketAddr,
+    enterprise_remote: Option<SocketAddr>,
+    counters: Counters,
+}
