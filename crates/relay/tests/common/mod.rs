@@ -1,0 +1,527 @@
+//! Peers for the forwarder's socket-level tests and benchmark: a browser made of our own
+//! crates (edge-stun Binding requests, edge-dtls in either role, edge-srtp), a plain RTP echo
+//! for the enterprise side, and a reader of the kernel's UDP socket table.
+//!
+//! Shared by `crates/relay/tests/*.rs`, the suite's `tests/relay_*.rs` and
+//! `benches/forward.rs` (which include this file by path).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use edge_dtls::{Certificate, ConfigBuilder, Fingerprint, Handshake, Role};
+use edge_relay::{BrowserRemote, EnterpriseSide, PortRange, PublicSide, RelayConfig, SessionInfo};
+use edge_srtp::{Inbound, MasterKey, Outbound, Profile};
+use edge_stun::{Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId};
+
+/// The public (browser-side) address of test relays.
+pub const PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+/// The enterprise transport-address of test relays: another loopback address, so tests see
+/// that enterprise sockets are pinned to it.
+pub const ENTERPRISE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// A relay configuration on loopback with the given port ranges.
+pub fn config(public: (u16, u16), enterprise: (u16, u16), workers: usize) -> RelayConfig {
+    let mut c = RelayConfig::new(
+        PublicSide::new(
+            IpAddr::V4(PUBLIC_IP),
+            PortRange::new(public.0, public.1).unwrap(),
+        ),
+        EnterpriseSide::new(
+            IpAddr::V4(ENTERPRISE_IP),
+            PortRange::new(enterprise.0, enterprise.1).unwrap(),
+        ),
+    );
+    c.workers = workers;
+    c
+}
+
+/// A DTLS configuration with a fresh certificate.
+pub fn dtls_config() -> edge_dtls::Config {
+    ConfigBuilder::new(Certificate::generate().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// An RTP packet: version 2, payload type 0 (PCMU), `seq`, timestamp `seq * 160`, `ssrc`,
+/// then `payload`.
+pub fn rtp(seq: u16, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+    let mut p = Vec::with_capacity(12 + payload.len());
+    p.extend_from_slice(&[0x80, 0]);
+    p.extend_from_slice(&seq.to_be_bytes());
+    p.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(payload);
+    p
+}
+
+/// A 160-byte payload that names its packet, so a test can tell every packet apart.
+pub fn payload(tag: u32, seq: u16) -> Vec<u8> {
+    (0..160u32)
+        .map(|i| (i ^ tag ^ u32::from(seq) ^ (u32::from(seq) >> 8).wrapping_mul(31)) as u8)
+        .collect()
+}
+
+/// An RTCP receiver report without report blocks from `ssrc`.
+pub fn rtcp_rr(ssrc: u32) -> Vec<u8> {
+    let mut p = vec![0x80, 201, 0, 1];
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p
+}
+
+/// The browser: one UDP socket on 127.0.0.1, ICE controlling, DTLS in the role its
+/// `a=setup` implies, SRTP both ways.
+pub struct Browser {
+    pub socket: UdpSocket,
+    relay: SocketAddr,
+    relay_ufrag: String,
+    relay_pwd: String,
+    config: edge_dtls::Config,
+    relay_fingerprint: Option<Fingerprint>,
+    setup: &'static str,
+    tid: u32,
+    tx: Option<Outbound>,
+    rx: Option<Inbound>,
+    pub ssrc: u32,
+    buf: Vec<u8>,
+}
+
+/// The browser's ICE credentials (the relay checks nothing but its own, plus this ufrag).
+pub const BROWSER_UFRAG: &str = "brws";
+pub const BROWSER_PWD: &str = "browserPassword0123456789+/";
+
+impl Browser {
+    /// A browser that offers (`a=setup:actpass`; the relay answers passive, so the browser
+    /// is the DTLS client).
+    pub fn new() -> Browser {
+        Self::with_setup("actpass")
+    }
+
+    /// A browser whose SDP says `setup` (`actpass`/`active`: DTLS client; `passive`: DTLS
+    /// server).
+    pub fn with_setup(setup: &'static str) -> Browser {
+        let socket = UdpSocket::bind((PUBLIC_IP, 0)).unwrap();
+        Browser {
+            socket,
+            relay: SocketAddr::from((PUBLIC_IP, 0)),
+            relay_ufrag: String::new(),
+            relay_pwd: String::new(),
+            config: dtls_config(),
+            relay_fingerprint: None,
+            setup,
+            tid: 0,
+            tx: None,
+            rx: None,
+            ssrc: 0x5eed_0001,
+            buf: vec![0; 2048],
+        }
+    }
+
+    /// What the browser's SDP says, for [`edge_relay::SessionSpec::browser`].
+    pub fn remote(&self) -> BrowserRemote {
+        self.remote_with(self.config.certificate().fingerprint())
+    }
+
+    /// The same with another fingerprint (to test a mismatch).
+    pub fn remote_with(&self, fingerprint: Fingerprint) -> BrowserRemote {
+        BrowserRemote::new(BROWSER_UFRAG, BROWSER_PWD, vec![fingerprint], self.setup)
+    }
+
+    /// The browser's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    /// Learns the relay's side from its answer or offer.
+    pub fn relay_side(&mut self, info: &SessionInfo) {
+        self.relay = info.public_addr;
+        self.relay_ufrag = info.ice_ufrag.clone();
+        self.relay_pwd = info.ice_pwd.clone();
+        self.relay_fingerprint = Some(info.fingerprint);
+    }
+
+    /// A Binding request as the controlling agent, `pwd` as the key.
+    pub fn binding_request(&mut self, pwd: &str, nominate: bool) -> (Vec<u8>, TransactionId) {
+        self.tid += 1;
+        let mut tid = [0u8; 12];
+        tid[..4].copy_from_slice(&self.tid.to_be_bytes());
+        let tid = TransactionId(tid);
+        let username = format!("{}:{BROWSER_UFRAG}", self.relay_ufrag);
+        let mut buf = [0u8; 512];
+        let mut enc = MessageEncoder::new(&mut buf, Class::Request, Method::BINDING, tid).unwrap();
+        enc.attribute(&Attribute::Username(&username))
+            .unwrap()
+            .attribute(&Attribute::Priority(0x6e00_1eff))
+            .unwrap()
+            .attribute(&Attribute::IceControlling(0x1234_5678))
+            .unwrap();
+        if nominate {
+            enc.attribute(&Attribute::UseCandidate).unwrap();
+        }
+        enc.message_integrity(&IntegrityKey::new(pwd.as_bytes()))
+            .unwrap()
+            .fingerprint()
+            .unwrap();
+        let len = enc.finish();
+        (buf[..len].to_vec(), tid)
+    }
+
+    /// Sends a check with `pwd` and waits for the answer to it: its class and, on success,
+    /// the mapped address.
+    pub fn check(&mut self, pwd: &str, nominate: bool) -> (Class, Option<SocketAddr>) {
+        let (req, tid) = self.binding_request(pwd, nominate);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut next_send = Instant::now();
+        while Instant::now() < deadline {
+            if Instant::now() >= next_send {
+                self.socket.send_to(&req, self.relay).unwrap();
+                next_send = Instant::now() + Duration::from_millis(200);
+            }
+            if let Some(len) = self.recv_raw(Duration::from_millis(50)) {
+                let Ok(msg) = Message::parse(&self.buf[..len]) else {
+                    continue;
+                };
+                if msg.transaction_id() == tid {
+                    return (msg.class(), msg.xor_mapped_address().unwrap());
+                }
+            }
+        }
+        panic!("no answer to the ICE check from {}", self.relay);
+    }
+
+    fn recv_raw(&mut self, timeout: Duration) -> Option<usize> {
+        self.socket
+            .set_read_timeout(Some(timeout.max(Duration::from_millis(1))))
+            .unwrap();
+        match self.socket.recv_from(&mut self.buf) {
+            Ok((len, from)) if from == self.relay => Some(len),
+            Ok(_) => None,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
+                None
+            }
+            Err(e) => panic!("browser receive failed: {e}"),
+        }
+    }
+
+    /// ICE (a nominating check) and the DTLS handshake; `Err` with the DTLS error when the
+    /// handshake fails or the relay goes quiet.
+    pub fn connect(&mut self, info: &SessionInfo) -> Result<(), String> {
+        self.relay_side(info);
+        let (class, mapped) = self.check(&info.ice_pwd.clone(), true);
+        assert_eq!(class, Class::Success);
+        assert_eq!(mapped, Some(self.addr()));
+        self.handshake()
+    }
+
+    /// Runs the DTLS handshake to its end over the socket.
+    pub fn handshake(&mut self) -> Result<(), String> {
+        let role = Role::answering(self.relay_role_setup()).unwrap();
+        let remote = [self.relay_fingerprint.expect("relay_side first")];
+        let now = Instant::now();
+        let mut hs = Handshake::new(&self.config, role, &remote, now).map_err(|e| e.to_string())?;
+        let deadline = now + Duration::from_secs(10);
+        let mut out = Vec::new();
+        loop {
+            out.clear();
+            while let Some(len) = hs.poll_transmit(&mut out) {
+                let start = out.len() - len;
+                self.socket.send_to(&out[start..], self.relay).unwrap();
+            }
+            if let Some(keys) = hs.poll_keys() {
+                let profile = Profile::from_dtls_id(keys.profile.id()).unwrap();
+                let local =
+                    MasterKey::new(profile, &keys.local_master_key, &keys.local_master_salt)
+                        .unwrap();
+                let remote =
+                    MasterKey::new(profile, &keys.remote_master_key, &keys.remote_master_salt)
+                        .unwrap();
+                let cfg = edge_srtp::Config::default();
+                self.tx = Some(Outbound::new(&local, &cfg).unwrap());
+                self.rx = Some(Inbound::new(&remote, &cfg).unwrap());
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now > deadline {
+                return Err("DTLS handshake timed out".into());
+            }
+            let wait = hs
+                .poll_timeout()
+                .map_or(Duration::from_millis(50), |t| {
+                    t.saturating_duration_since(now)
+                })
+                .min(Duration::from_millis(50));
+            match self.recv_raw(wait) {
+                Some(len) if (20..=63).contains(&self.buf[0]) => {
+                    hs.handle_input(Instant::now(), &self.buf[..len])
+                        .map_err(|e| e.to_string())?;
+                }
+                Some(_) => {}
+                None => hs
+                    .handle_timeout(Instant::now())
+                    .map_err(|e| e.to_string())?,
+            }
+        }
+    }
+
+    /// The relay's `a=setup` as seen from the browser: what the browser answers to.
+    fn relay_role_setup(&self) -> &'static str {
+        // The browser's own role: `actpass`/`active` in its SDP made the relay passive, so
+        // the browser is the client (it answers "passive" with Role::answering); `passive`
+        // made the relay active, so the browser is the server.
+        match self.setup {
+            "passive" => "active",
+            _ => "passive",
+        }
+    }
+
+    /// Protects and sends an RTP packet.
+    pub fn send_rtp(&mut self, seq: u16, payload: &[u8]) {
+        let packet = rtp(seq, self.ssrc, payload);
+        self.send_protected(&packet, false);
+    }
+
+    /// Protects and sends an RTCP packet.
+    pub fn send_rtcp(&mut self, packet: &[u8]) {
+        self.send_protected(packet, true);
+    }
+
+    /// Protects `packet` and returns the SRTP bytes without sending them.
+    pub fn protect(&mut self, packet: &[u8], rtcp: bool) -> Vec<u8> {
+        let mut slot = vec![0u8; packet.len() + 64];
+        slot[..packet.len()].copy_from_slice(packet);
+        let tx = self.tx.as_mut().expect("connect first");
+        let len = if rtcp {
+            tx.protect_rtcp(&mut slot, packet.len())
+        } else {
+            tx.protect_rtp(&mut slot, packet.len())
+        }
+        .unwrap();
+        slot.truncate(len);
+        slot
+    }
+
+    fn send_protected(&mut self, packet: &[u8], rtcp: bool) {
+        let srtp = self.protect(packet, rtcp);
+        self.send_raw(&srtp);
+    }
+
+    /// Sends bytes as they are.
+    pub fn send_raw(&self, bytes: &[u8]) {
+        self.socket.send_to(bytes, self.relay).unwrap();
+    }
+
+    /// The next media packet from the relay, unprotected (RTP or RTCP), within `timeout`.
+    pub fn recv_media(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            let Some(len) = self.recv_raw(left) else {
+                continue;
+            };
+            if !(128..=191).contains(&self.buf[0]) {
+                continue;
+            }
+            let rx = self.rx.as_mut().expect("connect first");
+            let rtcp = self.buf.get(1).is_some_and(|b| (192..=223).contains(b));
+            let plain = if rtcp {
+                rx.unprotect_rtcp(&mut self.buf, len)
+            } else {
+                rx.unprotect_rtp(&mut self.buf, len)
+            };
+            return Some(self.buf[..plain.expect("relay media must authenticate")].to_vec());
+        }
+    }
+}
+
+impl Default for Browser {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The enterprise side: a plain UDP RTP echo with an RTP and an RTCP socket on loopback,
+/// recording what it received.
+pub struct Echo {
+    pub rtp: SocketAddr,
+    pub rtcp: SocketAddr,
+    received: Arc<Mutex<Vec<Vec<u8>>>>,
+    rtcp_received: Arc<Mutex<Vec<Vec<u8>>>>,
+    pub sources: Arc<Mutex<Vec<SocketAddr>>>,
+    stop: Arc<AtomicBool>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl Echo {
+    /// Starts echoing on 127.0.0.1.
+    pub fn start() -> Echo {
+        Self::start_on(Ipv4Addr::LOCALHOST)
+    }
+
+    /// Starts echoing on `ip`.
+    pub fn start_on(ip: Ipv4Addr) -> Echo {
+        let stop = Arc::new(AtomicBool::new(false));
+        let sources = Arc::new(Mutex::new(Vec::new()));
+        let mut threads = Vec::new();
+        let mut spawn = |record: Arc<Mutex<Vec<Vec<u8>>>>| {
+            let socket = UdpSocket::bind((ip, 0)).unwrap();
+            socket
+                .set_read_timeout(Some(Duration::from_millis(20)))
+                .unwrap();
+            let addr = socket.local_addr().unwrap();
+            let stop = stop.clone();
+            let sources = sources.clone();
+            threads.push(std::thread::spawn(move || {
+                let mut buf = [0u8; 2048];
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok((len, from)) = socket.recv_from(&mut buf) {
+                        record.lock().unwrap().push(buf[..len].to_vec());
+                        let mut s = sources.lock().unwrap();
+                        if !s.contains(&from) {
+                            s.push(from);
+                        }
+                        drop(s);
+                        let _ = socket.send_to(&buf[..len], from);
+                    }
+                }
+            }));
+            addr
+        };
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let rtcp_received = Arc::new(Mutex::new(Vec::new()));
+        let rtp = spawn(received.clone());
+        let rtcp = spawn(rtcp_received.clone());
+        Echo {
+            rtp,
+            rtcp,
+            received,
+            rtcp_received,
+            sources,
+            stop,
+            threads,
+        }
+    }
+
+    /// The RTP datagrams received so far.
+    pub fn received(&self) -> Vec<Vec<u8>> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The RTCP datagrams received so far.
+    pub fn rtcp_received(&self) -> Vec<Vec<u8>> {
+        self.rtcp_received.lock().unwrap().clone()
+    }
+
+    /// The remote for the relay: both sockets.
+    pub fn remote(&self) -> edge_relay::EnterpriseRemote {
+        let mut r = edge_relay::EnterpriseRemote::new(self.rtp);
+        r.rtcp = Some(self.rtcp);
+        r
+    }
+}
+
+impl Drop for Echo {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A bare echo that allocates nothing per packet (for the allocation test and the
+/// benchmark): it sends each datagram back to its source and counts it.
+pub struct BareEcho {
+    pub addr: SocketAddr,
+    pub count: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl BareEcho {
+    pub fn start() -> BareEcho {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_millis(20)))
+            .unwrap();
+        let addr = socket.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let count = Arc::new(AtomicU64::new(0));
+        let (s, c) = (stop.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            let mut buf = [0u8; 2048];
+            while !s.load(Ordering::Relaxed) {
+                if let Ok((len, from)) = socket.recv_from(&mut buf) {
+                    let _ = socket.send_to(&buf[..len], from);
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        BareEcho {
+            addr,
+            count,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for BareEcho {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The UDP ports bound on `ip` right now, as the kernel lists them in /proc/net/udp
+/// (IPv4). Wildcard-bound sockets are not included.
+pub fn bound_udp_ports(ip: Ipv4Addr) -> Vec<u16> {
+    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    // The address column is the 32-bit address as the kernel holds it (network order bytes
+    // read as a native little-endian integer), in hex; then the port in hex.
+    let wanted = format!("{:08X}", u32::from_le_bytes(ip.octets()));
+    let mut ports: Vec<u16> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let local = line.split_whitespace().nth(1)?;
+            let (addr, port) = local.split_once(':')?;
+            (addr == wanted).then(|| u16::from_str_radix(port, 16).ok())?
+        })
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+/// The ports of `ip` within `first..=last` bound right now.
+pub fn bound_in(ip: Ipv4Addr, first: u16, last: u16) -> Vec<u16> {
+    bound_udp_ports(ip)
+        .into_iter()
+        .filter(|p| (first..=last).contains(p))
+        .collect()
+}
+
+/// Waits up to `timeout` for `f` to hold.
+pub fn eventually(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    f()
+}
