@@ -453,8 +453,7 @@ impl Negotiations {
 
     /// `GET /v1/sessions`.
     pub(crate) fn list(&self) -> Vec<SessionView> {
-        let mut sessions = self.relay.sessions();
-        sessions.sort_by_key(|s| s.id);
+        let sessions = self.relay.sessions();
         sessions.into_iter().map(|s| self.view(s)).collect()
     }
 
