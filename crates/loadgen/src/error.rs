@@ -1,0 +1,99 @@
+//! The crate's one error type.
+
+use std::io;
+use std::net::SocketAddr;
+
+/// Everything a load run can fail on. Variants name whose fault it is: the server
+/// answered with an error or something malformed, it did not answer, the local system
+/// refused (I/O), or the run was asked for something impossible.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A response from the server could not be decoded.
+    #[error("malformed {what} from {from}: {source}")]
+    Malformed {
+        /// What was being decoded (a method name, "ChannelData").
+        what: &'static str,
+        /// Who sent it.
+        from: SocketAddr,
+        /// The codec's complaint.
+        source: edge_stun::Error,
+    },
+    /// A success response lacked an attribute it must carry.
+    #[error("{method} success response from {from} has no {attribute}")]
+    MissingAttribute {
+        /// The request's method.
+        method: &'static str,
+        /// The missing attribute.
+        attribute: &'static str,
+        /// Who sent it.
+        from: SocketAddr,
+    },
+    /// The server refused a request with an error response.
+    #[error("{method} refused by {from}: {code} {reason}")]
+    Rejected {
+        /// The request's method.
+        method: &'static str,
+        /// The STUN error code.
+        code: u16,
+        /// Its reason phrase.
+        reason: String,
+        /// Who refused.
+        from: SocketAddr,
+    },
+    /// A response's MESSAGE-INTEGRITY did not verify with our credentials.
+    #[error("{method} response from {from} fails MESSAGE-INTEGRITY")]
+    Integrity {
+        /// The request's method.
+        method: &'static str,
+        /// Who sent it.
+        from: SocketAddr,
+    },
+    /// A request got no response after every retransmission.
+    #[error("{method} to {to}: no response after {tries} tries")]
+    Timeout {
+        /// The request's method.
+        method: &'static str,
+        /// Where it went.
+        to: SocketAddr,
+        /// How many times it was sent.
+        tries: u32,
+    },
+    /// A socket operation failed.
+    #[error("{what} ({addr}): {source}")]
+    Io {
+        /// What was being done ("bind", "connect", "send", ...).
+        what: &'static str,
+        /// The address involved.
+        addr: SocketAddr,
+        /// The system's error.
+        source: io::Error,
+    },
+    /// edge-udp could not make a socket.
+    #[error("UDP socket on {addr}: {source}")]
+    Udp {
+        /// The address it was to bind.
+        addr: SocketAddr,
+        /// edge-udp's error.
+        source: edge_udp::Error,
+    },
+    /// The TLS session toward the server failed.
+    #[error("TLS with {addr}: {source}")]
+    Tls {
+        /// The server.
+        addr: SocketAddr,
+        /// rustls's error.
+        source: rustls::Error,
+    },
+    /// The connection to the server was closed by the server.
+    #[error("connection to {0} closed by the server")]
+    Closed(SocketAddr),
+    /// A run parameter is out of range (payload too small for a probe, zero flows, ...).
+    #[error("invalid parameter {name}: {problem}")]
+    Parameter {
+        /// The parameter.
+        name: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+}

@@ -1,0 +1,34 @@
+//! edge-loadgen: load generator and measurement for media-edge.
+//!
+//! Modes (the `edge-loadgen` binary's subcommands):
+//! - `turn`: N TURN allocations (UDP, TCP or TLS; long-term or REST credentials), each
+//!   sending probes as ChannelData through a channel bound to an echo peer this program
+//!   runs itself ([`turn`], [`echo`]).
+//! - `rtp-echo`: the echo on its own, for the enterprise side of a deployment ([`echo`]).
+//!
+//! Every mode shares the same measurement: each packet carries a [`Probe`] (flow,
+//! sequence, send time); the load phase ([`load::run`]) paces probes evenly (or floods with
+//! a window per flow), and records round-trip times in an HDR histogram, loss from sequence
+//! gaps after a drain period, duplicates, reordering and RFC 3550 jitter
+//! ([`measure`]). The result is a [`Report`], printed as a table or JSON.
+//!
+//! Protocol logic is sans-IO like the rest of the workspace: the TURN client
+//! ([`turn::client::TurnClient`]) and the pacer ([`pacer::Pacer`]) take time as an argument;
+//! sockets and clocks live in the fleets and the binary.
+//!
+//! What it does not do: TURN over DTLS, TCP relay allocations (RFC 6062), IPv6 relays on
+//! request (the address family follows the server's default), congestion control.
+
+pub mod cpu;
+pub mod echo;
+mod error;
+pub mod load;
+pub mod measure;
+pub mod pacer;
+pub mod probe;
+pub mod report;
+pub mod turn;
+
+pub use error::Error;
+pub use probe::{Probe, PROBE_LEN};
+pub use report::Report;
