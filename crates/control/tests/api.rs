@@ -408,7 +408,16 @@ async fn authentication() {
 async fn bad_requests() {
     let api = api(5, 10);
     let broken_offer = AIORTC_OFFER.replace("a=ice-pwd:Fq3YpfdicrVJm7memzz2BQ\r\n", "");
-    let cases: Vec<(&str, &str, Option<String>, StatusCode, &str, &str)> = vec![
+    /// Method, path, body; the status, `error` and the start of `detail` expected.
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<String>,
+        StatusCode,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
         ("POST", "/v1/sessions", Some(json!({"offer": broken_offer}).to_string()), StatusCode::BAD_REQUEST, "invalid-sdp", "offer, m-line 0 (audio), a=ice-pwd: missing"),
         ("POST", "/v1/sessions", Some(json!({"offer": "v=0"}).to_string()), StatusCode::BAD_REQUEST, "invalid-sdp", "offer: does not parse as SDP"),
         ("POST", "/v1/sessions", Some(json!({"offer": AIORTC_OFFER, "enterprise": {"sdp": "garbage"}}).to_string()), StatusCode::BAD_REQUEST, "invalid-sdp", "enterprise.sdp: does not parse"),
