@@ -186,7 +186,10 @@ fn udp_forward(c: &mut Criterion) {
     });
 
     group.bench_function("webrtc_util_conn", |b| {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let mut rig = Rig::new(options(false, false), false);
         let conn: Arc<dyn Conn + Send + Sync> = rt.block_on(async {
             let std = rig.forwarder.as_std().try_clone().unwrap();
@@ -200,7 +203,8 @@ fn udp_forward(c: &mut Criterion) {
                     let mut moved = 0;
                     // Everything is queued: a receive that would wait means the socket is empty.
                     while let Ok(Ok((len, _))) =
-                        tokio::time::timeout(Duration::from_millis(20), conn.recv_from(&mut buf)).await
+                        tokio::time::timeout(Duration::from_millis(20), conn.recv_from(&mut buf))
+                            .await
                     {
                         conn.send_to(&buf[..len], sink).await.unwrap();
                         moved += 1;
