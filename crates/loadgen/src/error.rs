@@ -88,6 +88,9 @@ pub enum Error {
     /// The connection to the server was closed by the server.
     #[error("connection to {0} closed by the server")]
     Closed(SocketAddr),
+    /// The echo peer's thread panicked (a bug).
+    #[error("the echo peer's thread panicked")]
+    EchoPanicked,
     /// A run parameter is out of range (payload too small for a probe, zero flows, ...).
     #[error("invalid parameter {name}: {problem}")]
     Parameter {

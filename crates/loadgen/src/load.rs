@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use crate::measure::Measurements;
 use crate::pacer::Pacer;
-use crate::Error;
+use crate::report::{RunInfo, SetupReport};
+use crate::{cpu, Error, Report};
 
 /// Most probes one wake-up issues, so that a late wake-up cannot stall receiving.
 const MAX_PER_WAKEUP: u64 = 1024;
@@ -81,6 +82,44 @@ pub struct LoadConfig {
     pub window: usize,
     /// Print progress to stderr once a second.
     pub progress: bool,
+    /// Measure this server process's CPU time over the load phase.
+    pub server_pid: Option<u32>,
+}
+
+/// Runs the load phase over `fleet` (unless it has no flows or `stop` is set already)
+/// and sums it up in a [`Report`], with the server's CPU time when `config.server_pid`
+/// is set.
+pub fn measure(
+    fleet: &mut dyn Fleet,
+    config: &LoadConfig,
+    info: RunInfo,
+    setup: SetupReport,
+    stop: &AtomicBool,
+) -> Result<Report, Error> {
+    let clock = Clock::new();
+    let mut cpu_start = None;
+    let mut cpu_used = None;
+    let outcome = if fleet.flows() == 0 || stop.load(Ordering::Relaxed) {
+        None
+    } else {
+        Some(run(fleet, config, &clock, stop, &mut |phase| {
+            let Some(pid) = config.server_pid else { return };
+            match (phase, cpu::process_cpu_s(pid)) {
+                (Phase::LoadStart, Ok(t)) => cpu_start = Some(t),
+                (Phase::DrainEnd, Ok(t)) => cpu_used = cpu_start.map(|s| t - s),
+                (_, Err(e)) => eprintln!("edge-loadgen: cannot read the CPU time of {pid}: {e}"),
+            }
+        })?)
+    };
+    let interrupted = stop.load(Ordering::Relaxed);
+    Ok(Report::new(
+        info,
+        config,
+        setup,
+        outcome.as_ref(),
+        cpu_used,
+        interrupted,
+    ))
 }
 
 /// What the load phase measured.

@@ -11,12 +11,11 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use edge_loadgen::echo::Echo;
-use edge_loadgen::load::{self, Clock, LoadConfig, LoadOutcome, Phase};
-use edge_loadgen::report::{ServerCpu, SetupReport};
+use edge_loadgen::load::LoadConfig;
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
-use edge_loadgen::turn::fleet::{TurnFleet, TurnSetup};
-use edge_loadgen::{cpu, Report};
+use edge_loadgen::turn::fleet::TurnSetup;
+use edge_loadgen::Report;
 
 /// Load generator for media-edge: TURN allocations, WebRTC-like sessions, RTP echo.
 #[derive(Debug, Parser)]
@@ -190,11 +189,6 @@ fn turn(args: TurnArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         (TransportKind::Tls, None) => bail!("--transport tls needs --tls-ca"),
         _ => None,
     };
-    let echo = Echo::bind(&[args.peer_bind]).context("echo peer")?;
-    let peer = echo.local_addrs()[0];
-    let echo_stop = Arc::new(AtomicBool::new(false));
-    let echo_thread = echo.spawn(echo_stop.clone());
-
     let setup = TurnSetup {
         server: args.server,
         transport,
@@ -202,154 +196,30 @@ fn turn(args: TurnArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         username,
         password,
         allocations: args.allocations as usize,
-        peer,
+        peer: args.peer_bind,
         local_ip: args.local_ip,
         payload: args.load.size,
         parallel: args.parallel,
         timeout: seconds("setup-timeout", args.setup_timeout, 3_600.0)?,
     };
-    let progress = !args.load.quiet;
-    if progress {
-        eprintln!(
-            "edge-loadgen turn: {} allocations over {:?} to {}, echo peer {peer}",
-            setup.allocations, transport, setup.server
-        );
-    }
-    let mut fleet = TurnFleet::setup(&setup, stop)?;
-    let setup_report = fleet.setup_report().clone();
-    if progress {
-        eprintln!(
-            "set-up: {}/{} allocations ready",
-            setup_report.succeeded, setup_report.attempted
-        );
-    }
-    let target = format!("{} ({})", setup.server, args.transport.name());
-    let result = measure(&mut fleet, &args.load, stop, "turn", target, setup_report);
-    fleet.close(Duration::from_secs(2))?;
-    for e in &fleet.load_errors {
+    let config = args.load.config()?;
+    let run = edge_loadgen::turn::run(&setup, args.peer_bind, &config, stop)?;
+    for e in &run.load_errors {
         eprintln!("edge-loadgen: during load: {e}");
     }
-    echo_stop.store(true, Ordering::Relaxed);
-    match echo_thread.join() {
-        Ok(r) => {
-            r.context("echo peer")?;
-        }
-        Err(_) => bail!("echo peer thread panicked"),
-    }
-    finish(result?, &args.load)
+    finish(run.report, &args.load)
 }
 
-impl Transport {
-    fn name(self) -> &'static str {
-        match self {
-            Transport::Udp => "udp",
-            Transport::Tcp => "tcp",
-            Transport::Tls => "tls",
-        }
-    }
-}
-
-/// Runs the load phase over `fleet` and builds the report.
-fn measure(
-    fleet: &mut dyn load::Fleet,
-    args: &LoadArgs,
-    stop: &AtomicBool,
-    mode: &str,
-    target: String,
-    setup: SetupReport,
-) -> anyhow::Result<Report> {
-    let config = LoadConfig {
-        rate: (!args.flood).then_some(args.rate),
-        duration: seconds("duration", args.duration, 3_600.0)?,
-        drain: seconds("drain", args.drain, 60.0)?,
-        window: args.window.into(),
-        progress: !args.quiet,
-    };
-    let clock = Clock::new();
-    let mut cpu_start = None;
-    let mut cpu_used = None;
-    let mut cpu_error = None;
-    let outcome = if fleet.flows() == 0 || stop.load(Ordering::Relaxed) {
-        None
-    } else {
-        Some(load::run(fleet, &config, &clock, stop, &mut |phase| {
-            let Some(pid) = args.server_pid else { return };
-            match (phase, cpu::process_cpu_s(pid)) {
-                (Phase::LoadStart, Ok(t)) => cpu_start = Some(t),
-                (Phase::DrainEnd, Ok(t)) => cpu_used = cpu_start.map(|s| t - s),
-                (_, Err(e)) => cpu_error = Some(e),
-            }
-        })?)
-    };
-    if let Some(e) = cpu_error {
-        eprintln!("edge-loadgen: cannot read server CPU time: {e}");
-    }
-    Ok(report(mode, target, args, setup, outcome, stop, cpu_used))
-}
-
-fn report(
-    mode: &str,
-    target: String,
-    args: &LoadArgs,
-    setup: SetupReport,
-    outcome: Option<LoadOutcome>,
-    stop: &AtomicBool,
-    cpu_used: Option<f64>,
-) -> Report {
-    use edge_loadgen::report::Percentiles;
-    let flows = setup.succeeded;
-    let (m, duration, blocked, interrupted) = match &outcome {
-        Some(o) => (
-            Some(&o.measurements),
-            o.duration.as_secs_f64(),
-            o.send_blocked,
-            o.interrupted,
-        ),
-        None => (None, 0.0, 0, stop.load(Ordering::Relaxed)),
-    };
-    let totals = m.map(|m| m.totals()).unwrap_or_default();
-    let lost = totals.sent.saturating_sub(totals.received);
-    let server = match (args.server_pid, cpu_used) {
-        (Some(pid), Some(cpu_s)) => Some(ServerCpu {
-            pid,
-            cpu_s,
-            forwarded_per_cpu_s: if cpu_s > 0.0 {
-                2.0 * totals.received as f64 / cpu_s
-            } else {
-                0.0
-            },
-        }),
-        _ => None,
-    };
-    Report {
-        mode: mode.to_owned(),
-        target,
-        flows,
-        rate_pps: (!args.flood).then_some(args.rate),
-        payload_bytes: args.size,
-        duration_s: duration,
-        sent: totals.sent,
-        received: totals.received,
-        lost,
-        loss_ratio: if totals.sent > 0 {
-            lost as f64 / totals.sent as f64
-        } else {
-            0.0
-        },
-        duplicates: totals.duplicates,
-        reordered: totals.reordered,
-        stray: m.map_or(0, |m| m.stray()),
-        send_blocked: blocked,
-        delivered_pps: if duration > 0.0 {
-            totals.received as f64 / duration
-        } else {
-            0.0
-        },
-        rtt_us: m.map(|m| Percentiles::of(m.rtt_us())).unwrap_or_default(),
-        jitter_us: totals.jitter_us,
-        setup,
-        server,
-        interrupted,
+impl LoadArgs {
+    fn config(&self) -> anyhow::Result<LoadConfig> {
+        Ok(LoadConfig {
+            rate: (!self.flood).then_some(self.rate),
+            duration: seconds("duration", self.duration, 3_600.0)?,
+            drain: seconds("drain", self.drain, 60.0)?,
+            window: self.window.into(),
+            progress: !self.quiet,
+            server_pid: self.server_pid,
+        })
     }
 }
 

@@ -5,6 +5,8 @@ use std::fmt;
 use hdrhistogram::Histogram;
 use serde::Serialize;
 
+use crate::load::{LoadConfig, LoadOutcome};
+
 /// Percentiles of a histogram, in the histogram's unit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct Percentiles {
@@ -115,7 +117,66 @@ pub struct Report {
     pub interrupted: bool,
 }
 
+/// What a report says about the run besides its measurements.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunInfo {
+    /// `turn`, `webrtc`, ...
+    pub mode: String,
+    /// What was loaded.
+    pub target: String,
+    /// Payload bytes per probe packet.
+    pub payload_bytes: usize,
+}
+
 impl Report {
+    /// Sums up a load phase. `outcome` is `None` when no load ran (nothing was set up,
+    /// or the run was stopped before); `server_cpu_s` is the server's CPU time over the
+    /// load phase, with `config.server_pid`.
+    pub fn new(
+        info: RunInfo,
+        config: &LoadConfig,
+        setup: SetupReport,
+        outcome: Option<&LoadOutcome>,
+        server_cpu_s: Option<f64>,
+        interrupted: bool,
+    ) -> Report {
+        let m = outcome.map(|o| &o.measurements);
+        let duration = outcome.map_or(0.0, |o| o.duration.as_secs_f64());
+        let totals = m.map(|m| m.totals()).unwrap_or_default();
+        let lost = totals.sent.saturating_sub(totals.received);
+        let per_s = |n: f64, s: f64| if s > 0.0 { n / s } else { 0.0 };
+        let server = match (config.server_pid, server_cpu_s) {
+            (Some(pid), Some(cpu_s)) => Some(ServerCpu {
+                pid,
+                cpu_s,
+                forwarded_per_cpu_s: per_s(2.0 * totals.received as f64, cpu_s),
+            }),
+            _ => None,
+        };
+        Report {
+            mode: info.mode,
+            target: info.target,
+            flows: setup.succeeded,
+            rate_pps: config.rate,
+            payload_bytes: info.payload_bytes,
+            duration_s: duration,
+            sent: totals.sent,
+            received: totals.received,
+            lost,
+            loss_ratio: per_s(lost as f64, totals.sent as f64),
+            duplicates: totals.duplicates,
+            reordered: totals.reordered,
+            stray: m.map_or(0, |m| m.stray()),
+            send_blocked: outcome.map_or(0, |o| o.send_blocked),
+            delivered_pps: per_s(totals.received as f64, duration),
+            rtt_us: m.map(|m| Percentiles::of(m.rtt_us())).unwrap_or_default(),
+            jitter_us: totals.jitter_us,
+            setup,
+            server,
+            interrupted: interrupted || outcome.is_some_and(|o| o.interrupted),
+        }
+    }
+
     /// Whether the run met its bounds: loss ratio at most `max_loss`, every set-up done,
     /// something delivered.
     pub fn passed(&self, max_loss: f64) -> bool {
