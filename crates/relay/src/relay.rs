@@ -231,8 +231,8 @@ impl Relay {
     /// [`Error::UnknownSession`], [`Error::SessionEnded`], [`Error::InvalidRemote`] (also when
     /// the browser side is already known), [`Error::Stopped`].
     pub fn set_browser_remote(&self, id: SessionId, remote: BrowserRemote) -> Result<(), Error> {
-        let setup = check_browser(&remote, true)?;
         let shared = self.inner.live(id)?;
+        let setup = check_browser(&remote, true)?;
         let first = shared.status(|s| !std::mem::replace(&mut s.browser_known, true));
         if !first {
             return Err(invalid(
@@ -254,9 +254,9 @@ impl Relay {
         remote: EnterpriseRemote,
     ) -> Result<(), Error> {
         let inner = &*self.inner;
-        let sdes = inner.table().get(&id).map(|r| r.sdes);
-        let inbound = inner.check_enterprise(&remote, sdes.unwrap_or(false))?;
         let shared = inner.live(id)?;
+        let sdes = inner.table().get(&id).is_some_and(|r| r.sdes);
+        let inbound = inner.check_enterprise(&remote, sdes)?;
         inner.workers[shared.worker].send(Command::SetEnterprise {
             id,
             rtp: remote.rtp,
@@ -346,6 +346,9 @@ impl Inner {
     /// `max-sessions`.
     fn reserve(&self) -> Result<usize, Error> {
         let _table = self.table();
+        if self.workers.iter().any(WorkerHandle::is_stopped) {
+            return Err(Error::Stopped);
+        }
         let live: usize = self
             .workers
             .iter()

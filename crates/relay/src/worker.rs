@@ -125,6 +125,11 @@ impl WorkerHandle {
         self.waker.wake().map_err(|_| Error::Stopped)
     }
 
+    /// Whether [`Self::stop`] was called.
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stop.load(Ordering::Acquire)
+    }
+
     /// Stops the loop (every session ends with [`EndReason::Shutdown`]) and waits for the
     /// thread. Later calls return at once.
     pub(crate) fn stop(&self) {
@@ -338,7 +343,7 @@ impl Worker {
 
     fn add(&mut self, now: Instant, new: NewSession) {
         let slot = self.free.pop().unwrap_or(self.entries.len());
-        let mut entry = Entry {
+        let entry = Entry {
             id: new.id,
             session: new.session,
             public: new.public,
@@ -361,11 +366,11 @@ impl Worker {
                 None => Ok(()),
             });
         if let Err(e) = registered {
-            entry.session.end(
-                now,
-                EndReason::Failed(format!("cannot register the sockets: {e}")),
-            );
+            let shared = entry.session.shared().clone();
             // Dropping the entry closes the sockets (and with them any registration).
+            drop(entry);
+            let reason = EndReason::Failed(format!("cannot register the sockets: {e}"));
+            shared.end(now, reason);
             self.load.fetch_sub(1, Ordering::Relaxed);
             return;
         }
@@ -396,7 +401,11 @@ impl Worker {
             let _ = registry.deregister(&mut SourceFd(&socket.as_raw_fd()));
         }
         self.by_id.remove(&entry.id);
+        let shared = entry.session.shared().clone();
+        let reason = entry.session.ended().cloned().unwrap_or(EndReason::Removed);
         drop(entry);
+        // Published only now: whoever sees the session ended finds its ports free.
+        shared.end(Instant::now(), reason);
         self.free.push(slot);
         self.load.fetch_sub(1, Ordering::Relaxed);
     }
@@ -412,8 +421,10 @@ impl Worker {
         // Sessions still queued for this worker end too; dropping them closes their sockets.
         while let Ok(command) = self.commands.try_recv() {
             match command {
-                Command::Add(mut new) => {
-                    new.session.end(now, EndReason::Shutdown);
+                Command::Add(new) => {
+                    let shared = new.session.shared().clone();
+                    drop(new);
+                    shared.end(now, EndReason::Shutdown);
                     self.load.fetch_sub(1, Ordering::Relaxed);
                 }
                 Command::Remove(_, done) => {

@@ -1,5 +1,11 @@
-//! The enterprise leg of a session: where its media goes, which sources it accepts
-//! (strict mode, or symmetric-RTP latching), and its SDES-SRTP contexts.
+//! The enterprise leg of a session: where its media goes, which sources it accepts, and its
+//! SDES-SRTP contexts.
+//!
+//! Strict mode accepts media only from the configured remote. Otherwise the leg latches
+//! (symmetric RTP, RFC 4961; latching as RFC 7362 describes it): the first source of valid
+//! media on a socket becomes where that socket's media goes, and from then on only that
+//! source is accepted, so a stray or hostile sender cannot take over a running call. A new
+//! remote from the control plane (a re-offer) releases the latch.
 
 use std::net::SocketAddr;
 
@@ -15,7 +21,7 @@ pub(crate) struct Enterprise {
     pub(crate) sdes: bool,
     /// The configured remote: RTP and (without mux) RTCP.
     remote: Option<(SocketAddr, SocketAddr)>,
-    /// Sources of valid media seen last (symmetric RTP), RTP and RTCP socket.
+    /// The latched sources (symmetric RTP) of the RTP and RTCP sockets.
     latched: [Option<SocketAddr>; 2],
     /// Unprotects what the enterprise sends (the remote's SDES key).
     pub(crate) inbound: Option<Inbound>,
@@ -72,22 +78,23 @@ impl Enterprise {
     }
 
     /// Whether a packet from `from` on the RTP (`rtcp_socket == false`) or RTCP socket may
-    /// be accepted: anything when not strict, only the remote's address when strict.
+    /// be accepted: in strict mode only from the remote's address; otherwise from the
+    /// latched source, or from anyone while nothing is latched.
     pub(crate) fn accepts(&self, from: SocketAddr, rtcp_socket: bool) -> bool {
-        if !self.strict {
-            return true;
+        if self.strict {
+            return match self.remote {
+                Some((rtp, rtcp)) => from == if rtcp_socket { rtcp } else { rtp },
+                None => false,
+            };
         }
-        match self.remote {
-            Some((rtp, rtcp)) => from == if rtcp_socket { rtcp } else { rtp },
-            None => false,
-        }
+        self.latched[usize::from(rtcp_socket)].is_none_or(|latched| latched == from)
     }
 
-    /// Records `from` as the source of valid media on a socket; returns the new RTP
-    /// destination when it changed.
+    /// Latches `from`, the source of valid media on a socket, if nothing is latched there
+    /// yet; returns the new RTP destination when it changed.
     pub(crate) fn latch(&mut self, from: SocketAddr, rtcp_socket: bool) -> Option<SocketAddr> {
         let slot = &mut self.latched[usize::from(rtcp_socket)];
-        if *slot == Some(from) {
+        if self.strict || slot.is_some() {
             return None;
         }
         *slot = Some(from);
@@ -118,16 +125,23 @@ mod tests {
     }
 
     #[test]
-    fn latching_follows_the_source_unless_strict() {
+    fn latching_takes_the_first_source_and_holds_it_unless_strict() {
         let mut e = Enterprise::new(false, false, None);
         e.set_remote(a(5000), None, None);
         assert!(e.accepts(a(6000), false));
         assert_eq!(e.latch(a(6000), false), Some(a(6000)));
-        assert_eq!(e.latch(a(6000), false), None);
+        assert_eq!(e.destination(false), Some(a(6000)));
+        // Held: others are refused and cannot move it.
+        assert!(!e.accepts(a(7000), false));
+        assert_eq!(e.latch(a(7000), false), None);
         assert_eq!(e.destination(false), Some(a(6000)));
         assert_eq!(e.destination(true), Some(a(5001)));
         assert_eq!(e.latch(a(6001), true), None);
         assert_eq!(e.destination(true), Some(a(6001)));
+        // A new remote releases the latch.
+        e.set_remote(a(8000), None, None);
+        assert!(e.accepts(a(7000), false));
+        assert_eq!(e.destination(false), Some(a(8000)));
 
         let mut s = Enterprise::new(false, true, None);
         assert!(!s.accepts(a(5000), false));

@@ -430,8 +430,9 @@ impl Session {
         }
     }
 
-    /// Ends the session: queues a DTLS close_notify when a handshake exists and publishes
-    /// the reason. Later calls change nothing.
+    /// Ends the session: queues a DTLS close_notify when a handshake exists. Later calls
+    /// change nothing. The driver publishes the end (with [`Self::shared`]) once it closed
+    /// the sockets, so a session seen as ended has its ports free.
     pub(crate) fn end(&mut self, now: Instant, reason: EndReason) {
         if self.ended.is_some() {
             return;
@@ -441,8 +442,12 @@ impl Session {
         }
         self.browser_in = None;
         self.browser_out = None;
-        self.shared.end(now, reason.clone());
         self.ended = Some(reason);
+    }
+
+    /// What the session shares with the control plane.
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 
     fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize) {

@@ -1,0 +1,259 @@
+//! Sockets are bound only inside the configured ranges and to the configured addresses, as
+//! the kernel reports them (/proc/net/udp), and every port is free again after removal,
+//! timeout, failure and shutdown.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv4Addr, UdpSocket};
+use std::time::Duration;
+
+use common::{bound_in, eventually, Browser, Echo, ENTERPRISE_IP, PUBLIC_IP};
+use edge_relay::{
+    EndReason, EnterpriseRemote, EnterpriseSide, Error, Relay, SessionSpec, SessionState, Side,
+};
+
+fn spec(echo: &Echo) -> SessionSpec {
+    let mut s = SessionSpec::new();
+    s.enterprise = Some(echo.remote());
+    s
+}
+
+#[test]
+fn sockets_sit_in_the_ranges_on_the_pinned_addresses_and_go_on_removal() {
+    let (public, enterprise) = ((42000, 42009), (32000, 32009));
+    let relay = Relay::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
+    let echo = Echo::start();
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+
+    let infos: Vec<_> = (0..4)
+        .map(|_| relay.create_session(spec(&echo)).unwrap())
+        .collect();
+    let mut expected_public: Vec<u16> = infos.iter().map(|i| i.public_addr.port()).collect();
+    let mut expected_enterprise: Vec<u16> = infos
+        .iter()
+        .flat_map(|i| [i.enterprise_rtp.port(), i.enterprise_rtcp.unwrap().port()])
+        .collect();
+    expected_public.sort_unstable();
+    expected_enterprise.sort_unstable();
+    // Exactly these, and nothing of ours on the other address or outside the ranges.
+    assert_eq!(bound_in(PUBLIC_IP, public.0, public.1), expected_public);
+    assert_eq!(
+        bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1),
+        expected_enterprise
+    );
+    assert!(bound_in(ENTERPRISE_IP, public.0, public.1).is_empty());
+    assert!(bound_in(PUBLIC_IP, enterprise.0, enterprise.1).is_empty());
+    for info in &infos {
+        assert_eq!(info.enterprise_rtp.ip(), IpAddr::V4(ENTERPRISE_IP));
+        assert_eq!(info.enterprise_rtp.port() % 2, 0, "RTP on an even port");
+    }
+    // Each enterprise socket is bound to the address itself, not a wildcard: what the OS
+    // says about the socket matches the pinned address (getsockname through the snapshot).
+    for info in &infos {
+        let snap = relay.session(info.id).unwrap();
+        assert_eq!(snap.enterprise_rtp, info.enterprise_rtp);
+    }
+
+    for info in &infos {
+        relay.remove_session(info.id).unwrap();
+        // Freed before remove_session returned.
+        assert!(!bound_in(PUBLIC_IP, public.0, public.1).contains(&info.public_addr.port()));
+        let rtp = info.enterprise_rtp.port();
+        assert!(!bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).contains(&rtp));
+        assert!(relay.session(info.id).is_none());
+        assert!(matches!(
+            relay.remove_session(info.id),
+            Err(Error::UnknownSession(_))
+        ));
+    }
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+    assert!(bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).is_empty());
+    relay.shutdown();
+}
+
+#[test]
+fn exhausted_ranges_fail_cleanly_without_leaking_the_other_leg() {
+    // One enterprise pair only: the second session gets its public port, then fails on the
+    // enterprise side, and must give the public port back.
+    let (public, enterprise) = ((42100, 42109), (32100, 32101));
+    let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
+    let echo = Echo::start();
+    let first = relay.create_session(spec(&echo)).unwrap();
+    let err = relay.create_session(spec(&echo)).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::PortsExhausted {
+                side: Side::Enterprise,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("32100-32101"), "{err}");
+    assert_eq!(
+        bound_in(PUBLIC_IP, public.0, public.1),
+        vec![first.public_addr.port()]
+    );
+    // A port taken by someone else is skipped, not double-booked: with the pair held by a
+    // stranger the range stays exhausted after the first session goes.
+    relay.remove_session(first.id).unwrap();
+    let stranger = UdpSocket::bind((ENTERPRISE_IP, 32101)).unwrap();
+    assert!(matches!(
+        relay.create_session(spec(&echo)),
+        Err(Error::PortsExhausted { .. })
+    ));
+    drop(stranger);
+    let again = relay.create_session(spec(&echo)).unwrap();
+    assert_eq!(again.enterprise_rtp.port(), 32100);
+    // The failed attempts left nothing behind.
+    assert_eq!(
+        bound_in(PUBLIC_IP, public.0, public.1),
+        vec![again.public_addr.port()]
+    );
+    assert_eq!(relay.sessions().len(), 1);
+    relay.shutdown();
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+    assert!(bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).is_empty());
+}
+
+#[test]
+fn a_fixed_transport_port_serves_one_session_at_a_time() {
+    let mut config = common::config((42200, 42209), (1, 1), 1);
+    config.enterprise = EnterpriseSide::fixed(IpAddr::V4(ENTERPRISE_IP), 32200);
+    let relay = Relay::start(config.clone(), common::dtls_config()).unwrap();
+    let echo = Echo::start();
+    let first = relay.create_session(spec(&echo)).unwrap();
+    assert_eq!(first.enterprise_rtp.port(), 32200);
+    assert_eq!(first.enterprise_rtcp.unwrap().port(), 32201);
+    let err = relay.create_session(spec(&echo)).unwrap_err();
+    assert!(
+        matches!(err, Error::Bind { side: Side::Enterprise, addr, .. } if addr.port() == 32200),
+        "{err}"
+    );
+    assert!(err.to_string().contains("127.0.0.2:32200"), "{err}");
+    assert_eq!(
+        bound_in(PUBLIC_IP, 42200, 42209).len(),
+        1,
+        "no public port leaked"
+    );
+    relay.remove_session(first.id).unwrap();
+    let second = relay.create_session(spec(&echo)).unwrap();
+    assert_eq!(second.enterprise_rtp.port(), 32200);
+
+    // A second relay refuses to start on the busy fixed port, naming it.
+    let err = Relay::start(config, common::dtls_config()).err().unwrap();
+    assert!(err.to_string().contains("32200"), "{err}");
+    relay.shutdown();
+}
+
+#[test]
+fn start_refuses_addresses_that_are_not_local() {
+    let mut config = common::config((42300, 42309), (32300, 32309), 1);
+    config.enterprise = EnterpriseSide::new(
+        IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
+        edge_relay::PortRange::new(32300, 32309).unwrap(),
+    );
+    let err = Relay::start(config, common::dtls_config()).err().unwrap();
+    assert!(
+        matches!(
+            err,
+            Error::Bind {
+                side: Side::Enterprise,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("192.0.2.1"), "{err}");
+}
+
+#[test]
+fn timed_out_sessions_free_their_ports_and_linger_then_vanish() {
+    let (public, enterprise) = ((42400, 42409), (32400, 32409));
+    let mut config = common::config(public, enterprise, 1);
+    config.setup_timeout = Duration::from_millis(300);
+    config.media_timeout = Duration::from_millis(300);
+    config.ended_linger = Duration::from_millis(600);
+    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let echo = Echo::start();
+
+    // Nobody ever connects: setup timeout.
+    let idle = relay.create_session(spec(&echo)).unwrap();
+    // Connects, exchanges media, then goes quiet: media timeout.
+    let mut browser = Browser::new();
+    let mut s = spec(&echo);
+    s.browser = Some(browser.remote());
+    let quiet = relay.create_session(s).unwrap();
+    browser.connect(&quiet).unwrap();
+    browser.send_rtp(1, &common::payload(0, 1));
+    assert!(browser.recv_media(Duration::from_secs(2)).is_some());
+    assert_eq!(bound_in(PUBLIC_IP, public.0, public.1).len(), 2);
+
+    let ended = |id| {
+        relay
+            .session(id)
+            .is_some_and(|s: edge_relay::SessionSnapshot| s.state.is_ended())
+    };
+    assert!(eventually(Duration::from_secs(3), || ended(idle.id) && ended(quiet.id)));
+    assert_eq!(
+        relay.session(idle.id).unwrap().state,
+        SessionState::Ended {
+            reason: EndReason::SetupTimeout
+        }
+    );
+    let quiet_snap = relay.session(quiet.id).unwrap();
+    assert_eq!(
+        quiet_snap.state,
+        SessionState::Ended {
+            reason: EndReason::MediaTimeout
+        }
+    );
+    assert_eq!(quiet_snap.counters.browser_to_enterprise.rtp_packets, 1);
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+    assert!(bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).is_empty());
+    // An ended session can be read but not changed.
+    assert!(matches!(
+        relay.set_enterprise_remote(quiet.id, EnterpriseRemote::new(echo.rtp)),
+        Err(Error::SessionEnded(_))
+    ));
+    // And it disappears after the linger time.
+    assert!(eventually(Duration::from_secs(3), || relay
+        .session(idle.id)
+        .is_none()
+        && relay.sessions().is_empty()));
+    relay.shutdown();
+}
+
+#[test]
+fn shutdown_and_dropping_the_last_handle_free_everything() {
+    let (public, enterprise) = ((42500, 42509), (32500, 32509));
+    let relay = Relay::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
+    let echo = Echo::start();
+    let clone = relay.clone();
+    for _ in 0..3 {
+        clone.create_session(spec(&echo)).unwrap();
+    }
+    assert_eq!(bound_in(PUBLIC_IP, public.0, public.1).len(), 3);
+    drop(clone);
+    drop(relay);
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+    assert!(bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).is_empty());
+
+    let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
+    let info = relay.create_session(spec(&echo)).unwrap();
+    let other = relay.clone();
+    relay.shutdown();
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+    assert!(matches!(
+        other.create_session(spec(&echo)),
+        Err(Error::Stopped)
+    ));
+    assert!(matches!(
+        other.session(info.id).map(|s| s.state),
+        Some(SessionState::Ended {
+            reason: EndReason::Shutdown
+        })
+    ));
+}
