@@ -38,3 +38,4 @@ pub fn require_program(name: &str) -> PathBuf {
 }
 
 pub mod srtp;
+pub mod turn;

@@ -76,6 +76,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
 
+    // Signal handlers go in before anything is announced, so a SIGTERM right after the
+    // start-up line is a clean shutdown and not the default (killing) action.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let term = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    })?;
+    let interrupt = runtime.block_on(async {
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    })?;
     let service = Service::start(service_config.clone()).context("cannot start TURN")?;
     tracing::info!("{}", summary(&service_config, Some(service.local_addrs())));
     if let Some((user, password)) = &generated {
@@ -84,7 +95,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
              `{password}` for this run only (loopback listeners only)"
         );
     }
-    wait_for_shutdown(&service)?;
+    runtime.block_on(wait_for_shutdown(&service, term, interrupt))?;
     tracing::info!("shutting down");
     service.shutdown().context("TURN shutdown")?;
     Ok(())
@@ -139,24 +150,22 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Blocks until SIGINT or SIGTERM, or until the TURN loop dies on its own.
-fn wait_for_shutdown(service: &Service) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-        let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                r = tokio::signal::ctrl_c() => return r.map_err(anyhow::Error::from),
-                _ = term.recv() => return Ok(()),
-                _ = tick.tick() => {
-                    if !service.is_running() {
-                        anyhow::bail!("the TURN event loop stopped unexpectedly");
-                    }
+/// Waits for SIGINT or SIGTERM, or until the TURN loop dies on its own.
+async fn wait_for_shutdown(
+    service: &Service,
+    mut term: tokio::signal::unix::Signal,
+    mut interrupt: tokio::signal::unix::Signal,
+) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => return Ok(()),
+            _ = term.recv() => return Ok(()),
+            _ = tick.tick() => {
+                if !service.is_running() {
+                    anyhow::bail!("the TURN event loop stopped unexpectedly");
                 }
             }
         }
-    })
+    }
 }
