@@ -81,7 +81,7 @@ impl TurnOptions {
                 .join(", ")
         };
         let mut toml = format!(
-            "[log]\nlevel = \"info\"\n\n[turn]\nrealm = {REALM:?}\nlisten-udp = [{any:?}]\n\
+            "[log]\nlevel = \"info,edge_turn=debug\"\n\n[turn]\nrealm = {REALM:?}\nlisten-udp = [{any:?}]\n\
              default-lifetime = {}\nmax-lifetime = {}\n",
             self.lifetimes.0, self.lifetimes.1
         );

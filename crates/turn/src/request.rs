@@ -293,6 +293,7 @@ impl Server {
             return Fail(508);
         }
         self.allocations.bind(slot, now, number, peer);
+        tracing::debug!(%tuple, number, %peer, "channel bound");
         OK
     }
 
