@@ -1,0 +1,260 @@
+//! Policy through the running media-edge binary: the peer filter (secure by default, allowed
+//! when configured), per-user quota (486), port range exhaustion (508), and relay ports
+//! released on refresh-to-zero and on expiry, counted in the kernel's socket table.
+//!
+//! The client here is a minimal blocking TURN client over edge-stun: it only sends
+//! CreatePermission toward the special addresses, never data, so nothing leaves loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use edge_stun::{
+    long_term_key, Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId,
+};
+use edge_suite::turn::{bound_udp_ports, EchoPeer, TurnOptions, TurnServer, PASSWORD, REALM, USER};
+
+struct StunClient {
+    socket: UdpSocket,
+    server: SocketAddr,
+    key: IntegrityKey,
+    nonce: Option<String>,
+    tid: u32,
+}
+
+impl StunClient {
+    fn new(server: SocketAddr) -> Self {
+        let bind = if server.is_ipv4() {
+            "127.0.0.1:0"
+        } else {
+            "[::1]:0"
+        };
+        let socket = UdpSocket::bind(bind).unwrap();
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        Self {
+            socket,
+            server,
+            key: IntegrityKey::new(&long_term_key(USER, REALM, PASSWORD)),
+            nonce: None,
+            tid: 0,
+        }
+    }
+
+    /// Sends a request (signed once a nonce is known, retried once on 401/438) and returns
+    /// the error code of the response, if any.
+    fn request(&mut self, method: Method, attrs: &[Attribute<'_>]) -> Result<Vec<u8>, u16> {
+        for _ in 0..2 {
+            self.tid += 1;
+            let mut tid = [0u8; 12];
+            tid[..4].copy_from_slice(&self.tid.to_be_bytes());
+            let mut buf = [0u8; 1500];
+            let mut enc =
+                MessageEncoder::new(&mut buf, Class::Request, method, TransactionId(tid)).unwrap();
+            for a in attrs {
+                enc.attribute(a).unwrap();
+            }
+            if let Some(nonce) = &self.nonce {
+                enc.attribute(&Attribute::Username(USER)).unwrap();
+                enc.attribute(&Attribute::Realm(REALM)).unwrap();
+                enc.attribute(&Attribute::Nonce(nonce)).unwrap();
+                enc.message_integrity(&self.key).unwrap();
+            }
+            let len = enc.finish();
+            self.socket.send_to(&buf[..len], self.server).unwrap();
+            let mut resp = vec![0u8; 1500];
+            let n = self.socket.recv(&mut resp).unwrap();
+            resp.truncate(n);
+            let msg = Message::parse(&resp).unwrap();
+            assert_eq!(msg.transaction_id(), TransactionId(tid));
+            match msg.error_code().unwrap().map(|e| e.code) {
+                Some(401 | 438) if self.nonce.as_deref() != msg.nonce().unwrap() => {
+                    self.nonce = msg.nonce().unwrap().map(str::to_owned);
+                }
+                Some(code) => return Err(code),
+                None => {
+                    msg.verify_integrity(&self.key).unwrap();
+                    return Ok(resp);
+                }
+            }
+        }
+        panic!("no answer after a nonce retry");
+    }
+
+    fn allocate(&mut self) -> Result<SocketAddr, u16> {
+        let resp = self.request(Method::ALLOCATE, &[Attribute::RequestedTransport(17)])?;
+        Ok(Message::parse(&resp)
+            .unwrap()
+            .xor_relayed_address()
+            .unwrap()
+            .unwrap())
+    }
+
+    fn permit(&mut self, peer: &str) -> Result<(), u16> {
+        let peer: SocketAddr = peer.parse().unwrap();
+        self.request(
+            Method::CREATE_PERMISSION,
+            &[Attribute::XorPeerAddress(peer)],
+        )
+        .map(drop)
+    }
+
+    fn refresh(&mut self, lifetime: u32) -> Result<(), u16> {
+        self.request(Method::REFRESH, &[Attribute::Lifetime(lifetime)])
+            .map(drop)
+    }
+}
+
+const SPECIAL_V4: &[&str] = &[
+    "127.0.0.1:9",
+    "0.0.0.0:9",
+    "169.254.169.254:80",
+    "10.0.0.1:9",
+];
+const SPECIAL_V6: &[&str] = &["[::1]:9", "[::ffff:127.0.0.1]:9"];
+
+#[test]
+fn special_peers_are_refused_by_default() {
+    let v4 = TurnServer::start(&TurnOptions::new(41000..=41009));
+    let mut c = StunClient::new(v4.udp);
+    c.allocate().unwrap();
+    for peer in SPECIAL_V4 {
+        assert_eq!(c.permit(peer), Err(403), "{peer}");
+    }
+    let mut options = TurnOptions::new(41010..=41019);
+    options.address = "::1";
+    options.streams = false;
+    let v6 = TurnServer::start(&options);
+    let mut c = StunClient::new(v6.udp);
+    c.allocate().unwrap();
+    for peer in SPECIAL_V6 {
+        assert_eq!(c.permit(peer), Err(403), "{peer}");
+    }
+}
+
+#[test]
+fn special_peers_are_allowed_when_configured() {
+    let mut options = TurnOptions::new(41020..=41029);
+    options.allow = vec!["127.0.0.0/8", "0.0.0.0/32", "169.254.0.0/16", "10.0.0.0/8"];
+    let v4 = TurnServer::start(&options);
+    let mut c = StunClient::new(v4.udp);
+    c.allocate().unwrap();
+    for peer in SPECIAL_V4 {
+        assert_eq!(c.permit(peer), Ok(()), "{peer}");
+    }
+    let mut options = TurnOptions::new(41030..=41039);
+    options.address = "::1";
+    options.streams = false;
+    options.allow = vec!["::1/128", "127.0.0.0/8"];
+    let v6 = TurnServer::start(&options);
+    let mut c = StunClient::new(v6.udp);
+    c.allocate().unwrap();
+    for peer in SPECIAL_V6 {
+        assert_eq!(c.permit(peer), Ok(()), "{peer}");
+    }
+}
+
+#[test]
+fn allowed_loopback_peer_is_actually_relayed_to() {
+    let mut options = TurnOptions::new(41040..=41049);
+    options.allow = vec!["127.0.0.1/32"];
+    options.deny = vec!["127.0.0.2/32"];
+    let server = TurnServer::start(&options);
+    let echo = EchoPeer::start();
+    let mut c = StunClient::new(server.udp);
+    c.allocate().unwrap();
+    assert_eq!(c.permit("127.0.0.2:9"), Err(403), "deny-list wins");
+    c.permit(&echo.addr.to_string()).unwrap();
+    // A Send indication to the echo peer comes back as a Data indication.
+    let mut buf = [0u8; 1500];
+    let mut enc = MessageEncoder::new(
+        &mut buf,
+        Class::Indication,
+        Method::SEND,
+        TransactionId([9; 12]),
+    )
+    .unwrap();
+    enc.attribute(&Attribute::XorPeerAddress(echo.addr))
+        .unwrap();
+    enc.attribute(&Attribute::Data(b"through the relay"))
+        .unwrap();
+    let len = enc.finish();
+    c.socket.send_to(&buf[..len], server.udp).unwrap();
+    let mut resp = [0u8; 1500];
+    let n = c.socket.recv(&mut resp).unwrap();
+    let msg = Message::parse(&resp[..n]).unwrap();
+    assert_eq!(msg.method(), Method::DATA);
+    assert_eq!(msg.xor_peer_address().unwrap(), Some(echo.addr));
+    assert_eq!(msg.data().unwrap(), Some(&b"through the relay"[..]));
+    assert_eq!(echo.echoed(), 1);
+}
+
+#[test]
+fn user_quota_gives_486() {
+    let ports = 41100..=41119;
+    let mut options = TurnOptions::new(ports.clone());
+    options.user_quota = 3;
+    let server = TurnServer::start(&options);
+    let mut clients: Vec<StunClient> = (0..4).map(|_| StunClient::new(server.udp)).collect();
+    for c in &mut clients[..3] {
+        c.allocate().unwrap();
+    }
+    assert_eq!(clients[3].allocate(), Err(486));
+    assert_eq!(bound_udp_ports(&ports), 3);
+    // Releasing one makes room again.
+    clients[0].refresh(0).unwrap();
+    clients[3].allocate().unwrap();
+    assert_eq!(bound_udp_ports(&ports), 3);
+}
+
+#[test]
+fn exhausted_port_range_gives_508_and_refresh_to_zero_releases() {
+    let ports = 41200..=41203;
+    let server = TurnServer::start(&TurnOptions::new(ports.clone()));
+    let mut clients: Vec<StunClient> = (0..5).map(|_| StunClient::new(server.udp)).collect();
+    let mut relayed: Vec<u16> = clients[..4]
+        .iter_mut()
+        .map(|c| c.allocate().unwrap().port())
+        .collect();
+    relayed.sort_unstable();
+    assert_eq!(relayed, ports.clone().collect::<Vec<_>>());
+    assert_eq!(bound_udp_ports(&ports), 4);
+    assert_eq!(clients[4].allocate(), Err(508));
+    for (i, c) in clients[..4].iter_mut().enumerate() {
+        c.refresh(0).unwrap();
+        assert_eq!(bound_udp_ports(&ports), 3 - i, "after releasing {}", i + 1);
+    }
+    clients[4].allocate().unwrap();
+    assert_eq!(bound_udp_ports(&ports), 1);
+}
+
+#[test]
+fn expiry_releases_ports() {
+    let ports = 41300..=41309;
+    let mut options = TurnOptions::new(ports.clone());
+    options.lifetimes = (1, 1);
+    let server = TurnServer::start(&options);
+    let mut clients: Vec<StunClient> = (0..3).map(|_| StunClient::new(server.udp)).collect();
+    for c in &mut clients {
+        c.allocate().unwrap();
+    }
+    assert_eq!(bound_udp_ports(&ports), 3);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while bound_udp_ports(&ports) > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        bound_udp_ports(&ports),
+        0,
+        "expired allocations keep ports open"
+    );
+    assert_eq!(
+        server.log().matches("reason=Expired").count(),
+        3,
+        "{}",
+        server.log()
+    );
+    // An expired allocation is gone: refreshing it is 437.
+    assert_eq!(clients[0].refresh(600), Err(437));
+}
