@@ -30,7 +30,11 @@ impl LibSrtp {
             .expect("start the libsrtp peer");
         let stdin = child.stdin.take().unwrap();
         let stdout = BufReader::new(child.stdout.take().unwrap());
-        let mut peer = LibSrtp { child, stdin, stdout };
+        let mut peer = LibSrtp {
+            child,
+            stdin,
+            stdout,
+        };
         let mut setup = key.profile().dtls_id().unwrap().to_be_bytes().to_vec();
         setup.extend_from_slice(key.key());
         setup.extend_from_slice(key.salt());
@@ -45,7 +49,9 @@ impl LibSrtp {
         self.stdin.write_all(&msg).unwrap();
         self.stdin.flush().unwrap();
         let mut head = [0u8; 5];
-        self.stdout.read_exact(&mut head).expect("libsrtp peer answers");
+        self.stdout
+            .read_exact(&mut head)
+            .expect("libsrtp peer answers");
         let mut out = vec![0; u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize];
         self.stdout.read_exact(&mut out).unwrap();
         match head[0] {
@@ -95,7 +101,11 @@ fn rtp_both_ways_byte_identical() {
             buf[..p.len()].copy_from_slice(&p);
             let len = tx.protect_rtp(&mut buf, p.len()).unwrap();
             let theirs = peer.call(b'p', &p).unwrap();
-            assert_eq!(&buf[..len], &theirs[..], "{profile} packet {n}: same SRTP bytes");
+            assert_eq!(
+                &buf[..len],
+                &theirs[..],
+                "{profile} packet {n}: same SRTP bytes"
+            );
             let decrypted = peer
                 .call(b'u', &buf[..len])
                 .unwrap_or_else(|e| panic!("{profile} packet {n}: libsrtp refused ours: {e}"));
@@ -156,7 +166,11 @@ fn both_refuse_replayed_and_tampered_packets() {
         let mut again = srtp.clone();
         assert_eq!(
             rx.unprotect_rtp(&mut again, srtp.len()),
-            Err(Error::Replayed { kind: PacketKind::Rtp, ssrc: SSRCS[0], index: 7 })
+            Err(Error::Replayed {
+                kind: PacketKind::Rtp,
+                ssrc: SSRCS[0],
+                index: 7
+            })
         );
         for at in [srtp.len() - 1, 1] {
             let mut bad = srtp.clone();
@@ -164,10 +178,16 @@ fn both_refuse_replayed_and_tampered_packets() {
             let mut fresh = Inbound::new(&key, &Config::default()).unwrap();
             assert_eq!(
                 fresh.unprotect_rtp(&mut bad.clone(), bad.len()),
-                Err(Error::AuthFailed { kind: PacketKind::Rtp, ssrc: SSRCS[0] }),
+                Err(Error::AuthFailed {
+                    kind: PacketKind::Rtp,
+                    ssrc: SSRCS[0]
+                }),
                 "{profile}: byte {at} flipped"
             );
-            assert!(peer.call(b'u', &bad).is_err(), "{profile}: libsrtp takes byte {at} flipped");
+            assert!(
+                peer.call(b'u', &bad).is_err(),
+                "{profile}: libsrtp takes byte {at} flipped"
+            );
         }
     }
 }

@@ -13,10 +13,22 @@ const SSRCS: [u32; 3] = [0x1111_1111, 0xcafe_f00d, 0x0000_0042];
 
 fn profiles() -> [(Profile, ProtectionProfile); 6] {
     [
-        (Profile::Aes128CmHmacSha1_80, ProtectionProfile::Aes128CmHmacSha1_80),
-        (Profile::Aes128CmHmacSha1_32, ProtectionProfile::Aes128CmHmacSha1_32),
-        (Profile::Aes256CmHmacSha1_80, ProtectionProfile::Aes256CmHmacSha1_80),
-        (Profile::Aes256CmHmacSha1_32, ProtectionProfile::Aes256CmHmacSha1_32),
+        (
+            Profile::Aes128CmHmacSha1_80,
+            ProtectionProfile::Aes128CmHmacSha1_80,
+        ),
+        (
+            Profile::Aes128CmHmacSha1_32,
+            ProtectionProfile::Aes128CmHmacSha1_32,
+        ),
+        (
+            Profile::Aes256CmHmacSha1_80,
+            ProtectionProfile::Aes256CmHmacSha1_80,
+        ),
+        (
+            Profile::Aes256CmHmacSha1_32,
+            ProtectionProfile::Aes256CmHmacSha1_32,
+        ),
         (Profile::AeadAes128Gcm, ProtectionProfile::AeadAes128Gcm),
         (Profile::AeadAes256Gcm, ProtectionProfile::AeadAes256Gcm),
     ]
@@ -37,7 +49,10 @@ fn webrtc(key: &MasterKey, profile: ProtectionProfile) -> Context {
 /// `PACKETS` RTP packets over the SSRCs, each SSRC's sequence starting 3000 or fewer before
 /// the wrap, in order of sending.
 fn rtp_stream(rng: &mut Rng) -> Vec<Vec<u8>> {
-    let mut seqs: Vec<u16> = SSRCS.iter().map(|_| 62_500 + rng.below(3000) as u16).collect();
+    let mut seqs: Vec<u16> = SSRCS
+        .iter()
+        .map(|_| 62_500 + rng.below(3000) as u16)
+        .collect();
     (0..PACKETS)
         .map(|_| {
             let i = rng.below(SSRCS.len());
@@ -74,7 +89,11 @@ fn rtp_both_ways_byte_identical() {
             let theirs_protected = their_tx.encrypt_rtp(p).unwrap();
             assert_eq!(&buf[..len], &theirs_protected[..], "{ours} packet {n}");
             let decrypted = their_rx.decrypt_rtp(&buf[..len]).unwrap();
-            assert_eq!(&decrypted[..], &p[..], "{ours}: webrtc-srtp decrypts packet {n}");
+            assert_eq!(
+                &decrypted[..],
+                &p[..],
+                "{ours}: webrtc-srtp decrypts packet {n}"
+            );
             received.push((n, theirs_protected.to_vec()));
         }
         // webrtc-srtp's packets, some reordered, into ours: each arrives once, intact.
@@ -108,7 +127,11 @@ fn rtcp_both_ways() {
             let len = tx.protect_rtcp(&mut buf, p.len()).unwrap();
             assert_eq!(len, p.len() + ours.rtcp_overhead());
             let decrypted = their_rx.decrypt_rtcp(&buf[..len]).unwrap();
-            assert_eq!(&decrypted[..], &p[..], "{ours}: webrtc-srtp decrypts RTCP {n}");
+            assert_eq!(
+                &decrypted[..],
+                &p[..],
+                "{ours}: webrtc-srtp decrypts RTCP {n}"
+            );
             received.push((p.clone(), their_tx.encrypt_rtcp(&p).unwrap().to_vec()));
         }
         reorder(&mut rng, &mut received);

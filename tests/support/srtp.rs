@@ -39,7 +39,11 @@ impl Rng {
 pub fn rtp_packet(rng: &mut Rng, ssrc: u32, seq: u16, max_payload: usize) -> Vec<u8> {
     let csrcs = rng.below(4);
     let extension = rng.below(3) == 0;
-    let padding = if rng.below(8) == 0 { 1 + rng.below(16) } else { 0 };
+    let padding = if rng.below(8) == 0 {
+        1 + rng.below(16)
+    } else {
+        0
+    };
     let mut p = vec![
         0x80 | (u8::from(padding > 0) << 5) | (u8::from(extension) << 4) | csrcs as u8,
         rng.below(128) as u8 | (u8::from(rng.below(2) == 0) << 7),
