@@ -37,5 +37,6 @@ pub fn require_program(name: &str) -> PathBuf {
     }
 }
 
+pub mod media;
 pub mod srtp;
 pub mod turn;

@@ -1,0 +1,380 @@
+"""aiortc as the browser, and a UDP RTP echo as the enterprise side, of media-edge calls.
+
+Usage: media_peer.py '<plan JSON>'
+
+The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "frames": N,
+           "turn": {"url": "turn:127.0.0.1:PORT?transport=udp", "username": "...",
+                    "credential": "..."} (optional),
+           "calls": [{"name": "...", "relay": bool, "sdes": bool, "tamper_fingerprint": bool}]}
+
+Every call runs at the same time. For each, aiortc sends an audio track whose PCMU payloads
+carry the frame number k (recognisable content: the payload of frame k is a fixed function
+of k), media-edge's API answers the offer, the echo on 127.0.0.1 sends every RTP packet back
+(with its own SSRC; with "sdes" it decrypts with the key from media-edge's enterprise SDP
+and re-encrypts with its own, through libsrtp), and aiortc decodes what comes back. The
+call ends when aiortc decoded frames 0..N-1 (or the session ended, or time ran out); its
+session is read through GET and removed through DELETE.
+
+Prints one JSON report on stdout: per call the frame numbers the echo received and aiortc
+decoded, in arrival order (-1 for content that is not any frame's), the sources the echo
+saw, the session as GET showed it, and the status codes. The Rust test asserts on it.
+"""
+
+import asyncio
+import base64
+import fractions
+import json
+import os
+import re
+import struct
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import aioice.ice
+
+# Keep ICE on loopback: aioice would otherwise offer this machine's interface addresses.
+aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
+
+from aiortc import (  # noqa: E402
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc.codecs.g711 import PcmuDecoder  # noqa: E402
+from aiortc.jitterbuffer import JitterFrame  # noqa: E402
+from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
+from aiortc.rtcconfiguration import RTCIceTransportPolicy  # noqa: E402
+from aiortc.rtp import RtpPacket  # noqa: E402
+from av import AudioFrame  # noqa: E402
+from pylibsrtp import Policy, Session  # noqa: E402
+
+SAMPLES = 160  # 20 ms of 8 kHz audio: one PCMU packet
+ECHO_SSRC = 0x0E0C4000
+
+# The mu-law codes whose linear value encodes back to the same code (0x7f and 0xff are
+# both zero), and their linear values as aiortc's own PCMU decoder yields them.
+CODES = [c for c in range(256) if c not in (0x7F, 0xFF)]
+INDEX = {c: i for i, c in enumerate(CODES)}
+
+
+def _linear_values():
+    decoder = PcmuDecoder()
+    values = {}
+    for code in CODES:
+        frame = decoder.decode(JitterFrame(data=bytes([code]) * SAMPLES, timestamp=0))[0]
+        values[code] = struct.unpack("<h", bytes(frame.planes[0])[:2])[0]
+    return values
+
+
+LINEAR = _linear_values()
+CODE_OF = {v: c for c, v in LINEAR.items()}
+
+
+def payload(k):
+    """The PCMU payload of frame k: k in the first two codes, then a pattern of k."""
+    n = len(CODES)
+    body = [CODES[k % n], CODES[(k // n) % n]]
+    body += [CODES[(k * 31 + i) % n] for i in range(2, SAMPLES)]
+    return bytes(body)
+
+
+def frame_number(data):
+    """k when data is exactly payload(k), otherwise -1."""
+    if len(data) != SAMPLES or data[0] not in INDEX or data[1] not in INDEX:
+        return -1
+    k = INDEX[data[0]] + len(CODES) * INDEX[data[1]]
+    return k if payload(k) == data else -1
+
+
+class PatternTrack(MediaStreamTrack):
+    """Audio frames whose PCMU encoding is payload(0), payload(1), ... every 20 ms."""
+
+    kind = "audio"
+
+    def __init__(self):
+        super().__init__()
+        self.k = 0
+        self.start = None
+
+    async def recv(self):
+        if self.start is None:
+            self.start = time.monotonic()
+        else:
+            delay = self.start + self.k * 0.02 - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+        frame = AudioFrame(format="s16", layout="mono", samples=SAMPLES)
+        pcm = struct.pack(f"<{SAMPLES}h", *(LINEAR[c] for c in payload(self.k)))
+        frame.planes[0].update(pcm)
+        frame.sample_rate = 8000
+        frame.pts = self.k * SAMPLES
+        frame.time_base = fractions.Fraction(1, 8000)
+        self.k += 1
+        return frame
+
+
+class Echo:
+    """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES."""
+
+    def __init__(self, sdes):
+        self.sdes = sdes
+        self.own_key = os.urandom(30) if sdes else None
+        self.tx = Session(Policy(key=self.own_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)) if sdes else None
+        self.rx = None
+        self.frames = []
+        self.rtp_sources = set()
+        self.rtcp_sources = set()
+        self.rtcp_packets = 0
+        self.rtcp_decrypted = 0
+        self.srtp_failures = 0
+        self.early = 0
+
+    async def start(self):
+        loop = asyncio.get_running_loop()
+        echo = self
+
+        class Rtp(asyncio.DatagramProtocol):
+            def connection_made(self, transport):
+                self.transport = transport
+
+            def datagram_received(self, data, addr):
+                echo.on_rtp(self.transport, data, addr)
+
+        class Rtcp(asyncio.DatagramProtocol):
+            def datagram_received(self, data, addr):
+                echo.on_rtcp(data, addr)
+
+        self.rtp, _ = await loop.create_datagram_endpoint(Rtp, local_addr=("127.0.0.1", 0))
+        self.rtcp, _ = await loop.create_datagram_endpoint(Rtcp, local_addr=("127.0.0.1", 0))
+        self.rtp_addr = self.rtp.get_extra_info("sockname")
+        self.rtcp_addr = self.rtcp.get_extra_info("sockname")
+
+    def target(self):
+        """The request's "enterprise" member."""
+        if not self.sdes:
+            return {
+                "rtp": "%s:%d" % self.rtp_addr,
+                "rtcp": "%s:%d" % self.rtcp_addr,
+            }
+        key = base64.b64encode(self.own_key).decode()
+        sdp = (
+            "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=echo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+            f"m=audio {self.rtp_addr[1]} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"a=rtcp:{self.rtcp_addr[1]}\r\n"
+            f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=sendrecv\r\n"
+        )
+        return {"sdp": sdp}
+
+    def set_remote_sdp(self, sdp):
+        """Takes media-edge's SDES key from its enterprise SDP."""
+        if not self.sdes:
+            return
+        match = re.search(r"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/=]+)", sdp)
+        key = base64.b64decode(match.group(1))
+        self.rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+
+    def on_rtp(self, transport, data, addr):
+        self.rtp_sources.add("%s:%d" % addr)
+        if self.sdes:
+            if self.rx is None:
+                self.early += 1
+                return
+            try:
+                data = self.rx.unprotect(data)
+            except Exception:
+                self.srtp_failures += 1
+                return
+        packet = RtpPacket.parse(data)
+        self.frames.append(frame_number(packet.payload) if packet.payload_type == 0 else -1)
+        packet.ssrc = ECHO_SSRC
+        out = packet.serialize()
+        if self.sdes:
+            out = self.tx.protect(out)
+        transport.sendto(out, addr)
+
+    def on_rtcp(self, data, addr):
+        self.rtcp_sources.add("%s:%d" % addr)
+        self.rtcp_packets += 1
+        if self.sdes and self.rx is not None:
+            try:
+                self.rx.unprotect_rtcp(data)
+                self.rtcp_decrypted += 1
+            except Exception:
+                self.srtp_failures += 1
+
+    def close(self):
+        self.rtp.close()
+        self.rtcp.close()
+
+    def report(self):
+        return {
+            "frames": self.frames,
+            "rtp_sources": sorted(self.rtp_sources),
+            "rtcp_sources": sorted(self.rtcp_sources),
+            "rtcp_packets": self.rtcp_packets,
+            "rtcp_decrypted": self.rtcp_decrypted,
+            "srtp_failures": self.srtp_failures,
+            "early": self.early,
+            "address": "%s:%d" % self.rtp_addr,
+        }
+
+
+_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def _http(method, url, token, body):
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {token}")
+    if data is not None:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with _opener.open(req, timeout=15) as response:
+            status, text = response.status, response.read()
+    except urllib.error.HTTPError as e:
+        status, text = e.code, e.read()
+    return status, (json.loads(text) if text else None)
+
+
+async def http(plan, method, path, body=None):
+    return await asyncio.to_thread(_http, method, plan["api"] + path, plan["token"], body)
+
+
+def tamper(sdp):
+    """The same offer with fingerprints of some other certificate."""
+    fake = ":".join(["AB"] * 32)
+    sdp = re.sub(r"a=fingerprint:sha-(384|512) [0-9A-F:]+\r\n", "", sdp)
+    return re.sub(r"a=fingerprint:sha-256 [0-9A-F:]+", f"a=fingerprint:sha-256 {fake}", sdp)
+
+
+async def send_garbage(created, count):
+    """From a socket nobody negotiated: random datagrams to the session's public port, and
+    datagrams that look like RTP (version 2) to its enterprise port."""
+    public = ("127.0.0.1", media_port(created["answer"]))
+    enterprise = (
+        re.search(r"c=IN IP4 ([0-9.]+)", created["enterprise-sdp"]).group(1),
+        media_port(created["enterprise-sdp"]),
+    )
+    loop = asyncio.get_running_loop()
+    stranger, _ = await loop.create_datagram_endpoint(
+        asyncio.DatagramProtocol, local_addr=("127.0.0.1", 0)
+    )
+    for i in range(count):
+        size = 1 + (i * 37) % 300
+        stranger.sendto(os.urandom(size), public)
+        rtp = bytearray(os.urandom(12 + size))
+        rtp[0] = 0x80
+        stranger.sendto(bytes(rtp), enterprise)
+        await asyncio.sleep(0.002)
+    source = "%s:%d" % stranger.get_extra_info("sockname")
+    stranger.close()
+    return {"count": count, "source": source}
+
+
+def media_port(sdp):
+    return int(re.search(r"^m=audio (\d+) ", sdp, re.M).group(1))
+
+
+async def call(plan, spec):
+    name = spec["name"]
+    frames_wanted = plan["frames"]
+    log = lambda *a: print(f"[{name}]", *a, file=sys.stderr, flush=True)  # noqa: E731
+    echo = Echo(spec.get("sdes", False))
+    await echo.start()
+    servers = []
+    policy = RTCIceTransportPolicy.ALL
+    if spec.get("relay"):
+        t = plan["turn"]
+        servers = [RTCIceServer(urls=t["url"], username=t["username"], credential=t["credential"])]
+        policy = RTCIceTransportPolicy.RELAY
+    pc = RTCPeerConnection(RTCConfiguration(iceServers=servers, iceTransportPolicy=policy))
+    received = []
+    got_all = asyncio.Event()
+
+    @pc.on("track")
+    def on_track(track):
+        async def consume():
+            while True:
+                try:
+                    frame = await track.recv()
+                except Exception:
+                    return
+                data = bytes(frame.planes[0])[: 2 * frame.samples]
+                codes = bytes(CODE_OF.get(v, 0x7F) for v in struct.unpack(f"<{frame.samples}h", data))
+                received.append(frame_number(codes))
+                if set(range(frames_wanted)) <= set(received):
+                    got_all.set()
+
+        asyncio.ensure_future(consume())
+
+    # PCMU only: the pattern is checked byte for byte in the echo.
+    transceiver = pc.addTransceiver(PatternTrack(), direction="sendrecv")
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
+    )
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = pc.localDescription.sdp
+    if spec.get("tamper_fingerprint"):
+        offer = tamper(offer)
+    body = {"offer": offer, "enterprise": echo.target()}
+    if spec.get("sdes"):
+        body["enterprise-srtp"] = "sdes"
+    if "strict_source" in spec:
+        body["strict-source"] = spec["strict_source"]
+    status, created = await http(plan, "POST", "/v1/sessions", body)
+    report = {"create_status": status}
+    if status != 201:
+        report["error"] = created
+        await pc.close()
+        echo.close()
+        return name, report
+    sid = created["id"]
+    report["id"] = sid
+    report["answer"] = created["answer"]
+    report["enterprise_sdp"] = created["enterprise-sdp"]
+    echo.set_remote_sdp(created["enterprise-sdp"])
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=created["answer"], type="answer"))
+    log("answer applied, session", sid)
+
+    deadline = time.monotonic() + plan.get("timeout", 40)
+    garbage_sent = False
+    while time.monotonic() < deadline and not got_all.is_set():
+        if spec.get("garbage") and received and not garbage_sent:
+            report["garbage"] = await send_garbage(created, spec.get("garbage"))
+            garbage_sent = True
+        if spec.get("tamper_fingerprint"):
+            _, session = await http(plan, "GET", f"/v1/sessions/{sid}")
+            if session and session.get("state") == "ended":
+                break
+        try:
+            await asyncio.wait_for(got_all.wait(), 0.25)
+        except asyncio.TimeoutError:
+            pass
+    log("received", len(received), "frames; echo", len(echo.frames))
+    report["connection_state"] = pc.connectionState
+    report["ice_state"] = pc.iceConnectionState
+    status, session = await http(plan, "GET", f"/v1/sessions/{sid}")
+    report["get_status"], report["session"] = status, session
+    status, _ = await http(plan, "DELETE", f"/v1/sessions/{sid}")
+    report["delete_status"] = status
+    status, _ = await http(plan, "GET", f"/v1/sessions/{sid}")
+    report["get_after_delete_status"] = status
+    await pc.close()
+    echo.close()
+    report["received"] = received
+    report["echo"] = echo.report()
+    return name, report
+
+
+async def main():
+    plan = json.loads(sys.argv[1])
+    results = await asyncio.gather(*(call(plan, spec) for spec in plan["calls"]))
+    print(json.dumps({"calls": dict(results)}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

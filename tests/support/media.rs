@@ -1,0 +1,334 @@
+//! Calls through media-edge end to end: the forwarder (edge-relay), the control API
+//! (edge-control) and the TURN server (edge-turn) started in-process on loopback, and
+//! aiortc (`tests/python/media_peer.py`) as the browser with a UDP RTP echo (plain or
+//! SDES-SRTP through libsrtp) as the enterprise side.
+//!
+//! Addresses: public sockets on 127.0.0.1, enterprise sockets pinned to 127.0.0.3, TURN
+//! relay sockets on 127.0.0.2, each side in its own port range per test slot, so a test can
+//! tell from an address which socket sent it.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, UdpSocket};
+use std::ops::RangeInclusive;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use edge_relay::{EnterpriseSide, PortRange, PublicSide, Relay, RelayConfig};
+use serde_json::{json, Value};
+
+/// The bearer token of every test API.
+pub const TOKEN: &str = "media-edge-test-token-0001";
+/// The public (browser-side) address.
+pub const PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
+/// The enterprise transport-address.
+pub const ENTERPRISE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
+/// The TURN server's relay address.
+pub const TURN_RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
+
+/// The port block of test slot `slot`: 100 ports from 45000 + 100 * slot.
+fn block(slot: u16) -> u16 {
+    45_000 + 100 * slot
+}
+
+/// The forwarder and the control API, running.
+pub struct MediaEdge {
+    relay: Relay,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// Where the API listens.
+    pub api: SocketAddr,
+    /// The public port range.
+    pub public: PortRange,
+    /// The enterprise port range.
+    pub enterprise: PortRange,
+}
+
+impl MediaEdge {
+    /// Starts the forwarder (one worker) and the API for test slot `slot`.
+    ///
+    /// # Panics
+    /// When either cannot start.
+    pub fn start(slot: u16) -> MediaEdge {
+        let base = block(slot);
+        let public = PortRange::new(base, base + 19).expect("public range");
+        let enterprise = PortRange::new(base + 20, base + 59).expect("enterprise range");
+        let mut config = RelayConfig::new(
+            PublicSide::new(IpAddr::V4(PUBLIC_IP), public),
+            EnterpriseSide::new(IpAddr::V4(ENTERPRISE_IP), enterprise),
+        );
+        config.workers = 1;
+        let cert = edge_dtls::Certificate::generate().expect("DTLS certificate");
+        let dtls = edge_dtls::ConfigBuilder::new(cert)
+            .build()
+            .expect("DTLS config");
+        let relay = Relay::start(config, dtls).expect("forwarder");
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .expect("tokio runtime");
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind((PUBLIC_IP, 0)))
+            .expect("API listener");
+        let api = listener.local_addr().expect("API address");
+        let api_config = edge_control::ApiConfig::new(api, vec![TOKEN.into()]);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let serve = edge_control::serve(api_config, listener, relay.clone(), async {
+            let _ = stopped.await;
+        });
+        runtime.spawn(async move {
+            if let Err(e) = serve.await {
+                eprintln!("control API stopped: {e}");
+            }
+        });
+        MediaEdge {
+            relay,
+            runtime: Some(runtime),
+            stop: Some(stop),
+            api,
+            public,
+            enterprise,
+        }
+    }
+
+    /// The forwarder.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// Runs `calls` (see `media_peer.py`) at once, each sending audio until aiortc decoded
+    /// `frames` echoed frames, and returns the report's `calls` object.
+    ///
+    /// # Panics
+    /// When the peer fails, or runs longer than two minutes (it is killed).
+    pub fn run_calls(&self, turn: Option<&Turn>, frames: usize, calls: Value) -> Value {
+        let plan = json!({
+            "api": format!("http://{}", self.api),
+            "token": TOKEN,
+            "frames": frames,
+            "turn": turn.map(Turn::ice_server),
+            "calls": calls,
+        });
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/media_peer.py");
+        let mut child = Command::new(crate::python())
+            .arg(script)
+            .arg(plan.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start media_peer.py");
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while child.try_wait().expect("wait for media_peer.py").is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let output = child.wait_with_output().expect("media_peer.py output");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            output.status.success(),
+            "media_peer.py failed ({}):\n{stderr}",
+            output.status
+        );
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "media_peer.py printed no report ({e}):\n{}\n{stderr}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        });
+        report["calls"].clone()
+    }
+}
+
+impl Drop for MediaEdge {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_timeout(Duration::from_secs(5));
+        }
+        self.relay.clone().shutdown();
+    }
+}
+
+/// The TURN user of the test server.
+pub const TURN_USER: &str = "browser";
+/// Its password.
+pub const TURN_PASSWORD: &str = "browser-secret";
+
+/// media-edge's TURN server, in-process, admitting loopback peers (the forwarder's public
+/// sockets).
+pub struct Turn {
+    service: Option<edge_turn::Service>,
+    /// Its UDP listener.
+    pub listener: SocketAddr,
+    /// Its relay ports on [`TURN_RELAY_IP`].
+    pub relay_ports: RangeInclusive<u16>,
+}
+
+impl Turn {
+    /// Starts the server for test slot `slot`.
+    ///
+    /// # Panics
+    /// When it cannot start.
+    pub fn start(slot: u16) -> Turn {
+        let base = block(slot);
+        let relay_ports = base + 60..=base + 79;
+        let mut server = edge_turn::ServerConfig::new("media-edge-test", IpAddr::V4(TURN_RELAY_IP));
+        server.users = vec![(TURN_USER.into(), TURN_PASSWORD.into())];
+        server.nonce_secret = b"media-edge-test-nonce-secret".to_vec();
+        server.port_range = relay_ports.clone();
+        server.peer_allow = vec!["127.0.0.0/8".parse().expect("loopback net")];
+        let mut config = edge_turn::ServiceConfig::new(server);
+        config.udp = vec![SocketAddr::from((PUBLIC_IP, 0))];
+        let service = edge_turn::Service::start(config).expect("TURN server");
+        let listener = service.local_addrs().udp[0];
+        Turn {
+            service: Some(service),
+            listener,
+            relay_ports,
+        }
+    }
+
+    /// The server's counters.
+    ///
+    /// # Panics
+    /// After shutdown (never: only `Drop` shuts it down).
+    pub fn snapshot(&self) -> edge_turn::Snapshot {
+        self.service.as_ref().expect("running").snapshot()
+    }
+
+    fn ice_server(&self) -> Value {
+        json!({
+            "url": format!("turn:{}?transport=udp", self.listener),
+            "username": TURN_USER,
+            "credential": TURN_PASSWORD,
+        })
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(service) = self.service.take() {
+            let _ = service.shutdown();
+        }
+    }
+}
+
+/// Whether nothing on this machine holds the UDP port `addr` (asked of the OS by binding it).
+pub fn port_free(addr: SocketAddr) -> bool {
+    UdpSocket::bind(addr).is_ok()
+}
+
+/// The port of the first `m=` line of an SDP.
+///
+/// # Panics
+/// When there is none.
+pub fn media_port(sdp: &str) -> u16 {
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("m="))
+        .and_then(|m| m.split(' ').nth(1))
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no m= port in {sdp}"))
+}
+
+/// Asserts that `frames` begins with 0, 1, ..., `count - 1` and continues without a gap
+/// or a foreign payload: everything arrived, decodable, in order.
+///
+/// # Panics
+/// When it does not.
+pub fn assert_frames_in_order(what: &str, frames: &Value, count: usize) {
+    let frames: Vec<i64> = frames
+        .as_array()
+        .unwrap_or_else(|| panic!("{what}: no frame list"))
+        .iter()
+        .map(|f| f.as_i64().unwrap_or(-1))
+        .collect();
+    assert!(
+        frames.len() >= count,
+        "{what}: {} frames, expected at least {count}: {frames:?}",
+        frames.len()
+    );
+    if let Some(at) = (0..frames.len()).find(|&i| frames[i] != i as i64) {
+        let window = &frames[at.saturating_sub(3)..(at + 8).min(frames.len())];
+        panic!(
+            "{what}: frame {at} of {} is {} (-1: not a frame's payload); around it: \
+             {window:?}",
+            frames.len(),
+            frames[at]
+        );
+    }
+}
+
+/// Asserts what a user checks after a call: the SDP put the sockets in the configured
+/// ranges; the enterprise side received every frame aiortc sent, in order and intact, from
+/// the pinned transport-address; aiortc decoded every echoed frame, in order; the session
+/// was active with counters to match and nothing dropped; DELETE answered 204, the session
+/// is gone, and every port of both ranges is free again.
+///
+/// # Panics
+/// When any of it does not hold.
+pub fn assert_call_ok(edge: &MediaEdge, call: &Value, frames: usize) {
+    assert_eq!(call["create_status"], 201, "{call}");
+    let public_port = media_port(call["answer"].as_str().unwrap_or_default());
+    let enterprise_port = media_port(call["enterprise_sdp"].as_str().unwrap_or_default());
+    assert!(edge.public.contains(public_port), "{public_port}");
+    assert!(
+        edge.enterprise.contains(enterprise_port),
+        "{enterprise_port}"
+    );
+
+    let echo = &call["echo"];
+    assert_frames_in_order("enterprise echo", &echo["frames"], frames);
+    assert_frames_in_order("aiortc", &call["received"], frames);
+    let rtp_source = format!("{ENTERPRISE_IP}:{enterprise_port}");
+    assert_eq!(echo["rtp_sources"], json!([rtp_source]), "{echo}");
+    assert!(
+        echo["rtcp_packets"].as_u64() >= Some(1),
+        "RTCP forwarded: {echo}"
+    );
+    for source in echo["rtcp_sources"].as_array().into_iter().flatten() {
+        let addr: SocketAddr = source
+            .as_str()
+            .unwrap_or_default()
+            .parse()
+            .expect("address");
+        assert_eq!(addr.ip(), IpAddr::V4(ENTERPRISE_IP), "{echo}");
+        assert!(edge.enterprise.contains(addr.port()), "{echo}");
+    }
+
+    let session = &call["session"];
+    assert_eq!(call["get_status"], 200, "{call}");
+    assert_eq!(session["state"], "active", "{session}");
+    let counters = &session["counters"];
+    for direction in ["browser_to_enterprise", "enterprise_to_browser"] {
+        let c = &counters[direction];
+        let packets = c["rtp_packets"].as_u64().unwrap_or(0);
+        assert!(packets >= frames as u64, "{direction}: {c}");
+        for drop in ["auth_failed", "replayed", "srtp_other", "send_failed"] {
+            assert_eq!(c["drops"][drop], 0, "{direction} {drop}: {c}");
+        }
+    }
+    assert_eq!(call["delete_status"], 204, "{call}");
+    assert_eq!(call["get_after_delete_status"], 404, "{call}");
+    assert_ranges_free(edge);
+}
+
+/// Asserts that no port of the forwarder's ranges is held by anyone.
+///
+/// # Panics
+/// When one is.
+pub fn assert_ranges_free(edge: &MediaEdge) {
+    for (ip, range) in [(PUBLIC_IP, edge.public), (ENTERPRISE_IP, edge.enterprise)] {
+        for port in range.first()..=range.last() {
+            assert!(
+                port_free(SocketAddr::from((ip, port))),
+                "{ip}:{port} still bound"
+            );
+        }
+    }
+}
