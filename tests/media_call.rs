@@ -2,7 +2,8 @@
 //! through the HTTP API, completes ICE (media-edge is ICE-lite) and DTLS, and sends SRTP; a
 //! plain UDP RTP echo on the enterprise side receives exactly the payloads aiortc sent and
 //! sends them back, and aiortc decodes every one of them. Once directly, once with aiortc
-//! forced to relay through media-edge's own TURN server.
+//! forced to relay through media-edge's own TURN server, and once the other way round: the
+//! enterprise side offers, media-edge offers to aiortc, aiortc answers.
 
 use edge_suite::media::{assert_call_ok, MediaEdge, Turn, TURN_RELAY_IP};
 use serde_json::json;
@@ -43,4 +44,16 @@ fn aiortc_call_relayed_through_our_turn_server() {
     let relayed = turn.snapshot();
     assert!(relayed.to_peers >= FRAMES as u64, "{relayed:?}");
     assert!(relayed.to_clients >= FRAMES as u64, "{relayed:?}");
+}
+
+#[test]
+fn aiortc_answers_an_enterprise_offer() {
+    let edge = MediaEdge::start(4);
+    let calls = edge.run_calls(None, FRAMES, json!([{"name": "reverse", "reverse": true}]));
+    let call = &calls["reverse"];
+    assert_eq!(call["answer_status"], 200, "{call}");
+    let offer = call["browser_sdp"].as_str().unwrap_or_default();
+    assert!(offer.contains("a=setup:actpass\r\n"), "{offer}");
+    assert!(offer.contains("a=ice-lite\r\n"), "{offer}");
+    assert_call_ok(&edge, call, FRAMES);
 }

@@ -5,11 +5,13 @@ Usage: media_peer.py '<plan JSON>'
 The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "frames": N,
            "turn": {"url": "turn:127.0.0.1:PORT?transport=udp", "username": "...",
                     "credential": "..."} (optional),
-           "calls": [{"name": "...", "relay": bool, "sdes": bool, "tamper_fingerprint": bool}]}
+           "calls": [{"name": "...", "relay": bool, "sdes": bool, "reverse": bool,
+                      "tamper_fingerprint": bool, "strict_source": bool, "garbage": N}]}
 
 Every call runs at the same time. For each, aiortc sends an audio track whose PCMU payloads
 carry the frame number k (recognisable content: the payload of frame k is a fixed function
-of k), media-edge's API answers the offer, the echo on 127.0.0.1 sends every RTP packet back
+of k), media-edge's API answers the offer (with "reverse": the echo's SDP is the enterprise
+offer, media-edge offers to aiortc and aiortc's answer goes back through /answer), the echo on 127.0.0.1 sends every RTP packet back
 (with its own SSRC; with "sdes" it decrypts with the key from media-edge's enterprise SDP
 and re-encrypts with its own, through libsrtp), and aiortc decodes what comes back. The
 call ends when aiortc decoded frames 0..N-1 (or the session ended, or time ran out); its
@@ -132,6 +134,7 @@ class Echo:
         self.rtcp_decrypted = 0
         self.srtp_failures = 0
         self.early = 0
+        self.held = []
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -154,20 +157,23 @@ class Echo:
         self.rtcp_addr = self.rtcp.get_extra_info("sockname")
 
     def target(self):
-        """The request's "enterprise" member."""
-        if not self.sdes:
-            return {
-                "rtp": "%s:%d" % self.rtp_addr,
-                "rtcp": "%s:%d" % self.rtcp_addr,
-            }
-        key = base64.b64encode(self.own_key).decode()
-        sdp = (
+        """The request's "enterprise" member: the address, or with SDES the SDP."""
+        if self.sdes:
+            return {"sdp": self.sdp()}
+        return {"rtp": "%s:%d" % self.rtp_addr, "rtcp": "%s:%d" % self.rtcp_addr}
+
+    def sdp(self):
+        """The echo's SDP: PCMU on its RTP port, RTCP on the other, its key with SDES."""
+        crypto = ""
+        if self.sdes:
+            key = base64.b64encode(self.own_key).decode()
+            crypto = f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\n"
+        proto = "RTP/SAVP" if self.sdes else "RTP/AVP"
+        return (
             "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=echo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            f"m=audio {self.rtp_addr[1]} RTP/SAVP 0\r\na=rtpmap:0 PCMU/8000\r\n"
-            f"a=rtcp:{self.rtcp_addr[1]}\r\n"
-            f"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:{key}\r\na=sendrecv\r\n"
+            f"m=audio {self.rtp_addr[1]} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"a=rtcp:{self.rtcp_addr[1]}\r\n{crypto}a=sendrecv\r\n"
         )
-        return {"sdp": sdp}
 
     def set_remote_sdp(self, sdp):
         """Takes media-edge's SDES key from its enterprise SDP."""
@@ -176,12 +182,17 @@ class Echo:
         match = re.search(r"a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:([A-Za-z0-9+/=]+)", sdp)
         key = base64.b64decode(match.group(1))
         self.rx = Session(Policy(key=key, ssrc_type=Policy.SSRC_ANY_INBOUND))
+        for transport, data, addr in self.held:
+            self.on_rtp(transport, data, addr)
+        self.held = []
 
     def on_rtp(self, transport, data, addr):
         self.rtp_sources.add("%s:%d" % addr)
         if self.sdes:
             if self.rx is None:
+                # Media before the API's answer arrived here: kept until the key is known.
                 self.early += 1
+                self.held.append((transport, data, addr))
                 return
             try:
                 data = self.rx.unprotect(data)
@@ -251,13 +262,69 @@ def tamper(sdp):
     return re.sub(r"a=fingerprint:sha-256 [0-9A-F:]+", f"a=fingerprint:sha-256 {fake}", sdp)
 
 
-async def send_garbage(created, count):
+async def browser_offers(plan, spec, pc, track, echo):
+    """aiortc offers (PCMU only: the echo checks the pattern byte for byte), media-edge
+    answers, the echo's address or SDP is the enterprise target."""
+    transceiver = pc.addTransceiver(track, direction="sendrecv")
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
+    )
+    await pc.setLocalDescription(await pc.createOffer())
+    offer = pc.localDescription.sdp
+    if spec.get("tamper_fingerprint"):
+        offer = tamper(offer)
+    body = {"offer": offer, "enterprise": echo.target()}
+    if spec.get("sdes"):
+        body["enterprise-srtp"] = "sdes"
+    if "strict_source" in spec:
+        body["strict-source"] = spec["strict_source"]
+    status, created = await http(plan, "POST", "/v1/sessions", body)
+    report = {"create_status": status}
+    if status != 201:
+        report["error"] = created
+        return report, None
+    report["browser_sdp"] = created["answer"]
+    report["enterprise_sdp"] = created["enterprise-sdp"]
+    echo.set_remote_sdp(created["enterprise-sdp"])
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=created["answer"], type="answer"))
+    return report, created["id"]
+
+
+async def enterprise_offers(plan, spec, pc, track, echo):
+    """The echo's SDP is the enterprise offer; media-edge offers to aiortc, aiortc answers
+    through /answer, and media-edge's answer for the enterprise side comes back."""
+    body = {"enterprise-offer": echo.sdp()}
+    status, created = await http(plan, "POST", "/v1/sessions", body)
+    report = {"create_status": status}
+    if status != 201:
+        report["error"] = created
+        return report, None
+    sid = created["id"]
+    report["browser_sdp"] = created["offer"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=created["offer"], type="offer"))
+    transceiver = pc.getTransceivers()[0]
+    transceiver.direction = "sendrecv"
+    transceiver.sender.replaceTrack(track)
+    await pc.setLocalDescription(await pc.createAnswer())
+    status, answered = await http(
+        plan, "POST", f"/v1/sessions/{sid}/answer", {"answer": pc.localDescription.sdp}
+    )
+    report["answer_status"] = status
+    if status != 200:
+        report["error"] = answered
+        return report, None
+    report["enterprise_sdp"] = answered["enterprise-sdp"]
+    echo.set_remote_sdp(answered["enterprise-sdp"])
+    return report, sid
+
+
+async def send_garbage(report, count):
     """From a socket nobody negotiated: random datagrams to the session's public port, and
     datagrams that look like RTP (version 2) to its enterprise port."""
-    public = ("127.0.0.1", media_port(created["answer"]))
+    public = ("127.0.0.1", media_port(report["browser_sdp"]))
     enterprise = (
-        re.search(r"c=IN IP4 ([0-9.]+)", created["enterprise-sdp"]).group(1),
-        media_port(created["enterprise-sdp"]),
+        re.search(r"c=IN IP4 ([0-9.]+)", report["enterprise_sdp"]).group(1),
+        media_port(report["enterprise_sdp"]),
     )
     loop = asyncio.get_running_loop()
     stranger, _ = await loop.create_datagram_endpoint(
@@ -311,40 +378,22 @@ async def call(plan, spec):
 
         asyncio.ensure_future(consume())
 
-    # PCMU only: the pattern is checked byte for byte in the echo.
-    transceiver = pc.addTransceiver(PatternTrack(), direction="sendrecv")
-    transceiver.setCodecPreferences(
-        [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
-    )
-    await pc.setLocalDescription(await pc.createOffer())
-    offer = pc.localDescription.sdp
-    if spec.get("tamper_fingerprint"):
-        offer = tamper(offer)
-    body = {"offer": offer, "enterprise": echo.target()}
-    if spec.get("sdes"):
-        body["enterprise-srtp"] = "sdes"
-    if "strict_source" in spec:
-        body["strict-source"] = spec["strict_source"]
-    status, created = await http(plan, "POST", "/v1/sessions", body)
-    report = {"create_status": status}
-    if status != 201:
-        report["error"] = created
+    track = PatternTrack()
+    if spec.get("reverse"):
+        report, sid = await enterprise_offers(plan, spec, pc, track, echo)
+    else:
+        report, sid = await browser_offers(plan, spec, pc, track, echo)
+    if sid is None:
         await pc.close()
         echo.close()
         return name, report
-    sid = created["id"]
-    report["id"] = sid
-    report["answer"] = created["answer"]
-    report["enterprise_sdp"] = created["enterprise-sdp"]
-    echo.set_remote_sdp(created["enterprise-sdp"])
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=created["answer"], type="answer"))
-    log("answer applied, session", sid)
+    log("negotiated session", sid)
 
     deadline = time.monotonic() + plan.get("timeout", 40)
     garbage_sent = False
     while time.monotonic() < deadline and not got_all.is_set():
         if spec.get("garbage") and received and not garbage_sent:
-            report["garbage"] = await send_garbage(created, spec.get("garbage"))
+            report["garbage"] = await send_garbage(report, spec.get("garbage"))
             garbage_sent = True
         if spec.get("tamper_fingerprint"):
             _, session = await http(plan, "GET", f"/v1/sessions/{sid}")

@@ -274,7 +274,7 @@ pub fn assert_frames_in_order(what: &str, frames: &Value, count: usize) {
 /// When any of it does not hold.
 pub fn assert_call_ok(edge: &MediaEdge, call: &Value, frames: usize) {
     assert_eq!(call["create_status"], 201, "{call}");
-    let public_port = media_port(call["answer"].as_str().unwrap_or_default());
+    let public_port = media_port(call["browser_sdp"].as_str().unwrap_or_default());
     let enterprise_port = media_port(call["enterprise_sdp"].as_str().unwrap_or_default());
     assert!(edge.public.contains(public_port), "{public_port}");
     assert!(
