@@ -43,6 +43,11 @@ struct Api {
 /// A forwarder on 127.0.0.1 (public) and 127.0.0.3 (enterprise) with its own port ranges,
 /// and the API over it.
 fn api(slot: u16, max_sessions: usize) -> Api {
+    api_with(slot, max_sessions, |_| {})
+}
+
+/// [`api`] with the forwarder's configuration adjusted by `adjust`.
+fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut RelayConfig)) -> Api {
     let base = 47_000 + slot * 40;
     let public = PortRange::new(base, base + 9).unwrap();
     let enterprise = PortRange::new(base + 20, base + 39).unwrap();
@@ -52,6 +57,7 @@ fn api(slot: u16, max_sessions: usize) -> Api {
     );
     config.workers = 1;
     config.max_sessions = max_sessions;
+    adjust(&mut config);
     let cert = edge_dtls::Certificate::generate().unwrap();
     let dtls = edge_dtls::ConfigBuilder::new(cert).build().unwrap();
     let relay = Relay::start(config, dtls).unwrap();
@@ -486,4 +492,45 @@ async fn the_session_limit_is_a_503_and_frees_nothing_else() {
     assert_eq!(err["error"], "too-many-sessions");
     let (_, list) = api.call("GET", "/v1/sessions", None).await;
     assert_eq!(list.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_session_nobody_connects_to_times_out_and_frees_its_ports() {
+    let api = api_with(7, 10, |c| {
+        c.setup_timeout = std::time::Duration::from_millis(300)
+    });
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(json!({"offer": AIORTC_OFFER, "enterprise": {"rtp": "127.0.0.1:40000"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let mut session = Value::Null;
+    for _ in 0..300 {
+        (_, session) = api.call("GET", &format!("/v1/sessions/{id}"), None).await;
+        if session["state"] == "ended" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(session["state"], "ended", "{session}");
+    assert_eq!(session["reason"]["kind"], "setup-timeout", "{session}");
+    for (ip, range) in [
+        ([127, 0, 0, 1], api.public),
+        ([127, 0, 0, 3], api.enterprise),
+    ] {
+        for port in range.first()..=range.last() {
+            assert!(!port_in_use((ip, port).into()), "{port} still bound");
+        }
+    }
+    // An ended session can still be removed; then it is gone.
+    let (status, _) = api
+        .call("DELETE", &format!("/v1/sessions/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = api.call("GET", &format!("/v1/sessions/{id}"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
