@@ -121,7 +121,7 @@ impl Pair {
     }
 
     /// A payload from the client through the channel; returns what reached the peer.
-    fn to_peer(&mut self, payload: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
+    fn send_to_peer(&mut self, payload: &[u8]) -> Option<(SocketAddr, Vec<u8>)> {
         let mut frame = vec![0u8; 4 + payload.len()];
         frame[4..].copy_from_slice(payload);
         let n = ChannelData::encode_in_place(
@@ -142,7 +142,7 @@ impl Pair {
     }
 
     /// A payload from the peer; returns the ChannelData payload the client would get.
-    fn from_peer(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
+    fn receive_from_peer(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         let port = self.client.relayed()?.port();
         let head = edge_turn::PEER_HEADROOM;
         let mut buf = vec![0u8; head + payload.len() + 3];
@@ -178,11 +178,11 @@ fn allocation_life_with_long_term_credentials() {
     assert_eq!(p.client.mapped(), Some(CLIENT.parse().unwrap()));
 
     assert_eq!(
-        p.to_peer(b"hello peer"),
+        p.send_to_peer(b"hello peer"),
         Some((PEER.parse().unwrap(), b"hello peer".to_vec()))
     );
     assert_eq!(
-        p.from_peer(b"hello client").as_deref(),
+        p.receive_from_peer(b"hello client").as_deref(),
         Some(&b"hello client"[..])
     );
 
@@ -191,10 +191,10 @@ fn allocation_life_with_long_term_credentials() {
     p.advance(Duration::from_secs(3_600));
     assert_eq!(p.client.state(), State::Ready);
     assert_eq!(
-        p.to_peer(b"still here").map(|x| x.1),
+        p.send_to_peer(b"still here").map(|x| x.1),
         Some(b"still here".to_vec())
     );
-    assert!(p.from_peer(b"and back").is_some());
+    assert!(p.receive_from_peer(b"and back").is_some());
     assert!(p.server.has_allocation(&tuple()));
 
     p.client.close(p.now);

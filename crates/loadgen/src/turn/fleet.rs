@@ -76,6 +76,8 @@ pub struct TurnFleet {
     frames: Vec<u8>,
     stun: Vec<u8>,
     next_timer_check: Instant,
+    /// Set-up is running: failures belong to the set-up report.
+    setting_up: bool,
     setup: SetupReport,
     /// Failures after set-up (a refresh refused, a connection lost).
     pub load_errors: Vec<String>,
@@ -118,6 +120,7 @@ impl TurnFleet {
             frames: vec![0; edge_udp::MAX_BATCH * (CHANNEL_DATA_HEADER_LEN + setup.payload + 3)],
             stun: vec![0; STUN_BUF],
             next_timer_check: Instant::now(),
+            setting_up: true,
             setup: SetupReport {
                 attempted: setup.allocations,
                 ..SetupReport::default()
@@ -173,6 +176,7 @@ impl TurnFleet {
                 in_progress -= 1;
             }
         }
+        fleet.setting_up = false;
         fleet.setup.succeeded = fleet.flows.len();
         fleet.setup.us = Percentiles::of(&times_us);
         if fleet.setup.succeeded < fleet.setup.attempted && fleet.setup.errors.is_empty() {
@@ -318,7 +322,8 @@ impl TurnFleet {
             });
             let result = result.and_then(|()| transmit(member, self.server, &mut self.stun));
             if let Err(e) = result {
-                fail_member(member, e, &mut self.load_errors);
+                let errors = error_sink(self.setting_up, &mut self.setup, &mut self.load_errors);
+                fail_member(member, e, errors);
             }
         }
         if now >= self.next_timer_check {
@@ -327,15 +332,16 @@ impl TurnFleet {
                 if member.client.poll_timeout().is_some_and(|t| t <= now) {
                     member.client.handle_timeout(now);
                     if let Err(e) = transmit(member, self.server, &mut self.stun) {
-                        fail_member(member, e, &mut self.load_errors);
+                        let errors =
+                            error_sink(self.setting_up, &mut self.setup, &mut self.load_errors);
+                        fail_member(member, e, errors);
                     }
                 }
-                if let Some(e) = member.client.take_error() {
-                    if member.client.state() == State::Failed
-                        && !self.flows.is_empty()
-                        && self.load_errors.len() < ERRORS_KEPT
-                    {
-                        self.load_errors.push(e.to_string());
+                if !self.setting_up {
+                    if let Some(e) = member.client.take_error() {
+                        if self.load_errors.len() < ERRORS_KEPT {
+                            self.load_errors.push(e.to_string());
+                        }
                     }
                 }
             }
@@ -351,6 +357,19 @@ fn transmit(member: &mut Member, server: SocketAddr, buf: &mut [u8]) -> Result<(
         member.conn.send(server, &buf[..len], None)?;
     }
     Ok(())
+}
+
+/// Where a failure is reported: the set-up report while setting up, the load errors after.
+fn error_sink<'a>(
+    setting_up: bool,
+    setup: &'a mut SetupReport,
+    load: &'a mut Vec<String>,
+) -> &'a mut Vec<String> {
+    if setting_up {
+        &mut setup.errors
+    } else {
+        load
+    }
 }
 
 fn fail_member(member: &mut Member, e: Error, errors: &mut Vec<String>) {
