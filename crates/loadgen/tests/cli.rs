@@ -34,7 +34,7 @@ fn rtp_echo_echoes_and_reports_on_sigterm() {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(BIN)
+    let child = Command::new(BIN)
         .args([
             "rtp-echo",
             "--json",
