@@ -51,8 +51,9 @@ impl<'a> PasswordAlgorithm<'a> {
 
     pub(crate) fn decode(value: &'a [u8]) -> Result<Self, Error> {
         let attr = AttrType::PASSWORD_ALGORITHM;
-        let (one, used) = Self::decode_one(attr, value)?;
-        if used != value.len() && one.params.len() + 4 != value.len() {
+        let (one, _) = Self::decode_one(attr, value)?;
+        // The parameters' padding may or may not be counted in the attribute length.
+        if value.len() > one.encoded_len() {
             return Err(Error::AttributeLength {
                 attr: attr.0,
                 len: value.len(),
