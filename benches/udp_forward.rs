@@ -1,9 +1,9 @@
 //! The plain UDP forwarder ceiling: how many 172-byte datagrams per second one thread moves
 //! client -> forwarder -> sink over loopback, with nothing but the I/O in the way.
 //!
-//! Each iteration queues `N` datagrams at the forwarder (unmeasured), then measures the
+//! Each iteration queues 4,096 datagrams at the forwarder (unmeasured), then measures the
 //! forwarder draining its socket into the sink's, then checks (unmeasured) that the sink got
-//! all `N`, byte for byte. What is measured is the forwarding thread's CPU time
+//! them all, byte for byte. What is measured is the forwarding thread's CPU time
 //! (`CLOCK_THREAD_CPUTIME_ID`), the kernel's work included (loopback delivers to the sink
 //! inside the sender's system call), so the throughput reads as datagrams per CPU-second and
 //! holds on a busy machine; on an idle core it equals wall-clock throughput. Variants, side
@@ -31,8 +31,9 @@ use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket, DEFAULT_BATCH};
 use webrtc_util::Conn;
 
-/// Datagrams per iteration: well inside the forwarder's and the sink's receive buffers.
-const N: usize = 4096;
+/// Datagrams per iteration at most; fewer when the receive buffers the kernel grants (capped
+/// by net.core.rmem_max) could not hold them all (see [`per_iteration`]).
+const MAX_N: usize = 4096;
 const SIZE: usize = 172;
 
 fn options(gso: bool, gro: bool) -> SocketOptions {
@@ -41,6 +42,14 @@ fn options(gso: bool, gro: bool) -> SocketOptions {
         gro,
         ..SocketOptions::default()
     }
+}
+
+/// Datagrams per iteration: [`MAX_N`], or fewer (a multiple of 32) when the receive buffer
+/// the kernel grants could not queue that many. A 172-byte datagram takes up to 2 KiB of it.
+fn per_iteration() -> usize {
+    let probe = UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &options(false, false)).unwrap();
+    let fits = probe.capabilities().recv_buffer / 2048;
+    (fits / DEFAULT_BATCH * DEFAULT_BATCH).clamp(DEFAULT_BATCH, MAX_N)
 }
 
 struct Rig {
@@ -57,7 +66,7 @@ impl Rig {
     fn new(forwarder: SocketOptions, client_gso: bool) -> Self {
         let bind = |o: &SocketOptions| UdpSocket::bind("127.0.0.1:0".parse().unwrap(), o).unwrap();
         let sink = bind(&options(false, false));
-        let payloads = (0..N)
+        let payloads = (0..per_iteration())
             .map(|i| {
                 let mut p = [0x80u8; SIZE];
                 p[..4].copy_from_slice(&(i as u32).to_be_bytes());
@@ -73,7 +82,7 @@ impl Rig {
         }
     }
 
-    /// Queues all `N` datagrams at the forwarder.
+    /// Queues all the datagrams at the forwarder.
     fn fill(&self) {
         let dst = self.forwarder.local_addr();
         for chunk in self.payloads.chunks(DEFAULT_BATCH) {
@@ -96,7 +105,8 @@ impl Rig {
     fn check(&mut self) {
         let mut next = 0;
         let deadline = Instant::now() + Duration::from_secs(5);
-        while next < N && Instant::now() < deadline {
+        let n = self.payloads.len();
+        while next < n && Instant::now() < deadline {
             match self.sink.recv(&mut self.sink_batch) {
                 Ok(_) => {
                     for (_, d) in self.sink_batch.iter() {
@@ -110,7 +120,7 @@ impl Rig {
                 Err(e) => panic!("{e}"),
             }
         }
-        assert_eq!(next, N, "the sink got {next} of {N} datagrams");
+        assert_eq!(next, n, "the sink got {next} of {n} datagrams");
     }
 
     fn sink_addr(&self) -> SocketAddr {
@@ -127,7 +137,8 @@ fn timed(rig: &mut Rig, iters: u64, mut forward: impl FnMut(&Rig) -> usize) -> D
         let start = ThreadTime::now();
         let moved = forward(rig);
         total += start.elapsed();
-        assert_eq!(moved, N, "forwarded {moved} of {N}");
+        let n = rig.payloads.len();
+        assert_eq!(moved, n, "forwarded {moved} of {n}");
         rig.check();
     }
     total
@@ -163,7 +174,7 @@ fn forward_batched(rig: &Rig, batch: &mut RecvBatch) -> usize {
 
 fn udp_forward(c: &mut Criterion) {
     let mut group = c.benchmark_group(format!("udp_forward_{SIZE}B"));
-    group.throughput(Throughput::Elements(N as u64));
+    group.throughput(Throughput::Elements(per_iteration() as u64));
     group.sample_size(20);
     group.warm_up_time(Duration::from_secs(1));
     group.measurement_time(Duration::from_secs(3));
@@ -202,7 +213,7 @@ fn udp_forward(c: &mut Criterion) {
         let mut buf = [0u8; 2048];
         b.iter_custom(|iters| {
             timed(&mut rig, iters, |rig| {
-                let sink = rig.sink_addr();
+                let (sink, n) = (rig.sink_addr(), rig.payloads.len());
                 rt.block_on(async {
                     let mut moved = 0;
                     // Everything is queued: a receive that would wait means the socket is empty.
@@ -212,7 +223,7 @@ fn udp_forward(c: &mut Criterion) {
                     {
                         conn.send_to(&buf[..len], sink).await.unwrap();
                         moved += 1;
-                        if moved == N {
+                        if moved == n {
                             break;
                         }
                     }
