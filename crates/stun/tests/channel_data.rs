@@ -34,8 +34,13 @@ fn parse_reads_number_and_payload() {
 #[test]
 fn parse_rejects_bad_numbers_and_short_buffers() {
     assert_eq!(
-        ChannelData::parse(&[0x50, 0x00, 0, 0]).unwrap_err(),
-        Error::ChannelNumber(0x5000)
+        ChannelData::parse(&[0x80, 0x00, 0, 0]).unwrap_err(),
+        Error::ChannelNumber(0x8000)
+    );
+    // RFC 5766's upper range, which deployed clients still use, is accepted.
+    assert_eq!(
+        ChannelData::parse(&[0x7f, 0xff, 0, 0]).unwrap().number(),
+        0x7fff
     );
     assert_eq!(
         ChannelData::parse(&[0x3f, 0xff, 0, 0]).unwrap_err(),
@@ -184,7 +189,7 @@ fn next_frame_delimits_a_stream_received_in_any_chunking() {
 
 #[test]
 fn next_frame_rejects_garbage() {
-    for first in [0x04u8, 0x14, 0x3f, 0x50, 0x80, 0xff] {
+    for first in [0x80u8, 0xbf, 0xc0, 0xff] {
         assert_eq!(
             next_frame(&[first, 0, 0, 0]),
             Err(Error::StreamGarbage(first))

@@ -60,6 +60,7 @@ fn every_attribute() -> Vec<Attribute<'static>> {
         Attribute::Lifetime(600),
         Attribute::ChannelNumber(0x4000),
         Attribute::ChannelNumber(0x4FFF),
+        Attribute::ChannelNumber(0x7FFF),
         Attribute::Data(b""),
         Attribute::Data(b"\x80\x00 seven"),
         Attribute::RequestedTransport(17),
@@ -585,9 +586,9 @@ fn encoder_rejects_what_cannot_be_encoded() {
         Error::ErrorCode(299)
     );
     assert_eq!(
-        enc.attribute(&Attribute::ChannelNumber(0x5000))
+        enc.attribute(&Attribute::ChannelNumber(0x8000))
             .unwrap_err(),
-        Error::ChannelNumber(0x5000)
+        Error::ChannelNumber(0x8000)
     );
     assert_eq!(
         enc.len(),
