@@ -88,6 +88,41 @@ pub enum Error {
     /// The connection to the server was closed by the server.
     #[error("connection to {0} closed by the server")]
     Closed(SocketAddr),
+    /// The other side's SDP cannot be used.
+    #[error("SDP: {problem}: {line:?}")]
+    Sdp {
+        /// What is wrong.
+        problem: &'static str,
+        /// The offending line (empty when something is missing).
+        line: String,
+    },
+    /// The control API failed a request or answered something unusable.
+    #[error("{method} {url}: {problem}")]
+    Api {
+        /// The HTTP method.
+        method: &'static str,
+        /// The URL.
+        url: String,
+        /// The status and the API's error, or what was wrong with the exchange.
+        problem: String,
+    },
+    /// The DTLS handshake of a session failed.
+    #[error("DTLS with {peer}: {source}")]
+    Dtls {
+        /// The media address of the other side.
+        peer: SocketAddr,
+        /// edge-dtls's error.
+        source: edge_dtls::Error,
+    },
+    /// SRTP contexts could not be made from the negotiated keys, or a packet could not be
+    /// protected.
+    #[error("SRTP toward {peer}: {source}")]
+    Srtp {
+        /// The media address of the other side.
+        peer: SocketAddr,
+        /// edge-srtp's error.
+        source: edge_srtp::Error,
+    },
     /// The echo peer's thread panicked (a bug).
     #[error("the echo peer's thread panicked")]
     EchoPanicked,

@@ -24,6 +24,7 @@ pub mod echo;
 mod error;
 pub mod load;
 pub mod measure;
+pub mod media;
 pub mod pacer;
 pub mod probe;
 pub mod report;

@@ -12,6 +12,7 @@ use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use edge_loadgen::echo::Echo;
 use edge_loadgen::load::LoadConfig;
+use edge_loadgen::media::webrtc::{Enterprise, WebrtcSetup};
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
 use edge_loadgen::turn::fleet::TurnSetup;
@@ -29,6 +30,9 @@ struct Cli {
 enum Mode {
     /// N TURN allocations sending ChannelData through a channel to an echo peer run here.
     Turn(Box<TurnArgs>),
+    /// N browser-like sessions through media-edge's HTTP API: ICE, DTLS-SRTP, SRTP load
+    /// to an RTP echo on the enterprise side.
+    Webrtc(Box<WebrtcArgs>),
     /// Echo every UDP datagram back to its sender (the enterprise RTP side).
     RtpEcho(EchoArgs),
 }
@@ -51,9 +55,10 @@ struct LoadArgs {
     /// Seconds to wait for stragglers after sending stops (at most 60).
     #[arg(long, default_value_t = 1.0)]
     drain: f64,
-    /// Payload bytes per packet (>= 24; 160 = G.711 20 ms, ~100 = Opus).
-    #[arg(long, default_value_t = 172)]
-    size: usize,
+    /// Payload bytes per packet (>= 24; 160 = G.711 20 ms, ~100 = Opus). Default: 172 in
+    /// turn mode (a 160-byte G.711 frame with its RTP header), 160 in webrtc mode.
+    #[arg(long)]
+    size: Option<usize>,
     /// Measure this server process's CPU time over the load phase (/proc/PID/stat).
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
@@ -114,6 +119,36 @@ struct TurnArgs {
 }
 
 #[derive(Debug, Args)]
+struct WebrtcArgs {
+    /// media-edge's control API (host:port, plain HTTP).
+    #[arg(long)]
+    api: SocketAddr,
+    /// Bearer token of the API.
+    #[arg(long, env = "MEDIA_EDGE_TOKEN")]
+    token: String,
+    /// Sessions (calls), at most 20000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    sessions: u32,
+    /// Sessions being set up at once.
+    #[arg(long, default_value_t = 32)]
+    parallel: usize,
+    /// Seconds allowed for set-up.
+    #[arg(long, default_value_t = 60.0)]
+    setup_timeout: f64,
+    /// Local address of the browser-side sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    local_ip: IpAddr,
+    /// Bind the enterprise-side echo here (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", conflicts_with = "echo")]
+    echo_bind: SocketAddr,
+    /// Use an echo already running there (e.g. `edge-loadgen rtp-echo` elsewhere) instead.
+    #[arg(long)]
+    echo: Option<SocketAddr>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Debug, Args)]
 struct EchoArgs {
     /// Addresses to echo on (repeat or comma-separate for several ports).
     #[arg(long, required = true, value_delimiter = ',')]
@@ -150,6 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     match cli.mode {
         Mode::Turn(args) => turn(*args, &stop),
+        Mode::Webrtc(args) => webrtc(*args, &stop),
         Mode::RtpEcho(args) => rtp_echo(args, &stop),
     }
 }
@@ -198,7 +234,7 @@ fn turn(args: TurnArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         allocations: args.allocations as usize,
         peer: args.peer_bind,
         local_ip: args.local_ip,
-        payload: args.load.size,
+        payload: args.load.size.unwrap_or(172),
         parallel: args.parallel,
         timeout: seconds("setup-timeout", args.setup_timeout, 3_600.0)?,
     };
@@ -243,6 +279,28 @@ fn finish(report: Report, args: &LoadArgs) -> anyhow::Result<ExitCode> {
         );
         Ok(ExitCode::from(2))
     }
+}
+
+fn webrtc(args: WebrtcArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let setup = WebrtcSetup {
+        api: args.api,
+        token: args.token.clone(),
+        sessions: args.sessions as usize,
+        local_ip: args.local_ip,
+        enterprise: match args.echo {
+            Some(addr) => Enterprise::Echo(addr),
+            None => Enterprise::OwnEcho(args.echo_bind),
+        },
+        payload: args.load.size.unwrap_or(160),
+        parallel: args.parallel,
+        timeout: seconds("setup-timeout", args.setup_timeout, 3_600.0)?,
+    };
+    let config = args.load.config()?;
+    let run = edge_loadgen::media::webrtc::run(&setup, &config, stop)?;
+    for e in &run.load_errors {
+        eprintln!("edge-loadgen: during load: {e}");
+    }
+    finish(run.report, &args.load)
 }
 
 fn rtp_echo(args: EchoArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
