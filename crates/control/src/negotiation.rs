@@ -326,28 +326,42 @@ impl Negotiations {
                 id: id.to_string(),
                 state: "is not waiting for an answer".into(),
             })?;
-        let awaiting = pending.awaiting();
-        let result = match (req.answer, req.enterprise, &pending) {
-            (Some(answer), None, Pending::BrowserAnswer { .. }) => {
-                self.browser_answers(id, &answer, &pending)
+        let not_awaiting = || Error::NotAwaiting {
+            id: id.to_string(),
+            state: match pending.awaiting() {
+                Awaiting::BrowserAnswer => "is waiting for the browser's answer (answer)",
+                Awaiting::EnterpriseAnswer => {
+                    "is waiting for the enterprise side's answer (enterprise)"
+                }
             }
-            (None, Some(target), Pending::EnterpriseAnswer { .. }) => {
-                self.enterprise_answers(id, target, &pending)
+            .into(),
+        };
+        let result = match (req.answer, req.enterprise, &pending) {
+            (
+                Some(answer),
+                None,
+                Pending::BrowserAnswer {
+                    info,
+                    offered,
+                    enterprise,
+                    enterprise_direction,
+                },
+            ) => self.browser_answers(
+                id,
+                &answer,
+                info,
+                offered,
+                enterprise,
+                *enterprise_direction,
+            ),
+            (None, Some(target), Pending::EnterpriseAnswer { offered, sdes }) => {
+                self.enterprise_answers(id, target, offered, *sdes)
             }
             (Some(_), Some(_), _) | (None, None, _) => Err(request(
                 "give answer (the browser's SDP answer) or enterprise (the enterprise side's \
                  answer), one of them",
             )),
-            (_, _, _) => Err(Error::NotAwaiting {
-                id: id.to_string(),
-                state: match awaiting {
-                    Awaiting::BrowserAnswer => "is waiting for the browser's answer (answer)",
-                    Awaiting::EnterpriseAnswer => {
-                        "is waiting for the enterprise side's answer (enterprise)"
-                    }
-                }
-                .into(),
-            }),
+            _ => Err(not_awaiting()),
         };
         let keep_waiting = match &result {
             Ok(_) => false,
@@ -363,21 +377,16 @@ impl Negotiations {
         result
     }
 
+    /// The browser answered media-edge's offer: media-edge answers the enterprise offer.
     fn browser_answers(
         &self,
         id: SessionId,
         answer: &str,
-        pending: &Pending,
+        info: &SessionInfo,
+        offered: &[Codec],
+        enterprise: &Layout,
+        enterprise_direction: Direction,
     ) -> Result<Negotiated, Error> {
-        let Pending::BrowserAnswer {
-            info,
-            offered,
-            enterprise,
-            enterprise_direction,
-        } = pending
-        else {
-            return Err(request("not waiting for a browser answer"));
-        };
         let browser = BrowserDescription::parse("answer", answer, Kind::Answer)?;
         let at = audio_line("answer", browser.audio_index);
         let codecs = negotiate(at, offered, Some(("the answer", &browser.codecs)))?;
@@ -392,15 +401,14 @@ impl Negotiations {
         })
     }
 
+    /// The enterprise side answered media-edge's offer.
     fn enterprise_answers(
         &self,
         id: SessionId,
         target: EnterpriseTarget,
-        pending: &Pending,
+        offered: &[Codec],
+        sdes: Option<(u32, Profile)>,
     ) -> Result<Negotiated, Error> {
-        let Pending::EnterpriseAnswer { offered, sdes } = pending else {
-            return Err(request("not waiting for an enterprise answer"));
-        };
         let remote = match target_kind(target, "enterprise")? {
             Target::Address(remote, _) if sdes.is_none() => remote,
             Target::Address(..) => {
@@ -410,7 +418,7 @@ impl Negotiations {
                 ))
             }
             Target::Sdp(sdp) => {
-                let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, *sdes)?;
+                let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, sdes)?;
                 let at = audio_line("enterprise.sdp", desc.audio_index);
                 negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
                 desc.remote
