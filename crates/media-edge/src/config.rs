@@ -72,7 +72,8 @@ pub struct Turn {
     /// Most TCP/TLS connections at once.
     #[serde(default = "default_max_connections")]
     pub max_connections: usize,
-    /// SO_RCVBUF/SO_SNDBUF of UDP listeners, bytes (capped by net.core.rmem_max).
+    /// SO_RCVBUF/SO_SNDBUF of UDP listener and relay sockets, bytes (capped by
+    /// net.core.rmem_max/wmem_max).
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer: usize,
     /// Lifetime granted when a client asks for less or none, seconds.

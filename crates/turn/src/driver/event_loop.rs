@@ -9,7 +9,6 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use mio::net::{TcpListener, UdpSocket};
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig as TlsConfig;
-use socket2::{Domain, Protocol, Socket, Type};
 
 use super::relay::{Relays, RELAY_TOKEN_BASE};
 use super::stream::Conn;
@@ -76,7 +75,7 @@ impl EventLoop {
                 addr,
                 source,
             };
-            let mut socket = udp_socket(addr, config.socket_buffer).map_err(listen)?;
+            let mut socket = super::udp_socket(addr, config.socket_buffer).map_err(listen)?;
             poll.registry()
                 .register(&mut socket, Token(UDP_BASE + i), Interest::READABLE)
                 .map_err(listen)?;
@@ -126,6 +125,7 @@ impl EventLoop {
             first_port: *range.start(),
             address: config.server.relay_address,
             registry: poll.registry().try_clone()?,
+            buffer: config.socket_buffer,
         };
         let event_loop = EventLoop {
             poll,
@@ -446,21 +446,4 @@ impl EventLoop {
         self.relays.close_all();
         self.publish();
     }
-}
-
-/// A nonblocking UDP listener socket with the requested buffer sizes; IPv6 sockets are
-/// v6-only so `[::]` and `0.0.0.0` can both be listened on.
-fn udp_socket(addr: SocketAddr, buffer: Option<usize>) -> io::Result<UdpSocket> {
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    if let Some(size) = buffer {
-        // The kernel caps these at net.core.{r,w}mem_max; a smaller buffer is not an error.
-        let _ = socket.set_recv_buffer_size(size);
-        let _ = socket.set_send_buffer_size(size);
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok(UdpSocket::from_std(socket.into()))
 }

@@ -51,14 +51,15 @@ pub struct ServiceConfig {
     pub tls: Vec<TlsListener>,
     /// Most TCP/TLS client connections at once; more are refused at accept.
     pub max_connections: usize,
-    /// SO_RCVBUF/SO_SNDBUF for UDP listener sockets (the kernel caps it at rmem_max), or the
-    /// system default.
+    /// SO_RCVBUF/SO_SNDBUF for UDP sockets, listeners and relay sockets alike (the kernel
+    /// caps it at net.core.rmem_max/wmem_max), or the system default. Buffers are charged
+    /// only for queued datagrams, so a large value costs memory only under bursts.
     pub socket_buffer: Option<usize>,
 }
 
 impl ServiceConfig {
     /// A service for `server` with no listeners yet, 4096 connections at most and 4 MiB
-    /// UDP listener buffers.
+    /// UDP socket buffers.
     pub fn new(server: ServerConfig) -> Self {
         Self {
             server,
@@ -139,6 +140,27 @@ pub(crate) fn send_or_count(result: io::Result<usize>, counters: &Counters) {
     if result.is_err() {
         counters.dropped();
     }
+}
+
+/// A nonblocking UDP socket (listener or relay) with the requested buffer sizes; IPv6
+/// sockets are v6-only so `[::]` and `0.0.0.0` can both be bound.
+pub(crate) fn udp_socket(
+    addr: SocketAddr,
+    buffer: Option<usize>,
+) -> io::Result<mio::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    if let Some(size) = buffer {
+        // The kernel caps these at net.core.{r,w}mem_max; a smaller buffer is not an error.
+        let _ = socket.set_recv_buffer_size(size);
+        let _ = socket.set_send_buffer_size(size);
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
 /// A running TURN service: the event loop thread and a handle to stop it.

@@ -18,6 +18,8 @@ pub(crate) struct Relays {
     pub(crate) first_port: u16,
     pub(crate) address: IpAddr,
     pub(crate) registry: Registry,
+    /// SO_RCVBUF/SO_SNDBUF for relay sockets.
+    pub(crate) buffer: Option<usize>,
 }
 
 impl Relays {
@@ -43,9 +45,7 @@ impl RelayPorts for Relays {
                 .ok_or(io::ErrorKind::InvalidInput)?,
         );
         let slot = self.sockets.get_mut(i).ok_or(io::ErrorKind::InvalidInput)?;
-        let std = std::net::UdpSocket::bind(SocketAddr::new(self.address, port))?;
-        std.set_nonblocking(true)?;
-        let mut socket = UdpSocket::from_std(std);
+        let mut socket = super::udp_socket(SocketAddr::new(self.address, port), self.buffer)?;
         self.registry.register(
             &mut socket,
             Token(RELAY_TOKEN_BASE + usize::from(port)),

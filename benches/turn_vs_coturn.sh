@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# Relayed throughput and CPU of media-edge vs coturn 4.6 (Debian `turnserver`) under the same
+# coturn `turnutils_uclient` load, measured side by side in one run.
+#
+# Each server is pinned to core 0 (taskset); the load (uclient and the turnutils_peer echo)
+# runs on core 1. For every round and server it prints the round trips echoed (one round trip
+# = client -> server -> peer -> server -> client: two datagrams relayed by the server, four
+# through its sockets), lost packets, wall time, round trips per second, the server's CPU
+# (utime+stime from /proc) and round trips per CPU-second of the server, then the medians.
+#
+#   benches/turn_vs_coturn.sh                     # defaults below
+#   CLIENTS=8 MESSAGES=20000 SIZE=120 INTERVAL=0 ROUNDS=3 benches/turn_vs_coturn.sh
+#
+# Loopback only; every run is bounded by MESSAGES and a 120 s timeout per uclient.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLIENTS=${CLIENTS:-8}
+MESSAGES=${MESSAGES:-20000}
+SIZE=${SIZE:-120}
+INTERVAL=${INTERVAL:-0}
+ROUNDS=${ROUNDS:-3}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
+
+for tool in turnserver turnutils_uclient turnutils_peer taskset; do
+    command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install coturn util-linux)" >&2; exit 1; }
+done
+cargo build --release -q -p media-edge
+bin="$CARGO_TARGET_DIR/release/media-edge"
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+ME_PORT=$(free_port)
+CO_PORT=$(free_port)
+PEER_PORT=$(free_port)
+
+cat >"$tmp/media-edge.toml" <<EOF
+[log]
+level = "warn"
+[turn]
+realm = "r"
+listen-udp = ["127.0.0.1:$ME_PORT"]
+[turn.relay]
+address = "127.0.0.1"
+port-range = "61000-61999"
+[[turn.auth.users]]
+name = "u"
+password = "p"
+[turn.quota]
+allocations-per-user = 100
+[turn.peers]
+allow = ["127.0.0.0/8"]
+EOF
+
+taskset -c 1 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
+pids+=($!)
+taskset -c 0 "$bin" --config "$tmp/media-edge.toml" 2>"$tmp/media-edge.log" &
+ME_PID=$!
+pids+=($ME_PID)
+taskset -c 0 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
+    --listening-port="$CO_PORT" --min-port=62000 --max-port=62999 --allow-loopback-peers \
+    --no-cli --no-tls --no-dtls --lt-cred-mech --user=u:p --realm=r \
+    --log-file="$tmp/turn.log" --simple-log --no-stdout-log >/dev/null 2>&1 &
+CO_PID=$!
+pids+=($CO_PID)
+sleep 1
+kill -0 "$ME_PID" && kill -0 "$CO_PID"
+
+hz=$(getconf CLK_TCK)
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One measured uclient run against a server; prints a result row.
+measure() {
+    local name=$1 pid=$2 port=$3
+    local c0 t0 c1 t1 out recv lost
+    c0=$(cpu_ticks "$pid")
+    t0=$(date +%s.%N)
+    out=$(timeout 120 taskset -c 1 turnutils_uclient -p "$port" -e 127.0.0.1 -r "$PEER_PORT" \
+        -u u -w p -m "$CLIENTS" -n "$MESSAGES" -z "$INTERVAL" -l "$SIZE" -c -X 127.0.0.1 2>&1)
+    t1=$(date +%s.%N)
+    c1=$(cpu_ticks "$pid")
+    recv=$(grep -o 'start_mclient: tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' <<<"$out" |
+        sed 's/.*tot_recv_msgs=//' | tail -1)
+    lost=$(grep -o 'Total lost packets [0-9]*' <<<"$out" | grep -o '[0-9]*$' | tail -1)
+    awk -v n="$name" -v r="${recv:-0}" -v l="${lost:-?}" -v w="$(echo "$t1 - $t0" | bc)" \
+        -v cpu="$(( c1 - c0 ))" -v hz="$hz" 'BEGIN {
+            cs = cpu / hz;
+            printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f\n",
+                n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0)
+        }'
+}
+
+printf "uclient: %s clients x %s messages, %s B, interval %s ms; servers on core 0, load on core 1\n" \
+    "$CLIENTS" "$MESSAGES" "$SIZE" "$INTERVAL"
+printf "%-11s %9s %6s %7s %10s %8s %7s %14s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second
+for round in $(seq "$ROUNDS"); do
+    measure media-edge "$ME_PID" "$ME_PORT"
+    measure coturn-4.6 "$CO_PID" "$CO_PORT"
+done | tee "$tmp/rows"
+
+# Median of column $2 of the rows of server $1.
+median() {
+    local values
+    values=$(grep "^$1 " "$tmp/rows" | awk -v c="$2" '{ sub("%", "", $c); print $c }' | sort -n)
+    sed -n "$(( ($(wc -l <<<"$values") + 1) / 2 ))p" <<<"$values"
+}
+echo "medians:"
+for name in media-edge coturn-4.6; do
+    lost=$(grep "^$name " "$tmp/rows" | awk '{ s += $3 } END { print s + 0 }')
+    printf "%-11s rt/s %8s  cpu %5s%%  rt/cpu-second %8s  lost(total) %s\n" \
+        "$name" "$(median "$name" 5)" "$(median "$name" 7)" "$(median "$name" 8)" "$lost"
+done
+me=$(median media-edge 8)
+co=$(median coturn-4.6 8)
+echo "media-edge / coturn-4.6, round trips per CPU-second: $(echo "scale=2; $me / $co" | bc)"
