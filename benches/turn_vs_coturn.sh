@@ -9,14 +9,14 @@
 # (utime+stime from /proc) and round trips per CPU-second of the server, then the medians.
 #
 #   benches/turn_vs_coturn.sh                     # defaults below
-#   CLIENTS=8 MESSAGES=20000 SIZE=120 INTERVAL=0 ROUNDS=3 benches/turn_vs_coturn.sh
+#   CLIENTS=4 MESSAGES=50000 SIZE=120 INTERVAL=0 ROUNDS=3 benches/turn_vs_coturn.sh
 #
 # Loopback only; every run is bounded by MESSAGES and a 120 s timeout per uclient.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-CLIENTS=${CLIENTS:-8}
-MESSAGES=${MESSAGES:-20000}
+CLIENTS=${CLIENTS:-4}
+MESSAGES=${MESSAGES:-50000}
 SIZE=${SIZE:-120}
 INTERVAL=${INTERVAL:-0}
 ROUNDS=${ROUNDS:-3}
@@ -25,8 +25,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
 for tool in turnserver turnutils_uclient turnutils_peer taskset; do
     command -v "$tool" >/dev/null || { echo "$tool missing (apt-get install coturn util-linux)" >&2; exit 1; }
 done
-cargo build --release -q -p media-edge
-bin="$CARGO_TARGET_DIR/release/media-edge"
+# MEDIA_EDGE_BIN runs another build (e.g. an older commit's) instead of building this tree.
+if [ -z "${MEDIA_EDGE_BIN:-}" ]; then
+    cargo build --release -q -p media-edge
+fi
+bin="${MEDIA_EDGE_BIN:-$CARGO_TARGET_DIR/release/media-edge}"
 
 tmp=$(mktemp -d)
 pids=()

@@ -6,20 +6,24 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use mio::net::{TcpListener, UdpSocket};
+use edge_udp::RecvBatch;
+use mio::net::TcpListener;
+use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig as TlsConfig;
 
 use super::relay::{Relays, RELAY_TOKEN_BASE};
 use super::stream::Conn;
+use super::udp::{self, Listener, Outbox};
 use super::{send_or_count, Counters, LocalAddrs, ServiceConfig, Shared};
 use crate::{ClientAction, Error, Event, FiveTuple, Server, Transport, PEER_HEADROOM};
+use std::os::fd::AsRawFd;
 
 const WAKER: Token = Token(0);
 const UDP_BASE: usize = 1;
 const LISTENER_BASE: usize = 1 << 10;
 const CONN_BASE: usize = 1 << 24;
-/// Datagrams read from one socket per wake-up before the others get a turn.
+/// Receive calls on one socket per wake-up before the others get a turn.
 const BUDGET: usize = 64;
 /// A TCP/TLS connection with no allocation is closed after this long without input.
 const IDLE_CONN: Duration = Duration::from_secs(60);
@@ -37,7 +41,7 @@ pub(crate) struct EventLoop {
     poll: Poll,
     server: Server,
     relays: Relays,
-    udp: Vec<(UdpSocket, SocketAddr)>,
+    udp: Vec<Listener>,
     listeners: Vec<StreamListener>,
     conns: Vec<Option<Conn>>,
     free_conns: Vec<usize>,
@@ -47,7 +51,10 @@ pub(crate) struct EventLoop {
     backlog: Vec<Token>,
     /// This iteration's ready tokens (kept to reuse its allocation).
     ready: Vec<Token>,
-    buf: Box<[u8]>,
+    /// Client datagrams, one `recvmmsg` at a time.
+    batch: RecvBatch,
+    /// Frames toward UDP clients, one `sendmmsg` per loop iteration (or when full).
+    outbox: Outbox,
     reply: Box<[u8]>,
     counters: Counters,
     shared: Arc<Shared>,
@@ -75,13 +82,13 @@ impl EventLoop {
                 addr,
                 source,
             };
-            let mut socket = super::udp_socket(addr, config.socket_buffer).map_err(listen)?;
+            let listener = Listener::bind(addr, config.socket_buffer).map_err(listen)?;
+            let fd = listener.socket.as_raw_fd();
             poll.registry()
-                .register(&mut socket, Token(UDP_BASE + i), Interest::READABLE)
+                .register(&mut SourceFd(&fd), Token(UDP_BASE + i), Interest::READABLE)
                 .map_err(listen)?;
-            let local = socket.local_addr().map_err(listen)?;
-            addrs.udp.push(local);
-            udp.push((socket, local));
+            addrs.udp.push(listener.local);
+            udp.push(listener);
         }
 
         let mut listeners = Vec::new();
@@ -139,7 +146,8 @@ impl EventLoop {
             max_connections: config.max_connections,
             backlog: Vec::with_capacity(1024),
             ready: Vec::with_capacity(2048),
-            buf: vec![0; PEER_HEADROOM + MAX_DATAGRAM + 4].into_boxed_slice(),
+            batch: udp::recv_batch(),
+            outbox: Outbox::new(),
             reply: vec![0; 4096].into_boxed_slice(),
             counters: Counters::default(),
             shared,
@@ -180,6 +188,7 @@ impl EventLoop {
                 self.dispatch(now, token);
             }
             self.ready = ready;
+            self.outbox.flush(&self.udp, &self.counters);
             self.server.handle_timeout(now, &mut self.relays);
             self.log_events();
             if now.duration_since(last_sweep) >= Duration::from_secs(1) {
@@ -207,59 +216,68 @@ impl EventLoop {
         }
     }
 
-    /// Datagrams from clients on UDP listener `i`.
+    /// Datagrams from clients on UDP listener `i`, a `recvmmsg` batch at a time. A batch
+    /// short of capacity means the socket was drained: no extra call to see `WouldBlock`
+    /// (a datagram arriving later raises a new readiness event).
     fn on_udp(&mut self, now: Instant, i: usize) {
-        let Some((socket, local)) = self.udp.get(i) else {
+        let Some(listener) = self.udp.get(i) else {
             return;
         };
         for _ in 0..BUDGET {
-            let (len, remote) = match socket.recv_from(&mut self.buf) {
-                Ok(r) => r,
+            let n = match listener.socket.recv(&mut self.batch) {
+                Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
-                    // ICMP errors surface here on Linux; the datagram is gone either way.
                     self.counters.dropped();
-                    continue;
+                    return;
                 }
             };
-            let tuple = FiveTuple {
-                transport: Transport::Udp,
-                local: *local,
-                remote,
-                socket: i as u32,
-            };
-            let data = &self.buf[..len];
-            match self
-                .server
-                .handle_client(now, tuple, data, &mut self.reply, &mut self.relays)
-            {
-                ClientAction::Relay {
-                    port,
-                    peer,
-                    payload,
-                } => {
-                    if let Some(relay) = self.relays.socket(port) {
-                        send_or_count(relay.send_to(&data[payload], peer), &self.counters);
+            for (meta, data) in self.batch.iter() {
+                let tuple = FiveTuple {
+                    transport: Transport::Udp,
+                    local: listener.local,
+                    remote: meta.src,
+                    socket: i as u32,
+                };
+                let action =
+                    self.server
+                        .handle_client(now, tuple, data, &mut self.reply, &mut self.relays);
+                match action {
+                    ClientAction::Relay {
+                        port,
+                        peer,
+                        payload,
+                    } => {
+                        if let Some(relay) = self.relays.socket(port) {
+                            send_or_count(relay.send_to(&data[payload], peer), &self.counters);
+                        }
                     }
+                    ClientAction::Reply { len } => {
+                        listener.send_one(meta.src, &self.reply[..len], &self.counters);
+                    }
+                    ClientAction::None => {}
                 }
-                ClientAction::Reply { len } => {
-                    send_or_count(socket.send_to(&self.reply[..len], remote), &self.counters);
-                }
-                ClientAction::None => {}
+            }
+            if n < self.batch.capacity() {
+                return;
             }
         }
         self.backlog.push(Token(UDP_BASE + i));
     }
 
-    /// Datagrams from peers on relay `port`.
+    /// Datagrams from peers on relay `port`, each received straight into an outbox slot.
     fn on_relay(&mut self, now: Instant, port: u16) {
         for _ in 0..BUDGET {
             let Some(relay) = self.relays.socket(port) else {
                 return;
             };
+            if self.outbox.is_full() {
+                self.outbox.flush(&self.udp, &self.counters);
+            }
+            let slot = self.outbox.next_slot();
             let start = PEER_HEADROOM;
-            let (len, peer) = match relay.recv_from(&mut self.buf[start..start + MAX_DATAGRAM]) {
+            let (len, peer) = match relay.recv_from(&mut slot[start..start + MAX_DATAGRAM]) {
                 Ok(r) => r,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -270,24 +288,19 @@ impl EventLoop {
             };
             let Some((tuple, frame)) =
                 self.server
-                    .handle_peer(now, port, peer, &mut self.buf, start..start + len)
+                    .handle_peer(now, port, peer, slot, start..start + len)
             else {
                 continue;
             };
-            let frame = &self.buf[frame];
             match tuple.transport {
-                Transport::Udp => {
-                    if let Some((socket, _)) = self.udp.get(tuple.socket as usize) {
-                        send_or_count(socket.send_to(frame, tuple.remote), &self.counters);
-                    }
-                }
+                Transport::Udp => self.outbox.push(tuple.socket as usize, tuple.remote, frame),
                 _ => {
                     let conn = self
                         .conns
                         .get_mut(tuple.socket as usize)
                         .and_then(Option::as_mut);
                     if let Some(conn) = conn {
-                        if conn.send(frame, &self.counters).is_err() {
+                        if conn.send(&slot[frame], &self.counters).is_err() {
                             self.counters.dropped();
                         }
                     }

@@ -12,6 +12,7 @@ mod event_loop;
 mod relay;
 mod stream;
 mod tls;
+mod udp;
 
 use std::cell::Cell;
 use std::io;
