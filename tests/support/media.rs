@@ -332,3 +332,75 @@ pub fn assert_ranges_free(edge: &MediaEdge) {
         }
     }
 }
+
+/// An offer of aiortc 1.16 with one audio track (opus, G722, PCMU, PCMA), BUNDLE, rtcp-mux.
+pub const AIORTC_OFFER: &str = "v=0\r\no=- 4004280456 4004280456 IN IP4 0.0.0.0\r\ns=-\r\n\
+t=0 0\r\na=group:BUNDLE 0\r\na=msid-semantic:WMS *\r\n\
+m=audio 46098 UDP/TLS/RTP/SAVPF 96 9 0 8\r\nc=IN IP4 127.0.0.1\r\na=sendrecv\r\na=mid:0\r\n\
+a=rtcp:9 IN IP4 0.0.0.0\r\na=rtcp-mux\r\na=rtpmap:96 opus/48000/2\r\na=rtpmap:9 G722/8000\r\n\
+a=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+a=candidate:16572de626da4e5384a0ce2d0d93678a 1 udp 2130706431 127.0.0.1 46098 typ host\r\n\
+a=end-of-candidates\r\na=ice-ufrag:HYW7\r\na=ice-pwd:Fq3YpfdicrVJm7memzz2BQ\r\n\
+a=fingerprint:sha-256 21:96:60:6D:D2:FD:A6:75:82:AC:34:B5:95:A8:64:56:12:E2:05:21:2E:34:3E:\
+23:52:96:1C:69:C1:89:52:21\r\na=setup:actpass\r\n";
+
+/// A keep-alive HTTP/1.1 client of the test API over one TCP connection, with the bearer
+/// token (std only: what a benchmark needs and nothing else).
+pub struct ApiClient {
+    stream: std::io::BufReader<std::net::TcpStream>,
+}
+
+impl ApiClient {
+    /// Connects to `api`.
+    ///
+    /// # Panics
+    /// When it cannot.
+    pub fn connect(api: SocketAddr) -> ApiClient {
+        let stream = std::net::TcpStream::connect(api).expect("connect to the API");
+        stream.set_nodelay(true).expect("TCP_NODELAY");
+        ApiClient {
+            stream: std::io::BufReader::new(stream),
+        }
+    }
+
+    /// Sends one request and returns the status and the body.
+    ///
+    /// # Panics
+    /// When the connection fails or the answer is not HTTP/1.1 with a Content-Length.
+    pub fn request(&mut self, method: &str, path: &str, body: Option<&str>) -> (u16, String) {
+        use std::io::{BufRead, Read, Write};
+        let body = body.unwrap_or_default();
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: api\r\nAuthorization: Bearer {TOKEN}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        self.stream
+            .get_mut()
+            .write_all(request.as_bytes())
+            .expect("send");
+        let mut line = String::new();
+        self.stream.read_line(&mut line).expect("status line");
+        let status: u16 = line
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP status line: {line:?}"));
+        let mut length = 0;
+        loop {
+            line.clear();
+            self.stream.read_line(&mut line).expect("header");
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("Content-Length");
+                }
+            }
+        }
+        let mut bytes = vec![0; length];
+        self.stream.read_exact(&mut bytes).expect("body");
+        (status, String::from_utf8(bytes).expect("UTF-8 body"))
+    }
+}
