@@ -25,9 +25,9 @@ pub const ENTERPRISE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 /// The TURN server's relay address.
 pub const TURN_RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// The port block of test slot `slot`: 100 ports from 45000 + 100 * slot.
+/// The port block of test slot `slot`: 100 ports from 41000 + 100 * slot.
 fn block(slot: u16) -> u16 {
-    45_000 + 100 * slot
+    41_000 + 100 * slot
 }
 
 /// The forwarder and the control API, running.

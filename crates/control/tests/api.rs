@@ -48,7 +48,7 @@ fn api(slot: u16, max_sessions: usize) -> Api {
 
 /// [`api`] with the forwarder's configuration adjusted by `adjust`.
 fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut RelayConfig)) -> Api {
-    let base = 47_000 + slot * 40;
+    let base = 48_000 + slot * 40;
     let public = PortRange::new(base, base + 9).unwrap();
     let enterprise = PortRange::new(base + 20, base + 39).unwrap();
     let mut config = RelayConfig::new(
