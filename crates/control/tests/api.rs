@@ -48,12 +48,22 @@ fn api(slot: u16, max_sessions: usize) -> Api {
 
 /// [`api`] with the forwarder's configuration adjusted by `adjust`.
 fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut RelayConfig)) -> Api {
+    api_on(slot, max_sessions, ("127.0.0.1", "127.0.0.3"), adjust)
+}
+
+/// [`api_with`] with the public and the enterprise address given.
+fn api_on(
+    slot: u16,
+    max_sessions: usize,
+    (public_ip, enterprise_ip): (&str, &str),
+    adjust: impl FnOnce(&mut RelayConfig),
+) -> Api {
     let base = 48_000 + slot * 40;
     let public = PortRange::new(base, base + 9).unwrap();
     let enterprise = PortRange::new(base + 20, base + 39).unwrap();
     let mut config = RelayConfig::new(
-        PublicSide::new("127.0.0.1".parse().unwrap(), public),
-        EnterpriseSide::new("127.0.0.3".parse().unwrap(), enterprise),
+        PublicSide::new(public_ip.parse().unwrap(), public),
+        EnterpriseSide::new(enterprise_ip.parse().unwrap(), enterprise),
     );
     config.workers = 1;
     config.max_sessions = max_sessions;
@@ -533,4 +543,32 @@ async fn a_session_nobody_connects_to_times_out_and_frees_its_ports() {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = api.call("GET", &format!("/v1/sessions/{id}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn ipv6_addresses_in_both_sdps() {
+    let api = api_on(8, 10, ("::1", "::1"), |_| {});
+    let (status, body) = api
+        .call(
+            "POST",
+            "/v1/sessions",
+            Some(json!({"offer": AIORTC_OFFER, "enterprise": {"rtp": "[::1]:40000"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let answer = body["answer"].as_str().unwrap();
+    let port = parse_sdp(answer).media_descriptions[0]
+        .media_name
+        .port
+        .value;
+    assert!(answer.contains("\r\nc=IN IP6 ::1\r\n"), "{answer}");
+    assert!(
+        answer.contains(&format!(
+            "a=candidate:1 1 udp 2130706431 ::1 {port} typ host\r\n"
+        )),
+        "{answer}"
+    );
+    let ent = body["enterprise-sdp"].as_str().unwrap();
+    assert!(ent.contains("\r\nc=IN IP6 ::1\r\n"), "{ent}");
+    assert!(ent.contains(" IN IP6 ::1\r\n"), "origin: {ent}");
 }
