@@ -22,6 +22,7 @@
 pub mod cpu;
 pub mod echo;
 mod error;
+pub mod forward;
 pub mod load;
 pub mod measure;
 pub mod media;

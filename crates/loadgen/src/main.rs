@@ -11,6 +11,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use edge_loadgen::echo::Echo;
+use edge_loadgen::forward::Forwarder;
 use edge_loadgen::load::LoadConfig;
 use edge_loadgen::media::webrtc::{Enterprise, WebrtcSetup};
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
@@ -35,6 +36,11 @@ enum Mode {
     Webrtc(Box<WebrtcArgs>),
     /// Echo every UDP datagram back to its sender (the enterprise RTP side).
     RtpEcho(EchoArgs),
+    /// Plain RTP probes, flow i to port P+i of --target (no signalling, no SRTP).
+    Rtp(RtpArgs),
+    /// A plain recvmmsg/sendmmsg forwarder with two sockets per flow: the ceiling the
+    /// side-by-side benchmarks compare servers with.
+    Forward(ForwardArgs),
 }
 
 /// Load shape and output, common to the load modes.
@@ -149,6 +155,40 @@ struct WebrtcArgs {
 }
 
 #[derive(Debug, Args)]
+struct RtpArgs {
+    /// The first target; flow i goes to its port + i.
+    #[arg(long)]
+    target: SocketAddr,
+    /// Flows, at most 20000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    flows: u32,
+    /// Local address of the sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    local_ip: IpAddr,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Debug, Args)]
+struct ForwardArgs {
+    /// First public address; flow i listens on its port + i.
+    #[arg(long)]
+    listen: SocketAddr,
+    /// Flows (socket pairs), at most 20000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    flows: u32,
+    /// Where everything received on the public sockets goes (an RTP echo).
+    #[arg(long)]
+    to: SocketAddr,
+    /// Address of the inner sockets (toward --to).
+    #[arg(long, default_value = "127.0.0.1")]
+    inner_ip: IpAddr,
+    /// Stop after this many seconds (0: run until Ctrl-C or SIGTERM).
+    #[arg(long, default_value_t = 0.0)]
+    duration: f64,
+}
+
+#[derive(Debug, Args)]
 struct EchoArgs {
     /// Addresses to echo on (repeat or comma-separate for several ports).
     #[arg(long, required = true, value_delimiter = ',')]
@@ -187,6 +227,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Mode::Turn(args) => turn(*args, &stop),
         Mode::Webrtc(args) => webrtc(*args, &stop),
         Mode::RtpEcho(args) => rtp_echo(args, &stop),
+        Mode::Rtp(args) => rtp(args, &stop),
+        Mode::Forward(args) => forward(args, &stop),
     }
 }
 
@@ -303,6 +345,56 @@ fn webrtc(args: WebrtcArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> 
     finish(run.report, &args.load)
 }
 
+fn rtp(args: RtpArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let first = args.target.port();
+    let targets = (0..args.flows as u16)
+        .map(|i| {
+            let port = first
+                .checked_add(i)
+                .context("--target port + --flows runs past 65535")?;
+            Ok(SocketAddr::new(args.target.ip(), port))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let config = args.load.config()?;
+    let size = args.load.size.unwrap_or(160);
+    let run = edge_loadgen::media::plain::run(&targets, args.local_ip, size, &config, stop)?;
+    for e in &run.load_errors {
+        eprintln!("edge-loadgen: during load: {e}");
+    }
+    finish(run.report, &args.load)
+}
+
+fn forward(args: ForwardArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let forwarder = Forwarder::bind(args.listen, args.flows as usize, args.inner_ip, args.to)
+        .context("binding the forwarder's sockets")?;
+    let addrs = forwarder.public_addrs();
+    eprintln!(
+        "edge-loadgen forward: {} flows on {}..{} -> {}",
+        addrs.len(),
+        addrs.first().map(ToString::to_string).unwrap_or_default(),
+        addrs.last().map(ToString::to_string).unwrap_or_default(),
+        args.to
+    );
+    stop_after(stop, seconds("duration", args.duration, 86_400.0 * 365.0)?);
+    let stats = forwarder.run(stop)?;
+    println!(
+        "forward: outbound {} inbound {} dropped {}",
+        stats.outbound, stats.inbound, stats.dropped
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Sets `stop` after `limit` (never when it is zero).
+fn stop_after(stop: &Arc<AtomicBool>, limit: Duration) {
+    if !limit.is_zero() {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(limit);
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+}
+
 fn rtp_echo(args: EchoArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
     let echo = Echo::bind(&args.listen).context("binding the echo sockets")?;
     let addrs = echo.local_addrs();
@@ -314,14 +406,7 @@ fn rtp_echo(args: EchoArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> 
             .collect::<Vec<_>>()
             .join(", ")
     );
-    let limit = seconds("duration", args.duration, 86_400.0 * 365.0)?;
-    if !limit.is_zero() {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            std::thread::sleep(limit);
-            stop.store(true, Ordering::Relaxed);
-        });
-    }
+    stop_after(stop, seconds("duration", args.duration, 86_400.0 * 365.0)?);
     let stats = echo.run(stop)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&stats)?);

@@ -13,6 +13,22 @@
 /// Bytes a probe takes at the start of a payload; the smallest payload a run may use.
 pub const PROBE_LEN: usize = 24;
 
+/// Largest payload a run may use: a probe packet must fit a 1,500-byte MTU with its
+/// framing (RTP header and SRTP tag, or ChannelData header) around it.
+pub const MAX_PAYLOAD: usize = 1_200;
+
+/// Checks a run's payload size: [`PROBE_LEN`]..=[`MAX_PAYLOAD`] bytes.
+pub fn check_payload(payload: usize) -> Result<(), crate::Error> {
+    if (PROBE_LEN..=MAX_PAYLOAD).contains(&payload) {
+        Ok(())
+    } else {
+        Err(crate::Error::Parameter {
+            name: "size",
+            problem: "payload must be 24..=1200 bytes",
+        })
+    }
+}
+
 /// "LGEN": tells a probe from anything else that may arrive on a load socket.
 const MAGIC: [u8; 4] = *b"LGEN";
 

@@ -4,6 +4,7 @@
 pub mod api;
 pub mod fleet;
 pub mod ice;
+pub mod plain;
 pub mod rtp;
 pub mod sdp;
 pub mod session;

@@ -78,12 +78,7 @@ struct Pending {
 
 /// A whole `webrtc` run: echo, sessions, load, teardown (DELETE of every session made).
 pub fn run(setup: &WebrtcSetup, config: &LoadConfig, stop: &AtomicBool) -> Result<MediaRun, Error> {
-    if setup.payload < crate::PROBE_LEN || setup.payload > 1_200 {
-        return Err(Error::Parameter {
-            name: "size",
-            problem: "payload must be 24..=1200 bytes",
-        });
-    }
+    crate::probe::check_payload(setup.payload)?;
     let echo_stop = Arc::new(AtomicBool::new(false));
     let (echo_addr, echo_thread) = match setup.enterprise {
         Enterprise::OwnEcho(bind) => {

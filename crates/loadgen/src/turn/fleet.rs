@@ -98,12 +98,7 @@ impl TurnFleet {
     /// ready or failed, the timeout passes, or `stop` is set. Failures are counted in
     /// [`TurnFleet::setup_report`]; the ones that worked carry the load.
     pub fn setup(setup: &TurnSetup, stop: &AtomicBool) -> Result<TurnFleet, Error> {
-        if setup.payload < crate::PROBE_LEN || setup.payload > 1_400 {
-            return Err(Error::Parameter {
-                name: "size",
-                problem: "payload must be 24..=1400 bytes",
-            });
-        }
+        crate::probe::check_payload(setup.payload)?;
         let poll = Poll::new().map_err(|source| Error::Io {
             what: "poll",
             addr: setup.server,
