@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
+use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::load::LoadConfig;
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
@@ -208,7 +209,7 @@ fn run(
     };
     turn::run(
         &setup,
-        "127.0.0.1:0".parse().unwrap(),
+        EchoPeer::Own("127.0.0.1:0".parse().unwrap()),
         config,
         &AtomicBool::new(false),
     )

@@ -8,8 +8,9 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
+use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::load::LoadConfig;
-use edge_loadgen::media::webrtc::{self, Enterprise, WebrtcSetup};
+use edge_loadgen::media::webrtc::{self, WebrtcSetup};
 use edge_suite::media::{assert_ranges_free, MediaEdge, TOKEN};
 
 fn setup(edge: &MediaEdge, sessions: usize) -> WebrtcSetup {
@@ -18,7 +19,7 @@ fn setup(edge: &MediaEdge, sessions: usize) -> WebrtcSetup {
         token: TOKEN.into(),
         sessions,
         local_ip: "127.0.0.1".parse().unwrap(),
-        enterprise: Enterprise::OwnEcho("127.0.0.1:0".parse().unwrap()),
+        enterprise: EchoPeer::Own("127.0.0.1:0".parse().unwrap()),
         payload: 160,
         parallel: 4,
         timeout: Duration::from_secs(30),

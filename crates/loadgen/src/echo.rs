@@ -153,3 +153,67 @@ fn datagrams(len: usize, stride: Option<usize>) -> u64 {
         _ => 1,
     }
 }
+
+/// The echo a load run sends to: one it starts itself, or one already running elsewhere
+/// (`edge-loadgen rtp-echo` in another container or on another address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EchoPeer {
+    /// Start an echo bound here (port 0: any free port) for the run.
+    Own(SocketAddr),
+    /// Use the echo at this address.
+    At(SocketAddr),
+}
+
+/// A running (or borrowed) echo for the length of a run.
+#[derive(Debug)]
+pub struct EchoGuard {
+    addr: SocketAddr,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<Result<EchoStats, Error>>>,
+}
+
+impl EchoPeer {
+    /// Starts the echo (for [`EchoPeer::Own`]).
+    pub fn start(self) -> Result<EchoGuard, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        Ok(match self {
+            EchoPeer::Own(bind) => {
+                let echo = Echo::bind(&[bind])?;
+                let addr = echo.local_addrs()[0];
+                EchoGuard {
+                    addr,
+                    thread: Some(echo.spawn(stop.clone())),
+                    stop,
+                }
+            }
+            EchoPeer::At(addr) => EchoGuard {
+                addr,
+                stop,
+                thread: None,
+            },
+        })
+    }
+}
+
+impl EchoGuard {
+    /// Where the echo listens.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops an echo this run started; reports its failure, if any.
+    pub fn finish(mut self) -> Result<(), Error> {
+        self.stop.store(true, Ordering::Relaxed);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(r)) => r.map(|_| ()),
+            Some(Err(_)) => Err(Error::EchoPanicked),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for EchoGuard {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}

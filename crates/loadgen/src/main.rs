@@ -11,9 +11,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
 use edge_loadgen::echo::Echo;
+use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::forward::Forwarder;
 use edge_loadgen::load::LoadConfig;
-use edge_loadgen::media::webrtc::{Enterprise, WebrtcSetup};
+use edge_loadgen::media::webrtc::WebrtcSetup;
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
 use edge_loadgen::turn::fleet::TurnSetup;
@@ -118,8 +119,11 @@ struct TurnArgs {
     #[arg(long, default_value = "127.0.0.1")]
     local_ip: IpAddr,
     /// Where the echo peer binds (port 0: any free port); the relay must reach it there.
-    #[arg(long, default_value = "127.0.0.1:0")]
+    #[arg(long, default_value = "127.0.0.1:0", conflicts_with = "peer")]
     peer_bind: SocketAddr,
+    /// Use an echo already running there (`edge-loadgen rtp-echo`) as the peer instead.
+    #[arg(long)]
+    peer: Option<SocketAddr>,
     #[command(flatten)]
     load: LoadArgs,
 }
@@ -281,7 +285,11 @@ fn turn(args: TurnArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         timeout: seconds("setup-timeout", args.setup_timeout, 3_600.0)?,
     };
     let config = args.load.config()?;
-    let run = edge_loadgen::turn::run(&setup, args.peer_bind, &config, stop)?;
+    let peer = match args.peer {
+        Some(addr) => EchoPeer::At(addr),
+        None => EchoPeer::Own(args.peer_bind),
+    };
+    let run = edge_loadgen::turn::run(&setup, peer, &config, stop)?;
     for e in &run.load_errors {
         eprintln!("edge-loadgen: during load: {e}");
     }
@@ -330,8 +338,8 @@ fn webrtc(args: WebrtcArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> 
         sessions: args.sessions as usize,
         local_ip: args.local_ip,
         enterprise: match args.echo {
-            Some(addr) => Enterprise::Echo(addr),
-            None => Enterprise::OwnEcho(args.echo_bind),
+            Some(addr) => EchoPeer::At(addr),
+            None => EchoPeer::Own(args.echo_bind),
         },
         payload: args.load.size.unwrap_or(160),
         parallel: args.parallel,

@@ -6,7 +6,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket};
@@ -20,7 +19,7 @@ use super::ice::Checker;
 use super::rtp::RtpStream;
 use super::sdp::{Offer, RemoteDescription, WebrtcOffer};
 use super::session::{MediaSetup, Phase};
-use crate::echo::Echo;
+use crate::echo::EchoPeer;
 use crate::load::{self, LoadConfig};
 use crate::measure::new_histogram;
 use crate::report::{Percentiles, RunInfo, SetupReport};
@@ -28,15 +27,6 @@ use crate::{Error, Report};
 
 /// Set-up failures kept as messages.
 const ERRORS_KEPT: usize = 5;
-
-/// Where the enterprise side's RTP goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Enterprise {
-    /// An echo this run starts, bound here (port 0: any).
-    OwnEcho(SocketAddr),
-    /// An echo already running there (`edge-loadgen rtp-echo`, another container).
-    Echo(SocketAddr),
-}
 
 /// What `webrtc` mode sets up.
 #[derive(Debug, Clone)]
@@ -49,8 +39,8 @@ pub struct WebrtcSetup {
     pub sessions: usize,
     /// Local address of the browser-side sockets.
     pub local_ip: IpAddr,
-    /// The enterprise side.
-    pub enterprise: Enterprise,
+    /// The enterprise side: an RTP echo.
+    pub enterprise: EchoPeer,
     /// Payload bytes per packet (the RTP payload: 160 for G.711 at 20 ms).
     pub payload: usize,
     /// Sessions being set up at once.
@@ -79,15 +69,8 @@ struct Pending {
 /// A whole `webrtc` run: echo, sessions, load, teardown (DELETE of every session made).
 pub fn run(setup: &WebrtcSetup, config: &LoadConfig, stop: &AtomicBool) -> Result<MediaRun, Error> {
     crate::probe::check_payload(setup.payload)?;
-    let echo_stop = Arc::new(AtomicBool::new(false));
-    let (echo_addr, echo_thread) = match setup.enterprise {
-        Enterprise::OwnEcho(bind) => {
-            let echo = Echo::bind(&[bind])?;
-            let addr = echo.local_addrs()[0];
-            (addr, Some(echo.spawn(echo_stop.clone())))
-        }
-        Enterprise::Echo(addr) => (addr, None),
-    };
+    let echo = setup.enterprise.start()?;
+    let echo_addr = echo.addr();
     let mut api = ApiClient::new(setup.api, &setup.token);
     if config.progress {
         eprintln!(
@@ -123,11 +106,9 @@ pub fn run(setup: &WebrtcSetup, config: &LoadConfig, stop: &AtomicBool) -> Resul
             load_errors,
         })
     });
-    echo_stop.store(true, Ordering::Relaxed);
-    if let Some(t) = echo_thread {
-        t.join().map_err(|_| Error::EchoPanicked)??;
-    }
-    result
+    let finished = echo.finish();
+    let run = result?;
+    finished.map(|()| run)
 }
 
 fn delete(api: &mut ApiClient, id: &str) -> Result<(), Error> {

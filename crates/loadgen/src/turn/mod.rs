@@ -5,12 +5,10 @@ pub mod conn;
 pub mod credentials;
 pub mod fleet;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use crate::echo::Echo;
+use crate::echo::EchoPeer;
 use crate::load::{self, LoadConfig};
 use crate::report::RunInfo;
 use crate::{Error, Report};
@@ -28,22 +26,20 @@ pub struct TurnRun {
     pub load_errors: Vec<String>,
 }
 
-/// A whole `turn` run: starts an echo peer on `peer_bind`, sets up the allocations toward
-/// it (`setup.peer` is replaced by the echo's address), loads them, deallocates and
-/// stops the echo.
+/// A whole `turn` run: starts (or uses) the echo peer, sets up the allocations toward it
+/// (`setup.peer` is replaced by the echo's address), loads them, deallocates and stops the
+/// echo.
 pub fn run(
     setup: &TurnSetup,
-    peer_bind: SocketAddr,
+    peer: EchoPeer,
     config: &LoadConfig,
     stop: &AtomicBool,
 ) -> Result<TurnRun, Error> {
-    let echo = Echo::bind(&[peer_bind])?;
+    let echo = peer.start()?;
     let setup = TurnSetup {
-        peer: echo.local_addrs()[0],
+        peer: echo.addr(),
         ..setup.clone()
     };
-    let echo_stop = Arc::new(AtomicBool::new(false));
-    let echo_thread = echo.spawn(echo_stop.clone());
     if config.progress {
         eprintln!(
             "edge-loadgen turn: {} allocations over {:?} to {}, echo peer {}",
@@ -72,11 +68,7 @@ pub fn run(
             load_errors: std::mem::take(&mut fleet.load_errors),
         })
     });
-    echo_stop.store(true, Ordering::Relaxed);
-    let echoed = echo_thread.join();
+    let finished = echo.finish();
     let run = result?;
-    match echoed {
-        Ok(r) => r.map(|_| run),
-        Err(_) => Err(Error::EchoPanicked),
-    }
+    finished.map(|()| run)
 }
