@@ -20,7 +20,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use edge_srtp::Inbound;
-use edge_udp::{RecvBatch, Transmit, UdpSocket, MAX_BATCH};
+use edge_udp::{RecvBatch, Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
@@ -437,10 +437,10 @@ impl Worker {
 }
 
 /// Forwards a batch from the browser: media to the enterprise sockets in one send per
-/// socket, STUN responses back at once, DTLS into the session.
+/// socket, STUN responses back at once, DTLS into the session. RTP transmits fill one array
+/// from the front and RTCP transmits (for the RTCP socket) from the back.
 fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], now: Instant) {
-    let mut to_rtp = [Transmit::PLACEHOLDER; MAX_BATCH];
-    let mut to_rtcp = [Transmit::PLACEHOLDER; MAX_BATCH];
+    let mut out = [Transmit::PLACEHOLDER; BATCH];
     let (mut n_rtp, mut n_rtcp) = (0, 0);
     for (meta, buf) in batch.slots_mut() {
         match entry
@@ -453,17 +453,18 @@ fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], no
                 len,
             } => {
                 let buf: &[u8] = buf;
-                let (out, n) = if rtcp_socket {
-                    (&mut to_rtcp, &mut n_rtcp)
+                let at = if rtcp_socket {
+                    n_rtcp += 1;
+                    BATCH - n_rtcp
                 } else {
-                    (&mut to_rtp, &mut n_rtp)
+                    n_rtp += 1;
+                    n_rtp - 1
                 };
-                out[*n] = Transmit {
+                out[at] = Transmit {
                     dst,
                     contents: &buf[..len],
                     ..Transmit::PLACEHOLDER
                 };
-                *n += 1;
             }
             Action::Reply { dst, len } => send(
                 &entry.public,
@@ -478,17 +479,14 @@ fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], no
         }
     }
     let stats = Some((entry.session.stats(), Direction::FromBrowser));
-    send(&entry.rtp, &to_rtp[..n_rtp], stats);
-    send(
-        entry.rtcp.as_ref().unwrap_or(&entry.rtp),
-        &to_rtcp[..n_rtcp],
-        stats,
-    );
+    send(&entry.rtp, &out[..n_rtp], stats);
+    let rtcp = entry.rtcp.as_ref().unwrap_or(&entry.rtp);
+    send(rtcp, &out[BATCH - n_rtcp..], stats);
 }
 
 /// Forwards a batch from an enterprise socket to the browser in one send.
 fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, now: Instant) {
-    let mut out = [Transmit::PLACEHOLDER; MAX_BATCH];
+    let mut out = [Transmit::PLACEHOLDER; BATCH];
     let mut n = 0;
     for (meta, buf) in batch.slots_mut() {
         if let Action::ToBrowser { dst, len } =

@@ -121,6 +121,14 @@ impl Browser {
         }
     }
 
+    /// Another browser on the same UDP socket (a clone of its descriptor), so one socket
+    /// can hold many sessions: each relay session has its own public port.
+    pub fn sharing_socket_of(other: &Browser) -> Browser {
+        let mut b = Self::new();
+        b.socket = other.socket.try_clone().unwrap();
+        b
+    }
+
     /// What the browser's SDP says, for [`edge_relay::SessionSpec::browser`].
     pub fn remote(&self) -> BrowserRemote {
         self.remote_with(self.config.certificate().fingerprint())
@@ -307,6 +315,17 @@ impl Browser {
         .unwrap();
         slot.truncate(len);
         slot
+    }
+
+    /// Protects the RTP packet `slot[..len]` in place; returns the SRTP length.
+    pub fn protect_in_place(&mut self, slot: &mut [u8], len: usize) -> usize {
+        let tx = self.tx.as_mut().expect("connect first");
+        tx.protect_rtp(slot, len).unwrap()
+    }
+
+    /// The relay's public address this browser talks to.
+    pub fn relay(&self) -> SocketAddr {
+        self.relay
     }
 
     fn send_protected(&mut self, packet: &[u8], rtcp: bool) {
