@@ -1,0 +1,217 @@
+//! The guard's configuration: a serde section (kebab-case keys, unknown keys refused) with
+//! fail2ban-like defaults, checked by [`Guard::new`](crate::Guard::new).
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Deserializer};
+
+use crate::Error;
+
+/// Longest duration any setting accepts (ten years): keeps `now + duration` far from the end
+/// of `Instant`'s range.
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Largest `max-failures`: each tracked source keeps that many failure instants.
+pub const MAX_FAILURES_LIMIT: u32 = 64;
+
+/// The whole section. Durations are seconds (integer or fractional).
+///
+/// ```toml
+/// max-failures = 3        # failures within find-window that start a ban
+/// find-window = 600       # seconds
+/// ban-duration = 600      # seconds
+/// allow = ["127.0.0.1", "192.0.2.0/24"]   # never banned, never rate-limited
+/// ipv6-prefix = 64        # IPv6 sources are counted, banned and limited per /64
+/// max-tracked = 65536     # entries per table (failures, rate buckets, bans)
+///
+/// [rate.turn]
+/// rate = 50               # requests per second, sustained
+/// burst = 200             # requests at once
+/// ```
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct GuardConfig {
+    /// Failures from one source within `find_window` that start a ban. Default 3.
+    pub max_failures: u32,
+    /// How far back failures count (a sliding window). Default 600 s.
+    #[serde(deserialize_with = "seconds")]
+    pub find_window: Duration,
+    /// How long a ban lasts. Default 600 s.
+    #[serde(deserialize_with = "seconds")]
+    pub ban_duration: Duration,
+    /// Sources never banned and never rate-limited (e.g. the operator's monitoring). Bare
+    /// addresses mean a single host. Default empty.
+    #[serde(deserialize_with = "networks")]
+    pub allow: Vec<IpNet>,
+    /// Prefix length an IPv6 source is reduced to before counting, banning and rate limiting
+    /// (one host usually owns a whole /64). 128 treats every IPv6 address alone. Default 64.
+    pub ipv6_prefix: u8,
+    /// Most entries in each table (failure records, rate buckets, bans), rounded up to a
+    /// multiple of the shard count (64). Default 65536.
+    pub max_tracked: usize,
+    /// Per-source request rate limits, per service.
+    pub rate: RateLimits,
+}
+
+impl Default for GuardConfig {
+    fn default() -> Self {
+        Self {
+            max_failures: 3,
+            find_window: Duration::from_secs(600),
+            ban_duration: Duration::from_secs(600),
+            allow: Vec::new(),
+            ipv6_prefix: 64,
+            max_tracked: 65536,
+            rate: RateLimits::default(),
+        }
+    }
+}
+
+impl GuardConfig {
+    /// Checks every value, naming the key that is wrong.
+    pub fn validate(&self) -> Result<(), Error> {
+        if self.max_failures == 0 || self.max_failures > MAX_FAILURES_LIMIT {
+            return Err(Error::Config {
+                key: "max-failures",
+                problem: format!(
+                    "{} is outside 1..={MAX_FAILURES_LIMIT}",
+                    self.max_failures
+                ),
+            });
+        }
+        check_duration("find-window", self.find_window)?;
+        check_duration("ban-duration", self.ban_duration)?;
+        if self.ipv6_prefix > 128 {
+            return Err(Error::Config {
+                key: "ipv6-prefix",
+                problem: format!("{} is longer than 128", self.ipv6_prefix),
+            });
+        }
+        if self.max_tracked == 0 {
+            return Err(Error::Config {
+                key: "max-tracked",
+                problem: "0 leaves no room to count anything".into(),
+            });
+        }
+        self.rate.turn.validate("rate.turn")?;
+        self.rate.api.validate("rate.api")?;
+        self.rate.ice.validate("rate.ice")
+    }
+}
+
+fn check_duration(key: &'static str, d: Duration) -> Result<(), Error> {
+    if d.is_zero() || d > MAX_DURATION {
+        return Err(Error::Config {
+            key,
+            problem: format!("{} s is outside (0, {}] s", d.as_secs_f64(), MAX_DURATION.as_secs()),
+        });
+    }
+    Ok(())
+}
+
+/// `[rate]`: one limit per service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields, default)]
+pub struct RateLimits {
+    /// TURN requests (Allocate, Refresh, CreatePermission, ChannelBind; not data). Default
+    /// 50/s, burst 200: generous for clients behind one carrier-grade NAT.
+    pub turn: RateLimit,
+    /// HTTP API requests. Default 20/s, burst 100.
+    pub api: RateLimit,
+    /// ICE connectivity checks (STUN Binding requests at the media ports). Default 100/s,
+    /// burst 400: many sessions may share one public address.
+    pub ice: RateLimit,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            turn: RateLimit {
+                rate: 50.0,
+                burst: 200,
+            },
+            api: RateLimit {
+                rate: 20.0,
+                burst: 100,
+            },
+            ice: RateLimit {
+                rate: 100.0,
+                burst: 400,
+            },
+        }
+    }
+}
+
+/// A token bucket: `burst` requests at once, refilled at `rate` per second.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+pub struct RateLimit {
+    /// Sustained requests per second.
+    pub rate: f64,
+    /// Requests allowed at once (the bucket's size).
+    pub burst: u32,
+}
+
+impl RateLimit {
+    /// Time one token takes to refill.
+    pub(crate) fn interval(&self) -> Duration {
+        // validate() keeps 1/rate finite and within MAX_DURATION.
+        Duration::from_secs_f64(1.0 / self.rate)
+    }
+
+    /// Time an empty bucket takes to fill.
+    pub(crate) fn depth(&self) -> Duration {
+        self.interval().saturating_mul(self.burst)
+    }
+
+    fn validate(&self, key: &'static str) -> Result<(), Error> {
+        let slowest = 1.0 / MAX_DURATION.as_secs_f64();
+        if !(self.rate.is_finite() && self.rate >= slowest && self.rate <= 1e9) {
+            return Err(Error::Config {
+                key,
+                problem: format!("rate {} is outside [{slowest:e}, 1e9] per second", self.rate),
+            });
+        }
+        if self.burst == 0 {
+            return Err(Error::Config {
+                key,
+                problem: "burst 0 refuses every request".into(),
+            });
+        }
+        if self.depth() > MAX_DURATION {
+            return Err(Error::Config {
+                key,
+                problem: format!(
+                    "burst {} at rate {} takes longer than {} s to refill",
+                    self.burst,
+                    self.rate,
+                    MAX_DURATION.as_secs()
+                ),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Seconds, integer or fractional, as a `Duration`.
+fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    let secs = f64::deserialize(d)?;
+    Duration::try_from_secs_f64(secs)
+        .map_err(|_| serde::de::Error::custom(format!("{secs} is not a number of seconds")))
+}
+
+/// Networks (`10.0.0.0/8`) or single addresses (`192.0.2.1`).
+fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
+    Vec::<String>::deserialize(d)?
+        .iter()
+        .map(|s| {
+            s.parse::<IpNet>()
+                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    serde::de::Error::custom(format!("{s:?} is neither an address nor a network"))
+                })
+        })
+        .collect()
+}

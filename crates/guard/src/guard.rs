@@ -1,0 +1,469 @@
+//! [`Guard`]: the shared ban and rate-limit state.
+
+use std::collections::hash_map::RandomState;
+use std::hash::BuildHasher;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use ipnet::IpNet;
+
+use crate::bucket::Bucket;
+use crate::table::{Expiring, Removal, Table};
+use crate::{log, source, Error, GuardConfig, Service};
+
+/// Shards of every table: sources hash to one, so threads working on different sources rarely
+/// meet on a lock.
+pub const SHARDS: usize = 64;
+
+/// One active ban, as [`Guard::bans`] lists it and [`Guard::record_failure`] reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BanInfo {
+    /// The banned network: a /32 for IPv4, the configured prefix for IPv6.
+    pub source: IpNet,
+    /// The service whose failure started the ban.
+    pub service: Service,
+    /// Failures in the window when it started.
+    pub failures: u32,
+    /// When it started.
+    pub since: Instant,
+    /// When it ends.
+    pub until: Instant,
+}
+
+impl Expiring for BanInfo {
+    fn expiry(&self) -> Instant {
+        self.until
+    }
+}
+
+/// Counters since start, and the current table sizes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct GuardStats {
+    /// Authentication failures recorded (allow-listed sources included).
+    pub failures: u64,
+    /// Bans started.
+    pub bans_started: u64,
+    /// Bans that ran their full duration.
+    pub bans_expired: u64,
+    /// Bans lifted through [`Guard::lift`].
+    pub bans_lifted: u64,
+    /// Bans dropped early because the ban table was full.
+    pub bans_evicted: u64,
+    /// Calls to [`Guard::is_banned`] that answered true (requests dropped).
+    pub banned_drops: u64,
+    /// Requests refused by the rate limit, per service.
+    pub rate_refused: PerService,
+    /// Failure records and rate buckets dropped before they expired because their table was
+    /// full (a flood of distinct sources).
+    pub tracked_evicted: u64,
+    /// Active bans now (expired ones not yet swept included).
+    pub bans: usize,
+    /// Sources with failures on record now.
+    pub failure_records: usize,
+    /// Rate buckets held now.
+    pub rate_buckets: usize,
+}
+
+/// A count per [`Service`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PerService {
+    /// TURN.
+    pub turn: u64,
+    /// The HTTP API.
+    pub api: u64,
+    /// ICE connectivity checks.
+    pub ice: u64,
+}
+
+impl PerService {
+    /// The count of `service`.
+    pub fn get(&self, service: Service) -> u64 {
+        match service {
+            Service::Turn => self.turn,
+            Service::Api => self.api,
+            Service::Ice => self.ice,
+        }
+    }
+}
+
+/// Failures of one source within the window, oldest first.
+#[derive(Debug)]
+struct Failures {
+    times: Vec<Instant>,
+    expiry: Instant,
+}
+
+impl Expiring for Failures {
+    fn expiry(&self) -> Instant {
+        self.expiry
+    }
+}
+
+/// Per-source state of one shard.
+#[derive(Debug)]
+struct Tracking {
+    failures: Table<IpNet, Failures>,
+    buckets: Table<(Service, IpNet), Bucket>,
+}
+
+/// One shard, alone on its cache lines.
+#[derive(Debug)]
+#[repr(align(128))]
+struct Shard {
+    /// Active bans; read on every request, written on ban and unban.
+    bans: RwLock<Table<IpNet, BanInfo>>,
+    /// `bans.len()`, read without the lock: most shards have no ban.
+    ban_count: AtomicUsize,
+    /// Locked after `bans` never before it (lock order: tracking, then bans).
+    tracking: Mutex<Tracking>,
+    failures: AtomicU64,
+    bans_started: AtomicU64,
+    bans_expired: AtomicU64,
+    bans_lifted: AtomicU64,
+    bans_evicted: AtomicU64,
+    banned_drops: AtomicU64,
+    rate_refused: [AtomicU64; 3],
+    tracked_evicted: AtomicU64,
+}
+
+#[derive(Debug)]
+struct Inner {
+    config: GuardConfig,
+    /// Refill interval and bucket depth per service, in [`Service::index`] order.
+    rates: [(Duration, Duration); 3],
+    shards: Box<[Shard]>,
+    hasher: RandomState,
+}
+
+/// Bans after repeated authentication failures and per-source rate limits, shared by every
+/// listener and worker (cheap to clone: an `Arc` inside). It never reads the clock: every call
+/// takes `now`, so tests run on a virtual clock.
+///
+/// Method groups:
+/// - gates, called for every request before any crypto work, in this order:
+///   [`is_banned`](Self::is_banned), then [`allow_request`](Self::allow_request);
+/// - input: [`record_failure`](Self::record_failure) after an authentication fails;
+/// - administration: [`bans`](Self::bans), [`lift`](Self::lift), [`stats`](Self::stats);
+/// - upkeep: [`sweep`](Self::sweep), called periodically (every few seconds) by the owner.
+///
+/// All state is sharded by source ([`SHARDS`] shards): `is_banned` reads an atomic count and,
+/// only when that shard holds a ban, takes its read lock; `allow_request` and
+/// `record_failure` lock one shard's mutex briefly. Nothing allocates per request except a
+/// source's first failure record.
+#[derive(Debug, Clone)]
+pub struct Guard {
+    inner: Arc<Inner>,
+}
+
+impl Guard {
+    /// A guard with `config`, checked first.
+    pub fn new(config: GuardConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let per_shard = config.max_tracked.div_ceil(SHARDS);
+        let shards = (0..SHARDS)
+            .map(|_| Shard {
+                bans: RwLock::new(Table::new(per_shard)),
+                ban_count: AtomicUsize::new(0),
+                tracking: Mutex::new(Tracking {
+                    failures: Table::new(per_shard),
+                    buckets: Table::new(per_shard),
+                }),
+                failures: AtomicU64::new(0),
+                bans_started: AtomicU64::new(0),
+                bans_expired: AtomicU64::new(0),
+                bans_lifted: AtomicU64::new(0),
+                bans_evicted: AtomicU64::new(0),
+                banned_drops: AtomicU64::new(0),
+                rate_refused: Default::default(),
+                tracked_evicted: AtomicU64::new(0),
+            })
+            .collect();
+        let rate = |l: crate::RateLimit| (l.interval(), l.depth());
+        let rates = [
+            rate(config.rate.turn),
+            rate(config.rate.api),
+            rate(config.rate.ice),
+        ];
+        Ok(Self {
+            inner: Arc::new(Inner {
+                config,
+                rates,
+                shards,
+                hasher: RandomState::new(),
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &GuardConfig {
+        &self.inner.config
+    }
+
+    /// Whether requests from `source` are to be dropped now. A ban found expired is removed
+    /// (and logged) on the spot.
+    pub fn is_banned(&self, now: Instant, source: IpAddr) -> bool {
+        let key = self.key(source::canonical(source));
+        let shard = self.shard(&key);
+        if shard.ban_count.load(Ordering::Acquire) == 0 {
+            return false;
+        }
+        match read(&shard.bans).get(&key) {
+            None => return false,
+            Some(ban) if ban.until > now => {
+                shard.banned_drops.fetch_add(1, Ordering::Relaxed);
+                return true;
+            }
+            Some(_) => {}
+        }
+        let mut bans = write(&shard.bans);
+        if bans.get(&key).is_some_and(|ban| ban.until <= now) {
+            bans.remove(&key);
+            shard.ban_count.store(bans.len(), Ordering::Release);
+            shard.bans_expired.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(target: "edge_guard", "{}", log::Unban { source: key, cause: "expired" });
+        }
+        false
+    }
+
+    /// Takes a token from the (service, source) bucket: false means over the limit (counted
+    /// in [`GuardStats::rate_refused`]). Allow-listed sources always pass.
+    pub fn allow_request(&self, now: Instant, source: IpAddr, service: Service) -> bool {
+        let addr = source::canonical(source);
+        if self.is_allowed(addr) {
+            return true;
+        }
+        let key = self.key(addr);
+        let shard = self.shard(&key);
+        let (interval, depth) = self.inner.rates[service.index()];
+        let mut tracking = lock(&shard.tracking);
+        let bucket = tracking.buckets.get_or_insert(
+            now,
+            (service, key),
+            || Bucket::full(now),
+            |_, _, why| count_eviction(shard, why),
+        );
+        let allowed = bucket.take(now, interval, depth);
+        if !allowed {
+            shard.rate_refused[service.index()].fetch_add(1, Ordering::Relaxed);
+        }
+        allowed
+    }
+
+    /// Records one failed authentication and logs it (the `auth-failure` line). Failures from
+    /// one source add up across services. Returns the ban when this failure starts one: the
+    /// `max_failures`-th within `find_window`, unless the source is allow-listed or already
+    /// banned.
+    ///
+    /// `reason` says what failed (a short token such as `bad-integrity`); `user` is the name
+    /// the peer claimed, if any. Both are escaped in the log.
+    pub fn record_failure(
+        &self,
+        now: Instant,
+        source: IpAddr,
+        service: Service,
+        reason: &str,
+        user: Option<&str>,
+    ) -> Option<BanInfo> {
+        let addr = source::canonical(source);
+        let config = &self.inner.config;
+        let mut line = log::AuthFailure {
+            service,
+            source: addr,
+            reason,
+            user,
+            failures: 0,
+            max_failures: config.max_failures,
+        };
+        let key = self.key(addr);
+        let shard = self.shard(&key);
+        shard.failures.fetch_add(1, Ordering::Relaxed);
+        if self.is_allowed(addr) {
+            tracing::warn!(target: "edge_guard", "{line}");
+            return None;
+        }
+        let mut tracking = lock(&shard.tracking);
+        let record = tracking.failures.get_or_insert(
+            now,
+            key,
+            || Failures {
+                times: Vec::with_capacity(config.max_failures as usize),
+                expiry: now,
+            },
+            |_, _, why| count_eviction(shard, why),
+        );
+        let window = config.find_window;
+        record
+            .times
+            .retain(|&t| now.saturating_duration_since(t) < window);
+        record.times.push(now);
+        // validate() bounds find_window, so this stays far inside Instant's range.
+        record.expiry = now + window;
+        line.failures = u32::try_from(record.times.len()).unwrap_or(u32::MAX);
+        tracing::warn!(target: "edge_guard", "{line}");
+        if line.failures < config.max_failures {
+            return None;
+        }
+        tracking.failures.remove(&key);
+        let mut bans = write(&shard.bans);
+        match bans.get(&key) {
+            Some(ban) if ban.until > now => return None,
+            Some(_) => {
+                bans.remove(&key);
+                end_ban(shard, key, Removal::Expired);
+            }
+            None => {}
+        }
+        let ban = BanInfo {
+            source: key,
+            service,
+            failures: line.failures,
+            since: now,
+            until: now + config.ban_duration,
+        };
+        bans.get_or_insert(now, key, || ban, |k, _, why| end_ban(shard, k, why));
+        shard.ban_count.store(bans.len(), Ordering::Release);
+        shard.bans_started.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(target: "edge_guard", "{}", log::Ban {
+            source: key,
+            service,
+            failures: line.failures,
+            duration: config.ban_duration,
+        });
+        Some(ban)
+    }
+
+    /// The active bans, soonest to end first.
+    pub fn bans(&self, now: Instant) -> Vec<BanInfo> {
+        let mut all: Vec<BanInfo> = self
+            .inner
+            .shards
+            .iter()
+            .filter(|shard| shard.ban_count.load(Ordering::Acquire) > 0)
+            .flat_map(|shard| {
+                read(&shard.bans)
+                    .iter()
+                    .map(|(_, ban)| *ban)
+                    .filter(|ban| ban.until > now)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort_unstable_by_key(|ban| (ban.until, ban.source));
+        all
+    }
+
+    /// Lifts the ban covering `source` (its address, or its IPv6 network) and forgets its
+    /// failures. Returns whether an active ban was lifted.
+    pub fn lift(&self, now: Instant, source: IpAddr) -> bool {
+        let key = self.key(source::canonical(source));
+        let shard = self.shard(&key);
+        let mut tracking = lock(&shard.tracking);
+        tracking.failures.remove(&key);
+        let mut bans = write(&shard.bans);
+        let Some(ban) = bans.remove(&key) else {
+            return false;
+        };
+        shard.ban_count.store(bans.len(), Ordering::Release);
+        let active = ban.until > now;
+        let (counter, cause) = if active {
+            (&shard.bans_lifted, "lifted")
+        } else {
+            (&shard.bans_expired, "expired")
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(target: "edge_guard", "{}", log::Unban { source: key, cause });
+        active
+    }
+
+    /// Removes expired bans (logging each `unban ... cause=expired`), failure records whose
+    /// window has passed and refilled rate buckets. Call it every few seconds.
+    pub fn sweep(&self, now: Instant) {
+        for shard in self.inner.shards.iter() {
+            let mut tracking = lock(&shard.tracking);
+            tracking.failures.sweep(now, |_, _, _| {});
+            tracking.buckets.sweep(now, |_, _, _| {});
+            drop(tracking);
+            if shard.ban_count.load(Ordering::Acquire) > 0 {
+                let mut bans = write(&shard.bans);
+                bans.sweep(now, |k, _, why| end_ban(shard, k, why));
+                shard.ban_count.store(bans.len(), Ordering::Release);
+            }
+        }
+    }
+
+    /// Counters and table sizes, summed over the shards.
+    pub fn stats(&self) -> GuardStats {
+        let mut s = GuardStats::default();
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        for shard in self.inner.shards.iter() {
+            s.failures += get(&shard.failures);
+            s.bans_started += get(&shard.bans_started);
+            s.bans_expired += get(&shard.bans_expired);
+            s.bans_lifted += get(&shard.bans_lifted);
+            s.bans_evicted += get(&shard.bans_evicted);
+            s.banned_drops += get(&shard.banned_drops);
+            s.rate_refused.turn += get(&shard.rate_refused[Service::Turn.index()]);
+            s.rate_refused.api += get(&shard.rate_refused[Service::Api.index()]);
+            s.rate_refused.ice += get(&shard.rate_refused[Service::Ice.index()]);
+            s.tracked_evicted += get(&shard.tracked_evicted);
+            s.bans += shard.ban_count.load(Ordering::Acquire);
+            let tracking = lock(&shard.tracking);
+            s.failure_records += tracking.failures.len();
+            s.rate_buckets += tracking.buckets.len();
+        }
+        s
+    }
+
+    fn key(&self, canonical: IpAddr) -> IpNet {
+        source::key(canonical, self.inner.config.ipv6_prefix)
+    }
+
+    fn shard(&self, key: &IpNet) -> &Shard {
+        let hash = self.inner.hasher.hash_one(key);
+        // SHARDS is a power of two, so the mask is a fair modulo.
+        &self.inner.shards[(hash as usize) & (SHARDS - 1)]
+    }
+
+    fn is_allowed(&self, canonical: IpAddr) -> bool {
+        self.inner
+            .config
+            .allow
+            .iter()
+            .any(|net| net.contains(&canonical))
+    }
+}
+
+/// Counts a failure record or rate bucket evicted while it still mattered.
+fn count_eviction(shard: &Shard, why: Removal) {
+    if why == Removal::Evicted {
+        shard.tracked_evicted.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts and logs a ban leaving the table.
+fn end_ban(shard: &Shard, source: IpNet, why: Removal) {
+    let (counter, cause) = match why {
+        Removal::Expired => (&shard.bans_expired, "expired"),
+        Removal::Evicted => (&shard.bans_evicted, "evicted"),
+    };
+    counter.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(target: "edge_guard", "{}", log::Unban { source, cause });
+}
+
+// A panic while a lock is held leaves plain counters and maps behind, each still consistent
+// on its own: carry on with them rather than take every listener down.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(PoisonError::into_inner)
+}

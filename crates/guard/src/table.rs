@@ -1,0 +1,173 @@
+//! A hash map with a hard size cap, for per-source state that a flood of spoofed sources must
+//! not grow without bound.
+//!
+//! Every entry knows when it stops mattering ([`Expiring::expiry`]: a failure record when its
+//! newest failure leaves the window, a rate bucket when it has refilled, a ban when it ends).
+//! Inserting into a full table first drops the entries that have expired; if none has, it
+//! drops the quarter that expires soonest. Each such pass frees at least a quarter of the
+//! table, so its cost spreads over the inserts that follow (amortised O(1)).
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::time::Instant;
+
+/// Per-source state that stops mattering at a known instant.
+pub(crate) trait Expiring {
+    /// When the entry can be dropped without changing any decision.
+    fn expiry(&self) -> Instant;
+}
+
+/// Why an entry left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Removal {
+    /// It had expired.
+    Expired,
+    /// The table was full and it expired soonest.
+    Evicted,
+}
+
+/// The capped map.
+#[derive(Debug)]
+pub(crate) struct Table<K, V> {
+    map: HashMap<K, V>,
+    cap: usize,
+}
+
+impl<K: Hash + Eq + Copy, V: Expiring> Table<K, V> {
+    /// An empty table holding at most `cap` (at least 1) entries.
+    pub(crate) fn new(cap: usize) -> Self {
+        Self {
+            map: HashMap::new(),
+            cap: cap.max(1),
+        }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// The entry for `key`.
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
+        self.map.get(key)
+    }
+
+    /// Removes the entry for `key`.
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
+        self.map.remove(key)
+    }
+
+    /// The entry for `key`, made with `make` if absent; room is made first when the table is
+    /// full, reporting each entry dropped to `removed`.
+    pub(crate) fn get_or_insert(
+        &mut self,
+        now: Instant,
+        key: K,
+        make: impl FnOnce() -> V,
+        removed: impl FnMut(K, V, Removal),
+    ) -> &mut V {
+        if !self.map.contains_key(&key) && self.map.len() >= self.cap {
+            self.make_room(now, removed);
+        }
+        self.map.entry(key).or_insert_with(make)
+    }
+
+    /// Drops every expired entry, reporting each to `removed`.
+    pub(crate) fn sweep(&mut self, now: Instant, mut removed: impl FnMut(K, V, Removal)) {
+        let expired: Vec<K> = self
+            .map
+            .iter()
+            .filter(|(_, v)| v.expiry() <= now)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in expired {
+            if let Some(v) = self.map.remove(&k) {
+                removed(k, v, Removal::Expired);
+            }
+        }
+    }
+
+    /// Iterates over the entries.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.map.iter()
+    }
+
+    fn make_room(&mut self, now: Instant, mut removed: impl FnMut(K, V, Removal)) {
+        self.sweep(now, &mut removed);
+        if self.map.len() < self.cap {
+            return;
+        }
+        let mut expiries: Vec<Instant> = self.map.values().map(Expiring::expiry).collect();
+        // The make_room caller saw len >= cap >= 1, so the index is in range.
+        let nth = (expiries.len() / 4).saturating_sub(1);
+        let (_, &mut threshold, _) = expiries.select_nth_unstable(nth);
+        let evicted: Vec<K> = self
+            .map
+            .iter()
+            .filter(|(_, v)| v.expiry() <= threshold)
+            .map(|(k, _)| *k)
+            .collect();
+        for k in evicted {
+            if let Some(v) = self.map.remove(&k) {
+                removed(k, v, Removal::Evicted);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::time::Duration;
+
+    use super::*;
+
+    struct At(Instant);
+    impl Expiring for At {
+        fn expiry(&self) -> Instant {
+            self.0
+        }
+    }
+
+    #[test]
+    fn full_table_drops_expired_first_then_soonest_quarter() {
+        let t0 = Instant::now();
+        let mut table = Table::new(8);
+        let mut gone = Vec::new();
+        for i in 0..8u32 {
+            let exp = t0 + Duration::from_secs(u64::from(i) + 1);
+            table.get_or_insert(t0, i, || At(exp), |k, _, why| gone.push((k, why)));
+        }
+        assert!(gone.is_empty());
+        // At t0 + 2.5 s, entries 0 and 1 have expired: only they go.
+        let now = t0 + Duration::from_millis(2500);
+        table.get_or_insert(now, 100, || At(now + Duration::from_secs(60)), |k, _, why| {
+            gone.push((k, why))
+        });
+        gone.sort_unstable_by_key(|g| g.0);
+        assert_eq!(gone, [(0, Removal::Expired), (1, Removal::Expired)]);
+        assert_eq!(table.len(), 7);
+        gone.clear();
+        table.get_or_insert(now, 101, || At(now + Duration::from_secs(60)), |k, _, why| {
+            gone.push((k, why))
+        });
+        assert!(gone.is_empty());
+        // Full, nothing expired: the soonest quarter (2 and 3) is evicted.
+        table.get_or_insert(now, 102, || At(now + Duration::from_secs(60)), |k, _, why| {
+            gone.push((k, why))
+        });
+        gone.sort_unstable_by_key(|g| g.0);
+        assert_eq!(gone, [(2, Removal::Evicted), (3, Removal::Evicted)]);
+        assert!(table.get(&102).is_some());
+        assert!(table.len() <= 8);
+    }
+
+    #[test]
+    fn present_key_never_evicts() {
+        let t0 = Instant::now();
+        let mut table = Table::new(1);
+        table.get_or_insert(t0, 1, || At(t0 + Duration::from_secs(9)), |_, _, _| {});
+        table.get_or_insert(t0, 1, || At(t0), |_, _, _| panic!("evicted"));
+        assert_eq!(table.len(), 1);
+    }
+}
