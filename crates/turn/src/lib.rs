@@ -19,7 +19,6 @@
 mod allocation;
 mod auth;
 mod bandwidth;
-mod channel;
 mod config;
 mod driver;
 mod error;
@@ -34,7 +33,6 @@ pub use allocation::{
     CloseReason, RelayPorts, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
-pub use channel::CHANNEL_NUMBERS;
 pub use config::ServerConfig;
 pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener};
 pub use error::Error;

@@ -11,7 +11,6 @@ use edge_stun::{
 
 use crate::allocation::{CloseReason, CreateError, RelayPorts};
 use crate::auth::Refusal;
-use crate::channel::CHANNEL_NUMBERS;
 use crate::server::{ClientAction, Event, Server};
 use crate::transport::FiveTuple;
 
@@ -279,7 +278,8 @@ impl Server {
             Ok(slot) => slot,
             Err(code) => return Fail(code),
         };
-        let (Some(number), Ok(Some(peer))) = (channel_number(msg), msg.xor_peer_address()) else {
+        let (Ok(Some(number)), Ok(Some(peer))) = (msg.channel_number(), msg.xor_peer_address())
+        else {
             return Fail(400);
         };
         if let Err(code) = self.check_peer(peer) {
@@ -410,13 +410,6 @@ impl Server {
         }
         Ok(enc.finish())
     }
-}
-
-/// CHANNEL-NUMBER in RFC 5766's range (see [`crate::channel`]): the number, then 16 RFFU bits.
-fn channel_number(msg: &Message<'_>) -> Option<u16> {
-    let &[n0, n1, _, _] = msg.get(AttrType::CHANNEL_NUMBER)?.first_chunk::<4>()?;
-    let number = u16::from_be_bytes([n0, n1]);
-    CHANNEL_NUMBERS.contains(&number).then_some(number)
 }
 
 fn secs(d: Duration) -> u32 {

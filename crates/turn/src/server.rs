@@ -5,11 +5,13 @@ use std::net::SocketAddr;
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
-use edge_stun::{Attribute, Class, Message, MessageEncoder, Method, TransactionId};
+use edge_stun::{
+    Attribute, ChannelData, Class, Message, MessageEncoder, Method, TransactionId,
+    CHANNEL_DATA_HEADER_LEN,
+};
 
 use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
 use crate::auth::Credentials;
-use crate::channel::{self, Kind};
 use crate::filter::PeerFilter;
 use crate::nonce::NonceKey;
 use crate::transport::FiveTuple;
@@ -155,9 +157,11 @@ impl Server {
         reply: &mut [u8],
         relays: &mut impl RelayPorts,
     ) -> ClientAction {
-        match input.first().map(|&b| channel::kind(b)) {
-            Some(Kind::ChannelData) => self.channel_data(now, &tuple, input),
-            Some(Kind::Stun) => match Message::parse(input) {
+        // A listener carries only STUN (first two bits 00) and ChannelData (01, channel
+        // numbers 0x4000-0x7FFF: RFC 5766's range, which deployed clients still use).
+        match input.first().map(|&b| b >> 6) {
+            Some(0b01) => self.channel_data(now, &tuple, input),
+            Some(0b00) => match Message::parse(input) {
                 Ok(msg) => self.stun(now, tuple, &msg, input, reply, relays),
                 Err(_) => self.malformed(),
             },
@@ -177,9 +181,11 @@ impl Server {
 
     /// ChannelData from a client: relay the payload to the channel's peer.
     fn channel_data(&mut self, now: Instant, tuple: &FiveTuple, input: &[u8]) -> ClientAction {
-        let Some((number, payload)) = channel::parse(input) else {
+        let Ok(frame) = ChannelData::parse(input) else {
             return self.malformed();
         };
+        let (number, len) = (frame.number(), frame.payload().len());
+        let payload = CHANNEL_DATA_HEADER_LEN..CHANNEL_DATA_HEADER_LEN + len;
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
             let peer = a.channel_peer(number, now)?;
@@ -279,8 +285,15 @@ impl Server {
         }
         let tuple = a.tuple;
         if let Some(number) = a.channel_of(peer, now) {
-            let stream = tuple.transport.is_stream();
-            return channel::frame_in_place(buf, number, payload, stream).map(|r| (tuple, r));
+            let transport = if tuple.transport.is_stream() {
+                edge_stun::Transport::Stream
+            } else {
+                edge_stun::Transport::Datagram
+            };
+            let start = payload.start.checked_sub(CHANNEL_DATA_HEADER_LEN)?;
+            let frame = buf.get_mut(start..)?;
+            let n = ChannelData::encode_in_place(frame, number, payload.len(), transport).ok()?;
+            return Some((tuple, start..start + n));
         }
         self.indication_counter += 1;
         let tid = indication_tid(self.indication_counter);

@@ -9,6 +9,7 @@
 use std::io::{self, Read, Write};
 use std::time::Instant;
 
+use edge_stun::Frame;
 use mio::net::TcpStream;
 use rustls::ServerConnection;
 
@@ -130,10 +131,10 @@ impl Conn {
         let mut start = 0;
         while start < self.in_len {
             let pending = &self.input[start..self.in_len];
-            let len = match crate::channel::next_frame(pending) {
-                Ok(Some(len)) => len,
-                Ok(None) => break,
-                Err(()) => {
+            let len = match edge_stun::next_frame(pending) {
+                Ok(Frame::Stun(len) | Frame::ChannelData(len)) => len,
+                Ok(Frame::Incomplete(_)) => break,
+                Err(_) => {
                     counters.malformed();
                     return Ok(false);
                 }
