@@ -252,9 +252,12 @@ impl Worker {
             };
             if socket == PUBLIC {
                 from_browser(entry, &mut self.batch, &mut self.scratch, now);
-                flush_dtls(entry, &mut self.dtls_buf);
-                if let Some(t) = entry.session.poll_timeout() {
-                    self.next_timer = self.next_timer.min(t);
+                // Media alone only pushes timers later: the next sweep re-arms them.
+                if entry.session.has_dtls_output() {
+                    flush_dtls(entry, &mut self.dtls_buf);
+                    if let Some(t) = entry.session.poll_timeout() {
+                        self.next_timer = self.next_timer.min(t);
+                    }
                 }
             } else {
                 from_enterprise(entry, &mut self.batch, socket == ENTERPRISE_RTCP, now);

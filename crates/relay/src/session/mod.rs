@@ -93,7 +93,10 @@ pub(crate) struct Session {
     ice: IceLite,
     dtls_config: Arc<edge_dtls::Config>,
     browser: Option<BrowserSetup>,
-    handshake: Option<Handshake>,
+    handshake: Option<Box<Handshake>>,
+    /// The handshake may have datagrams to send: set by every DTLS input, timer, start and
+    /// close, cleared when [`Self::poll_dtls`] drains it, so media never touches DTLS state.
+    dtls_pending: bool,
     /// Where DTLS goes: the source of the browser's DTLS, or the nominated address.
     dtls_peer: Option<SocketAddr>,
     browser_in: Option<Inbound>,
@@ -115,6 +118,7 @@ impl Session {
             dtls_config: params.dtls,
             browser: None,
             handshake: None,
+            dtls_pending: false,
             dtls_peer: None,
             browser_in: None,
             browser_out: None,
@@ -227,7 +231,10 @@ impl Session {
             return;
         };
         match Handshake::new(&self.dtls_config, browser.role, &browser.fingerprints, now) {
-            Ok(handshake) => self.handshake = Some(handshake),
+            Ok(handshake) => {
+                self.handshake = Some(Box::new(handshake));
+                self.dtls_pending = true;
+            }
             Err(e) => self.end(now, EndReason::DtlsFailed(e.to_string())),
         }
     }
@@ -248,6 +255,7 @@ impl Session {
             return Action::Drop;
         };
         self.dtls_peer = Some(from);
+        self.dtls_pending = true;
         if let Err(e) = handshake.handle_input(now, datagram) {
             let reason = match e {
                 edge_dtls::Error::PeerClosed => EndReason::DtlsClosed,
@@ -376,13 +384,23 @@ impl Session {
         Action::ToBrowser { dst, len }
     }
 
+    /// Whether [`Self::poll_dtls`] may have something: the driver asks after each batch
+    /// and flushes (and re-arms the timer) only then.
+    pub(crate) fn has_dtls_output(&self) -> bool {
+        self.dtls_pending
+    }
+
     /// The next DTLS datagram for the browser, appended to the cleared `buf`: its
     /// destination and length.
     pub(crate) fn poll_dtls(&mut self, buf: &mut Vec<u8>) -> Option<(SocketAddr, usize)> {
+        if !self.dtls_pending {
+            return None;
+        }
         let dst = self.dtls_peer.or(self.ice.nominated())?;
         buf.clear();
-        let len = self.handshake.as_mut()?.poll_transmit(buf)?;
-        Some((dst, len))
+        let len = self.handshake.as_mut().and_then(|h| h.poll_transmit(buf));
+        self.dtls_pending = len.is_some();
+        Some((dst, len?))
     }
 
     /// When [`Self::handle_timeout`] is next due; `None` once ended.
@@ -398,7 +416,7 @@ impl Session {
         if let Some(consent) = self.ice.last_consent() {
             at = at.min(consent + self.timeouts.consent);
         }
-        if let Some(dtls) = self.handshake.as_ref().and_then(Handshake::poll_timeout) {
+        if let Some(dtls) = self.handshake.as_ref().and_then(|h| h.poll_timeout()) {
             at = at.min(dtls);
         }
         Some(at)
@@ -411,6 +429,7 @@ impl Session {
         }
         if let Some(handshake) = &mut self.handshake {
             if handshake.poll_timeout().is_some_and(|t| t <= now) {
+                self.dtls_pending = true;
                 if let Err(e) = handshake.handle_timeout(now) {
                     self.end(now, EndReason::DtlsFailed(e.to_string()));
                     return;
@@ -439,6 +458,7 @@ impl Session {
         }
         if let Some(handshake) = &mut self.handshake {
             handshake.close(now);
+            self.dtls_pending = true;
         }
         self.browser_in = None;
         self.browser_out = None;
