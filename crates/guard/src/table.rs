@@ -97,17 +97,14 @@ impl<K: Hash + Eq + Copy, V: Expiring> Table<K, V> {
         if self.map.len() < self.cap {
             return;
         }
-        let mut expiries: Vec<Instant> = self.map.values().map(Expiring::expiry).collect();
-        // The make_room caller saw len >= cap >= 1, so the index is in range.
-        let nth = (expiries.len() / 4).saturating_sub(1);
-        let (_, &mut threshold, _) = expiries.select_nth_unstable(nth);
-        let evicted: Vec<K> = self
-            .map
-            .iter()
-            .filter(|(_, v)| v.expiry() <= threshold)
-            .map(|(k, _)| *k)
-            .collect();
-        for k in evicted {
+        // Exactly the soonest quarter (at least one), ties broken arbitrarily: a flood
+        // stamped with one `now` must not empty the table.
+        let mut soonest: Vec<(Instant, K)> =
+            self.map.iter().map(|(k, v)| (v.expiry(), *k)).collect();
+        let count = (soonest.len() / 4).max(1);
+        // count <= len, as the caller saw len >= cap >= 1.
+        soonest.select_nth_unstable_by_key(count - 1, |(at, _)| *at);
+        for (_, k) in soonest.drain(..count) {
             if let Some(v) = self.map.remove(&k) {
                 removed(k, v, Removal::Evicted);
             }

@@ -1,0 +1,151 @@
+//! The log lines exactly as a subscriber writes them, hostile names escaped, and the
+//! configuration section.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{capture, ip, messages};
+use edge_guard::{Error, Guard, GuardConfig, RateLimit, Service};
+
+#[test]
+fn failure_ban_and_unban_lines_are_exact() {
+    let g = Guard::new(GuardConfig {
+        allow: vec!["192.0.2.0/24".parse().unwrap()],
+        ..GuardConfig::default()
+    })
+    .unwrap();
+    let t0 = Instant::now();
+    let log = capture(|| {
+        let src = ip("203.0.113.7");
+        g.record_failure(t0, src, Service::Turn, "bad-integrity", Some("alice"));
+        g.record_failure(t0, ip("::ffff:203.0.113.7"), Service::Api, "bad-token", None);
+        g.record_failure(t0, src, Service::Ice, "bad-integrity", Some("ufrag:x"));
+        g.record_failure(t0, ip("2001:db8::5"), Service::Turn, "unknown-user", Some("eve"));
+        g.record_failure(t0, ip("192.0.2.1"), Service::Api, "bad-token", None);
+        g.lift(t0, src);
+    });
+    assert_eq!(
+        messages(&log),
+        [
+            r#"auth-failure service=turn source=203.0.113.7 reason="bad-integrity" user="alice" failures=1/3"#,
+            r#"auth-failure service=api source=203.0.113.7 reason="bad-token" user="" failures=2/3"#,
+            r#"auth-failure service=ice source=203.0.113.7 reason="bad-integrity" user="ufrag:x" failures=3/3"#,
+            "ban source=203.0.113.7/32 service=ice failures=3 duration=600s",
+            r#"auth-failure service=turn source=2001:db8::5 reason="unknown-user" user="eve" failures=1/3"#,
+            r#"auth-failure service=api source=192.0.2.1 reason="bad-token" user="" failures=0/3"#,
+            "unban source=203.0.113.7/32 cause=lifted",
+        ]
+    );
+    // Levels: failures and bans warn, unbans inform.
+    let levels: Vec<&str> = log.lines().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
+    assert_eq!(levels, ["WARN", "WARN", "WARN", "WARN", "WARN", "WARN", "INFO"]);
+}
+
+#[test]
+fn hostile_usernames_cannot_forge_a_line_or_a_field() {
+    let g = Guard::new(GuardConfig::default()).unwrap();
+    let t0 = Instant::now();
+    let hostile = [
+        "x\nWARN edge_guard: auth-failure service=turn source=6.6.6.6 reason=\"r\" user=\"\" failures=1/3",
+        "x\" failures=0/3",
+        "x\r\u{1b}[2J\u{0}\u{85}\u{2028}",
+        "\\\" source=6.6.6.6",
+        &"long".repeat(1000),
+    ];
+    let log = capture(|| {
+        for (i, user) in hostile.iter().enumerate() {
+            let src = ip(&format!("198.51.100.{i}"));
+            g.record_failure(t0, src, Service::Turn, "bad-integrity", Some(user));
+        }
+    });
+    // One line per failure, nothing else.
+    assert_eq!(log.lines().count(), hostile.len(), "{log}");
+    for (i, m) in messages(&log).into_iter().enumerate() {
+        let head = format!(
+            r#"auth-failure service=turn source=198.51.100.{i} reason="bad-integrity" user=""#
+        );
+        assert!(m.starts_with(&head), "{m}");
+        assert!(m.ends_with("\" failures=1/3"), "{m}");
+        let user = &m[head.len()..m.len() - "\" failures=1/3".len()];
+        assert!(!user.contains([' ', '"', '\n', '\r', '\u{1b}', '\0']), "{user}");
+        assert!(user.is_ascii() && user.len() <= 128 * 10 + 3, "{user}");
+    }
+    assert_eq!(
+        messages(&log)[1],
+        r#"auth-failure service=turn source=198.51.100.1 reason="bad-integrity" user="x\x22\x20failures=0/3" failures=1/3"#
+    );
+}
+
+#[test]
+fn config_defaults_and_toml() {
+    let empty: GuardConfig = toml::from_str("").unwrap();
+    assert_eq!(empty, GuardConfig::default());
+    assert_eq!(empty.max_failures, 3);
+    assert_eq!(empty.find_window, Duration::from_secs(600));
+    assert_eq!(empty.ban_duration, Duration::from_secs(600));
+    assert_eq!(empty.ipv6_prefix, 64);
+
+    let c: GuardConfig = toml::from_str(
+        r#"
+        max-failures = 5
+        find-window = 60
+        ban-duration = 0.5
+        allow = ["127.0.0.1", "10.0.0.0/8", "::1"]
+        ipv6-prefix = 56
+        max-tracked = 1000
+        [rate.api]
+        rate = 2.5
+        burst = 10
+        "#,
+    )
+    .unwrap();
+    assert_eq!(c.max_failures, 5);
+    assert_eq!(c.find_window, Duration::from_secs(60));
+    assert_eq!(c.ban_duration, Duration::from_millis(500));
+    let allow: Vec<String> = c.allow.iter().map(ToString::to_string).collect();
+    assert_eq!(allow, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
+    assert_eq!(c.rate.api, RateLimit { rate: 2.5, burst: 10 });
+    assert_eq!(c.rate.turn, GuardConfig::default().rate.turn);
+    Guard::new(c).unwrap();
+
+    for (text, needle) in [
+        ("max-failure = 3", "unknown field `max-failure`"),
+        ("ban-duration = -1", "-1 is not a number of seconds"),
+        ("allow = [\"10.0.0.300\"]", "\"10.0.0.300\" is neither an address nor a network"),
+        ("[rate.ice]\nrate = 1", "missing field `burst`"),
+    ] {
+        let err = toml::from_str::<GuardConfig>(text).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+}
+
+#[test]
+fn bad_values_are_refused_naming_the_key() {
+    let bad = |c: GuardConfig| -> String {
+        let err: Error = Guard::new(c).err().expect("refused");
+        err.to_string()
+    };
+    let d = GuardConfig::default;
+    assert_eq!(
+        bad(GuardConfig { max_failures: 0, ..d() }),
+        "max-failures: 0 is outside 1..=64"
+    );
+    assert!(bad(GuardConfig { find_window: Duration::ZERO, ..d() }).starts_with("find-window: "));
+    assert!(bad(GuardConfig { ban_duration: Duration::from_secs(u64::MAX), ..d() })
+        .starts_with("ban-duration: "));
+    assert_eq!(bad(GuardConfig { ipv6_prefix: 129, ..d() }), "ipv6-prefix: 129 is longer than 128");
+    assert!(bad(GuardConfig { max_tracked: 0, ..d() }).starts_with("max-tracked: "));
+    let mut c = d();
+    c.rate.ice.burst = 0;
+    assert_eq!(bad(c), "rate.ice: burst 0 refuses every request");
+    for rate in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e10] {
+        let mut c = d();
+        c.rate.turn.rate = rate;
+        assert!(bad(c).starts_with("rate.turn: rate "), "{rate}");
+    }
+    let mut c = d();
+    c.rate.api = RateLimit { rate: 1e-8, burst: u32::MAX };
+    assert!(bad(c).starts_with("rate.api: burst "));
+}
