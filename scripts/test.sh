@@ -9,8 +9,9 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
 venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 
 # Debian packages: coturn (turnutils_uclient, turnutils_peer, turnserver), OpenSSL, libsrtp2,
-# chromium (the headless browser of tests/media_chromium.rs).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium)
+# chromium (the headless browser of tests/media_chromium.rs), fail2ban (fail2ban-regex in
+# crates/guard/tests/fail2ban.rs).
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
