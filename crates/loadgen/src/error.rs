@@ -106,6 +106,14 @@ pub enum Error {
         /// The status and the API's error, or what was wrong with the exchange.
         problem: String,
     },
+    /// rtpengine refused an ng command or answered something unusable.
+    #[error("rtpengine ng {command}: {problem}")]
+    Ng {
+        /// The command.
+        command: &'static str,
+        /// Its error-reason, or what was wrong with the exchange.
+        problem: String,
+    },
     /// The DTLS handshake of a session failed.
     #[error("DTLS with {peer}: {source}")]
     Dtls {

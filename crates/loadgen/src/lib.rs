@@ -29,6 +29,7 @@ pub mod media;
 pub mod pacer;
 pub mod probe;
 pub mod report;
+pub mod rtpengine;
 pub mod turn;
 
 pub use error::Error;

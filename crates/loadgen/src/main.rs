@@ -15,6 +15,7 @@ use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::forward::Forwarder;
 use edge_loadgen::load::LoadConfig;
 use edge_loadgen::media::webrtc::WebrtcSetup;
+use edge_loadgen::rtpengine::RtpengineSetup;
 use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
 use edge_loadgen::turn::fleet::TurnSetup;
@@ -35,6 +36,9 @@ enum Mode {
     /// N browser-like sessions through media-edge's HTTP API: ICE, DTLS-SRTP, SRTP load
     /// to an RTP echo on the enterprise side.
     Webrtc(Box<WebrtcArgs>),
+    /// The same SRTP calls set up through rtpengine's ng protocol (SDES toward us, plain
+    /// RTP toward an echo): the reference for the media side-by-side benchmark.
+    Rtpengine(Box<RtpengineArgs>),
     /// Echo every UDP datagram back to its sender (the enterprise RTP side).
     RtpEcho(EchoArgs),
     /// Plain RTP probes, flow i to port P+i of --target (no signalling, no SRTP).
@@ -159,6 +163,27 @@ struct WebrtcArgs {
 }
 
 #[derive(Debug, Args)]
+struct RtpengineArgs {
+    /// rtpengine's ng control address (--listen-ng).
+    #[arg(long)]
+    ng: SocketAddr,
+    /// Calls, at most 20000.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
+    calls: u32,
+    /// Local address of the caller-side sockets.
+    #[arg(long, default_value = "127.0.0.1")]
+    local_ip: IpAddr,
+    /// Bind the callee-side echo here (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0", conflicts_with = "echo")]
+    echo_bind: SocketAddr,
+    /// Use an echo already running there instead.
+    #[arg(long)]
+    echo: Option<SocketAddr>,
+    #[command(flatten)]
+    load: LoadArgs,
+}
+
+#[derive(Debug, Args)]
 struct RtpArgs {
     /// The first target; flow i goes to its port + i.
     #[arg(long)]
@@ -230,6 +255,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.mode {
         Mode::Turn(args) => turn(*args, &stop),
         Mode::Webrtc(args) => webrtc(*args, &stop),
+        Mode::Rtpengine(args) => rtpengine(*args, &stop),
         Mode::RtpEcho(args) => rtp_echo(args, &stop),
         Mode::Rtp(args) => rtp(args, &stop),
         Mode::Forward(args) => forward(args, &stop),
@@ -347,6 +373,25 @@ fn webrtc(args: WebrtcArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> 
     };
     let config = args.load.config()?;
     let run = edge_loadgen::media::webrtc::run(&setup, &config, stop)?;
+    for e in &run.load_errors {
+        eprintln!("edge-loadgen: during load: {e}");
+    }
+    finish(run.report, &args.load)
+}
+
+fn rtpengine(args: RtpengineArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let setup = RtpengineSetup {
+        ng: args.ng,
+        calls: args.calls as usize,
+        local_ip: args.local_ip,
+        enterprise: match args.echo {
+            Some(addr) => EchoPeer::At(addr),
+            None => EchoPeer::Own(args.echo_bind),
+        },
+        payload: args.load.size.unwrap_or(160),
+    };
+    let config = args.load.config()?;
+    let run = edge_loadgen::rtpengine::run(&setup, &config, stop)?;
     for e in &run.load_errors {
         eprintln!("edge-loadgen: during load: {e}");
     }
