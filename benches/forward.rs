@@ -359,11 +359,7 @@ fn reference_loop(
             .unwrap();
         for event in &events {
             let (input, output) = &pairs[event.token().0];
-            loop {
-                let n = match input.recv(&mut batch) {
-                    Ok(n) => n,
-                    Err(_) => break,
-                };
+            while let Ok(n) = input.recv(&mut batch) {
                 match &mut contexts {
                     None => {
                         let mut txs = [Transmit::PLACEHOLDER; MAX_BATCH];
