@@ -66,10 +66,15 @@ impl NgClient {
         socket
             .set_read_timeout(Some(NG_TIMEOUT))
             .map_err(io("set timeout"))?;
+        // rtpengine caches replies by cookie (to answer retransmissions): cookies must not
+        // repeat across clients and runs, so they start from the clock.
+        let start = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         Ok(NgClient {
             socket,
             server,
-            cookie: u64::from(std::process::id()) << 32,
+            cookie: start ^ u64::from(std::process::id()) << 48,
         })
     }
 
@@ -81,7 +86,7 @@ impl NgClient {
         entries: Vec<(&str, Value)>,
     ) -> Result<Value, Error> {
         let fail = |problem: String| Error::Ng { command, problem };
-        self.cookie += 1;
+        self.cookie = self.cookie.wrapping_add(1);
         let cookie = format!("{:x}", self.cookie);
         let mut datagram = format!("{cookie} ").into_bytes();
         let mut all = vec![("command", Value::str(command))];
@@ -144,7 +149,7 @@ pub fn run(
             echo.addr()
         );
     }
-    let tag = format!("{:x}", std::process::id());
+    let tag = format!("{:x}", ng.cookie);
     let mut report = SetupReport {
         attempted: setup.calls,
         ..SetupReport::default()
