@@ -100,8 +100,8 @@ impl Echo {
     }
 }
 
-/// Echoes everything queued on `socket`, reading until `WouldBlock` (mio's readiness is
-/// edge-triggered). A datagram the full send buffer will not take is dropped and counted.
+/// Echoes everything queued on `socket`, reading until the socket is empty (mio's
+/// readiness is edge-triggered). A datagram the full send buffer will not take is dropped and counted.
 fn echo_all(
     socket: &UdpSocket,
     batch: &mut RecvBatch,
@@ -143,6 +143,9 @@ fn echo_all(
             .sum();
         stats.echoed += echoed;
         stats.dropped += count - echoed;
+        if !crate::media::fleet::batch_filled(batch) {
+            return Ok(());
+        }
     }
 }
 

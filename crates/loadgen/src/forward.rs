@@ -170,6 +170,9 @@ impl Pair {
             } else {
                 stats.outbound += sent as u64;
             }
+            if !crate::media::fleet::batch_filled(batch) {
+                return Ok(());
+            }
         }
     }
 }

@@ -131,6 +131,9 @@ pub struct LoadOutcome {
     pub duration: Duration,
     /// Probes the local sockets would not take.
     pub send_blocked: u64,
+    /// Probes the paced schedule wanted sent by the end that were never issued: the
+    /// generator fell behind its schedule (0 for a flood).
+    pub behind: u64,
     /// The stop flag cut the run short.
     pub interrupted: bool,
 }
@@ -162,6 +165,9 @@ pub fn run(
             interrupted = true;
             break;
         }
+        if now >= duration_ns {
+            break;
+        }
         let timeout = match &mut pacer {
             Some(p) => {
                 if p.finished() {
@@ -176,17 +182,17 @@ pub fn run(
                 let next = p.next_due_ns().unwrap_or(now);
                 Duration::from_nanos(next.saturating_sub(clock.now_ns() - start_ns))
             }
-            None => {
-                if now >= duration_ns {
-                    break;
-                }
-                flood.send(fleet, &mut m, clock, &mut blocked)?
-            }
+            None => flood.send(fleet, &mut m, clock, &mut blocked)?,
         };
         fleet.poll(timeout.min(MAX_SLEEP), clock, &mut m)?;
         progress.tick(clock.now_ns(), &m);
     }
     let duration = Duration::from_nanos(clock.now_ns() - start_ns);
+    // Probes the schedule wanted sent by the end that the loop did not get to: the
+    // generator could not keep up (or was interrupted).
+    let behind = pacer
+        .as_ref()
+        .map_or(0, |p| p.behind(duration.as_nanos() as u64));
 
     let drain_end = clock.now_ns() + config.drain.as_nanos() as u64;
     while m.received_total() < m.sent_total() {
@@ -206,6 +212,7 @@ pub fn run(
         measurements: m,
         duration,
         send_blocked: blocked,
+        behind,
         interrupted,
     })
 }

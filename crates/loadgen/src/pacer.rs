@@ -57,6 +57,12 @@ impl Pacer {
         Some((u128::from(self.issued) * NS_PER_S).div_ceil(u128::from(self.total_rate)) as u64)
     }
 
+    /// Probes due by `now_ns` (capped at the run's total) that were not issued.
+    pub fn behind(&self, now_ns: u64) -> u64 {
+        let due = (u128::from(now_ns) * u128::from(self.total_rate) / NS_PER_S) as u64;
+        due.min(self.total).saturating_sub(self.issued)
+    }
+
     /// Whether every probe of the run has been issued.
     pub fn finished(&self) -> bool {
         self.issued >= self.total
@@ -104,6 +110,13 @@ mod tests {
         assert_eq!(issued, 5_000);
         assert_eq!(p.next_due_ns(), None);
         assert_eq!(p.due(u64::MAX, u64::MAX), 5_000..5_000);
+        assert_eq!(p.behind(u64::MAX), 0);
+        let late = Pacer::new(1, 1_000, 1_000_000_000);
+        assert_eq!(
+            late.behind(500_000_000),
+            500,
+            "nothing issued in half a second"
+        );
     }
 
     #[test]

@@ -237,6 +237,9 @@ impl Fleet for MediaFleet {
                 for (meta, slot) in self.batch.slots_mut() {
                     receive(f, slot, meta.len, now_ns, m);
                 }
+                if !batch_filled(&self.batch) {
+                    break;
+                }
             }
         }
         for e in failures {
@@ -249,6 +252,14 @@ impl Fleet for MediaFleet {
         }
         Ok(())
     }
+}
+
+/// Whether a receive filled the whole batch, so that more may be queued. A batch that was
+/// not filled emptied the socket: anything arriving later raises a new readiness edge
+/// (Linux wakes an edge-triggered epoll on every datagram queued), which saves the
+/// `recvmmsg` that would only say `WouldBlock`.
+pub(crate) fn batch_filled(batch: &RecvBatch) -> bool {
+    batch.len() >= batch.capacity()
 }
 
 /// One datagram from the other side: media is unprotected in place and read, consent

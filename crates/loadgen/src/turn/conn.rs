@@ -224,6 +224,9 @@ impl Conn {
                                 on_frame(datagram);
                             }
                         }
+                        if !crate::media::fleet::batch_filled(batch) {
+                            return Ok(());
+                        }
                     }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
