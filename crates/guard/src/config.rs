@@ -75,10 +75,7 @@ impl GuardConfig {
         if self.max_failures == 0 || self.max_failures > MAX_FAILURES_LIMIT {
             return Err(Error::Config {
                 key: "max-failures",
-                problem: format!(
-                    "{} is outside 1..={MAX_FAILURES_LIMIT}",
-                    self.max_failures
-                ),
+                problem: format!("{} is outside 1..={MAX_FAILURES_LIMIT}", self.max_failures),
             });
         }
         check_duration("find-window", self.find_window)?;
@@ -105,7 +102,11 @@ fn check_duration(key: &'static str, d: Duration) -> Result<(), Error> {
     if d.is_zero() || d > MAX_DURATION {
         return Err(Error::Config {
             key,
-            problem: format!("{} s is outside (0, {}] s", d.as_secs_f64(), MAX_DURATION.as_secs()),
+            problem: format!(
+                "{} s is outside (0, {}] s",
+                d.as_secs_f64(),
+                MAX_DURATION.as_secs()
+            ),
         });
     }
     Ok(())
@@ -171,7 +172,10 @@ impl RateLimit {
         if !(self.rate.is_finite() && self.rate >= slowest && self.rate <= 1e9) {
             return Err(Error::Config {
                 key,
-                problem: format!("rate {} is outside [{slowest:e}, 1e9] per second", self.rate),
+                problem: format!(
+                    "rate {} is outside [{slowest:e}, 1e9] per second",
+                    self.rate
+                ),
             });
         }
         if self.burst == 0 {

@@ -1,7 +1,6 @@
 //! [`Guard`]: the shared ban and rate-limit state.
 
 use std::collections::hash_map::RandomState;
-use std::hash::BuildHasher;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
@@ -10,8 +9,9 @@ use std::time::{Duration, Instant};
 use ipnet::IpNet;
 
 use crate::bucket::Bucket;
+use crate::source::{self, Key};
 use crate::table::{Expiring, Removal, Table};
-use crate::{log, source, Error, GuardConfig, Service};
+use crate::{log, Error, GuardConfig, Service};
 
 /// Shards of every table: sources hash to one, so threads working on different sources rarely
 /// meet on a lock.
@@ -107,8 +107,9 @@ impl Expiring for Failures {
 /// Per-source state of one shard.
 #[derive(Debug)]
 struct Tracking {
-    failures: Table<IpNet, Failures>,
-    buckets: Table<(Service, IpNet), Bucket>,
+    failures: Table<Failures>,
+    /// One table per service, in [`Service::index`] order.
+    buckets: [Table<Bucket>; 3],
 }
 
 /// One shard, alone on its cache lines.
@@ -116,7 +117,7 @@ struct Tracking {
 #[repr(align(128))]
 struct Shard {
     /// Active bans; read on every request, written on ban and unban.
-    bans: RwLock<Table<IpNet, BanInfo>>,
+    bans: RwLock<Table<BanInfo>>,
     /// `bans.len()`, read without the lock: most shards have no ban.
     ban_count: AtomicUsize,
     /// Locked after `bans` never before it (lock order: tracking, then bans).
@@ -171,7 +172,7 @@ impl Guard {
                 ban_count: AtomicUsize::new(0),
                 tracking: Mutex::new(Tracking {
                     failures: Table::new(per_shard),
-                    buckets: Table::new(per_shard),
+                    buckets: [(); 3].map(|()| Table::new(per_shard)),
                 }),
                 failures: AtomicU64::new(0),
                 bans_started: AtomicU64::new(0),
@@ -222,10 +223,10 @@ impl Guard {
         }
         let mut bans = write(&shard.bans);
         if bans.get(&key).is_some_and(|ban| ban.until <= now) {
-            bans.remove(&key);
+            if let Some(ban) = bans.remove(&key) {
+                end_ban(shard, &ban, Removal::Expired);
+            }
             shard.ban_count.store(bans.len(), Ordering::Release);
-            shard.bans_expired.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(target: "edge_guard", "{}", log::Unban { source: key, cause: "expired" });
         }
         false
     }
@@ -241,11 +242,11 @@ impl Guard {
         let shard = self.shard(&key);
         let (interval, depth) = self.inner.rates[service.index()];
         let mut tracking = lock(&shard.tracking);
-        let bucket = tracking.buckets.get_or_insert(
+        let bucket = tracking.buckets[service.index()].get_or_insert(
             now,
-            (service, key),
+            key,
             || Bucket::full(now),
-            |_, _, why| count_eviction(shard, why),
+            |_, why| count_eviction(shard, why),
         );
         let allowed = bucket.take(now, interval, depth);
         if !allowed {
@@ -294,7 +295,7 @@ impl Guard {
                 times: Vec::with_capacity(config.max_failures as usize),
                 expiry: now,
             },
-            |_, _, why| count_eviction(shard, why),
+            |_, why| count_eviction(shard, why),
         );
         let window = config.find_window;
         record
@@ -313,23 +314,24 @@ impl Guard {
         match bans.get(&key) {
             Some(ban) if ban.until > now => return None,
             Some(_) => {
-                bans.remove(&key);
-                end_ban(shard, key, Removal::Expired);
+                if let Some(old) = bans.remove(&key) {
+                    end_ban(shard, &old, Removal::Expired);
+                }
             }
             None => {}
         }
         let ban = BanInfo {
-            source: key,
+            source: key.net(config.ipv6_prefix),
             service,
             failures: line.failures,
             since: now,
             until: now + config.ban_duration,
         };
-        bans.get_or_insert(now, key, || ban, |k, _, why| end_ban(shard, k, why));
+        bans.get_or_insert(now, key, || ban, |old, why| end_ban(shard, &old, why));
         shard.ban_count.store(bans.len(), Ordering::Release);
         shard.bans_started.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(target: "edge_guard", "{}", log::Ban {
-            source: key,
+            source: ban.source,
             service,
             failures: line.failures,
             duration: config.ban_duration,
@@ -347,7 +349,7 @@ impl Guard {
             .flat_map(|shard| {
                 read(&shard.bans)
                     .iter()
-                    .map(|(_, ban)| *ban)
+                    .copied()
                     .filter(|ban| ban.until > now)
                     .collect::<Vec<_>>()
             })
@@ -369,13 +371,12 @@ impl Guard {
         };
         shard.ban_count.store(bans.len(), Ordering::Release);
         let active = ban.until > now;
-        let (counter, cause) = if active {
-            (&shard.bans_lifted, "lifted")
+        if active {
+            shard.bans_lifted.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(target: "edge_guard", "{}", log::Unban { source: ban.source, cause: "lifted" });
         } else {
-            (&shard.bans_expired, "expired")
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(target: "edge_guard", "{}", log::Unban { source: key, cause });
+            end_ban(shard, &ban, Removal::Expired);
+        }
         active
     }
 
@@ -384,12 +385,14 @@ impl Guard {
     pub fn sweep(&self, now: Instant) {
         for shard in self.inner.shards.iter() {
             let mut tracking = lock(&shard.tracking);
-            tracking.failures.sweep(now, |_, _, _| {});
-            tracking.buckets.sweep(now, |_, _, _| {});
+            tracking.failures.sweep(now, |_, _| {});
+            for buckets in &mut tracking.buckets {
+                buckets.sweep(now, |_, _| {});
+            }
             drop(tracking);
             if shard.ban_count.load(Ordering::Acquire) > 0 {
                 let mut bans = write(&shard.bans);
-                bans.sweep(now, |k, _, why| end_ban(shard, k, why));
+                bans.sweep(now, |ban, why| end_ban(shard, &ban, why));
                 shard.ban_count.store(bans.len(), Ordering::Release);
             }
         }
@@ -413,19 +416,17 @@ impl Guard {
             s.bans += shard.ban_count.load(Ordering::Acquire);
             let tracking = lock(&shard.tracking);
             s.failure_records += tracking.failures.len();
-            s.rate_buckets += tracking.buckets.len();
+            s.rate_buckets += tracking.buckets.iter().map(Table::len).sum::<usize>();
         }
         s
     }
 
-    fn key(&self, canonical: IpAddr) -> IpNet {
-        source::key(canonical, self.inner.config.ipv6_prefix)
+    fn key(&self, canonical: IpAddr) -> Key {
+        Key::new(canonical, self.inner.config.ipv6_prefix, &self.inner.hasher)
     }
 
-    fn shard(&self, key: &IpNet) -> &Shard {
-        let hash = self.inner.hasher.hash_one(key);
-        // SHARDS is a power of two, so the mask is a fair modulo.
-        &self.inner.shards[(hash as usize) & (SHARDS - 1)]
+    fn shard(&self, key: &Key) -> &Shard {
+        &self.inner.shards[key.shard(SHARDS)]
     }
 
     fn is_allowed(&self, canonical: IpAddr) -> bool {
@@ -445,13 +446,13 @@ fn count_eviction(shard: &Shard, why: Removal) {
 }
 
 /// Counts and logs a ban leaving the table.
-fn end_ban(shard: &Shard, source: IpNet, why: Removal) {
+fn end_ban(shard: &Shard, ban: &BanInfo, why: Removal) {
     let (counter, cause) = match why {
         Removal::Expired => (&shard.bans_expired, "expired"),
         Removal::Evicted => (&shard.bans_evicted, "evicted"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(target: "edge_guard", "{}", log::Unban { source, cause });
+    tracing::info!(target: "edge_guard", "{}", log::Unban { source: ban.source, cause });
 }
 
 // A panic while a lock is held leaves plain counters and maps behind, each still consistent

@@ -107,7 +107,8 @@ mod tests {
 
     #[test]
     fn quoted_escapes_everything_that_could_forge_a_field_or_line() {
-        let hostile = "a\" failures=0/3\nauth-failure service=api source=6.6.6.6 \\ \u{7f}\u{e9}\u{2028}";
+        let hostile =
+            "a\" failures=0/3\nauth-failure service=api source=6.6.6.6 \\ \u{7f}\u{e9}\u{2028}";
         let out = Quoted(hostile).to_string();
         assert_eq!(
             out,

@@ -19,8 +19,12 @@ fn third_failure_bans_and_only_that_source() {
     let g = guard();
     let t0 = Instant::now();
     let bad = ip("203.0.113.7");
-    assert!(g.record_failure(t0, bad, Service::Turn, "bad-integrity", Some("alice")).is_none());
-    assert!(g.record_failure(t0 + S, bad, Service::Turn, "bad-integrity", None).is_none());
+    assert!(g
+        .record_failure(t0, bad, Service::Turn, "bad-integrity", Some("alice"))
+        .is_none());
+    assert!(g
+        .record_failure(t0 + S, bad, Service::Turn, "bad-integrity", None)
+        .is_none());
     assert!(!g.is_banned(t0 + S, bad));
     let ban = g
         .record_failure(t0 + 2 * S, bad, Service::Turn, "bad-integrity", None)
@@ -34,7 +38,9 @@ fn third_failure_bans_and_only_that_source() {
     assert!(!g.is_banned(t0 + 2 * S, ip("203.0.113.8")));
     assert_eq!(g.bans(t0 + 3 * S), [ban]);
     // A fourth failure while banned (a request already in flight) starts no second ban.
-    assert!(g.record_failure(t0 + 3 * S, bad, Service::Turn, "bad-integrity", None).is_none());
+    assert!(g
+        .record_failure(t0 + 3 * S, bad, Service::Turn, "bad-integrity", None)
+        .is_none());
     let stats = g.stats();
     assert_eq!(stats.failures, 4);
     assert_eq!(stats.bans_started, 1);
@@ -50,10 +56,14 @@ fn two_failures_then_the_window_passes_no_ban() {
     g.record_failure(t0, src, Service::Api, "bad-token", None);
     g.record_failure(t0 + 100 * S, src, Service::Api, "bad-token", None);
     // At t0 + 600 s the first failure has left the 600 s window: 2 in the window, no ban.
-    assert!(g.record_failure(t0 + 600 * S, src, Service::Api, "bad-token", None).is_none());
+    assert!(g
+        .record_failure(t0 + 600 * S, src, Service::Api, "bad-token", None)
+        .is_none());
     assert!(!g.is_banned(t0 + 600 * S, src));
     // The window slides: the failures at 100 s and 600 s are still in it at 650 s.
-    assert!(g.record_failure(t0 + 650 * S, src, Service::Api, "bad-token", None).is_some());
+    assert!(g
+        .record_failure(t0 + 650 * S, src, Service::Api, "bad-token", None)
+        .is_some());
 }
 
 #[test]
@@ -70,12 +80,17 @@ fn ban_expires_after_the_duration() {
     }
     assert!(g.is_banned(t0 + Duration::from_millis(1499), src));
     let log = common::capture(|| assert!(!g.is_banned(t0 + Duration::from_millis(1500), src)));
-    assert_eq!(common::messages(&log), ["unban source=192.0.2.50/32 cause=expired"]);
+    assert_eq!(
+        common::messages(&log),
+        ["unban source=192.0.2.50/32 cause=expired"]
+    );
     assert!(g.bans(t0 + 2 * S).is_empty());
     let stats = g.stats();
     assert_eq!((stats.bans, stats.bans_expired), (0, 1));
     // Failures were reset by the ban: one more failure does not ban again.
-    assert!(g.record_failure(t0 + 2 * S, src, Service::Turn, "bad-integrity", None).is_none());
+    assert!(g
+        .record_failure(t0 + 2 * S, src, Service::Turn, "bad-integrity", None)
+        .is_none());
 }
 
 #[test]
@@ -88,33 +103,54 @@ fn sweep_ends_expired_bans_and_forgets_old_records() {
     g.record_failure(t0, ip("192.0.2.2"), Service::Turn, "bad-integrity", None);
     assert!(g.allow_request(t0, ip("192.0.2.3"), Service::Api));
     let stats = g.stats();
-    assert_eq!((stats.bans, stats.failure_records, stats.rate_buckets), (1, 1, 1));
+    assert_eq!(
+        (stats.bans, stats.failure_records, stats.rate_buckets),
+        (1, 1, 1)
+    );
     g.sweep(t0 + 599 * S);
     assert_eq!(g.stats().bans, 1);
     let log = common::capture(|| g.sweep(t0 + 600 * S));
-    assert_eq!(common::messages(&log), ["unban source=192.0.2.1/32 cause=expired"]);
+    assert_eq!(
+        common::messages(&log),
+        ["unban source=192.0.2.1/32 cause=expired"]
+    );
     let stats = g.stats();
-    assert_eq!((stats.bans, stats.failure_records, stats.rate_buckets), (0, 0, 0));
+    assert_eq!(
+        (stats.bans, stats.failure_records, stats.rate_buckets),
+        (0, 0, 0)
+    );
     assert_eq!(stats.bans_expired, 1);
 }
 
 #[test]
 fn allow_listed_sources_are_never_banned_nor_limited() {
     let g = Guard::new(GuardConfig {
-        allow: vec!["10.9.0.0/16".parse().unwrap(), "2001:db8:aa::/48".parse().unwrap()],
+        allow: vec![
+            "10.9.0.0/16".parse().unwrap(),
+            "2001:db8:aa::/48".parse().unwrap(),
+        ],
         ..GuardConfig::default()
     })
     .unwrap();
     let t0 = Instant::now();
-    for src in [ip("10.9.3.4"), ip("::ffff:10.9.3.5"), ip("2001:db8:aa:1::9")] {
+    for src in [
+        ip("10.9.3.4"),
+        ip("::ffff:10.9.3.5"),
+        ip("2001:db8:aa:1::9"),
+    ] {
         for i in 0..10 {
-            assert!(g.record_failure(t0 + i * S, src, Service::Api, "bad-token", None).is_none());
+            assert!(g
+                .record_failure(t0 + i * S, src, Service::Api, "bad-token", None)
+                .is_none());
         }
         assert!(!g.is_banned(t0 + 10 * S, src));
         assert!((0..1000).all(|_| g.allow_request(t0, src, Service::Api)));
     }
     let stats = g.stats();
-    assert_eq!((stats.failures, stats.bans_started, stats.failure_records), (30, 0, 0));
+    assert_eq!(
+        (stats.failures, stats.bans_started, stats.failure_records),
+        (30, 0, 0)
+    );
     assert_eq!(stats.rate_refused.api, 0);
     // Just outside the allowed network: banned as usual.
     for _ in 0..3 {
@@ -132,7 +168,10 @@ fn lift_ends_a_ban_and_forgets_the_failures() {
         g.record_failure(t0, src, Service::Api, "bad-token", None);
     }
     let log = common::capture(|| assert!(g.lift(t0 + S, src)));
-    assert_eq!(common::messages(&log), ["unban source=203.0.113.9/32 cause=lifted"]);
+    assert_eq!(
+        common::messages(&log),
+        ["unban source=203.0.113.9/32 cause=lifted"]
+    );
     assert!(!g.is_banned(t0 + S, src));
     assert!(g.bans(t0 + S).is_empty());
     assert!(!g.lift(t0 + S, src), "nothing left to lift");
@@ -148,9 +187,15 @@ fn failures_add_up_across_services_and_the_ban_covers_all() {
     let g = guard();
     let t0 = Instant::now();
     let src = ip("198.51.100.77");
-    assert!(g.record_failure(t0, src, Service::Turn, "bad-integrity", Some("bob")).is_none());
-    assert!(g.record_failure(t0 + S, src, Service::Api, "bad-token", None).is_none());
-    let ban = g.record_failure(t0 + 2 * S, src, Service::Api, "bad-token", None).unwrap();
+    assert!(g
+        .record_failure(t0, src, Service::Turn, "bad-integrity", Some("bob"))
+        .is_none());
+    assert!(g
+        .record_failure(t0 + S, src, Service::Api, "bad-token", None)
+        .is_none());
+    let ban = g
+        .record_failure(t0 + 2 * S, src, Service::Api, "bad-token", None)
+        .unwrap();
     assert_eq!(ban.service, Service::Api);
     // One ban, checked the same way by every listener.
     assert!(g.is_banned(t0 + 3 * S, src));
@@ -169,9 +214,21 @@ fn ipv6_counts_per_prefix_and_mapped_ipv4_is_ipv4() {
     assert!(!g.is_banned(t0, ip("2001:db8:1:3::1")));
     assert_eq!(g.bans(t0)[0].source.to_string(), "2001:db8:1:2::/64");
     // IPv4-mapped and plain IPv4 are one source.
-    g.record_failure(t0, ip("::ffff:192.0.2.7"), Service::Ice, "bad-integrity", None);
+    g.record_failure(
+        t0,
+        ip("::ffff:192.0.2.7"),
+        Service::Ice,
+        "bad-integrity",
+        None,
+    );
     g.record_failure(t0, ip("192.0.2.7"), Service::Ice, "bad-integrity", None);
-    g.record_failure(t0, ip("::ffff:192.0.2.7"), Service::Ice, "bad-integrity", None);
+    g.record_failure(
+        t0,
+        ip("::ffff:192.0.2.7"),
+        Service::Ice,
+        "bad-integrity",
+        None,
+    );
     assert!(g.is_banned(t0, ip("192.0.2.7")));
     assert!(g.is_banned(t0, ip("::ffff:192.0.2.7")));
     assert!(g.lift(t0, ip("::ffff:192.0.2.7")));

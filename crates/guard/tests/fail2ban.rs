@@ -56,8 +56,20 @@ fn fail2ban_regex_matches_the_right_sources_and_no_forged_ones() {
     let log = capture(|| {
         let turn = Service::Turn;
         g.record_failure(t0, ip("203.0.113.7"), turn, "bad-integrity", Some("alice"));
-        g.record_failure(t0, ip("::ffff:203.0.113.7"), Service::Api, "bad-token", None);
-        g.record_failure(t0, ip("2001:db8::5"), Service::Ice, "bad-integrity", Some("u:f"));
+        g.record_failure(
+            t0,
+            ip("::ffff:203.0.113.7"),
+            Service::Api,
+            "bad-token",
+            None,
+        );
+        g.record_failure(
+            t0,
+            ip("2001:db8::5"),
+            Service::Ice,
+            "bad-integrity",
+            Some("u:f"),
+        );
         // Allow-listed: logged with failures=0/3, not matched.
         g.record_failure(t0, ip("192.0.2.1"), Service::Api, "bad-token", None);
         for (i, user) in hostile.iter().enumerate() {
@@ -97,9 +109,18 @@ fn fail2ban_regex_matches_the_right_sources_and_no_forged_ones() {
     );
     // And the summary agrees: every line dated, only the allow-listed failure and the
     // ban/unban lines missed.
-    let summary = run("fail2ban-regex", &[file.to_str().unwrap(), filter.to_str().unwrap()]);
-    assert!(summary.contains("Lines: 13 lines, 0 ignored, 10 matched, 3 missed"), "{summary}");
-    assert!(summary.contains("[13] {^LN-BEG}Year-Month-Day"), "{summary}");
+    let summary = run(
+        "fail2ban-regex",
+        &[file.to_str().unwrap(), filter.to_str().unwrap()],
+    );
+    assert!(
+        summary.contains("Lines: 13 lines, 0 ignored, 10 matched, 3 missed"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("[13] {^LN-BEG}Year-Month-Day"),
+        "{summary}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -111,7 +132,10 @@ fn fail2ban_loads_the_jail_with_the_documented_policy() {
         .args(["-a", "/etc/fail2ban", conf.to_str().unwrap()])
         .status()
         .unwrap();
-    assert!(copy.success(), "/etc/fail2ban (Debian package fail2ban) missing");
+    assert!(
+        copy.success(),
+        "/etc/fail2ban (Debian package fail2ban) missing"
+    );
     // Only our jail: the distribution's jail.d enables sshd, which needs a log we lack.
     for entry in std::fs::read_dir(conf.join("jail.d")).unwrap() {
         std::fs::remove_file(entry.unwrap().path()).unwrap();

@@ -79,13 +79,24 @@ fn spoofed_flood_of_a_million_sources_stays_bounded() {
     }
     // IPv6 sources spread over distinct /64s.
     for i in 0..100_000u64 {
-        let src = IpAddr::V6(Ipv6Addr::from((0x2001_0db8u128 << 96) | (u128::from(i) << 64)));
-        g.record_failure(t0 + Duration::from_secs(1), src, Service::Ice, "bad-integrity", None);
+        let src = IpAddr::V6(Ipv6Addr::from(
+            (0x2001_0db8u128 << 96) | (u128::from(i) << 64),
+        ));
+        g.record_failure(
+            t0 + Duration::from_secs(1),
+            src,
+            Service::Ice,
+            "bad-integrity",
+            None,
+        );
     }
     let stats = g.stats();
     assert!(stats.failure_records <= bound, "{stats:?}");
     assert!(stats.rate_buckets <= bound, "{stats:?}");
-    assert!(stats.failure_records > bound / 2, "the cap is used, not undershot: {stats:?}");
+    assert!(
+        stats.failure_records > bound / 2,
+        "the cap is used, not undershot: {stats:?}"
+    );
     assert!(stats.tracked_evicted > 1_000_000, "{stats:?}");
     assert_eq!(stats.bans_started, 1);
     assert!(g.is_banned(t0 + Duration::from_secs(2), victim));
@@ -103,14 +114,19 @@ fn ban_table_is_bounded_too() {
     for i in 0..10_000u32 {
         let src = IpAddr::V4(Ipv4Addr::from(0xc633_0000 | i));
         let now = t0 + Duration::from_millis(u64::from(i));
-        assert!(g.record_failure(now, src, Service::Api, "bad-token", None).is_some());
+        assert!(g
+            .record_failure(now, src, Service::Api, "bad-token", None)
+            .is_some());
     }
     let stats = g.stats();
     assert!(stats.bans <= 64, "{stats:?}");
     assert_eq!(stats.bans_started, 10_000);
     assert_eq!(stats.bans_evicted + stats.bans as u64, 10_000);
     // The newest ban is kept: the soonest to end go first.
-    assert!(g.is_banned(t0 + Duration::from_secs(10), IpAddr::V4(Ipv4Addr::from(0xc633_0000 | 9_999))));
+    assert!(g.is_banned(
+        t0 + Duration::from_secs(10),
+        IpAddr::V4(Ipv4Addr::from(0xc633_0000 | 9_999))
+    ));
 }
 
 /// Threads hammer `is_banned`, `allow_request` and `record_failure` on one guard: no deadlock,
@@ -142,7 +158,11 @@ fn threads_hammering_one_guard_agree_on_the_counts() {
             for i in 0..200_000u32 {
                 let src = IpAddr::V4(Ipv4Addr::from(((i % 4) << 16) | (i % 500) | 0x0100_0000));
                 banned += u64::from(g.is_banned(t0, src));
-                g.allow_request(t0, IpAddr::V4(Ipv4Addr::from(r << 8 | (i % 7))), Service::Ice);
+                g.allow_request(
+                    t0,
+                    IpAddr::V4(Ipv4Addr::from(r << 8 | (i % 7))),
+                    Service::Ice,
+                );
             }
             banned
         }));

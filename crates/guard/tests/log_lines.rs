@@ -20,9 +20,21 @@ fn failure_ban_and_unban_lines_are_exact() {
     let log = capture(|| {
         let src = ip("203.0.113.7");
         g.record_failure(t0, src, Service::Turn, "bad-integrity", Some("alice"));
-        g.record_failure(t0, ip("::ffff:203.0.113.7"), Service::Api, "bad-token", None);
+        g.record_failure(
+            t0,
+            ip("::ffff:203.0.113.7"),
+            Service::Api,
+            "bad-token",
+            None,
+        );
         g.record_failure(t0, src, Service::Ice, "bad-integrity", Some("ufrag:x"));
-        g.record_failure(t0, ip("2001:db8::5"), Service::Turn, "unknown-user", Some("eve"));
+        g.record_failure(
+            t0,
+            ip("2001:db8::5"),
+            Service::Turn,
+            "unknown-user",
+            Some("eve"),
+        );
         g.record_failure(t0, ip("192.0.2.1"), Service::Api, "bad-token", None);
         g.lift(t0, src);
     });
@@ -39,8 +51,14 @@ fn failure_ban_and_unban_lines_are_exact() {
         ]
     );
     // Levels: failures and bans warn, unbans inform.
-    let levels: Vec<&str> = log.lines().map(|l| l.split_whitespace().nth(1).unwrap()).collect();
-    assert_eq!(levels, ["WARN", "WARN", "WARN", "WARN", "WARN", "WARN", "INFO"]);
+    let levels: Vec<&str> = log
+        .lines()
+        .map(|l| l.split_whitespace().nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        levels,
+        ["WARN", "WARN", "WARN", "WARN", "WARN", "WARN", "INFO"]
+    );
 }
 
 #[test]
@@ -69,7 +87,10 @@ fn hostile_usernames_cannot_forge_a_line_or_a_field() {
         assert!(m.starts_with(&head), "{m}");
         assert!(m.ends_with("\" failures=1/3"), "{m}");
         let user = &m[head.len()..m.len() - "\" failures=1/3".len()];
-        assert!(!user.contains([' ', '"', '\n', '\r', '\u{1b}', '\0']), "{user}");
+        assert!(
+            !user.contains([' ', '"', '\n', '\r', '\u{1b}', '\0']),
+            "{user}"
+        );
         assert!(user.is_ascii() && user.len() <= 128 * 10 + 3, "{user}");
     }
     assert_eq!(
@@ -106,14 +127,23 @@ fn config_defaults_and_toml() {
     assert_eq!(c.ban_duration, Duration::from_millis(500));
     let allow: Vec<String> = c.allow.iter().map(ToString::to_string).collect();
     assert_eq!(allow, ["127.0.0.1/32", "10.0.0.0/8", "::1/128"]);
-    assert_eq!(c.rate.api, RateLimit { rate: 2.5, burst: 10 });
+    assert_eq!(
+        c.rate.api,
+        RateLimit {
+            rate: 2.5,
+            burst: 10
+        }
+    );
     assert_eq!(c.rate.turn, GuardConfig::default().rate.turn);
     Guard::new(c).unwrap();
 
     for (text, needle) in [
         ("max-failure = 3", "unknown field `max-failure`"),
         ("ban-duration = -1", "-1 is not a number of seconds"),
-        ("allow = [\"10.0.0.300\"]", "\"10.0.0.300\" is neither an address nor a network"),
+        (
+            "allow = [\"10.0.0.300\"]",
+            "\"10.0.0.300\" is neither an address nor a network",
+        ),
         ("[rate.ice]\nrate = 1", "missing field `burst`"),
     ] {
         let err = toml::from_str::<GuardConfig>(text).unwrap_err().to_string();
@@ -124,19 +154,39 @@ fn config_defaults_and_toml() {
 #[test]
 fn bad_values_are_refused_naming_the_key() {
     let bad = |c: GuardConfig| -> String {
-        let err: Error = Guard::new(c).err().expect("refused");
+        let err: Error = Guard::new(c).expect_err("refused");
         err.to_string()
     };
     let d = GuardConfig::default;
     assert_eq!(
-        bad(GuardConfig { max_failures: 0, ..d() }),
+        bad(GuardConfig {
+            max_failures: 0,
+            ..d()
+        }),
         "max-failures: 0 is outside 1..=64"
     );
-    assert!(bad(GuardConfig { find_window: Duration::ZERO, ..d() }).starts_with("find-window: "));
-    assert!(bad(GuardConfig { ban_duration: Duration::from_secs(u64::MAX), ..d() })
-        .starts_with("ban-duration: "));
-    assert_eq!(bad(GuardConfig { ipv6_prefix: 129, ..d() }), "ipv6-prefix: 129 is longer than 128");
-    assert!(bad(GuardConfig { max_tracked: 0, ..d() }).starts_with("max-tracked: "));
+    assert!(bad(GuardConfig {
+        find_window: Duration::ZERO,
+        ..d()
+    })
+    .starts_with("find-window: "));
+    assert!(bad(GuardConfig {
+        ban_duration: Duration::from_secs(u64::MAX),
+        ..d()
+    })
+    .starts_with("ban-duration: "));
+    assert_eq!(
+        bad(GuardConfig {
+            ipv6_prefix: 129,
+            ..d()
+        }),
+        "ipv6-prefix: 129 is longer than 128"
+    );
+    assert!(bad(GuardConfig {
+        max_tracked: 0,
+        ..d()
+    })
+    .starts_with("max-tracked: "));
     let mut c = d();
     c.rate.ice.burst = 0;
     assert_eq!(bad(c), "rate.ice: burst 0 refuses every request");
@@ -146,6 +196,9 @@ fn bad_values_are_refused_naming_the_key() {
         assert!(bad(c).starts_with("rate.turn: rate "), "{rate}");
     }
     let mut c = d();
-    c.rate.api = RateLimit { rate: 1e-8, burst: u32::MAX };
+    c.rate.api = RateLimit {
+        rate: 1e-8,
+        burst: u32::MAX,
+    };
     assert!(bad(c).starts_with("rate.api: burst "));
 }
