@@ -1,0 +1,178 @@
+//! The load generator's per-packet path allocates nothing: once flows are set up, sending
+//! probes (RTP, SRTP-protected, ChannelData) and receiving them back (unprotecting,
+//! recording in the histogram and the flow records) make no heap allocation on the load
+//! thread. A counting global allocator (this test binary's own) counts the allocations of
+//! the measuring thread only; the echo and the TURN server run on other threads.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use edge_loadgen::echo::Echo;
+use edge_loadgen::load::{Clock, Fleet};
+use edge_loadgen::measure::Measurements;
+use edge_loadgen::media::fleet::{MediaFleet, MediaFlow};
+use edge_loadgen::media::rtp::RtpStream;
+use edge_loadgen::media::session::SrtpPair;
+use edge_loadgen::turn::conn::TransportKind;
+use edge_loadgen::turn::fleet::{TurnFleet, TurnSetup};
+use edge_srtp::{MasterKey, Profile};
+use edge_udp::{SocketOptions, UdpSocket};
+
+struct Counting;
+
+thread_local! {
+    static COUNTING: Cell<bool> = const { Cell::new(false) };
+    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the thread-local
+// counters are const-initialised `Cell`s, which never allocate.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: same contract as ours.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count();
+        // SAFETY: same contract as ours.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+fn count() {
+    let _ = COUNTING.try_with(|c| {
+        if c.get() {
+            let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
+        }
+    });
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+/// Runs `rounds` of send-then-poll over every flow, counting this thread's allocations.
+fn allocations_while_loading(fleet: &mut dyn Fleet, rounds: u64) -> (u64, Measurements) {
+    let clock = Clock::new();
+    let mut m = Measurements::new(fleet.flows());
+    // Warm up: first sends and receives may size kernel-side things, not ours.
+    drive(fleet, &clock, &mut m, 0..20);
+    ALLOCATIONS.with(|a| a.set(0));
+    COUNTING.with(|c| c.set(true));
+    drive(fleet, &clock, &mut m, 20..20 + rounds);
+    COUNTING.with(|c| c.set(false));
+    // Drain what is in flight (not counted).
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while m.received_total() < m.sent_total() && Instant::now() < deadline {
+        fleet
+            .poll(Duration::from_millis(5), &clock, &mut m)
+            .unwrap();
+    }
+    (ALLOCATIONS.with(Cell::get), m)
+}
+
+fn drive(fleet: &mut dyn Fleet, clock: &Clock, m: &mut Measurements, rounds: std::ops::Range<u64>) {
+    for _ in rounds {
+        for flow in 0..fleet.flows() {
+            let seq = m.next_seq(flow);
+            let n = fleet.send(flow, seq, 4, clock.now_ns()).unwrap();
+            m.sent(flow, n as u64);
+        }
+        fleet.poll(Duration::from_millis(1), clock, m).unwrap();
+    }
+}
+
+fn echo() -> (std::net::SocketAddr, Arc<AtomicBool>) {
+    let echo = Echo::bind(&["127.0.0.1:0".parse().unwrap()]).unwrap();
+    let addr = echo.local_addrs()[0];
+    let stop = Arc::new(AtomicBool::new(false));
+    echo.spawn(stop.clone());
+    (addr, stop)
+}
+
+fn media_fleet(srtp: bool) -> MediaFleet {
+    let (echo, _stop) = echo();
+    let key = MasterKey::new(Profile::Aes128CmHmacSha1_80, &[7; 16], &[9; 14]).unwrap();
+    let flows = (0..4)
+        .map(|i| MediaFlow {
+            socket: UdpSocket::bind("127.0.0.1:0".parse().unwrap(), &SocketOptions::default())
+                .unwrap(),
+            remote: echo,
+            // The echo reflects our SRTP: receiving it back needs our own key.
+            srtp: srtp.then(|| SrtpPair::new(&key, &key, echo).unwrap()),
+            consent: None,
+            rtp: RtpStream {
+                payload_type: 0,
+                ssrc: 100 + i,
+                ticks_per_packet: 160,
+            },
+        })
+        .collect();
+    MediaFleet::new(flows, 160).unwrap()
+}
+
+#[test]
+fn rtp_and_srtp_probes_allocate_nothing() {
+    for srtp in [false, true] {
+        let mut fleet = media_fleet(srtp);
+        let (allocations, m) = allocations_while_loading(&mut fleet, 200);
+        assert!(
+            m.sent_total() >= 4 * 4 * 200,
+            "srtp {srtp}: sent {}",
+            m.sent_total()
+        );
+        assert_eq!(m.received_total(), m.sent_total(), "srtp {srtp}: all back");
+        assert_eq!(
+            m.stray(),
+            0,
+            "srtp {srtp}: every reply unprotected and read"
+        );
+        assert_eq!(allocations, 0, "srtp {srtp}: allocations on the load path");
+    }
+}
+
+#[test]
+fn turn_channel_data_allocates_nothing() {
+    let mut server = edge_turn::ServerConfig::new("alloc.test", "127.0.0.1".parse().unwrap());
+    server.users = vec![("u".into(), "p".into())];
+    server.nonce_secret = vec![3; 32];
+    server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
+    server.port_range = 53_200..=53_249;
+    let mut config = edge_turn::ServiceConfig::new(server);
+    config.udp = vec!["127.0.0.1:0".parse().unwrap()];
+    let service = edge_turn::Service::start(config).unwrap();
+    let (peer, _stop) = echo();
+    let setup = TurnSetup {
+        server: service.local_addrs().udp[0],
+        transport: TransportKind::Udp,
+        tls: None,
+        username: "u".into(),
+        password: "p".into(),
+        allocations: 4,
+        peer,
+        local_ip: "127.0.0.1".parse().unwrap(),
+        payload: 172,
+        parallel: 4,
+        timeout: Duration::from_secs(10),
+    };
+    let mut fleet = TurnFleet::setup(&setup, &AtomicBool::new(false)).unwrap();
+    assert_eq!(
+        fleet.setup_report().succeeded,
+        4,
+        "{:?}",
+        fleet.setup_report().errors
+    );
+    let (allocations, m) = allocations_while_loading(&mut fleet, 200);
+    assert_eq!(m.received_total(), m.sent_total());
+    assert_eq!(allocations, 0, "allocations on the TURN load path");
+    fleet.close(Duration::from_secs(2)).unwrap();
+    service.shutdown().unwrap();
+}
