@@ -31,6 +31,7 @@
 //! no TURN client, no trickle, no ICE restart, one enterprise media stream per session (a
 //! BUNDLEd browser transport carrying several SSRCs forwards them all to that one stream),
 //! no transcoding, no RTP header rewriting, no RTCP termination (RTCP is forwarded like RTP).
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod config;
