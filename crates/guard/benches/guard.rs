@@ -100,38 +100,62 @@ fn single(c: &mut Criterion) {
     let now = Instant::now();
     let empty = Guard::new(GuardConfig::default()).unwrap();
     let g = loaded(now);
+    let naive = Naive::loaded(now);
+    let miss = |i: u32| addr(BANNED + (i % 1_000_000));
+    let hit = |i: u32| addr(i % BANNED);
     let mut group = c.benchmark_group("guard_1_thread");
-    group.bench_function("is_banned/no_bans", |b| {
+    group.bench_function("is_banned/edge_guard/no_bans", |b| {
         let mut i = 0u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(empty.is_banned(now, addr(i)))
+            black_box(empty.is_banned(now, miss(i)))
         })
     });
-    group.bench_function("is_banned/10k_bans_miss", |b| {
+    group.bench_function("is_banned/edge_guard/10k_bans_miss", |b| {
         let mut i = 0u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(g.is_banned(now, addr(BANNED + (i % 1_000_000))))
+            black_box(g.is_banned(now, miss(i)))
         })
     });
-    group.bench_function("is_banned/10k_bans_hit", |b| {
+    group.bench_function("is_banned/global_mutex/10k_bans_miss", |b| {
         let mut i = 0u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            black_box(g.is_banned(now, addr(i % BANNED)))
+            black_box(naive.is_banned(now, miss(i)))
         })
     });
-    group.bench_function("allow_request/1k_sources", |b| {
+    group.bench_function("is_banned/edge_guard/10k_bans_hit", |b| {
         let mut i = 0u32;
         b.iter(|| {
             i = i.wrapping_add(1);
-            // 1 ms per call keeps the 1,000 buckets under their limit.
-            let t = now + Duration::from_millis(u64::from(i));
-            black_box(empty.allow_request(t, addr(i % 1000), Service::Turn))
+            black_box(g.is_banned(now, hit(i)))
         })
     });
-    group.bench_function("record_failure/no_subscriber", |b| {
+    group.bench_function("is_banned/global_mutex/10k_bans_hit", |b| {
+        let mut i = 0u32;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(naive.is_banned(now, hit(i)))
+        })
+    });
+    // 1 ms per call keeps the 1,000 buckets under their limit.
+    let t_of = |i: u32| now + Duration::from_millis(u64::from(i));
+    group.bench_function("allow_request/edge_guard/1k_sources", |b| {
+        let mut i = 0u32;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(empty.allow_request(t_of(i), addr(i % 1000), Service::Turn))
+        })
+    });
+    group.bench_function("allow_request/global_mutex/1k_sources", |b| {
+        let mut i = 0u32;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            black_box(naive.allow_request(t_of(i), addr(i % 1000), Service::Turn))
+        })
+    });
+    group.bench_function("record_failure/edge_guard/no_subscriber", |b| {
         let mut i = 0u32;
         let g = Guard::new(GuardConfig::default()).unwrap();
         b.iter(|| {
@@ -147,8 +171,8 @@ fn contended(c: &mut Criterion) {
     let g = loaded(now);
     let naive = Naive::loaded(now);
     let mut group = c.benchmark_group("guard_2_threads");
-    // Both threads look up sources spread over the 10k banned and as many clean ones.
-    let src = |t: usize, i: u64| addr(((i as u32).wrapping_mul(7919) ^ (t as u32)) % (2 * BANNED));
+    // Both threads look up sources of which one in ten is banned.
+    let src = |t: usize, i: u64| addr(((i as u32).wrapping_mul(7919) ^ (t as u32)) % (10 * BANNED));
     group.bench_function("is_banned/edge_guard", |b| {
         b.iter_custom(|iters| {
             parallel(iters, |t, i| {

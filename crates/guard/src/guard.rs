@@ -2,13 +2,14 @@
 
 use std::collections::hash_map::RandomState;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
 use crate::bucket::Bucket;
+use crate::filter::BanFilter;
 use crate::source::{self, Key};
 use crate::table::{Expiring, Removal, Table};
 use crate::{log, Error, GuardConfig, Service};
@@ -116,10 +117,10 @@ struct Tracking {
 #[derive(Debug)]
 #[repr(align(128))]
 struct Shard {
-    /// Active bans; read on every request, written on ban and unban.
+    /// Which sources may be in `bans`, read without the lock.
+    filter: BanFilter,
+    /// Active bans; written on ban and unban.
     bans: RwLock<Table<BanInfo>>,
-    /// `bans.len()`, read without the lock: most shards have no ban.
-    ban_count: AtomicUsize,
     /// Locked after `bans` never before it (lock order: tracking, then bans).
     tracking: Mutex<Tracking>,
     failures: AtomicU64,
@@ -152,8 +153,8 @@ struct Inner {
 /// - administration: [`bans`](Self::bans), [`lift`](Self::lift), [`stats`](Self::stats);
 /// - upkeep: [`sweep`](Self::sweep), called periodically (every few seconds) by the owner.
 ///
-/// All state is sharded by source ([`SHARDS`] shards): `is_banned` reads an atomic count and,
-/// only when that shard holds a ban, takes its read lock; `allow_request` and
+/// All state is sharded by source ([`SHARDS`] shards): `is_banned` reads a bit filter of the
+/// shard's bans (atomic loads only) and takes the shard's read lock only when the bit is set; `allow_request` and
 /// `record_failure` lock one shard's mutex briefly. Nothing allocates per request except a
 /// source's first failure record.
 #[derive(Debug, Clone)]
@@ -169,7 +170,7 @@ impl Guard {
         let shards = (0..SHARDS)
             .map(|_| Shard {
                 bans: RwLock::new(Table::new(per_shard)),
-                ban_count: AtomicUsize::new(0),
+                filter: BanFilter::new(),
                 tracking: Mutex::new(Tracking {
                     failures: Table::new(per_shard),
                     buckets: [(); 3].map(|()| Table::new(per_shard)),
@@ -210,7 +211,7 @@ impl Guard {
     pub fn is_banned(&self, now: Instant, source: IpAddr) -> bool {
         let key = self.key(source::canonical(source));
         let shard = self.shard(&key);
-        if shard.ban_count.load(Ordering::Acquire) == 0 {
+        if !shard.filter.may_contain(&key) {
             return false;
         }
         match read(&shard.bans).get(&key) {
@@ -226,7 +227,7 @@ impl Guard {
             if let Some(ban) = bans.remove(&key) {
                 end_ban(shard, &ban, Removal::Expired);
             }
-            shard.ban_count.store(bans.len(), Ordering::Release);
+            shard.filter.publish(bans.keys());
         }
         false
     }
@@ -328,7 +329,7 @@ impl Guard {
             until: now + config.ban_duration,
         };
         bans.get_or_insert(now, key, || ban, |old, why| end_ban(shard, &old, why));
-        shard.ban_count.store(bans.len(), Ordering::Release);
+        shard.filter.publish(bans.keys());
         shard.bans_started.fetch_add(1, Ordering::Relaxed);
         tracing::warn!(target: "edge_guard", "{}", log::Ban {
             source: ban.source,
@@ -345,7 +346,7 @@ impl Guard {
             .inner
             .shards
             .iter()
-            .filter(|shard| shard.ban_count.load(Ordering::Acquire) > 0)
+            .filter(|shard| !shard.filter.is_empty())
             .flat_map(|shard| {
                 read(&shard.bans)
                     .iter()
@@ -369,7 +370,7 @@ impl Guard {
         let Some(ban) = bans.remove(&key) else {
             return false;
         };
-        shard.ban_count.store(bans.len(), Ordering::Release);
+        shard.filter.publish(bans.keys());
         let active = ban.until > now;
         if active {
             shard.bans_lifted.fetch_add(1, Ordering::Relaxed);
@@ -390,10 +391,10 @@ impl Guard {
                 buckets.sweep(now, |_, _| {});
             }
             drop(tracking);
-            if shard.ban_count.load(Ordering::Acquire) > 0 {
+            if !shard.filter.is_empty() {
                 let mut bans = write(&shard.bans);
                 bans.sweep(now, |ban, why| end_ban(shard, &ban, why));
-                shard.ban_count.store(bans.len(), Ordering::Release);
+                shard.filter.publish(bans.keys());
             }
         }
     }
@@ -413,7 +414,7 @@ impl Guard {
             s.rate_refused.api += get(&shard.rate_refused[Service::Api.index()]);
             s.rate_refused.ice += get(&shard.rate_refused[Service::Ice.index()]);
             s.tracked_evicted += get(&shard.tracked_evicted);
-            s.bans += shard.ban_count.load(Ordering::Acquire);
+            s.bans += read(&shard.bans).len();
             let tracking = lock(&shard.tracking);
             s.failure_records += tracking.failures.len();
             s.rate_buckets += tracking.buckets.iter().map(Table::len).sum::<usize>();

@@ -64,6 +64,7 @@
 mod bucket;
 mod config;
 mod error;
+mod filter;
 mod guard;
 mod log;
 mod source;

@@ -51,6 +51,11 @@ impl Key {
         }
     }
 
+    /// The keyed hash.
+    pub(crate) fn hash(&self) -> u64 {
+        self.hash
+    }
+
     /// Which of `shards` (a power of two) holds this key. Taken from the hash's middle bits:
     /// the maps inside a shard index by the low bits and tag by the top ones.
     pub(crate) fn shard(&self, shards: usize) -> usize {

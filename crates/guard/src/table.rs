@@ -88,6 +88,11 @@ impl<V: Expiring> Table<V> {
         }
     }
 
+    /// Iterates over the keys.
+    pub(crate) fn keys(&self) -> impl Iterator<Item = &Key> {
+        self.map.keys()
+    }
+
     /// Iterates over the entries' values.
     pub(crate) fn iter(&self) -> impl Iterator<Item = &V> {
         self.map.values()
