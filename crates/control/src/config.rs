@@ -24,7 +24,9 @@ pub struct ApiConfig {
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Bearer tokens that may use the API (`Authorization: Bearer <token>`): at least one,
-    /// each 16 to 256 characters of RFC 6750's token alphabet.
+    /// each 16 to 256 characters of RFC 6750's token alphabet. The media-edge binary makes
+    /// one up for the run when none is configured on a loopback `listen` address.
+    #[serde(default)]
     pub tokens: Vec<String>,
     /// Plain HTTP is served only on a loopback `listen` address unless this is true (the
     /// tokens travel in the clear; HTTPS is not built in yet). Default false.

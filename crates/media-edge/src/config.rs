@@ -1,8 +1,9 @@
 //! The service configuration: a TOML file with kebab-case keys, unknown keys refused, every
 //! error naming the key path (`turn.relay.port-range: 60000-50000 is empty`).
 //!
-//! Top-level sections: `[log]` and `[turn]`. The media forwarder (`[relay]`) and the HTTP
-//! control API (`[api]`) will get sections of their own beside these.
+//! Top-level sections: `[log]`, `[turn]`, and for media sessions `[relay]` (the forwarder,
+//! see edge-relay's `RelayConfig`), `[dtls]` (its certificate) and `[api]` (the HTTP control
+//! API, see edge-control's `ApiConfig`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -28,6 +29,24 @@ pub struct Config {
     pub log: Log,
     /// The TURN server.
     pub turn: Turn,
+    /// `[relay]`: the DTLS-SRTP <-> RTP forwarder; no media sessions without it.
+    pub relay: Option<edge_relay::RelayConfig>,
+    /// `[dtls]`: the certificate the forwarder presents to browsers.
+    #[serde(default)]
+    pub dtls: Dtls,
+    /// `[api]`: the HTTP control API of the forwarder; needs `[relay]`.
+    pub api: Option<edge_control::ApiConfig>,
+}
+
+/// `[dtls]`: a certificate and key from PEM files, or (both keys absent) an ECDSA P-256
+/// certificate generated at start-up.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Dtls {
+    /// PEM certificate file.
+    pub certificate: Option<PathBuf>,
+    /// PEM private key file (ECDSA P-256).
+    pub private_key: Option<PathBuf>,
 }
 
 /// `[log]`.
@@ -300,6 +319,12 @@ impl Config {
 
     /// Checks across keys that serde cannot.
     fn check(&self) -> anyhow::Result<()> {
+        if self.api.is_some() && self.relay.is_none() {
+            bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
+        }
+        if self.dtls.certificate.is_some() != self.dtls.private_key.is_some() {
+            bail!("dtls: give both certificate and private-key, or neither (generated)");
+        }
         let t = &self.turn;
         if t.listen_udp.is_empty() && t.listen_tcp.is_empty() && t.listen_tls.is_empty() {
             bail!("turn: no listen-udp, listen-tcp or listen-tls: nothing to serve");
@@ -444,7 +469,7 @@ mod tests {
     #[test]
     fn embedded_default_parses_and_is_loopback_only() {
         let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
-        assert_eq!(c.turn.listen_udp, vec!["127.0.0.1:3478".parse().unwrap()]);
+        assert_eq!(c.turn.listen_udp, vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]);
         assert!(c.has_no_credentials());
     }
 

@@ -1,8 +1,10 @@
 //! The media-edge service binary: `media-edge [--config FILE]` runs the service,
 //! `media-edge check-config [--config FILE]` validates a configuration and exits.
-//! Without `--config` the embedded default runs TURN on 127.0.0.1:3478.
+//! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
+//! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
 mod config;
+mod media;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,8 +16,10 @@ use edge_turn::{LocalAddrs, Service, ServiceConfig};
 use rand::RngCore as _;
 
 use crate::config::{Config, EMBEDDED_DEFAULT};
+use crate::media::Media;
 
-/// The media edge of a contact centre: TURN server for browsers (more to come).
+/// The media edge of a contact centre: TURN server for browsers, DTLS-SRTP <-> RTP
+/// forwarder toward the enterprise, and its HTTP control API.
 #[derive(Debug, Parser)]
 #[command(version, about)]
 struct Cli {
@@ -73,6 +77,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(Command::CheckConfig) = cli.command {
         println!("{origin}: OK");
         println!("{}", summary(&service_config, None));
+        if let Some(line) = media::summary(&config) {
+            println!("{line}");
+        }
         return Ok(());
     }
 
@@ -95,8 +102,18 @@ fn run(cli: Cli) -> anyhow::Result<()> {
              `{password}` for this run only (loopback listeners only)"
         );
     }
-    runtime.block_on(wait_for_shutdown(&service, term, interrupt))?;
-    tracing::info!("shutting down");
+    runtime.block_on(async {
+        let media = Media::start(&config).await?;
+        if let Some(line) = media::summary(&config) {
+            tracing::info!("{line}");
+        }
+        let waited = wait_for_shutdown(&service, media.as_ref(), term, interrupt).await;
+        tracing::info!("shutting down");
+        if let Some(media) = media {
+            media.shutdown().await?;
+        }
+        waited
+    })?;
     service.shutdown().context("TURN shutdown")?;
     Ok(())
 }
@@ -150,9 +167,10 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM, or until the TURN loop dies on its own.
+/// Waits for SIGINT or SIGTERM, or until the TURN loop or the API dies on its own.
 async fn wait_for_shutdown(
     service: &Service,
+    media: Option<&Media>,
     mut term: tokio::signal::unix::Signal,
     mut interrupt: tokio::signal::unix::Signal,
 ) -> anyhow::Result<()> {
@@ -164,6 +182,9 @@ async fn wait_for_shutdown(
             _ = tick.tick() => {
                 if !service.is_running() {
                     anyhow::bail!("the TURN event loop stopped unexpectedly");
+                }
+                if media.is_some_and(|m| !m.is_running()) {
+                    anyhow::bail!("the control API stopped unexpectedly");
                 }
             }
         }

@@ -1,0 +1,137 @@
+//! The media side of the service: the forwarder (edge-relay) and its HTTP control API
+//! (edge-control), started from the `[relay]`, `[dtls]` and `[api]` sections.
+
+use anyhow::{anyhow, Context as _};
+use base64::Engine as _;
+use edge_control::ApiConfig;
+use edge_relay::Relay;
+use rand::RngCore as _;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, Dtls};
+
+/// The running forwarder and, when configured, the API serving it.
+pub struct Media {
+    relay: Relay,
+    api: Option<Api>,
+}
+
+struct Api {
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), edge_control::Error>>,
+}
+
+impl Media {
+    /// Starts the forwarder and the API of `config`, or returns `None` without `[relay]`.
+    /// Must run inside the tokio runtime that is to serve the API.
+    pub async fn start(config: &Config) -> anyhow::Result<Option<Media>> {
+        let Some(relay_config) = config.relay.clone() else {
+            return Ok(None);
+        };
+        let dtls = dtls_config(&config.dtls)?;
+        let fingerprint = dtls.certificate().fingerprint();
+        let relay = Relay::start(relay_config, dtls).context("cannot start the forwarder")?;
+        tracing::info!("media-edge forwarder: DTLS certificate {fingerprint}");
+        let api = match &config.api {
+            Some(api_config) => Some(start_api(api_config.clone(), relay.clone()).await?),
+            None => None,
+        };
+        Ok(Some(Media { relay, api }))
+    }
+
+    /// Whether the API (when there is one) still serves.
+    pub fn is_running(&self) -> bool {
+        self.api.as_ref().is_none_or(|api| !api.task.is_finished())
+    }
+
+    /// Stops the API, then the forwarder's workers (which close every socket).
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        if let Some(api) = self.api {
+            // The API may have ended on its own: then there is no receiver left.
+            let _ = api.stop.send(());
+            api.task
+                .await
+                .context("the API task panicked")?
+                .context("API")?;
+        }
+        self.relay.shutdown();
+        Ok(())
+    }
+}
+
+/// The forwarder's DTLS configuration: the `[dtls]` certificate, or a generated one.
+fn dtls_config(dtls: &Dtls) -> anyhow::Result<edge_dtls::Config> {
+    let certificate = match (&dtls.certificate, &dtls.private_key) {
+        (Some(cert), Some(key)) => {
+            let read = |path: &std::path::Path, key: &str| {
+                std::fs::read_to_string(path)
+                    .with_context(|| format!("dtls.{key}: cannot read {}", path.display()))
+            };
+            edge_dtls::Certificate::from_pem(
+                &read(cert, "certificate")?,
+                &read(key, "private-key")?,
+            )
+            .map_err(|e| anyhow!("dtls.certificate / dtls.private-key: {e}"))?
+        }
+        _ => edge_dtls::Certificate::generate()
+            .map_err(|e| anyhow!("cannot generate the DTLS certificate: {e}"))?,
+    };
+    edge_dtls::ConfigBuilder::new(certificate)
+        .build()
+        .map_err(|e| anyhow!("dtls: {e}"))
+}
+
+/// Binds and serves the API. A loopback API without tokens gets one made up for this run,
+/// logged once; anywhere else tokens must be configured.
+async fn start_api(mut config: ApiConfig, relay: Relay) -> anyhow::Result<Api> {
+    if config.tokens.is_empty() && config.listen.ip().is_loopback() {
+        let mut bytes = [0u8; 24];
+        rand::rng().fill_bytes(&mut bytes);
+        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        tracing::warn!(
+            "no API tokens configured: generated bearer token `{token}` for this run only \
+             (loopback API only)"
+        );
+        config.tokens.push(token);
+    }
+    config.validate()?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("api.listen: cannot bind {}", config.listen))?;
+    tracing::info!(
+        "media-edge API: http://{}",
+        listener.local_addr().unwrap_or(config.listen)
+    );
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(edge_control::serve(config, listener, relay, async {
+        let _ = stopped.await;
+    }));
+    Ok(Api { stop, task })
+}
+
+/// A one-line summary of the forwarder's sides and the API, for start-up and check-config.
+pub fn summary(config: &Config) -> Option<String> {
+    let relay = config.relay.as_ref()?;
+    let public = &relay.public;
+    let enterprise = &relay.enterprise;
+    let enterprise_ports = match (enterprise.transport_port, &enterprise.port_range) {
+        (Some(port), _) => format!("port {port}"),
+        (None, Some(range)) => format!("ports {range}"),
+        (None, None) => "-".to_owned(),
+    };
+    let advertised = public
+        .advertised_address
+        .map(|a| format!(" (announced as {a})"))
+        .unwrap_or_default();
+    let api = config
+        .api
+        .as_ref()
+        .map(|a| format!("http://{}", a.listen))
+        .unwrap_or_else(|| "-".to_owned());
+    Some(format!(
+        "media-edge forwarder: public {} ports {}{advertised}; enterprise {} {enterprise_ports}; \
+         {} workers; api {api}",
+        public.address, public.port_range, enterprise.transport_address, relay.workers,
+    ))
+}
