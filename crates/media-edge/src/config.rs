@@ -469,7 +469,10 @@ mod tests {
     #[test]
     fn embedded_default_parses_and_is_loopback_only() {
         let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
-        assert_eq!(c.turn.listen_udp, vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]);
+        assert_eq!(
+            c.turn.listen_udp,
+            vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]
+        );
         assert!(c.has_no_credentials());
     }
 

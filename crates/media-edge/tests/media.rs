@@ -22,7 +22,9 @@ fn scratch(name: &str, text: &str) -> std::path::PathBuf {
 /// One HTTP/1.1 request; returns the status line and the body.
 fn http(addr: &str, request: &str) -> (String, String) {
     let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     stream.write_all(request.as_bytes()).unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
@@ -85,7 +87,10 @@ fn api_serves_with_the_generated_token_and_refuses_without_it() {
     let (mut child, rx) = start(&config);
     let line = wait_for(&rx, "generated bearer token");
     let token = line.split('`').nth(1).unwrap().to_owned();
-    wait_for(&rx, "media-edge forwarder: public 127.0.0.1 ports 43110-43119");
+    wait_for(
+        &rx,
+        "media-edge forwarder: public 127.0.0.1 ports 43110-43119",
+    );
 
     let (status, body) = http(
         &api,
