@@ -48,8 +48,8 @@ pub struct GuardConfig {
     /// Prefix length an IPv6 source is reduced to before counting, banning and rate limiting
     /// (one host usually owns a whole /64). 128 treats every IPv6 address alone. Default 64.
     pub ipv6_prefix: u8,
-    /// Most entries in each table (failure records, rate buckets, bans), rounded up to a
-    /// multiple of the shard count (64). Default 65536.
+    /// Most entries in each table (failure records, rate buckets of each service, bans),
+    /// rounded up to a multiple of the shard count (64). Default 65536.
     pub max_tracked: usize,
     /// Per-source request rate limits, per service.
     pub rate: RateLimits,
