@@ -3,7 +3,8 @@
 //! A session direction has a [`MasterKey`] (profile, master key, master salt), from DTLS-SRTP
 //! ([`Profile::from_dtls_id`]) or SDES ([`CryptoAttribute::parse`]). The sender makes an
 //! [`Outbound`] from it, the receiver an [`Inbound`]: distinct types, so an inbound context
-//! cannot protect and no one keystream serves two senders by accident.
+//! cannot protect, and an `Outbound` refuses to protect the same packet index twice (which
+//! would reuse keystream).
 //!
 //! ```
 //! use edge_srtp::{Config, Inbound, MasterKey, Outbound, Profile};

@@ -6,7 +6,7 @@ use std::fmt;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 
-use crate::{Error, MasterKey, Profile};
+use crate::{Config, Error, MasterKey, Profile};
 
 /// The `a=extmap` URI that negotiates RFC 6904 header-extension encryption.
 pub const ENCRYPTED_EXTMAP_URI: &str = "urn:ietf:params:rtp-hdrext:encrypt";
@@ -96,6 +96,16 @@ impl CryptoAttribute {
             attr.apply_session_param(param)?;
         }
         Ok(attr)
+    }
+
+    /// `base` with this attribute's session parameters applied: `UNENCRYPTED_SRTCP` turns
+    /// SRTCP encryption off, `WSH=` sets the replay window (clamped to 64..=1024 packets).
+    pub fn config(&self, base: Config) -> Config {
+        let base = base.with_encrypt_rtcp(self.encrypt_rtcp);
+        match self.window_hint {
+            Some(packets) => base.with_replay_window(packets.clamp(64, 1024)),
+            None => base,
+        }
     }
 
     fn apply_session_param(&mut self, param: &str) -> Result<(), Error> {
@@ -204,6 +214,7 @@ mod tests {
         assert_eq!(a.lifetime, Some(1 << 20));
         assert_eq!(a.window_hint, Some(256));
         assert!(a.encrypt_rtcp);
+        assert_eq!(a.config(Config::default()).replay_window(), 256);
         let again = CryptoAttribute::parse(&a.to_string()).unwrap();
         assert_eq!(again.key.key(), a.key.key());
         assert_eq!(again.key.salt(), a.key.salt());
@@ -222,6 +233,7 @@ mod tests {
                 (7, p, &key[..], &salt[..])
             );
             assert!(!b.encrypt_rtcp);
+            assert!(!b.config(Config::default()).encrypt_rtcp());
         }
     }
 
