@@ -56,3 +56,34 @@ mod sdp;
 pub use api::{router, serve};
 pub use config::ApiConfig;
 pub use error::{Error, SdpLocation};
+
+/// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::error::SdpLocation;
+    use crate::sdp::browser::{BrowserDescription, Kind};
+    use crate::sdp::codec::negotiate;
+    use crate::sdp::enterprise::EnterpriseDescription;
+
+    /// Reads `data` the way requests are read: as a browser offer and answer, as an
+    /// enterprise SDP and as an SDES answer, and negotiates codecs between what parses.
+    pub fn sdp(data: &[u8]) {
+        let Ok(text) = std::str::from_utf8(data) else {
+            return;
+        };
+        let at = SdpLocation {
+            field: "fuzz",
+            media: None,
+            attribute: None,
+        };
+        let offer = BrowserDescription::parse("offer", text, Kind::Offer);
+        let _ = BrowserDescription::parse("answer", text, Kind::Answer);
+        let sdes = Some((1, edge_srtp::Profile::Aes128CmHmacSha1_80));
+        let _ = EnterpriseDescription::parse("enterprise.sdp", text, sdes);
+        let enterprise = EnterpriseDescription::parse("enterprise-offer", text, None);
+        if let (Ok(offer), Ok(enterprise)) = (offer, enterprise) {
+            let acceptable = Some(("enterprise", enterprise.codecs.as_slice()));
+            let _ = negotiate(at, &offer.codecs, acceptable);
+        }
+    }
+}
