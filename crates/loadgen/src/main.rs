@@ -70,7 +70,7 @@ struct LoadArgs {
     /// turn mode (a 160-byte G.711 frame with its RTP header), 160 in webrtc mode.
     #[arg(long)]
     size: Option<usize>,
-    /// Measure this server process's CPU time over the load phase (/proc/PID/stat).
+    /// Measure this server process's CPU time over the load phase (/proc/PID/task/*/schedstat).
     #[arg(long, value_name = "PID")]
     server_pid: Option<u32>,
     /// Exit with status 2 when the loss ratio is above this (or a set-up failed).

@@ -60,7 +60,7 @@ pub struct SetupReport {
     pub us: Percentiles,
 }
 
-/// The server's CPU time over the load phase, from `/proc/PID/stat`.
+/// The server's CPU time over the load phase (see [`crate::cpu`]).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ServerCpu {
     /// The server process.
