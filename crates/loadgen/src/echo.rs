@@ -143,7 +143,7 @@ fn echo_all(
             .sum();
         stats.echoed += echoed;
         stats.dropped += count - echoed;
-        if !crate::media::fleet::batch_filled(batch) {
+        if !crate::sockets::batch_filled(batch) {
             return Ok(());
         }
     }

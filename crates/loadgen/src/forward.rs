@@ -170,7 +170,7 @@ impl Pair {
             } else {
                 stats.outbound += sent as u64;
             }
-            if !crate::media::fleet::batch_filled(batch) {
+            if !crate::sockets::batch_filled(batch) {
                 return Ok(());
             }
         }

@@ -30,6 +30,7 @@ pub mod pacer;
 pub mod probe;
 pub mod report;
 pub mod rtpengine;
+pub mod sockets;
 pub mod turn;
 
 pub use error::Error;

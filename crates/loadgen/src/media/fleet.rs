@@ -97,7 +97,7 @@ impl MediaFleet {
             next_consent,
             next_consent_check: now,
             payload,
-            batch: RecvBatch::new(edge_udp::DEFAULT_BATCH, edge_udp::DEFAULT_SLOT_SIZE),
+            batch: crate::sockets::client_batch(),
             frames: vec![0; edge_udp::MAX_BATCH * (RTP_HEADER_LEN + payload + TAILROOM)],
             load_errors: Vec::new(),
         })
@@ -235,9 +235,13 @@ impl Fleet for MediaFleet {
                 }
                 let now_ns = clock.now_ns();
                 for (meta, slot) in self.batch.slots_mut() {
-                    receive(f, slot, meta.len, now_ns, m);
+                    // A GRO train: `stride`-sized datagrams back to back.
+                    for datagram in slot[..meta.len].chunks_mut(meta.stride) {
+                        let len = datagram.len();
+                        receive(f, datagram, len, now_ns, m);
+                    }
                 }
-                if !batch_filled(&self.batch) {
+                if !crate::sockets::batch_filled(&self.batch) {
                     break;
                 }
             }
@@ -252,14 +256,6 @@ impl Fleet for MediaFleet {
         }
         Ok(())
     }
-}
-
-/// Whether a receive filled the whole batch, so that more may be queued. A batch that was
-/// not filled emptied the socket: anything arriving later raises a new readiness edge
-/// (Linux wakes an edge-triggered epoll on every datagram queued), which saves the
-/// `recvmmsg` that would only say `WouldBlock`.
-pub(crate) fn batch_filled(batch: &RecvBatch) -> bool {
-    batch.len() >= batch.capacity()
 }
 
 /// One datagram from the other side: media is unprotected in place and read, consent

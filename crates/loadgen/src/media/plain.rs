@@ -5,8 +5,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::AtomicBool;
 
-use edge_udp::{SocketOptions, UdpSocket};
-
 use super::fleet::{MediaFleet, MediaFlow};
 use super::rtp::RtpStream;
 use super::webrtc::MediaRun;
@@ -29,8 +27,7 @@ pub fn run(
         .enumerate()
         .map(|(i, &remote)| {
             Ok(MediaFlow {
-                socket: UdpSocket::bind(any, &SocketOptions::default())
-                    .map_err(|source| Error::Udp { addr: any, source })?,
+                socket: crate::sockets::bind_client(any)?,
                 remote,
                 srtp: None,
                 consent: None,

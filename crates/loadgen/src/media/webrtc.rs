@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket};
+use edge_udp::{Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use serde_json::json;
@@ -152,7 +152,7 @@ fn set_up(
     let fingerprint = dtls.certificate().fingerprint().to_string();
     let mut poll = Poll::new().map_err(io("poll"))?;
     let mut events = Events::with_capacity(256);
-    let mut batch = RecvBatch::new(edge_udp::DEFAULT_BATCH, edge_udp::DEFAULT_SLOT_SIZE);
+    let mut batch = crate::sockets::client_batch();
     let mut report = SetupReport {
         attempted: setup.sessions,
         ..SetupReport::default()
@@ -207,7 +207,9 @@ fn set_up(
             while let Ok(n) = p.socket.recv(&mut batch) {
                 for (meta, data) in batch.iter().take(n) {
                     if meta.src == p.setup.remote() {
-                        p.setup.handle_input(now, &data[..meta.len], &dtls);
+                        for datagram in data[..meta.len].chunks(meta.stride) {
+                            p.setup.handle_input(now, datagram, &dtls);
+                        }
                     }
                 }
             }
@@ -277,8 +279,7 @@ fn create(
     started: Instant,
 ) -> Result<Pending, Error> {
     let any = SocketAddr::new(setup.local_ip, 0);
-    let socket = UdpSocket::bind(any, &SocketOptions::default())
-        .map_err(|source| Error::Udp { addr: any, source })?;
+    let socket = crate::sockets::bind_client(any)?;
     let ufrag = token(rng, 8);
     let pwd = token(rng, 24);
     let offer = Offer {

@@ -14,7 +14,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use edge_srtp::{CryptoAttribute, MasterKey, Profile};
-use edge_udp::{SocketOptions, UdpSocket};
 
 use crate::echo::EchoPeer;
 use crate::load::{self, LoadConfig};
@@ -229,8 +228,7 @@ fn call(
     i: usize,
 ) -> Result<MediaFlow, Error> {
     let any = SocketAddr::new(setup.local_ip, 0);
-    let socket = UdpSocket::bind(any, &SocketOptions::default())
-        .map_err(|source| Error::Udp { addr: any, source })?;
+    let socket = crate::sockets::bind_client(any)?;
     let ours = CryptoAttribute::new(1, random_key(socket.local_addr())?);
     let ours_line = ours.to_string();
     let offer = Offer {

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use edge_stun::Frame;
-use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket};
+use edge_udp::{RecvBatch, Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
 use rustls::pki_types::pem::PemObject;
@@ -108,12 +108,7 @@ impl Conn {
     ) -> Result<Conn, Error> {
         let local = SocketAddr::new(local_ip, 0);
         match kind {
-            TransportKind::Udp => UdpSocket::bind(local, &SocketOptions::default())
-                .map(Conn::Udp)
-                .map_err(|source| Error::Udp {
-                    addr: local,
-                    source,
-                }),
+            TransportKind::Udp => crate::sockets::bind_client(local).map(Conn::Udp),
             TransportKind::Tcp | TransportKind::Tls => {
                 let tcp = mio::net::TcpStream::connect(server).map_err(|source| Error::Io {
                     what: "connect",
@@ -224,7 +219,7 @@ impl Conn {
                                 on_frame(datagram);
                             }
                         }
-                        if !crate::media::fleet::batch_filled(batch) {
+                        if !crate::sockets::batch_filled(batch) {
                             return Ok(());
                         }
                     }

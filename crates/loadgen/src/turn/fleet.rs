@@ -111,7 +111,7 @@ impl TurnFleet {
             flows: Vec::with_capacity(setup.allocations),
             server: setup.server,
             payload: setup.payload,
-            batch: RecvBatch::new(edge_udp::DEFAULT_BATCH, edge_udp::DEFAULT_SLOT_SIZE),
+            batch: crate::sockets::client_batch(),
             frames: vec![0; edge_udp::MAX_BATCH * (CHANNEL_DATA_HEADER_LEN + setup.payload + 3)],
             stun: vec![0; STUN_BUF],
             next_timer_check: Instant::now(),
