@@ -41,5 +41,18 @@ fi
 export MEDIA_EDGE_PYTHON="$venv/bin/python"
 
 cargo fmt --all -- --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --all-targets --locked
+cargo fetch --locked
+cargo clippy --workspace --all-targets --frozen -- -D warnings
+
+# The tests run in a network namespace of their own: only loopback exists there, nothing else
+# on the host (a system coturn on 3478, another test run) shares its ports, and its ephemeral
+# port range (net.ipv4.ip_local_port_range is per namespace) is kept above the fixed port
+# ranges the tests configure, so no socket bound to port 0 can take a port a test expects.
+isolated=(unshare --net)
+[ "$(id -u)" = 0 ] || isolated=(unshare --user --map-root-user --net)
+"${isolated[@]}" -- bash -c '
+    set -euo pipefail
+    ip link set lo up
+    echo "55000 60999" > /proc/sys/net/ipv4/ip_local_port_range
+    exec cargo test --workspace --all-targets --frozen --no-fail-fast
+'

@@ -25,9 +25,10 @@ pub const ENTERPRISE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
 /// The TURN server's relay address.
 pub const TURN_RELAY_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
-/// The port block of test slot `slot`: 100 ports from 41000 + 100 * slot.
+/// The port block of test slot `slot`: 100 ports from 21000 + 100 * slot, below Linux's
+/// ephemeral range (32768-60999) so no socket bound to port 0 can land in a test's range.
 fn block(slot: u16) -> u16 {
-    41_000 + 100 * slot
+    21_000 + 100 * slot
 }
 
 /// The forwarder and the control API, running.
