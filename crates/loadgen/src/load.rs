@@ -165,23 +165,23 @@ pub fn run(
             interrupted = true;
             break;
         }
-        if now >= duration_ns {
-            break;
-        }
+        let ended = now >= duration_ns;
         let timeout = match &mut pacer {
             Some(p) => {
-                if p.finished() {
-                    break;
-                }
-                for j in p.due(now, MAX_PER_WAKEUP) {
+                // At the end, one last pass sends what fell due in the final moments.
+                for j in p.due(now.min(duration_ns), MAX_PER_WAKEUP) {
                     let flow = p.flow_of(j);
                     let sent = fleet.send(flow, m.next_seq(flow), 1, clock.now_ns())?;
                     m.sent(flow, sent as u64);
                     blocked += 1 - sent.min(1) as u64;
                 }
+                if ended || p.finished() {
+                    break;
+                }
                 let next = p.next_due_ns().unwrap_or(now);
                 Duration::from_nanos(next.saturating_sub(clock.now_ns() - start_ns))
             }
+            None if ended => break,
             None => flood.send(fleet, &mut m, clock, &mut blocked)?,
         };
         fleet.poll(timeout.min(MAX_SLEEP), clock, &mut m)?;
