@@ -248,6 +248,9 @@ impl Chromium {
                 "--disable-component-update",
                 "--disable-sync",
                 "--autoplay-policy=no-user-gesture-required",
+                // The test network (scripts/test.sh's namespace) has only loopback, which
+                // WebRTC leaves out of its networks unless told otherwise.
+                "--allow-loopback-in-peer-connection",
             ])
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(url)
