@@ -9,10 +9,8 @@
 #
 #   benches/sidebyside/media.sh                  # DURATION=10 by default
 #
-# media-edge must serve its control API: MEDIA_EDGE_CONFIG names a configuration that runs
-# the forwarder and the API on loopback, MEDIA_EDGE_API its address and MEDIA_EDGE_TOKEN a
-# bearer token it accepts. Without MEDIA_EDGE_CONFIG the media-edge rows are skipped (and
-# the script says so).
+# media-edge runs from its binary with a generated configuration: the forwarder (one
+# worker), the control API on loopback, DTLS-SRTP toward the generator.
 source "$(dirname "$0")/common.sh"
 SIZE="${SIZE:-160}"
 CALLS="${CALLS:-1 100 1000}"
@@ -41,14 +39,44 @@ run_mode() {
     done
 }
 
-if [ -n "${MEDIA_EDGE_CONFIG:-}" ]; then
-    start media-edge "$bin/media-edge" --config "$MEDIA_EDGE_CONFIG"
-    run_mode media-edge "$pid" --sessions webrtc --api "${MEDIA_EDGE_API:?}" \
-        --token "${MEDIA_EDGE_TOKEN:?}" --parallel 32 "${echo_args[@]}"
-    stop "$pid"
-else
-    echo "media.sh: MEDIA_EDGE_CONFIG not set: media-edge rows skipped" >&2
-fi
+max_calls=8
+for c in $CALLS; do ((c > max_calls)) && max_calls=$c; done
+
+# media-edge: one forwarder worker (the server gets one core), the API on loopback, TURN
+# only because the service always runs it.
+api_port="$(free_block 1)"
+# One free block, split: public (a port per call), enterprise (RTP and RTCP per call), TURN.
+n_public=$((max_calls + 50))
+n_enterprise=$((2 * max_calls + 100))
+public="$(free_block $((n_public + n_enterprise + 50)))"
+enterprise=$((public + n_public))
+turn_relay=$((enterprise + n_enterprise))
+token="sidebyside-media-token-0123456789"
+cat >"$work/media-edge.toml" <<TOML
+[log]
+level = "warn"
+[turn]
+listen-udp = ["127.0.0.1:0"]
+[turn.relay]
+address = "127.0.0.1"
+port-range = "$turn_relay-$((turn_relay + 49))"
+[relay]
+workers = 1
+max-sessions = $n_public
+[relay.public]
+address = "127.0.0.1"
+port-range = "$public-$((enterprise - 1))"
+[relay.enterprise]
+transport-address = "127.0.0.1"
+port-range = "$enterprise-$((turn_relay - 1))"
+[api]
+listen = "127.0.0.1:$api_port"
+tokens = ["$token"]
+TOML
+start media-edge "$bin/media-edge" --config "$work/media-edge.toml"
+run_mode media-edge "$pid" --sessions webrtc --api "127.0.0.1:$api_port" --token "$token" \
+    --parallel 32 "${echo_args[@]}"
+stop "$pid"
 
 ng_port="$(free_block 1)"
 ports="$(free_block 4000)"
@@ -58,8 +86,6 @@ start rtpengine rtpengine --config-file=none --foreground --log-stderr --table=-
 run_mode rtpengine "$pid" --calls rtpengine --ng "127.0.0.1:$ng_port" "${echo_args[@]}"
 stop "$pid"
 
-max_calls=8
-for c in $CALLS; do ((c > max_calls)) && max_calls=$c; done
 base="$(free_block "$max_calls")"
 start forwarder "$bin/edge-loadgen" forward --listen "127.0.0.1:$base" --flows "$max_calls" \
     --to "127.0.0.1:$echo_port"
