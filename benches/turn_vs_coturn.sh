@@ -25,6 +25,9 @@ MESSAGES=${MESSAGES:-5000}
 SIZE=${SIZE:-120}
 INTERVAL=${INTERVAL:-1}
 ROUNDS=${ROUNDS:-3}
+# Relay port ranges (first-last); both must be free (checked below).
+ME_PORTS=${ME_PORTS:-61000-61999}
+CO_PORTS=${CO_PORTS:-62000-62999}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
 
 for tool in turnserver turnutils_uclient turnutils_peer taskset; do
@@ -46,6 +49,17 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# Fails when a UDP socket is already bound in the range first-last ($1).
+check_free_range() {
+    local first=${1%-*} last=${1#*-} used
+    used=$(awk -v a="$first" -v b="$last" 'NR > 1 {
+        split($2, l, ":"); p = 0; h = l[2];
+        for (i = 1; i <= length(h); i++) p = p * 16 + index("0123456789ABCDEF", substr(h, i, 1)) - 1;
+        if (p >= a && p <= b) n++ } END { print n + 0 }' /proc/net/udp /proc/net/udp6)
+    [ "$used" = 0 ] || { echo "$used UDP sockets already bound in $1: pick another range" >&2; exit 1; }
+}
+check_free_range "$ME_PORTS"
+check_free_range "$CO_PORTS"
 ME_PORT=$(free_port)
 CO_PORT=$(free_port)
 PEER_PORT=$(free_port)
@@ -58,7 +72,7 @@ realm = "r"
 listen-udp = ["127.0.0.1:$ME_PORT"]
 [turn.relay]
 address = "127.0.0.1"
-port-range = "61000-61999"
+port-range = "$ME_PORTS"
 [[turn.auth.users]]
 name = "u"
 password = "p"
@@ -74,7 +88,7 @@ taskset -c 0 "$bin" --config "$tmp/media-edge.toml" 2>"$tmp/media-edge.log" &
 ME_PID=$!
 pids+=($ME_PID)
 taskset -c 0 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
-    --listening-port="$CO_PORT" --min-port=62000 --max-port=62999 --allow-loopback-peers \
+    --listening-port="$CO_PORT" --min-port="${CO_PORTS%-*}" --max-port="${CO_PORTS#*-}" --allow-loopback-peers \
     --no-cli --no-tls --no-dtls --lt-cred-mech --user=u:p --realm=r \
     --log-file="$tmp/turn.log" --simple-log --no-stdout-log >/dev/null 2>&1 &
 CO_PID=$!
@@ -83,7 +97,10 @@ sleep 1
 kill -0 "$ME_PID" && kill -0 "$CO_PID"
 
 hz=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+cpu_ticks() {
+    [ -r "/proc/$1/stat" ] || { echo "server pid $1 is gone" >&2; exit 1; }
+    awk '{print $14 + $15}' "/proc/$1/stat"
+}
 
 # One measured uclient run against a server; prints a result row.
 measure() {
@@ -93,7 +110,8 @@ measure() {
     t0=$(date +%s.%N)
     out=$(timeout 120 taskset -c 1 turnutils_uclient -p "$port" -e 127.0.0.1 -r "$PEER_PORT" \
         -u u -w p -m "$CLIENTS" -n "$MESSAGES" -z "$INTERVAL" -l "$SIZE" -c -X 127.0.0.1 2>&1) ||
-        echo "$name: uclient exited with an error (its summary, if any, is still used)" >&2
+        echo "$name: uclient exited with an error (its summary, if any, is still used):" \
+            "$(grep -m3 -i 'error' <<<"$out" | tr '\n' ' ')" >&2
     t1=$(date +%s.%N)
     c1=$(cpu_ticks "$pid")
     recv=$(grep -o 'start_mclient: tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' <<<"$out" |

@@ -79,7 +79,13 @@ fn flood_tls(to: SocketAddr, inputs: &[Vec<u8>]) {
     // Garbage inside a real TLS session: openssl does the handshake, then sends the bytes.
     for input in inputs.iter().take(12) {
         let mut child = Command::new(edge_suite::require_program("openssl"))
-            .args(["s_client", "-quiet", "-no_ign_eof", "-connect", &to.to_string()])
+            .args([
+                "s_client",
+                "-quiet",
+                "-no_ign_eof",
+                "-connect",
+                &to.to_string(),
+            ])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -128,7 +134,7 @@ fn uclient_round(server: &TurnServer, peer_port: u16, tcp: bool) {
 
 #[test]
 fn every_listener_survives_garbage_and_keeps_serving() {
-    let ports = 41400..=41419;
+    let ports = 64400..=64419;
     let mut server = TurnServer::start(&TurnOptions::loopback_peers(ports.clone()));
     let peer_port = free_udp_port();
     let _peer = coturn_peer(peer_port);

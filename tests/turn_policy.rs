@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use edge_stun::{
     long_term_key, Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId,
 };
-use edge_suite::turn::{bound_udp_ports, EchoPeer, TurnOptions, TurnServer, PASSWORD, REALM, USER};
+use edge_suite::turn::{EchoPeer, TurnOptions, TurnServer, PASSWORD, REALM, USER};
 
 struct StunClient {
     socket: UdpSocket,
@@ -116,13 +116,13 @@ const SPECIAL_V6: &[&str] = &["[::1]:9", "[::ffff:127.0.0.1]:9"];
 
 #[test]
 fn special_peers_are_refused_by_default() {
-    let v4 = TurnServer::start(&TurnOptions::new(41000..=41009));
+    let v4 = TurnServer::start(&TurnOptions::new(64000..=64009));
     let mut c = StunClient::new(v4.udp);
     c.allocate().unwrap();
     for peer in SPECIAL_V4 {
         assert_eq!(c.permit(peer), Err(403), "{peer}");
     }
-    let mut options = TurnOptions::new(41010..=41019);
+    let mut options = TurnOptions::new(64010..=64019);
     options.address = "::1";
     options.streams = false;
     let v6 = TurnServer::start(&options);
@@ -135,7 +135,7 @@ fn special_peers_are_refused_by_default() {
 
 #[test]
 fn special_peers_are_allowed_when_configured() {
-    let mut options = TurnOptions::new(41020..=41029);
+    let mut options = TurnOptions::new(64020..=64029);
     options.allow = vec!["127.0.0.0/8", "0.0.0.0/32", "169.254.0.0/16", "10.0.0.0/8"];
     let v4 = TurnServer::start(&options);
     let mut c = StunClient::new(v4.udp);
@@ -143,7 +143,7 @@ fn special_peers_are_allowed_when_configured() {
     for peer in SPECIAL_V4 {
         assert_eq!(c.permit(peer), Ok(()), "{peer}");
     }
-    let mut options = TurnOptions::new(41030..=41039);
+    let mut options = TurnOptions::new(64030..=64039);
     options.address = "::1";
     options.streams = false;
     options.allow = vec!["::1/128", "127.0.0.0/8"];
@@ -157,7 +157,7 @@ fn special_peers_are_allowed_when_configured() {
 
 #[test]
 fn allowed_loopback_peer_is_actually_relayed_to() {
-    let mut options = TurnOptions::new(41040..=41049);
+    let mut options = TurnOptions::new(64040..=64049);
     options.allow = vec!["127.0.0.1/32"];
     options.deny = vec!["127.0.0.2/32"];
     let server = TurnServer::start(&options);
@@ -192,7 +192,7 @@ fn allowed_loopback_peer_is_actually_relayed_to() {
 
 #[test]
 fn user_quota_gives_486() {
-    let ports = 41100..=41119;
+    let ports = 64100..=64119;
     let mut options = TurnOptions::new(ports.clone());
     options.user_quota = 3;
     let server = TurnServer::start(&options);
@@ -201,16 +201,16 @@ fn user_quota_gives_486() {
         c.allocate().unwrap();
     }
     assert_eq!(clients[3].allocate(), Err(486));
-    assert_eq!(bound_udp_ports(&ports), 3);
+    assert_eq!(server.relay_ports_open(&ports), 3);
     // Releasing one makes room again.
     clients[0].refresh(0).unwrap();
     clients[3].allocate().unwrap();
-    assert_eq!(bound_udp_ports(&ports), 3);
+    assert_eq!(server.relay_ports_open(&ports), 3);
 }
 
 #[test]
 fn exhausted_port_range_gives_508_and_refresh_to_zero_releases() {
-    let ports = 41200..=41203;
+    let ports = 64200..=64203;
     let server = TurnServer::start(&TurnOptions::new(ports.clone()));
     let mut clients: Vec<StunClient> = (0..5).map(|_| StunClient::new(server.udp)).collect();
     let mut relayed: Vec<u16> = clients[..4]
@@ -219,19 +219,24 @@ fn exhausted_port_range_gives_508_and_refresh_to_zero_releases() {
         .collect();
     relayed.sort_unstable();
     assert_eq!(relayed, ports.clone().collect::<Vec<_>>());
-    assert_eq!(bound_udp_ports(&ports), 4);
+    assert_eq!(server.relay_ports_open(&ports), 4);
     assert_eq!(clients[4].allocate(), Err(508));
     for (i, c) in clients[..4].iter_mut().enumerate() {
         c.refresh(0).unwrap();
-        assert_eq!(bound_udp_ports(&ports), 3 - i, "after releasing {}", i + 1);
+        assert_eq!(
+            server.relay_ports_open(&ports),
+            3 - i,
+            "after releasing {}",
+            i + 1
+        );
     }
     clients[4].allocate().unwrap();
-    assert_eq!(bound_udp_ports(&ports), 1);
+    assert_eq!(server.relay_ports_open(&ports), 1);
 }
 
 #[test]
 fn expiry_releases_ports() {
-    let ports = 41300..=41309;
+    let ports = 64300..=64309;
     let mut options = TurnOptions::new(ports.clone());
     options.lifetimes = (1, 1);
     let server = TurnServer::start(&options);
@@ -239,13 +244,13 @@ fn expiry_releases_ports() {
     for c in &mut clients {
         c.allocate().unwrap();
     }
-    assert_eq!(bound_udp_ports(&ports), 3);
+    assert_eq!(server.relay_ports_open(&ports), 3);
     let deadline = Instant::now() + Duration::from_secs(5);
-    while bound_udp_ports(&ports) > 0 && Instant::now() < deadline {
+    while server.relay_ports_open(&ports) > 0 && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(
-        bound_udp_ports(&ports),
+        server.relay_ports_open(&ports),
         0,
         "expired allocations keep ports open"
     );

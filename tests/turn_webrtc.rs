@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use edge_suite::turn::{bound_udp_ports, EchoPeer, TurnOptions, TurnServer, PASSWORD, USER};
+use edge_suite::turn::{EchoPeer, TurnOptions, TurnServer, PASSWORD, USER};
 use turn::client::{Client, ClientConfig};
 use webrtc_util::Conn;
 
@@ -32,7 +32,7 @@ async fn client(server: &TurnServer, password: &str) -> (Client, std::net::Socke
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn allocate_bind_and_echo_both_ways() {
-    let ports = 40800..=40809;
+    let ports = 63800..=63809;
     let server = TurnServer::start(&TurnOptions::loopback_peers(ports.clone()));
     let echo = EchoPeer::start();
     let (client, local) = client(&server, PASSWORD).await;
@@ -43,7 +43,7 @@ async fn allocate_bind_and_echo_both_ways() {
     let relay = client.allocate().await.unwrap();
     let relayed = relay.local_addr().unwrap();
     assert!(ports.contains(&relayed.port()), "relayed address {relayed}");
-    assert_eq!(bound_udp_ports(&ports), 1, "one relay port open");
+    assert_eq!(server.relay_ports_open(&ports), 1, "one relay port open");
 
     // Request/response so a lost datagram is a failure, not a race: each packet must come
     // back from the peer, byte for byte, in order.
@@ -71,7 +71,7 @@ async fn allocate_bind_and_echo_both_ways() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn wrong_password_gets_401_and_nothing_is_relayed() {
-    let ports = 40810..=40819;
+    let ports = 63810..=63819;
     let server = TurnServer::start(&TurnOptions::loopback_peers(ports.clone()));
     let echo = EchoPeer::start();
     let (client, _) = client(&server, "not-the-password").await;
@@ -80,7 +80,7 @@ async fn wrong_password_gets_401_and_nothing_is_relayed() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains("401"), "{err}");
-    assert_eq!(bound_udp_ports(&ports), 0);
+    assert_eq!(server.relay_ports_open(&ports), 0);
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(echo.echoed(), 0);
     assert!(!server.log().contains("allocation created"));

@@ -1,6 +1,6 @@
 //! TURN test harness: the media-edge binary started on loopback with a TOML configuration
 //! per test, coturn's `turnutils_uclient` / `turnutils_peer` as the independent client and
-//! echo peer, a UDP echo peer, relay-port counting from `/proc/net/udp`, and a scratch
+//! echo peer, a UDP echo peer, counting the relay ports a server holds (`/proc`), and a scratch
 //! directory with a self-signed certificate for TLS.
 
 use std::io::{BufRead, BufReader};
@@ -29,7 +29,9 @@ pub const OLD_SHARED_SECRET: &str = "rest-shared-secret-1";
 /// What a test server looks like; [`TurnOptions::new`] gives the defaults.
 #[derive(Debug, Clone)]
 pub struct TurnOptions {
-    /// Relay ports (give each test its own range so tests can run in parallel).
+    /// Relay ports. Give each test its own range so tests can run in parallel, and keep it
+    /// above Linux's ephemeral range (32768-60999), so a client socket bound to port 0 does
+    /// not take a relay port a test expects to be handed out.
     pub ports: RangeInclusive<u16>,
     /// Relay and listener address: "127.0.0.1" or "::1".
     pub address: &'static str,
@@ -204,6 +206,11 @@ impl TurnServer {
         }
     }
 
+    /// How many relay ports in `ports` this server holds open (see [`udp_ports_held`]).
+    pub fn relay_ports_open(&self, ports: &RangeInclusive<u16>) -> usize {
+        udp_ports_held(self.child.id(), ports)
+    }
+
     /// Whether the process is still running.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -239,21 +246,35 @@ impl Drop for TurnServer {
     }
 }
 
-/// How many UDP sockets are bound on `ip` with a local port in `ports`, from
-/// `/proc/net/udp` (IPv4) — the relay ports a server holds open.
+/// How many UDP sockets with a local port in `ports` the process `pid` holds open, from
+/// `/proc/net/udp{,6}` matched against the socket inodes in `/proc/<pid>/fd`: the relay ports
+/// a server holds, whatever other processes on the machine bind.
 ///
 /// # Panics
-/// When `/proc/net/udp` cannot be read.
-pub fn bound_udp_ports(ports: &RangeInclusive<u16>) -> usize {
-    let table =
-        std::fs::read_to_string("/proc/net/udp").unwrap_or_else(|e| panic!("/proc/net/udp: {e}"));
-    table
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_whitespace().nth(1))
-        .filter_map(|local| local.split(':').nth(1))
-        .filter_map(|port| u16::from_str_radix(port, 16).ok())
-        .filter(|port| ports.contains(port))
+/// When `/proc` cannot be read.
+pub fn udp_ports_held(pid: u32, ports: &RangeInclusive<u16>) -> usize {
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap_or_else(|e| panic!("/proc/{pid}/fd: {e}"));
+    let inodes: std::collections::HashSet<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|link| {
+            let link = link.to_string_lossy().into_owned();
+            Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    ["/proc/net/udp", "/proc/net/udp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| table.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
+        .filter(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            let port = fields
+                .get(1)
+                .and_then(|local| local.rsplit(':').next())
+                .and_then(|hex| u16::from_str_radix(hex, 16).ok());
+            let inode = fields.get(9).copied();
+            port.is_some_and(|p| ports.contains(&p)) && inode.is_some_and(|i| inodes.contains(i))
+        })
         .count()
 }
 

@@ -71,7 +71,7 @@ fn starts_prints_its_listeners_and_stops_cleanly_on_sigterm() {
     let path = scratch(
         "run.toml",
         "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\nlisten-tcp = [\"127.0.0.1:0\"]\n\
-         [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"40700-40709\"\n",
+         [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"63700-63709\"\n",
     );
     let mut child = Command::new(BIN)
         .arg("--config")
@@ -87,7 +87,7 @@ fn starts_prints_its_listeners_and_stops_cleanly_on_sigterm() {
         summary.contains("media-edge TURN: udp 127.0.0.1:"),
         "{summary}"
     );
-    assert!(summary.contains("ports 40700-40709"), "{summary}");
+    assert!(summary.contains("ports 63700-63709"), "{summary}");
     let warning = lines.next().unwrap().unwrap();
     assert!(
         warning.contains("generated user `media-edge` with password `"),
