@@ -35,6 +35,35 @@ impl ApiClient {
         }
     }
 
+    /// Waits until the API accepts a TCP connection (it may still be starting, as in the
+    /// compose test), trying every 100 ms for up to `patience`. The connection is kept for
+    /// the first request.
+    pub fn wait_until_up(&mut self, patience: Duration) -> Result<(), Error> {
+        let deadline = std::time::Instant::now() + patience;
+        loop {
+            match TcpStream::connect_timeout(&self.addr, IO_TIMEOUT) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(IO_TIMEOUT))
+                        .and_then(|()| s.set_write_timeout(Some(IO_TIMEOUT)))
+                        .and_then(|()| s.set_nodelay(true))
+                        .map_err(|e| self.unreachable(e))?;
+                    self.stream = Some(s);
+                    return Ok(());
+                }
+                Err(e) if std::time::Instant::now() >= deadline => return Err(self.unreachable(e)),
+                Err(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    }
+
+    fn unreachable(&self, e: std::io::Error) -> Error {
+        Error::Api {
+            method: "CONNECT",
+            url: format!("http://{}", self.addr),
+            problem: e.to_string(),
+        }
+    }
+
     /// Sends one request; returns the status and the JSON body (`Null` when empty).
     /// A connection the server closed between requests is reopened once.
     pub fn request(

@@ -27,6 +27,8 @@ use crate::{Error, Report};
 
 /// Set-up failures kept as messages.
 const ERRORS_KEPT: usize = 5;
+/// How long a run waits for the API to accept connections (a service still starting).
+const API_PATIENCE: Duration = Duration::from_secs(10);
 
 /// What `webrtc` mode sets up.
 #[derive(Debug, Clone)]
@@ -72,6 +74,7 @@ pub fn run(setup: &WebrtcSetup, config: &LoadConfig, stop: &AtomicBool) -> Resul
     let echo = setup.enterprise.start()?;
     let echo_addr = echo.addr();
     let mut api = ApiClient::new(setup.api, &setup.token);
+    api.wait_until_up(API_PATIENCE)?;
     if config.progress {
         eprintln!(
             "edge-loadgen webrtc: {} sessions through http://{}, enterprise echo {echo_addr}",
