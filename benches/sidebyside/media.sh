@@ -79,10 +79,10 @@ run_mode media-edge "$pid" --sessions webrtc --api "127.0.0.1:$api_port" --token
 stop "$pid"
 
 ng_port="$(free_block 1)"
-ports="$(free_block 4000)"
+ports="$(free_block 8000)"
 start rtpengine rtpengine --config-file=none --foreground --log-stderr --table=-1 \
     --interface=127.0.0.1 --listen-ng="127.0.0.1:$ng_port" --port-min="$ports" \
-    --port-max="$((ports + 3999))" --num-threads=1 --log-level=4
+    --port-max="$((ports + 7999))" --num-threads=1 --log-level=4
 run_mode rtpengine "$pid" --calls rtpengine --ng "127.0.0.1:$ng_port" "${echo_args[@]}"
 stop "$pid"
 
