@@ -40,3 +40,22 @@ pub fn require_program(name: &str) -> PathBuf {
 pub mod media;
 pub mod srtp;
 pub mod turn;
+
+/// A consistent snapshot of a `/proc/net` table such as `/proc/net/udp`, or `None` when it
+/// cannot be read (no IPv6, say). The kernel writes such a table a chunk per `read`, walking
+/// its hash table afresh each time, so while other threads open and close sockets one read can
+/// show a socket twice or not at all: this reads until two reads agree.
+///
+/// # Panics
+/// When the table keeps changing for 100 reads in a row.
+pub fn stable_proc_table(path: &str) -> Option<String> {
+    let mut last = std::fs::read_to_string(path).ok()?;
+    for _ in 0..100 {
+        let next = std::fs::read_to_string(path).ok()?;
+        if next == last {
+            return Some(next);
+        }
+        last = next;
+    }
+    panic!("{path} never read the same twice in a row");
+}

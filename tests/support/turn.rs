@@ -264,7 +264,7 @@ pub fn udp_ports_held(pid: u32, ports: &RangeInclusive<u16>) -> usize {
         .collect();
     ["/proc/net/udp", "/proc/net/udp6"]
         .iter()
-        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .filter_map(|table| crate::stable_proc_table(table))
         .flat_map(|table| table.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
         .filter(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();

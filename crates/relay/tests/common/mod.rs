@@ -508,7 +508,7 @@ impl Drop for BareEcho {
 /// The UDP ports bound on `ip` right now, as the kernel lists them in /proc/net/udp
 /// (IPv4). Wildcard-bound sockets are not included.
 pub fn bound_udp_ports(ip: Ipv4Addr) -> Vec<u16> {
-    let table = std::fs::read_to_string("/proc/net/udp").unwrap();
+    let table = stable_proc_table("/proc/net/udp");
     // The address column is the 32-bit address as the kernel holds it (network order bytes
     // read as a native little-endian integer), in hex; then the port in hex.
     let wanted = format!("{:08X}", u32::from_le_bytes(ip.octets()));
@@ -523,6 +523,21 @@ pub fn bound_udp_ports(ip: Ipv4Addr) -> Vec<u16> {
         .collect();
     ports.sort_unstable();
     ports
+}
+
+/// A consistent snapshot of a `/proc/net` table. The kernel writes such a table a chunk per
+/// `read`, walking its hash table afresh each time, so while other threads open and close
+/// sockets one read can show a socket twice or not at all: read until two reads agree.
+pub fn stable_proc_table(path: &str) -> String {
+    let mut last = std::fs::read_to_string(path).unwrap();
+    for _ in 0..100 {
+        let next = std::fs::read_to_string(path).unwrap();
+        if next == last {
+            return next;
+        }
+        last = next;
+    }
+    panic!("{path} never read the same twice in a row");
 }
 
 /// The ports of `ip` within `first..=last` bound right now.
