@@ -1,6 +1,7 @@
-//! The core's configuration: realm, credentials, relay range, quotas, filters, lifetimes.
+//! The core's configuration: realm, credentials, relay range, quotas, filters, lifetimes,
+//! the guard (bans and rate limits).
 
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
@@ -47,6 +48,19 @@ pub struct ServerConfig {
     pub peer_allow: Vec<IpNet>,
     /// Peer ranges refused on top of the defaults; wins over `peer_allow`.
     pub peer_deny: Vec<IpNet>,
+    /// Transport addresses of this host no allocation may relay to (403), whatever
+    /// `peer_allow` says: the server's own listeners, which
+    /// [`Service::start`](crate::Service::start) adds once bound, and other services on the
+    /// host the caller adds (the control API, the forwarder's ports). An unspecified address
+    /// (`0.0.0.0:p`, `[::]:p`) stands for port `p` on every address of this host the server
+    /// knows: loopback, the unspecified address, the relay and external addresses and every
+    /// listed address.
+    pub protected_peers: Vec<SocketAddr>,
+    /// Bans after repeated authentication failures and per-source request rate limits,
+    /// usually one guard shared with the other listeners of the process. `None`: the server
+    /// builds its own with [`GuardConfig::default`](edge_guard::GuardConfig) (3 failures in
+    /// 600 s ban for 600 s; 50 requests/s, burst 200), so it is secure standalone.
+    pub guard: Option<edge_guard::Guard>,
     /// SOFTWARE attribute added to responses, if any.
     pub software: Option<String>,
     /// Seed for the relay port order (tests pin it; drivers pass fresh randomness).
@@ -56,7 +70,8 @@ pub struct ServerConfig {
 impl ServerConfig {
     /// A configuration with RFC defaults: relay ports 49152-65535, 10 allocations per user,
     /// 10,000 in total, no bandwidth cap, 600 s nonces, lifetimes 600 s / 3600 s, the secure
-    /// peer filter, no users and no secrets (add at least one of them).
+    /// peer filter, no protected addresses yet, the default guard, no users and no secrets (add
+    /// at least one of them).
     pub fn new(realm: impl Into<String>, relay_address: IpAddr) -> Self {
         Self {
             realm: realm.into(),
@@ -74,6 +89,8 @@ impl ServerConfig {
             max_lifetime: Duration::from_secs(3600),
             peer_allow: Vec::new(),
             peer_deny: Vec::new(),
+            protected_peers: Vec::new(),
+            guard: None,
             software: None,
             rng_seed: 0,
         }

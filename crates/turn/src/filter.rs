@@ -5,8 +5,12 @@
 //! broadcast, documentation/benchmark/reserved ranges and the IPv4-mapped/IPv4-compatible/
 //! NAT64/6to4 forms of them are refused with 403. An allow-list admits ranges the defaults
 //! refuse; a deny-list refuses ranges on top of everything, and wins over the allow-list.
+//!
+//! [`OwnAddresses`] refuses on top of that the transport addresses of this host's own
+//! services (the TURN listeners, the control API, ...), which no allow-list re-opens: a
+//! relay must not become a way to reach the server from inside.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
 use ipnet::IpNet;
 
@@ -41,6 +45,70 @@ impl PeerFilter {
         forms
             .iter()
             .any(|ip| self.allow.iter().any(|n| n.contains(&ip)))
+    }
+}
+
+/// Transport addresses of this host no allocation may relay to, whatever the allow-list says.
+///
+/// An entry with a specific address matches a peer with that address (in any of its forms:
+/// `::ffff:127.0.0.1` is `127.0.0.1`) and port. An entry with the unspecified address stands
+/// for its port on every address the host answers on that the server knows: loopback, the
+/// unspecified address (which reaches the host itself), and the host addresses given (relay,
+/// external and listener addresses). Other allocations' relay ports are not here: relaying
+/// between two allocations of one server is normal.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OwnAddresses {
+    /// Entries with a specific address, in canonical form.
+    exact: Vec<SocketAddr>,
+    /// Ports of entries bound to the unspecified address.
+    any_address: Vec<u16>,
+    /// The host's own addresses, in canonical form.
+    host: Vec<IpAddr>,
+}
+
+impl OwnAddresses {
+    /// `host` lists the addresses the host is known to answer on (the relay and external
+    /// addresses); the addresses of added entries join it.
+    pub(crate) fn new(host: impl IntoIterator<Item = IpAddr>) -> Self {
+        let mut own = Self::default();
+        for ip in host {
+            own.add_host(ip);
+        }
+        own
+    }
+
+    /// Adds `addr` (see the type's doc for the unspecified address).
+    pub(crate) fn add(&mut self, addr: SocketAddr) {
+        let ip = addr.ip().to_canonical();
+        if ip.is_unspecified() {
+            if !self.any_address.contains(&addr.port()) {
+                self.any_address.push(addr.port());
+            }
+        } else {
+            let addr = SocketAddr::new(ip, addr.port());
+            if !self.exact.contains(&addr) {
+                self.exact.push(addr);
+            }
+            self.add_host(ip);
+        }
+    }
+
+    fn add_host(&mut self, ip: IpAddr) {
+        let ip = ip.to_canonical();
+        if !ip.is_unspecified() && !self.host.contains(&ip) {
+            self.host.push(ip);
+        }
+    }
+
+    /// Whether `peer` is one of these addresses.
+    pub(crate) fn contains(&self, peer: SocketAddr) -> bool {
+        let port = peer.port();
+        Forms::of(peer.ip()).iter().any(|ip| {
+            let ip = ip.to_canonical();
+            self.exact.contains(&SocketAddr::new(ip, port))
+                || (self.any_address.contains(&port)
+                    && (ip.is_loopback() || ip.is_unspecified() || self.host.contains(&ip)))
+        })
     }
 }
 
@@ -189,6 +257,61 @@ mod tests {
         assert!(f.permits(ip("::1")));
         assert!(!f.permits(ip("10.0.0.1")));
         assert!(!f.permits(ip("0.0.0.0")));
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn own_addresses_match_exactly_in_every_form() {
+        let mut own = OwnAddresses::new([ip("203.0.113.5")]);
+        own.add(addr("127.0.0.1:3478"));
+        own.add(addr("[::1]:3479"));
+        for hit in [
+            "127.0.0.1:3478",
+            "[::ffff:127.0.0.1]:3478",
+            "[::127.0.0.1]:3478",
+            "[::1]:3479",
+        ] {
+            assert!(own.contains(addr(hit)), "{hit}");
+        }
+        for miss in [
+            "127.0.0.1:3479",
+            "127.0.0.2:3478",
+            "203.0.113.5:3478",
+            "[::1]:3478",
+        ] {
+            assert!(!own.contains(addr(miss)), "{miss}");
+        }
+    }
+
+    #[test]
+    fn own_unspecified_listener_covers_the_port_on_every_host_address() {
+        let mut own = OwnAddresses::new([ip("10.1.2.3"), ip("203.0.113.5")]);
+        own.add(addr("0.0.0.0:3478"));
+        own.add(addr("192.0.2.7:443"));
+        for hit in [
+            "127.0.0.1:3478",
+            "127.9.9.9:3478",
+            "0.0.0.0:3478",
+            "[::]:3478",
+            "10.1.2.3:3478",
+            "203.0.113.5:3478",
+            "[::ffff:203.0.113.5]:3478",
+            "192.0.2.7:3478",
+            "192.0.2.7:443",
+        ] {
+            assert!(own.contains(addr(hit)), "{hit}");
+        }
+        for miss in [
+            "8.8.8.8:3478",
+            "10.1.2.4:3478",
+            "10.1.2.3:3479",
+            "127.0.0.1:443",
+        ] {
+            assert!(!own.contains(addr(miss)), "{miss}");
+        }
     }
 
     #[test]

@@ -14,7 +14,15 @@
 //! (ADDITIONAL-ADDRESS-FAMILY is ignored), EVEN-PORT reservations (the R bit), DTLS client
 //! transport, the RFC 8489 password algorithms (MESSAGE-INTEGRITY-SHA256 and
 //! PASSWORD-ALGORITHMS: clients authenticate with MESSAGE-INTEGRITY, as every TURN client
-//! in use does), and banning sources after repeated authentication failures.
+//! in use does), and rate limits on data (the per-allocation bandwidth cap covers it).
+//!
+//! # Abuse
+//! Every request passes an [`edge_guard::Guard`] (usually shared with the process's other
+//! listeners): banned sources are dropped before any crypto work, each source's request rate
+//! is limited, and failed logins on a request with a valid nonce count toward a ban; TCP/TLS
+//! connections from banned sources are closed at accept. No allocation may relay to the
+//! server's own listeners or other protected addresses of the host
+//! ([`ServerConfig::protected_peers`]), whatever the allow-list says. See [`Server`].
 
 mod allocation;
 mod auth;
@@ -38,5 +46,5 @@ pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, 
 pub use error::Error;
 pub use filter::PeerFilter;
 pub use ipnet::IpNet;
-pub use server::{ClientAction, Event, Server, Stats, PEER_HEADROOM};
+pub use server::{ClientAction, Event, Server, Stats, GUARD_SWEEP_INTERVAL, PEER_HEADROOM};
 pub use transport::{FiveTuple, Transport};

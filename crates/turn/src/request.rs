@@ -40,6 +40,32 @@ struct Authenticated<'m> {
     username: &'m str,
 }
 
+/// Why a request was not authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unauthenticated {
+    /// No MESSAGE-INTEGRITY: the first step of the normal exchange, answered with a
+    /// challenge (401 with REALM and NONCE). Not a failure.
+    Challenge,
+    /// Credentials without USERNAME, REALM or NONCE (400).
+    Incomplete,
+    /// A nonce this server did not issue to this address, or one that expired (438). Not a
+    /// failure: the source has not shown that it receives at its address.
+    StaleNonce,
+    /// Wrong credentials on a request with a valid nonce (401): a failure for the guard,
+    /// with the reason logged.
+    Failed(&'static str),
+}
+
+impl Unauthenticated {
+    fn code(self) -> u16 {
+        match self {
+            Self::Challenge | Self::Failed(_) => 401,
+            Self::Incomplete => 400,
+            Self::StaleNonce => 438,
+        }
+    }
+}
+
 impl Server {
     /// Handles a request: Binding without credentials, the TURN methods with them.
     pub(crate) fn request(
@@ -71,11 +97,14 @@ impl Server {
         }
         let auth = match self.authenticate(now, &tuple, msg) {
             Ok(auth) => auth,
-            Err(code) => {
-                if code == 401 {
+            Err(refusal) => {
+                if refusal.code() == 401 {
                     self.stats.unauthorized += 1;
                 }
-                return self.error_reply(msg, reply, code, None, &tuple, now);
+                if let Unauthenticated::Failed(reason) = refusal {
+                    self.auth_failed(now, &tuple, reason, msg.username().ok().flatten());
+                }
+                return self.error_reply(msg, reply, refusal.code(), None, &tuple, now);
             }
         };
         let outcome = match method {
@@ -87,27 +116,28 @@ impl Server {
         self.encode(msg, reply, &tuple, outcome, Some(&auth.key))
     }
 
-    /// Long-term credential check (RFC 8489 §9.2.4); the error code says why it failed.
+    /// Long-term credential check (RFC 8489 §9.2.4). The nonce is checked before the
+    /// credentials, so every [`Unauthenticated::Failed`] carries a valid nonce.
     fn authenticate<'m>(
         &self,
         now: Instant,
         tuple: &FiveTuple,
         msg: &Message<'m>,
-    ) -> Result<Authenticated<'m>, u16> {
+    ) -> Result<Authenticated<'m>, Unauthenticated> {
         if !msg.has_integrity() {
-            return Err(401);
+            return Err(Unauthenticated::Challenge);
         }
         let (Ok(Some(username)), Ok(Some(_realm)), Ok(Some(nonce))) =
             (msg.username(), msg.realm(), msg.nonce())
         else {
-            return Err(400);
+            return Err(Unauthenticated::Incomplete);
         };
         let unix = self.unix_secs(now);
         if !self
             .nonces
             .is_valid(nonce.as_bytes(), unix, tuple.remote.ip())
         {
-            return Err(438);
+            return Err(Unauthenticated::StaleNonce);
         }
         let mut accepted = None;
         let found = self.credentials.find_key(username, unix, |key| {
@@ -120,8 +150,31 @@ impl Server {
         });
         match (found, accepted) {
             (Ok(Some(_)), Some(key)) => Ok(Authenticated { key, username }),
-            (Ok(_), _) | (Err(Refusal::UnknownUser | Refusal::Expired), _) => Err(401),
+            (Ok(_), _) => Err(Unauthenticated::Failed("bad-integrity")),
+            (Err(Refusal::UnknownUser), _) => Err(Unauthenticated::Failed("unknown-user")),
+            (Err(Refusal::Expired), _) => Err(Unauthenticated::Failed("expired-username")),
         }
+    }
+
+    /// Reports a failed authentication to the guard (which logs it, and bans the source
+    /// at its `max-failures`-th failure: its requests are dropped from then on).
+    fn auth_failed(
+        &mut self,
+        now: Instant,
+        tuple: &FiveTuple,
+        reason: &str,
+        username: Option<&str>,
+    ) {
+        self.stats.auth_failures += 1;
+        // A ban that starts here is logged by the guard and takes effect at the source's
+        // next request (the gate in `Server::stun`).
+        let _ban = self.guard.record_failure(
+            now,
+            tuple.remote.ip(),
+            edge_guard::Service::Turn,
+            reason,
+            username,
+        );
     }
 
     fn allocate(
@@ -307,12 +360,13 @@ impl Server {
         }
     }
 
-    /// A peer must match the relay's address family (443) and pass the filter (403).
+    /// A peer must match the relay's address family (443), not be one of this host's own
+    /// services (403, whatever the allow-list says) and pass the filter (403).
     fn check_peer(&self, peer: SocketAddr) -> Result<(), u16> {
         if peer.is_ipv4() != self.config.relay_address.is_ipv4() {
             return Err(443);
         }
-        if !self.filter.permits(peer.ip()) {
+        if self.own.contains(peer) || !self.filter.permits(peer.ip()) {
             return Err(403);
         }
         Ok(())

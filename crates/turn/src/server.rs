@@ -1,7 +1,7 @@
 //! The sans-IO TURN server core: the data path and the bookkeeping around it.
 
 use std::collections::VecDeque;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::Range;
 use std::time::{Duration, Instant};
 
@@ -10,9 +10,11 @@ use edge_stun::{
     CHANNEL_DATA_HEADER_LEN,
 };
 
+use edge_guard::{Guard, GuardConfig};
+
 use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
 use crate::auth::Credentials;
-use crate::filter::PeerFilter;
+use crate::filter::{OwnAddresses, PeerFilter};
 use crate::nonce::NonceKey;
 use crate::transport::FiveTuple;
 use crate::{Error, ServerConfig};
@@ -22,6 +24,10 @@ use crate::{Error, ServerConfig};
 /// indication toward an IPv6 peer: 20-byte STUN header, 24-byte XOR-PEER-ADDRESS, 4-byte DATA
 /// attribute header). The buffer also needs 3 bytes after the payload for padding.
 pub const PEER_HEADROOM: usize = 48;
+
+/// How often the core sweeps its guard (expired bans, stale failure records and rate
+/// buckets), from [`Server::handle_timeout`].
+pub const GUARD_SWEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// What the driver does with an input from a client.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,8 +87,16 @@ pub struct Stats {
     pub malformed: u64,
     /// Valid inputs dropped: no allocation, permission or channel, or over the bandwidth cap.
     pub dropped: u64,
-    /// Requests refused with 401 (missing or wrong credentials).
+    /// Requests refused with 401 (missing or wrong credentials), the challenge of the normal
+    /// exchange included.
     pub unauthorized: u64,
+    /// Authentication failures reported to the guard: a wrong password, an unknown or expired
+    /// username, on a request carrying a valid nonce this server issued to that address.
+    pub auth_failures: u64,
+    /// Requests and TCP/TLS connections dropped because their source is banned.
+    pub banned: u64,
+    /// Requests and TCP/TLS connections dropped by the per-source request rate limit.
+    pub rate_limited: u64,
 }
 
 /// The TURN server core (RFC 8656): allocations, permissions, channels, authentication,
@@ -98,7 +112,21 @@ pub struct Stats {
 ///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
 ///   to call [`handle_timeout`](Server::handle_timeout) next.
 /// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
-///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
+///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation),
+///   [`admits`](Server::admits) (whether to accept a TCP/TLS connection).
+/// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
+///   relay to (the driver adds its bound listeners).
+///
+/// # The guard
+/// Every STUN request (Binding included) first passes the [`Guard`]: a banned source is
+/// dropped silently, before any crypto work (only the STUN framing has been parsed, to tell
+/// requests from data), then the source's request rate is checked (over the limit: dropped). Both are counted ([`Stats::banned`],
+/// [`Stats::rate_limited`]). Data (ChannelData, Send indications) is never checked: it is the
+/// hot path, limited by the per-allocation bandwidth cap instead. An authentication failure
+/// (wrong password, unknown or expired username) is reported to the guard only when the
+/// request carries a valid nonce this server issued to that address, which proves the source
+/// receives there: a spoofed UDP source cannot get a victim banned. The guard is swept every
+/// [`GUARD_SWEEP_INTERVAL`] from [`handle_timeout`](Server::handle_timeout).
 ///
 /// Relay sockets are opened and closed through the [`RelayPorts`] the driver passes in.
 /// Time is always an argument; the wall clock is only needed for REST usernames and nonce
@@ -109,6 +137,9 @@ pub struct Server {
     pub(crate) credentials: Credentials,
     pub(crate) nonces: NonceKey,
     pub(crate) filter: PeerFilter,
+    pub(crate) own: OwnAddresses,
+    pub(crate) guard: Guard,
+    next_sweep: Instant,
     pub(crate) allocations: Allocations,
     epoch: Instant,
     unix_at_epoch: Duration,
@@ -125,6 +156,18 @@ impl Server {
         let credentials = Credentials::new(&config.realm, &config.users, &config.shared_secrets);
         let nonces = NonceKey::new(&config.nonce_secret, config.nonce_lifetime.as_secs().max(1));
         let filter = PeerFilter::new(config.peer_allow.clone(), config.peer_deny.clone());
+        let mut own =
+            OwnAddresses::new(std::iter::once(config.relay_address).chain(config.external_address));
+        for &addr in &config.protected_peers {
+            own.add(addr);
+        }
+        let guard = match &config.guard {
+            Some(guard) => guard.clone(),
+            None => Guard::new(GuardConfig::default()).map_err(|e| Error::Config {
+                field: "guard",
+                reason: e.to_string(),
+            })?,
+        };
         let allocations = Allocations::new(Limits {
             ports: config.port_range.clone(),
             user_quota: config.user_quota,
@@ -137,6 +180,9 @@ impl Server {
             credentials,
             nonces,
             filter,
+            own,
+            guard,
+            next_sweep: now + GUARD_SWEEP_INTERVAL,
             allocations,
             epoch: now,
             unix_at_epoch: unix_now,
@@ -215,7 +261,13 @@ impl Server {
     ) -> ClientAction {
         match (msg.class(), msg.method()) {
             (Class::Indication, Method::SEND) => self.send_indication(now, &tuple, msg, input),
-            (Class::Request, _) => self.request(now, tuple, msg, reply, relays),
+            (Class::Request, _) => {
+                if self.admits_request(now, tuple.remote.ip()) {
+                    self.request(now, tuple, msg, reply, relays)
+                } else {
+                    ClientAction::None
+                }
+            }
             // Responses and other indications have no business here.
             _ => self.dropped(),
         }
@@ -232,6 +284,9 @@ impl Server {
         let (Ok(Some(peer)), Ok(Some(data))) = (msg.xor_peer_address(), msg.data()) else {
             return self.malformed();
         };
+        if self.own.contains(peer) {
+            return self.dropped();
+        }
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
             (a.permits(peer.ip(), now) && a.charge(now, data.len())).then_some(a.port)
@@ -300,8 +355,13 @@ impl Server {
         data_indication_in_place(buf, peer, payload, tid).map(|r| (tuple, r))
     }
 
-    /// Runs the timers due at `now`: allocations, permissions and channels expire.
+    /// Runs the timers due at `now`: allocations, permissions and channels expire; the
+    /// guard is swept every [`GUARD_SWEEP_INTERVAL`].
     pub fn handle_timeout(&mut self, now: Instant, relays: &mut impl RelayPorts) {
+        if now >= self.next_sweep {
+            self.guard.sweep(now);
+            self.next_sweep = now + GUARD_SWEEP_INTERVAL;
+        }
         let relay_ip = self.config.announced_relay_address();
         let events = &mut self.events;
         self.allocations.expire(now, relays, |a| {
@@ -315,7 +375,12 @@ impl Server {
 
     /// When [`handle_timeout`](Server::handle_timeout) next has work, if ever.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.allocations.next_timeout()
+        let sweep = self.next_sweep;
+        Some(
+            self.allocations
+                .next_timeout()
+                .map_or(sweep, |t| t.min(sweep)),
+        )
     }
 
     /// The next event, oldest first.
@@ -360,6 +425,38 @@ impl Server {
     /// Seconds since the UNIX epoch at `now`.
     pub(crate) fn unix_secs(&self, now: Instant) -> u64 {
         (self.unix_at_epoch + now.saturating_duration_since(self.epoch)).as_secs()
+    }
+
+    /// Whether to accept a TCP/TLS connection from `remote`: not if its source is banned or
+    /// over its request rate (an accepted connection counts as one request). Counted like
+    /// a refused request.
+    pub fn admits(&mut self, now: Instant, remote: SocketAddr) -> bool {
+        self.admits_request(now, remote.ip())
+    }
+
+    /// The guard's gates, in order: the ban (no crypto work for a banned source), then the
+    /// rate limit.
+    fn admits_request(&mut self, now: Instant, source: IpAddr) -> bool {
+        if self.guard.is_banned(now, source) {
+            self.stats.banned += 1;
+            return false;
+        }
+        if !self
+            .guard
+            .allow_request(now, source, edge_guard::Service::Turn)
+        {
+            self.stats.rate_limited += 1;
+            return false;
+        }
+        true
+    }
+
+    /// Adds addresses no allocation may relay to, whatever the allow-list says (see
+    /// [`ServerConfig::protected_peers`]). The driver adds its listeners once bound.
+    pub fn protect_peers(&mut self, addrs: impl IntoIterator<Item = SocketAddr>) {
+        for addr in addrs {
+            self.own.add(addr);
+        }
     }
 
     /// Counters since start.

@@ -34,7 +34,16 @@ fn corpus(h: &mut Harness, c: &mut Client) -> Vec<Vec<u8>> {
 
 #[test]
 fn random_truncated_and_corrupted_inputs_are_dropped_without_panic() {
-    let mut h = Harness::new(config());
+    // Both sources are allow-listed in the guard so every input reaches the parsers: a
+    // corrupted signed request is a failed login, and 10,000 requests at one instant are far
+    // over the rate limit (tests/guard.rs covers both).
+    let mut cfg = config();
+    let guard = edge_guard::GuardConfig {
+        allow: vec!["198.51.100.0/24".parse().unwrap()],
+        ..edge_guard::GuardConfig::default()
+    };
+    cfg.guard = Some(edge_guard::Guard::new(guard).unwrap());
+    let mut h = Harness::new(cfg);
     let mut c = Client::new(udp_tuple("198.51.100.7:4000"), USER, PASS);
     let corpus = corpus(&mut h, &mut c);
     let mut rng = SmallRng::seed_from_u64(7);

@@ -70,7 +70,7 @@ impl EventLoop {
         let unix_now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let server = Server::new(config.server.clone(), now, unix_now)?;
+        let mut server = Server::new(config.server.clone(), now, unix_now)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut addrs = LocalAddrs::default();
@@ -124,6 +124,14 @@ impl EventLoop {
             });
         }
 
+        server.protect_peers(
+            addrs
+                .udp
+                .iter()
+                .chain(&addrs.tcp)
+                .chain(&addrs.tls)
+                .copied(),
+        );
         let range = config.server.port_range.clone();
         let relays = Relays {
             sockets: std::iter::repeat_with(|| None)
@@ -327,6 +335,9 @@ impl EventLoop {
                     return;
                 }
             };
+            if !self.server.admits(now, remote) {
+                continue;
+            }
             if self.open_conns >= self.max_connections {
                 tracing::debug!(%remote, "connection refused: max-connections reached");
                 continue;
@@ -449,6 +460,7 @@ impl EventLoop {
             stats.malformed + self.counters.malformed.get(),
         );
         set(&s.dropped, stats.dropped + self.counters.dropped.get());
+        s.publish_guard(&stats);
     }
 
     fn close_all(&mut self) {

@@ -103,6 +103,12 @@ pub struct Snapshot {
     /// Packets dropped for other reasons: no permission or channel, over the bandwidth cap,
     /// a send that failed, a full connection queue.
     pub dropped: u64,
+    /// Failed logins reported to the guard ([`Stats::auth_failures`](crate::Stats)).
+    pub auth_failures: u64,
+    /// Requests and TCP/TLS connections dropped because their source is banned.
+    pub banned: u64,
+    /// Requests and TCP/TLS connections dropped by the per-source request rate limit.
+    pub rate_limited: u64,
 }
 
 /// Statistics shared between the loop and [`Service::snapshot`].
@@ -116,6 +122,20 @@ struct Shared {
     to_clients: AtomicU64,
     malformed: AtomicU64,
     dropped: AtomicU64,
+    auth_failures: AtomicU64,
+    banned: AtomicU64,
+    rate_limited: AtomicU64,
+}
+
+impl Shared {
+    /// Publishes the core's guard counters.
+    pub(crate) fn publish_guard(&self, stats: &crate::Stats) {
+        self.auth_failures
+            .store(stats.auth_failures, Ordering::Relaxed);
+        self.banned.store(stats.banned, Ordering::Relaxed);
+        self.rate_limited
+            .store(stats.rate_limited, Ordering::Relaxed);
+    }
 }
 
 /// The loop's own counters: plain cells, published to [`Shared`] once per iteration.
@@ -175,7 +195,9 @@ pub struct Service {
 
 impl Service {
     /// Validates the configuration, binds every listener (so a busy port fails here, named),
-    /// and starts the event loop thread.
+    /// adds the bound listener addresses to the core's protected peers (no allocation may
+    /// relay to them), and starts the event loop thread. TCP/TLS connections from banned or
+    /// over-rate sources are closed at accept ([`Server::admits`](crate::Server::admits)).
     pub fn start(config: ServiceConfig) -> Result<Service, Error> {
         let shared = Arc::new(Shared::default());
         let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
@@ -207,6 +229,9 @@ impl Service {
             to_clients: get(&s.to_clients),
             malformed: get(&s.malformed),
             dropped: get(&s.dropped),
+            auth_failures: get(&s.auth_failures),
+            banned: get(&s.banned),
+            rate_limited: get(&s.rate_limited),
         }
     }
 
