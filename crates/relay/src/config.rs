@@ -1,12 +1,13 @@
 //! The forwarder's configuration: the `[relay]` section of media-edge's config file.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
 use edge_udp::PortRange;
 use serde::{Deserialize, Deserializer};
 
-use crate::Error;
+use crate::{connection, ClientSidePort, Error};
 
 /// Settings of the forwarder. Deserializes from kebab-case keys and refuses unknown ones;
 /// every key but `public` and `enterprise` has a default. Durations are seconds (integer or
@@ -25,6 +26,9 @@ use crate::Error;
 /// [relay.enterprise]
 /// transport-address = "10.1.2.3"
 /// port-range = "30000-30999"
+///
+/// [relay.enterprise.connections]
+/// pbx-a = "port=41000;address=10.1.2.3"
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
@@ -68,6 +72,13 @@ pub struct RelayConfig {
     /// net.core.rmem_max / wmem_max). Default 1 MiB.
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer: usize,
+    /// Bans and per-source rate limits for the ICE checks and DTLS ClientHellos arriving at
+    /// the public ports (service `ice`), usually one guard shared with the TURN server and
+    /// the API. Not a config-file key: the binary builds it from its `[guard]` section.
+    /// `None`: the relay makes its own with edge-guard's defaults (3 failures within 600 s
+    /// ban for 600 s; 100 checks/s, burst 400, per source).
+    #[serde(skip)]
+    pub guard: Option<edge_guard::Guard>,
 }
 
 /// The browser side: where the public SRTP sockets bind and what SDP announces.
@@ -112,6 +123,14 @@ pub struct EnterpriseSide {
     /// can hold it: further sessions are refused (naming the port) while it lives.
     #[serde(default)]
     pub transport_port: Option<u16>,
+    /// Named connections, each pinned to one exact local tuple written
+    /// `port=<n>;address=<ip>` ([`ClientSidePort`]). A session that names one
+    /// ([`crate::SessionSpec::connection`]) binds its enterprise RTP socket to exactly that
+    /// tuple (RTCP without rtcp-mux on the next port), so one session at a time can use it.
+    /// Sessions naming none use the default leg (`transport-address` with `port-range` or
+    /// `transport-port`). Default: none.
+    #[serde(default)]
+    pub connections: BTreeMap<String, ClientSidePort>,
 }
 
 impl EnterpriseSide {
@@ -121,6 +140,7 @@ impl EnterpriseSide {
             transport_address,
             port_range: Some(port_range),
             transport_port: None,
+            connections: BTreeMap::new(),
         }
     }
 
@@ -130,6 +150,7 @@ impl EnterpriseSide {
             transport_address,
             port_range: None,
             transport_port: Some(transport_port),
+            connections: BTreeMap::new(),
         }
     }
 }
@@ -149,6 +170,7 @@ impl RelayConfig {
             strict_source: false,
             replay_window: default_replay_window(),
             socket_buffer: default_socket_buffer(),
+            guard: None,
         }
     }
 
@@ -209,20 +231,28 @@ impl RelayConfig {
             );
         }
         match (e.port_range, e.transport_port) {
-            (Some(_), Some(_)) => bad(
-                "enterprise.transport-port",
-                "give either enterprise.port-range or enterprise.transport-port, not both".into(),
-            ),
-            (None, None) => bad(
-                "enterprise.port-range",
-                "required unless enterprise.transport-port is given".into(),
-            ),
-            (None, Some(port)) if port == 0 || port == u16::MAX => bad(
-                "enterprise.transport-port",
-                format!("{port} leaves no room for RTP and RTCP (the next port)"),
-            ),
-            _ => Ok(()),
+            (Some(_), Some(_)) => {
+                return bad(
+                    "enterprise.transport-port",
+                    "give either enterprise.port-range or enterprise.transport-port, not both"
+                        .into(),
+                )
+            }
+            (None, None) => {
+                return bad(
+                    "enterprise.port-range",
+                    "required unless enterprise.transport-port is given".into(),
+                )
+            }
+            (None, Some(port)) if port == 0 || port == u16::MAX => {
+                return bad(
+                    "enterprise.transport-port",
+                    format!("{port} leaves no room for RTP and RTCP (the next port)"),
+                )
+            }
+            _ => {}
         }
+        connection::check(e, p)
     }
 }
 

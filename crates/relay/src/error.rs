@@ -4,7 +4,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use edge_udp::PortRange;
 
-use crate::SessionId;
+use crate::{ClientSidePort, SessionId};
 
 /// Which leg of a session a socket or address belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -55,6 +55,25 @@ pub enum Error {
     /// The session already ended; it can only be read or removed.
     #[error("session {0} has ended")]
     SessionEnded(SessionId),
+    /// A session named an enterprise connection that `enterprise.connections` does not
+    /// define (API misuse).
+    #[error("no enterprise connection named {name:?} (relay.enterprise.connections)")]
+    UnknownConnection {
+        /// The name asked for.
+        name: String,
+    },
+    /// A session named an enterprise connection whose tuple is taken: a live session (or
+    /// another process) holds its port or, without rtcp-mux, the next.
+    #[error(
+        "enterprise connection {name:?} ({tuple}) is busy: a live session or another process \
+         holds its port"
+    )]
+    ConnectionBusy {
+        /// The connection's name.
+        name: String,
+        /// Its tuple.
+        tuple: ClientSidePort,
+    },
     /// `max-sessions` live sessions exist already.
     #[error("session limit reached: {limit} live sessions (relay.max-sessions)")]
     TooManySessions {

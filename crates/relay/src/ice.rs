@@ -5,11 +5,14 @@
 //! A lite agent is always the controlled one: it sends no checks, only answers the full
 //! agent's (the browser's). A request is accepted when its USERNAME is
 //! `<our ufrag>:<their ufrag>`, it carries FINGERPRINT and its MESSAGE-INTEGRITY verifies
-//! with our ice-pwd; the
-//! success response carries XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and FINGERPRINT. An
+//! with our ice-pwd; the success response carries XOR-MAPPED-ADDRESS, MESSAGE-INTEGRITY and FINGERPRINT. An
 //! accepted request validates its source address (DTLS and media are then accepted from
 //! it); one with USE-CANDIDATE nominates it, and the nominated address is where media goes.
 //! Accepted requests from the nominated address renew consent.
+//!
+//! A request naming our ufrag whose MESSAGE-INTEGRITY does not verify is an authentication
+//! failure ([`Outcome::BadIntegrity`], which the driver reports to the guard); any other
+//! refusal is not (see [`crate::admission`] on spoofing).
 
 use std::net::SocketAddr;
 use std::time::Instant;
@@ -31,6 +34,10 @@ pub(crate) enum Outcome {
     Accepted { len: usize, nominated: bool },
     /// An error response (400, 401, 420) of `len` bytes is in the output buffer.
     Rejected { len: usize },
+    /// A 401 response of `len` bytes is in the output buffer: the request named our ufrag
+    /// but its MESSAGE-INTEGRITY did not verify with our password (someone who knows the
+    /// ufrag guessing the password: an authentication failure).
+    BadIntegrity { len: usize },
     /// A well-formed message needing no answer (an indication, a response).
     Ignored,
     /// Not a STUN message, or not one an answer can be written for.
@@ -109,6 +116,12 @@ impl IceLite {
                 return Self::error(&msg, ErrorCode::UNKNOWN_ATTRIBUTE, Some(attr), out);
             }
             Err(Refusal::Code(code)) => return Self::error(&msg, code, None, out),
+            Err(Refusal::Integrity) => {
+                return match Self::error(&msg, ErrorCode::UNAUTHORIZED, None, out) {
+                    Outcome::Rejected { len } => Outcome::BadIntegrity { len },
+                    other => other,
+                }
+            }
         }
         let Ok(len) = self.success(&msg, from, out) else {
             return Outcome::Malformed;
@@ -143,8 +156,7 @@ impl IceLite {
         let (ours, theirs) = username
             .split_once(':')
             .ok_or(Refusal::Code(ErrorCode::UNAUTHORIZED))?;
-        let theirs_ok = self.remote_ufrag.as_deref().is_none_or(|r| r == theirs);
-        if ours != self.local_ufrag || !theirs_ok {
+        if ours != self.local_ufrag {
             return Err(Refusal::Code(ErrorCode::UNAUTHORIZED));
         }
         let verified = if msg.has_integrity() {
@@ -152,7 +164,13 @@ impl IceLite {
         } else {
             msg.verify_integrity_sha256(&self.key)
         };
-        verified.map_err(|_| Refusal::Code(ErrorCode::UNAUTHORIZED))
+        verified.map_err(|_| Refusal::Integrity)?;
+        // Right password, other remote ufrag (an ICE restart, not supported): refused, but
+        // whoever sent it knows the password, so it is no failure.
+        if self.remote_ufrag.as_deref().is_some_and(|r| r != theirs) {
+            return Err(Refusal::Code(ErrorCode::UNAUTHORIZED));
+        }
+        Ok(())
     }
 
     fn success(
@@ -207,6 +225,8 @@ enum Refusal {
     Unknown,
     /// 400 or 401.
     Code(u16),
+    /// 401 for a MESSAGE-INTEGRITY that does not verify although USERNAME names our ufrag.
+    Integrity,
 }
 
 #[cfg(test)]
@@ -304,14 +324,30 @@ mod tests {
         let mut ice = IceLite::new(OURS, OUR_PWD, Some(THEIRS));
         let now = Instant::now();
         let mut out = [0u8; 512];
-        for req in [
-            request("relayufr:brws", "not-the-password-at-all", true, 1),
-            request("otherufr:brws", OUR_PWD, true, 2),
-            request("relayufr:else", OUR_PWD, true, 3),
-            request("relayufr", OUR_PWD, true, 4),
+        for (req, failure) in [
+            (
+                request("relayufr:brws", "not-the-password-at-all", true, 1),
+                true,
+            ),
+            // Our ufrag, any remote ufrag: the password is what is wrong.
+            (
+                request("relayufr:else", "not-the-password-at-all", true, 5),
+                true,
+            ),
+            // Not our ufrag (a random spray): refused, no failure, whatever the password.
+            (request("otherufr:brws", OUR_PWD, true, 2), false),
+            (
+                request("otherufr:brws", "not-the-password-at-all", true, 6),
+                false,
+            ),
+            // The right password for another remote ufrag: no failure.
+            (request("relayufr:else", OUR_PWD, true, 3), false),
+            (request("relayufr", OUR_PWD, true, 4), false),
         ] {
-            let Outcome::Rejected { len } = ice.handle(now, addr(1), &req, &mut out) else {
-                panic!("accepted");
+            let len = match ice.handle(now, addr(1), &req, &mut out) {
+                Outcome::BadIntegrity { len } if failure => len,
+                Outcome::Rejected { len } if !failure => len,
+                other => panic!("{other:?}, expected failure={failure}"),
             };
             let resp = Message::parse(&out[..len]).unwrap();
             assert_eq!(resp.class(), Class::Error);

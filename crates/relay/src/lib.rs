@@ -18,7 +18,22 @@
 //!   [`Counters`]); [`Relay::remove_session`] ends a session and returns once its ports are
 //!   free. Sessions that time out end and free their ports on their own, then stay visible
 //!   as [`SessionState::Ended`] for `ended-linger`.
+//! - [`Relay::stats`] reads the relay-wide admission counters ([`RelayStats`]);
+//!   [`Relay::guard`] is the ban and rate-limit guard in force.
 //! - [`Relay::shutdown`] stops everything.
+//!
+//! # Security at the public ports
+//! STUN messages and DTLS ClientHellos are requests: each passes the edge-guard
+//! ([`RelayConfig::guard`], service `ice`) before any parsing or crypto work: a banned source
+//! is dropped, then a source over its rate. A check naming a session's ufrag with a wrong
+//! MESSAGE-INTEGRITY is an authentication failure; enough of them ban the source. Media
+//! (SRTP, SRTCP) never touches the guard. See the `admission` module's notes on spoofing.
+//!
+//! # Enterprise connections
+//! A session's enterprise leg binds in the default leg's range (or its fixed
+//! `transport-port`), or, when [`SessionSpec::connection`] names one of
+//! `enterprise.connections`, exactly that connection's [`ClientSidePort`] tuple; one live
+//! session at a time can hold a tuple ([`Error::ConnectionBusy`]).
 //!
 //! Errors are [`Error`] variants that say whose fault they are: a bad configuration or
 //! remote description ([`Error::Config`], [`Error::InvalidRemote`]), an unknown session,
@@ -34,7 +49,9 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+mod admission;
 mod config;
+mod connection;
 mod credentials;
 mod error;
 mod ice;
@@ -45,7 +62,9 @@ mod snapshot;
 mod spec;
 mod worker;
 
+pub use admission::RelayStats;
 pub use config::{EnterpriseSide, PublicSide, RelayConfig};
+pub use connection::{ClientSidePort, InvalidClientSidePort};
 pub use error::{Error, Side};
 pub use relay::Relay;
 pub use snapshot::{Counters, DirectionCounters, Drops, EndReason, SessionSnapshot, SessionState};

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use edge_udp::{PortRange, SocketOptions, UdpSocket};
 
-use crate::{Error, Side};
+use crate::{ClientSidePort, Error, Side};
 
 /// Where a pool binds: anywhere in a range, or exactly one port.
 #[derive(Debug, Clone, Copy)]
@@ -40,6 +40,8 @@ pub(crate) struct PortPool {
     options: SocketOptions,
     /// Offset into the range where the next search starts.
     cursor: AtomicUsize,
+    /// The named enterprise connection this pool binds, if it is one.
+    connection: Option<(String, ClientSidePort)>,
 }
 
 impl PortPool {
@@ -50,21 +52,47 @@ impl PortPool {
             ports,
             options,
             cursor: AtomicUsize::new(0),
+            connection: None,
         }
+    }
+
+    /// The pool of the named enterprise connection `name`: exactly its tuple.
+    pub(crate) fn connection(name: &str, tuple: ClientSidePort, options: SocketOptions) -> Self {
+        PortPool {
+            connection: Some((name.to_owned(), tuple)),
+            ..Self::new(
+                Side::Enterprise,
+                tuple.address(),
+                Ports::Fixed(tuple.port()),
+                options,
+            )
+        }
+    }
+
+    /// The local address.
+    pub(crate) fn ip(&self) -> IpAddr {
+        self.ip
     }
 
     /// Binds one socket (`pair == false`) on any free port, or an RTP socket on an even
     /// port with an RTCP socket on the next (`pair == true`).
     ///
     /// # Errors
-    /// [`Error::PortsExhausted`] when every candidate is taken; [`Error::Bind`] for any
-    /// other failure (address not local, permission) or a fixed port in use.
+    /// [`Error::PortsExhausted`] when every candidate is taken; [`Error::ConnectionBusy`]
+    /// when a named connection's tuple is in use; [`Error::Bind`] for any other failure
+    /// (address not local, permission) or a fixed transport-port in use.
     pub(crate) fn bind(&self, pair: bool) -> Result<Bound, Error> {
         let range = match self.ports {
             Ports::Fixed(port) => {
                 return self
                     .bind_at(port, pair)
-                    .map_err(|f| f.into_error(self.side))
+                    .map_err(|f| match (f, &self.connection) {
+                        (Failure::InUse(_), Some((name, tuple))) => Error::ConnectionBusy {
+                            name: name.clone(),
+                            tuple: *tuple,
+                        },
+                        (f, _) => f.into_error(self.side),
+                    })
             }
             Ports::Range(range) => range,
         };

@@ -1,6 +1,6 @@
 //! [`Relay`]: the control plane's handle on the forwarder.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
@@ -11,6 +11,7 @@ use edge_dtls::{Fingerprint, Role};
 use edge_srtp::{CryptoAttribute, Inbound, Outbound};
 use edge_udp::SocketOptions;
 
+use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
 use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
 use crate::snapshot::{Shared, Status};
@@ -42,6 +43,9 @@ struct Inner {
     advertised: IpAddr,
     public: PortPool,
     enterprise: PortPool,
+    /// The named enterprise connections' pools.
+    connections: BTreeMap<String, PortPool>,
+    admission: Admission,
     srtp: edge_srtp::Config,
     workers: Vec<WorkerHandle>,
     table: Mutex<HashMap<SessionId, Record>>,
@@ -55,13 +59,14 @@ struct Record {
 }
 
 impl Relay {
-    /// Checks `config` (addresses local, a fixed transport-port free), and starts
-    /// `config.workers` data-plane threads. `dtls` holds the certificate every session
-    /// presents to browsers.
+    /// Checks `config` (addresses local, a fixed transport-port and every named
+    /// connection's tuple free), and starts `config.workers` data-plane threads. `dtls`
+    /// holds the certificate every session presents to browsers.
     ///
     /// # Errors
-    /// [`Error::Config`] naming a bad key, [`Error::Bind`] when an address is not local or a
-    /// fixed port is taken, [`Error::Io`] when a thread or event loop cannot be made.
+    /// [`Error::Config`] naming a bad key (for a named connection that cannot be bound, the
+    /// connection and the reason), [`Error::Bind`] when an address is not local or a fixed
+    /// port is taken, [`Error::Io`] when a thread or event loop cannot be made.
     pub fn start(config: RelayConfig, dtls: edge_dtls::Config) -> Result<Relay, Error> {
         config.validate()?;
         let options = SocketOptions {
@@ -86,11 +91,35 @@ impl Relay {
                 })
             }
         };
-        let enterprise = PortPool::new(Side::Enterprise, e.transport_address, ports, options);
+        let enterprise = PortPool::new(
+            Side::Enterprise,
+            e.transport_address,
+            ports,
+            options.clone(),
+        );
         public.check()?;
         enterprise.check()?;
+        let mut connections = BTreeMap::new();
+        for (name, tuple) in &e.connections {
+            let pool = PortPool::connection(name, *tuple, options.clone());
+            pool.check().map_err(|err| Error::Config {
+                key: "enterprise.connections",
+                reason: format!("{name} ({tuple}): {err}"),
+            })?;
+            connections.insert(name.clone(), pool);
+        }
+        let guard = match &config.guard {
+            Some(guard) => guard.clone(),
+            None => edge_guard::Guard::new(edge_guard::GuardConfig::default()).map_err(|e| {
+                Error::Config {
+                    key: "guard",
+                    reason: e.to_string(),
+                }
+            })?,
+        };
+        let admission = Admission::new(guard);
         let workers = (0..config.workers)
-            .map(WorkerHandle::spawn)
+            .map(|index| WorkerHandle::spawn(index, admission.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let srtp = edge_srtp::Config::default().with_replay_window(config.replay_window);
         Ok(Relay {
@@ -103,6 +132,8 @@ impl Relay {
                 dtls: Arc::new(dtls),
                 public,
                 enterprise,
+                connections,
+                admission,
                 srtp,
                 workers,
                 table: Mutex::new(HashMap::new()),
@@ -116,15 +147,37 @@ impl Relay {
         &self.inner.config
     }
 
-    /// Makes a session: binds the public socket and the enterprise socket(s) now, generates
-    /// ICE credentials (and the SDES key), and pins the session to the least-loaded worker.
+    /// The guard the relay checks requests against: the one in the configuration, or the
+    /// relay's own (for listing and lifting bans).
+    pub fn guard(&self) -> &edge_guard::Guard {
+        self.inner.admission.guard()
+    }
+
+    /// The relay's admission counters: requests dropped as banned or over the rate limit,
+    /// ICE authentication failures and the bans they started.
+    pub fn stats(&self) -> RelayStats {
+        self.inner.admission.stats()
+    }
+
+    /// Makes a session: binds the public socket and the enterprise socket(s) now (on the
+    /// named connection's tuple when `spec.connection` names one), generates ICE
+    /// credentials (and the SDES key), and pins the session to the least-loaded worker.
     ///
     /// # Errors
-    /// [`Error::InvalidRemote`] for an unusable remote in `spec`, [`Error::TooManySessions`],
-    /// [`Error::PortsExhausted`], [`Error::Bind`], [`Error::Stopped`].
+    /// [`Error::InvalidRemote`] for an unusable remote in `spec`,
+    /// [`Error::UnknownConnection`], [`Error::TooManySessions`], [`Error::ConnectionBusy`],
+    /// [`Error::PortsExhausted`], [`Error::Bind`], [`Error::Stopped`]. No port stays bound
+    /// on any of these paths.
     pub fn create_session(&self, spec: SessionSpec) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let now = Instant::now();
+        let pool = match &spec.connection {
+            Some(name) => inner
+                .connections
+                .get(name)
+                .ok_or_else(|| Error::UnknownConnection { name: name.clone() })?,
+            None => &inner.enterprise,
+        };
         let sdes = spec.enterprise_srtp.is_some();
         let browser = spec
             .browser
@@ -134,7 +187,7 @@ impl Relay {
         let enterprise_remote = spec
             .enterprise
             .as_ref()
-            .map(|e| inner.check_enterprise(e, sdes))
+            .map(|e| inner.check_enterprise(e, sdes, pool.ip()))
             .transpose()?;
         // Reserve a place on a worker first, so concurrent creations cannot overshoot.
         let worker = inner.reserve()?;
@@ -155,7 +208,7 @@ impl Relay {
         }
         let (ice_ufrag, ice_pwd) = credentials::ice_credentials()?;
         let public = inner.public.bind(false)?.rtp;
-        let sockets = inner.enterprise.bind(!spec.rtcp_mux_enterprise)?;
+        let sockets = pool.bind(!spec.rtcp_mux_enterprise)?;
         let public_addr = SocketAddr::new(inner.advertised, public.local_addr().port());
         let enterprise_rtp = sockets.rtp.local_addr();
         let enterprise_rtcp = sockets.rtcp.as_ref().map(edge_udp::UdpSocket::local_addr);
@@ -172,6 +225,7 @@ impl Relay {
             now,
             public_addr,
             enterprise_rtp,
+            spec.connection.clone(),
             worker,
             Status {
                 state: SessionState::New,
@@ -221,6 +275,7 @@ impl Relay {
             enterprise_rtp,
             enterprise_rtcp,
             enterprise_crypto: crypto_line,
+            connection: spec.connection,
         })
     }
 
@@ -256,7 +311,7 @@ impl Relay {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
         let sdes = inner.table().get(&id).is_some_and(|r| r.sdes);
-        let inbound = inner.check_enterprise(&remote, sdes)?;
+        let inbound = inner.check_enterprise(&remote, sdes, shared.enterprise_rtp.ip())?;
         inner.workers[shared.worker].send(Command::SetEnterprise {
             id,
             rtp: remote.rtp,
@@ -377,14 +432,15 @@ impl Inner {
         }
     }
 
-    /// Checks an enterprise remote against the session's crypto and the pinned address's
-    /// family; returns the inbound SDES context when the remote brings a key.
+    /// Checks an enterprise remote against the session's crypto and the family of its
+    /// pinned local address `local`; returns the inbound SDES context when the remote brings
+    /// a key.
     fn check_enterprise(
         &self,
         remote: &EnterpriseRemote,
         sdes: bool,
+        local: IpAddr,
     ) -> Result<Option<Box<Inbound>>, Error> {
-        let local = self.config.enterprise.transport_address;
         for (field, addr) in [("rtp", Some(remote.rtp)), ("rtcp", remote.rtcp)] {
             let Some(addr) = addr else { continue };
             if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {

@@ -100,6 +100,9 @@ pub struct SessionSnapshot {
     pub enterprise_rtp: SocketAddr,
     /// Where enterprise RTP currently goes: the configured remote, or the latched source.
     pub enterprise_remote: Option<SocketAddr>,
+    /// The named enterprise connection the leg is bound to (absent: the default leg).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub connection: Option<String>,
     /// The counters.
     pub counters: Counters,
 }
@@ -273,6 +276,8 @@ pub(crate) struct Shared {
     pub(crate) created: Instant,
     pub(crate) public_addr: SocketAddr,
     pub(crate) enterprise_rtp: SocketAddr,
+    /// The named enterprise connection, if any.
+    pub(crate) connection: Option<String>,
     /// The worker the session is pinned to.
     pub(crate) worker: usize,
     pub(crate) stats: Stats,
@@ -297,6 +302,7 @@ impl Shared {
         now: Instant,
         public_addr: SocketAddr,
         enterprise_rtp: SocketAddr,
+        connection: Option<String>,
         worker: usize,
         status: Status,
     ) -> Self {
@@ -305,6 +311,7 @@ impl Shared {
             created: now,
             public_addr,
             enterprise_rtp,
+            connection,
             worker,
             stats: Stats::default(),
             status: Mutex::new(status),
@@ -338,6 +345,7 @@ impl Shared {
             browser_addr: status.browser_addr,
             enterprise_rtp: self.enterprise_rtp,
             enterprise_remote: status.enterprise_remote,
+            connection: self.connection.clone(),
             counters: self.stats.snapshot(),
         }
     }

@@ -30,6 +30,9 @@ pub struct SessionSpec {
     /// Accept enterprise media only from the remote's addresses; `None` takes the relay's
     /// `strict-source` setting.
     pub strict_source: Option<bool>,
+    /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
+    /// pinned tuple the enterprise leg binds; `None` for the default leg.
+    pub connection: Option<String>,
 }
 
 impl SessionSpec {
@@ -138,6 +141,8 @@ pub struct SessionInfo {
     pub enterprise_rtp: SocketAddr,
     /// The enterprise RTCP socket's address without rtcp-mux (`a=rtcp`); `None` with it.
     pub enterprise_rtcp: Option<SocketAddr>,
+    /// The named enterprise connection the leg is bound to, if the spec named one.
+    pub connection: Option<String>,
     /// The relay's whole `a=crypto` line for the enterprise SDP,
     /// `a=crypto:<tag> <suite> inline:<base64 key||salt>`, with SDES.
     pub enterprise_crypto: Option<String>,

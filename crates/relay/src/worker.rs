@@ -9,6 +9,10 @@
 //! allocates, nothing locks. A work limiter reads at most [`BATCHES_PER_WAKE`] batches from
 //! one socket per loop iteration; a socket with more waiting is revisited on the next
 //! iteration after every other ready socket had its turn.
+//!
+//! Requests among the browser's datagrams (STUN, DTLS ClientHellos) pass the guard first
+//! ([`Admission`]); media never does. Worker 0 also sweeps the guard every
+//! [`GUARD_SWEEP`].
 
 use std::collections::HashMap;
 use std::io;
@@ -24,6 +28,7 @@ use edge_udp::{RecvBatch, Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
+use crate::admission::{self, Admission};
 use crate::ports::Bound;
 use crate::session::{Action, BrowserSetup, Session};
 use crate::snapshot::{Counter, Direction, Stats};
@@ -37,6 +42,8 @@ const BATCH: usize = 32;
 const SLOT: usize = 2048;
 /// The longest the loop sleeps without a timer due (it also wakes for commands).
 const IDLE: Duration = Duration::from_secs(1);
+/// How often worker 0 sweeps the guard's expired bans, failure records and rate buckets.
+const GUARD_SWEEP: Duration = Duration::from_secs(5);
 const WAKER: Token = Token(usize::MAX);
 
 /// Which of a session's sockets a token stands for (`token = slot * 4 + socket`).
@@ -81,8 +88,8 @@ pub(crate) struct WorkerHandle {
 }
 
 impl WorkerHandle {
-    /// Starts worker `index` on its own thread.
-    pub(crate) fn spawn(index: usize) -> Result<WorkerHandle, Error> {
+    /// Starts worker `index` on its own thread; worker 0 sweeps the guard.
+    pub(crate) fn spawn(index: usize, admission: Admission) -> Result<WorkerHandle, Error> {
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let (commands, rx) = mpsc::channel();
@@ -102,6 +109,8 @@ impl WorkerHandle {
             backlog: Vec::with_capacity(1024),
             ready: Vec::with_capacity(2048),
             next_timer: Instant::now() + IDLE,
+            guard_sweep: (index == 0).then(|| Instant::now() + GUARD_SWEEP),
+            admission,
         };
         let thread = std::thread::Builder::new()
             .name(format!("relay-worker-{index}"))
@@ -183,6 +192,10 @@ struct Worker {
     ready: Vec<Token>,
     /// When the earliest session timer is due.
     next_timer: Instant,
+    /// When this worker sweeps the guard next (worker 0 only).
+    guard_sweep: Option<Instant>,
+    /// Bans and rate limits for requests.
+    admission: Admission,
 }
 
 impl Worker {
@@ -222,6 +235,10 @@ impl Worker {
             if now >= self.next_timer {
                 self.sweep(now);
             }
+            if self.guard_sweep.is_some_and(|at| now >= at) {
+                self.admission.guard().sweep(now);
+                self.guard_sweep = Some(now + GUARD_SWEEP);
+            }
         }
         self.shut_down();
     }
@@ -251,7 +268,13 @@ impl Worker {
                 }
             };
             if socket == PUBLIC {
-                from_browser(entry, &mut self.batch, &mut self.scratch, now);
+                from_browser(
+                    entry,
+                    &mut self.batch,
+                    &mut self.scratch,
+                    &self.admission,
+                    now,
+                );
                 // Media alone only pushes timers later: the next sweep re-arms them.
                 if entry.session.has_dtls_output() {
                     flush_dtls(entry, &mut self.dtls_buf);
@@ -439,13 +462,23 @@ impl Worker {
     }
 }
 
-/// Forwards a batch from the browser: media to the enterprise sockets in one send per
-/// socket, STUN responses back at once, DTLS into the session. RTP transmits fill one array
-/// from the front and RTCP transmits (for the RTCP socket) from the back.
-fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], now: Instant) {
+/// Forwards a batch from the browser: requests the guard refuses are dropped, media goes to
+/// the enterprise sockets in one send per socket, STUN responses back at once, DTLS into the
+/// session. RTP transmits fill one array from the front and RTCP transmits (for the RTCP
+/// socket) from the back.
+fn from_browser(
+    entry: &mut Entry,
+    batch: &mut RecvBatch,
+    scratch: &mut [u8],
+    admission: &Admission,
+    now: Instant,
+) {
     let mut out = [Transmit::PLACEHOLDER; BATCH];
     let (mut n_rtp, mut n_rtcp) = (0, 0);
     for (meta, buf) in batch.slots_mut() {
+        if admission::is_request(&buf[..meta.len]) && !admission.admit(now, meta.src.ip()) {
+            continue;
+        }
         match entry
             .session
             .handle_browser(now, meta.src, buf, meta.len, scratch)
@@ -469,15 +502,11 @@ fn from_browser(entry: &mut Entry, batch: &mut RecvBatch, scratch: &mut [u8], no
                     ..Transmit::PLACEHOLDER
                 };
             }
-            Action::Reply { dst, len } => send(
-                &entry.public,
-                &[Transmit {
-                    dst,
-                    contents: &scratch[..len],
-                    ..Transmit::PLACEHOLDER
-                }],
-                None,
-            ),
+            Action::Reply { dst, len } => reply(&entry.public, dst, &scratch[..len]),
+            Action::AuthFailure { dst, len } => {
+                reply(&entry.public, dst, &scratch[..len]);
+                admission.failure(now, dst.ip(), &buf[..meta.len]);
+            }
             Action::ToBrowser { .. } | Action::Drop => {}
         }
     }
@@ -508,6 +537,19 @@ fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, 
     }
     let stats = Some((entry.session.stats(), Direction::FromEnterprise));
     send(&entry.public, &out[..n], stats);
+}
+
+/// Sends one STUN response.
+fn reply(socket: &UdpSocket, dst: std::net::SocketAddr, contents: &[u8]) {
+    send(
+        socket,
+        &[Transmit {
+            dst,
+            contents,
+            ..Transmit::PLACEHOLDER
+        }],
+        None,
+    );
 }
 
 /// Sends what the session queued for the browser over DTLS.

@@ -49,6 +49,9 @@ pub(crate) enum Action {
     /// Send the first `len` bytes of the scratch buffer (a STUN response) from the public
     /// socket to `dst`.
     Reply { dst: SocketAddr, len: usize },
+    /// As [`Action::Reply`] (a 401), and report an authentication failure from `dst`: the
+    /// check named this session's ufrag with a wrong MESSAGE-INTEGRITY.
+    AuthFailure { dst: SocketAddr, len: usize },
 }
 
 /// The timeouts a session runs with.
@@ -211,6 +214,10 @@ impl Session {
             Outcome::Rejected { len } => {
                 self.shared.stats.ice_check(false);
                 Action::Reply { dst: from, len }
+            }
+            Outcome::BadIntegrity { len } => {
+                self.shared.stats.ice_check(false);
+                Action::AuthFailure { dst: from, len }
             }
             Outcome::Ignored => Action::Drop,
             Outcome::Malformed => self.drop(Direction::FromBrowser, Counter::Malformed),

@@ -143,6 +143,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
         now,
         "203.0.113.1:40000".parse().unwrap(),
         "10.0.0.1:30000".parse().unwrap(),
+        None,
         0,
         Status {
             state: SessionState::New,
@@ -248,6 +249,22 @@ impl Harness {
         assert_eq!(self.state(), SessionState::DtlsConnected);
         assert!(self.browser.tx.is_some(), "browser got no keys");
     }
+}
+
+#[test]
+fn a_wrong_password_for_our_ufrag_is_an_auth_failure_answered_with_401() {
+    let mut h = harness_with(plain_enterprise(), None);
+    let req = h.browser.binding_request("wrong-password-0123456789", true);
+    let Action::AuthFailure { dst, len } = h.browser_sends(BROWSER, &req) else {
+        panic!("not reported as a failure");
+    };
+    assert_eq!(dst, BROWSER);
+    let resp = Message::parse(&h.scratch[..len]).unwrap();
+    assert_eq!(resp.error_code().unwrap().unwrap().code, 401);
+    assert_eq!(h.counters().ice_rejected, 1);
+    assert_eq!(h.state(), SessionState::New);
+    // The right password afterwards is answered as usual.
+    h.nominate();
 }
 
 #[test]
