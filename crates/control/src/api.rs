@@ -1,27 +1,29 @@
-//! The HTTP side: routes, bearer-token authentication, JSON bodies, and the listener.
+//! The HTTP side: routes, handlers and JSON bodies, behind the [gate](crate::gate).
 
-use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Request, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, Method, StatusCode, Uri};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use edge_relay::Relay;
 use serde::de::DeserializeOwned;
-use subtle::ConstantTimeEq;
-use tokio::net::TcpListener;
+use serde::Serialize;
 
+use crate::gate::{self, Gate};
 use crate::negotiation::{AnswerRequest, CreateRequest, Negotiations};
 use crate::{ApiConfig, Error};
 
 /// What every handler shares.
 struct Shared {
     negotiations: Negotiations,
+    gate: Arc<Gate>,
     max_body: usize,
 }
 
@@ -30,92 +32,43 @@ type AppState = State<Arc<Shared>>;
 /// The control API as an axum [`Router`], for a caller that runs its own server. The
 /// configuration is validated first.
 ///
+/// Bans and rate limits need the client's address: serve the router with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (requests without
+/// `ConnectInfo<SocketAddr>` get 500). [`serve`](crate::serve) adds what a bare router
+/// lacks: HTTPS, the client allow-list and connection limits at accept, and the guard's
+/// periodic sweep.
+///
 /// # Errors
 /// [`Error::Config`] naming a bad key.
 pub fn router(config: &ApiConfig, relay: Relay) -> Result<Router, Error> {
+    Ok(build(config, relay)?.0)
+}
+
+/// The router and its gate, which [`serve`](crate::serve) also consults at accept.
+pub(crate) fn build(config: &ApiConfig, relay: Relay) -> Result<(Router, Arc<Gate>), Error> {
     config.validate()?;
+    let gate = Arc::new(Gate::new(config)?);
     let shared = Arc::new(Shared {
         negotiations: Negotiations::new(relay),
+        gate: Arc::clone(&gate),
         max_body: config.max_body,
     });
-    let tokens = Arc::new(Tokens(
-        config
-            .tokens
-            .iter()
-            .map(|t| t.as_bytes().to_vec())
-            .collect(),
-    ));
-    Ok(Router::new()
+    let router = Router::new()
         .route("/v1/sessions", post(create).get(list))
         .route("/v1/sessions/{id}", get(show).delete(remove))
         .route("/v1/sessions/{id}/answer", post(answer))
+        .route("/v1/bans", get(bans))
+        .route("/v1/bans/{address}", delete(lift))
+        .route("/v1/stats", get(stats))
         .fallback(no_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
-        // The layer stack, innermost first. Still to come around authentication (issue 6):
-        // TLS, the client address filter, bans after repeated authentication failures, CORS.
-        .layer(middleware::from_fn_with_state(tokens, authenticate))
-        .layer(DefaultBodyLimit::max(config.max_body)))
-}
-
-/// Serves the control API on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
-///
-/// # Errors
-/// [`Error::Config`] naming a bad key; [`Error::Io`] when the listener fails.
-pub async fn serve(
-    config: ApiConfig,
-    listener: TcpListener,
-    relay: Relay,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), Error> {
-    let app = router(&config, relay)?;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
-    Ok(())
-}
-
-/// The accepted bearer tokens.
-struct Tokens(Vec<Vec<u8>>);
-
-impl Tokens {
-    /// Checks `Authorization: Bearer <token>` against every token in constant time (per
-    /// token length).
-    fn check(&self, headers: &HeaderMap) -> Result<(), Error> {
-        let value = headers
-            .get(header::AUTHORIZATION)
-            .ok_or(Error::Unauthorized(
-                "missing Authorization: Bearer <token> header",
-            ))?;
-        let value = value.as_bytes();
-        let presented = value
-            .get(..7)
-            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
-            .and_then(|_| value.get(7..))
-            .ok_or(Error::Unauthorized(
-                "the Authorization header is not of the Bearer scheme",
-            ))?
-            .trim_ascii();
-        let matched = self.0.iter().fold(subtle::Choice::from(0), |any, token| {
-            any | token.ct_eq(presented)
-        });
-        if bool::from(matched) {
-            Ok(())
-        } else {
-            Err(Error::Unauthorized("the bearer token is not accepted"))
-        }
-    }
-}
-
-async fn authenticate(State(tokens): State<Arc<Tokens>>, req: Request, next: Next) -> Response {
-    match tokens.check(req.headers()) {
-        Ok(()) => next.run(req).await,
-        Err(e) => {
-            tracing::info!(path = %req.uri().path(), error = %e, "control API request refused");
-            e.into_response()
-        }
-    }
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&gate),
+            gate::admit_request,
+        ))
+        .layer(DefaultBodyLimit::max(config.max_body));
+    Ok((router, gate))
 }
 
 /// Reads a JSON body, naming the field that is wrong.
@@ -183,6 +136,55 @@ async fn remove(State(shared): AppState, Path(id): Path<String>) -> Result<Respo
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e)))?;
     removed.map(|()| StatusCode::NO_CONTENT.into_response())
+}
+
+/// One ban as `GET /v1/bans` lists it.
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+struct Ban {
+    /// The banned network (`203.0.113.7/32`, or the IPv6 prefix).
+    source: String,
+    /// The service whose failure started it.
+    service: &'static str,
+    /// Failures in the window when it started.
+    failures: u32,
+    /// Seconds until it ends, rounded up.
+    remaining_seconds: u64,
+}
+
+async fn bans(State(shared): AppState) -> Response {
+    let now = Instant::now();
+    let bans: Vec<Ban> = shared
+        .gate
+        .guard
+        .bans(now)
+        .into_iter()
+        .map(|ban| {
+            let remaining = ban.until.saturating_duration_since(now);
+            Ban {
+                source: ban.source.to_string(),
+                service: ban.service.as_str(),
+                failures: ban.failures,
+                remaining_seconds: remaining.as_secs() + u64::from(remaining.subsec_nanos() > 0),
+            }
+        })
+        .collect();
+    Json(bans).into_response()
+}
+
+async fn lift(State(shared): AppState, Path(address): Path<String>) -> Result<Response, Error> {
+    let ip: IpAddr = address
+        .parse()
+        .map_err(|_| Error::Request(format!("{address:?} is not an IP address")))?;
+    if shared.gate.guard.lift(Instant::now(), ip) {
+        Ok(StatusCode::NO_CONTENT.into_response())
+    } else {
+        Err(Error::NotBanned(ip))
+    }
+}
+
+async fn stats(State(shared): AppState) -> Response {
+    Json(shared.gate.stats(Instant::now())).into_response()
 }
 
 async fn no_route(method: Method, uri: Uri) -> Error {

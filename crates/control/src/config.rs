@@ -2,17 +2,22 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::Error;
+use crate::{ClientAddr, Error, Origin};
 
 /// Settings of the control API. Deserializes from kebab-case keys and refuses unknown ones.
 ///
 /// ```toml
 /// [api]
-/// listen = "127.0.0.1:8080"
+/// listen = "0.0.0.0:8443"
 /// tokens = ["6f1c0c6e0b5f4d0e9a3b1f7e2d4c8a90"]
+/// tls = { certificate = "/etc/media-edge/api.pem", private-key = "/etc/media-edge/api.key" }
+/// cors.domain-whitelist = ["https://app.example.com", "http://localhost:3000"]
+/// clients = ["192.0.2.10", "192.0.2.11:40000", "[2001:db8::1]"]
+/// max-connections-per-client = 16
 /// ```
 ///
 /// `Debug` prints the number of tokens, never the tokens.
@@ -20,7 +25,7 @@ use crate::Error;
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ApiConfig {
-    /// Where the HTTP listener binds. Default `127.0.0.1:8080`.
+    /// Where the listener binds. Default `127.0.0.1:8080`.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
     /// Bearer tokens that may use the API (`Authorization: Bearer <token>`): at least one,
@@ -28,17 +33,80 @@ pub struct ApiConfig {
     /// one up for the run when none is configured on a loopback `listen` address.
     #[serde(default)]
     pub tokens: Vec<String>,
-    /// Plain HTTP is served only on a loopback `listen` address unless this is true (the
-    /// tokens travel in the clear; HTTPS is not built in yet). Default false.
+    /// Serve HTTPS (HTTP/1.1 and HTTP/2 by ALPN) with this certificate and key, both re-read
+    /// on SIGHUP. Without it the API speaks plain HTTP.
     #[serde(default)]
-    pub allow_plain_http: bool,
+    pub tls: Option<Tls>,
+    /// Plain HTTP is served only on a loopback `listen` address unless this is true (the
+    /// tokens then travel in the clear: for a TLS terminator in front). Default false.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+    /// `[api.cors]`: which web origins may call the API from a browser.
+    #[serde(default)]
+    pub cors: Cors,
+    /// Inbound client-side port definition: when not empty, only these clients (address,
+    /// optionally the source port) may connect; any other connection is closed at accept.
+    /// Default empty: every source may connect.
+    #[serde(default)]
+    pub clients: Vec<ClientAddr>,
+    /// Most connections one entry of `clients` holds at once; the next is closed at accept.
+    /// Default 16.
+    #[serde(default = "default_max_connections_per_client")]
+    pub max_connections_per_client: usize,
     /// The largest request body accepted, in bytes. Default 65536.
     #[serde(default = "default_max_body")]
     pub max_body: usize,
+    /// Bans and rate limits, shared with the TURN server and the forwarder in the binary.
+    /// `None`: the API makes its own with `GuardConfig::default()` (3 failures ban for 600 s;
+    /// 20 requests/s per source, burst 100). Not part of the `[api]` section.
+    #[serde(skip)]
+    pub guard: Option<edge_guard::Guard>,
+}
+
+/// `api.tls`: PEM files, re-read on SIGHUP.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Tls {
+    /// The certificate chain, leaf first.
+    pub certificate: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: PathBuf,
+}
+
+impl Tls {
+    /// The certificate chain and key files.
+    pub fn new(certificate: impl Into<PathBuf>, private_key: impl Into<PathBuf>) -> Self {
+        Tls {
+            certificate: certificate.into(),
+            private_key: private_key.into(),
+        }
+    }
+}
+
+/// `[api.cors]`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Cors {
+    /// The origins (`scheme://host[:port]`, RFC 6454) whose pages may call the API. A request
+    /// from any other origin gets 403. Empty (the default): every origin is allowed.
+    pub domain_whitelist: Vec<Origin>,
+}
+
+impl Cors {
+    /// A whitelist of `origins`.
+    pub fn new(domain_whitelist: Vec<Origin>) -> Self {
+        Cors { domain_whitelist }
+    }
 }
 
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+
+fn default_max_connections_per_client() -> usize {
+    16
 }
 
 fn default_max_body() -> usize {
@@ -50,8 +118,16 @@ impl fmt::Debug for ApiConfig {
         f.debug_struct("ApiConfig")
             .field("listen", &self.listen)
             .field("tokens", &format_args!("<{} tokens>", self.tokens.len()))
-            .field("allow_plain_http", &self.allow_plain_http)
+            .field("tls", &self.tls)
+            .field("allow_insecure_http", &self.allow_insecure_http)
+            .field("cors", &self.cors)
+            .field("clients", &self.clients)
+            .field(
+                "max_connections_per_client",
+                &self.max_connections_per_client,
+            )
             .field("max_body", &self.max_body)
+            .field("guard", &self.guard.as_ref().map(|_| "<shared>"))
             .finish()
     }
 }
@@ -63,8 +139,13 @@ impl ApiConfig {
         ApiConfig {
             listen,
             tokens,
-            allow_plain_http: false,
+            tls: None,
+            allow_insecure_http: false,
+            cors: Cors::default(),
+            clients: Vec::new(),
+            max_connections_per_client: default_max_connections_per_client(),
             max_body: default_max_body(),
+            guard: None,
         }
     }
 
@@ -87,13 +168,13 @@ impl ApiConfig {
                 );
             }
         }
-        if !self.listen.ip().is_loopback() && !self.allow_plain_http {
+        self.check_plain_http(self.listen)?;
+        if !(1..=100_000).contains(&self.max_connections_per_client) {
             return bad(
-                "listen",
+                "max-connections-per-client",
                 format!(
-                    "{} is not a loopback address: set api.allow-plain-http = true to serve \
-                     plain HTTP (tokens in the clear) there",
-                    self.listen
+                    "{} is not within 1..=100000",
+                    self.max_connections_per_client
                 ),
             );
         }
@@ -104,6 +185,23 @@ impl ApiConfig {
             );
         }
         Ok(())
+    }
+
+    /// Refuses plain HTTP on `addr` (the configured or the actual listening address) unless
+    /// it is loopback or `allow-insecure-http` is set.
+    pub(crate) fn check_plain_http(&self, addr: SocketAddr) -> Result<(), Error> {
+        if self.tls.is_some() || addr.ip().to_canonical().is_loopback() || self.allow_insecure_http
+        {
+            return Ok(());
+        }
+        Err(Error::Config {
+            key: "listen",
+            reason: format!(
+                "{addr} is not a loopback address: configure api.tls (certificate and \
+                 private-key) to serve HTTPS there, or set api.allow-insecure-http = true to \
+                 serve plain HTTP (bearer tokens in the clear, for a TLS terminator in front)"
+            ),
+        })
     }
 }
 
@@ -123,7 +221,10 @@ mod tests {
         let c = config(r#"{"tokens": ["0123456789abcdef"]}"#).unwrap();
         assert_eq!(c.listen, default_listen());
         assert_eq!(c.max_body, 65536);
-        assert!(!c.allow_plain_http);
+        assert_eq!(c.max_connections_per_client, 16);
+        assert!(!c.allow_insecure_http);
+        assert!(c.tls.is_none() && c.clients.is_empty() && c.guard.is_none());
+        assert!(c.cors.domain_whitelist.is_empty());
         let debug = format!("{c:?}");
         assert!(!debug.contains("0123456789abcdef"), "{debug}");
     }
@@ -151,9 +252,90 @@ mod tests {
         }
         let err = config(r#"{"tokens": ["0123456789abcdef"], "token": "x"}"#).unwrap_err();
         assert!(err.contains("unknown field `token`"), "{err}");
-        config(
-            r#"{"tokens": ["0123456789abcdef"], "listen": "0.0.0.0:80", "allow-plain-http": true}"#,
+        // The old name is gone, not silently ignored.
+        let err =
+            config(r#"{"tokens": ["0123456789abcdef"], "allow-plain-http": true}"#).unwrap_err();
+        assert!(err.contains("unknown field `allow-plain-http`"), "{err}");
+        for json in [
+            r#"{"tokens": ["0123456789abcdef"], "max-connections-per-client": 0}"#,
+            r#"{"tokens": ["0123456789abcdef"], "max-connections-per-client": 100001}"#,
+        ] {
+            let err = config(json).unwrap_err();
+            assert!(err.starts_with("api.max-connections-per-client"), "{err}");
+        }
+    }
+
+    /// Plain HTTP off loopback is refused, naming `api.listen` and the keys that allow it.
+    #[test]
+    fn plain_http_only_on_loopback() {
+        for listen in [
+            "0.0.0.0:80",
+            "192.0.2.1:8080",
+            "[::]:8080",
+            "[2001:db8::1]:80",
+        ] {
+            let json = format!(r#"{{"tokens": ["0123456789abcdef"], "listen": "{listen}"}}"#);
+            let err = config(&json).unwrap_err();
+            assert!(err.starts_with("api.listen: "), "{err}");
+            assert!(err.contains("api.allow-insecure-http = true"), "{err}");
+            assert!(err.contains("api.tls"), "{err}");
+            let json = format!(
+                r#"{{"tokens": ["0123456789abcdef"], "listen": "{listen}",
+                    "allow-insecure-http": true}}"#
+            );
+            config(&json).unwrap();
+            let json = format!(
+                r#"{{"tokens": ["0123456789abcdef"], "listen": "{listen}",
+                    "tls": {{"certificate": "c.pem", "private-key": "k.pem"}}}}"#
+            );
+            config(&json).unwrap();
+        }
+        for listen in [
+            "127.0.0.1:8080",
+            "127.0.0.2:80",
+            "[::1]:8080",
+            "[::ffff:127.0.0.1]:80",
+        ] {
+            let json = format!(r#"{{"tokens": ["0123456789abcdef"], "listen": "{listen}"}}"#);
+            config(&json).unwrap();
+        }
+    }
+
+    #[test]
+    fn cors_and_clients_are_checked_at_load_naming_the_entry() {
+        let c = config(
+            r#"{"tokens": ["0123456789abcdef"],
+                "cors": {"domain-whitelist": ["HTTPS://App.Example.com:443", "http://localhost:3000"]},
+                "clients": ["192.0.2.10", "192.0.2.11:40000", "[2001:db8::1]"],
+                "max-connections-per-client": 2}"#,
         )
         .unwrap();
+        let origins: Vec<String> = c
+            .cors
+            .domain_whitelist
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            origins,
+            ["https://app.example.com", "http://localhost:3000"]
+        );
+        let clients: Vec<String> = c.clients.iter().map(ToString::to_string).collect();
+        assert_eq!(clients, ["192.0.2.10", "192.0.2.11:40000", "[2001:db8::1]"]);
+        let err = config(
+            r#"{"tokens": ["0123456789abcdef"],
+                "cors": {"domain-whitelist": ["https://ok.example", "https://app.example.com/"]}}"#,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("\"https://app.example.com/\" is not an origin"),
+            "{err}"
+        );
+        let err =
+            config(r#"{"tokens": ["0123456789abcdef"], "clients": ["192.0.2.300"]}"#).unwrap_err();
+        assert!(
+            err.contains("\"192.0.2.300\" is not a client address"),
+            "{err}"
+        );
     }
 }

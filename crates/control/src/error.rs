@@ -37,8 +37,11 @@ impl fmt::Display for SdpLocation {
 /// Why a request, a configuration or the server failed.
 ///
 /// Client mistakes ([`Error::Sdp`], [`Error::Request`], [`Error::Unauthorized`],
-/// [`Error::UnknownSession`], [`Error::NotAwaiting`]) are apart from the forwarder's refusals
-/// ([`Error::Relay`]) and from the server's own set-up ([`Error::Config`], [`Error::Io`]).
+/// [`Error::UnknownSession`], [`Error::NotAwaiting`], [`Error::NotBanned`]) are apart from
+/// the gate's refusals ([`Error::Banned`], [`Error::RateLimited`],
+/// [`Error::OriginNotAllowed`], [`Error::PreflightRefused`]), the forwarder's refusals
+/// ([`Error::Relay`]) and the server's own set-up ([`Error::Config`], [`Error::Io`],
+/// [`Error::NoClientAddress`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -62,6 +65,24 @@ pub enum Error {
     /// No valid `Authorization: Bearer <token>` header.
     #[error("{0}")]
     Unauthorized(&'static str),
+    /// The source is banned (after repeated authentication failures); no more is said.
+    #[error("request refused")]
+    Banned,
+    /// The source sent more requests than `rate.api` allows.
+    #[error("too many requests from this address: retry in {retry_after} s")]
+    RateLimited {
+        /// Seconds until the next request is allowed (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// The request's `Origin` is not in `api.cors.domain-whitelist`.
+    #[error("{0}")]
+    OriginNotAllowed(String),
+    /// A CORS preflight asked for a method or header the API does not take.
+    #[error("CORS preflight refused: {0}")]
+    PreflightRefused(String),
+    /// `DELETE /v1/bans/{address}` for an address that is not banned.
+    #[error("{0} is not banned")]
+    NotBanned(std::net::IpAddr),
     /// The path names no session (never existed, deleted, or ended and forgotten).
     #[error("no session {0:?}")]
     UnknownSession(String),
@@ -103,6 +124,10 @@ pub enum Error {
     /// The listener failed.
     #[error("control API listener: {0}")]
     Io(#[from] std::io::Error),
+    /// The router was served without the client's address (`ConnectInfo<SocketAddr>`), which
+    /// bans and rate limits need: serve it with `into_make_service_with_connect_info`.
+    #[error("the client's address is unknown: serve the router with ConnectInfo<SocketAddr>")]
+    NoClientAddress,
 }
 
 impl Error {
@@ -121,6 +146,11 @@ impl Error {
             Error::Request(_) => (StatusCode::BAD_REQUEST, "invalid-request"),
             Error::BodyTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "body-too-large"),
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Error::Banned => (StatusCode::FORBIDDEN, "forbidden"),
+            Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
+            Error::OriginNotAllowed(_) => (StatusCode::FORBIDDEN, "origin-not-allowed"),
+            Error::PreflightRefused(_) => (StatusCode::FORBIDDEN, "preflight-refused"),
+            Error::NotBanned(_) => (StatusCode::NOT_FOUND, "not-banned"),
             Error::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
             Error::NotAwaiting { .. } => (StatusCode::CONFLICT, "not-awaiting"),
             Error::NoRoute { .. } => (StatusCode::NOT_FOUND, "no-route"),
@@ -128,7 +158,9 @@ impl Error {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
             }
             Error::Relay(e) => relay_status(e),
-            Error::Config { .. } | Error::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            Error::Config { .. } | Error::Io(_) | Error::NoClientAddress => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
         }
     }
 }
@@ -185,6 +217,11 @@ impl IntoResponse for Error {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"media-edge\""),
             );
+        }
+        if let Error::RateLimited { retry_after } = &self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
         }
         response
     }

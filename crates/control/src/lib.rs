@@ -48,14 +48,27 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
+mod client;
 mod config;
+mod cors;
 mod error;
+mod gate;
 mod negotiation;
+mod origin;
 mod sdp;
+mod server;
+mod stats;
+mod tls;
 
-pub use api::{router, serve};
-pub use config::ApiConfig;
+pub use api::router;
+pub use client::ClientAddr;
+pub use config::{ApiConfig, Cors, Tls};
+/// The ban and rate-limit state of [`ApiConfig::guard`], re-exported for callers that set
+/// one up without depending on edge-guard themselves.
+pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
+pub use origin::{InvalidOrigin, Origin};
+pub use server::serve;
 
 /// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
 #[doc(hidden)]

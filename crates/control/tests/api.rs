@@ -6,6 +6,7 @@ use std::io::Cursor;
 use std::net::{SocketAddr, UdpSocket};
 
 use axum::body::Body;
+use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use edge_control::{router, ApiConfig};
@@ -71,7 +72,13 @@ fn api_on(
     let cert = edge_dtls::Certificate::generate().unwrap();
     let dtls = edge_dtls::ConfigBuilder::new(cert).build().unwrap();
     let relay = Relay::start(config, dtls).unwrap();
-    let api_config = ApiConfig::new("127.0.0.1:0".parse().unwrap(), vec![TOKEN.into()]);
+    let mut api_config = ApiConfig::new("127.0.0.1:0".parse().unwrap(), vec![TOKEN.into()]);
+    // These tests send bad tokens on purpose; bans have their own tests (tests/guard.rs).
+    let guard = edge_control::guard::GuardConfig {
+        max_failures: 64,
+        ..Default::default()
+    };
+    api_config.guard = Some(edge_control::guard::Guard::new(guard).unwrap());
     Api {
         app: router(&api_config, relay.clone()).unwrap(),
         relay,
@@ -92,6 +99,13 @@ impl Api {
             .await
     }
 
+    /// Sends `req` as if from a client on 127.0.0.1 (what a server adds as `ConnectInfo`).
+    async fn send(&self, mut req: Request<Body>) -> axum::response::Response {
+        req.extensions_mut()
+            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
+        self.app.clone().oneshot(req).await.unwrap()
+    }
+
     async fn raw(
         &self,
         method: &str,
@@ -104,7 +118,7 @@ impl Api {
             req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
         }
         let req = req.body(body.map(Body::from).unwrap_or_default()).unwrap();
-        let response = self.app.clone().oneshot(req).await.unwrap();
+        let response = self.send(req).await;
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let value = if bytes.is_empty() {
@@ -402,7 +416,7 @@ async fn authentication() {
         .header(header::AUTHORIZATION, format!("Basic {TOKEN}"))
         .body(Body::empty())
         .unwrap();
-    let response = api.app.clone().oneshot(req).await.unwrap();
+    let response = api.send(req).await;
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(
         response.headers()[header::WWW_AUTHENTICATE],
@@ -413,10 +427,7 @@ async fn authentication() {
         .header(header::AUTHORIZATION, format!("bearer {TOKEN}"))
         .body(Body::empty())
         .unwrap();
-    assert_eq!(
-        api.app.clone().oneshot(req).await.unwrap().status(),
-        StatusCode::OK
-    );
+    assert_eq!(api.send(req).await.status(), StatusCode::OK);
 }
 
 /// Every bad request gets a JSON error that says what is wrong, and leaves no session.

@@ -1,0 +1,212 @@
+//! Who gets in: connections at accept (allow-list, bans, per-client limit) and every
+//! request before its handler (bans, CORS origin, rate limit, preflight, bearer token), in
+//! that order.
+//!
+//! Decisions:
+//! - **A banned source** is closed at accept. A request from a source banned while its
+//!   connection was open gets 403 `{"error": "forbidden", "detail": "request refused"}` (no
+//!   reason given) and, over HTTP/1, `Connection: close`. Either way before any token check.
+//! - **Failures** (fail2ban semantics: a wrong credential is a failed login): an
+//!   `Authorization` header that is not a bearer token the API accepts is recorded in the
+//!   guard as an `api` failure (`bad-token`, or `not-bearer` for another scheme). A request
+//!   *without* `Authorization` gets 401 but is no failure: it tried no credential (a browser
+//!   probing, a health check), like an SSH connection closed before authenticating. A TCP
+//!   connection proves its source address, so every failure counts.
+//! - **Rate limit**: every request (preflights too) takes a token from the source's `api`
+//!   bucket; over it, 429 with `Retry-After` (the seconds one token takes to refill).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Version};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use edge_guard::{Guard, GuardConfig, Service};
+use subtle::ConstantTimeEq;
+
+use crate::client::{Clients, Refusal, Slot};
+use crate::cors::{Cors, Verdict};
+use crate::stats::{Counters, Event, Snapshot};
+use crate::{ApiConfig, Error};
+
+/// The shared admission state of one API.
+#[derive(Debug)]
+pub(crate) struct Gate {
+    pub(crate) guard: Guard,
+    cors: Cors,
+    clients: Clients,
+    tokens: Vec<Vec<u8>>,
+    counters: Counters,
+}
+
+impl Gate {
+    /// The gate of a validated `config`.
+    pub(crate) fn new(config: &ApiConfig) -> Result<Self, Error> {
+        let guard = match &config.guard {
+            Some(guard) => guard.clone(),
+            None => Guard::new(GuardConfig::default()).map_err(|e| Error::Config {
+                key: "guard",
+                reason: e.to_string(),
+            })?,
+        };
+        Ok(Gate {
+            guard,
+            cors: Cors::new(&config.cors.domain_whitelist),
+            clients: Clients::new(config.clients.clone(), config.max_connections_per_client),
+            tokens: config
+                .tokens
+                .iter()
+                .map(|t| t.as_bytes().to_vec())
+                .collect(),
+            counters: Counters::default(),
+        })
+    }
+
+    /// Admits a new TCP connection from `peer`, or refuses it (counted and logged): the
+    /// caller then closes it before anything else (no TLS). The slot is the connection's
+    /// place in its client's count until dropped.
+    pub(crate) fn admit_connection(&self, now: Instant, peer: SocketAddr) -> Option<Slot> {
+        let refused = |event| {
+            self.counters.count(now, event, peer);
+            None
+        };
+        match self.clients.admit(peer) {
+            Err(Refusal::Unlisted) => refused(Event::RefusedUnlisted),
+            // The slot is dropped (given back) when refusing a banned source.
+            Ok(_) if self.guard.is_banned(now, peer.ip()) => refused(Event::RefusedBanned),
+            Err(Refusal::OverLimit) => refused(Event::RefusedOverLimit),
+            Ok(slot) => {
+                self.counters.count(now, Event::Accepted, peer);
+                Some(slot)
+            }
+        }
+    }
+
+    /// Counts a failed or timed-out TLS handshake.
+    pub(crate) fn tls_failed(&self, now: Instant, peer: SocketAddr, why: impl std::fmt::Display) {
+        self.counters
+            .count(now, Event::TlsFailed, format_args!("{peer}: {why}"));
+    }
+
+    /// The counters for `GET /v1/stats`.
+    pub(crate) fn stats(&self, now: Instant) -> Snapshot {
+        self.counters
+            .snapshot(self.clients.open(), self.guard.bans(now).len())
+    }
+
+    /// Checks `Authorization: Bearer <token>` against every token in constant time (per
+    /// token length). `Ok(Err)`: refused and to be recorded as a failure with that reason.
+    fn authenticate(&self, headers: &HeaderMap) -> Result<(), (Error, Option<&'static str>)> {
+        let value = headers.get(header::AUTHORIZATION).ok_or((
+            Error::Unauthorized("missing Authorization: Bearer <token> header"),
+            None,
+        ))?;
+        let value = value.as_bytes();
+        let presented = value
+            .get(..7)
+            .filter(|scheme| scheme.eq_ignore_ascii_case(b"bearer "))
+            .and_then(|_| value.get(7..))
+            .ok_or((
+                Error::Unauthorized("the Authorization header is not of the Bearer scheme"),
+                Some("not-bearer"),
+            ))?
+            .trim_ascii();
+        let matched = self
+            .tokens
+            .iter()
+            .fold(subtle::Choice::from(0), |any, token| {
+                any | token.ct_eq(presented)
+            });
+        if bool::from(matched) {
+            Ok(())
+        } else {
+            Err((
+                Error::Unauthorized("the bearer token is not accepted"),
+                Some("bad-token"),
+            ))
+        }
+    }
+
+    /// The seconds a source over the rate limit should wait: one token's refill, at least 1.
+    fn retry_after(&self) -> u64 {
+        let rate = self.guard.config().rate.api.rate;
+        // The guard validated rate > 0 and finite; the cast saturates.
+        (1.0 / rate).ceil().max(1.0) as u64
+    }
+}
+
+/// The request middleware: ban, CORS origin, rate limit, preflight, bearer token, in that
+/// order; allowed origins' answers get the CORS headers, whatever their status.
+pub(crate) async fn admit_request(
+    State(gate): State<Arc<Gate>>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let now = Instant::now();
+    let Some(&ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() else {
+        return Error::NoClientAddress.into_response();
+    };
+    if gate.guard.is_banned(now, peer.ip()) {
+        gate.counters
+            .count(now, Event::BannedRequest, Described(peer, &req));
+        let mut response = Error::Banned.into_response();
+        if req.version() <= Version::HTTP_11 {
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        return response;
+    }
+    let origin = match gate.cors.check(req.headers()) {
+        Verdict::SameOrigin => None,
+        Verdict::Allowed(origin) => Some(origin),
+        Verdict::Refused(e) => {
+            // Still a request: it takes its token, so a flood of them is limited too.
+            let _ = gate.guard.allow_request(now, peer.ip(), Service::Api);
+            gate.counters
+                .count(now, Event::RefusedOrigin, Described(peer, &req));
+            return e.into_response();
+        }
+    };
+    let mut response = if !gate.guard.allow_request(now, peer.ip(), Service::Api) {
+        gate.counters
+            .count(now, Event::RateLimited, Described(peer, &req));
+        Error::RateLimited {
+            retry_after: gate.retry_after(),
+        }
+        .into_response()
+    } else if let (Some(origin), true) = (&origin, Cors::is_preflight(req.method(), req.headers()))
+    {
+        Cors::preflight(req.headers(), origin.clone())
+    } else {
+        match gate.authenticate(req.headers()) {
+            Ok(()) => next.run(req).await,
+            Err((e, failure)) => {
+                if let Some(reason) = failure {
+                    gate.counters
+                        .count(now, Event::AuthFailure, Described(peer, &req));
+                    gate.guard
+                        .record_failure(now, peer.ip(), Service::Api, reason, None);
+                } else {
+                    tracing::debug!(%peer, path = %req.uri().path(), "control API: {e}");
+                }
+                e.into_response()
+            }
+        }
+    };
+    if let Some(origin) = origin {
+        Cors::decorate(response.headers_mut(), origin);
+    }
+    response
+}
+
+/// A request as refusal lines name it: `peer METHOD path`.
+struct Described<'a>(SocketAddr, &'a Request);
+
+impl std::fmt::Display for Described<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {} {}", self.0, self.1.method(), self.1.uri().path())
+    }
+}

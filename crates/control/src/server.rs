@@ -1,0 +1,242 @@
+//! The listener: accepts connections through the [gate](crate::gate), speaks TLS when
+//! configured, serves HTTP/1.1 and HTTP/2 (hyper-util's auto builder), re-reads the
+//! certificate on SIGHUP, sweeps the guard, and shuts down gracefully.
+
+use std::future::{pending, Future};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use edge_relay::Relay;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::api;
+use crate::client::Slot;
+use crate::gate::Gate;
+use crate::tls::Certificates;
+use crate::{ApiConfig, Error};
+
+/// How often the guard forgets expired bans, failures and rate buckets.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
+/// Longest a TLS handshake may take before the connection is closed.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest an HTTP/1 client may take to send a request's headers.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Serves the control API on `listener` until `shutdown` completes, then finishes the
+/// requests in flight (idle connections are closed, new ones no longer accepted).
+///
+/// HTTPS when `config.tls` is set (the files are re-read on SIGHUP: new connections get the
+/// new certificate; a file that does not load keeps the old one and logs an error naming
+/// it); plain HTTP otherwise, only on a loopback address unless `allow-insecure-http`. What
+/// it serves is logged at start. Connections from sources not in `clients`, from banned
+/// sources, or beyond a client's `max-connections-per-client` are closed at accept, before
+/// TLS, and counted (`GET /v1/stats`). The guard is swept every 5 s.
+///
+/// # Errors
+/// [`Error::Config`] naming a bad key (the listener's own address is checked like
+/// `api.listen`, and the TLS files are read); [`Error::Io`] when the listener or the SIGHUP
+/// handler cannot be set up.
+pub async fn serve(
+    config: ApiConfig,
+    listener: TcpListener,
+    relay: Relay,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), Error> {
+    let (router, gate) = api::build(&config, relay)?;
+    let local = listener.local_addr()?;
+    config.check_plain_http(local)?;
+    let tls = match &config.tls {
+        Some(files) => Some(Arc::new(Certificates::load(files)?)),
+        None => None,
+    };
+    let mut hangup = match tls {
+        Some(_) => Some(signal(SignalKind::hangup())?),
+        None => None,
+    };
+    announce(&config, local);
+
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    builder.http2().timer(TokioTimer::new());
+    let (stop, stopping) = watch::channel(());
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, peer)) => {
+                    // A refused connection is dropped here: closed before any TLS.
+                    if let Some(slot) = gate.admit_connection(Instant::now(), peer) {
+                        connections.spawn(connection(Connection {
+                            stream,
+                            peer,
+                            slot,
+                            tls: tls.clone(),
+                            router: router.clone(),
+                            builder: builder.clone(),
+                            stopping: stopping.clone(),
+                            gate: Arc::clone(&gate),
+                        }));
+                    }
+                }
+                Err(e) => accept_failed(e).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = sweep.tick() => gate.guard.sweep(Instant::now()),
+            () = hangup_received(&mut hangup) => {
+                if let Some(tls) = &tls {
+                    tls.reload();
+                }
+            }
+        }
+    }
+    drop(listener);
+    // Every connection task sees the change: idle ones close, busy ones finish.
+    let _ = stop.send(());
+    while connections.join_next().await.is_some() {}
+    tracing::info!("control API on {local} stopped");
+    Ok(())
+}
+
+/// Logs what is served where.
+fn announce(config: &ApiConfig, local: SocketAddr) {
+    let clients = match config.clients.len() {
+        0 => "any client".to_owned(),
+        n => format!(
+            "{n} listed clients, {} connections each",
+            config.max_connections_per_client
+        ),
+    };
+    match &config.tls {
+        Some(files) => tracing::info!(
+            "control API: https://{local} (HTTP/1.1 and HTTP/2, certificate {}, re-read on \
+             SIGHUP); {clients}",
+            files.certificate.display()
+        ),
+        None if local.ip().to_canonical().is_loopback() => {
+            tracing::info!("control API: plain HTTP on {local} (loopback only); {clients}")
+        }
+        None => tracing::warn!(
+            "control API: plain HTTP on {local}, not loopback (api.allow-insecure-http = true): \
+             bearer tokens travel in the clear; {clients}"
+        ),
+    }
+}
+
+/// Waits for SIGHUP; never completes without a handler.
+async fn hangup_received(hangup: &mut Option<Signal>) {
+    let received = match hangup {
+        Some(signal) => signal.recv().await.is_some(),
+        None => false,
+    };
+    if !received {
+        pending::<()>().await;
+    }
+}
+
+/// A failed accept: the peer's own trouble is ignored; anything else (out of file
+/// descriptors, say) is logged and the loop pauses so it cannot spin.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::warn!("control API: accept failed: {e}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+/// One admitted connection and what serving it takes.
+struct Connection {
+    stream: TcpStream,
+    peer: SocketAddr,
+    /// Given back when this is dropped, however the connection ends.
+    slot: Slot,
+    tls: Option<Arc<Certificates>>,
+    router: Router,
+    builder: auto::Builder<TokioExecutor>,
+    stopping: watch::Receiver<()>,
+    gate: Arc<Gate>,
+}
+
+/// Serves one connection: the TLS handshake (bounded in time, abandoned at shutdown), then
+/// HTTP until the client leaves or shutdown.
+async fn connection(mut c: Connection) {
+    let _slot = c.slot;
+    // Small JSON answers: no Nagle delay.
+    let _ = c.stream.set_nodelay(true);
+    let Some(tls) = c.tls else {
+        return http(
+            TokioIo::new(c.stream),
+            c.peer,
+            c.router,
+            &c.builder,
+            c.stopping,
+        )
+        .await;
+    };
+    let handshake = tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.acceptor().accept(c.stream));
+    let stream = tokio::select! {
+        done = handshake => match done {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return c.gate.tls_failed(Instant::now(), c.peer, e),
+            Err(_) => return c.gate.tls_failed(Instant::now(), c.peer, "handshake timed out"),
+        },
+        _ = c.stopping.changed() => return,
+    };
+    http(
+        TokioIo::new(stream),
+        c.peer,
+        c.router,
+        &c.builder,
+        c.stopping,
+    )
+    .await;
+}
+
+/// HTTP/1.1 or HTTP/2 (by ALPN or preface) on `io`; each request carries the client's
+/// address as `ConnectInfo` for the gate.
+async fn http<I>(
+    io: TokioIo<I>,
+    peer: SocketAddr,
+    router: Router,
+    builder: &auto::Builder<TokioExecutor>,
+    mut stopping: watch::Receiver<()>,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(ConnectInfo(peer));
+        tower::Service::call(&mut router.clone(), req)
+    });
+    let conn = builder.serve_connection(io, service);
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        _ = stopping.changed() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "control API connection ended: {e}");
+    }
+}
