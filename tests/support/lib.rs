@@ -40,6 +40,7 @@ pub fn require_program(name: &str) -> PathBuf {
 pub mod media;
 pub mod srtp;
 pub mod turn;
+pub mod turn_client;
 
 /// A consistent snapshot of a `/proc/net` table such as `/proc/net/udp`, or `None` when it
 /// cannot be read (no IPv6, say). The kernel writes such a table a chunk per `read`, walking

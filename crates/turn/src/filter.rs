@@ -51,10 +51,10 @@ impl PeerFilter {
 /// Transport addresses of this host no allocation may relay to, whatever the allow-list says.
 ///
 /// An entry with a specific address matches a peer with that address (in any of its forms:
-/// `::ffff:127.0.0.1` is `127.0.0.1`) and port. An entry with the unspecified address stands
-/// for its port on every address the host answers on that the server knows: loopback, the
-/// unspecified address (which reaches the host itself), and the host addresses given (relay,
-/// external and listener addresses). Other allocations' relay ports are not here: relaying
+/// `::ffff:127.0.0.1` is `127.0.0.1`) and port, and the unspecified address with that port
+/// (which reaches the host itself). An entry with the unspecified address stands for its port
+/// on every address the host answers on that the server knows: loopback, the unspecified
+/// address, and the host addresses given (relay, external and listener addresses). Other allocations' relay ports are not here: relaying
 /// between two allocations of one server is normal.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OwnAddresses {
@@ -105,9 +105,16 @@ impl OwnAddresses {
         let port = peer.port();
         Forms::of(peer.ip()).iter().any(|ip| {
             let ip = ip.to_canonical();
+            if ip.is_unspecified() {
+                // Sent to the unspecified address, a datagram reaches this host (the kernel
+                // puts the sending socket's own address or loopback in its place): any entry
+                // with that port.
+                return self.any_address.contains(&port)
+                    || self.exact.iter().any(|a| a.port() == port);
+            }
             self.exact.contains(&SocketAddr::new(ip, port))
                 || (self.any_address.contains(&port)
-                    && (ip.is_loopback() || ip.is_unspecified() || self.host.contains(&ip)))
+                    && (ip.is_loopback() || self.host.contains(&ip)))
         })
     }
 }
@@ -273,6 +280,8 @@ mod tests {
             "[::ffff:127.0.0.1]:3478",
             "[::127.0.0.1]:3478",
             "[::1]:3479",
+            "0.0.0.0:3478",
+            "[::]:3479",
         ] {
             assert!(own.contains(addr(hit)), "{hit}");
         }
