@@ -179,7 +179,8 @@ pub(crate) async fn admit_request(
         .into_response()
     } else if let (Some(origin), true) = (&origin, Cors::is_preflight(req.method(), req.headers()))
     {
-        Cors::preflight(req.headers(), origin.clone())
+        // Complete as it is: CORS headers when granted, none when refused.
+        return Cors::preflight(req.headers(), origin.clone());
     } else {
         match gate.authenticate(req.headers()) {
             Ok(()) => next.run(req).await,
