@@ -257,3 +257,41 @@ fn shutdown_and_dropping_the_last_handle_free_everything() {
         })
     ));
 }
+
+#[test]
+fn the_session_cap_refuses_by_name_and_binds_nothing() {
+    let (public, enterprise) = ((48200, 48209), (38200, 38209));
+    let mut config = common::config(public, enterprise, 2);
+    config.max_sessions = 2;
+    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let echo = Echo::start();
+    let first = relay.create_session(spec(&echo)).unwrap();
+    relay.create_session(spec(&echo)).unwrap();
+    let held = (
+        bound_in(PUBLIC_IP, public.0, public.1),
+        bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1),
+    );
+    assert_eq!((held.0.len(), held.1.len()), (2, 4));
+    for _ in 0..5 {
+        let err = relay.create_session(spec(&echo)).unwrap_err();
+        assert!(matches!(err, Error::TooManySessions { limit: 2 }), "{err}");
+        assert!(err.to_string().contains("relay.max-sessions"), "{err}");
+        assert!(err.to_string().contains('2'), "{err}");
+    }
+    // The refusals bound nothing, and the count did not drift.
+    assert_eq!(
+        (
+            bound_in(PUBLIC_IP, public.0, public.1),
+            bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1),
+        ),
+        held
+    );
+    relay.remove_session(first.id).unwrap();
+    relay.create_session(spec(&echo)).unwrap();
+    assert!(matches!(
+        relay.create_session(spec(&echo)),
+        Err(Error::TooManySessions { limit: 2 })
+    ));
+    relay.shutdown();
+    assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
+}

@@ -104,7 +104,13 @@ impl Browser {
     /// A browser whose SDP says `setup` (`actpass`/`active`: DTLS client; `passive`: DTLS
     /// server).
     pub fn with_setup(setup: &'static str) -> Browser {
-        let socket = UdpSocket::bind((PUBLIC_IP, 0)).unwrap();
+        Self::on(PUBLIC_IP, setup)
+    }
+
+    /// A browser on `ip` (another loopback address is another source) whose SDP says
+    /// `setup`.
+    pub fn on(ip: Ipv4Addr, setup: &'static str) -> Browser {
+        let socket = UdpSocket::bind((ip, 0)).unwrap();
         Browser {
             socket,
             relay: SocketAddr::from((PUBLIC_IP, 0)),
@@ -154,14 +160,25 @@ impl Browser {
 
     /// A Binding request as the controlling agent, `pwd` as the key.
     pub fn binding_request(&mut self, pwd: &str, nominate: bool) -> (Vec<u8>, TransactionId) {
+        let username = format!("{}:{BROWSER_UFRAG}", self.relay_ufrag);
+        self.binding_request_as(&username, pwd, nominate)
+    }
+
+    /// A Binding request with any USERNAME (`<relay ufrag>:<browser ufrag>` for a real
+    /// check).
+    pub fn binding_request_as(
+        &mut self,
+        username: &str,
+        pwd: &str,
+        nominate: bool,
+    ) -> (Vec<u8>, TransactionId) {
         self.tid += 1;
         let mut tid = [0u8; 12];
         tid[..4].copy_from_slice(&self.tid.to_be_bytes());
         let tid = TransactionId(tid);
-        let username = format!("{}:{BROWSER_UFRAG}", self.relay_ufrag);
         let mut buf = [0u8; 512];
         let mut enc = MessageEncoder::new(&mut buf, Class::Request, Method::BINDING, tid).unwrap();
-        enc.attribute(&Attribute::Username(&username))
+        enc.attribute(&Attribute::Username(username))
             .unwrap()
             .attribute(&Attribute::Priority(0x6e00_1eff))
             .unwrap()
@@ -182,11 +199,23 @@ impl Browser {
     /// the mapped address.
     pub fn check(&mut self, pwd: &str, nominate: bool) -> (Class, Option<SocketAddr>) {
         let (req, tid) = self.binding_request(pwd, nominate);
-        let deadline = Instant::now() + Duration::from_secs(5);
+        self.exchange_request(&req, tid, Duration::from_secs(5))
+            .unwrap_or_else(|| panic!("no answer to the ICE check from {}", self.relay))
+    }
+
+    /// Sends the request `req` (resent every 200 ms) and waits up to `wait` for the answer
+    /// to it: its class and, on success, the mapped address; `None` when none came.
+    pub fn exchange_request(
+        &mut self,
+        req: &[u8],
+        tid: TransactionId,
+        wait: Duration,
+    ) -> Option<(Class, Option<SocketAddr>)> {
+        let deadline = Instant::now() + wait;
         let mut next_send = Instant::now();
         while Instant::now() < deadline {
             if Instant::now() >= next_send {
-                self.socket.send_to(&req, self.relay).unwrap();
+                self.socket.send_to(req, self.relay).unwrap();
                 next_send = Instant::now() + Duration::from_millis(200);
             }
             if let Some(len) = self.recv_raw(Duration::from_millis(50)) {
@@ -194,11 +223,11 @@ impl Browser {
                     continue;
                 };
                 if msg.transaction_id() == tid {
-                    return (msg.class(), msg.xor_mapped_address().unwrap());
+                    return Some((msg.class(), msg.xor_mapped_address().unwrap()));
                 }
             }
         }
-        panic!("no answer to the ICE check from {}", self.relay);
+        None
     }
 
     fn recv_raw(&mut self, timeout: Duration) -> Option<usize> {
