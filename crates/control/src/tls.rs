@@ -76,7 +76,13 @@ fn server_config(files: &Tls) -> Result<Arc<ServerConfig>, Error> {
         .map_err(|e| certificate_error(e.to_string()))?
         .with_no_client_auth()
         .with_single_cert(chain, key)
-        .map_err(|e| key_error(format!("does not fit the certificate: {e}")))?;
+        .map_err(|e| match e {
+            rustls::Error::InvalidCertificate(_) => certificate_error(format!("unusable: {e}")),
+            rustls::Error::InconsistentKeys(_) => {
+                key_error(format!("does not fit the certificate: {e}"))
+            }
+            _ => key_error(format!("unusable: {e}")),
+        })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -269,3 +269,84 @@ impl Drop for TempDir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+/// A self-signed certificate for `localhost` (rcgen): its DER, PEM and key PEM.
+pub struct TestCertificate {
+    /// The certificate, DER.
+    pub der: Vec<u8>,
+    /// The certificate, PEM.
+    pub pem: String,
+    /// The private key, PEM (PKCS#8).
+    pub key_pem: String,
+}
+
+impl TestCertificate {
+    /// A fresh one.
+    pub fn generate() -> TestCertificate {
+        let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        TestCertificate {
+            der: c.cert.der().to_vec(),
+            pem: c.cert.pem(),
+            key_pem: c.key_pair.serialize_pem(),
+        }
+    }
+}
+
+/// A TLS client trusting `trusted`, offering `alpn`.
+pub fn tls_connector(trusted: &[&TestCertificate], alpn: &[&[u8]]) -> tokio_rustls::TlsConnector {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in trusted {
+        roots
+            .add(rustls::pki_types::CertificateDer::from(c.der.clone()))
+            .unwrap();
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsConnector::from(std::sync::Arc::new(config))
+}
+
+/// A TLS connection to `addr` as `localhost`; the certificate the server presented (DER).
+pub async fn tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> (tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>) {
+    try_tls_connect(connector, addr).await.expect("handshake")
+}
+
+/// [`tls_connect`], or the handshake's error (a connection closed at accept fails here).
+pub async fn try_tls_connect(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> std::io::Result<(tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>)> {
+    let tcp = TcpStream::connect(addr).await?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let tls = tokio::time::timeout(IO_TIMEOUT, connector.connect(name, tcp))
+        .await
+        .expect("handshake in time")?;
+    let served = tls.get_ref().1.peer_certificates().unwrap()[0].to_vec();
+    Ok((tls, served))
+}
+
+/// [`try_tls_connect`] until it succeeds (a place given back asynchronously), for at most
+/// [`IO_TIMEOUT`].
+pub async fn tls_connect_eventually(
+    connector: &tokio_rustls::TlsConnector,
+    addr: SocketAddr,
+) -> (tokio_rustls::client::TlsStream<TcpStream>, Vec<u8>) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    loop {
+        match try_tls_connect(connector, addr).await {
+            Ok(done) => return done,
+            Err(e) => assert!(
+                std::time::Instant::now() < deadline,
+                "no TLS connection: {e}"
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
