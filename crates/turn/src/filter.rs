@@ -54,8 +54,9 @@ impl PeerFilter {
 /// `::ffff:127.0.0.1` is `127.0.0.1`) and port, and the unspecified address with that port
 /// (which reaches the host itself). An entry with the unspecified address stands for its port
 /// on every address the host answers on that the server knows: loopback, the unspecified
-/// address, and the host addresses given (relay, external and listener addresses). Other allocations' relay ports are not here: relaying
-/// between two allocations of one server is normal.
+/// address, and the host addresses given (relay, external and listener addresses). Other
+/// allocations' relay ports are not here: relaying between two allocations of one server is
+/// normal.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct OwnAddresses {
     /// Entries with a specific address, in canonical form.

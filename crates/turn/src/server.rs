@@ -106,23 +106,24 @@ pub struct Stats {
 /// - **Inputs**: [`handle_client`](Server::handle_client) (a datagram or stream frame from a
 ///   client), [`handle_peer`](Server::handle_peer) (a datagram that arrived on a relay
 ///   port), [`handle_timeout`](Server::handle_timeout) (time passed),
-///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away).
+///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away),
+///   [`admits`](Server::admits) (a TCP/TLS connection to accept or close).
 /// - **Outputs**: each input returns what to send right away (responses and relayed
 ///   packets are written into the caller's buffers); then drain
 ///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
 ///   to call [`handle_timeout`](Server::handle_timeout) next.
 /// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
-///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation),
-///   [`admits`](Server::admits) (whether to accept a TCP/TLS connection).
+///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
 /// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
 ///   relay to (the driver adds its bound listeners).
 ///
 /// # The guard
 /// Every STUN request (Binding included) first passes the [`Guard`]: a banned source is
 /// dropped silently, before any crypto work (only the STUN framing has been parsed, to tell
-/// requests from data), then the source's request rate is checked (over the limit: dropped). Both are counted ([`Stats::banned`],
-/// [`Stats::rate_limited`]). Data (ChannelData, Send indications) is never checked: it is the
-/// hot path, limited by the per-allocation bandwidth cap instead. An authentication failure
+/// requests from data), then the source's request rate is checked (over the limit:
+/// dropped). Both are counted ([`Stats::banned`], [`Stats::rate_limited`]). Data
+/// (ChannelData, Send indications) is never checked: it is the hot path, limited by the
+/// per-allocation bandwidth cap instead. An authentication failure
 /// (wrong password, unknown or expired username) is reported to the guard only when the
 /// request carries a valid nonce this server issued to that address, which proves the source
 /// receives there: a spoofed UDP source cannot get a victim banned. The guard is swept every
