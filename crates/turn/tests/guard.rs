@@ -135,15 +135,17 @@ fn the_default_guard_bans_after_three_failures_for_600_s() {
 }
 
 #[test]
-fn unknown_and_expired_usernames_are_failures_with_their_reason() {
+fn unknown_expired_and_wrong_rest_usernames_are_failures_with_their_reason() {
     let g = guard(Duration::from_secs(60));
     let mut cfg = config();
     cfg.shared_secrets = vec![b"rest-secret".to_vec()];
     cfg.guard = Some(g.clone());
     let mut h = Harness::new(cfg);
     let expired = format!("{}:bob", UNIX_START - 1);
+    // A current REST username with a password not made from the secret.
+    let forged = format!("{}:bob", UNIX_START + 3600);
     let lines = guard_log(|| {
-        for user in ["mallory", expired.as_str()] {
+        for user in ["mallory", expired.as_str(), forged.as_str()] {
             let mut c = Client::new(udp_tuple(ATTACKER), user, "whatever");
             assert_eq!(c.allocate(&mut h), Err(401), "{user}");
         }
@@ -153,6 +155,8 @@ fn unknown_and_expired_usernames_are_failures_with_their_reason() {
         [
             "auth-failure service=turn source=198.51.100.7 reason=\"unknown-user\" user=\"mallory\" failures=1/3",
             "auth-failure service=turn source=198.51.100.7 reason=\"expired-username\" user=\"1799999999:bob\" failures=2/3",
+            "auth-failure service=turn source=198.51.100.7 reason=\"bad-integrity\" user=\"1800003600:bob\" failures=3/3",
+            "ban source=198.51.100.7/32 service=turn failures=3 duration=60s",
         ]
     );
 }
