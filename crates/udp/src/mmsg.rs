@@ -28,19 +28,27 @@ fn empty_msghdr() -> libc::msghdr {
     unsafe { std::mem::zeroed() }
 }
 
-/// One `recvmmsg` into the batch's slots. See [`crate::UdpSocket::recv`].
-pub(crate) fn recv(fd: RawFd, batch: &mut RecvBatch, counters: &Counters) -> io::Result<usize> {
-    let (buf, slot_size) = batch.start_recv();
+/// One `recvmmsg` into the batch's free slots (all of them unless `append`); returns how
+/// many datagrams it added. See [`crate::UdpSocket::recv`] and
+/// [`crate::UdpSocket::recv_append`].
+pub(crate) fn recv(
+    fd: RawFd,
+    batch: &mut RecvBatch,
+    append: bool,
+    counters: &Counters,
+) -> io::Result<usize> {
+    let before = if append { batch.len() } else { 0 };
+    let (first, free) = batch.start_recv(append);
     let mut names = [MaybeUninit::<Storage>::uninit(); MAX_BATCH];
     let mut controls = [MaybeUninit::<cmsg::Buf>::uninit(); MAX_BATCH];
     let mut iovs = [MaybeUninit::<libc::iovec>::uninit(); MAX_BATCH];
     let mut hdrs = [MaybeUninit::<libc::mmsghdr>::uninit(); MAX_BATCH];
     let mut slots = 0;
     // A batch has at most MAX_BATCH slots (RecvBatch::new clamps), so the zip covers them all.
-    for (i, slot) in buf.chunks_exact_mut(slot_size).enumerate().take(MAX_BATCH) {
+    for (i, room) in free.enumerate().take(MAX_BATCH) {
         let iov = iovs[i].write(libc::iovec {
-            iov_base: slot.as_mut_ptr().cast(),
-            iov_len: slot.len(),
+            iov_base: room.as_mut_ptr().cast(),
+            iov_len: room.len(),
         });
         let mut hdr = empty_msghdr();
         hdr.msg_name = names[i].as_mut_ptr().cast();
@@ -55,13 +63,18 @@ pub(crate) fn recv(fd: RawFd, batch: &mut RecvBatch, counters: &Counters) -> io:
         });
         slots = i + 1;
     }
+    if slots == 0 {
+        // A full batch (only when appending): nothing offered, nothing learnt.
+        batch.finish_recv(0, 0, false);
+        return Ok(0);
+    }
 
     let mut late = 0;
     let n = loop {
         // SAFETY: the first `slots` headers are initialised; each points at a name, control
-        // buffer and iovec of this frame, and its iovec at a distinct slot of the batch's
-        // buffer, which we hold mutably. All outlive the call, and the kernel writes within
-        // the lengths given.
+        // buffer and iovec of this frame, and its iovec at a distinct free slot of the
+        // batch's buffer, which we hold mutably (nothing else touches it until the call
+        // returns). All outlive the call, and the kernel writes within the lengths given.
         let rc = unsafe {
             libc::recvmmsg(
                 fd,
@@ -82,8 +95,14 @@ pub(crate) fn recv(fd: RawFd, batch: &mut RecvBatch, counters: &Counters) -> io:
                 late += 1;
                 counters.late_error(&e);
             }
-            ErrorClass::Async => return Ok(0),
-            _ => return Err(e),
+            ErrorClass::Async => {
+                batch.finish_recv(slots, 0, false);
+                return Ok(0);
+            }
+            _ => {
+                batch.finish_recv(slots, 0, e.kind() == io::ErrorKind::WouldBlock);
+                return Err(e);
+            }
         }
     };
 
@@ -112,11 +131,12 @@ pub(crate) fn recv(fd: RawFd, batch: &mut RecvBatch, counters: &Counters) -> io:
         // `msg_controllen` bytes of control messages.
         unsafe { cmsg::decode(&h.msg_hdr, &mut meta) };
         received += len.div_ceil(meta.stride).max(1);
-        batch.push(i, meta);
+        batch.push(first + i, meta);
     }
+    batch.finish_recv(slots, n, n < slots);
     Counters::add(&counters.recv_calls, 1);
     Counters::add(&counters.received, received);
-    Ok(batch.len())
+    Ok(batch.len() - before)
 }
 
 /// A position in a slice of transmits: transmit `index`, `offset` bytes into its contents

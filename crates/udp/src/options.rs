@@ -27,6 +27,12 @@ pub struct SocketOptions {
     /// Default off, because a train's segments lie back to back, leaving no room to grow
     /// each one in place.
     pub gro: bool,
+    /// Report each datagram's local destination address ([`crate::RecvMeta::dst_ip`]) and
+    /// let transmits choose their source address (`IP_PKTINFO` / `IPV6_RECVPKTINFO`), which a
+    /// socket bound to a wildcard address needs to answer from the right address. Default
+    /// on; a socket bound to one address can turn it off and save a control message per
+    /// datagram.
+    pub pktinfo: bool,
     /// Receive each datagram's ECN codepoint ([`crate::RecvMeta::ecn`]). Default off. (A
     /// transmit's own `ecn` is sent on the batched path either way.)
     pub ecn: bool,
@@ -46,6 +52,7 @@ impl Default for SocketOptions {
             send_buffer: Some(4 << 20),
             gso: true,
             gro: false,
+            pktinfo: true,
             ecn: false,
             ipv6_only: false,
             io: IoMode::Batched,

@@ -14,63 +14,76 @@ use crate::{RecvBatch, RecvMeta, Transmit, MAX_BATCH};
 /// Late (ICMP-reported) errors absorbed in one receive call before giving the loop back.
 pub(crate) const MAX_LATE_ERRORS: usize = 8;
 
-/// Fills `batch` with up to `capacity()` datagrams, one `recv_from` each, until the socket
-/// has no more.
+/// Fills the batch's free slots (all of them unless `append`), one `recv_from` each, until
+/// the socket has no more; returns how many datagrams it added.
 pub(crate) fn recv(
     socket: &UdpSocket,
     batch: &mut RecvBatch,
+    append: bool,
     counters: &Counters,
 ) -> io::Result<usize> {
-    let capacity = batch.capacity();
-    let (buf, slot_size) = batch.start_recv();
+    let (first, free) = batch.start_recv(append);
     let sock = SockRef::from(socket);
-    let mut metas = [RecvMeta::EMPTY; MAX_BATCH];
+    let mut metas = [(0, RecvMeta::EMPTY); MAX_BATCH];
     let mut got = 0;
+    let mut used = 0;
     let mut late = 0;
     let mut calls = 0;
     let mut stop = None;
-    while got < capacity {
-        let bytes = &mut buf[got * slot_size..(got + 1) * slot_size];
-        // SAFETY: the kernel only writes initialised bytes into the buffer, so viewing
-        // initialised memory as MaybeUninit for the call cannot de-initialise any of it.
-        let uninit = unsafe { &mut *(bytes as *mut [u8] as *mut [MaybeUninit<u8>]) };
-        match sock.recv_from_vectored(&mut [MaybeUninitSlice::new(uninit)]) {
-            Ok((len, flags, addr)) => {
-                calls += 1;
-                if flags.is_truncated() {
-                    Counters::add(&counters.truncated, 1);
-                    continue;
+    let mut drained = false;
+    'slots: for bytes in free {
+        used += 1;
+        loop {
+            // SAFETY: the kernel only writes initialised bytes into the buffer, so viewing
+            // initialised memory as MaybeUninit for the call cannot de-initialise any of it.
+            let uninit = unsafe { &mut *(&mut *bytes as *mut [u8] as *mut [MaybeUninit<u8>]) };
+            match sock.recv_from_vectored(&mut [MaybeUninitSlice::new(uninit)]) {
+                Ok((len, flags, addr)) => {
+                    calls += 1;
+                    if flags.is_truncated() {
+                        Counters::add(&counters.truncated, 1);
+                        continue;
+                    }
+                    // Only IP sockets come here, so the address is always IPv4 or IPv6.
+                    let Some(src) = addr.as_socket().map(canonical) else {
+                        continue;
+                    };
+                    metas[got] = (
+                        first + used - 1,
+                        RecvMeta {
+                            src,
+                            dst_ip: None,
+                            len,
+                            stride: len.max(1),
+                            ecn: None,
+                        },
+                    );
+                    got += 1;
+                    continue 'slots;
                 }
-                // Only IP sockets come here, so the address is always IPv4 or IPv6.
-                let Some(src) = addr.as_socket().map(canonical) else {
-                    continue;
-                };
-                metas[got] = RecvMeta {
-                    src,
-                    dst_ip: None,
-                    len,
-                    stride: len.max(1),
-                    ecn: None,
-                };
-                got += 1;
+                Err(e) => match ErrorClass::of(&e) {
+                    ErrorClass::Retry => {}
+                    ErrorClass::Async if late < MAX_LATE_ERRORS => {
+                        late += 1;
+                        counters.late_error(&e);
+                    }
+                    ErrorClass::Async => {}
+                    _ => {
+                        drained = e.kind() == io::ErrorKind::WouldBlock;
+                        stop = Some(e);
+                    }
+                },
             }
-            Err(e) => match ErrorClass::of(&e) {
-                ErrorClass::Retry => {}
-                ErrorClass::Async if late < MAX_LATE_ERRORS => {
-                    late += 1;
-                    counters.late_error(&e);
-                }
-                ErrorClass::Async => break,
-                _ => {
-                    stop = Some(e);
-                    break;
-                }
-            },
+            if stop.is_some() || late >= MAX_LATE_ERRORS {
+                used -= 1;
+                break 'slots;
+            }
         }
     }
-    for (slot, meta) in metas.iter().take(got).enumerate() {
-        batch.push(slot, *meta);
+    for &(slot, meta) in metas.iter().take(got) {
+        batch.push(slot, meta);
     }
+    batch.finish_recv(used, used, drained);
     Counters::add(&counters.recv_calls, calls);
     Counters::add(&counters.received, got);
     match stop {

@@ -76,7 +76,9 @@ pub(crate) fn probe(fd: BorrowedFd<'_>, ipv6: bool, opts: &SocketOptions) -> Pro
 
     // The local destination address: IPV6_RECVPKTINFO, plus IP_PKTINFO for IPv4 datagrams
     // reaching a dual-stack socket (fails harmlessly on a v6-only one).
-    let pktinfo = if ipv6 {
+    let pktinfo = if !opts.pktinfo {
+        false
+    } else if ipv6 {
         let v6 = set(fd, libc::IPPROTO_IPV6, libc::IPV6_RECVPKTINFO, 1).is_ok();
         let _ = set(fd, libc::IPPROTO_IP, libc::IP_PKTINFO, 1);
         v6

@@ -170,11 +170,28 @@ impl UdpSocket {
     ///   in [`SocketStats::truncated`]) or only late ICMP errors were pending
     ///   ([`SocketStats::async_errors`]); call again.
     /// - Other errors concern the socket itself, not a datagram.
+    ///
+    /// [`RecvBatch::drained`] then tells whether the queue was found empty, so that an
+    /// edge-triggered loop need not call again just to see `WouldBlock`.
     pub fn recv(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        self.receive(batch, false)
+    }
+
+    /// Like [`recv`](Self::recv), but keeps the datagrams already in `batch` and fills only
+    /// its free slots after them ([`RecvBatch::free_slots`]), so one batch can gather
+    /// datagrams from several sockets before they are all sent on. Returns how many
+    /// datagrams it added; with no free slot it receives nothing and returns `Ok(0)`.
+    pub fn recv_append(&self, batch: &mut RecvBatch) -> io::Result<usize> {
+        self.receive(batch, true)
+    }
+
+    fn receive(&self, batch: &mut RecvBatch, append: bool) -> io::Result<usize> {
         match self.caps.io {
             #[cfg(target_os = "linux")]
-            IoMode::Batched => crate::mmsg::recv(raw_fd(&self.socket), batch, &self.counters),
-            _ => portable::recv(&self.socket, batch, &self.counters),
+            IoMode::Batched => {
+                crate::mmsg::recv(raw_fd(&self.socket), batch, append, &self.counters)
+            }
+            _ => portable::recv(&self.socket, batch, append, &self.counters),
         }
     }
 
