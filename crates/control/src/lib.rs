@@ -1,5 +1,8 @@
-//! The HTTP control API of media-edge: sessions of the forwarder ([`edge_relay::Relay`])
-//! set up by SDP offer/answer, with bearer-token authentication and JSON errors.
+//! The HTTP(S) control API of media-edge: sessions of the forwarder ([`edge_relay::Relay`])
+//! set up by SDP offer/answer, with bearer-token authentication and JSON errors, behind
+//! HTTPS (rustls, certificate re-read on SIGHUP), exact CORS, bans after failed logins and a
+//! per-source rate limit ([`guard`]), and an inbound client allow-list with a connection limit
+//! per client. See [`serve`] for the listener and `gate.rs` for the decisions.
 //!
 //! ```no_run
 //! # async fn demo(relay: edge_relay::Relay) -> Result<(), edge_control::Error> {
@@ -11,8 +14,8 @@
 //! ```
 //!
 //! # Endpoints
-//! Every request carries `Authorization: Bearer <token>`; bodies are JSON, SDP travels as
-//! JSON strings.
+//! Every request but a CORS preflight carries `Authorization: Bearer <token>`; bodies are
+//! JSON, SDP travels as JSON strings.
 //!
 //! | method and path | body | answer |
 //! |---|---|---|
@@ -22,6 +25,9 @@
 //! | `GET /v1/sessions` | | 200 `[session, ...]` |
 //! | `GET /v1/sessions/{id}` | | 200 `{"id", "state", "reason"?, "age-ms", "awaiting"?, addresses, "counters"}` |
 //! | `DELETE /v1/sessions/{id}` | | 204, once the session's ports are free |
+//! | `GET /v1/bans` | | 200 `[{"source", "service", "failures", "remaining-seconds"}]` |
+//! | `DELETE /v1/bans/{address}` | | 204, or 404 when not banned |
+//! | `GET /v1/stats` | | 200 connection and refusal counters |
 //!
 //! The browser offers: media-edge answers it (ICE-lite, one host candidate for the
 //! session's public port, `a=fingerprint:sha-256`, `a=setup:passive` for `actpass`,
@@ -41,10 +47,10 @@
 //! a=fingerprint: missing (in the m-line and the session): DTLS-SRTP needs it`.
 //!
 //! # What it does not do
-//! No HTTPS, CORS, client address filtering or bans after failed authentications yet (the
-//! router's layer stack has the place for them), no renegotiation (re-offers, ICE
-//! restarts), no trickle ICE from media-edge (its one candidate is in the SDP), no video
-//! forwarding, no transcoding or payload-type mapping.
+//! No renegotiation (re-offers, ICE restarts), no trickle ICE from media-edge (its one
+//! candidate is in the SDP), no video forwarding, no transcoding or payload-type mapping; no
+//! per-source connection cap when `clients` is empty (the request rate is still limited), no
+//! client certificates.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;
@@ -77,6 +83,24 @@ pub mod fuzz {
     use crate::sdp::browser::{BrowserDescription, Kind};
     use crate::sdp::codec::negotiate;
     use crate::sdp::enterprise::EnterpriseDescription;
+
+    /// Reads `data` as an `Origin` header and as an `api.clients` entry; what parses must
+    /// print as something that parses to itself.
+    pub fn origin(data: &[u8]) {
+        let text = String::from_utf8_lossy(data);
+        if let Ok(origin) = text.parse::<crate::Origin>() {
+            assert_eq!(
+                origin.to_string().parse::<crate::Origin>().ok(),
+                Some(origin)
+            );
+        }
+        if let Ok(client) = text.parse::<crate::ClientAddr>() {
+            assert_eq!(
+                client.to_string().parse::<crate::ClientAddr>().ok(),
+                Some(client)
+            );
+        }
+    }
 
     /// Reads `data` the way requests are read: as a browser offer and answer, as an
     /// enterprise SDP and as an SDES answer, and negotiates codecs between what parses.

@@ -219,6 +219,9 @@ mod tests {
                 })
                 .collect();
             let text = String::from_utf8_lossy(&bytes);
+            // The fuzz target's check: no panic, and what parses prints back to itself.
+            crate::fuzz::origin(&bytes);
+            crate::fuzz::origin(format!("https://{text}").as_bytes());
             let _ = norm(&text);
             let _ = norm(&format!("https://{text}"));
             let _ = norm(&format!("http://[{text}"));
