@@ -28,8 +28,9 @@ const MAX_NAME: usize = 64;
 /// whitespace around `;` and `=` and at either end, IPv4 or IPv6 addresses (without
 /// brackets). It refuses an empty part (a stray `;`), a part without `=`, an unknown or
 /// repeated key, a missing part, port 0 or anything not a decimal port, an address that does
-/// not parse, and the unspecified, multicast and broadcast addresses: the tuple must name one
-/// local unicast address. [`Display`](fmt::Display) writes the canonical form back.
+/// not parse, the unspecified, multicast and broadcast addresses, and IPv4-mapped IPv6 ones
+/// (write the IPv4 address, so one tuple has one spelling): the tuple must name one local
+/// unicast address. [`Display`](fmt::Display) writes the canonical form back.
 ///
 /// ```
 /// use edge_relay::ClientSidePort;
@@ -59,8 +60,8 @@ impl ClientSidePort {
     /// The tuple `address`:`port`, checked as the parser checks it.
     ///
     /// # Errors
-    /// [`InvalidClientSidePort`] for port 0 or an unspecified, multicast or broadcast
-    /// address.
+    /// [`InvalidClientSidePort`] for port 0 or an unspecified, multicast, broadcast or
+    /// IPv4-mapped address.
     pub fn new(address: IpAddr, port: u16) -> Result<Self, InvalidClientSidePort> {
         let pinned = ClientSidePort { address, port };
         let fail = |problem: String| InvalidClientSidePort {
@@ -97,12 +98,18 @@ impl ClientSidePort {
 
 fn check_address(address: IpAddr) -> Result<(), String> {
     let broadcast = matches!(address, IpAddr::V4(v4) if v4.is_broadcast());
+    let mapped = match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped(),
+        IpAddr::V4(_) => None,
+    };
     if address.is_unspecified() {
         Err(format!(
             "address {address} is unspecified: pin one local address"
         ))
     } else if address.is_multicast() || broadcast {
         Err(format!("address {address} is not a unicast address"))
+    } else if let Some(v4) = mapped {
+        Err(format!("address {address} is IPv4-mapped: write {v4}"))
     } else {
         Ok(())
     }
@@ -336,6 +343,7 @@ mod tests {
             ("port=41000;address=224.0.0.1", "not a unicast"),
             ("port=41000;address=255.255.255.255", "not a unicast"),
             ("port=41000;address=ff02::1", "not a unicast"),
+            ("port=41000;address=::ffff:10.1.2.3", "write 10.1.2.3"),
         ] {
             let e = parse(text).unwrap_err();
             let message = e.to_string();
