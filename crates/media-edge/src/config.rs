@@ -1,9 +1,10 @@
 //! The service configuration: a TOML file with kebab-case keys, unknown keys refused, every
 //! error naming the key path (`turn.relay.port-range: 60000-50000 is empty`).
 //!
-//! Top-level sections: `[log]`, `[turn]`, and for media sessions `[relay]` (the forwarder,
-//! see edge-relay's `RelayConfig`), `[dtls]` (its certificate) and `[api]` (the HTTP control
-//! API, see edge-control's `ApiConfig`).
+//! Top-level sections: `[log]`, `[turn]`, `[guard]` (bans and rate limits shared by TURN,
+//! the forwarder's ICE responder and the API, see edge-guard's `GuardConfig`), and for media
+//! sessions `[relay]` (the forwarder, see edge-relay's `RelayConfig`), `[dtls]` (its
+//! certificate) and `[api]` (the HTTP control API, see edge-control's `ApiConfig`).
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -12,8 +13,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
+use edge_guard::{Guard, GuardConfig};
 use edge_turn::{BandwidthCap, IpNet, ServerConfig, ServiceConfig, TlsListener};
 use serde::Deserialize;
+
+use crate::transport::Pins;
 
 /// The configuration used when no `--config` is given: TURN on 127.0.0.1:3478 (UDP and
 /// TCP), loopback relay, and no credentials (one user with a random password is made at
@@ -29,6 +33,10 @@ pub struct Config {
     pub log: Log,
     /// The TURN server.
     pub turn: Turn,
+    /// `[guard]`: bans after failed logins and per-source rate limits, one guard for all
+    /// services; fail2ban-like defaults when absent.
+    #[serde(default)]
+    pub guard: GuardConfig,
     /// `[relay]`: the DTLS-SRTP <-> RTP forwarder; no media sessions without it.
     pub relay: Option<edge_relay::RelayConfig>,
     /// `[dtls]`: the certificate the forwarder presents to browsers.
@@ -56,18 +64,26 @@ pub struct Log {
     /// A tracing filter: `info`, `debug`, `edge_turn=debug,info`, ...
     #[serde(default = "default_level")]
     pub level: String,
+    /// Seconds between two `stats` lines (the guard's counters), logged only when a counter
+    /// moved; 0 logs none. Default 60.
+    #[serde(default = "default_stats_interval")]
+    pub stats_interval: u64,
 }
 
 impl Default for Log {
     fn default() -> Self {
         Self {
             level: default_level(),
+            stats_interval: default_stats_interval(),
         }
     }
 }
 
 fn default_level() -> String {
     "info".into()
+}
+fn default_stats_interval() -> u64 {
+    60
 }
 
 /// `[turn]`.
@@ -295,23 +311,30 @@ impl TryFrom<String> for Net {
 }
 
 impl Config {
-    /// Parses a TOML document; errors name the key path and line.
-    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Config> {
-        let de = toml::Deserializer::parse(text)
+    /// Parses a TOML document with the command line's `pins` written into it; errors name
+    /// the key path and line, or the command line for a value it gave.
+    pub fn parse(text: &str, origin: &str, pins: &Pins) -> anyhow::Result<Config> {
+        let mut doc = toml::de::DeTable::parse(text)
             .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        let from_command_line = pins.apply(doc.get_mut(), origin)?;
+        let de = toml::Deserializer::from(doc);
         let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
-            let line = inner
-                .span()
-                .map(|s| {
-                    format!(
-                        " (line {})",
-                        text[..s.start.min(text.len())].lines().count().max(1)
-                    )
-                })
-                .unwrap_or_default();
-            anyhow!("{origin}: {path}: {}{line}", inner.message())
+            let place = if from_command_line.contains(&path) {
+                " (command line)".to_owned()
+            } else {
+                inner
+                    .span()
+                    .map(|s| {
+                        format!(
+                            " (line {})",
+                            text[..s.start.min(text.len())].lines().count().max(1)
+                        )
+                    })
+                    .unwrap_or_default()
+            };
+            anyhow!("{origin}: {path}: {}{place}", inner.message())
         })?;
         config.check().with_context(|| origin.to_owned())?;
         Ok(config)
@@ -321,6 +344,10 @@ impl Config {
     fn check(&self) -> anyhow::Result<()> {
         if self.api.is_some() && self.relay.is_none() {
             bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
+        }
+        self.guard.validate().map_err(|e| anyhow!("guard.{e}"))?;
+        if let Some(relay) = &self.relay {
+            relay.validate()?;
         }
         if self.dtls.certificate.is_some() != self.dtls.private_key.is_some() {
             bail!("dtls: give both certificate and private-key, or neither (generated)");
@@ -382,6 +409,32 @@ impl Config {
         Ok(())
     }
 
+    /// What TURN must never relay to: the control API and the forwarder's enterprise legs
+    /// (RTP and RTCP ports), so no allocation reaches into the API or injects media into an
+    /// enterprise leg from a local address. The forwarder's public ports stay reachable:
+    /// a browser whose only way in is TURN relays to them. (TURN adds its own listeners.)
+    fn protected_peers(&self) -> Vec<SocketAddr> {
+        let mut peers: Vec<SocketAddr> = self.api.iter().map(|a| a.listen).collect();
+        if let Some(relay) = &self.relay {
+            let e = &relay.enterprise;
+            let ip = e.transport_address;
+            let (first, last) = match (e.transport_port, e.port_range) {
+                (Some(port), _) => (port, port.saturating_add(1)),
+                (None, Some(range)) => (range.first(), range.last()),
+                (None, None) => (1, 0),
+            };
+            peers.extend((first..=last).map(|port| SocketAddr::new(ip, port)));
+            for pinned in e.connections.values() {
+                let rtcp = pinned.port().saturating_add(1);
+                peers.extend([
+                    pinned.socket_addr(),
+                    SocketAddr::new(pinned.address(), rtcp),
+                ]);
+            }
+        }
+        peers
+    }
+
     /// Whether neither users nor shared secrets are configured.
     pub fn has_no_credentials(&self) -> bool {
         self.turn.auth.users.is_empty() && self.turn.auth.shared_secrets.is_empty()
@@ -397,12 +450,14 @@ impl Config {
     }
 
     /// The TURN service configuration. `generated` is the user made up for a configuration
-    /// without credentials (loopback only); `nonce_secret` and `seed` are fresh randomness.
+    /// without credentials (loopback only); `nonce_secret` and `seed` are fresh randomness;
+    /// `guard` is the one shared with the forwarder and the API.
     pub fn service(
         &self,
         generated: Option<(String, String)>,
         nonce_secret: Vec<u8>,
         seed: u64,
+        guard: Guard,
     ) -> anyhow::Result<ServiceConfig> {
         let t = &self.turn;
         let mut server = ServerConfig::new(t.realm.clone(), t.relay.address);
@@ -435,6 +490,8 @@ impl Config {
         server.peer_deny = t.peers.deny.iter().map(|n| n.0).collect();
         server.software = t.software.clone();
         server.rng_seed = seed;
+        server.guard = Some(guard);
+        server.protected_peers = self.protected_peers();
         server.validate().map_err(|e| anyhow!("turn: {e}"))?;
         let mut service = ServiceConfig::new(server);
         service.udp = t.listen_udp.clone();
@@ -460,7 +517,10 @@ mod tests {
     use super::*;
 
     fn err(text: &str) -> String {
-        format!("{:#}", Config::parse(text, "test.toml").unwrap_err())
+        format!(
+            "{:#}",
+            Config::parse(text, "test.toml", &Pins::default()).unwrap_err()
+        )
     }
 
     const MINIMAL: &str =
@@ -468,7 +528,7 @@ mod tests {
 
     #[test]
     fn embedded_default_parses_and_is_loopback_only() {
-        let c = Config::parse(EMBEDDED_DEFAULT, "embedded").unwrap();
+        let c = Config::parse(EMBEDDED_DEFAULT, "embedded", &Pins::default()).unwrap();
         assert_eq!(
             c.turn.listen_udp,
             vec!["127.0.0.1:3478".parse::<SocketAddr>().unwrap()]
@@ -479,8 +539,9 @@ mod tests {
     #[test]
     fn example_config_in_deploy_parses() {
         let text = include_str!("../../../deploy/media-edge.toml");
-        let c = Config::parse(text, "deploy/media-edge.toml").unwrap();
-        c.service(None, vec![0; 32], 1).unwrap();
+        let c = Config::parse(text, "deploy/media-edge.toml", &Pins::default()).unwrap();
+        c.service(None, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
+            .unwrap();
     }
 
     #[test]
@@ -518,7 +579,7 @@ mod tests {
         let public = MINIMAL.replace("127.0.0.1:3478", "0.0.0.0:3478");
         assert!(err(&public).contains("turn.auth"), "{}", err(&public));
         let with_user = format!("{public}[[turn.auth.users]]\nname = \"a\"\npassword = \"b\"\n");
-        Config::parse(&with_user, "t").unwrap();
+        Config::parse(&with_user, "t", &Pins::default()).unwrap();
     }
 
     #[test]

@@ -1,22 +1,31 @@
 //! The media-edge service binary: `media-edge [--config FILE]` runs the service,
-//! `media-edge check-config [--config FILE]` validates a configuration and exits.
+//! `media-edge check-config [--config FILE]` validates a configuration and exits,
+//! `media-edge firewall-rules [--config FILE]` prints the nftables rules matching it.
 //! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
 //! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
 mod config;
+mod firewall;
+mod host;
 mod media;
+mod transport;
 
+use std::io::IsTerminal as _;
+use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use anyhow::{anyhow, Context as _};
 use base64::Engine as _;
 use clap::{Parser, Subcommand};
+use edge_guard::{Guard, GuardConfig, GuardStats};
 use edge_turn::{LocalAddrs, Service, ServiceConfig};
 use rand::RngCore as _;
 
 use crate::config::{Config, EMBEDDED_DEFAULT};
 use crate::media::Media;
+use crate::transport::Pins;
 
 /// The media edge of a contact centre: TURN server for browsers, DTLS-SRTP <-> RTP
 /// forwarder toward the enterprise, and its HTTP control API.
@@ -26,6 +35,22 @@ struct Cli {
     /// Configuration file (TOML); the embedded loopback default when absent.
     #[arg(long, short, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The local address the forwarder's enterprise legs bind to and send from
+    /// (relay.enterprise.transport-address); must match the file's if it has one.
+    #[arg(long, global = true, value_name = "IP")]
+    transport_address: Option<IpAddr>,
+    /// Pins the enterprise legs to this one local port, RTCP on the next
+    /// (relay.enterprise.transport-port); must match the file's if it has one, or lie in
+    /// its relay.enterprise.port-range (then only this port of the range is used).
+    #[arg(long, global = true, value_name = "PORT",
+          value_parser = clap::value_parser!(u16).range(1..65535))]
+    transport_port: Option<u16>,
+    /// A named enterprise connection pinned to one local tuple
+    /// (relay.enterprise.connections.NAME); repeatable; must match the file's definition of
+    /// the same name if it has one.
+    #[arg(long = "connection", global = true, value_name = "NAME=port=<n>;address=<ip>",
+          value_parser = transport::parse_connection)]
+    connections: Vec<(String, edge_relay::ClientSidePort)>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -34,6 +59,8 @@ struct Cli {
 enum Command {
     /// Validate the configuration, print what would run, and exit.
     CheckConfig,
+    /// Print the nftables ruleset (table inet media_edge) matching the configuration.
+    FirewallRules,
 }
 
 /// The username generated when no credentials are configured.
@@ -61,8 +88,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             "embedded default config".to_owned(),
         ),
     };
-    let config = Config::parse(&text, &origin)?;
+    let pins = Pins::new(cli.transport_address, cli.transport_port, cli.connections)?;
+    let config = Config::parse(&text, &origin, &pins)?;
+    if let Some(Command::FirewallRules) = cli.command {
+        print!("{}", firewall::rules(&config, &origin)?);
+        return Ok(());
+    }
     init_logging(&config.log.level)?;
+    // One guard for TURN, the forwarder's ICE responder and the API: a source failing at one
+    // door is banned at all of them.
+    let guard = Guard::new(config.guard.clone()).map_err(|e| anyhow!("guard.{e}"))?;
 
     let generated = config.has_no_credentials().then(|| {
         let mut bytes = [0u8; 18];
@@ -72,7 +107,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     });
     let mut nonce_secret = vec![0u8; 32];
     rand::rng().fill_bytes(&mut nonce_secret);
-    let service_config = config.service(generated.clone(), nonce_secret, rand::random())?;
+    let service_config = config.service(
+        generated.clone(),
+        nonce_secret,
+        rand::random(),
+        guard.clone(),
+    )?;
 
     if let Some(Command::CheckConfig) = cli.command {
         println!("{origin}: OK");
@@ -80,7 +120,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(line) = media::summary(&config) {
             println!("{line}");
         }
+        println!("{}", guard_summary(&config.guard));
+        for problem in host::problems(&config) {
+            eprintln!("warning: on this host, start-up would refuse: {problem}");
+        }
         return Ok(());
+    }
+
+    let problems = host::problems(&config);
+    if !problems.is_empty() {
+        anyhow::bail!("{origin}: start-up checks failed: {}", problems.join("; "));
     }
 
     // Signal handlers go in before anything is announced, so a SIGTERM right after the
@@ -102,12 +151,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
              `{password}` for this run only (loopback listeners only)"
         );
     }
+    tracing::info!("{}", guard_summary(guard.config()));
     runtime.block_on(async {
-        let media = Media::start(&config).await?;
+        let media = Media::start(&config, &guard).await?;
         if let Some(line) = media::summary(&config) {
             tracing::info!("{line}");
         }
-        let waited = wait_for_shutdown(&service, media.as_ref(), term, interrupt).await;
+        let stats = Duration::from_secs(config.log.stats_interval);
+        let waited =
+            wait_for_shutdown(&service, media.as_ref(), &guard, stats, term, interrupt).await;
         tracing::info!("shutting down");
         if let Some(media) = media {
             media.shutdown().await?;
@@ -160,21 +212,28 @@ fn init_logging(level: &str) -> anyhow::Result<()> {
         _ => tracing_subscriber::EnvFilter::try_new(level),
     }
     .with_context(|| format!("log.level: {level:?} is not a tracing filter"))?;
+    // Colour only on a terminal: a log file or the journal gets plain lines, which the
+    // fail2ban filter (deploy/fail2ban) matches.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_writer(std::io::stderr)
         .init();
     Ok(())
 }
 
-/// Waits for SIGINT or SIGTERM, or until the TURN loop or the API dies on its own.
+/// Waits for SIGINT or SIGTERM, or until the TURN loop or the API dies on its own. Every
+/// `stats_interval` (unless zero) logs the guard's counters when they moved.
 async fn wait_for_shutdown(
     service: &Service,
     media: Option<&Media>,
+    guard: &Guard,
+    stats_interval: Duration,
     mut term: tokio::signal::unix::Signal,
     mut interrupt: tokio::signal::unix::Signal,
 ) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(500));
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut logged = (Instant::now(), GuardStats::default());
     loop {
         tokio::select! {
             _ = interrupt.recv() => return Ok(()),
@@ -186,7 +245,58 @@ async fn wait_for_shutdown(
                 if media.is_some_and(|m| !m.is_running()) {
                     anyhow::bail!("the control API stopped unexpectedly");
                 }
+                let now = Instant::now();
+                if !stats_interval.is_zero() && now.duration_since(logged.0) >= stats_interval {
+                    let stats = guard.stats();
+                    if stats != logged.1 {
+                        tracing::info!("{}", stats_line(&stats));
+                    }
+                    logged = (now, stats);
+                }
             }
         }
     }
+}
+
+/// The guard's settings in one line, for start-up and check-config.
+fn guard_summary(g: &GuardConfig) -> String {
+    let rate = |r: &edge_guard::RateLimit| format!("{}/s burst {}", r.rate, r.burst);
+    format!(
+        "media-edge guard: ban after {} failures within {} s for {} s; allow [{}]; IPv6 per /{}; \
+         rate limits turn {}, api {}, ice {}",
+        g.max_failures,
+        g.find_window.as_secs_f64(),
+        g.ban_duration.as_secs_f64(),
+        g.allow
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(","),
+        g.ipv6_prefix,
+        rate(&g.rate.turn),
+        rate(&g.rate.api),
+        rate(&g.rate.ice),
+    )
+}
+
+/// The periodic `stats` line: the guard's counters since start and its table sizes.
+fn stats_line(s: &GuardStats) -> String {
+    format!(
+        "stats guard: failures={} bans-started={} bans-expired={} bans-lifted={} \
+         bans-evicted={} banned-drops={} rate-refused-turn={} rate-refused-api={} \
+         rate-refused-ice={} tracked-evicted={} bans={} failure-records={} rate-buckets={}",
+        s.failures,
+        s.bans_started,
+        s.bans_expired,
+        s.bans_lifted,
+        s.bans_evicted,
+        s.banned_drops,
+        s.rate_refused.turn,
+        s.rate_refused.api,
+        s.rate_refused.ice,
+        s.tracked_evicted,
+        s.bans,
+        s.failure_records,
+        s.rate_buckets,
+    )
 }

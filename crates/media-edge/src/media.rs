@@ -4,6 +4,7 @@
 use anyhow::{anyhow, Context as _};
 use base64::Engine as _;
 use edge_control::ApiConfig;
+use edge_guard::Guard;
 use edge_relay::Relay;
 use rand::RngCore as _;
 use tokio::sync::oneshot;
@@ -24,17 +25,21 @@ struct Api {
 
 impl Media {
     /// Starts the forwarder and the API of `config`, or returns `None` without `[relay]`.
-    /// Must run inside the tokio runtime that is to serve the API.
-    pub async fn start(config: &Config) -> anyhow::Result<Option<Media>> {
-        let Some(relay_config) = config.relay.clone() else {
+    /// Both share `guard` (bans and rate limits) with the TURN server. Must run inside the
+    /// tokio runtime that is to serve the API.
+    pub async fn start(config: &Config, guard: &Guard) -> anyhow::Result<Option<Media>> {
+        let Some(mut relay_config) = config.relay.clone() else {
             return Ok(None);
         };
+        relay_config.guard = Some(guard.clone());
         let dtls = dtls_config(&config.dtls)?;
         let fingerprint = dtls.certificate().fingerprint();
         let relay = Relay::start(relay_config, dtls).context("cannot start the forwarder")?;
         tracing::info!("media-edge forwarder: DTLS certificate {fingerprint}");
         let api = match &config.api {
-            Some(api_config) => Some(start_api(api_config.clone(), relay.clone()).await?),
+            Some(api_config) => {
+                Some(start_api(api_config.clone(), relay.clone(), guard.clone()).await?)
+            }
             None => None,
         };
         Ok(Some(Media { relay, api }))
@@ -84,7 +89,7 @@ fn dtls_config(dtls: &Dtls) -> anyhow::Result<edge_dtls::Config> {
 
 /// Binds and serves the API. A loopback API without tokens gets one made up for this run,
 /// logged once; anywhere else tokens must be configured.
-async fn start_api(mut config: ApiConfig, relay: Relay) -> anyhow::Result<Api> {
+async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow::Result<Api> {
     if config.tokens.is_empty() && config.listen.ip().is_loopback() {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
@@ -95,14 +100,11 @@ async fn start_api(mut config: ApiConfig, relay: Relay) -> anyhow::Result<Api> {
         );
         config.tokens.push(token);
     }
+    config.guard = Some(guard);
     config.validate()?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("api.listen: cannot bind {}", config.listen))?;
-    tracing::info!(
-        "media-edge API: http://{}",
-        listener.local_addr().unwrap_or(config.listen)
-    );
     let (stop, stopped) = oneshot::channel::<()>();
     let task = tokio::spawn(edge_control::serve(config, listener, relay, async {
         let _ = stopped.await;
@@ -124,14 +126,27 @@ pub fn summary(config: &Config) -> Option<String> {
         .advertised_address
         .map(|a| format!(" (announced as {a})"))
         .unwrap_or_default();
+    let connections = if enterprise.connections.is_empty() {
+        String::new()
+    } else {
+        let list: Vec<String> = enterprise
+            .connections
+            .iter()
+            .map(|(name, pinned)| format!("{name}={pinned}"))
+            .collect();
+        format!("; connections {}", list.join(", "))
+    };
     let api = config
         .api
         .as_ref()
-        .map(|a| format!("http://{}", a.listen))
+        .map(|a| {
+            let scheme = if a.tls.is_some() { "https" } else { "http" };
+            format!("{scheme}://{}", a.listen)
+        })
         .unwrap_or_else(|| "-".to_owned());
     Some(format!(
-        "media-edge forwarder: public {} ports {}{advertised}; enterprise {} {enterprise_ports}; \
-         {} workers; api {api}",
+        "media-edge forwarder: public {} ports {}{advertised}; enterprise {} \
+         {enterprise_ports}{connections}; {} workers; api {api}",
         public.address, public.port_range, enterprise.transport_address, relay.workers,
     ))
 }

@@ -1,0 +1,263 @@
+//! `media-edge firewall-rules`: the nftables ruleset matching a configuration, so the
+//! firewall and the config never disagree.
+//!
+//! One table of its own, `table inet media_edge`, loaded with `nft -f` (it replaces only
+//! that table). Its input chain accepts what media-edge serves (the API, the TURN listeners,
+//! the TURN relay range, the forwarder's public and enterprise ports) and drops everything
+//! else addressed to media-edge's own addresses; its output chain lets UDP leave the
+//! enterprise addresses (transport-address, named connections) only from the pinned ports. Every rule carries the
+//! configuration key it comes from as its comment.
+
+use std::fmt::Write as _;
+use std::net::{IpAddr, SocketAddr};
+
+use anyhow::bail;
+
+use crate::config::Config;
+
+/// Which way a rule looks at a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chain {
+    /// Traffic to media-edge: matched on destination address and port.
+    Input,
+    /// Traffic from media-edge: matched on source address and port.
+    Output,
+}
+
+/// One accept rule: `proto` traffic on `ports` of `address`.
+#[derive(Debug, Clone)]
+struct Rule {
+    chain: Chain,
+    address: IpAddr,
+    proto: &'static str,
+    ports: (u16, u16),
+    key: String,
+}
+
+/// The ruleset for `config` (read from `origin`), as an `nft -f` script.
+pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
+    let accepts = accepts(config)?;
+    let mut own = Vec::new();
+    let mut enterprise = Vec::new();
+    for rule in &accepts {
+        if rule.chain == Chain::Input && dedicated(rule.address) && !own.contains(&rule.address) {
+            own.push(rule.address);
+        }
+    }
+    if let Some(relay) = &config.relay {
+        let e = &relay.enterprise;
+        let pinned = e.connections.values().map(|c| c.address());
+        for address in std::iter::once(e.transport_address).chain(pinned) {
+            if dedicated(address) && !enterprise.contains(&address) {
+                enterprise.push(address);
+            }
+        }
+    }
+
+    let mut out = String::new();
+    header(&mut out, origin, &own, &enterprise);
+    out.push_str("table inet media_edge\ndelete table inet media_edge\n\n");
+    out.push_str("table inet media_edge {\n");
+    out.push_str("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
+    out.push_str("\t\tct state established,related accept\n");
+    out.push_str("\t\tmeta l4proto { icmp, ipv6-icmp } accept comment \"ping, path MTU, IPv6 neighbour discovery\"\n");
+    for rule in accepts.iter().filter(|r| r.chain == Chain::Input) {
+        line(&mut out, rule);
+    }
+    drop_rules(
+        &mut out,
+        "daddr",
+        "",
+        &own,
+        "everything else to media-edge's addresses",
+    );
+    out.push_str("\t}\n\n");
+    out.push_str("\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n");
+    out.push_str("\t\tct state established,related accept\n");
+    for rule in accepts.iter().filter(|r| r.chain == Chain::Output) {
+        line(&mut out, rule);
+    }
+    drop_rules(
+        &mut out,
+        "saddr",
+        " meta l4proto udp",
+        &enterprise,
+        "UDP from the enterprise addresses only from their pinned ports",
+    );
+    out.push_str("\t}\n}\n");
+    Ok(out)
+}
+
+/// The accept rules of both chains, in configuration order.
+fn accepts(config: &Config) -> anyhow::Result<Vec<Rule>> {
+    let mut rules = Vec::new();
+    let mut listener = |addr: SocketAddr, proto, key: &str| {
+        if addr.port() == 0 {
+            bail!("{key}: {addr} has no fixed port, so no firewall rule can open it");
+        }
+        rules.push(Rule {
+            chain: Chain::Input,
+            address: addr.ip(),
+            proto,
+            ports: (addr.port(), addr.port()),
+            key: key.to_owned(),
+        });
+        Ok(())
+    };
+    if let Some(api) = &config.api {
+        listener(api.listen, "tcp", "api.listen")?;
+    }
+    let turn = &config.turn;
+    for &addr in &turn.listen_udp {
+        listener(addr, "udp", "turn.listen-udp")?;
+    }
+    for &addr in &turn.listen_tcp {
+        listener(addr, "tcp", "turn.listen-tcp")?;
+    }
+    for tls in &turn.listen_tls {
+        listener(tls.address, "tcp", "turn.listen-tls")?;
+    }
+    let range = &turn.relay.port_range.0;
+    let both = |address, ports, key: &str, rules: &mut Vec<Rule>| {
+        for chain in [Chain::Input, Chain::Output] {
+            rules.push(Rule {
+                chain,
+                address,
+                proto: "udp",
+                ports,
+                key: key.to_owned(),
+            });
+        }
+    };
+    both(
+        turn.relay.address,
+        (*range.start(), *range.end()),
+        "turn.relay.port-range",
+        &mut rules,
+    );
+    if let Some(relay) = &config.relay {
+        let public = &relay.public;
+        rules.push(Rule {
+            chain: Chain::Input,
+            address: public.address,
+            proto: "udp",
+            ports: (public.port_range.first(), public.port_range.last()),
+            key: "relay.public.port-range".into(),
+        });
+        let e = &relay.enterprise;
+        let (ports, key) = match (e.transport_port, e.port_range) {
+            (Some(port), _) => (
+                (port, port.saturating_add(1)),
+                "relay.enterprise.transport-port",
+            ),
+            (None, Some(range)) => ((range.first(), range.last()), "relay.enterprise.port-range"),
+            (None, None) => bail!("relay.enterprise.port-range: required unless relay.enterprise.transport-port is given"),
+        };
+        both(e.transport_address, ports, key, &mut rules);
+        for (name, pinned) in &e.connections {
+            let ports = (pinned.port(), pinned.port().saturating_add(1));
+            let key = format!("relay.enterprise.connections.{name}");
+            both(pinned.address(), ports, &key, &mut rules);
+        }
+    }
+    Ok(rules)
+}
+
+/// Whether the final drop may cover `address`: a specific, non-loopback address, assumed to
+/// be media-edge's own. A wildcard would drop the whole host's traffic, loopback other
+/// local services'.
+fn dedicated(address: IpAddr) -> bool {
+    !address.is_unspecified() && !address.is_loopback()
+}
+
+fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr]) {
+    let list = |a: &[IpAddr]| {
+        a.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let _ = writeln!(
+        out,
+        "#!/usr/sbin/nft -f\n\
+         # nftables rules for media-edge, generated by `media-edge firewall-rules` from {origin}.\n\
+         # Load with `nft -f <this file>`: it replaces the table inet media_edge and nothing else.\n\
+         #\n\
+         # Assumptions:"
+    );
+    if own.is_empty() {
+        out.push_str(
+            "# - Every address here is loopback or a wildcard (0.0.0.0, ::): the input chain \
+             accepts\n#   media-edge's ports and drops nothing.\n",
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "# - {} belong(s) to media-edge alone: after the accepts, everything else \
+             addressed\n#   to them is dropped. Add accepts of your own (ssh, monitoring) to \
+             the input chain\n#   before that drop, or give media-edge addresses of its own. \
+             Loopback and wildcard\n#   (0.0.0.0, ::) addresses get accepts but no drop.",
+            list(own)
+        );
+    }
+    if !enterprise.is_empty() {
+        let _ = writeln!(
+            out,
+            "# - The enterprise addresses ({}) send UDP only from media-edge's pinned\n\
+             #   ports; other UDP from them is dropped (replies to established flows pass).",
+            list(enterprise)
+        );
+    }
+    out.push_str(
+        "# - A packet must pass every table hooked where this one is: an accept here does not\n\
+         #   override a drop in another table. With a default-drop policy elsewhere, copy these\n\
+         #   accepts into that table too.\n\
+         # - A listener on :: also receives IPv4 (net.ipv6.bindv6only = 0, Linux's default).\n\n",
+    );
+}
+
+fn line(out: &mut String, rule: &Rule) {
+    let (direction, port_dir) = match rule.chain {
+        Chain::Input => ("daddr", "dport"),
+        Chain::Output => ("saddr", "sport"),
+    };
+    let address = match rule.address {
+        IpAddr::V4(a) if a.is_unspecified() => "meta nfproto ipv4".to_owned(),
+        IpAddr::V4(a) => format!("ip {direction} {a}"),
+        IpAddr::V6(a) if a.is_unspecified() => String::new(),
+        IpAddr::V6(a) => format!("ip6 {direction} {a}"),
+    };
+    let ports = match rule.ports {
+        (first, last) if first == last => first.to_string(),
+        (first, last) => format!("{first}-{last}"),
+    };
+    let space = if address.is_empty() { "" } else { " " };
+    let _ = writeln!(
+        out,
+        "\t\t{address}{space}{} {port_dir} {ports} accept comment \"{}\"",
+        rule.proto, rule.key
+    );
+}
+
+/// `ip <dir> { ... }<extra> drop` lines for the IPv4 and IPv6 addresses in `addresses`.
+fn drop_rules(out: &mut String, direction: &str, extra: &str, addresses: &[IpAddr], why: &str) {
+    let v4: Vec<String> = addresses
+        .iter()
+        .filter(|a| a.is_ipv4())
+        .map(ToString::to_string)
+        .collect();
+    let v6: Vec<String> = addresses
+        .iter()
+        .filter(|a| a.is_ipv6())
+        .map(ToString::to_string)
+        .collect();
+    for (family, list) in [("ip", v4), ("ip6", v6)] {
+        if !list.is_empty() {
+            let _ = writeln!(
+                out,
+                "\t\t{family} {direction} {{ {} }}{extra} drop comment \"{why}\"",
+                list.join(", ")
+            );
+        }
+    }
+}

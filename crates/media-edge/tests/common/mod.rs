@@ -1,0 +1,258 @@
+//! The binary as a child process: scratch config files, start and stop, its log lines, and
+//! a one-shot HTTP client for its API.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_media-edge");
+
+/// Writes `text` to a file `name` in a directory of this test process.
+pub fn scratch(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("media-edge-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// Runs the binary to completion (check-config, firewall-rules, a refused start).
+pub fn run<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let mut child = Command::new(BIN)
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // A start that was supposed to be refused must not serve forever.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("media-edge did not exit within 20 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Stderr of a run that must fail.
+pub fn refused<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = run(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!out.status.success(), "accepted; stderr: {stderr}");
+    stderr
+}
+
+/// Stdout of a run that must succeed.
+pub fn accepted<I, S>(args: I) -> String
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<OsStr>,
+{
+    let out = run(args);
+    assert!(
+        out.status.success(),
+        "refused: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A running service; killed on drop if the test did not stop it.
+pub struct Running {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    /// Starts the binary with `args`; its log (stderr) is collected line by line.
+    pub fn start<I, S>(args: I) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let all = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                all.lock().unwrap().push(line.clone());
+                let _ = tx.send(line);
+            }
+        });
+        Running { child, lines, log }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The next log line containing `needle` (waiting up to 20 s).
+    pub fn wait_for(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) if line.contains(needle) => return line,
+                Ok(_) => {}
+                Err(_) => panic!("no log line with {needle:?}; log:\n{}", self.log()),
+            }
+        }
+    }
+
+    /// Every log line so far.
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    /// The address after `prefix` in the first log line holding it, e.g. the bound API.
+    pub fn address_after(&self, prefix: &str) -> SocketAddr {
+        let line = self.wait_for(prefix);
+        let rest = &line[line.find(prefix).unwrap() + prefix.len()..];
+        let end = rest
+            .find(|c: char| !(c.is_ascii_hexdigit() || ".:[]".contains(c)))
+            .unwrap_or(rest.len());
+        rest[..end].parse().unwrap()
+    }
+
+    /// SIGTERM, then the exit status (within 10 s).
+    pub fn stop(mut self) -> ExitStatus {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection; returns the status code and the body.
+pub fn http(api: SocketAddr, method: &str, path: &str, token: &str, body: &str) -> (u16, String) {
+    let stream = TcpStream::connect(api).unwrap();
+    exchange(stream, method, path, token, body)
+}
+
+/// One HTTP/1.1 request on `stream`; the status code (0 when the server closed without an
+/// answer) and the body.
+pub fn exchange(
+    mut stream: TcpStream,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> (u16, String) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "{method} {path} HTTP/1.1\r\nHost: media-edge\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = String::new();
+    if stream.read_to_string(&mut response).is_err() {
+        return (0, response);
+    }
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// How many UDP sockets process `pid` holds bound to exactly `addr` (IPv4), read back from
+/// the kernel: /proc/net/udp's entries for that local tuple whose inode is one of the
+/// process's file descriptors.
+pub fn udp_sockets_of(pid: u32, addr: SocketAddr) -> usize {
+    let SocketAddr::V4(v4) = addr else {
+        panic!("IPv4 only: {addr}")
+    };
+    let local = format!(
+        "{:08X}:{:04X}",
+        u32::from_le_bytes(v4.ip().octets()),
+        v4.port()
+    );
+    let inodes: HashSet<String> = stable("/proc/net/udp")
+        .lines()
+        .skip(1)
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.get(1) == Some(&local.as_str())).then(|| f.get(9).map(|i| (*i).to_owned()))?
+        })
+        .collect();
+    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap();
+    let held: HashSet<String> = fds
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter_map(|t| {
+            let t = t.to_string_lossy().into_owned();
+            Some(t.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
+        })
+        .collect();
+    inodes.intersection(&held).count()
+}
+
+/// A consistent read of a /proc/net table: the kernel renders it a chunk per read, so a
+/// single read can race with sockets opening elsewhere; two equal reads in a row cannot.
+fn stable(path: &str) -> String {
+    let mut last = std::fs::read_to_string(path).unwrap();
+    for _ in 0..100 {
+        let next = std::fs::read_to_string(path).unwrap();
+        if next == last {
+            return next;
+        }
+        last = next;
+    }
+    panic!("{path} never read the same twice in a row");
+}
