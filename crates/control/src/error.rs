@@ -176,6 +176,8 @@ fn relay_status(e: &RelayError) -> (StatusCode, &'static str) {
         RelayError::PortsExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "ports-exhausted"),
         RelayError::Bind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "bind-failed"),
         RelayError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "relay-stopped"),
+        RelayError::UnknownConnection { .. } => (StatusCode::BAD_REQUEST, "unknown-connection"),
+        RelayError::ConnectionBusy { .. } => (StatusCode::CONFLICT, "connection-busy"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "relay-failed"),
     }
 }

@@ -19,8 +19,8 @@
 //!
 //! | method and path | body | answer |
 //! |---|---|---|
-//! | `POST /v1/sessions` | `{"offer": "<browser SDP>", "enterprise": {"rtp": "ip:port"} \| {"sdp": "<SDP>"}, "enterprise-srtp": "sdes" \| "none", "strict-source": bool}` | 201 `{"id", "answer", "enterprise-sdp", "awaiting"?}` |
-//! | `POST /v1/sessions` | `{"enterprise-offer": "<enterprise SDP>", "strict-source": bool}` | 201 `{"id", "offer", "awaiting": "browser-answer"}` |
+//! | `POST /v1/sessions` | `{"offer": "<browser SDP>", "enterprise": {"rtp": "ip:port"} \| {"sdp": "<SDP>"}, "enterprise-srtp": "sdes" \| "none", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "answer", "enterprise-sdp", "awaiting"?}` |
+//! | `POST /v1/sessions` | `{"enterprise-offer": "<enterprise SDP>", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "offer", "awaiting": "browser-answer"}` |
 //! | `POST /v1/sessions/{id}/answer` | `{"answer": "<browser SDP>"}` or `{"enterprise": {...}}` | 200 `{"id", "enterprise-sdp"?}` |
 //! | `GET /v1/sessions` | | 200 `[session, ...]` |
 //! | `GET /v1/sessions/{id}` | | 200 `{"id", "state", "reason"?, "age-ms", "awaiting"?, addresses, "counters"}` |

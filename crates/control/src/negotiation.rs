@@ -45,6 +45,25 @@ pub(crate) struct CreateRequest {
     enterprise_srtp: Option<SrtpMode>,
     /// Accept enterprise media only from its stated address (default: the relay's setting).
     strict_source: Option<bool>,
+    /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
+    /// pinned local tuple the enterprise leg binds; left out, the default leg.
+    connection: Option<String>,
+}
+
+/// What a create request says about the session's enterprise leg besides its remote side.
+struct LegOptions {
+    strict_source: Option<bool>,
+    connection: Option<String>,
+}
+
+impl LegOptions {
+    /// A session spec with these options applied.
+    fn spec(&self) -> SessionSpec {
+        let mut spec = SessionSpec::new();
+        spec.strict_source = self.strict_source;
+        spec.connection.clone_from(&self.connection);
+        spec
+    }
 }
 
 /// `POST /v1/sessions/{id}/answer`.
@@ -169,13 +188,14 @@ impl Negotiations {
     /// `POST /v1/sessions`.
     pub(crate) fn create(&self, req: CreateRequest) -> Result<Negotiated, Error> {
         self.forget_ended();
+        let leg = LegOptions {
+            strict_source: req.strict_source,
+            connection: req.connection,
+        };
         match (req.offer, req.enterprise_offer) {
-            (Some(offer), None) => self.browser_offers(
-                &offer,
-                req.enterprise,
-                req.enterprise_srtp,
-                req.strict_source,
-            ),
+            (Some(offer), None) => {
+                self.browser_offers(&offer, req.enterprise, req.enterprise_srtp, &leg)
+            }
             (None, Some(offer)) => {
                 if req.enterprise.is_some() || req.enterprise_srtp.is_some() {
                     return Err(request(
@@ -183,7 +203,7 @@ impl Negotiations {
                          out enterprise and enterprise-srtp",
                     ));
                 }
-                self.enterprise_offers(&offer, req.strict_source)
+                self.enterprise_offers(&offer, &leg)
             }
             (Some(_), Some(_)) => Err(request("give offer or enterprise-offer, not both")),
             (None, None) => Err(request(
@@ -199,11 +219,10 @@ impl Negotiations {
         offer: &str,
         target: Option<EnterpriseTarget>,
         srtp: Option<SrtpMode>,
-        strict_source: Option<bool>,
+        leg: &LegOptions,
     ) -> Result<Negotiated, Error> {
         let browser = BrowserDescription::parse("offer", offer, Kind::Offer)?;
-        let mut spec = SessionSpec::new();
-        spec.strict_source = strict_source;
+        let mut spec = leg.spec();
         let sdes = srtp == Some(SrtpMode::Sdes);
         let (acceptable, layout, enterprise_direction, awaiting) = match target {
             None => {
@@ -280,16 +299,11 @@ impl Negotiations {
     }
 
     /// The enterprise side offered.
-    fn enterprise_offers(
-        &self,
-        offer: &str,
-        strict_source: Option<bool>,
-    ) -> Result<Negotiated, Error> {
+    fn enterprise_offers(&self, offer: &str, leg: &LegOptions) -> Result<Negotiated, Error> {
         let desc = EnterpriseDescription::parse("enterprise-offer", offer, None)?;
         let at = audio_line("enterprise-offer", desc.audio_index);
         let codecs = negotiate(at, &desc.codecs, None)?;
-        let mut spec = SessionSpec::new();
-        spec.strict_source = strict_source;
+        let mut spec = leg.spec();
         spec.rtcp_mux_enterprise = desc.rtcp_mux;
         spec.enterprise_srtp = desc
             .remote

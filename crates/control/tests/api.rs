@@ -583,3 +583,65 @@ async fn ipv6_addresses_in_both_sdps() {
     assert!(ent.contains("\r\nc=IN IP6 ::1\r\n"), "{ent}");
     assert!(ent.contains(" IN IP6 ::1\r\n"), "origin: {ent}");
 }
+
+#[tokio::test]
+async fn a_named_enterprise_connection_pins_the_leg_to_its_tuple() {
+    let api = api_with(9, 10, |c| {
+        let pinned = "port=48400;address=127.0.0.3".parse().unwrap();
+        c.enterprise.connections.insert("pbx-a".into(), pinned);
+    });
+    let create = |connection: &str| {
+        json!({
+            "offer": AIORTC_OFFER,
+            "enterprise": {"rtp": "127.0.0.1:40000"},
+            "connection": connection,
+        })
+    };
+    let (status, body) = api
+        .call("POST", "/v1/sessions", Some(create("pbx-a")))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    let ent = parse_sdp(body["enterprise-sdp"].as_str().unwrap());
+    let c = ent.connection_information.as_ref().unwrap();
+    assert_eq!(c.address.as_ref().unwrap().address, "127.0.0.3");
+    assert_eq!(ent.media_descriptions[0].media_name.port.value, 48400);
+    let pinned: SocketAddr = ([127, 0, 0, 3], 48400).into();
+    assert!(port_in_use(pinned), "the leg is bound to its pinned tuple");
+    let (_, session) = api.call("GET", &format!("/v1/sessions/{id}"), None).await;
+    assert_eq!(session["enterprise-rtp"], pinned.to_string(), "{session}");
+
+    // One live session per pinned tuple; an unknown name is the caller's mistake.
+    let (status, err) = api
+        .call("POST", "/v1/sessions", Some(create("pbx-a")))
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::CONFLICT, Some("connection-busy")),
+        "{err}"
+    );
+    assert!(err["detail"].as_str().unwrap().contains("pbx-a"), "{err}");
+    let (status, err) = api
+        .call("POST", "/v1/sessions", Some(create("pbx-z")))
+        .await;
+    assert_eq!(
+        (status, err["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unknown-connection")),
+        "{err}"
+    );
+    assert!(err["detail"].as_str().unwrap().contains("pbx-z"), "{err}");
+
+    let (status, _) = api
+        .call("DELETE", &format!("/v1/sessions/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert!(!port_in_use(pinned), "the tuple is free after DELETE");
+    let (status, body) = api
+        .call("POST", "/v1/sessions", Some(create("pbx-a")))
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CREATED,
+        "the tuple serves the next session: {body}"
+    );
+}
