@@ -22,7 +22,7 @@ const PACKETS: u32 = 2_000;
 const PACING: Duration = Duration::from_millis(1);
 const PAYLOAD: usize = 172;
 /// Bounds of the flood: whichever comes first (or the stream is done).
-const FLOOD_MAX_REQUESTS: u64 = 1_000_000;
+const FLOOD_MAX_REQUESTS: u64 = 2_000_000;
 const FLOOD_MAX_TIME: Duration = Duration::from_secs(15);
 
 /// Receive buffers of the test's own sockets (media client, echo peer): under a loaded

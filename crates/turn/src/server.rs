@@ -127,7 +127,11 @@ pub struct Stats {
 /// (wrong password, unknown or expired username) is reported to the guard only when the
 /// request carries a valid nonce this server issued to that address, which proves the source
 /// receives there: a spoofed UDP source cannot get a victim banned. The guard is swept every
-/// [`GUARD_SWEEP_INTERVAL`] from [`handle_timeout`](Server::handle_timeout).
+/// [`GUARD_SWEEP_INTERVAL`] from [`handle_timeout`](Server::handle_timeout). A source refused
+/// at one instant is refused for the rest of that instant (a driver's receive batch) without
+/// asking the guard again, so a one-source flood takes the shared guard's locks once per
+/// batch, not once per datagram: [`Stats`] counts every dropped request, the guard's own
+/// statistics only the refusals it decided.
 ///
 /// Relay sockets are opened and closed through the [`RelayPorts`] the driver passes in.
 /// Time is always an argument; the wall clock is only needed for REST usernames and nonce
@@ -141,6 +145,11 @@ pub struct Server {
     pub(crate) own: OwnAddresses,
     pub(crate) guard: Guard,
     next_sweep: Instant,
+    /// The last source the guard refused, when, and why. A ban or an empty bucket cannot
+    /// change while no time passes, and a driver handles a whole receive batch at one `now`:
+    /// the rest of a one-source flood's batch is refused without asking the guard again,
+    /// which keeps the flood off the shared guard's locks.
+    last_refused: Option<(IpAddr, Instant, Gate)>,
     pub(crate) allocations: Allocations,
     epoch: Instant,
     unix_at_epoch: Duration,
@@ -184,6 +193,7 @@ impl Server {
             own,
             guard,
             next_sweep: now + GUARD_SWEEP_INTERVAL,
+            last_refused: None,
             allocations,
             epoch: now,
             unix_at_epoch: unix_now,
@@ -436,20 +446,28 @@ impl Server {
     }
 
     /// The guard's gates, in order: the ban (no crypto work for a banned source), then the
-    /// rate limit.
+    /// rate limit. A source refused at this very instant is refused again without asking.
     fn admits_request(&mut self, now: Instant, source: IpAddr) -> bool {
-        if self.guard.is_banned(now, source) {
-            self.stats.banned += 1;
-            return false;
+        let refused = match self.last_refused {
+            Some((ip, at, gate)) if ip == source && at == now => Some(gate),
+            _ if self.guard.is_banned(now, source) => Some(Gate::Banned),
+            _ if !self
+                .guard
+                .allow_request(now, source, edge_guard::Service::Turn) =>
+            {
+                Some(Gate::RateLimited)
+            }
+            _ => None,
+        };
+        let Some(gate) = refused else {
+            return true;
+        };
+        match gate {
+            Gate::Banned => self.stats.banned += 1,
+            Gate::RateLimited => self.stats.rate_limited += 1,
         }
-        if !self
-            .guard
-            .allow_request(now, source, edge_guard::Service::Turn)
-        {
-            self.stats.rate_limited += 1;
-            return false;
-        }
-        true
+        self.last_refused = Some((source, now, gate));
+        false
     }
 
     /// Adds addresses no allocation may relay to, whatever the allow-list says (see
@@ -479,6 +497,13 @@ impl Server {
     pub fn has_allocation(&self, tuple: &FiveTuple) -> bool {
         self.allocations.slot_of(tuple).is_some()
     }
+}
+
+/// Which of the guard's gates refused a source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Gate {
+    Banned,
+    RateLimited,
 }
 
 /// A transaction ID for a Data indication: indications are not matched to anything, so a
