@@ -99,12 +99,20 @@ fn the_ruleset_passes_nft_and_opens_exactly_the_configured_ports() {
     );
     // Established flows pass; the rest to media-edge's own addresses is dropped; UDP leaves
     // the enterprise addresses only from the pinned ports. Loopback is never dropped.
-    assert_eq!(ruleset.matches("ct state established,related accept").count(), 2);
+    assert_eq!(
+        ruleset
+            .matches("ct state established,related accept")
+            .count(),
+        2
+    );
     assert!(
         ruleset.contains("ip daddr { 203.0.113.10, 10.20.0.5, 10.20.0.6 } drop"),
         "{ruleset}"
     );
-    assert!(ruleset.contains("ip6 daddr { 2001:db8::10 } drop"), "{ruleset}");
+    assert!(
+        ruleset.contains("ip6 daddr { 2001:db8::10 } drop"),
+        "{ruleset}"
+    );
     assert!(
         ruleset.contains("ip saddr { 10.20.0.5, 10.20.0.6 } meta l4proto udp drop"),
         "{ruleset}"
@@ -127,12 +135,7 @@ fn the_ruleset_passes_nft_and_opens_exactly_the_configured_ports() {
 
 #[test]
 fn changing_the_configuration_changes_the_rules() {
-    let path = config(
-        "fw-b.toml",
-        8443,
-        "42000-42099",
-        "transport-port = 30010",
-    );
+    let path = config("fw-b.toml", 8443, "42000-42099", "transport-port = 30010");
     let ruleset = rules(&path, &[]);
     let open = openings(&ruleset);
     for expected in [
@@ -164,8 +167,14 @@ fn changing_the_configuration_changes_the_rules() {
         ],
     );
     let open = openings(&ruleset);
-    assert!(open.contains("ip daddr 10.20.0.5 udp dport 30100-30101"), "{ruleset}");
-    assert!(open.contains("ip daddr 10.20.0.7 udp dport 32000-32001"), "{ruleset}");
+    assert!(
+        open.contains("ip daddr 10.20.0.5 udp dport 30100-30101"),
+        "{ruleset}"
+    );
+    assert!(
+        open.contains("ip daddr 10.20.0.7 udp dport 32000-32001"),
+        "{ruleset}"
+    );
     assert!(!ruleset.contains("30000-30999"), "{ruleset}");
 }
 

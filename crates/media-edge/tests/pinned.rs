@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 use common::{http, scratch, udp_sockets_of, Running};
 
 /// A PBX's plain-RTP offer: the enterprise side calls the browser.
-const PBX_OFFER: &str = "v=0\\r\\no=pbx 1 1 IN IP4 127.0.0.1\\r\\ns=call\\r\\nc=IN IP4 127.0.0.1\\r\\n\
+const PBX_OFFER: &str =
+    "v=0\\r\\no=pbx 1 1 IN IP4 127.0.0.1\\r\\ns=call\\r\\nc=IN IP4 127.0.0.1\\r\\n\
 t=0 0\\r\\nm=audio 38190 RTP/AVP 0 8\\r\\na=sendrecv\\r\\n";
 
 /// The string value of `"key":"..."` in a JSON body.
@@ -39,7 +40,7 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
          [api]\nlisten = \"127.0.0.1:0\"\n",
     );
     let pinned: SocketAddr = "127.0.0.1:38120".parse().unwrap();
-    let edge = Running::start([
+    let mut edge = Running::start([
         "--config",
         path.to_str().unwrap(),
         "--transport-address",
@@ -66,7 +67,11 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
     let id = field(&body, "id").to_owned();
     let (status, session) = http(api, "GET", &format!("/v1/sessions/{id}"), &token, "");
     assert_eq!(status, 200, "{session}");
-    assert_eq!(field(&session, "enterprise-rtp"), "127.0.0.1:38120", "{session}");
+    assert_eq!(
+        field(&session, "enterprise-rtp"),
+        "127.0.0.1:38120",
+        "{session}"
+    );
     assert_eq!(
         udp_sockets_of(edge.pid(), pinned),
         1,
@@ -88,7 +93,10 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
     assert_eq!(status, 204);
     let deadline = Instant::now() + Duration::from_secs(5);
     while udp_sockets_of(edge.pid(), pinned) != 0 {
-        assert!(Instant::now() < deadline, "{pinned} still bound after DELETE");
+        assert!(
+            Instant::now() < deadline,
+            "{pinned} still bound after DELETE"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     assert!(edge.stop().success());

@@ -144,7 +144,7 @@ impl Running {
     }
 
     /// SIGTERM, then the exit status (within 10 s).
-    pub fn stop(mut self) -> ExitStatus {
+    pub fn stop(&mut self) -> ExitStatus {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
