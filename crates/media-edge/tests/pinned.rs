@@ -1,7 +1,8 @@
 //! A pinned enterprise leg from the command line: the binary started with
 //! `--transport-address 127.0.0.1 --transport-port N` creates a session through its API and
 //! the session's enterprise socket is bound to exactly that tuple, read back from the kernel
-//! (/proc/net/udp against the process's file descriptors); deleting the session frees it.
+//! (/proc/net/udp against the process's file descriptors), and so is a session naming a
+//! `--connection`; deleting the session frees the tuple.
 //! Ports 38100-38199.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -47,6 +48,8 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
         "127.0.0.1",
         "--transport-port",
         "38120",
+        "--connection",
+        "pbx-b=port=38130;address=127.0.0.2",
     ]);
     let token_line = edge.wait_for("generated bearer token");
     let token = token_line.split('`').nth(1).unwrap().to_owned();
@@ -88,6 +91,25 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
     );
     assert_ne!(status, 201, "a second session took the pinned port: {body}");
     assert!(body.contains("38120"), "the refusal names the port: {body}");
+
+    // A session naming the connection binds its tuple, on the second loopback address.
+    let named: SocketAddr = "127.0.0.2:38130".parse().unwrap();
+    let (status, body) = http(
+        api,
+        "POST",
+        "/v1/sessions",
+        &token,
+        &format!("{{\"enterprise-offer\": \"{PBX_OFFER}\", \"connection\": \"pbx-b\"}}"),
+    );
+    assert_eq!(status, 201, "{body}");
+    let named_id = field(&body, "id").to_owned();
+    let (_, session) = http(api, "GET", &format!("/v1/sessions/{named_id}"), &token, "");
+    assert_eq!(
+        field(&session, "enterprise-rtp"),
+        "127.0.0.2:38130",
+        "{session}"
+    );
+    assert_eq!(udp_sockets_of(edge.pid(), named), 1);
 
     let (status, _) = http(api, "DELETE", &format!("/v1/sessions/{id}"), &token, "");
     assert_eq!(status, 204);
