@@ -176,7 +176,8 @@ pub fn http(api: SocketAddr, method: &str, path: &str, token: &str, body: &str) 
     exchange(stream, method, path, token, body)
 }
 
-/// One HTTP/1.1 request on `stream`; the status code (0 when the server closed without an
+/// One HTTP/1.1 request on `stream` (no Authorization header when `token` is empty); the
+/// status code (0 when the server closed without an
 /// answer) and the body.
 pub fn exchange(
     mut stream: TcpStream,
@@ -188,8 +189,13 @@ pub fn exchange(
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .unwrap();
+    let authorization = if token.is_empty() {
+        String::new()
+    } else {
+        format!("Authorization: Bearer {token}\r\n")
+    };
     let request = format!(
-        "{method} {path} HTTP/1.1\r\nHost: media-edge\r\nAuthorization: Bearer {token}\r\n\
+        "{method} {path} HTTP/1.1\r\nHost: media-edge\r\n{authorization}\
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
