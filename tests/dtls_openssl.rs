@@ -104,6 +104,22 @@ fn export_args(profile: SrtpProfile) -> Vec<String> {
     ]
 }
 
+/// Our handshake as `role` ended in `keys` for `profile`, and OpenSSL (`peer`) printed the
+/// same keying material.
+fn assert_same_keys(
+    profile: SrtpProfile,
+    keys: Result<edge_dtls::SrtpKeys, Error>,
+    role: Role,
+    peer: &mut PeerProcess,
+) {
+    let keys = keys.unwrap_or_else(|e| panic!("{profile}: {e}\n{}", peer.output()));
+    assert_eq!(keys.profile, profile);
+    let theirs = peer
+        .wait_for(LIMIT, keying_line)
+        .unwrap_or_else(|| panic!("{profile}: no keying material\n{}", peer.output()));
+    assert_eq!(hex(&keying_material(&keys, role)), theirs, "{profile}");
+}
+
 #[test]
 fn openssl_client_and_our_server_export_the_same_keys_for_every_profile() {
     let id = openssl_identity();
@@ -122,16 +138,7 @@ fn openssl_client_and_our_server_export_the_same_keys_for_every_profile() {
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut peer = s_client(&id, port, &args);
         let (keys, _) = drive(&mut handshake, &socket, None, LIMIT);
-        let keys = keys.unwrap_or_else(|e| panic!("{profile}: {e}\n{}", peer.output()));
-        assert_eq!(keys.profile, profile);
-        let theirs = peer
-            .wait_for(LIMIT, keying_line)
-            .unwrap_or_else(|| panic!("{profile}: no keying material\n{}", peer.output()));
-        assert_eq!(
-            hex(&keying_material(&keys, Role::Server)),
-            theirs,
-            "{profile}"
-        );
+        assert_same_keys(profile, keys, Role::Server, &mut peer);
     }
 }
 
@@ -156,16 +163,7 @@ fn our_client_and_openssl_server_export_the_same_keys_for_every_profile() {
         .unwrap();
         let server: SocketAddr = ([127, 0, 0, 1], port).into();
         let (keys, _) = drive(&mut handshake, &socket, Some(server), LIMIT);
-        let keys = keys.unwrap_or_else(|e| panic!("{profile}: {e}\n{}", peer.output()));
-        assert_eq!(keys.profile, profile);
-        let theirs = peer
-            .wait_for(LIMIT, keying_line)
-            .unwrap_or_else(|| panic!("{profile}: no keying material\n{}", peer.output()));
-        assert_eq!(
-            hex(&keying_material(&keys, Role::Client)),
-            theirs,
-            "{profile}"
-        );
+        assert_same_keys(profile, keys, Role::Client, &mut peer);
     }
 }
 

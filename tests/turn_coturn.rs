@@ -111,8 +111,11 @@ fn tls_rest_shared_secret() {
     run(Transport::Tls, Credentials::Rest, 63500..=63599);
 }
 
+/// A wrong password relays nothing, opens no port, and (since issue #6) uclient's repeated
+/// wrong logins ban its address: uclient keeps retrying into silence, so it is stopped once
+/// the ban is logged.
 #[test]
-fn wrong_password_allocates_nothing() {
+fn wrong_password_allocates_nothing_and_bans_the_source() {
     let ports = 63600..=63609;
     let server = TurnServer::start(&TurnOptions::loopback_peers(ports.clone()));
     let peer_port = free_udp_port();
@@ -142,12 +145,31 @@ fn wrong_password_allocates_nothing() {
     ]
     .map(String::from)
     .to_vec();
-    let report = uclient(&args, Duration::from_secs(60));
-    assert_eq!(report.received, 0, "{}", report.output);
-    assert_eq!(server.relay_ports_open(&ports), 0, "no relay port opened");
+    let uclient = std::process::Command::new(edge_suite::require_program("turnutils_uclient"))
+        .args(&args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let _uclient = edge_suite::turn::ChildGuard(uclient);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while !server
+        .log()
+        .contains("ban source=127.0.0.1/32 service=turn")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let log = server.log();
     assert!(
-        !server.log().contains("allocation created"),
-        "{}",
-        server.log()
+        log.contains("ban source=127.0.0.1/32 service=turn failures=3"),
+        "{log}"
     );
+    assert_eq!(
+        log.matches(r#"reason="bad-integrity" user="user""#).count(),
+        3,
+        "{log}"
+    );
+    assert_eq!(server.relay_ports_open(&ports), 0, "no relay port opened");
+    assert!(!log.contains("allocation created"), "{log}");
 }
