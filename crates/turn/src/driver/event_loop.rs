@@ -12,10 +12,11 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig as TlsConfig;
 
-use super::relay::{Relays, RELAY_TOKEN_BASE};
+use super::pacing::Pacing;
+use super::relay::{Relays, ToPeers, RELAY_TOKEN_BASE};
 use super::stream::Conn;
 use super::udp::{self, Listener, Outbox};
-use super::{send_or_count, Counters, LocalAddrs, ServiceConfig, Shared};
+use super::{Counters, LocalAddrs, ServiceConfig, Shared};
 use crate::{ClientAction, Error, Event, FiveTuple, Server, Transport, PEER_HEADROOM};
 use std::os::fd::AsRawFd;
 
@@ -27,8 +28,6 @@ const CONN_BASE: usize = 1 << 24;
 const BUDGET: usize = 64;
 /// A TCP/TLS connection with no allocation is closed after this long without input.
 const IDLE_CONN: Duration = Duration::from_secs(60);
-/// Largest datagram: a UDP payload.
-const MAX_DATAGRAM: usize = 65535;
 
 struct StreamListener {
     socket: TcpListener,
@@ -55,6 +54,11 @@ pub(crate) struct EventLoop {
     batch: RecvBatch,
     /// Frames toward UDP clients, one `sendmmsg` per loop iteration (or when full).
     outbox: Outbox,
+    /// Payloads of the current client batch toward peers.
+    to_peers: ToPeers,
+    /// Datagrams received in this iteration, for the wake-up pacing.
+    work: usize,
+    pacing: Pacing,
     reply: Box<[u8]>,
     counters: Counters,
     shared: Arc<Shared>,
@@ -156,6 +160,9 @@ impl EventLoop {
             ready: Vec::with_capacity(2048),
             batch: udp::recv_batch(),
             outbox: Outbox::new(),
+            to_peers: ToPeers::new(),
+            work: 0,
+            pacing: Pacing::new(config.coalesce),
             reply: vec![0; 4096].into_boxed_slice(),
             counters: Counters::default(),
             shared,
@@ -170,15 +177,20 @@ impl EventLoop {
         let mut last_sweep = Instant::now();
         loop {
             let now = Instant::now();
-            let timeout = if self.backlog.is_empty() {
-                let next = self
-                    .server
-                    .poll_timeout()
-                    .unwrap_or(now + Duration::from_secs(1));
-                next.saturating_duration_since(now)
-                    .min(Duration::from_secs(1))
-            } else {
+            let timer = self
+                .server
+                .poll_timeout()
+                .unwrap_or(now + Duration::from_secs(1))
+                .saturating_duration_since(now)
+                .min(Duration::from_secs(1));
+            let timeout = if !self.backlog.is_empty() {
                 Duration::ZERO
+            } else if let Some(window) = self.pacing.sleep() {
+                // Coalescing: let datagrams gather instead of being woken for each.
+                std::thread::sleep(window.min(timer));
+                Duration::ZERO
+            } else {
+                timer
             };
             match self.poll.poll(&mut events, Some(timeout)) {
                 Ok(()) => {}
@@ -188,7 +200,9 @@ impl EventLoop {
             if self.shared.stop.load(Ordering::Acquire) {
                 break;
             }
-            let now = Instant::now();
+            let polled = Instant::now();
+            let waited = polled.saturating_duration_since(now);
+            let now = polled;
             let mut ready = std::mem::take(&mut self.ready);
             ready.append(&mut self.backlog);
             ready.extend(events.iter().map(|e| e.token()));
@@ -197,6 +211,9 @@ impl EventLoop {
             }
             self.ready = ready;
             self.outbox.flush(&self.udp, &self.counters);
+            self.pacing
+                .after(self.work, waited, !self.backlog.is_empty());
+            self.work = 0;
             self.server.handle_timeout(now, &mut self.relays);
             self.log_events();
             if now.duration_since(last_sweep) >= Duration::from_secs(1) {
@@ -224,24 +241,32 @@ impl EventLoop {
         }
     }
 
-    /// Datagrams from clients on UDP listener `i`, a `recvmmsg` batch at a time. A batch
-    /// short of capacity means the socket was drained: no extra call to see `WouldBlock`
-    /// (a datagram arriving later raises a new readiness event).
+    /// Datagrams from clients on UDP listener `i`, a `recvmmsg` batch at a time; their
+    /// payloads go to peers per relay socket ([`ToPeers`]) before the next batch overwrites
+    /// them.
+    ///
+    /// A batch short of its capacity means the socket's queue was empty ([`RecvBatch::drained`]):
+    /// no further call just to see `WouldBlock`. That is safe with mio's edge-triggered
+    /// readiness because every datagram queued after that receive raises a new event (the
+    /// kernel signals readiness on each arrival, not only on the empty-to-non-empty change
+    /// it had already reported), so nothing is left waiting unseen. A full batch may leave
+    /// datagrams behind: receive again, up to [`BUDGET`] batches, then the socket waits in
+    /// the backlog for the next iteration.
     fn on_udp(&mut self, now: Instant, i: usize) {
         let Some(listener) = self.udp.get(i) else {
             return;
         };
         for _ in 0..BUDGET {
-            let n = match listener.socket.recv(&mut self.batch) {
-                Ok(n) => n,
+            match listener.socket.recv(&mut self.batch) {
+                Ok(n) => self.work += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.counters.dropped();
                     return;
                 }
-            };
-            for (meta, data) in self.batch.iter() {
+            }
+            for (k, (meta, data)) in self.batch.iter().enumerate() {
                 let tuple = FiveTuple {
                     transport: Transport::Udp,
                     local: listener.local,
@@ -256,25 +281,25 @@ impl EventLoop {
                         port,
                         peer,
                         payload,
-                    } => {
-                        if let Some(relay) = self.relays.socket(port) {
-                            send_or_count(relay.send_to(&data[payload], peer), &self.counters);
-                        }
-                    }
+                    } => self.to_peers.push(port, peer, k, payload),
                     ClientAction::Reply { len } => {
                         listener.send_one(meta.src, &self.reply[..len], &self.counters);
                     }
                     ClientAction::None => {}
                 }
             }
-            if n < self.batch.capacity() {
+            self.to_peers
+                .flush(&self.relays, &self.batch, &self.counters);
+            if self.batch.drained() {
                 return;
             }
         }
         self.backlog.push(Token(UDP_BASE + i));
     }
 
-    /// Datagrams from peers on relay `port`, each received straight into an outbox slot.
+    /// Datagrams from peers on relay `port`, received with `recvmmsg` straight into the free
+    /// slots of the outbox (drained the same way as [`Self::on_udp`]); the core frames each
+    /// in place and UDP clients' frames wait in the outbox for one `sendmmsg`.
     fn on_relay(&mut self, now: Instant, port: u16) {
         for _ in 0..BUDGET {
             let Some(relay) = self.relays.socket(port) else {
@@ -283,36 +308,46 @@ impl EventLoop {
             if self.outbox.is_full() {
                 self.outbox.flush(&self.udp, &self.counters);
             }
-            let slot = self.outbox.next_slot();
-            let start = PEER_HEADROOM;
-            let (len, peer) = match relay.recv_from(&mut slot[start..start + MAX_DATAGRAM]) {
-                Ok(r) => r,
+            let first = self.outbox.batch.len();
+            match relay.recv_append(&mut self.outbox.batch) {
+                Ok(n) => self.work += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
                     self.counters.dropped();
-                    continue;
+                    return;
                 }
-            };
-            let Some((tuple, frame)) =
-                self.server
-                    .handle_peer(now, port, peer, slot, start..start + len)
-            else {
-                continue;
-            };
-            match tuple.transport {
-                Transport::Udp => self.outbox.push(tuple.socket as usize, tuple.remote, frame),
-                _ => {
-                    let conn = self
-                        .conns
-                        .get_mut(tuple.socket as usize)
-                        .and_then(Option::as_mut);
-                    if let Some(conn) = conn {
-                        if conn.send(&slot[frame], &self.counters).is_err() {
-                            self.counters.dropped();
+            }
+            for k in first..self.outbox.batch.len() {
+                let meta = self.outbox.batch.metas()[k];
+                let slot = self.outbox.batch.slot_mut(k);
+                let start = PEER_HEADROOM;
+                let Some((tuple, frame)) =
+                    self.server
+                        .handle_peer(now, port, meta.src, slot, start..start + meta.len)
+                else {
+                    continue;
+                };
+                match tuple.transport {
+                    Transport::Udp => {
+                        self.outbox
+                            .push(k, tuple.socket as usize, tuple.remote, frame)
+                    }
+                    _ => {
+                        let conn = self
+                            .conns
+                            .get_mut(tuple.socket as usize)
+                            .and_then(Option::as_mut);
+                        if let Some(conn) = conn {
+                            if conn.send(&slot[frame], &self.counters).is_err() {
+                                self.counters.dropped();
+                            }
                         }
                     }
                 }
+            }
+            if self.outbox.batch.drained() {
+                return;
             }
         }
         self.backlog

@@ -9,6 +9,7 @@
 //! front of it, send the framed slice. No allocation, no copy, no lock.
 
 mod event_loop;
+mod pacing;
 mod relay;
 mod stream;
 mod tls;
@@ -21,6 +22,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use mio::Waker;
 
@@ -56,11 +58,17 @@ pub struct ServiceConfig {
     /// caps it at net.core.rmem_max/wmem_max), or the system default. Buffers are charged
     /// only for queued datagrams, so a large value costs memory only under bursts.
     pub socket_buffer: Option<usize>,
+    /// Wake-up coalescing window: once datagrams arrive faster than one per window, the
+    /// event loop sleeps this long between iterations instead of waking for each datagram,
+    /// then serves everything that arrived at once (never while a socket still has a full
+    /// batch queued; back to blocking as soon as a window brings nothing). Adds at most
+    /// this much (plus ~50 us timer slack) per pass through the server. Zero turns it off.
+    pub coalesce: Duration,
 }
 
 impl ServiceConfig {
-    /// A service for `server` with no listeners yet, 4096 connections at most and 4 MiB
-    /// UDP socket buffers.
+    /// A service for `server` with no listeners yet, 4096 connections at most, 4 MiB
+    /// UDP socket buffers and a 200 us coalescing window.
     pub fn new(server: ServerConfig) -> Self {
         Self {
             server,
@@ -69,6 +77,7 @@ impl ServiceConfig {
             tls: Vec::new(),
             max_connections: 4096,
             socket_buffer: Some(4 << 20),
+            coalesce: Duration::from_micros(200),
         }
     }
 }
@@ -153,35 +162,6 @@ impl Counters {
     pub(crate) fn dropped(&self) {
         self.dropped.set(self.dropped.get() + 1);
     }
-}
-
-/// Counts a failed datagram send as a drop. UDP sends fail only when the socket buffer is
-/// full or the destination is unreachable; either way the datagram is lost, not retried.
-pub(crate) fn send_or_count(result: io::Result<usize>, counters: &Counters) {
-    if result.is_err() {
-        counters.dropped();
-    }
-}
-
-/// A nonblocking UDP socket (listener or relay) with the requested buffer sizes; IPv6
-/// sockets are v6-only so `[::]` and `0.0.0.0` can both be bound.
-pub(crate) fn udp_socket(
-    addr: SocketAddr,
-    buffer: Option<usize>,
-) -> io::Result<mio::net::UdpSocket> {
-    use socket2::{Domain, Protocol, Socket, Type};
-    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    if let Some(size) = buffer {
-        // The kernel caps these at net.core.{r,w}mem_max; a smaller buffer is not an error.
-        let _ = socket.set_recv_buffer_size(size);
-        let _ = socket.set_send_buffer_size(size);
-    }
-    socket.set_nonblocking(true)?;
-    socket.bind(&addr.into())?;
-    Ok(mio::net::UdpSocket::from_std(socket.into()))
 }
 
 /// A running TURN service: the event loop thread and a handle to stop it.

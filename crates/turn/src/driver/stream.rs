@@ -145,11 +145,7 @@ impl Conn {
                     port,
                     peer,
                     payload,
-                } => {
-                    if let Some(socket) = relays.socket(port) {
-                        super::send_or_count(socket.send_to(&frame[payload], peer), counters);
-                    }
-                }
+                } => relays.send_one(port, peer, &frame[payload], counters),
                 ClientAction::Reply { len: n } => self.queue(&reply[..n], counters),
                 ClientAction::None => {}
             }

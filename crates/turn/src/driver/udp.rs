@@ -1,12 +1,11 @@
 //! UDP client listeners on edge-udp: a `recvmmsg` batch in, and the datagrams toward clients
 //! gathered into `sendmmsg` batches out.
 //!
-//! Toward peers each datagram leaves from its own allocation's relay socket, so there is
-//! nothing to batch on that side. Toward clients, the frames of one loop iteration (from
-//! many relay sockets) all leave through a listener: they are queued in [`Outbox`] slots and
-//! sent together. A relay datagram is received straight into an outbox slot after
-//! [`PEER_HEADROOM`], the core writes the ChannelData or Data header in front of it, and the
-//! slot is sent as it is: no copy.
+//! Toward clients, the frames of one loop iteration (from many relay sockets) all leave
+//! through a listener: relay datagrams are received with `recvmmsg` straight into the free
+//! slots of the [`Outbox`]'s batch, behind [`PEER_HEADROOM`] bytes, the core writes the
+//! ChannelData or Data header in front of each, and the slots are sent together as they are:
+//! no copy, one `sendmmsg` for many flows (GSO when several frames go to one client).
 
 use std::io;
 use std::net::SocketAddr;
@@ -19,8 +18,10 @@ use crate::PEER_HEADROOM;
 
 /// Frames queued toward clients before a `sendmmsg` (and the datagrams per `recvmmsg`).
 pub(crate) const BATCH: usize = 32;
-/// An outbox slot: headroom, the largest UDP payload, and padding room.
-const SLOT: usize = PEER_HEADROOM + 65535 + 4;
+/// Room for a peer datagram in an outbox slot: the largest UDP payload (65,535 bytes at
+/// most, 65,507 over IPv4) plus padding room (a stream client's ChannelData frame is padded
+/// to a multiple of 4).
+const PEER_ROOM: usize = edge_udp::MAX_SLOT_SIZE;
 
 /// One UDP client listener.
 pub(crate) struct Listener {
@@ -35,6 +36,8 @@ impl Listener {
         let opts = SocketOptions {
             recv_buffer: buffer,
             send_buffer: buffer,
+            // Each datagram's local address matters only to a wildcard listener.
+            pktinfo: addr.ip().is_unspecified(),
             ipv6_only: true,
             ..SocketOptions::default()
         };
@@ -63,54 +66,49 @@ pub(crate) fn recv_batch() -> RecvBatch {
 
 /// Frames waiting to go to clients through UDP listeners.
 pub(crate) struct Outbox {
-    slots: Box<[Box<[u8]>]>,
-    /// (listener index, client address, frame range in its slot) per queued frame.
-    queued: [(usize, SocketAddr, Range<usize>); BATCH],
+    /// Relay datagrams of this iteration, each behind [`PEER_HEADROOM`] bytes of its slot.
+    pub(crate) batch: RecvBatch,
+    /// (datagram index in `batch`, listener index, client address, frame range in its
+    /// slot) per queued frame.
+    queued: [(usize, usize, SocketAddr, Range<usize>); BATCH],
     len: usize,
 }
 
 impl Outbox {
     pub(crate) fn new() -> Self {
         Self {
-            slots: (0..BATCH)
-                .map(|_| vec![0u8; SLOT].into_boxed_slice())
-                .collect(),
-            queued: std::array::from_fn(|_| (0, SocketAddr::from(([0, 0, 0, 0], 0)), 0..0)),
+            batch: RecvBatch::with_headroom(BATCH, PEER_ROOM, PEER_HEADROOM),
+            queued: std::array::from_fn(|_| (0, 0, SocketAddr::from(([0, 0, 0, 0], 0)), 0..0)),
             len: 0,
         }
     }
 
-    /// The next free slot, to receive a relay datagram into at [`PEER_HEADROOM`]. The
-    /// caller flushes first when [`Outbox::is_full`].
-    pub(crate) fn next_slot(&mut self) -> &mut [u8] {
-        &mut self.slots[self.len.min(BATCH - 1)]
-    }
-
-    /// Queues the frame at `range` of the slot [`Outbox::next_slot`] returned.
-    pub(crate) fn push(&mut self, listener: usize, to: SocketAddr, range: Range<usize>) {
+    /// Queues the frame at `range` of datagram `i`'s slot toward `to` through `listener`.
+    pub(crate) fn push(&mut self, i: usize, listener: usize, to: SocketAddr, range: Range<usize>) {
         if self.len < BATCH {
-            self.queued[self.len] = (listener, to, range);
+            self.queued[self.len] = (i, listener, to, range);
             self.len += 1;
         }
     }
 
+    /// Whether every slot is used: flush before receiving more.
     pub(crate) fn is_full(&self) -> bool {
-        self.len == BATCH
+        self.batch.free_slots() == 0
     }
 
-    /// Sends everything queued, one `sendmmsg` per run of frames for the same listener.
-    /// Frames the socket cannot take now are dropped and counted.
+    /// Sends everything queued, one `sendmmsg` per run of frames for the same listener,
+    /// and empties the batch. Frames the socket cannot take now are dropped and counted.
     pub(crate) fn flush(&mut self, listeners: &[Listener], counters: &Counters) {
         let mut start = 0;
         while start < self.len {
-            let listener = self.queued[start].0;
+            let listener = self.queued[start].1;
             let mut txs = [Transmit::PLACEHOLDER; BATCH];
             let mut n = 0;
-            while start + n < self.len && self.queued[start + n].0 == listener {
-                let (_, to, range) = &self.queued[start + n];
+            while start + n < self.len && self.queued[start + n].1 == listener {
+                let (i, _, to, range) = &self.queued[start + n];
                 txs[n] = Transmit {
                     dst: *to,
-                    contents: &self.slots[start + n][range.clone()],
+                    contents: &self.batch.slot(*i)[range.clone()],
                     ..Transmit::PLACEHOLDER
                 };
                 n += 1;
@@ -124,5 +122,6 @@ impl Outbox {
             start += n;
         }
         self.len = 0;
+        self.batch.clear();
     }
 }
