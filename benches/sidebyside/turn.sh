@@ -5,6 +5,7 @@
 # allocations, 16 probes in flight each) and a VoIP-like load (ALLOCATIONS x 50 pps).
 #
 #   benches/sidebyside/turn.sh            # DURATION=10 ALLOCATIONS=400 SIZE=172 by default
+#   MEDIA_EDGE_BIN=/path/to/media-edge benches/sidebyside/turn.sh     # another build of media-edge
 #
 # Prints a markdown table: delivered round trips per second, loss, round-trip p50/p99, and
 # forwarded packets per server CPU-second (two per round trip: one each way, each a
@@ -40,8 +41,13 @@ allocations-per-user = 20000
 allocations-total = 20000
 [turn.peers]
 allow = ["127.0.0.0/8"]
+# One load generator on loopback opens every allocation: exempt it from the guard's
+# per-source request rate limit (coturn has none), as a load test from one address must.
+[guard]
+allow = ["127.0.0.0/8"]
 TOML
-start media-edge "$bin/media-edge" --config "$work/media-edge.toml"
+# MEDIA_EDGE_BIN runs another build (e.g. an older commit's) in media-edge's place.
+start media-edge "${MEDIA_EDGE_BIN:-$bin/media-edge}" --config "$work/media-edge.toml"
 load media-edge flood "$pid" "${turn_args[@]}" "${flood[@]}"
 load media-edge "voip ${ALLOCATIONS}x50pps" "$pid" "${turn_args[@]}" "${voip[@]}"
 stop "$pid"

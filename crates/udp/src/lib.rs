@@ -13,6 +13,12 @@
 //! - **Transform in place**: [`RecvBatch::slots_mut`] hands out each datagram's whole slot as
 //!   `&mut [u8]` (the datagram first, free tailroom after it), so an SRTP tag or a TURN header
 //!   can be written without copying.
+//! - **Know when to stop**: a receive that returns fewer datagrams than it offered slots
+//!   found the queue empty ([`RecvBatch::drained`]), so an edge-triggered loop waits for the
+//!   next readiness event instead of calling again to see `WouldBlock`.
+//! - **Gather from many sockets**: [`UdpSocket::recv_append`] fills only a batch's free slots,
+//!   and [`RecvBatch::with_headroom`] leaves room in front of each datagram, so datagrams of
+//!   many sockets (a TURN server's relay sockets) can be framed in place and leave together.
 //! - **Send from the same memory** with [`UdpSocket::send`]: a slice of [`Transmit`]s
 //!   borrowing the slots goes out in `sendmmsg` calls. Consecutive datagrams of equal size to
 //!   the same destination are coalesced into one GSO datagram on the way (no copy: one

@@ -211,8 +211,9 @@ impl EventLoop {
             }
             self.ready = ready;
             self.outbox.flush(&self.udp, &self.counters);
+            let busy = Instant::now().saturating_duration_since(now);
             self.pacing
-                .after(self.work, waited, !self.backlog.is_empty());
+                .after(self.work, waited, busy, !self.backlog.is_empty());
             self.work = 0;
             self.server.handle_timeout(now, &mut self.relays);
             self.log_events();

@@ -61,7 +61,8 @@ pub struct ServiceConfig {
     /// Wake-up coalescing window: once datagrams arrive faster than one per window, the
     /// event loop sleeps this long between iterations instead of waking for each datagram,
     /// then serves everything that arrived at once (never while a socket still has a full
-    /// batch queued; back to blocking as soon as a window brings nothing). Adds at most
+    /// batch queued, nor after an iteration busy for half a window or more, as under a
+    /// flood; back to blocking as soon as a window brings nothing). Adds at most
     /// this much (plus ~50 us timer slack) per pass through the server. Zero turns it off.
     pub coalesce: Duration,
 }
