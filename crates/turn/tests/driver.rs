@@ -2,7 +2,8 @@
 //! echo peer and relays ChannelData both ways, one datagram at a time (every receive comes
 //! back short of its batch: the "drained" path) and in bursts larger than a batch (full
 //! batches, the backlog), with wake-up coalescing off and on. Every payload comes back,
-//! byte for byte, in order; nothing stalls. A counting global allocator (this test binary's
+//! byte for byte, in order; nothing stalls. Data sent in the same batch as the allocation's
+//! delete still reaches the peer, and nothing after it. A counting global allocator (this test binary's
 //! own, one test so no other test thread allocates meanwhile) sees zero heap allocations in
 //! the whole process while thousands of packets are relayed in steady state.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -93,8 +94,8 @@ fn call(c: &mut Client, sock: &UdpSocket, method: Method, attrs: &[Attribute<'_>
     panic!("no answer after a nonce retry");
 }
 
-/// A client with a channel to `peer` through the service; returns its socket.
-fn client_with_channel(svc: &Service, peer: SocketAddr) -> UdpSocket {
+/// A client with a channel to `peer` through the service: its socket and credentials.
+fn client_with_channel(svc: &Service, peer: SocketAddr) -> (UdpSocket, Client) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
     sock.connect(svc.local_addrs().udp[0]).unwrap();
@@ -113,7 +114,7 @@ fn client_with_channel(svc: &Service, peer: SocketAddr) -> UdpSocket {
     ];
     let resp = call(&mut c, &sock, Method::CHANNEL_BIND, &bind);
     assert_eq!(code_of(&resp), None, "channel bind");
-    sock
+    (sock, c)
 }
 
 /// Frame `i`: ChannelData header, then the payload numbered `i`.
@@ -160,7 +161,7 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         let svc = service(coalesce);
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let client = client_with_channel(&svc, peer.local_addr().unwrap());
+        let (client, mut c) = client_with_channel(&svc, peer.local_addr().unwrap());
 
         // Warm-up: whatever is set up on first use happens here.
         for i in 0..200 {
@@ -197,6 +198,46 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         }
         assert_eq!((snap.to_peers, snap.to_clients), (relayed, relayed));
         assert_eq!(snap.dropped, 0);
+
+        // Data, then a delete (Refresh 0), in one sendmmsg: the server sees them in one batch,
+        // relays the data from the allocation's port first, then frees it.
+        let refresh = c.request(Method::REFRESH, &[Attribute::Lifetime(0)]);
+        let mut frames = [[0u8; 4 + PAYLOAD]; 3];
+        for (i, f) in frames.iter_mut().enumerate() {
+            frame(50_000 + i, f);
+        }
+        let server = svc.local_addrs().udp[0];
+        let txs = [&frames[0][..], &frames[1][..], &frames[2][..], &refresh[..]].map(|contents| {
+            edge_udp::Transmit {
+                dst: server,
+                contents,
+                ..edge_udp::Transmit::PLACEHOLDER
+            }
+        });
+        let batch_sender =
+            edge_udp::UdpSocket::from_std(client.try_clone().unwrap(), &Default::default())
+                .unwrap();
+        assert_eq!(batch_sender.send(&txs).unwrap(), 4);
+        client.set_nonblocking(false).unwrap();
+        let mut buf = [0u8; 2048];
+        for f in &frames {
+            let (len, _) = peer.recv_from(&mut buf).unwrap();
+            assert_eq!(
+                &buf[..len],
+                &f[4..],
+                "data sent before the delete reached the peer"
+            );
+        }
+        let len = client.recv(&mut buf).unwrap();
+        assert_eq!(code_of(&buf[..len]), None, "refresh 0 answered");
+        // Gone: nothing more is relayed.
+        client.send(&frames[0]).unwrap();
+        peer.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        assert!(
+            peer.recv_from(&mut buf).is_err(),
+            "relayed after the delete"
+        );
         svc.shutdown().unwrap();
     }
 }

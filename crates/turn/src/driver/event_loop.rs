@@ -268,6 +268,12 @@ impl EventLoop {
                 }
             }
             for (k, (meta, data)) in self.batch.iter().enumerate() {
+                if data.first().is_some_and(|b| b >> 6 == 0) {
+                    // STUN (a request may delete an allocation and free its relay port for
+                    // the next): what earlier datagrams relay leaves first, as if sent at once.
+                    self.to_peers
+                        .flush(&self.relays, &self.batch, &self.counters);
+                }
                 let tuple = FiveTuple {
                     transport: Transport::Udp,
                     local: listener.local,
