@@ -111,6 +111,9 @@ pub struct Turn {
     /// net.core.rmem_max/wmem_max).
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer: usize,
+    /// Wake-up coalescing window of the TURN event loop, microseconds (0: off); at most 10,000.
+    #[serde(default = "default_coalesce_us")]
+    pub coalesce_us: u64,
     /// Lifetime granted when a client asks for less or none, seconds.
     #[serde(default = "default_lifetime")]
     pub default_lifetime: u64,
@@ -139,6 +142,11 @@ fn default_max_connections() -> usize {
 fn default_socket_buffer() -> usize {
     4 << 20
 }
+fn default_coalesce_us() -> u64 {
+    200
+}
+/// Longest `turn.coalesce-us`: beyond 10 ms the added delay would show in calls.
+const MAX_COALESCE_US: u64 = 10_000;
 fn default_lifetime() -> u64 {
     600
 }
@@ -507,6 +515,13 @@ impl Config {
             .collect();
         service.max_connections = t.max_connections;
         service.socket_buffer = Some(t.socket_buffer);
+        if t.coalesce_us > MAX_COALESCE_US {
+            return Err(anyhow!(
+                "turn.coalesce-us: {} is above {MAX_COALESCE_US} (10 ms of added delay per pass)",
+                t.coalesce_us
+            ));
+        }
+        service.coalesce = std::time::Duration::from_micros(t.coalesce_us);
         Ok(service)
     }
 }
@@ -572,6 +587,28 @@ mod tests {
         );
         let top = format!("{MINIMAL}[api]\nport = 1\n");
         assert!(err(&top).contains("api"), "{}", err(&top));
+    }
+
+    #[test]
+    fn coalescing_window_reaches_the_service_and_is_bounded() {
+        let service = |us: &str| {
+            let text =
+                MINIMAL.replace("[turn.relay]", &format!("coalesce-us = {us}\n[turn.relay]"));
+            let c = Config::parse(&text, "t", &Pins::default()).unwrap();
+            let user = Some(("u".to_owned(), "p".to_owned()));
+            c.service(user, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
+                .map(|s| s.coalesce)
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(service("0").unwrap(), std::time::Duration::ZERO);
+        assert_eq!(
+            service("1000").unwrap(),
+            std::time::Duration::from_millis(1)
+        );
+        let e = service("20000").unwrap_err();
+        assert!(e.starts_with("turn.coalesce-us: 20000"), "{e}");
+        let c = Config::parse(MINIMAL, "t", &Pins::default()).unwrap();
+        assert_eq!(c.turn.coalesce_us, 200, "the default");
     }
 
     #[test]
