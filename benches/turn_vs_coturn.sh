@@ -10,6 +10,7 @@
 #
 #   benches/turn_vs_coturn.sh             # 40 clients x 5000 messages, one every 1 ms each: zero loss
 #   CLIENTS=4 MESSAGES=50000 INTERVAL=0 benches/turn_vs_coturn.sh     # flood
+#   COALESCE_US=1000 benches/turn_vs_coturn.sh   # media-edge with a 1 ms coalescing window (default 200 us)
 #
 # In flood mode (-z 0) uclient sends bursts and reads its echoes only between them, so on a
 # busy core its own sockets overflow (their drop counters in /proc/net/udp; the servers'
@@ -25,6 +26,8 @@ MESSAGES=${MESSAGES:-5000}
 SIZE=${SIZE:-120}
 INTERVAL=${INTERVAL:-1}
 ROUNDS=${ROUNDS:-3}
+# media-edge's wake-up coalescing window (turn.coalesce-us), microseconds; 0 turns it off.
+COALESCE_US=${COALESCE_US:-200}
 # Relay port ranges (first-last); both must be free (checked below).
 ME_PORTS=${ME_PORTS:-61000-61999}
 CO_PORTS=${CO_PORTS:-62000-62999}
@@ -70,6 +73,7 @@ level = "warn"
 [turn]
 realm = "r"
 listen-udp = ["127.0.0.1:$ME_PORT"]
+coalesce-us = $COALESCE_US
 [turn.relay]
 address = "127.0.0.1"
 port-range = "$ME_PORTS"
