@@ -5,12 +5,11 @@
 //! the measuring thread only; the echo and the TURN server run on other threads.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use edge_alloc_count::Scope;
 use edge_loadgen::echo::Echo;
 use edge_loadgen::load::{Clock, Fleet};
 use edge_loadgen::measure::Measurements;
@@ -22,42 +21,8 @@ use edge_loadgen::turn::fleet::{TurnFleet, TurnSetup};
 use edge_srtp::{MasterKey, Profile};
 use edge_udp::{SocketOptions, UdpSocket};
 
-struct Counting;
-
-thread_local! {
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-    static ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the thread-local
-// counters are const-initialised `Cell`s, which never allocate.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-fn count() {
-    let _ = COUNTING.try_with(|c| {
-        if c.get() {
-            let _ = ALLOCATIONS.try_with(|a| a.set(a.get() + 1));
-        }
-    });
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 /// Runs `rounds` of send-then-poll over every flow, counting this thread's allocations.
 fn allocations_while_loading(fleet: &mut dyn Fleet, rounds: u64) -> (u64, Measurements) {
@@ -65,10 +30,9 @@ fn allocations_while_loading(fleet: &mut dyn Fleet, rounds: u64) -> (u64, Measur
     let mut m = Measurements::new(fleet.flows());
     // Warm up: first sends and receives may size kernel-side things, not ours.
     drive(fleet, &clock, &mut m, 0..20);
-    ALLOCATIONS.with(|a| a.set(0));
-    COUNTING.with(|c| c.set(true));
-    drive(fleet, &clock, &mut m, 20..20 + rounds);
-    COUNTING.with(|c| c.set(false));
+    let ((), allocations) = edge_alloc_count::count(Scope::ThisThread, || {
+        drive(fleet, &clock, &mut m, 20..20 + rounds)
+    });
     // Drain what is in flight (not counted).
     let deadline = Instant::now() + Duration::from_secs(2);
     while m.received_total() < m.sent_total() && Instant::now() < deadline {
@@ -76,7 +40,7 @@ fn allocations_while_loading(fleet: &mut dyn Fleet, rounds: u64) -> (u64, Measur
             .poll(Duration::from_millis(5), &clock, &mut m)
             .unwrap();
     }
-    (ALLOCATIONS.with(Cell::get), m)
+    (allocations, m)
 }
 
 fn drive(fleet: &mut dyn Fleet, clock: &Clock, m: &mut Measurements, rounds: std::ops::Range<u64>) {

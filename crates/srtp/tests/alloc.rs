@@ -3,40 +3,12 @@
 //! `BytesMut` with capacity reserved, and error paths.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use bytes::BytesMut;
+use edge_alloc_count::Scope;
 use edge_srtp::{Config, Inbound, MasterKey, Outbound, Profile};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicUsize = AtomicUsize::new(0);
-
-// SAFETY: defers every call to the system allocator unchanged and only counts them.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations() -> usize {
-    ALLOCATIONS.load(Ordering::Relaxed)
-}
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 #[test]
 fn no_allocation_per_packet() {
@@ -64,37 +36,35 @@ fn no_allocation_per_packet() {
             p
         };
 
-        let before = allocations();
-        // Sequence numbers start near 65535, so they wrap and the ROC rolls over; new SSRCs join.
-        for n in 0..3_000u32 {
-            let ssrc = (n % 3) as u8;
-            let p = rtp((n as u16).wrapping_add(0xff00), ssrc);
-            slot[..p.len()].copy_from_slice(&p);
-            let len = tx.protect_rtp(&mut slot, p.len()).unwrap();
-            assert_eq!(rx.unprotect_rtp(&mut slot, len).unwrap(), p.len());
-            // A replay is refused, still without allocating.
-            assert!(rx.unprotect_rtp(&mut slot, len).is_err());
-            if n % 16 == 0 {
-                let c = rtcp(ssrc);
-                slot[..c.len()].copy_from_slice(&c);
-                let len = tx.protect_rtcp(&mut slot, c.len()).unwrap();
-                assert_eq!(rx.unprotect_rtcp(&mut slot, len).unwrap(), c.len());
-                // Truncated and forged input fails without allocating.
-                assert!(rx.unprotect_rtcp(&mut slot, 9).is_err());
+        // Every thread of the process counts: nothing else runs in this binary.
+        let ((), allocations) = edge_alloc_count::count(Scope::Process, || {
+            // Sequence numbers start near 65535, so they wrap and the ROC rolls over; new SSRCs join.
+            for n in 0..3_000u32 {
+                let ssrc = (n % 3) as u8;
+                let p = rtp((n as u16).wrapping_add(0xff00), ssrc);
+                slot[..p.len()].copy_from_slice(&p);
+                let len = tx.protect_rtp(&mut slot, p.len()).unwrap();
+                assert_eq!(rx.unprotect_rtp(&mut slot, len).unwrap(), p.len());
+                // A replay is refused, still without allocating.
+                assert!(rx.unprotect_rtp(&mut slot, len).is_err());
+                if n % 16 == 0 {
+                    let c = rtcp(ssrc);
+                    slot[..c.len()].copy_from_slice(&c);
+                    let len = tx.protect_rtcp(&mut slot, c.len()).unwrap();
+                    assert_eq!(rx.unprotect_rtcp(&mut slot, len).unwrap(), c.len());
+                    // Truncated and forged input fails without allocating.
+                    assert!(rx.unprotect_rtcp(&mut slot, 9).is_err());
+                }
             }
-        }
-        for n in 0..1000u16 {
-            bytes.clear();
-            bytes.extend_from_slice(&rtp(n, 9));
-            tx.protect_rtp_bytes(&mut bytes).unwrap();
-            rx.unprotect_rtp_bytes(&mut bytes).unwrap();
-            assert_eq!(bytes.len(), 200);
-        }
-        assert_eq!(
-            allocations() - before,
-            0,
-            "{profile}: allocations per packet"
-        );
+            for n in 0..1000u16 {
+                bytes.clear();
+                bytes.extend_from_slice(&rtp(n, 9));
+                tx.protect_rtp_bytes(&mut bytes).unwrap();
+                rx.unprotect_rtp_bytes(&mut bytes).unwrap();
+                assert_eq!(bytes.len(), 200);
+            }
+        });
+        assert_eq!(allocations, 0, "{profile}: allocations per packet");
         assert_eq!(rx.ssrc_count(), 4);
     }
 }

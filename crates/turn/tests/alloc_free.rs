@@ -5,52 +5,13 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
-use std::sync::atomic::{AtomicU64, Ordering};
-
 use common::*;
+use edge_alloc_count::Scope;
 use edge_stun::{Attribute, Class, MessageEncoder, Method};
 use edge_turn::{ClientAction, PEER_HEADROOM};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Set on the measuring thread only: the test harness's own threads may allocate at any
-    /// time (progress reports, output capture) and must not be counted.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-fn count() {
-    if COUNTING.with(Cell::get) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the counter (and the
-// const-initialised thread-local flag, which allocates nothing) is the only addition and
-// touches no memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 #[test]
 fn relaying_allocates_nothing_per_packet() {
@@ -85,21 +46,20 @@ fn relaying_allocates_nothing_per_packet() {
     let server = &mut h.server;
     let now = h.now;
 
-    let before = ALLOCATIONS.load(Ordering::Relaxed);
-    COUNTING.with(|c| c.set(true));
     let mut relayed = 0;
-    for _ in 0..10_000 {
-        for input in [&frame[..], &send[..send_len]] {
-            let action = server.handle_client(now, tuple, input, &mut reply, relays);
-            relayed += usize::from(matches!(action, ClientAction::Relay { .. }));
+    // This thread only: the harness's own threads may allocate at any time.
+    let ((), allocations) = edge_alloc_count::count(Scope::ThisThread, || {
+        for _ in 0..10_000 {
+            for input in [&frame[..], &send[..send_len]] {
+                let action = server.handle_client(now, tuple, input, &mut reply, relays);
+                relayed += usize::from(matches!(action, ClientAction::Relay { .. }));
+            }
+            for peer in [chan_peer, ind_peer] {
+                let framed = server.handle_peer(now, port, peer, &mut buf, payload.clone());
+                relayed += usize::from(framed.is_some());
+            }
         }
-        for peer in [chan_peer, ind_peer] {
-            let framed = server.handle_peer(now, port, peer, &mut buf, payload.clone());
-            relayed += usize::from(framed.is_some());
-        }
-    }
-    COUNTING.with(|c| c.set(false));
-    let allocations = ALLOCATIONS.load(Ordering::Relaxed) - before;
+    });
     assert_eq!(relayed, 40_000, "every packet relayed");
     assert_eq!(allocations, 0, "heap allocations on the data path");
 }

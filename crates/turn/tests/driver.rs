@@ -10,48 +10,17 @@
 
 mod common;
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use common::*;
+use edge_alloc_count::Scope;
 use edge_guard::{Guard, GuardConfig};
 use edge_stun::{Attribute, Message, Method};
 use edge_turn::{Service, ServiceConfig};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-static COUNTING: AtomicBool = AtomicBool::new(false);
-
-fn count() {
-    if COUNTING.load(Ordering::Relaxed) {
-        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded unchanged to the system allocator; the two atomics are
-// the only addition and touch no memory handed out.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as our caller's.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count();
-        // SAFETY: same contract as our caller's.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 const CHANNEL: u16 = 0x4000;
 const PAYLOAD: usize = 172;
@@ -169,18 +138,17 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         }
         relay(&client, &peer, 200, BURST);
 
-        ALLOCATIONS.store(0, Ordering::Relaxed);
-        COUNTING.store(true, Ordering::Relaxed);
-        // One at a time: each receive finds one datagram and stops there.
-        for i in 0..2000 {
-            relay(&client, &peer, 1000 + i, 1);
-        }
-        // Bursts: full batches, more than one per wake-up.
-        for b in 0..20 {
-            relay(&client, &peer, 10_000 + b * BURST, BURST);
-        }
-        COUNTING.store(false, Ordering::Relaxed);
-        let allocations = ALLOCATIONS.load(Ordering::Relaxed);
+        // The whole process: the service's I/O thread allocating would count.
+        let ((), allocations) = edge_alloc_count::count(Scope::Process, || {
+            // One at a time: each receive finds one datagram and stops there.
+            for i in 0..2000 {
+                relay(&client, &peer, 1000 + i, 1);
+            }
+            // Bursts: full batches, more than one per wake-up.
+            for b in 0..20 {
+                relay(&client, &peer, 10_000 + b * BURST, BURST);
+            }
+        });
 
         assert_eq!(
             allocations, 0,

@@ -4,56 +4,13 @@
 //! in every I/O mode, through the error path (a refused datagram) and GSO coalescing.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use edge_alloc_count::Scope;
 use edge_udp::{IoMode, RecvBatch, SocketOptions, Transmit, UdpSocket, DEFAULT_BATCH};
 
-struct Counting;
-
-static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    /// Only the measuring thread counts: the test harness allocates on its own threads.
-    static COUNTING: Cell<bool> = const { Cell::new(false) };
-}
-
-// SAFETY: forwards every call to the system allocator unchanged; the counter is an atomic
-// and the thread-local flag is const-initialised, so counting itself never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: same contract as ours.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNTING.with(Cell::get) {
-            ALLOCATIONS.fetch_add(1, Relaxed);
-        }
-        // SAFETY: same contract as ours.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
 #[global_allocator]
-static GLOBAL: Counting = Counting;
-
-/// Allocations made by `f` on this thread.
-fn allocations_in(f: impl FnOnce()) -> u64 {
-    let before = ALLOCATIONS.load(Relaxed);
-    COUNTING.with(|c| c.set(true));
-    f();
-    COUNTING.with(|c| c.set(false));
-    ALLOCATIONS.load(Relaxed) - before
-}
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 const ROUNDS: usize = 300;
 
@@ -173,7 +130,8 @@ fn forwarding_loop_allocates_nothing_per_batch() {
         round(&client, &fwd, &sink, &mut batches, &payload, &too_big);
 
         let mut delivered = 0;
-        let allocs = allocations_in(|| {
+        // This thread only: the test harness allocates on its own threads.
+        let ((), allocs) = edge_alloc_count::count(Scope::ThisThread, || {
             for _ in 0..ROUNDS {
                 delivered += round(&client, &fwd, &sink, &mut batches, &payload, &too_big);
             }
