@@ -1,5 +1,5 @@
 //! The allocator counts what each scope names and nothing else, closes its window when the
-//! work panics, refuses overlapping process-wide windows, and tracks live bytes exactly.
+//! work panics and refuses overlapping process-wide windows (live bytes: `live.rs`).
 //! Its own test binary with `Counting` as the global allocator; the tests take turns (a
 //! process-wide window would count a concurrent test's allocations).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +9,7 @@ use std::panic::catch_unwind;
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use edge_alloc_count::{count, live_bytes, Counting, Scope};
+use edge_alloc_count::{count, Counting, Scope};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -114,16 +114,4 @@ fn windows_close_when_the_work_panics_and_never_overlap() {
     assert!(nested, "a second process-wide window is refused");
     let ((), n) = count(Scope::Process, || allocate_here(3));
     assert!(n >= 3, "{n}");
-}
-
-#[test]
-fn live_bytes_follow_allocation_and_release() {
-    let _serial = serial();
-    let before = live_bytes();
-    let mut v = black_box(Vec::<u8>::with_capacity(10_000));
-    assert_eq!(live_bytes() - before, 10_000);
-    v.reserve_exact(20_000);
-    assert_eq!(live_bytes() - before, 20_000);
-    drop(v);
-    assert_eq!(live_bytes() - before, 0);
 }
