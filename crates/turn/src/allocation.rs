@@ -3,6 +3,8 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
+
+use crate::hash::KeyedState;
 use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
@@ -77,9 +79,9 @@ pub(crate) struct Allocation {
     /// Transaction ID of the Allocate that created it, to answer a retransmission.
     pub(crate) txid: [u8; 12],
     pub(crate) expires: Instant,
-    permissions: HashMap<IpAddr, Instant>,
-    channels: HashMap<u16, Channel>,
-    by_peer: HashMap<SocketAddr, u16>,
+    permissions: HashMap<IpAddr, Instant, KeyedState>,
+    channels: HashMap<u16, Channel, KeyedState>,
+    by_peer: HashMap<SocketAddr, u16, KeyedState>,
     bucket: Option<TokenBucket>,
 }
 
@@ -135,7 +137,7 @@ pub(crate) struct Limits {
 pub(crate) struct Allocations {
     slots: Vec<Option<Allocation>>,
     free_slots: Vec<usize>,
-    by_tuple: HashMap<FiveTuple, usize>,
+    by_tuple: HashMap<FiveTuple, usize, KeyedState>,
     /// Slot of the allocation on each relay port, indexed by `port - first port`.
     by_port: Vec<Option<usize>>,
     first_port: u16,
@@ -145,15 +147,18 @@ pub(crate) struct Allocations {
     limits: Limits,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     next_id: u64,
+    /// Keys of every per-packet lookup map (see [`crate::hash`]).
+    hash: KeyedState,
 }
 
 impl Allocations {
     pub(crate) fn new(limits: Limits) -> Self {
         let span = usize::from(limits.ports.end().saturating_sub(*limits.ports.start())) + 1;
+        let hash = KeyedState::random();
         Self {
             slots: Vec::new(),
             free_slots: Vec::new(),
-            by_tuple: HashMap::new(),
+            by_tuple: HashMap::with_hasher(hash),
             by_port: vec![None; span],
             first_port: *limits.ports.start(),
             pool: PortPool::new(limits.ports.clone(), limits.seed),
@@ -162,6 +167,7 @@ impl Allocations {
             limits,
             timers: BinaryHeap::new(),
             next_id: 0,
+            hash,
         }
     }
 
@@ -223,9 +229,9 @@ impl Allocations {
             port,
             txid,
             expires: now + lifetime,
-            permissions: HashMap::new(),
-            channels: HashMap::new(),
-            by_peer: HashMap::new(),
+            permissions: HashMap::with_hasher(self.hash),
+            channels: HashMap::with_hasher(self.hash),
+            by_peer: HashMap::with_hasher(self.hash),
             bucket: self.limits.bandwidth.map(|cap| TokenBucket::new(cap, now)),
         };
         let slot = match self.free_slots.pop() {

@@ -31,6 +31,7 @@ mod config;
 mod driver;
 mod error;
 mod filter;
+mod hash;
 mod nonce;
 mod ports;
 mod request;
