@@ -9,13 +9,17 @@
 # (utime+stime from /proc) and round trips per CPU-second of the server, then the medians.
 #
 #   benches/turn_vs_coturn.sh             # 40 clients x 5000 messages, one every 1 ms each: zero loss
-#   CLIENTS=4 MESSAGES=50000 INTERVAL=0 benches/turn_vs_coturn.sh     # flood
+#   CLIENTS=8 MESSAGES=50000 INTERVAL=0 RMEM_DEFAULT=4194304 benches/turn_vs_coturn.sh   # flood
 #   COALESCE_US=1000 benches/turn_vs_coturn.sh   # media-edge with a 1 ms coalescing window (default 200 us)
 #
-# In flood mode (-z 0) uclient sends bursts and reads its echoes only between them, so on a
-# busy core its own sockets overflow (their drop counters in /proc/net/udp; the servers'
-# sockets show none) and the loss says more about the load generator than the server. The
-# paced default keeps both servers at zero loss.
+# The `drops` column is the kernel's UDP receive-buffer overflow count (RcvbufErrors in
+# /proc/net/snmp) during the run, over every socket on the machine. In flood mode (-z 0)
+# coturn 4.6's own sockets overflow at the system default buffer size (212 KB; coturn
+# leaves SO_RCVBUF alone, media-edge asks for 4 MiB): RMEM_DEFAULT sets
+# net.core.rmem_default for the run (restored at exit) so coturn gets big buffers too, as an
+# operator would tune it. uclient fixes its own sockets at 128 KiB, and with 16 or more
+# flooding clients they overflow now and then whichever server relays (`ss -uamp` shows
+# the drops on uclient's sockets): keep the flood at 8 clients for a zero-loss comparison.
 #
 # Loopback only; every run is bounded by MESSAGES and a 120 s timeout per uclient.
 set -euo pipefail
@@ -44,12 +48,17 @@ bin="${MEDIA_EDGE_BIN:-$CARGO_TARGET_DIR/release/media-edge}"
 
 tmp=$(mktemp -d)
 pids=()
+rmem_before=$(sysctl -n net.core.rmem_default)
 cleanup() {
+    sysctl -qw net.core.rmem_default="$rmem_before" || true
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+if [ -n "${RMEM_DEFAULT:-}" ]; then
+    sysctl -qw net.core.rmem_default="$RMEM_DEFAULT"
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 # Fails when a UDP socket is already bound in the range first-last ($1).
@@ -110,11 +119,17 @@ cpu_ticks() {
     awk '{print $14 + $15}' "/proc/$1/stat"
 }
 
+# UDP datagrams the kernel dropped so far because a receive buffer was full (all sockets).
+rcvbuf_errors() {
+    awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
+}
+
 # One measured uclient run against a server; prints a result row.
 measure() {
     local name=$1 pid=$2 port=$3
-    local c0 t0 c1 t1 out recv lost
+    local c0 t0 c1 t1 d0 d1 out recv lost
     c0=$(cpu_ticks "$pid")
+    d0=$(rcvbuf_errors)
     t0=$(date +%s.%N)
     out=$(timeout 120 taskset -c 1 turnutils_uclient -p "$port" -e 127.0.0.1 -r "$PEER_PORT" \
         -u u -w p -m "$CLIENTS" -n "$MESSAGES" -z "$INTERVAL" -l "$SIZE" -c -X 127.0.0.1 2>&1) ||
@@ -122,20 +137,21 @@ measure() {
             "$(grep -m3 -i 'error' <<<"$out" | tr '\n' ' ')" >&2
     t1=$(date +%s.%N)
     c1=$(cpu_ticks "$pid")
+    d1=$(rcvbuf_errors)
     recv=$(grep -o 'start_mclient: tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' <<<"$out" |
         sed 's/.*tot_recv_msgs=//' | tail -1)
     lost=$(grep -o 'Total lost packets [0-9]*' <<<"$out" | grep -o '[0-9]*$' | tail -1)
     awk -v n="$name" -v r="${recv:-0}" -v l="${lost:-?}" -v w="$(echo "$t1 - $t0" | bc)" \
-        -v cpu="$(( c1 - c0 ))" -v hz="$hz" 'BEGIN {
+        -v cpu="$(( c1 - c0 ))" -v hz="$hz" -v d="$(( d1 - d0 ))" 'BEGIN {
             cs = cpu / hz;
-            printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f\n",
-                n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0)
+            printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f %6d\n",
+                n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0), d
         }'
 }
 
 printf "uclient: %s clients x %s messages, %s B, interval %s ms; servers on core 0, load on core 1\n" \
     "$CLIENTS" "$MESSAGES" "$SIZE" "$INTERVAL"
-printf "%-11s %9s %6s %7s %10s %8s %7s %14s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second
+printf "%-11s %9s %6s %7s %10s %8s %7s %14s %6s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second drops
 for round in $(seq "$ROUNDS"); do
     measure media-edge "$ME_PID" "$ME_PORT"
     measure coturn-4.6 "$CO_PID" "$CO_PORT"
