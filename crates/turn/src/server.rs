@@ -108,6 +108,8 @@ pub struct Stats {
 ///   port), [`handle_timeout`](Server::handle_timeout) (time passed),
 ///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away),
 ///   [`admits`](Server::admits) (a TCP/TLS connection to accept or close).
+/// - **Questions**: [`is_banned`](Server::is_banned) (whether an open TCP/TLS connection's
+///   source is banned now, for the driver to close it).
 /// - **Outputs**: each input returns what to send right away (responses and relayed
 ///   packets are written into the caller's buffers); then drain
 ///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
@@ -122,8 +124,11 @@ pub struct Stats {
 /// dropped silently, before any crypto work (only the STUN framing has been parsed, to tell
 /// requests from data), then the source's request rate is checked (over the limit:
 /// dropped). Both are counted ([`Stats::banned`], [`Stats::rate_limited`]). Data
-/// (ChannelData, Send indications) is never checked: it is the hot path, limited by the
-/// per-allocation bandwidth cap instead. An authentication failure
+/// (ChannelData, Send indications) is never checked here: it is the hot path, limited by the
+/// per-allocation bandwidth cap instead. A ban still ends a banned source's TCP/TLS
+/// connections and the allocations they hold: the driver asks
+/// [`is_banned`](Server::is_banned) once per read, not per frame, and once a second for every
+/// open connection, and closes them. An authentication failure
 /// (wrong password, unknown or expired username) is reported to the guard only when the
 /// request carries a valid nonce this server issued to that address, which proves the source
 /// receives there: a spoofed UDP source cannot get a victim banned. The guard is swept every
@@ -443,6 +448,14 @@ impl Server {
     /// a refused request.
     pub fn admits(&mut self, now: Instant, remote: SocketAddr) -> bool {
         self.admits_request(now, remote.ip())
+    }
+
+    /// Whether `source` is banned at `now`: the guard's ban gate alone, for a driver to close
+    /// what a banned source still holds open (a TCP/TLS connection accepted before the ban).
+    /// Unlike [`admits`](Server::admits) it spends no rate-limit token and counts nothing in
+    /// [`Stats`] (the guard counts a true answer in its `banned_drops`).
+    pub fn is_banned(&self, now: Instant, source: IpAddr) -> bool {
+        self.guard.is_banned(now, source)
     }
 
     /// The guard's gates, in order: the ban (no crypto work for a banned source), then the

@@ -1,7 +1,8 @@
 //! The core's guard decisions on a virtual clock: banned sources dropped before any
 //! integrity check, failures counted only with a nonce the source received, the request
 //! rate limit (data never limited), one guard shared with other services, TCP/TLS accepts,
-//! and the server's own addresses refused as peers whatever the allow-list says.
+//! `is_banned` spending no rate token and counting nothing, and the server's own addresses
+//! refused as peers whatever the allow-list says.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -224,6 +225,10 @@ fn a_failure_recorded_by_another_service_on_the_shared_guard_bans_turn_too() {
     );
     assert!(h.server.admits(h.now, udp_tuple(BYSTANDER).remote));
     assert_eq!(h.server.stats().banned, 2);
+    // The question a driver asks for open connections counts nothing.
+    assert!(h.server.is_banned(h.now, source));
+    assert!(!h.server.is_banned(h.now, udp_tuple(BYSTANDER).remote.ip()));
+    assert_eq!(h.server.stats().banned, 2);
 }
 
 #[test]
@@ -246,6 +251,10 @@ fn requests_over_the_rate_are_dropped_and_counted_but_data_flows() {
         Attribute::XorPeerAddress(peer),
     ];
     assert_eq!(code_of(&c.call(&mut h, Method::CHANNEL_BIND, &bind)), None);
+    // The ban question a driver asks for open connections spends no token.
+    for _ in 0..20 {
+        assert!(!h.server.is_banned(h.now, c.tuple.remote.ip()));
+    }
     let binding = c.request(Method::BINDING, &[]);
     let answered = (0..20)
         .filter(|_| matches!(h.input(c.tuple, &binding).0, ClientAction::Reply { .. }))

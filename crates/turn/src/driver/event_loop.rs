@@ -28,6 +28,8 @@ const CONN_BASE: usize = 1 << 24;
 const BUDGET: usize = 64;
 /// A TCP/TLS connection with no allocation is closed after this long without input.
 const IDLE_CONN: Duration = Duration::from_secs(60);
+/// How often every TCP/TLS connection is checked for a banned source and for idleness.
+const CONN_SWEEP: Duration = Duration::from_secs(1);
 
 struct StreamListener {
     socket: TcpListener,
@@ -217,8 +219,8 @@ impl EventLoop {
             self.work = 0;
             self.server.handle_timeout(now, &mut self.relays);
             self.log_events();
-            if now.duration_since(last_sweep) >= Duration::from_secs(1) {
-                self.sweep_idle(now);
+            if now.duration_since(last_sweep) >= CONN_SWEEP {
+                self.sweep_conns(now);
                 last_sweep = now;
             }
             self.publish();
@@ -424,11 +426,26 @@ impl EventLoop {
         }
     }
 
-    /// Readiness on connection `slot`: read and handle frames, flush output.
+    /// Readiness on connection `slot`: read and handle frames, flush output; or, when the
+    /// source is banned, close the connection before reading anything (its allocation goes
+    /// with it).
+    ///
+    /// The ban is checked once per readiness event, i.e. once per `on_readable` batch however
+    /// many frames it reads, not per frame: [`edge_guard::Guard::is_banned`] answers a clean
+    /// source with atomic loads, but takes its shard's read lock whenever the source's filter
+    /// bit is set (a ban, or another banned source on the same bit), which must stay off the
+    /// per-packet media path. Once per batch is enough: a ban found here stops the whole batch
+    /// before any of it is relayed, and a ban that starts while the batch is handled (this
+    /// connection's own third failed login, or another thread's) is seen at the connection's
+    /// next event or by [`Self::sweep_conns`] within [`CONN_SWEEP`].
     fn on_conn(&mut self, now: Instant, slot: usize) {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
+        if self.server.is_banned(now, conn.tuple.remote.ip()) {
+            self.close_banned(slot);
+            return;
+        }
         let open = conn
             .on_readable(
                 now,
@@ -458,14 +475,33 @@ impl EventLoop {
         self.open_conns -= 1;
     }
 
-    /// Closes connections that never allocated and have been silent too long.
-    fn sweep_idle(&mut self, now: Instant) {
+    /// Closes connection `slot` because its source is banned: counted and logged.
+    fn close_banned(&mut self, slot: usize) {
+        let Some(conn) = self.conns.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
+        tracing::info!(
+            remote = %conn.tuple.remote,
+            transport = %conn.tuple.transport,
+            "connection closed: source banned"
+        );
+        self.counters.banned_closed();
+        self.close_conn(slot);
+    }
+
+    /// Every [`CONN_SWEEP`]: closes the connections whose source is banned, silent ones and
+    /// those holding an allocation included (a ban closes every door), and the connections
+    /// that never allocated and have been silent for [`IDLE_CONN`].
+    fn sweep_conns(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
-            let idle = self.conns[slot].as_ref().is_some_and(|c| {
-                now.duration_since(c.last_input) > IDLE_CONN
-                    && !self.server.has_allocation(&c.tuple)
-            });
-            if idle {
+            let Some(c) = self.conns[slot].as_ref() else {
+                continue;
+            };
+            if self.server.is_banned(now, c.tuple.remote.ip()) {
+                self.close_banned(slot);
+            } else if now.duration_since(c.last_input) > IDLE_CONN
+                && !self.server.has_allocation(&c.tuple)
+            {
                 self.close_conn(slot);
             }
         }
@@ -502,6 +538,7 @@ impl EventLoop {
             stats.malformed + self.counters.malformed.get(),
         );
         set(&s.dropped, stats.dropped + self.counters.dropped.get());
+        set(&s.banned_closed, self.counters.banned_closed.get());
         s.publish_guard(&stats);
     }
 

@@ -119,6 +119,9 @@ pub struct Snapshot {
     pub banned: u64,
     /// Requests and TCP/TLS connections dropped by the per-source request rate limit.
     pub rate_limited: u64,
+    /// Open TCP/TLS connections closed because their source was banned after they were
+    /// accepted (at their next input, or by the once-a-second sweep), allocations included.
+    pub banned_closed: u64,
 }
 
 /// Statistics shared between the loop and [`Service::snapshot`].
@@ -135,6 +138,7 @@ struct Shared {
     auth_failures: AtomicU64,
     banned: AtomicU64,
     rate_limited: AtomicU64,
+    banned_closed: AtomicU64,
 }
 
 impl Shared {
@@ -153,6 +157,7 @@ impl Shared {
 pub(crate) struct Counters {
     malformed: Cell<u64>,
     dropped: Cell<u64>,
+    banned_closed: Cell<u64>,
 }
 
 impl Counters {
@@ -162,6 +167,10 @@ impl Counters {
 
     pub(crate) fn dropped(&self) {
         self.dropped.set(self.dropped.get() + 1);
+    }
+
+    pub(crate) fn banned_closed(&self) {
+        self.banned_closed.set(self.banned_closed.get() + 1);
     }
 }
 
@@ -178,7 +187,10 @@ impl Service {
     /// Validates the configuration, binds every listener (so a busy port fails here, named),
     /// adds the bound listener addresses to the core's protected peers (no allocation may
     /// relay to them), and starts the event loop thread. TCP/TLS connections from banned or
-    /// over-rate sources are closed at accept ([`Server::admits`](crate::Server::admits)).
+    /// over-rate sources are closed at accept ([`Server::admits`](crate::Server::admits));
+    /// open ones are closed, their allocations with them, once their source is banned: at
+    /// their next input, or within about a second by the loop's sweep
+    /// ([`Snapshot::banned_closed`]).
     pub fn start(config: ServiceConfig) -> Result<Service, Error> {
         let shared = Arc::new(Shared::default());
         let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
@@ -213,6 +225,7 @@ impl Service {
             auth_failures: get(&s.auth_failures),
             banned: get(&s.banned),
             rate_limited: get(&s.rate_limited),
+            banned_closed: get(&s.banned_closed),
         }
     }
 
