@@ -1,6 +1,6 @@
 //! Inbound client-side port definition: the clients the API accepts connections from
 //! (`api.clients`), and how many connections each holds at once
-//! (`api.max-connections-per-client`).
+//! (`api.max-connections-per-client`: per listed entry, or per source without a list).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,6 +9,7 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use edge_guard::IpNet;
 use serde::{Deserialize, Deserializer};
 
 /// One entry of `api.clients`: an address, optionally with the source port the client
@@ -88,63 +89,87 @@ impl<'de> Deserialize<'de> for ClientAddr {
 pub(crate) enum Refusal {
     /// `api.clients` is set and does not list the source.
     Unlisted,
-    /// The source's entry already holds `api.max-connections-per-client` connections.
+    /// The source's entry (or, without a list, the source) already holds
+    /// `api.max-connections-per-client` connections.
     OverLimit,
 }
 
-/// Admission at accept: the allow-list and the open connections, per entry and in all.
+/// Whose connections count against one `api.max-connections-per-client`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Holder {
+    /// An entry of `api.clients`, by index.
+    Entry(usize),
+    /// Without a list, a source: an IPv4 address, or an IPv6 network of
+    /// `guard.ipv6-prefix` bits, as bans and rate limits count it (one host usually owns a
+    /// whole /64).
+    Source(IpNet),
+}
+
+/// Admission at accept: the allow-list and the open connections, per holder and in all.
 #[derive(Debug)]
 pub(crate) struct Clients {
     listed: Vec<ClientAddr>,
     max_per_client: usize,
+    ipv6_prefix: u8,
     open: Arc<Open>,
 }
 
 /// Connections open now.
 #[derive(Debug, Default)]
 struct Open {
-    /// Per entry of `listed` (by index).
-    per_entry: Mutex<HashMap<usize, usize>>,
+    /// Per holder; a holder with no open connection has no entry, so this never holds more
+    /// entries than there are open connections.
+    per_holder: Mutex<HashMap<Holder, usize>>,
     /// From every source.
     total: AtomicUsize,
 }
 
 impl Clients {
-    pub(crate) fn new(listed: Vec<ClientAddr>, max_per_client: usize) -> Self {
+    /// Admission by `listed` (empty: every source), at most `max_per_client` connections per
+    /// entry, or per source without a list (IPv6 sources cut to `ipv6_prefix` bits).
+    pub(crate) fn new(listed: Vec<ClientAddr>, max_per_client: usize, ipv6_prefix: u8) -> Self {
         Clients {
             listed,
             max_per_client,
+            ipv6_prefix,
             open: Arc::default(),
         }
     }
 
     /// Admits a connection from `peer`, or says why not. The returned slot holds the
     /// connection's place until it is dropped, on whatever path the connection ends.
-    /// Without an allow-list every source is admitted (and only the total counted).
     pub(crate) fn admit(&self, peer: SocketAddr) -> Result<Slot, Refusal> {
-        let entry = if self.listed.is_empty() {
-            None
-        } else {
-            // A source-port entry is more specific than a bare address: it is matched first.
-            let index = self
-                .listed
-                .iter()
-                .position(|c| c.port.is_some() && c.matches(peer))
-                .or_else(|| self.listed.iter().position(|c| c.matches(peer)))
-                .ok_or(Refusal::Unlisted)?;
-            let mut per_entry = self.open.per_entry();
-            let count = per_entry.entry(index).or_insert(0);
-            if *count >= self.max_per_client {
-                return Err(Refusal::OverLimit);
-            }
-            *count += 1;
-            Some(index)
-        };
+        let holder = self.holder(peer)?;
+        let mut per_holder = self.open.per_holder();
+        let count = per_holder.get(&holder).copied().unwrap_or(0);
+        if count >= self.max_per_client {
+            return Err(Refusal::OverLimit);
+        }
+        per_holder.insert(holder, count + 1);
+        drop(per_holder);
         self.open.total.fetch_add(1, Ordering::Relaxed);
         Ok(Slot {
-            entry,
+            holder,
             open: Arc::clone(&self.open),
         })
+    }
+
+    /// Whose count a connection from `peer` joins.
+    fn holder(&self, peer: SocketAddr) -> Result<Holder, Refusal> {
+        if self.listed.is_empty() {
+            let ip = peer.ip().to_canonical();
+            let bits = if ip.is_ipv4() { 32 } else { self.ipv6_prefix };
+            // Only a prefix longer than 128 fails, which the guard's config refuses.
+            let net = IpNet::new(ip, bits).map_or_else(|_| IpNet::from(ip), |net| net.trunc());
+            return Ok(Holder::Source(net));
+        }
+        // A source-port entry is more specific than a bare address: it is matched first.
+        self.listed
+            .iter()
+            .position(|c| c.port.is_some() && c.matches(peer))
+            .or_else(|| self.listed.iter().position(|c| c.matches(peer)))
+            .map(Holder::Entry)
+            .ok_or(Refusal::Unlisted)
     }
 
     /// Connections open now.
@@ -154,30 +179,29 @@ impl Clients {
 }
 
 impl Open {
-    fn per_entry(&self) -> std::sync::MutexGuard<'_, HashMap<usize, usize>> {
-        self.per_entry
+    fn per_holder(&self) -> std::sync::MutexGuard<'_, HashMap<Holder, usize>> {
+        self.per_holder
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
     }
 }
 
-/// A connection's place in the counts, given back on drop.
+/// A connection's place in the counts, given back on drop; its holder's entry goes when its
+/// last place does.
 #[derive(Debug)]
 pub(crate) struct Slot {
-    entry: Option<usize>,
+    holder: Holder,
     open: Arc<Open>,
 }
 
 impl Drop for Slot {
     fn drop(&mut self) {
         self.open.total.fetch_sub(1, Ordering::Relaxed);
-        if let Some(index) = self.entry {
-            let mut per_entry = self.open.per_entry();
-            if let Some(count) = per_entry.get_mut(&index) {
-                *count = count.saturating_sub(1);
-                if *count == 0 {
-                    per_entry.remove(&index);
-                }
+        let mut per_holder = self.open.per_holder();
+        if let Some(count) = per_holder.get_mut(&self.holder) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                per_holder.remove(&self.holder);
             }
         }
     }
@@ -227,6 +251,7 @@ mod tests {
                 "[2001:db8::1]".parse().unwrap(),
             ],
             2,
+            64,
         );
         assert_eq!(
             clients.admit(addr("192.0.2.12:1000")).unwrap_err(),
@@ -249,18 +274,83 @@ mod tests {
         let e = clients.admit(addr("192.0.2.10:1003")).unwrap();
         drop((b, c, d, e));
         assert_eq!(clients.open(), 0);
-        assert!(clients.open.per_entry().is_empty());
+        assert!(clients.open.per_holder().is_empty());
     }
 
+    /// Without a list every source is admitted, each up to the cap: IPv4 per address, IPv6
+    /// per /64 (IPv4-mapped as IPv4).
     #[test]
-    fn no_list_admits_everyone() {
-        let clients = Clients::new(Vec::new(), 1);
-        let slots: Vec<_> = (0..10)
-            .map(|i| clients.admit(addr(&format!("198.51.100.1:{}", 1000 + i))))
+    fn no_list_caps_each_source() {
+        let clients = Clients::new(Vec::new(), 3, 64);
+        let first: Vec<_> = (0..3)
+            .map(|i| {
+                clients
+                    .admit(addr(&format!("198.51.100.1:{}", 1000 + i)))
+                    .unwrap()
+            })
             .collect();
-        assert!(slots.iter().all(Result::is_ok));
-        assert_eq!(clients.open(), 10);
-        drop(slots);
+        assert_eq!(
+            clients
+                .admit(addr("[::ffff:198.51.100.1]:2000"))
+                .unwrap_err(),
+            Refusal::OverLimit
+        );
+        let other = clients.admit(addr("198.51.100.2:1000")).unwrap();
+        let v6: Vec<_> = ["[2001:db8::1]:1", "[2001:db8::2]:1", "[2001:db8::ffff:1]:1"]
+            .into_iter()
+            .map(|a| clients.admit(addr(a)).unwrap())
+            .collect();
+        assert_eq!(
+            clients.admit(addr("[2001:db8::3]:1")).unwrap_err(),
+            Refusal::OverLimit
+        );
+        let next_net = clients.admit(addr("[2001:db8:0:1::1]:1")).unwrap();
+        assert_eq!(clients.open(), 8);
+        assert_eq!(clients.open.per_holder().len(), 4);
+        drop(first);
+        let again = clients.admit(addr("198.51.100.1:3000")).unwrap();
+        drop((other, v6, next_net, again));
         assert_eq!(clients.open(), 0);
+    }
+
+    /// A holder's entry goes with its last connection, and a refusal leaves none behind: the
+    /// bookkeeping holds no more entries than open connections, however many sources came.
+    #[test]
+    fn entries_go_with_their_last_connection() {
+        let clients = Clients::new(Vec::new(), 2, 64);
+        let entries = |c: &Clients| c.open.per_holder().len();
+        for i in 0..1000u32 {
+            let ip = std::net::Ipv4Addr::from(0xc633_6400 + i);
+            let a = clients.admit(SocketAddr::from((ip, 1))).unwrap();
+            let b = clients.admit(SocketAddr::from((ip, 2))).unwrap();
+            assert_eq!(
+                clients.admit(SocketAddr::from((ip, 3))).unwrap_err(),
+                Refusal::OverLimit
+            );
+            assert_eq!(entries(&clients), 1);
+            drop(a);
+            assert_eq!(entries(&clients), 1);
+            drop(b);
+            assert_eq!(entries(&clients), 0);
+        }
+        let held: Vec<_> = (0..100u32)
+            .map(|i| {
+                let ip = std::net::Ipv4Addr::from(0xcb00_7100 + i);
+                clients.admit(SocketAddr::from((ip, 1))).unwrap()
+            })
+            .collect();
+        assert_eq!((entries(&clients), clients.open()), (100, 100));
+        drop(held);
+        assert_eq!((entries(&clients), clients.open()), (0, 0));
+
+        // A listed client's refusal leaves nothing either.
+        let listed = Clients::new(vec!["192.0.2.10".parse().unwrap()], 1, 64);
+        assert_eq!(
+            listed.admit(addr("192.0.2.11:1")).unwrap_err(),
+            Refusal::Unlisted
+        );
+        assert!(listed.open.per_holder().is_empty());
+        drop(listed.admit(addr("192.0.2.10:1")).unwrap());
+        assert!(listed.open.per_holder().is_empty());
     }
 }

@@ -46,11 +46,12 @@ pub struct ApiConfig {
     pub cors: Cors,
     /// Inbound client-side port definition: when not empty, only these clients (address,
     /// optionally the source port) may connect; any other connection is closed at accept.
-    /// Default empty: every source may connect.
+    /// Default empty: every source may connect (still `max-connections-per-client` each).
     #[serde(default)]
     pub clients: Vec<ClientAddr>,
-    /// Most connections one entry of `clients` holds at once; the next is closed at accept.
-    /// Default 16.
+    /// Most connections held at once by one entry of `clients` when the list is set, or by
+    /// one source address when it is empty (IPv6 sources per `guard.ipv6-prefix` network,
+    /// /64 by default); the next is closed at accept, before TLS. Default 16, at most 100000.
     #[serde(default = "default_max_connections_per_client")]
     pub max_connections_per_client: usize,
     /// The largest request body accepted, in bytes. Default 65536.

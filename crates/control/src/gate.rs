@@ -1,6 +1,6 @@
-//! Who gets in: connections at accept (allow-list, bans, per-client limit) and every
-//! request before its handler (bans, CORS origin, rate limit, preflight, bearer token), in
-//! that order.
+//! Who gets in: connections at accept (allow-list, bans, connections per client or per
+//! source) and every request before its handler (bans, CORS origin, rate limit, preflight,
+//! bearer token), in that order.
 //!
 //! Decisions:
 //! - **A banned source** is closed at accept. A request from a source banned while its
@@ -52,9 +52,13 @@ impl Gate {
             })?,
         };
         Ok(Gate {
-            guard,
             cors: Cors::new(&config.cors.domain_whitelist),
-            clients: Clients::new(config.clients.clone(), config.max_connections_per_client),
+            clients: Clients::new(
+                config.clients.clone(),
+                config.max_connections_per_client,
+                guard.config().ipv6_prefix,
+            ),
+            guard,
             tokens: config
                 .tokens
                 .iter()
@@ -66,7 +70,7 @@ impl Gate {
 
     /// Admits a new TCP connection from `peer`, or refuses it (counted and logged): the
     /// caller then closes it before anything else (no TLS). The slot is the connection's
-    /// place in its client's count until dropped.
+    /// place in its client's (or, without `api.clients`, its source's) count until dropped.
     pub(crate) fn admit_connection(&self, now: Instant, peer: SocketAddr) -> Option<Slot> {
         let refused = |event| {
             self.counters.count(now, event, peer);

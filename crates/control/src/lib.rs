@@ -1,8 +1,9 @@
 //! The HTTP(S) control API of media-edge: sessions of the forwarder ([`edge_relay::Relay`])
 //! set up by SDP offer/answer, with bearer-token authentication and JSON errors, behind
 //! HTTPS (rustls, certificate re-read on SIGHUP), exact CORS, bans after failed logins and a
-//! per-source rate limit ([`guard`]), and an inbound client allow-list with a connection limit
-//! per client. See [`serve`] for the listener and `gate.rs` for the decisions.
+//! per-source rate limit ([`guard`]), an inbound client allow-list, and a connection limit
+//! per listed client (per source without a list). See [`serve`] for the listener and
+//! `gate.rs` for the decisions.
 //!
 //! ```no_run
 //! # async fn demo(relay: edge_relay::Relay) -> Result<(), edge_control::Error> {
@@ -49,7 +50,6 @@
 //! # What it does not do
 //! No renegotiation (re-offers, ICE restarts), no trickle ICE from media-edge (its one
 //! candidate is in the SDP), no video forwarding, no transcoding or payload-type mapping; no
-//! per-source connection cap when `clients` is empty (the request rate is still limited), no
 //! client certificates.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

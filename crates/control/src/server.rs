@@ -39,8 +39,9 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// new certificate; a file that does not load keeps the old one and logs an error naming
 /// it); plain HTTP otherwise, only on a loopback address unless `allow-insecure-http`. What
 /// it serves is logged at start. Connections from sources not in `clients`, from banned
-/// sources, or beyond a client's `max-connections-per-client` are closed at accept, before
-/// TLS, and counted (`GET /v1/stats`). The guard is swept every 5 s.
+/// sources, or beyond `max-connections-per-client` (per listed client, or per source without
+/// a list) are closed at accept, before TLS, and counted (`GET /v1/stats`). The guard is
+/// swept every 5 s.
 ///
 /// # Errors
 /// [`Error::Config`] naming a bad key (the listener's own address is checked like
@@ -116,12 +117,10 @@ pub async fn serve(
 
 /// Logs what is served where.
 fn announce(config: &ApiConfig, local: SocketAddr) {
+    let max = config.max_connections_per_client;
     let clients = match config.clients.len() {
-        0 => "any client".to_owned(),
-        n => format!(
-            "{n} listed clients, {} connections each",
-            config.max_connections_per_client
-        ),
+        0 => format!("any client, {max} connections per source"),
+        n => format!("{n} listed clients, {max} connections each"),
     };
     match &config.tls {
         Some(files) => tracing::info!(

@@ -30,7 +30,8 @@ pub(crate) enum Event {
     Accepted,
     /// A connection closed at accept: `api.clients` does not list its source.
     RefusedUnlisted,
-    /// A connection closed at accept: its client holds `max-connections-per-client`.
+    /// A connection closed at accept: its client entry (or, without `api.clients`, its
+    /// source) holds `max-connections-per-client`.
     RefusedOverLimit,
     /// A connection closed at accept: its source is banned.
     RefusedBanned,

@@ -1,6 +1,7 @@
 //! Inbound client-side port definition over real TCP: an unlisted source is closed at
-//! accept, a listed client's connection beyond its limit too, `/v1/stats` counts exactly
-//! those, and a client's closed connections give their places back.
+//! accept, a listed client's connection beyond its limit too, and without a list a source's
+//! connection beyond the limit; `/v1/stats` counts exactly those, and closed connections
+//! give their places back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -9,6 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use common::{config, connect_from, is_closed, request, Server, IO_TIMEOUT, TOKEN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
 /// The source port the port-pinned client entry names (outside the ephemeral range and
@@ -55,8 +57,10 @@ async fn unlisted_and_over_limit_connections_are_refused_and_counted() {
     let mut third = connect_from(listed, server.addr).await;
     assert!(is_closed(&mut third).await);
 
-    // The pinned entry admits its port only.
+    // The pinned entry admits its port only. The port may still be in TIME_WAIT from an
+    // earlier run (this side closes first); each run's server port differs.
     let socket = TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
     socket
         .bind(SocketAddr::new(ip("127.0.0.7"), PINNED_PORT))
         .unwrap();
@@ -109,6 +113,86 @@ async fn unlisted_and_over_limit_connections_are_refused_and_counted() {
         (Some(6), Some(1), Some(3)),
         "{s}"
     );
+    server.stop().await;
+}
+
+/// Polls `/v1/stats` on `admin` until `open` is `want`, for at most [`IO_TIMEOUT`].
+async fn wait_open(admin: &mut TcpStream, want: u64) {
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while stats(admin).await["open"] != want {
+        assert!(Instant::now() < deadline, "open never fell to {want}");
+        // 20 polls a second: within the default rate limit of 20/s.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Served one request on a new connection from `from`, which stays open.
+async fn served(from: IpAddr, server: &Server) -> TcpStream {
+    let mut s = connect_from(from, server.addr).await;
+    let r = request(&mut s, "GET", "/v1/sessions", Some(TOKEN), &[]).await;
+    assert_eq!(r.status, 200, "{r:?}");
+    s
+}
+
+/// Without `api.clients` every source is admitted, each with at most
+/// `max-connections-per-client` connections: a 4th from 127.0.0.1 is closed at accept while
+/// 127.0.0.2 is served; a connection that ends (closed by the client, or by the server on a
+/// protocol error) gives its place back.
+#[tokio::test]
+async fn without_a_list_each_source_is_capped() {
+    let mut c = config();
+    c.max_connections_per_client = 3;
+    let server = Server::start(22, c).await;
+    let capped = ip("127.0.0.1");
+
+    let mut three = Vec::new();
+    for _ in 0..3 {
+        three.push(served(capped, &server).await);
+    }
+    for _ in 0..2 {
+        let mut over = connect_from(capped, server.addr).await;
+        assert!(is_closed(&mut over).await);
+    }
+    let mut admin = served(ip("127.0.0.2"), &server).await;
+    let s = stats(&mut admin).await;
+    assert_eq!(
+        (
+            s["accepted"].as_u64(),
+            s["refused-over-limit"].as_u64(),
+            s["refused-unlisted"].as_u64(),
+            s["open"].as_u64()
+        ),
+        (Some(4), Some(2), Some(0), Some(4)),
+        "{s}"
+    );
+
+    // The client closes one: its place comes back.
+    drop(three.pop());
+    wait_open(&mut admin, 3).await;
+    three.push(served(capped, &server).await);
+
+    // The server closes one on a protocol error: its place comes back too.
+    let mut garbage = three.pop().unwrap();
+    garbage.write_all(b"NOT HTTP\r\n\r\n").await.unwrap();
+    let mut rest = Vec::new();
+    tokio::time::timeout(IO_TIMEOUT, garbage.read_to_end(&mut rest))
+        .await
+        .expect("the server closes in time")
+        .unwrap();
+    wait_open(&mut admin, 3).await;
+    three.push(served(capped, &server).await);
+
+    let s = stats(&mut admin).await;
+    assert_eq!(
+        (
+            s["accepted"].as_u64(),
+            s["refused-over-limit"].as_u64(),
+            s["open"].as_u64()
+        ),
+        (Some(6), Some(2), Some(4)),
+        "{s}"
+    );
+    drop(garbage);
     server.stop().await;
 }
 
