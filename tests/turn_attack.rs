@@ -197,7 +197,8 @@ fn third_bad_login_over_tcp_bans_the_address_and_its_connections_are_closed() {
         assert_eq!(bad.allocate(), Err(Refused::Code(401)), "attempt {attempt}");
     }
     let banned_at = Instant::now();
-    // The connection that failed is still open, but its requests are dropped now.
+    // The connection that failed is closed now, at its next input (this Binding) or within a
+    // second by the driver's sweep, whichever comes first: the Binding gets no answer.
     assert_eq!(bad.binding(), Err(Refused::NoAnswer));
     ban_holds_then_lifts(Via::Tcp, &service, &guard, banned_at);
     service.shutdown().unwrap();

@@ -151,6 +151,8 @@ struct Inner {
 ///   [`is_banned`](Self::is_banned), then [`allow_request`](Self::allow_request);
 /// - input: [`record_failure`](Self::record_failure) after an authentication fails;
 /// - administration: [`bans`](Self::bans), [`lift`](Self::lift), [`stats`](Self::stats);
+/// - change detection: [`bans_started`](Self::bans_started), lock-free, for holders that end
+///   what a new ban covers;
 /// - upkeep: [`sweep`](Self::sweep), called periodically (every few seconds) by the owner.
 ///
 /// All state is sharded by source ([`SHARDS`] shards): `is_banned` reads a bit filter of the
@@ -330,7 +332,8 @@ impl Guard {
         };
         bans.get_or_insert(now, key, || ban, |old, why| end_ban(shard, &old, why));
         shard.filter.publish(bans.keys());
-        shard.bans_started.fetch_add(1, Ordering::Relaxed);
+        // Release: whoever reads this count through `bans_started` sees the ban's filter bit.
+        shard.bans_started.fetch_add(1, Ordering::Release);
         tracing::warn!(target: "edge_guard", "{}", log::Ban {
             source: ban.source,
             service,
@@ -397,6 +400,19 @@ impl Guard {
                 shard.filter.publish(bans.keys());
             }
         }
+    }
+
+    /// How many bans have started since the guard was made ([`GuardStats::bans_started`]),
+    /// read with atomic loads only: no lock, unlike [`stats`](Self::stats). A holder of
+    /// something a ban should end (a TURN allocation) compares it with the value it last
+    /// acted on and walks its holdings with [`is_banned`](Self::is_banned) only when it
+    /// changed; every ban counted in the value read is already visible to `is_banned`.
+    pub fn bans_started(&self) -> u64 {
+        self.inner
+            .shards
+            .iter()
+            .map(|shard| shard.bans_started.load(Ordering::Acquire))
+            .sum()
     }
 
     /// Counters and table sizes, summed over the shards.

@@ -255,3 +255,31 @@ fn guard_clones_share_one_state() {
     }
     assert!(g.is_banned(t0, ip("192.0.2.99")));
 }
+
+#[test]
+fn bans_started_changes_only_when_a_ban_starts() {
+    let g = guard();
+    let clone = g.clone();
+    let t0 = Instant::now();
+    let (a, b) = (ip("203.0.113.21"), ip("203.0.113.22"));
+    assert_eq!(g.bans_started(), 0);
+    // Failures short of a ban, and a fourth failure while banned, start nothing.
+    g.record_failure(t0, a, Service::Turn, "bad-integrity", None);
+    g.record_failure(t0, a, Service::Turn, "bad-integrity", None);
+    assert_eq!(g.bans_started(), 0);
+    g.record_failure(t0, a, Service::Turn, "bad-integrity", None);
+    assert_eq!(g.bans_started(), 1);
+    assert!(g.is_banned(t0, a), "a counted ban is visible to is_banned");
+    g.record_failure(t0 + S, a, Service::Turn, "bad-integrity", None);
+    assert_eq!(g.bans_started(), 1);
+    // Lifting, expiring and sweeping end bans, they start none.
+    assert!(g.lift(t0 + S, a));
+    for _ in 0..3 {
+        g.record_failure(t0 + S, b, Service::Api, "bad-token", None);
+    }
+    assert_eq!((g.bans_started(), clone.bans_started()), (2, 2));
+    g.sweep(t0 + 700 * S);
+    assert!(!g.is_banned(t0 + 700 * S, b));
+    assert_eq!(g.bans_started(), g.stats().bans_started);
+    assert_eq!(g.bans_started(), 2);
+}

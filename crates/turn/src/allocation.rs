@@ -41,8 +41,12 @@ pub enum CloseReason {
     Expired,
     /// The client refreshed it with a lifetime of 0.
     Deleted,
-    /// The client's TCP or TLS connection closed.
+    /// The client's TCP or TLS connection closed (a ban of its source included: the driver
+    /// closes the connection).
     ConnectionClosed,
+    /// The UDP client's source was banned
+    /// ([`Server::release_banned`](crate::Server::release_banned)).
+    Banned,
 }
 
 /// Why an allocation could not be created.
@@ -184,6 +188,11 @@ impl Allocations {
     /// The 5-tuples of every live allocation.
     pub(crate) fn tuples(&self) -> Vec<FiveTuple> {
         self.by_tuple.keys().copied().collect()
+    }
+
+    /// Every live allocation's slot is below this (free slots included).
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
     }
 
     pub(crate) fn slot_of(&self, tuple: &FiveTuple) -> Option<usize> {

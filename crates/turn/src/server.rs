@@ -97,6 +97,9 @@ pub struct Stats {
     pub banned: u64,
     /// Requests and TCP/TLS connections dropped by the per-source request rate limit.
     pub rate_limited: u64,
+    /// UDP allocations released because their client's source was banned after they were
+    /// created ([`Server::release_banned`]).
+    pub banned_released: u64,
 }
 
 /// The TURN server core (RFC 8656): allocations, permissions, channels, authentication,
@@ -108,6 +111,8 @@ pub struct Stats {
 ///   port), [`handle_timeout`](Server::handle_timeout) (time passed),
 ///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away),
 ///   [`admits`](Server::admits) (a TCP/TLS connection to accept or close).
+/// - **Upkeep**: [`release_banned`](Server::release_banned) (about once a second: ends the
+///   UDP allocations of sources banned since they allocated).
 /// - **Questions**: [`is_banned`](Server::is_banned) (whether an open TCP/TLS connection's
 ///   source is banned now, for the driver to close it).
 /// - **Outputs**: each input returns what to send right away (responses and relayed
@@ -125,10 +130,12 @@ pub struct Stats {
 /// requests from data), then the source's request rate is checked (over the limit:
 /// dropped). Both are counted ([`Stats::banned`], [`Stats::rate_limited`]). Data
 /// (ChannelData, Send indications) is never checked here: it is the hot path, limited by the
-/// per-allocation bandwidth cap instead. A ban still ends a banned source's TCP/TLS
-/// connections and the allocations they hold: the driver asks
-/// [`is_banned`](Server::is_banned) once per read, not per frame, and once a second for every
-/// open connection, and closes them. An authentication failure
+/// per-allocation bandwidth cap instead. A ban still ends everything a banned source holds:
+/// the driver asks [`is_banned`](Server::is_banned) once per read, not per frame, and once a
+/// second for every open connection, and closes a banned source's TCP/TLS connections with
+/// their allocations; once a second it calls [`release_banned`](Server::release_banned),
+/// which releases a banned source's UDP allocations (and costs a few atomic loads when no ban
+/// started since its last call). An authentication failure
 /// (wrong password, unknown or expired username) is reported to the guard only when the
 /// request carries a valid nonce this server issued to that address, which proves the source
 /// receives there: a spoofed UDP source cannot get a victim banned. The guard is swept every
@@ -155,6 +162,9 @@ pub struct Server {
     /// the rest of a one-source flood's batch is refused without asking the guard again,
     /// which keeps the flood off the shared guard's locks.
     last_refused: Option<(IpAddr, Instant, Gate)>,
+    /// [`Guard::bans_started`] when [`Server::release_banned`] last looked at the
+    /// allocations: no ban started since means nothing to release.
+    bans_seen: u64,
     pub(crate) allocations: Allocations,
     epoch: Instant,
     unix_at_epoch: Duration,
@@ -183,6 +193,9 @@ impl Server {
                 reason: e.to_string(),
             })?,
         };
+        // A ban that started before this server allocates nothing: its source never passes
+        // the gate.
+        let bans_seen = guard.bans_started();
         let allocations = Allocations::new(Limits {
             ports: config.port_range.clone(),
             user_quota: config.user_quota,
@@ -199,6 +212,7 @@ impl Server {
             guard,
             next_sweep: now + GUARD_SWEEP_INTERVAL,
             last_refused: None,
+            bans_seen,
             allocations,
             epoch: now,
             unix_at_epoch: unix_now,
@@ -448,6 +462,40 @@ impl Server {
     /// a refused request.
     pub fn admits(&mut self, now: Instant, remote: SocketAddr) -> bool {
         self.admits_request(now, remote.ip())
+    }
+
+    /// Releases every UDP allocation whose client's source is banned at `now`: its relay
+    /// port is closed and returned to the pool, its permissions and channels go with it, an
+    /// [`Event::AllocationClosed`] says [`CloseReason::Banned`], and
+    /// [`Stats::banned_released`] counts it. Returns how many were released.
+    ///
+    /// Data (ChannelData, Send indications) is never checked against the guard, so without
+    /// this a banned UDP client would go on relaying until its allocation expires. Call it
+    /// about once a second (the driver does, from its connection sweep): nothing is checked per
+    /// packet, and when no ban started since the last call ([`Guard::bans_started`], atomic
+    /// loads) it returns at once; otherwise it asks [`Guard::is_banned`] once per UDP
+    /// allocation, allocating nothing. Allocations of TCP/TLS clients are left to the driver,
+    /// which closes a banned source's connections and their allocations with them.
+    pub fn release_banned(&mut self, now: Instant, relays: &mut impl RelayPorts) -> usize {
+        // Read before the walk: every ban counted here is visible to `is_banned` below, and
+        // one counted after this read makes the next call walk again.
+        let started = self.guard.bans_started();
+        if started == self.bans_seen {
+            return 0;
+        }
+        self.bans_seen = started;
+        let mut released = 0;
+        for slot in 0..self.allocations.slot_count() {
+            let banned = self.allocations.get(slot).is_some_and(|a| {
+                !a.tuple.transport.is_stream() && self.guard.is_banned(now, a.tuple.remote.ip())
+            });
+            if banned {
+                self.close(slot, CloseReason::Banned, relays);
+                released += 1;
+            }
+        }
+        self.stats.banned_released += released as u64;
+        released
     }
 
     /// Whether `source` is banned at `now`: the guard's ban gate alone, for a driver to close

@@ -28,7 +28,8 @@ const CONN_BASE: usize = 1 << 24;
 const BUDGET: usize = 64;
 /// A TCP/TLS connection with no allocation is closed after this long without input.
 const IDLE_CONN: Duration = Duration::from_secs(60);
-/// How often every TCP/TLS connection is checked for a banned source and for idleness.
+/// How often every TCP/TLS connection is checked for a banned source and for idleness, and
+/// the UDP allocations of banned sources released.
 const CONN_SWEEP: Duration = Duration::from_secs(1);
 
 struct StreamListener {
@@ -218,11 +219,12 @@ impl EventLoop {
                 .after(self.work, waited, busy, !self.backlog.is_empty());
             self.work = 0;
             self.server.handle_timeout(now, &mut self.relays);
-            self.log_events();
             if now.duration_since(last_sweep) >= CONN_SWEEP {
                 self.sweep_conns(now);
+                self.server.release_banned(now, &mut self.relays);
                 last_sweep = now;
             }
+            self.log_events();
             self.publish();
         }
         self.close_all();
@@ -491,7 +493,8 @@ impl EventLoop {
 
     /// Every [`CONN_SWEEP`]: closes the connections whose source is banned, silent ones and
     /// those holding an allocation included (a ban closes every door), and the connections
-    /// that never allocated and have been silent for [`IDLE_CONN`].
+    /// that never allocated and have been silent for [`IDLE_CONN`]. (The UDP allocations of
+    /// banned sources are released right after, by [`Server::release_banned`].)
     fn sweep_conns(&mut self, now: Instant) {
         for slot in 0..self.conns.len() {
             let Some(c) = self.conns[slot].as_ref() else {

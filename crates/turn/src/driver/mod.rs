@@ -122,6 +122,9 @@ pub struct Snapshot {
     /// Open TCP/TLS connections closed because their source was banned after they were
     /// accepted (at their next input, or by the once-a-second sweep), allocations included.
     pub banned_closed: u64,
+    /// UDP allocations released by the once-a-second sweep because their client's source was
+    /// banned after they were created ([`Stats::banned_released`](crate::Stats)).
+    pub banned_released: u64,
 }
 
 /// Statistics shared between the loop and [`Service::snapshot`].
@@ -139,6 +142,7 @@ struct Shared {
     banned: AtomicU64,
     rate_limited: AtomicU64,
     banned_closed: AtomicU64,
+    banned_released: AtomicU64,
 }
 
 impl Shared {
@@ -149,6 +153,8 @@ impl Shared {
         self.banned.store(stats.banned, Ordering::Relaxed);
         self.rate_limited
             .store(stats.rate_limited, Ordering::Relaxed);
+        self.banned_released
+            .store(stats.banned_released, Ordering::Relaxed);
     }
 }
 
@@ -190,7 +196,8 @@ impl Service {
     /// over-rate sources are closed at accept ([`Server::admits`](crate::Server::admits));
     /// open ones are closed, their allocations with them, once their source is banned: at
     /// their next input, or within about a second by the loop's sweep
-    /// ([`Snapshot::banned_closed`]).
+    /// ([`Snapshot::banned_closed`]). The same sweep releases the UDP allocations of a banned
+    /// source ([`Snapshot::banned_released`]).
     pub fn start(config: ServiceConfig) -> Result<Service, Error> {
         let shared = Arc::new(Shared::default());
         let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
@@ -226,6 +233,7 @@ impl Service {
             banned: get(&s.banned),
             rate_limited: get(&s.rate_limited),
             banned_closed: get(&s.banned_closed),
+            banned_released: get(&s.banned_released),
         }
     }
 
