@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::{
@@ -16,34 +14,9 @@ use common::{
 use edge_control::Tls;
 use nix::sys::signal::{raise, Signal};
 
-/// Everything logged, for the error line.
-#[derive(Clone, Default)]
-struct Log(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Log {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Log {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_certificate_and_keeps_it_when_a_file_is_bad() {
-    let log = Log::default();
-    let writer = log.clone();
-    tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .init();
+    edge_log_capture::install();
 
     let dir = TempDir::new("reload");
     let first = TestCertificate::generate();
@@ -65,9 +38,9 @@ async fn sighup_reloads_the_certificate_and_keeps_it_when_a_file_is_bad() {
         200
     );
     assert!(
-        log.text().contains(&format!("https://{}", server.addr)),
+        edge_log_capture::process_log().contains(&format!("https://{}", server.addr)),
         "{}",
-        log.text()
+        edge_log_capture::process_log()
     );
 
     // New files, SIGHUP: new connections get the second certificate.
@@ -114,16 +87,15 @@ async fn sighup_reloads_the_certificate_and_keeps_it_when_a_file_is_bad() {
         std::fs::write(&key_path, key_text).unwrap();
         raise(Signal::SIGHUP).unwrap();
         let deadline = Instant::now() + IO_TIMEOUT;
-        while !log.text().contains(&expected) {
+        while !edge_log_capture::process_log().contains(&expected) {
             assert!(
                 Instant::now() < deadline,
                 "no error naming {expected}:\n{}",
-                log.text()
+                edge_log_capture::process_log()
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        let line = log
-            .text()
+        let line = edge_log_capture::process_log()
             .lines()
             .find(|l| l.contains(&expected))
             .unwrap()

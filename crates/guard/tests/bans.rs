@@ -11,7 +11,7 @@ use edge_guard::{Guard, GuardConfig, Service};
 const S: Duration = Duration::from_secs(1);
 
 fn guard() -> Guard {
-    Guard::new(GuardConfig::default()).unwrap()
+    common::guard(GuardConfig::default())
 }
 
 #[test]
@@ -68,11 +68,10 @@ fn two_failures_then_the_window_passes_no_ban() {
 
 #[test]
 fn ban_expires_after_the_duration() {
-    let g = Guard::new(GuardConfig {
+    let g = common::guard(GuardConfig {
         ban_duration: Duration::from_millis(1500),
         ..GuardConfig::default()
-    })
-    .unwrap();
+    });
     let t0 = Instant::now();
     let src = ip("192.0.2.50");
     for _ in 0..3 {
@@ -124,14 +123,13 @@ fn sweep_ends_expired_bans_and_forgets_old_records() {
 
 #[test]
 fn allow_listed_sources_are_never_banned_nor_limited() {
-    let g = Guard::new(GuardConfig {
+    let g = common::guard(GuardConfig {
         allow: vec![
             "10.9.0.0/16".parse().unwrap(),
             "2001:db8:aa::/48".parse().unwrap(),
         ],
         ..GuardConfig::default()
-    })
-    .unwrap();
+    });
     let t0 = Instant::now();
     for src in [
         ip("10.9.3.4"),
@@ -234,11 +232,10 @@ fn ipv6_counts_per_prefix_and_mapped_ipv4_is_ipv4() {
     assert!(g.lift(t0, ip("::ffff:192.0.2.7")));
 
     // With prefix 128, every IPv6 address stands alone.
-    let g = Guard::new(GuardConfig {
+    let g = common::guard(GuardConfig {
         ipv6_prefix: 128,
         ..GuardConfig::default()
-    })
-    .unwrap();
+    });
     for a in ["2001:db8::1", "2001:db8::2", "2001:db8::3"] {
         g.record_failure(t0, ip(a), Service::Turn, "bad-integrity", None);
     }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use common::{capture, ip};
-use edge_guard::{Guard, GuardConfig, Service};
+use edge_guard::{GuardConfig, Service};
 
 fn deploy() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy/fail2ban")
@@ -39,11 +39,10 @@ fn scratch(name: &str) -> PathBuf {
 
 #[test]
 fn fail2ban_regex_matches_the_right_sources_and_no_forged_ones() {
-    let g = Guard::new(GuardConfig {
+    let g = common::guard(GuardConfig {
         allow: vec!["192.0.2.0/24".parse().unwrap()],
         ..GuardConfig::default()
-    })
-    .unwrap();
+    });
     let t0 = Instant::now();
     // Each hostile name tries to make a filter see 6.6.6.6 (or 6::6) as the source.
     let hostile = [

@@ -11,11 +11,10 @@ use edge_guard::{Error, Guard, GuardConfig, RateLimit, Service};
 
 #[test]
 fn failure_ban_and_unban_lines_are_exact() {
-    let g = Guard::new(GuardConfig {
+    let g = common::guard(GuardConfig {
         allow: vec!["192.0.2.0/24".parse().unwrap()],
         ..GuardConfig::default()
-    })
-    .unwrap();
+    });
     let t0 = Instant::now();
     let log = capture(|| {
         let src = ip("203.0.113.7");
@@ -63,7 +62,7 @@ fn failure_ban_and_unban_lines_are_exact() {
 
 #[test]
 fn hostile_usernames_cannot_forge_a_line_or_a_field() {
-    let g = Guard::new(GuardConfig::default()).unwrap();
+    let g = common::guard(GuardConfig::default());
     let t0 = Instant::now();
     let hostile = [
         "x\nWARN edge_guard: auth-failure service=turn source=6.6.6.6 reason=\"r\" user=\"\" failures=1/3",
@@ -135,7 +134,7 @@ fn config_defaults_and_toml() {
         }
     );
     assert_eq!(c.rate.turn, GuardConfig::default().rate.turn);
-    Guard::new(c).unwrap();
+    common::guard(c);
 
     for (text, needle) in [
         ("max-failure = 3", "unknown field `max-failure`"),

@@ -20,9 +20,9 @@
 //! Every request passes an [`edge_guard::Guard`] (usually shared with the process's other
 //! listeners): banned sources are dropped before any crypto work, each source's request rate
 //! is limited, and failed logins on a request with a valid nonce count toward a ban; TCP/TLS
-//! connections from banned sources are closed at accept, and open ones (with their
-//! allocations) once their source is banned. No allocation may relay to the
-//! server's own listeners or other protected addresses of the host
+//! connections from banned sources are closed at accept, and once a source is banned its
+//! open connections (with their allocations) and its UDP allocations are released within
+//! about a second. No allocation may relay to the server's own listeners or other protected addresses of the host
 //! ([`ServerConfig::protected_peers`]), whatever the allow-list says. See [`Server`].
 
 mod allocation;

@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -37,39 +37,9 @@ const CHANNEL: u16 = 0x4000;
 const TIMEOUT: Duration = Duration::from_secs(5);
 const CLOSED_LINE: &str = "connection closed: source banned";
 
-/// Log lines of the whole test binary (the service logs from its own thread).
-#[derive(Clone, Default)]
-struct LogBuffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for LogBuffer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// The process-wide log, installed on first use.
-fn log() -> &'static LogBuffer {
-    static LOG: OnceLock<LogBuffer> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let buffer = LogBuffer::default();
-        let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing::Level::INFO)
-            .with_writer(move || writer.clone())
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).unwrap();
-        buffer
-    })
-}
-
 /// The "source banned" lines naming `client`.
 fn ban_close_lines(client: SocketAddr) -> Vec<String> {
-    let text = String::from_utf8(log().0.lock().unwrap().clone()).unwrap();
+    let text = edge_log_capture::process_log();
     let remote = format!("remote={client} ");
     text.lines()
         .filter(|l| l.contains(CLOSED_LINE) && l.contains(&remote))
@@ -79,7 +49,7 @@ fn ban_close_lines(client: SocketAddr) -> Vec<String> {
 
 /// The "allocation closed" lines of a ban naming the UDP client `client`.
 fn ban_release_lines(client: SocketAddr) -> Vec<String> {
-    let text = String::from_utf8(log().0.lock().unwrap().clone()).unwrap();
+    let text = edge_log_capture::process_log();
     let tuple = format!("tuple=udp {client} ");
     text.lines()
         .filter(|l| l.contains("allocation closed") && l.contains(&tuple))
@@ -104,7 +74,7 @@ fn service(
     ports: std::ops::RangeInclusive<u16>,
     tls: Option<TlsListener>,
 ) -> Service {
-    log();
+    edge_log_capture::install();
     let mut server = config();
     server.relay_address = FIRST;
     server.port_range = ports;

@@ -7,8 +7,6 @@
 
 mod common;
 
-use std::io;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::*;
@@ -19,14 +17,20 @@ use edge_turn::{ClientAction, GUARD_SWEEP_INTERVAL};
 const ATTACKER: &str = "198.51.100.7:4000";
 const BYSTANDER: &str = "203.0.113.9:5000";
 
+/// A guard with `config`, made after the log capture is installed (see edge-log-capture:
+/// every test of this binary makes its guard through here, before anything logs).
+fn logged_guard(config: GuardConfig) -> Guard {
+    edge_log_capture::install();
+    Guard::new(config).unwrap()
+}
+
 /// A guard banning for 2 s after 3 failures, with room for every request a test sends.
 fn guard(ban: Duration) -> Guard {
-    Guard::new(GuardConfig {
+    logged_guard(GuardConfig {
         max_failures: 3,
         ban_duration: ban,
         ..GuardConfig::default()
     })
-    .unwrap()
 }
 
 fn harness_with(guard: &Guard) -> Harness {
@@ -43,30 +47,9 @@ fn fail_three_logins(h: &mut Harness, remote: &str) {
     }
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// Runs `f` under a fmt subscriber and returns the `edge_guard` messages it logged.
+/// Runs `f` and returns the `edge_guard` messages this thread logged meanwhile.
 fn guard_log(f: impl FnOnce()) -> Vec<String> {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let log = String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap();
+    let ((), log) = edge_log_capture::capture(f);
     log.lines()
         .filter_map(|l| l.split_once(" edge_guard: ").map(|(_, m)| m.to_owned()))
         .collect()
@@ -238,7 +221,7 @@ fn requests_over_the_rate_are_dropped_and_counted_but_data_flows() {
         rate: 10.0,
         burst: 8,
     };
-    let g = Guard::new(config).unwrap();
+    let g = logged_guard(config);
     let mut cfg = config_with_loopback_peers();
     cfg.guard = Some(g.clone());
     let mut h = Harness::new(cfg);

@@ -1,41 +1,27 @@
 //! Shared test helpers: a virtual clock start and a tracing capture.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::io;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+
+use edge_guard::{Guard, GuardConfig};
 
 /// Parses an address.
 pub fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl io::Write for Buffer {
-    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(data);
-        Ok(data.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
+/// A guard with `config`, made after the log capture is installed: every test of a binary
+/// that reads the log makes its guard through here, so no log line is reached before the
+/// capturing subscriber is in place (see edge-log-capture).
+pub fn guard(config: GuardConfig) -> Guard {
+    edge_log_capture::install();
+    Guard::new(config).unwrap()
 }
 
-/// Runs `f` with a tracing fmt subscriber in its default format (timestamp, level, target,
-/// no colours), as a log file or journald would hold it, and returns what it wrote.
+/// Runs `f` and returns what this thread logged meanwhile, in the subscriber's default
+/// format (timestamp, level, target, no colours), as a log file or journald would hold it.
 pub fn capture(f: impl FnOnce()) -> String {
-    let buffer = Buffer::default();
-    let writer = buffer.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_ansi(false)
-        .with_max_level(tracing::Level::INFO)
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, f);
-    let bytes = buffer.0.lock().unwrap().clone();
-    String::from_utf8(bytes).unwrap()
+    edge_log_capture::capture(f).1
 }
 
 /// The messages of the `edge_guard` lines in `log`.
