@@ -1,6 +1,7 @@
 //! Inbound client-side port definition: the clients the API accepts connections from
-//! (`api.clients`), and how many connections each holds at once
-//! (`api.max-connections-per-client`: per listed entry, or per source without a list).
+//! (`api.clients`), how many connections each holds at once
+//! (`api.max-connections-per-client`: per listed entry, or per source without a list), and
+//! how many all hold together (`api.max-connections`).
 
 use std::collections::HashMap;
 use std::fmt;
@@ -92,6 +93,8 @@ pub(crate) enum Refusal {
     /// The source's entry (or, without a list, the source) already holds
     /// `api.max-connections-per-client` connections.
     OverLimit,
+    /// All sources together already hold `api.max-connections` connections.
+    OverTotal,
 }
 
 /// Whose connections count against one `api.max-connections-per-client`.
@@ -110,6 +113,7 @@ enum Holder {
 pub(crate) struct Clients {
     listed: Vec<ClientAddr>,
     max_per_client: usize,
+    max_total: usize,
     ipv6_prefix: u8,
     open: Arc<Open>,
 }
@@ -120,24 +124,34 @@ struct Open {
     /// Per holder; a holder with no open connection has no entry, so this never holds more
     /// entries than there are open connections.
     per_holder: Mutex<HashMap<Holder, usize>>,
-    /// From every source.
+    /// From every source. Raised only with `per_holder` locked, so a check and its raise
+    /// are one step; lowered without the lock (that only makes room).
     total: AtomicUsize,
 }
 
 impl Clients {
     /// Admission by `listed` (empty: every source), at most `max_per_client` connections per
-    /// entry, or per source without a list (IPv6 sources cut to `ipv6_prefix` bits).
-    pub(crate) fn new(listed: Vec<ClientAddr>, max_per_client: usize, ipv6_prefix: u8) -> Self {
+    /// entry, or per source without a list (IPv6 sources cut to `ipv6_prefix` bits), and at
+    /// most `max_total` from all sources together.
+    pub(crate) fn new(
+        listed: Vec<ClientAddr>,
+        max_per_client: usize,
+        max_total: usize,
+        ipv6_prefix: u8,
+    ) -> Self {
         Clients {
             listed,
             max_per_client,
+            max_total,
             ipv6_prefix,
             open: Arc::default(),
         }
     }
 
-    /// Admits a connection from `peer`, or says why not. The returned slot holds the
-    /// connection's place until it is dropped, on whatever path the connection ends.
+    /// Admits a connection from `peer`, or says why not: the first of unlisted, over its
+    /// holder's limit, over the total. The returned slot holds the connection's place in its
+    /// holder's count and in the total until it is dropped, on whatever path the connection
+    /// ends.
     pub(crate) fn admit(&self, peer: SocketAddr) -> Result<Slot, Refusal> {
         let holder = self.holder(peer)?;
         let mut per_holder = self.open.per_holder();
@@ -145,9 +159,12 @@ impl Clients {
         if count >= self.max_per_client {
             return Err(Refusal::OverLimit);
         }
+        if self.open.total.load(Ordering::Relaxed) >= self.max_total {
+            return Err(Refusal::OverTotal);
+        }
         per_holder.insert(holder, count + 1);
-        drop(per_holder);
         self.open.total.fetch_add(1, Ordering::Relaxed);
+        drop(per_holder);
         Ok(Slot {
             holder,
             open: Arc::clone(&self.open),
@@ -251,6 +268,7 @@ mod tests {
                 "[2001:db8::1]".parse().unwrap(),
             ],
             2,
+            100,
             64,
         );
         assert_eq!(
@@ -281,7 +299,7 @@ mod tests {
     /// per /64 (IPv4-mapped as IPv4).
     #[test]
     fn no_list_caps_each_source() {
-        let clients = Clients::new(Vec::new(), 3, 64);
+        let clients = Clients::new(Vec::new(), 3, 100, 64);
         let first: Vec<_> = (0..3)
             .map(|i| {
                 clients
@@ -313,11 +331,39 @@ mod tests {
         assert_eq!(clients.open(), 0);
     }
 
+    /// `max_total` caps all sources together; a source at its own limit is refused as over
+    /// its limit, not over the total; a refusal leaves no entry; a closed connection makes room.
+    #[test]
+    fn total_caps_all_sources() {
+        let clients = Clients::new(Vec::new(), 2, 3, 64);
+        let a = clients.admit(addr("198.51.100.1:1")).unwrap();
+        let b = clients.admit(addr("198.51.100.1:2")).unwrap();
+        let c = clients.admit(addr("198.51.100.2:1")).unwrap();
+        assert_eq!(
+            clients.admit(addr("198.51.100.3:1")).unwrap_err(),
+            Refusal::OverTotal
+        );
+        assert_eq!(
+            clients.admit(addr("198.51.100.1:3")).unwrap_err(),
+            Refusal::OverLimit
+        );
+        assert_eq!((clients.open(), clients.open.per_holder().len()), (3, 2));
+        drop(b);
+        let d = clients.admit(addr("198.51.100.3:1")).unwrap();
+        assert_eq!(
+            clients.admit(addr("198.51.100.1:4")).unwrap_err(),
+            Refusal::OverTotal
+        );
+        drop((a, c, d));
+        assert_eq!(clients.open(), 0);
+        assert!(clients.open.per_holder().is_empty());
+    }
+
     /// A holder's entry goes with its last connection, and a refusal leaves none behind: the
     /// bookkeeping holds no more entries than open connections, however many sources came.
     #[test]
     fn entries_go_with_their_last_connection() {
-        let clients = Clients::new(Vec::new(), 2, 64);
+        let clients = Clients::new(Vec::new(), 2, 1000, 64);
         let entries = |c: &Clients| c.open.per_holder().len();
         for i in 0..1000u32 {
             let ip = std::net::Ipv4Addr::from(0xc633_6400 + i);
@@ -344,7 +390,7 @@ mod tests {
         assert_eq!((entries(&clients), clients.open()), (0, 0));
 
         // A listed client's refusal leaves nothing either.
-        let listed = Clients::new(vec!["192.0.2.10".parse().unwrap()], 1, 64);
+        let listed = Clients::new(vec!["192.0.2.10".parse().unwrap()], 1, 1, 64);
         assert_eq!(
             listed.admit(addr("192.0.2.11:1")).unwrap_err(),
             Refusal::Unlisted

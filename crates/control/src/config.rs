@@ -18,6 +18,7 @@ use crate::{ClientAddr, Error, Origin};
 /// cors.domain-whitelist = ["https://app.example.com", "http://localhost:3000"]
 /// clients = ["192.0.2.10", "192.0.2.11:40000", "[2001:db8::1]"]
 /// max-connections-per-client = 16
+/// max-connections = 1024
 /// ```
 ///
 /// `Debug` prints the number of tokens, never the tokens.
@@ -54,6 +55,10 @@ pub struct ApiConfig {
     /// /64 by default); the next is closed at accept, before TLS. Default 16, at most 100000.
     #[serde(default = "default_max_connections_per_client")]
     pub max_connections_per_client: usize,
+    /// Most connections held at once by all sources together; the next is closed at
+    /// accept, before TLS. Default 1024, at most 1000000.
+    #[serde(default = "default_max_connections")]
+    pub max_connections: usize,
     /// The largest request body accepted, in bytes. Default 65536.
     #[serde(default = "default_max_body")]
     pub max_body: usize,
@@ -110,6 +115,10 @@ fn default_max_connections_per_client() -> usize {
     16
 }
 
+fn default_max_connections() -> usize {
+    1024
+}
+
 fn default_max_body() -> usize {
     64 * 1024
 }
@@ -127,6 +136,7 @@ impl fmt::Debug for ApiConfig {
                 "max_connections_per_client",
                 &self.max_connections_per_client,
             )
+            .field("max_connections", &self.max_connections)
             .field("max_body", &self.max_body)
             .field("guard", &self.guard.as_ref().map(|_| "<shared>"))
             .finish()
@@ -145,6 +155,7 @@ impl ApiConfig {
             cors: Cors::default(),
             clients: Vec::new(),
             max_connections_per_client: default_max_connections_per_client(),
+            max_connections: default_max_connections(),
             max_body: default_max_body(),
             guard: None,
         }
@@ -177,6 +188,12 @@ impl ApiConfig {
                     "{} is not within 1..=100000",
                     self.max_connections_per_client
                 ),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return bad(
+                "max-connections",
+                format!("{} is not within 1..=1000000", self.max_connections),
             );
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.max_body) {
@@ -223,6 +240,7 @@ mod tests {
         assert_eq!(c.listen, default_listen());
         assert_eq!(c.max_body, 65536);
         assert_eq!(c.max_connections_per_client, 16);
+        assert_eq!(c.max_connections, 1024);
         assert!(!c.allow_insecure_http);
         assert!(c.tls.is_none() && c.clients.is_empty() && c.guard.is_none());
         assert!(c.cors.domain_whitelist.is_empty());
@@ -263,6 +281,16 @@ mod tests {
         ] {
             let err = config(json).unwrap_err();
             assert!(err.starts_with("api.max-connections-per-client"), "{err}");
+        }
+        for (value, ok) in [(0, false), (1, true), (1_000_000, true), (1_000_001, false)] {
+            let json = format!(r#"{{"tokens": ["0123456789abcdef"], "max-connections": {value}}}"#);
+            match config(&json) {
+                Ok(c) => assert!(ok && c.max_connections == value, "{value}"),
+                Err(err) => assert!(
+                    !ok && err.starts_with(&format!("api.max-connections: {value} ")),
+                    "{value}: {err}"
+                ),
+            }
         }
     }
 

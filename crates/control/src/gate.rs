@@ -1,5 +1,5 @@
-//! Who gets in: connections at accept (allow-list, bans, connections per client or per
-//! source) and every request before its handler (bans, CORS origin, rate limit, preflight,
+//! Who gets in: connections at accept (bans, allow-list, connections per client or per
+//! source, connections in all) and every request before its handler (bans, CORS origin, rate limit, preflight,
 //! bearer token), in that order.
 //!
 //! Decisions:
@@ -56,6 +56,7 @@ impl Gate {
             clients: Clients::new(
                 config.clients.clone(),
                 config.max_connections_per_client,
+                config.max_connections,
                 guard.config().ipv6_prefix,
             ),
             guard,
@@ -70,17 +71,26 @@ impl Gate {
 
     /// Admits a new TCP connection from `peer`, or refuses it (counted and logged): the
     /// caller then closes it before anything else (no TLS). The slot is the connection's
-    /// place in its client's (or, without `api.clients`, its source's) count until dropped.
+    /// place in its client's (or, without `api.clients`, its source's) count and in the
+    /// total until dropped.
+    ///
+    /// The checks run in this order, and a connection that several would refuse is counted
+    /// once, in the first one's counter: banned (`refused-banned`), not in `api.clients`
+    /// (`refused-unlisted`), its client or source at `api.max-connections-per-client`
+    /// (`refused-over-limit`), all sources together at `api.max-connections`
+    /// (`refused-over-total`).
     pub(crate) fn admit_connection(&self, now: Instant, peer: SocketAddr) -> Option<Slot> {
         let refused = |event| {
             self.counters.count(now, event, peer);
             None
         };
+        if self.guard.is_banned(now, peer.ip()) {
+            return refused(Event::RefusedBanned);
+        }
         match self.clients.admit(peer) {
             Err(Refusal::Unlisted) => refused(Event::RefusedUnlisted),
-            // The slot is dropped (given back) when refusing a banned source.
-            Ok(_) if self.guard.is_banned(now, peer.ip()) => refused(Event::RefusedBanned),
             Err(Refusal::OverLimit) => refused(Event::RefusedOverLimit),
+            Err(Refusal::OverTotal) => refused(Event::RefusedOverTotal),
             Ok(slot) => {
                 self.counters.count(now, Event::Accepted, peer);
                 Some(slot)

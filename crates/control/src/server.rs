@@ -39,8 +39,8 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// new certificate; a file that does not load keeps the old one and logs an error naming
 /// it); plain HTTP otherwise, only on a loopback address unless `allow-insecure-http`. What
 /// it serves is logged at start. Connections from sources not in `clients`, from banned
-/// sources, or beyond `max-connections-per-client` (per listed client, or per source without
-/// a list) are closed at accept, before TLS, and counted (`GET /v1/stats`). The guard is
+/// sources, beyond `max-connections-per-client` (per listed client, or per source without
+/// a list), or beyond `max-connections` (all sources together) are closed at accept, before TLS, and counted (`GET /v1/stats`). The guard is
 /// swept every 5 s.
 ///
 /// # Errors
@@ -117,10 +117,10 @@ pub async fn serve(
 
 /// Logs what is served where.
 fn announce(config: &ApiConfig, local: SocketAddr) {
-    let max = config.max_connections_per_client;
+    let (max, total) = (config.max_connections_per_client, config.max_connections);
     let clients = match config.clients.len() {
-        0 => format!("any client, {max} connections per source"),
-        n => format!("{n} listed clients, {max} connections each"),
+        0 => format!("any client, {max} connections per source, {total} in all"),
+        n => format!("{n} listed clients, {max} connections each, {total} in all"),
     };
     match &config.tls {
         Some(files) => tracing::info!(

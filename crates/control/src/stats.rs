@@ -14,6 +14,7 @@ pub(crate) struct Counters {
     accepted: AtomicU64,
     refused_unlisted: AtomicU64,
     refused_over_limit: AtomicU64,
+    refused_over_total: AtomicU64,
     refused_banned: AtomicU64,
     tls_failed: AtomicU64,
     banned_requests: AtomicU64,
@@ -33,6 +34,8 @@ pub(crate) enum Event {
     /// A connection closed at accept: its client entry (or, without `api.clients`, its
     /// source) holds `max-connections-per-client`.
     RefusedOverLimit,
+    /// A connection closed at accept: all sources together hold `max-connections`.
+    RefusedOverTotal,
     /// A connection closed at accept: its source is banned.
     RefusedBanned,
     /// A connection whose TLS handshake failed or timed out.
@@ -53,6 +56,7 @@ impl Event {
             Event::Accepted => "accepted",
             Event::RefusedUnlisted => "refused: not in api.clients",
             Event::RefusedOverLimit => "refused: api.max-connections-per-client reached",
+            Event::RefusedOverTotal => "refused: api.max-connections reached",
             Event::RefusedBanned => "refused: banned source",
             Event::TlsFailed => "TLS handshake failed",
             Event::BannedRequest => "request refused: banned source",
@@ -72,6 +76,7 @@ pub(crate) struct Snapshot {
     pub accepted: u64,
     pub refused_unlisted: u64,
     pub refused_over_limit: u64,
+    pub refused_over_total: u64,
     pub refused_banned: u64,
     pub tls_failed: u64,
     pub banned_requests: u64,
@@ -108,6 +113,7 @@ impl Counters {
             Event::Accepted => &self.accepted,
             Event::RefusedUnlisted => &self.refused_unlisted,
             Event::RefusedOverLimit => &self.refused_over_limit,
+            Event::RefusedOverTotal => &self.refused_over_total,
             Event::RefusedBanned => &self.refused_banned,
             Event::TlsFailed => &self.tls_failed,
             Event::BannedRequest => &self.banned_requests,
@@ -125,6 +131,7 @@ impl Counters {
             accepted: get(Event::Accepted),
             refused_unlisted: get(Event::RefusedUnlisted),
             refused_over_limit: get(Event::RefusedOverLimit),
+            refused_over_total: get(Event::RefusedOverTotal),
             refused_banned: get(Event::RefusedBanned),
             tls_failed: get(Event::TlsFailed),
             banned_requests: get(Event::BannedRequest),

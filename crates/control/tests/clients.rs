@@ -1,7 +1,7 @@
 //! Inbound client-side port definition over real TCP: an unlisted source is closed at
 //! accept, a listed client's connection beyond its limit too, and without a list a source's
-//! connection beyond the limit; `/v1/stats` counts exactly those, and closed connections
-//! give their places back.
+//! connection beyond the limit, and any connection beyond the total of all sources;
+//! `/v1/stats` counts exactly those, and closed connections give their places back.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -193,6 +193,55 @@ async fn without_a_list_each_source_is_capped() {
         "{s}"
     );
     drop(garbage);
+    server.stop().await;
+}
+
+/// `max-connections` caps all sources together: with 3 in all (16 per source), one
+/// connection each from 127.0.0.1, .2 and .3 is served, one from 127.0.0.4 is closed at
+/// accept without an HTTP answer and counted once as `refused-over-total`; after one closes,
+/// 127.0.0.4 is served.
+#[tokio::test]
+async fn all_sources_together_are_capped() {
+    let mut c = config();
+    c.max_connections_per_client = 16;
+    c.max_connections = 3;
+    let server = Server::start(23, c).await;
+
+    let mut admin = served(ip("127.0.0.1"), &server).await;
+    let mut held = vec![
+        served(ip("127.0.0.2"), &server).await,
+        served(ip("127.0.0.3"), &server).await,
+    ];
+    let fourth = ip("127.0.0.4");
+    let mut over = connect_from(fourth, server.addr).await;
+    assert!(is_closed(&mut over).await);
+    let s = stats(&mut admin).await;
+    assert_eq!(
+        (
+            s["accepted"].as_u64(),
+            s["refused-over-total"].as_u64(),
+            s["refused-over-limit"].as_u64(),
+            s["refused-unlisted"].as_u64(),
+            s["refused-banned"].as_u64(),
+            s["open"].as_u64()
+        ),
+        (Some(3), Some(1), Some(0), Some(0), Some(0), Some(3)),
+        "{s}"
+    );
+
+    drop(held.pop());
+    wait_open(&mut admin, 2).await;
+    held.push(served(fourth, &server).await);
+    let s = stats(&mut admin).await;
+    assert_eq!(
+        (
+            s["accepted"].as_u64(),
+            s["refused-over-total"].as_u64(),
+            s["open"].as_u64()
+        ),
+        (Some(4), Some(1), Some(3)),
+        "{s}"
+    );
     server.stop().await;
 }
 
