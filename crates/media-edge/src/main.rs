@@ -7,6 +7,8 @@
 mod config;
 mod firewall;
 mod host;
+#[allow(dead_code)] // wired by the operations work (admin listener, drain) before it lands
+mod lifecycle;
 mod media;
 mod transport;
 
