@@ -26,6 +26,8 @@ fn standalone_echo_behind_media_edge() {
         token: TOKEN.into(),
         sessions: 4,
         local_ip: "127.0.0.1".parse().unwrap(),
+        gro: true,
+        profile: edge_dtls::SrtpProfile::AeadAes128Gcm,
         enterprise: EchoPeer::At(echo_addr),
         payload: 160,
         parallel: 4,

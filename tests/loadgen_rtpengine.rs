@@ -78,6 +78,8 @@ fn sdes_calls_through_rtpengine_paced_and_flood() {
         ng: engine.ng,
         calls: 10,
         local_ip: "127.0.0.1".parse().unwrap(),
+        gro: true,
+        profile: edge_srtp::Profile::Aes128CmHmacSha1_80,
         enterprise: EchoPeer::Own("127.0.0.1:0".parse().unwrap()),
         payload: 160,
     };
@@ -90,7 +92,13 @@ fn sdes_calls_through_rtpengine_paced_and_flood() {
     assert_eq!((r.duplicates, r.stray), (0, 0));
     assert!(run.load_errors.is_empty(), "{:?}", run.load_errors);
 
-    let flood = RtpengineSetup { calls: 2, ..setup };
+    // The flood offers the other profile the side-by-side benchmark compares (media.sh):
+    // rtpengine answers AEAD_AES_128_GCM (RFC 7714) with a key of that suite.
+    let flood = RtpengineSetup {
+        calls: 2,
+        profile: edge_srtp::Profile::AeadAes128Gcm,
+        ..setup
+    };
     let run = rtpengine::run(&flood, &config(None, 1.0), &stop).unwrap();
     assert_eq!(run.report.received, run.report.sent);
     assert!(run.report.sent >= 1_000);

@@ -203,6 +203,7 @@ fn run(
         allocations,
         peer: "127.0.0.1:0".parse().unwrap(),
         local_ip: "127.0.0.1".parse().unwrap(),
+        gro: true,
         payload: 172,
         parallel: 16,
         timeout: Duration::from_secs(20),

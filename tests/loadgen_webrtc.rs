@@ -19,6 +19,8 @@ fn setup(edge: &MediaEdge, sessions: usize) -> WebrtcSetup {
         token: TOKEN.into(),
         sessions,
         local_ip: "127.0.0.1".parse().unwrap(),
+        gro: true,
+        profile: edge_dtls::SrtpProfile::Aes128CmSha1_80,
         enterprise: EchoPeer::Own("127.0.0.1:0".parse().unwrap()),
         payload: 160,
         parallel: 4,

@@ -20,6 +20,7 @@ use edge_loadgen::turn::conn::{TlsSetup, TransportKind};
 use edge_loadgen::turn::credentials::Credentials;
 use edge_loadgen::turn::fleet::TurnSetup;
 use edge_loadgen::Report;
+use edge_srtp::Profile;
 
 /// Load generator for media-edge: TURN allocations, WebRTC-like sessions, RTP echo.
 #[derive(Debug, Parser)]
@@ -76,6 +77,10 @@ struct LoadArgs {
     /// Exit with status 2 when the loss ratio is above this (or a set-up failed).
     #[arg(long, default_value_t = 0.0)]
     max_loss: f64,
+    /// Receive with UDP GRO (off by default, so that every server's datagrams cost the
+    /// generator the same: one receive each, whether the server sends GSO trains or not).
+    #[arg(long)]
+    gro: bool,
     /// Print the report as JSON instead of a table.
     #[arg(long)]
     json: bool,
@@ -146,6 +151,11 @@ struct WebrtcArgs {
     /// Sessions being set up at once.
     #[arg(long, default_value_t = 32)]
     parallel: usize,
+    /// The one SRTP profile offered (SDES crypto-suite name, e.g. AES_CM_128_HMAC_SHA1_80 or
+    /// AEAD_AES_128_GCM), so that side-by-side runs compare the same cipher.
+    #[arg(long, default_value = "AES_CM_128_HMAC_SHA1_80", value_parser = parse_profile)]
+    srtp_profile: Profile,
+
     /// Seconds allowed for set-up.
     #[arg(long, default_value_t = 60.0)]
     setup_timeout: f64,
@@ -170,6 +180,11 @@ struct RtpengineArgs {
     /// Calls, at most 20000.
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=20_000))]
     calls: u32,
+    /// The one SRTP profile offered (SDES crypto-suite name, e.g. AES_CM_128_HMAC_SHA1_80 or
+    /// AEAD_AES_128_GCM), so that side-by-side runs compare the same cipher.
+    #[arg(long, default_value = "AES_CM_128_HMAC_SHA1_80", value_parser = parse_profile)]
+    srtp_profile: Profile,
+
     /// Local address of the caller-side sockets.
     #[arg(long, default_value = "127.0.0.1")]
     local_ip: IpAddr,
@@ -262,6 +277,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// An SDES crypto-suite name as `--srtp-profile` takes it.
+fn parse_profile(name: &str) -> Result<Profile, String> {
+    Profile::from_sdes_name(name).ok_or_else(|| {
+        let known: Vec<_> = Profile::ALL.iter().map(|p| p.sdes_name()).collect();
+        format!(
+            "unknown SRTP profile {name:?} (known: {})",
+            known.join(", ")
+        )
+    })
+}
+
 fn seconds(name: &str, value: f64, max: f64) -> anyhow::Result<Duration> {
     if !(0.0..=max).contains(&value) {
         bail!("--{name} {value}: must be between 0 and {max} seconds");
@@ -306,6 +332,7 @@ fn turn(args: TurnArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         allocations: args.allocations as usize,
         peer: args.peer_bind,
         local_ip: args.local_ip,
+        gro: args.load.gro,
         payload: args.load.size.unwrap_or(172),
         parallel: args.parallel,
         timeout: seconds("setup-timeout", args.setup_timeout, 3_600.0)?,
@@ -358,11 +385,23 @@ fn finish(report: Report, args: &LoadArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn webrtc(args: WebrtcArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let profile = args
+        .srtp_profile
+        .dtls_id()
+        .and_then(edge_dtls::SrtpProfile::from_id)
+        .with_context(|| {
+            format!(
+                "--srtp-profile {}: DTLS-SRTP cannot negotiate it",
+                args.srtp_profile.sdes_name()
+            )
+        })?;
     let setup = WebrtcSetup {
         api: args.api,
         token: args.token.clone(),
         sessions: args.sessions as usize,
         local_ip: args.local_ip,
+        gro: args.load.gro,
+        profile,
         enterprise: match args.echo {
             Some(addr) => EchoPeer::At(addr),
             None => EchoPeer::Own(args.echo_bind),
@@ -384,6 +423,8 @@ fn rtpengine(args: RtpengineArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<Exit
         ng: args.ng,
         calls: args.calls as usize,
         local_ip: args.local_ip,
+        gro: args.load.gro,
+        profile: args.srtp_profile,
         enterprise: match args.echo {
             Some(addr) => EchoPeer::At(addr),
             None => EchoPeer::Own(args.echo_bind),
@@ -410,7 +451,14 @@ fn rtp(args: RtpArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let config = args.load.config()?;
     let size = args.load.size.unwrap_or(160);
-    let run = edge_loadgen::media::plain::run(&targets, args.local_ip, size, &config, stop)?;
+    let run = edge_loadgen::media::plain::run(
+        &targets,
+        args.local_ip,
+        args.load.gro,
+        size,
+        &config,
+        stop,
+    )?;
     for e in &run.load_errors {
         eprintln!("edge-loadgen: during load: {e}");
     }

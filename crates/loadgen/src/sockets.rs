@@ -1,6 +1,11 @@
-//! The load generator's client sockets: one per flow, with UDP GRO on where the kernel has
-//! it, so that a burst of replies to one flow comes up in one receive (each datagram is a
-//! `stride`-sized segment of the buffer), and the receive batch that goes with them.
+//! The load generator's client sockets: one per flow, optionally with UDP GRO (a burst of
+//! replies to one flow then comes up in one receive, each datagram a `stride`-sized segment of
+//! the buffer), and the receive batch that goes with them.
+//!
+//! GRO is off unless asked for (`--gro`): a server that sends GSO trains (media-edge) would
+//! otherwise cost the generator one receive per train while a server sending datagram by
+//! datagram (coturn, rtpengine) costs one per datagram, and a side-by-side comparison would
+//! measure the generator's receive path instead of the servers.
 
 use std::net::SocketAddr;
 
@@ -8,10 +13,11 @@ use edge_udp::{RecvBatch, SocketOptions, UdpSocket};
 
 use crate::Error;
 
-/// Binds a client socket on `addr` (port 0: any free port).
-pub fn bind_client(addr: SocketAddr) -> Result<UdpSocket, Error> {
+/// Binds a client socket on `addr` (port 0: any free port), receiving with UDP GRO when
+/// `gro` is set and the kernel has it.
+pub fn bind_client(addr: SocketAddr, gro: bool) -> Result<UdpSocket, Error> {
     let opts = SocketOptions {
-        gro: true,
+        gro,
         ..SocketOptions::default()
     };
     UdpSocket::bind(addr, &opts).map_err(|source| Error::Udp { addr, source })

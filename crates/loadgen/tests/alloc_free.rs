@@ -123,6 +123,7 @@ fn turn_channel_data_allocates_nothing() {
         allocations: 4,
         peer,
         local_ip: "127.0.0.1".parse().unwrap(),
+        gro: true,
         payload: 172,
         parallel: 4,
         timeout: Duration::from_secs(10),

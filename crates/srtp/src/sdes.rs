@@ -3,7 +3,8 @@
 
 use std::fmt;
 
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::DecodePaddingMode;
 use base64::Engine;
 
 use crate::{Config, Error, MasterKey, Profile};
@@ -128,6 +129,14 @@ impl CryptoAttribute {
     }
 }
 
+/// Base64 as `inline:` keys arrive: with or without `=` padding. A GCM suite's 28 or 44 bytes
+/// of key and salt do not fill the last base64 quantum, and implementations differ: rtpengine
+/// sends them unpadded, this crate (and libsrtp's users) padded.
+const INLINE_KEY: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
 /// Parses `inline:<base64>[|lifetime][|mki:len]`, refusing an MKI.
 fn parse_key_param(profile: Profile, param: &str) -> Result<(MasterKey, Option<u64>), Error> {
     let inline = param
@@ -135,7 +144,7 @@ fn parse_key_param(profile: Profile, param: &str) -> Result<(MasterKey, Option<u
         .ok_or(Error::MalformedCrypto("key method is not inline:"))?;
     let mut parts = inline.split('|');
     let b64 = parts.next().unwrap_or_default();
-    let material = STANDARD
+    let material = INLINE_KEY
         .decode(b64)
         .map_err(|_| Error::MalformedCrypto("key is not base64"))?;
     let key_len = profile.master_key_len();
@@ -218,6 +227,26 @@ mod tests {
         let again = CryptoAttribute::parse(&a.to_string()).unwrap();
         assert_eq!(again.key.key(), a.key.key());
         assert_eq!(again.key.salt(), a.key.salt());
+    }
+
+    /// rtpengine 10.5's answer for AEAD_AES_128_GCM: 28 bytes, base64 without padding. The
+    /// key and salt were decoded independently:
+    /// `python3 -c "import base64; b=base64.b64decode('6hR0VezUFXyq/WL+9ZVKuxhSXKSC1x621wSQXA==');
+    /// print(b[:16].hex(), b[16:].hex())"`.
+    #[test]
+    fn unpadded_gcm_key_from_rtpengine_decodes() {
+        let a = CryptoAttribute::parse(
+            "a=crypto:1 AEAD_AES_128_GCM inline:6hR0VezUFXyq/WL+9ZVKuxhSXKSC1x621wSQXA",
+        )
+        .unwrap();
+        assert_eq!(a.key.profile(), Profile::AeadAes128Gcm);
+        assert_eq!(a.key.key(), &unhex("EA147455ECD4157CAAFD62FEF5954ABB")[..]);
+        assert_eq!(a.key.salt(), &unhex("18525CA482D71EB6D704905C")[..]);
+        let padded = CryptoAttribute::parse(
+            "a=crypto:1 AEAD_AES_128_GCM inline:6hR0VezUFXyq/WL+9ZVKuxhSXKSC1x621wSQXA==",
+        )
+        .unwrap();
+        assert_eq!(padded.key.key(), a.key.key());
     }
 
     #[test]

@@ -16,6 +16,7 @@ use crate::Error;
 pub fn run(
     targets: &[SocketAddr],
     local_ip: IpAddr,
+    gro: bool,
     payload: usize,
     config: &LoadConfig,
     stop: &AtomicBool,
@@ -27,7 +28,7 @@ pub fn run(
         .enumerate()
         .map(|(i, &remote)| {
             Ok(MediaFlow {
-                socket: crate::sockets::bind_client(any)?,
+                socket: crate::sockets::bind_client(any, gro)?,
                 remote,
                 srtp: None,
                 consent: None,

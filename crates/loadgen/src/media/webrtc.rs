@@ -41,6 +41,10 @@ pub struct WebrtcSetup {
     pub sessions: usize,
     /// Local address of the browser-side sockets.
     pub local_ip: IpAddr,
+    /// Receive with UDP GRO (see [`crate::sockets`]).
+    pub gro: bool,
+    /// The one SRTP profile offered in the DTLS handshake (`use_srtp`).
+    pub profile: edge_dtls::SrtpProfile,
     /// The enterprise side: an RTP echo.
     pub enterprise: EchoPeer,
     /// Payload bytes per packet (the RTP payload: 160 for G.711 at 20 ms).
@@ -91,7 +95,7 @@ pub fn run(setup: &WebrtcSetup, config: &LoadConfig, stop: &AtomicBool) -> Resul
         let mut fleet = MediaFleet::new(flows, setup.payload)?;
         let info = RunInfo {
             mode: "webrtc".into(),
-            target: format!("http://{} (DTLS-SRTP)", setup.api),
+            target: format!("http://{} (DTLS-SRTP {})", setup.api, setup.profile),
             payload_bytes: setup.payload,
         };
         let measured = load::measure(&mut fleet, config, info, report, stop);
@@ -147,6 +151,7 @@ fn set_up(
         source,
     })?;
     let dtls = edge_dtls::ConfigBuilder::new(cert)
+        .srtp_profiles(&[setup.profile])
         .build()
         .map_err(|source| Error::Dtls {
             peer: setup.api,
@@ -282,7 +287,7 @@ fn create(
     started: Instant,
 ) -> Result<Pending, Error> {
     let any = SocketAddr::new(setup.local_ip, 0);
-    let socket = crate::sockets::bind_client(any)?;
+    let socket = crate::sockets::bind_client(any, setup.gro)?;
     let ufrag = token(rng, 8);
     let pwd = token(rng, 24);
     let offer = Offer {

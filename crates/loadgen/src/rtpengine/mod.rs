@@ -42,6 +42,10 @@ pub struct RtpengineSetup {
     pub calls: usize,
     /// Local address of the caller-side sockets.
     pub local_ip: IpAddr,
+    /// Receive with UDP GRO (see [`crate::sockets`]).
+    pub gro: bool,
+    /// The SDES crypto suite offered to rtpengine (the one profile of every call).
+    pub profile: Profile,
     /// The callee side: an RTP echo.
     pub enterprise: EchoPeer,
     /// RTP payload bytes per packet.
@@ -186,7 +190,7 @@ pub fn run(
     let result = MediaFleet::new(flows, setup.payload).and_then(|mut fleet| {
         let info = RunInfo {
             mode: "rtpengine".into(),
-            target: format!("ng {} (SDES-SRTP)", setup.ng),
+            target: format!("ng {} (SDES-SRTP {})", setup.ng, setup.profile.sdes_name()),
             payload_bytes: setup.payload,
         };
         let report = load::measure(&mut fleet, config, info, report, stop)?;
@@ -228,8 +232,8 @@ fn call(
     i: usize,
 ) -> Result<MediaFlow, Error> {
     let any = SocketAddr::new(setup.local_ip, 0);
-    let socket = crate::sockets::bind_client(any)?;
-    let ours = CryptoAttribute::new(1, random_key(socket.local_addr())?);
+    let socket = crate::sockets::bind_client(any, setup.gro)?;
+    let ours = CryptoAttribute::new(1, random_key(setup.profile, socket.local_addr())?);
     let ours_line = ours.to_string();
     let offer = Offer {
         addr: socket.local_addr(),
@@ -306,21 +310,18 @@ fn call(
     })
 }
 
-/// A fresh AES_CM_128_HMAC_SHA1_80 master key and salt from the system's random source.
-fn random_key(peer: SocketAddr) -> Result<MasterKey, Error> {
+/// A fresh master key and salt of `profile` from the system's random source.
+fn random_key(profile: Profile, peer: SocketAddr) -> Result<MasterKey, Error> {
     use ring::rand::SecureRandom as _;
-    let mut material = [0u8; 30];
+    let (key_len, salt_len) = (profile.master_key_len(), profile.master_salt_len());
+    let mut material = [0u8; 46];
+    let material = &mut material[..key_len + salt_len];
     let srtp = |source| Error::Srtp { peer, source };
     ring::rand::SystemRandom::new()
-        .fill(&mut material)
+        .fill(material)
         .map_err(|_| Error::Parameter {
             name: "random",
             problem: "the system random source failed",
         })?;
-    MasterKey::new(
-        Profile::Aes128CmHmacSha1_80,
-        &material[..16],
-        &material[16..],
-    )
-    .map_err(srtp)
+    MasterKey::new(profile, &material[..key_len], &material[key_len..]).map_err(srtp)
 }

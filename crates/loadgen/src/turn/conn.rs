@@ -104,11 +104,12 @@ impl Conn {
         kind: TransportKind,
         server: SocketAddr,
         local_ip: IpAddr,
+        gro: bool,
         tls: Option<&TlsSetup>,
     ) -> Result<Conn, Error> {
         let local = SocketAddr::new(local_ip, 0);
         match kind {
-            TransportKind::Udp => crate::sockets::bind_client(local).map(Conn::Udp),
+            TransportKind::Udp => crate::sockets::bind_client(local, gro).map(Conn::Udp),
             TransportKind::Tcp | TransportKind::Tls => {
                 let tcp = mio::net::TcpStream::connect(server).map_err(|source| Error::Io {
                     what: "connect",

@@ -47,6 +47,8 @@ pub struct TurnSetup {
     pub peer: SocketAddr,
     /// Local address the client sockets bind to.
     pub local_ip: IpAddr,
+    /// Receive with UDP GRO (see [`crate::sockets`]).
+    pub gro: bool,
     /// Payload bytes per probe (at least [`crate::PROBE_LEN`]).
     pub payload: usize,
     /// Allocations being set up at once.
@@ -224,6 +226,7 @@ impl TurnFleet {
             setup.transport,
             setup.server,
             setup.local_ip,
+            setup.gro,
             setup.tls.as_ref(),
         )?;
         conn.register(self.poll.registry(), Token(i))
