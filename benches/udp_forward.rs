@@ -16,7 +16,9 @@
 //! - `recvmmsg_gso_32`: edge-udp, 32 per `recvmmsg`, each batch to the one sink coalesced
 //!   into a GSO send;
 //! - `gro_gso_32`: edge-udp with GRO on the forwarder (the client sends GSO trains), each
-//!   train forwarded as one GSO send.
+//!   train forwarded as one GSO send. An upper bound, not the product's path: media-edge
+//!   receives with GRO off, and browsers send datagram by datagram; compare the product with
+//!   `recvmmsg_sendmmsg_32` and `recvmmsg_gso_32`.
 //!
 //! Run: `cargo bench --bench udp_forward`.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
