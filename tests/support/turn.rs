@@ -45,11 +45,15 @@ pub struct TurnOptions {
     pub lifetimes: (u64, u64),
     /// Also listen on TCP and TLS.
     pub streams: bool,
+    /// TURN event loop threads (`turn.threads`).
+    pub threads: usize,
 }
 
 impl TurnOptions {
     /// Loopback relay on `ports`, loopback peers refused (the secure default), TCP and TLS
-    /// listeners on, 10 allocations per user, lifetimes 600 s / 3600 s.
+    /// listeners on, 10 allocations per user, lifetimes 600 s / 3600 s, two TURN threads (so
+    /// every interop test runs the multi-threaded service: SO_REUSEPORT listeners, shared
+    /// ports and quotas).
     pub fn new(ports: RangeInclusive<u16>) -> Self {
         Self {
             ports,
@@ -59,6 +63,7 @@ impl TurnOptions {
             user_quota: 10,
             lifetimes: (600, 3600),
             streams: true,
+            threads: 2,
         }
     }
 
@@ -84,8 +89,8 @@ impl TurnOptions {
         };
         let mut toml = format!(
             "[log]\nlevel = \"info,edge_turn=debug\"\n\n[turn]\nrealm = {REALM:?}\nlisten-udp = [{any:?}]\n\
-             default-lifetime = {}\nmax-lifetime = {}\n",
-            self.lifetimes.0, self.lifetimes.1
+             default-lifetime = {}\nmax-lifetime = {}\nthreads = {}\n",
+            self.lifetimes.0, self.lifetimes.1, self.threads
         );
         if self.streams {
             let (cert, key) = dir.certificate();

@@ -114,6 +114,9 @@ pub struct Turn {
     /// Wake-up coalescing window of the TURN event loop, microseconds (0: off); at most 10,000.
     #[serde(default = "default_coalesce_us")]
     pub coalesce_us: u64,
+    /// TURN event loop threads, each with its own SO_REUSEPORT listeners and allocations;
+    /// one per CPU core when absent; at most `edge_turn::MAX_THREADS`.
+    pub threads: Option<usize>,
     /// Lifetime granted when a client asks for less or none, seconds.
     #[serde(default = "default_lifetime")]
     pub default_lifetime: u64,
@@ -522,6 +525,16 @@ impl Config {
             ));
         }
         service.coalesce = std::time::Duration::from_micros(t.coalesce_us);
+        service.threads = match t.threads {
+            Some(n) if (1..=edge_turn::MAX_THREADS).contains(&n) => n,
+            Some(n) => {
+                return Err(anyhow!(
+                    "turn.threads: {n} is not between 1 and {}",
+                    edge_turn::MAX_THREADS
+                ))
+            }
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
         Ok(service)
     }
 }
@@ -609,6 +622,25 @@ mod tests {
         assert!(e.starts_with("turn.coalesce-us: 20000"), "{e}");
         let c = Config::parse(MINIMAL, "t", &Pins::default()).unwrap();
         assert_eq!(c.turn.coalesce_us, 200, "the default");
+    }
+
+    #[test]
+    fn turn_threads_reach_the_service_and_are_bounded() {
+        let service = |line: &str| {
+            let text = MINIMAL.replace("[turn.relay]", &format!("{line}\n[turn.relay]"));
+            let c = Config::parse(&text, "t", &Pins::default()).unwrap();
+            let user = Some(("u".to_owned(), "p".to_owned()));
+            c.service(user, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
+                .map(|s| s.threads)
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(service("threads = 3").unwrap(), 3);
+        let cores = std::thread::available_parallelism().unwrap().get();
+        assert_eq!(service("").unwrap(), cores, "one per core by default");
+        let e = service("threads = 0").unwrap_err();
+        assert!(e.starts_with("turn.threads: 0"), "{e}");
+        let e = service("threads = 100000").unwrap_err();
+        assert!(e.starts_with("turn.threads: 100000"), "{e}");
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use crate::bandwidth::{BandwidthCap, TokenBucket};
-use crate::ports::PortPool;
+use crate::ledger::Ledger;
 use crate::transport::FiveTuple;
 
 /// How long a permission lasts (RFC 8656 §9: 300 s, not negotiable).
@@ -126,17 +126,15 @@ enum Timer {
     Channel { slot: usize, id: u64, number: u16 },
 }
 
-/// Limits the table enforces.
+/// Limits the table enforces itself; the quotas and the port pool are the [`Ledger`]'s.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
     pub(crate) ports: RangeInclusive<u16>,
-    pub(crate) user_quota: u32,
-    pub(crate) total_quota: u32,
     pub(crate) bandwidth: Option<BandwidthCap>,
-    pub(crate) seed: u64,
 }
 
-/// Every allocation, indexed by 5-tuple and by relay port, with the port pool and quotas.
+/// Every allocation of one thread, indexed by 5-tuple and by relay port, charged to the
+/// [`Ledger`] it shares with the service's other threads (port pool and quotas).
 #[derive(Debug)]
 pub(crate) struct Allocations {
     slots: Vec<Option<Allocation>>,
@@ -145,8 +143,7 @@ pub(crate) struct Allocations {
     /// Slot of the allocation on each relay port, indexed by `port - first port`.
     by_port: Vec<Option<usize>>,
     first_port: u16,
-    pool: PortPool,
-    per_user: HashMap<String, u32>,
+    ledger: Ledger,
     live: u32,
     limits: Limits,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
@@ -156,7 +153,7 @@ pub(crate) struct Allocations {
 }
 
 impl Allocations {
-    pub(crate) fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits, ledger: Ledger) -> Self {
         let span = usize::from(limits.ports.end().saturating_sub(*limits.ports.start())) + 1;
         let hash = KeyedState::random();
         Self {
@@ -165,8 +162,7 @@ impl Allocations {
             by_tuple: HashMap::with_hasher(hash),
             by_port: vec![None; span],
             first_port: *limits.ports.start(),
-            pool: PortPool::new(limits.ports.clone(), limits.seed),
-            per_user: HashMap::new(),
+            ledger,
             live: 0,
             limits,
             timers: BinaryHeap::new(),
@@ -175,14 +171,14 @@ impl Allocations {
         }
     }
 
-    /// How many allocations are live.
+    /// How many allocations of this table are live.
     pub(crate) fn len(&self) -> usize {
         self.live as usize
     }
 
-    /// How many relay ports are free.
-    pub(crate) fn free_ports(&self) -> usize {
-        self.pool.free()
+    /// The ledger this table charges (shared with the service's other threads).
+    pub(crate) fn ledger(&self) -> &Ledger {
+        &self.ledger
     }
 
     /// The 5-tuples of every live allocation.
@@ -224,11 +220,9 @@ impl Allocations {
         even_port: bool,
         relays: &mut impl RelayPorts,
     ) -> Result<usize, CreateError> {
-        let used = self.per_user.get(username).copied().unwrap_or(0);
-        if used >= self.limits.user_quota || self.live >= self.limits.total_quota {
-            return Err(CreateError::Quota);
-        }
-        let port = self.open_port(even_port, relays)?;
+        let port = self
+            .ledger
+            .admit(username, even_port, |port| relays.open(port))?;
         let id = self.next_id;
         self.next_id += 1;
         let allocation = Allocation {
@@ -255,33 +249,10 @@ impl Allocations {
         };
         self.by_tuple.insert(tuple, slot);
         self.by_port[usize::from(port - self.first_port)] = Some(slot);
-        *self.per_user.entry(username.to_owned()).or_insert(0) += 1;
         self.live += 1;
         self.timers
             .push(Reverse((now + lifetime, Timer::Allocation { slot, id })));
         Ok(slot)
-    }
-
-    /// Takes ports from the pool until the driver opens one; ports it refuses go back.
-    fn open_port(&mut self, even: bool, relays: &mut impl RelayPorts) -> Result<u16, CreateError> {
-        let mut refused = Vec::new();
-        let mut opened = None;
-        while let Some(port) = self.pool.take(even) {
-            match relays.open(port) {
-                Ok(()) => {
-                    opened = Some(port);
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!(port, error = %e, "relay port refused by the system");
-                    refused.push(port);
-                }
-            }
-        }
-        for port in refused {
-            self.pool.release(port);
-        }
-        opened.ok_or(CreateError::Capacity)
     }
 
     /// Sets the allocation's expiry to `now + lifetime`.
@@ -362,15 +333,9 @@ impl Allocations {
         self.free_slots.push(slot);
         self.by_tuple.remove(&a.tuple);
         self.by_port[usize::from(a.port - self.first_port)] = None;
-        if let Some(n) = self.per_user.get_mut(&a.username) {
-            *n -= 1;
-            if *n == 0 {
-                self.per_user.remove(&a.username);
-            }
-        }
         self.live -= 1;
         relays.close(a.port);
-        self.pool.release(a.port);
+        self.ledger.release(&a.username, a.port);
         Some(a)
     }
 

@@ -33,6 +33,7 @@ mod driver;
 mod error;
 mod filter;
 mod hash;
+mod ledger;
 mod nonce;
 mod ports;
 mod request;
@@ -44,9 +45,12 @@ pub use allocation::{
 };
 pub use bandwidth::BandwidthCap;
 pub use config::ServerConfig;
-pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener};
+pub use driver::{
+    load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener, MAX_THREADS,
+};
 pub use error::Error;
 pub use filter::PeerFilter;
 pub use ipnet::IpNet;
+pub use ledger::Ledger;
 pub use server::{ClientAction, Event, Server, Stats, GUARD_SWEEP_INTERVAL, PEER_HEADROOM};
 pub use transport::{FiveTuple, Transport};

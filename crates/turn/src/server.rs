@@ -17,7 +17,7 @@ use crate::auth::Credentials;
 use crate::filter::{OwnAddresses, PeerFilter};
 use crate::nonce::NonceKey;
 use crate::transport::FiveTuple;
-use crate::{Error, ServerConfig};
+use crate::{Error, Ledger, ServerConfig};
 
 /// Bytes a driver must leave free in front of a peer datagram handed to
 /// [`Server::handle_peer`]: room for the largest header written there in place (a Data
@@ -174,9 +174,23 @@ pub struct Server {
 }
 
 impl Server {
-    /// A server for `config`. `now` and `unix_now` (time since the UNIX epoch) are the same
-    /// instant on the caller's two clocks.
+    /// A server for `config`, with a [`Ledger`] (port pool and quotas) of its own. `now` and
+    /// `unix_now` (time since the UNIX epoch) are the same instant on the caller's two clocks.
     pub fn new(config: ServerConfig, now: Instant, unix_now: Duration) -> Result<Self, Error> {
+        let ledger = Ledger::for_config(&config);
+        Self::with_ledger(config, now, unix_now, ledger)
+    }
+
+    /// A server for `config` that charges its allocations to `ledger`, which it shares with
+    /// other servers of the same service (one per thread): the relay port pool and the
+    /// per-user and total quotas hold across all of them. The ledger must be made for the
+    /// same port range ([`Ledger::for_config`]).
+    pub fn with_ledger(
+        config: ServerConfig,
+        now: Instant,
+        unix_now: Duration,
+        ledger: Ledger,
+    ) -> Result<Self, Error> {
         config.validate()?;
         let credentials = Credentials::new(&config.realm, &config.users, &config.shared_secrets);
         let nonces = NonceKey::new(&config.nonce_secret, config.nonce_lifetime.as_secs().max(1));
@@ -196,13 +210,13 @@ impl Server {
         // A ban that started before this server allocates nothing: its source never passes
         // the gate.
         let bans_seen = guard.bans_started();
-        let allocations = Allocations::new(Limits {
-            ports: config.port_range.clone(),
-            user_quota: config.user_quota,
-            total_quota: config.total_quota,
-            bandwidth: config.bandwidth,
-            seed: config.rng_seed,
-        });
+        let allocations = Allocations::new(
+            Limits {
+                ports: config.port_range.clone(),
+                bandwidth: config.bandwidth,
+            },
+            ledger,
+        );
         Ok(Self {
             config,
             credentials,
@@ -544,14 +558,14 @@ impl Server {
         self.stats
     }
 
-    /// Live allocations.
+    /// Live allocations of this server (one thread's, when several share a [`Ledger`]).
     pub fn allocations(&self) -> usize {
         self.allocations.len()
     }
 
-    /// Free relay ports.
+    /// Free relay ports, over every server sharing this one's [`Ledger`].
     pub fn free_ports(&self) -> usize {
-        self.allocations.free_ports()
+        self.allocations.ledger().free_ports()
     }
 
     /// Whether `tuple` has an allocation.

@@ -17,7 +17,7 @@ use super::relay::{Relays, ToPeers, RELAY_TOKEN_BASE};
 use super::stream::Conn;
 use super::udp::{self, Listener, Outbox};
 use super::{Counters, LocalAddrs, ServiceConfig, Shared};
-use crate::{ClientAction, Error, Event, FiveTuple, Server, Transport, PEER_HEADROOM};
+use crate::{ClientAction, Error, Event, FiveTuple, Ledger, Server, Transport, PEER_HEADROOM};
 use std::os::fd::AsRawFd;
 
 const WAKER: Token = Token(0);
@@ -69,15 +69,20 @@ pub(crate) struct EventLoop {
 
 impl EventLoop {
     /// Binds every listener and builds the loop; the caller runs it on its own thread.
+    /// With `reuse_port`, every listener is bound with `SO_REUSEPORT`, so the other threads'
+    /// loops can bind the same addresses and the kernel spreads clients over them (a UDP
+    /// client's 5-tuple always to the same socket). Allocations are charged to `ledger`.
     pub(crate) fn bind(
-        config: ServiceConfig,
+        config: &ServiceConfig,
         shared: Arc<Shared>,
+        ledger: Ledger,
+        reuse_port: bool,
     ) -> Result<(Self, Arc<Waker>, LocalAddrs), Error> {
         let now = Instant::now();
         let unix_now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
-        let mut server = Server::new(config.server.clone(), now, unix_now)?;
+        let mut server = Server::with_ledger(config.server.clone(), now, unix_now, ledger)?;
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut addrs = LocalAddrs::default();
@@ -89,7 +94,8 @@ impl EventLoop {
                 addr,
                 source,
             };
-            let listener = Listener::bind(addr, config.socket_buffer).map_err(listen)?;
+            let listener =
+                Listener::bind(addr, config.socket_buffer, reuse_port).map_err(listen)?;
             let fd = listener.socket.as_raw_fd();
             poll.registry()
                 .register(&mut SourceFd(&fd), Token(UDP_BASE + i), Interest::READABLE)
@@ -114,7 +120,7 @@ impl EventLoop {
                 addr,
                 source,
             };
-            let mut socket = TcpListener::bind(addr).map_err(listen)?;
+            let mut socket = bind_stream(addr, reuse_port).map_err(listen)?;
             poll.registry()
                 .register(&mut socket, Token(LISTENER_BASE + i), Interest::READABLE)
                 .map_err(listen)?;
@@ -532,7 +538,6 @@ impl EventLoop {
         let stats = self.server.stats();
         let set = |a: &std::sync::atomic::AtomicU64, v: u64| a.store(v, Ordering::Relaxed);
         set(&s.allocations, self.server.allocations() as u64);
-        set(&s.free_ports, self.server.free_ports() as u64);
         set(&s.connections, self.open_conns as u64);
         set(&s.to_peers, stats.to_peers);
         set(&s.to_clients, stats.to_clients);
@@ -553,4 +558,22 @@ impl EventLoop {
         self.relays.close_all();
         self.publish();
     }
+}
+
+/// A TCP listener on `addr`, with `SO_REUSEPORT` when several loops share the address (mio's
+/// own `bind` sets `SO_REUSEADDR` only).
+fn bind_stream(addr: SocketAddr, reuse_port: bool) -> io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(addr),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    Ok(TcpListener::from_std(socket.into()))
 }

@@ -1,6 +1,14 @@
-//! The I/O driver: one mio event loop on its own thread owning the listeners (UDP, TCP, TLS),
-//! every relay socket and the sans-IO [`Server`]. Nothing is shared with other threads per
-//! packet: statistics are published to atomics once per loop iteration.
+//! The I/O driver: [`ServiceConfig::threads`] mio event loops, each on its own thread with
+//! its own listeners (UDP, TCP, TLS, all bound with `SO_REUSEPORT` when there are several,
+//! so the kernel spreads clients over the threads and keeps a UDP client's 5-tuple on one),
+//! its own relay sockets and its own sans-IO [`Server`](crate::Server). A client's
+//! allocation, permissions and channels live on the thread that received its Allocate, and
+//! every later request of that 5-tuple (or TCP/TLS connection) reaches the same thread.
+//! Shared across threads: the [`Ledger`] (relay port pool, per-user and total quotas,
+//! touched only when an allocation is created or removed), the guard (bans and rate limits)
+//! and the nonce key (the same secret on every thread). Nothing is shared per packet:
+//! each loop publishes its statistics to its own atomics once per iteration, and
+//! [`Service::snapshot`] sums them.
 //!
 //! The per-packet path for a UDP client: read a datagram into the one receive buffer, let the
 //! core classify and look it up, send the payload slice (ChannelData or Send DATA) from the
@@ -27,7 +35,7 @@ use std::time::Duration;
 use mio::Waker;
 
 pub use self::tls::load_tls_config;
-use crate::{Error, ServerConfig};
+use crate::{Error, Ledger, ServerConfig};
 
 /// A TLS listener: address plus PEM certificate chain and private key files.
 #[derive(Debug, Clone)]
@@ -65,11 +73,17 @@ pub struct ServiceConfig {
     /// flood; back to blocking as soon as a window brings nothing). Adds at most
     /// this much (plus ~50 us timer slack) per pass through the server. Zero turns it off.
     pub coalesce: Duration,
+    /// Event loop threads (1..=[`MAX_THREADS`]), each with its own listener sockets
+    /// (`SO_REUSEPORT`) and its own allocations.
+    pub threads: usize,
 }
 
+/// The most event loop threads a service runs.
+pub const MAX_THREADS: usize = 256;
+
 impl ServiceConfig {
-    /// A service for `server` with no listeners yet, 4096 connections at most, 4 MiB
-    /// UDP socket buffers and a 200 us coalescing window.
+    /// A service for `server` with no listeners yet, 4096 connections at most (per thread),
+    /// 4 MiB UDP socket buffers, a 200 us coalescing window and one thread.
     pub fn new(server: ServerConfig) -> Self {
         Self {
             server,
@@ -79,6 +93,7 @@ impl ServiceConfig {
             max_connections: 4096,
             socket_buffer: Some(4 << 20),
             coalesce: Duration::from_micros(200),
+            threads: 1,
         }
     }
 }
@@ -127,12 +142,31 @@ pub struct Snapshot {
     pub banned_released: u64,
 }
 
+impl Snapshot {
+    /// Both snapshots' counters added (free ports summed too).
+    fn plus(self, o: &Snapshot) -> Snapshot {
+        Snapshot {
+            allocations: self.allocations + o.allocations,
+            free_ports: self.free_ports + o.free_ports,
+            connections: self.connections + o.connections,
+            to_peers: self.to_peers + o.to_peers,
+            to_clients: self.to_clients + o.to_clients,
+            malformed: self.malformed + o.malformed,
+            dropped: self.dropped + o.dropped,
+            auth_failures: self.auth_failures + o.auth_failures,
+            banned: self.banned + o.banned,
+            rate_limited: self.rate_limited + o.rate_limited,
+            banned_closed: self.banned_closed + o.banned_closed,
+            banned_released: self.banned_released + o.banned_released,
+        }
+    }
+}
+
 /// Statistics shared between the loop and [`Service::snapshot`].
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
     allocations: AtomicU64,
-    free_ports: AtomicU64,
     connections: AtomicU64,
     to_peers: AtomicU64,
     to_clients: AtomicU64,
@@ -146,6 +180,25 @@ struct Shared {
 }
 
 impl Shared {
+    /// This thread's counters.
+    fn snapshot(&self) -> Snapshot {
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            allocations: get(&self.allocations),
+            free_ports: 0,
+            connections: get(&self.connections),
+            to_peers: get(&self.to_peers),
+            to_clients: get(&self.to_clients),
+            malformed: get(&self.malformed),
+            dropped: get(&self.dropped),
+            auth_failures: get(&self.auth_failures),
+            banned: get(&self.banned),
+            rate_limited: get(&self.rate_limited),
+            banned_closed: get(&self.banned_closed),
+            banned_released: get(&self.banned_released),
+        }
+    }
+
     /// Publishes the core's guard counters.
     pub(crate) fn publish_guard(&self, stats: &crate::Stats) {
         self.auth_failures
@@ -180,36 +233,74 @@ impl Counters {
     }
 }
 
-/// A running TURN service: the event loop thread and a handle to stop it.
+/// A running TURN service: its event loop threads and handles to stop them.
 #[derive(Debug)]
 pub struct Service {
-    thread: Option<JoinHandle<Result<(), Error>>>,
-    waker: Arc<Waker>,
-    shared: Arc<Shared>,
+    workers: Vec<Worker>,
+    ledger: Ledger,
     addrs: LocalAddrs,
 }
 
+/// One event loop thread.
+#[derive(Debug)]
+struct Worker {
+    thread: Option<JoinHandle<Result<(), Error>>>,
+    waker: Arc<Waker>,
+    shared: Arc<Shared>,
+}
+
 impl Service {
-    /// Validates the configuration, binds every listener (so a busy port fails here, named),
-    /// adds the bound listener addresses to the core's protected peers (no allocation may
-    /// relay to them), and starts the event loop thread. TCP/TLS connections from banned or
+    /// Validates the configuration, binds every listener on every thread (so a busy port
+    /// fails here, named), adds the bound listener addresses to the cores' protected peers
+    /// (no allocation may relay to them), and starts the event loop threads; the first thread
+    /// resolves port 0, the others bind the ports it got. TCP/TLS connections from banned or
     /// over-rate sources are closed at accept ([`Server::admits`](crate::Server::admits));
     /// open ones are closed, their allocations with them, once their source is banned: at
     /// their next input, or within about a second by the loop's sweep
     /// ([`Snapshot::banned_closed`]). The same sweep releases the UDP allocations of a banned
     /// source ([`Snapshot::banned_released`]).
-    pub fn start(config: ServiceConfig) -> Result<Service, Error> {
-        let shared = Arc::new(Shared::default());
-        let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
-        let thread = std::thread::Builder::new()
-            .name("turn-loop".into())
-            .spawn(move || event_loop.run())?;
-        Ok(Service {
-            thread: Some(thread),
-            waker,
-            shared,
-            addrs,
-        })
+    pub fn start(mut config: ServiceConfig) -> Result<Service, Error> {
+        if !(1..=MAX_THREADS).contains(&config.threads) {
+            return Err(Error::Config {
+                field: "threads",
+                reason: format!("{} is not between 1 and {MAX_THREADS}", config.threads),
+            });
+        }
+        let ledger = Ledger::for_config(&config.server);
+        let reuse_port = config.threads > 1;
+        // Dropping a partly started service stops the threads it has.
+        let mut service = Service {
+            workers: Vec::with_capacity(config.threads),
+            ledger: ledger.clone(),
+            addrs: LocalAddrs::default(),
+        };
+        for i in 0..config.threads {
+            let shared = Arc::new(Shared::default());
+            let (event_loop, waker, addrs) =
+                event_loop::EventLoop::bind(&config, shared.clone(), ledger.clone(), reuse_port)?;
+            if i == 0 {
+                config.udp.clone_from(&addrs.udp);
+                config.tcp.clone_from(&addrs.tcp);
+                for (listener, &addr) in config.tls.iter_mut().zip(&addrs.tls) {
+                    listener.addr = addr;
+                }
+                service.addrs = addrs;
+            }
+            // Thread names are at most 15 bytes on Linux: "turn-loop", "turn-loop-1", ...
+            let name = match i {
+                0 => "turn-loop".to_owned(),
+                _ => format!("turn-loop-{i}"),
+            };
+            let thread = std::thread::Builder::new()
+                .name(name)
+                .spawn(move || event_loop.run())?;
+            service.workers.push(Worker {
+                thread: Some(thread),
+                waker,
+                shared,
+            });
+        }
+        Ok(service)
     }
 
     /// The addresses the service listens on.
@@ -217,50 +308,61 @@ impl Service {
         &self.addrs
     }
 
-    /// The latest published counters (at most one loop iteration old).
+    /// The latest published counters, summed over the threads (each at most one loop
+    /// iteration old); free ports from the shared pool.
     pub fn snapshot(&self) -> Snapshot {
-        let s = &self.shared;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Snapshot {
-            allocations: get(&s.allocations),
-            free_ports: get(&s.free_ports),
-            connections: get(&s.connections),
-            to_peers: get(&s.to_peers),
-            to_clients: get(&s.to_clients),
-            malformed: get(&s.malformed),
-            dropped: get(&s.dropped),
-            auth_failures: get(&s.auth_failures),
-            banned: get(&s.banned),
-            rate_limited: get(&s.rate_limited),
-            banned_closed: get(&s.banned_closed),
-            banned_released: get(&s.banned_released),
-        }
+        let free_ports = self.ledger.free_ports() as u64;
+        self.workers.iter().map(|w| w.shared.snapshot()).fold(
+            Snapshot {
+                free_ports,
+                ..Snapshot::default()
+            },
+            |sum, s| sum.plus(&s),
+        )
     }
 
-    /// Whether the event loop is still running.
+    /// Each thread's own counters, in thread order: how the kernel spread the clients (free
+    /// ports, which only the shared pool knows, are 0 here).
+    pub fn snapshot_per_thread(&self) -> Vec<Snapshot> {
+        self.workers.iter().map(|w| w.shared.snapshot()).collect()
+    }
+
+    /// Whether every event loop is still running.
     pub fn is_running(&self) -> bool {
-        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+        self.workers
+            .iter()
+            .all(|w| w.thread.as_ref().is_some_and(|t| !t.is_finished()))
     }
 
-    /// Stops the loop, closes every socket and waits for the thread.
+    /// Stops the loops, closes every socket and waits for the threads.
     pub fn shutdown(mut self) -> Result<(), Error> {
         self.stop()
     }
 
+    /// Stops every loop (all are told before any is waited for); the first error wins.
     fn stop(&mut self) -> Result<(), Error> {
-        self.shared.stop.store(true, Ordering::Release);
-        self.waker.wake()?;
-        match self.thread.take().map(JoinHandle::join) {
-            Some(Ok(result)) => result,
-            Some(Err(_)) => Err(Error::Io(io::Error::other("the TURN event loop panicked"))),
-            None => Ok(()),
+        let mut result = Ok(());
+        for worker in &self.workers {
+            worker.shared.stop.store(true, Ordering::Release);
+            if let Err(e) = worker.waker.wake() {
+                result = result.and(Err(Error::Io(e)));
+            }
         }
+        for worker in &mut self.workers {
+            let joined = match worker.thread.take().map(JoinHandle::join) {
+                Some(Ok(r)) => r,
+                Some(Err(_)) => Err(Error::Io(io::Error::other("a TURN event loop panicked"))),
+                None => Ok(()),
+            };
+            result = result.and(joined);
+        }
+        result
     }
 }
 
 impl Drop for Service {
     fn drop(&mut self) {
-        if self.thread.is_some() {
+        if self.workers.iter().any(|w| w.thread.is_some()) {
             let _ = self.stop();
         }
     }

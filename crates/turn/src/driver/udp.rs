@@ -31,9 +31,15 @@ pub(crate) struct Listener {
 
 impl Listener {
     /// Binds `addr` with `buffer`-sized socket buffers (v6-only for IPv6 addresses, so
-    /// `[::]` and `0.0.0.0` can both be listened on).
-    pub(crate) fn bind(addr: SocketAddr, buffer: Option<usize>) -> io::Result<Self> {
+    /// `[::]` and `0.0.0.0` can both be listened on), with `SO_REUSEPORT` when several loops
+    /// share the address.
+    pub(crate) fn bind(
+        addr: SocketAddr,
+        buffer: Option<usize>,
+        reuse_port: bool,
+    ) -> io::Result<Self> {
         let opts = SocketOptions {
+            reuse_port,
             recv_buffer: buffer,
             send_buffer: buffer,
             // Each datagram's local address matters only to a wildcard listener.
