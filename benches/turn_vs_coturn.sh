@@ -11,6 +11,12 @@
 #   benches/turn_vs_coturn.sh             # 40 clients x 5000 messages, one every 1 ms each: zero loss
 #   CLIENTS=8 MESSAGES=50000 INTERVAL=0 RMEM_DEFAULT=4194304 benches/turn_vs_coturn.sh   # flood
 #   COALESCE_US=1000 benches/turn_vs_coturn.sh   # media-edge with a 1 ms coalescing window (default 200 us)
+#   THREADS=2 benches/turn_vs_coturn.sh   # media-edge on 2 TURN threads; both servers on cores 0-1
+#
+# THREADS sets media-edge's turn.threads (default 1: the per-core comparison). With more, both
+# servers may use cores 0..THREADS-1 (SERVER_CPUS), so on a 2-core machine they share core 1
+# with the load; each media-edge row is followed by how its CPU time split over its TURN
+# threads (the kernel's SO_REUSEPORT hash spreads the clients).
 #
 # The `drops` column is the kernel's UDP receive-buffer overflow count (RcvbufErrors in
 # /proc/net/snmp) during the run, over every socket on the machine. In flood mode (-z 0)
@@ -32,6 +38,8 @@ INTERVAL=${INTERVAL:-1}
 ROUNDS=${ROUNDS:-3}
 # media-edge's wake-up coalescing window (turn.coalesce-us), microseconds; 0 turns it off.
 COALESCE_US=${COALESCE_US:-200}
+THREADS=${THREADS:-1}
+SERVER_CPUS=${SERVER_CPUS:-0-$((THREADS - 1))}
 # Relay port ranges (first-last); both must be free (checked below).
 ME_PORTS=${ME_PORTS:-61000-61999}
 CO_PORTS=${CO_PORTS:-62000-62999}
@@ -83,6 +91,7 @@ level = "warn"
 realm = "r"
 listen-udp = ["127.0.0.1:$ME_PORT"]
 coalesce-us = $COALESCE_US
+threads = $THREADS
 [turn.relay]
 address = "127.0.0.1"
 port-range = "$ME_PORTS"
@@ -101,10 +110,10 @@ EOF
 
 taskset -c 1 turnutils_peer -L 127.0.0.1 -p "$PEER_PORT" >/dev/null 2>&1 &
 pids+=($!)
-taskset -c 0 "$bin" --config "$tmp/media-edge.toml" 2>"$tmp/media-edge.log" &
+taskset -c "$SERVER_CPUS" "$bin" --config "$tmp/media-edge.toml" 2>"$tmp/media-edge.log" &
 ME_PID=$!
 pids+=($ME_PID)
-taskset -c 0 turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
+taskset -c "$SERVER_CPUS" turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 \
     --listening-port="$CO_PORT" --min-port="${CO_PORTS%-*}" --max-port="${CO_PORTS#*-}" --allow-loopback-peers \
     --no-cli --no-tls --no-dtls --lt-cred-mech --user=u:p --realm=r \
     --log-file="$tmp/turn.log" --simple-log --no-stdout-log >/dev/null 2>&1 &
@@ -124,10 +133,21 @@ rcvbuf_errors() {
     awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
 }
 
+# utime+stime ticks of each TURN thread of process $1, as "name=ticks" words.
+thread_ticks() {
+    local task
+    for task in /proc/"$1"/task/*; do
+        case "$(cat "$task/comm")" in
+        turn-loop*) echo "$(cat "$task/comm")=$(awk '{print $14 + $15}' "$task/stat")" ;;
+        esac
+    done
+}
+
 # One measured uclient run against a server; prints a result row.
 measure() {
     local name=$1 pid=$2 port=$3
-    local c0 t0 c1 t1 d0 d1 out recv lost
+    local c0 t0 c1 t1 d0 d1 out recv lost threads0
+    threads0=$(thread_ticks "$pid")
     c0=$(cpu_ticks "$pid")
     d0=$(rcvbuf_errors)
     t0=$(date +%s.%N)
@@ -147,10 +167,16 @@ measure() {
             printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f %6d\n",
                 n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0), d
         }'
+    if [ "$name" = media-edge ] && [ "$THREADS" -gt 1 ]; then
+        # Each thread's share of the TURN threads' CPU time in this run.
+        paste <(tr ' ' '\n' <<<"$threads0") <(thread_ticks "$pid") | awk -F'[=\t]' '
+            { d[$1] = $4 - $2; t += $4 - $2 }
+            END { printf "  threads:"; for (n in d) printf " %s %.0f%%", n, (t ? 100 * d[n] / t : 0); print "" }' >&2
+    fi
 }
 
-printf "uclient: %s clients x %s messages, %s B, interval %s ms; servers on core 0, load on core 1\n" \
-    "$CLIENTS" "$MESSAGES" "$SIZE" "$INTERVAL"
+printf "uclient: %s clients x %s messages, %s B, interval %s ms; servers on cores %s (media-edge: %s TURN threads), load on core 1\n" \
+    "$CLIENTS" "$MESSAGES" "$SIZE" "$INTERVAL" "$SERVER_CPUS" "$THREADS"
 printf "%-11s %9s %6s %7s %10s %8s %7s %14s %6s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second drops
 for round in $(seq "$ROUNDS"); do
     measure media-edge "$ME_PID" "$ME_PORT"
