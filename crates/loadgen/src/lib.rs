@@ -5,6 +5,8 @@
 //!   sending probes as ChannelData through a channel bound to an echo peer this program
 //!   runs itself ([`turn`], [`echo`]).
 //! - `rtp-echo`: the echo on its own, for the enterprise side of a deployment ([`echo`]).
+//! - `binding-flood`: STUN Binding requests from one address at a set rate or flat out, the
+//!   attacker of the flood-isolation benchmark ([`binding_flood`]).
 //!
 //! Every mode shares the same measurement: each packet carries a [`Probe`] (flow,
 //! sequence, send time); the load phase ([`load::run`]) paces probes evenly (or floods with
@@ -19,6 +21,7 @@
 //! What it does not do: TURN over DTLS, TCP relay allocations (RFC 6062), IPv6 relays on
 //! request (the address family follows the server's default), congestion control.
 
+pub mod binding_flood;
 pub mod cpu;
 pub mod echo;
 mod error;

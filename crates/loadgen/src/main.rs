@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context as _};
 use clap::{Args, Parser, Subcommand};
+use edge_loadgen::binding_flood::FloodSetup;
 use edge_loadgen::echo::Echo;
 use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::forward::Forwarder;
@@ -42,6 +43,8 @@ enum Mode {
     Rtpengine(Box<RtpengineArgs>),
     /// Echo every UDP datagram back to its sender (the enterprise RTP side).
     RtpEcho(EchoArgs),
+    /// STUN Binding requests from one address to a TURN listener, paced or flat out.
+    BindingFlood(FloodArgs),
     /// Plain RTP probes, flow i to port P+i of --target (no signalling, no SRTP).
     Rtp(RtpArgs),
     /// A plain recvmmsg/sendmmsg forwarder with two sockets per flow: the ceiling the
@@ -245,6 +248,25 @@ struct EchoArgs {
     json: bool,
 }
 
+#[derive(Debug, Args)]
+struct FloodArgs {
+    /// The TURN listener.
+    #[arg(long)]
+    target: SocketAddr,
+    /// The one source address (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.3:0")]
+    local: SocketAddr,
+    /// Requests per second (0: as fast as one thread can send).
+    #[arg(long, default_value_t = 0)]
+    rate: u32,
+    /// Seconds of sending (at most 3600).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum Transport {
     Udp,
@@ -272,6 +294,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Mode::Webrtc(args) => webrtc(*args, &stop),
         Mode::Rtpengine(args) => rtpengine(*args, &stop),
         Mode::RtpEcho(args) => rtp_echo(args, &stop),
+        Mode::BindingFlood(args) => binding_flood(args, &stop),
         Mode::Rtp(args) => rtp(args, &stop),
         Mode::Forward(args) => forward(args, &stop),
     }
@@ -494,6 +517,25 @@ fn stop_after(stop: &Arc<AtomicBool>, limit: Duration) {
             stop.store(true, Ordering::Relaxed);
         });
     }
+}
+
+fn binding_flood(args: FloodArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
+    let setup = FloodSetup {
+        target: args.target,
+        local: args.local,
+        rate: (args.rate > 0).then_some(args.rate),
+        duration: seconds("duration", args.duration, 3_600.0)?,
+    };
+    let report = edge_loadgen::binding_flood::run(&setup, stop)?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        println!(
+            "binding-flood: sent {} ({:.0}/s) answered {} in {:.2} s",
+            report.sent, report.offered_per_s, report.answered, report.seconds
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn rtp_echo(args: EchoArgs, stop: &Arc<AtomicBool>) -> anyhow::Result<ExitCode> {
