@@ -155,7 +155,8 @@ impl TurnServer {
     /// printed its start-up summary with the bound addresses.
     ///
     /// # Panics
-    /// When it does not start within 10 s.
+    /// When it does not start within 60 s (a hang guard: on a loaded machine start-up may
+    /// take seconds).
     pub fn start(options: &TurnOptions) -> TurnServer {
         let dir = ScratchDir::new("turn");
         let config = dir.path().join("media-edge.toml");
@@ -186,7 +187,7 @@ impl TurnServer {
                 }
             });
         }
-        let Ok(summary) = rx.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(summary) = rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
             let log = log.lock().map(|l| l.clone()).unwrap_or_default();
@@ -221,12 +222,13 @@ impl TurnServer {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Sends SIGTERM and waits up to 5 s for a clean exit; true when it exited with 0.
+    /// Sends SIGTERM and waits up to 30 s (a hang guard) for a clean exit; true when it
+    /// exited with 0.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.success();
