@@ -408,10 +408,11 @@ pub fn free_udp_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free UDP port: {e}"))
 }
 
-/// Starts coturn's `turnutils_peer` echoing on 127.0.0.1:`port`.
+/// Starts coturn's `turnutils_peer` echoing on 127.0.0.1:`port`; returns once it holds the
+/// port, so the first datagrams cannot race its bind.
 ///
 /// # Panics
-/// When it cannot be started.
+/// When it cannot be started, or does not bind within 60 s (a hang guard).
 pub fn coturn_peer(port: u16) -> ChildGuard {
     let child = Command::new(require_program("turnutils_peer"))
         .args(["-L", "127.0.0.1", "-p", &port.to_string()])
@@ -419,9 +420,17 @@ pub fn coturn_peer(port: u16) -> ChildGuard {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("turnutils_peer: {e}"));
-    // It binds right away; a short pause keeps the first datagrams from racing the bind.
-    std::thread::sleep(Duration::from_millis(200));
-    ChildGuard(child)
+    let mut peer = ChildGuard(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while udp_ports_held(peer.0.id(), &(port..=port)) == 0 {
+        let exited = matches!(peer.0.try_wait(), Ok(Some(_)));
+        assert!(
+            !exited && Instant::now() < deadline,
+            "turnutils_peer did not bind 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    peer
 }
 
 /// What `turnutils_uclient` reported.
