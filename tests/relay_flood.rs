@@ -42,9 +42,9 @@ const PACE: Duration = Duration::from_millis(1);
 /// Most packets the browser has sent and not yet got back: what its socket and the echo's
 /// (the system default size, ~200 KiB) must hold at once.
 const WINDOW: usize = 32;
-/// Flood datagrams per phase, and the rate they are sent at. 2,000 datagrams of up to a few
-/// hundred bytes take about 2 KiB of buffer each on loopback: with the stream they fit in
-/// the public socket's buffer ([`SOCKET_BUFFER`], which the kernel doubles).
+/// Flood datagrams per phase, and the rate they are sent at. With the stream they fit in the
+/// public socket's buffer ([`SOCKET_BUFFER`]): on loopback a 4 MiB SO_RCVBUF holds 10,082
+/// datagrams of up to 176 bytes and 6,553 of 300 (measured: sent unread).
 const FLOOD: u64 = 2_000;
 const FLOOD_RATE: u64 = 4_000;
 /// SO_RCVBUF of the relay's sockets (the default is 1 MiB).
