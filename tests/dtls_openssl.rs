@@ -54,7 +54,7 @@ fn openssl_identity() -> OpensslIdentity {
 fn our_config(profiles: &[SrtpProfile]) -> Config {
     ConfigBuilder::new(Certificate::generate().unwrap())
         .srtp_profiles(profiles)
-        .handshake_timeout(Duration::from_secs(5))
+        .handshake_timeout(LIMIT)
         .build()
         .unwrap()
 }

@@ -45,7 +45,7 @@ impl Rtpengine {
             .spawn()
             .unwrap();
         let mut client = NgClient::new(ng, "127.0.0.1".parse().unwrap()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while client.command("ping", vec![]).is_err() {
             assert!(Instant::now() < deadline, "rtpengine does not answer ping");
         }
@@ -64,7 +64,8 @@ fn config(rate: Option<u32>, seconds: f64) -> LoadConfig {
     LoadConfig {
         rate,
         duration: Duration::from_secs_f64(seconds),
-        drain: Duration::from_secs(2),
+        // A hang guard: draining ends as soon as every probe is back.
+        drain: Duration::from_secs(30),
         window: 8,
         progress: false,
         server_pid: None,

@@ -129,7 +129,7 @@ impl Coturn {
             cmd.args(["--lt-cred-mech", &format!("--user={USER}:{PASSWORD}")]);
         }
         let child = cmd.spawn().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while TcpStream::connect(("127.0.0.1", port + 1)).is_err() {
             assert!(
                 Instant::now() < deadline,
@@ -171,7 +171,8 @@ fn load(rate: Option<u32>, seconds: f64) -> LoadConfig {
     LoadConfig {
         rate,
         duration: Duration::from_secs_f64(seconds),
-        drain: Duration::from_secs(2),
+        // A hang guard: draining ends as soon as every probe is back.
+        drain: Duration::from_secs(30),
         window: 8,
         progress: false,
         server_pid: None,

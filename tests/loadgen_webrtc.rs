@@ -32,7 +32,8 @@ fn load(rate: Option<u32>, seconds: f64) -> LoadConfig {
     LoadConfig {
         rate,
         duration: Duration::from_secs_f64(seconds),
-        drain: Duration::from_secs(2),
+        // A hang guard: draining ends as soon as every probe is back.
+        drain: Duration::from_secs(30),
         window: 8,
         progress: false,
         server_pid: None,

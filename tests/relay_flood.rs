@@ -2,62 +2,57 @@
 //!
 //! A browser (edge-dtls for DTLS-SRTP, edge-srtp, edge-stun: the peer of
 //! `crates/relay/tests/common`) completes ICE and DTLS-SRTP with the forwarder, then sends a
-//! paced stream of 2,000 RTP packets that a UDP echo on the enterprise side returns. Meanwhile
+//! paced stream of 1,000 RTP packets that a UDP echo on the enterprise side returns. Meanwhile
 //! another address, 127.0.0.3, floods the same public port with ICE Binding requests (random
 //! usernames, with MESSAGE-INTEGRITY and FINGERPRINT, as a scanner would send them) and real
-//! DTLS ClientHellos, bounded in count and time: during the first half of the stream as an
-//! unknown source (the guard's rate limit drops the excess), during the second half after
-//! three checks naming the session's ufrag with a wrong password got it banned (everything
-//! dropped before parsing). The test asserts what a user would check: all 2,000 packets arrived
-//! at the enterprise peer and back at the browser, decrypted, in order, none lost; and that
-//! the flood was counted as rate-limited and banned. It prints (and does not assert) the flood
-//! rate and the worker's CPU.
+//! DTLS ClientHellos, 2,000 of them at 4,000/s in each phase: during the first half of the
+//! stream as an unknown source (the guard's rate limit drops the excess), during the second
+//! half after three checks naming the session's ufrag with a wrong password got it banned
+//! (everything dropped before parsing). The test asserts what a user would check: all 1,000
+//! packets arrived at the enterprise peer and back at the browser, decrypted, in order, none
+//! lost; every flood datagram is accounted for (rate-limited, answered or dropped by the
+//! session while unknown; dropped as banned once banned), and what passed the rate limit
+//! stays within its burst plus its rate. It prints (and does not assert) the flood rate and
+//! the worker's CPU.
+//!
+//! Bounded in count as well as rate, so the test holds however the machine schedules its
+//! threads: a phase's flood and the whole stream fit in the public socket's receive buffer at
+//! once, and the browser keeps at most [`WINDOW`] packets unanswered, so no socket can
+//! overflow even if a thread gets no core for a while. Media under an *unbounded* flood (a
+//! socket buffer overflowing) is a capacity figure, measured in release builds and reported,
+//! not asserted here (issue 11, item 4).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../crates/relay/tests/common/mod.rs"]
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use common::{payload, rtp, Browser, Echo};
 use edge_dtls::{Certificate, ConfigBuilder, Handshake, Role};
-use edge_relay::Relay;
+use edge_relay::{Counters, Relay, RelayStats, SessionId};
 use edge_stun::{Attribute, Class, IntegrityKey, MessageEncoder, Method, TransactionId};
 
 /// RTP packets in the stream, each way.
-const PACKETS: u16 = 2000;
-/// One packet every this long.
+const PACKETS: u16 = 1000;
+/// One packet every this long, at most.
 const PACE: Duration = Duration::from_millis(1);
-/// The flood's default target rate in datagrams per second (`RELAY_FLOOD_RATE` overrides
-/// it, up to [`FLOOD_RATE_MAX`]). 20,000/s from one source is 20 times the stream's rate
-/// and leaves the relay's socket buffer 100 ms of flood to absorb a worker that is not
-/// scheduled for a while; a faster flood on a machine whose cores are all busy can crowd
-/// media out of the socket buffer in the kernel, before any code of ours sees it.
-const FLOOD_RATE: u64 = 20_000;
-const FLOOD_RATE_MAX: u64 = 1_000_000;
-/// Bounds on the whole flood.
-const FLOOD_MAX: u64 = 2_000_000;
-const FLOOD_MAX_TIME: Duration = Duration::from_secs(20);
+/// Most packets the browser has sent and not yet got back: what its socket and the echo's
+/// (the system default size, ~200 KiB) must hold at once.
+const WINDOW: usize = 32;
+/// Flood datagrams per phase, and the rate they are sent at. With the stream they fit in the
+/// public socket's buffer ([`SOCKET_BUFFER`]): on loopback a 4 MiB SO_RCVBUF holds 10,082
+/// datagrams of up to 176 bytes and 6,553 of 300 (measured: sent unread).
+const FLOOD: u64 = 2_000;
+const FLOOD_RATE: u64 = 4_000;
+/// SO_RCVBUF of the relay's sockets (the default is 1 MiB).
+const SOCKET_BUFFER: usize = 4 << 20;
 const FLOODER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 3);
-
-/// Flood phases, set by the test thread.
-const UNKNOWN: u8 = 0;
-const BANNED: u8 = 1;
-const STOP: u8 = 2;
-/// The flooder holds off while the test's attacker socket gets 127.0.0.3 banned (a source
-/// over its rate limit cannot even get its checks looked at).
-const PAUSE: u8 = 3;
-
-/// What the flooder sent in each phase.
-#[derive(Debug, Default, Clone, Copy)]
-struct Sent {
-    datagrams: [u64; 2],
-    elapsed: [Duration; 2],
-}
+/// Hang guard for every wait: far beyond what a loaded machine needs, only there so that a
+/// broken relay fails the test instead of hanging it.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// A Binding request with `username`, signed with `pwd`.
 fn binding(username: &str, pwd: &str, tid: u64) -> Vec<u8> {
@@ -94,68 +89,34 @@ fn client_hello() -> Vec<u8> {
     hello
 }
 
-/// The flood's target rate.
-fn flood_rate() -> u64 {
-    std::env::var("RELAY_FLOOD_RATE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(FLOOD_RATE)
-        .clamp(1_000, FLOOD_RATE_MAX)
-}
-
-/// Floods `target` from 127.0.0.3 at `rate` datagrams per second, alternating Binding
-/// requests with random usernames and ClientHellos, until `phase` says stop or a bound is
-/// reached.
-fn flood(target: SocketAddr, rate: u64, phase: Arc<AtomicU8>) -> JoinHandle<Sent> {
+/// Floods `target` from 127.0.0.3 with [`FLOOD`] datagrams at [`FLOOD_RATE`], alternating
+/// Binding requests with random usernames and ClientHellos, in bursts of 20 (a thread that
+/// misses its schedule catches up, but never sends more than the count). Yields how long the
+/// sending took.
+fn flood(target: SocketAddr) -> JoinHandle<Duration> {
     std::thread::spawn(move || {
         let socket = UdpSocket::bind((FLOODER, 0)).unwrap();
         let hello = client_hello();
         let requests: Vec<Vec<u8>> = (0..64u64)
             .map(|i| binding(&format!("scan{i:04x}:x{i:03}"), "not-a-password-of-ours", i))
             .collect();
-        let mut sent = Sent::default();
         let start = Instant::now();
-        let mut phase_start = start;
-        let mut current = UNKNOWN;
-        let (mut n, mut total) = (0u64, 0u64);
-        while total < FLOOD_MAX && start.elapsed() < FLOOD_MAX_TIME {
-            let now_phase = phase.load(Ordering::Relaxed);
-            if now_phase != current {
-                if let Some(slot) = sent.elapsed.get_mut(usize::from(current)) {
-                    *slot = phase_start.elapsed();
+        for n in 0..FLOOD {
+            if n % 20 == 0 {
+                let due = start + Duration::from_nanos(n * 1_000_000_000 / FLOOD_RATE);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
                 }
-                (phase_start, current, n) = (Instant::now(), now_phase, 0);
             }
-            match current {
-                STOP => break,
-                PAUSE => {
-                    std::thread::sleep(Duration::from_millis(1));
-                    continue;
-                }
-                _ => {}
-            }
-            // Paced from the phase's start, in bursts of 20 datagrams.
-            let due = phase_start + Duration::from_nanos(n * 1_000_000_000 / rate);
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                std::thread::sleep(wait);
-            }
-            for _ in 0..20 {
-                let datagram = if n % 2 == 0 {
-                    &requests[(n / 2 % 64) as usize]
-                } else {
-                    &hello
-                };
-                // The relay's 401s pile up unread in this socket: only sending matters.
-                let _ = socket.send_to(datagram, target);
-                sent.datagrams[usize::from(current)] += 1;
-                n += 1;
-                total += 1;
-            }
+            let datagram = if n % 2 == 0 {
+                &requests[(n / 2 % 64) as usize]
+            } else {
+                &hello
+            };
+            // The relay's 401s pile up unread in this socket: only sending matters.
+            socket.send_to(datagram, target).unwrap();
         }
-        if let Some(slot) = sent.elapsed.get_mut(usize::from(current)) {
-            *slot = phase_start.elapsed();
-        }
-        sent
+        start.elapsed()
     })
 }
 
@@ -172,10 +133,18 @@ fn thread_cpu_ns(name: &str) -> u64 {
     panic!("no thread {name}");
 }
 
-/// Sends `range` of the stream paced at [`PACE`], collecting the echoes that come back.
+/// Sends `range` of the stream paced at [`PACE`], with at most [`WINDOW`] packets
+/// unanswered, collecting the echoes that come back.
 fn stream(browser: &mut Browser, range: std::ops::Range<u16>, got: &mut Vec<Vec<u8>>) {
     let start = Instant::now();
+    let first = got.len();
     for (i, seq) in range.enumerate() {
+        let deadline = Instant::now() + HANG_GUARD;
+        while got.len() - first + WINDOW <= i && Instant::now() < deadline {
+            if let Some(packet) = browser.recv_media(Duration::from_millis(100)) {
+                got.push(packet);
+            }
+        }
         browser.send_rtp(seq, &payload(9, seq));
         let due = start + PACE * (i as u32 + 1);
         while let Some(left) = due.checked_duration_since(Instant::now()) {
@@ -187,13 +156,34 @@ fn stream(browser: &mut Browser, range: std::ops::Range<u16>, got: &mut Vec<Vec<
     }
 }
 
+/// Waits (up to [`HANG_GUARD`]) until `done` holds for the relay's counters and the
+/// session's, and returns them.
+fn counters_when(
+    relay: &Relay,
+    id: SessionId,
+    done: impl Fn(&RelayStats, &Counters) -> bool,
+) -> (RelayStats, Counters) {
+    let read = || (relay.stats(), relay.session(id).unwrap().counters);
+    let deadline = Instant::now() + HANG_GUARD;
+    let (mut stats, mut c) = read();
+    while !done(&stats, &c) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+        (stats, c) = read();
+    }
+    (stats, c)
+}
+
+/// The flood's datagrams that got past the guard: the Binding requests answered with an
+/// error and the ClientHellos the session dropped (the flooder never passed an ICE check).
+fn passed(c: &Counters) -> u64 {
+    c.ice_rejected + c.browser_to_enterprise.drops.unexpected_source
+}
+
 #[test]
 fn a_stun_and_dtls_flood_does_not_starve_established_media() {
-    let relay = Relay::start(
-        common::config((48300, 48309), (38300, 38309), 1),
-        common::dtls_config(),
-    )
-    .unwrap();
+    let mut config = common::config((48300, 48309), (38300, 38309), 1);
+    config.socket_buffer = SOCKET_BUFFER;
+    let relay = Relay::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     let mut browser = Browser::new();
     let mut spec = edge_relay::SessionSpec::new();
@@ -201,18 +191,45 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     spec.enterprise = Some(echo.remote());
     let info = relay.create_session(spec).unwrap();
     browser.connect(&info).unwrap();
+    let (_, before) = counters_when(&relay, info.id, |_, _| true);
+    assert_eq!(passed(&before), 0, "{before:?}");
 
-    let phase = Arc::new(AtomicU8::new(UNKNOWN));
-    let flooder = flood(info.public_addr, flood_rate(), phase.clone());
     let cpu_before = thread_cpu_ns("relay-worker-0");
     let wall = Instant::now();
     let mut got = Vec::with_capacity(usize::from(PACKETS));
 
+    // Phase 1: an unknown source, over its rate limit.
+    let flood_start = Instant::now();
+    let flooder = flood(info.public_addr);
     stream(&mut browser, 0..PACKETS / 2, &mut got);
-    let rate_limited = relay.stats().rate_limited;
+    let unknown_time = flooder.join().unwrap();
+    let (unknown, c) = counters_when(&relay, info.id, |s, c| s.rate_limited + passed(c) >= FLOOD);
+    let handled_within = flood_start.elapsed();
+    let passed_unknown = passed(&c);
+    assert_eq!(
+        unknown.rate_limited + passed(&c),
+        FLOOD,
+        "flood datagrams unaccounted for while unknown: {unknown:?}, {c:?}"
+    );
+    assert_eq!(unknown.banned, 0, "{unknown:?}");
+    // The limit held: the bucket starts full, so the first `burst` datagrams pass; after
+    // that, at most its rate over the time the relay took to handle the flood.
+    let ice = relay.guard().config().rate.ice;
+    let allowed = f64::from(ice.burst) + ice.rate * handled_within.as_secs_f64();
+    assert!(
+        passed(&c) >= u64::from(ice.burst) && (passed(&c) as f64) <= allowed,
+        "{} passed: not between the burst ({}) and what the limit allows ({allowed:.0})",
+        passed(&c),
+        ice.burst
+    );
+    assert!(
+        unknown.rate_limited > 0,
+        "nothing rate-limited: {unknown:?}"
+    );
+
     // Three checks naming the session's ufrag with a wrong password: the flooder is banned.
-    // Its rate bucket refills (100/s) while the flood holds off.
-    phase.store(PAUSE, Ordering::Relaxed);
+    // The whole flood has been handled, so its rate bucket refills (100/s) from now on: after
+    // 100 ms it holds the three.
     std::thread::sleep(Duration::from_millis(100));
     let attacker = UdpSocket::bind((FLOODER, 0)).unwrap();
     let username = format!("{}:{}", info.ice_ufrag, common::BROWSER_UFRAG);
@@ -220,41 +237,43 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
         let check = binding(&username, "wrongPassword0123456789xyz", 1_000 + tid);
         attacker.send_to(&check, info.public_addr).unwrap();
     }
-    assert!(common::eventually(Duration::from_secs(5), || relay
-        .stats()
-        .bans_started
-        == 1));
-    phase.store(BANNED, Ordering::Relaxed);
+    let (stats, _) = counters_when(&relay, info.id, |s, _| s.bans_started == 1);
+    assert_eq!(
+        stats.bans_started, 1,
+        "the flooder was not banned: {stats:?}"
+    );
+    assert_eq!(stats.ice_auth_failures, 3);
+
+    // Phase 2: the banned source.
+    let flooder = flood(info.public_addr);
     stream(&mut browser, PACKETS / 2..PACKETS, &mut got);
-    phase.store(STOP, Ordering::Relaxed);
-    let sent = flooder.join().unwrap();
+    let banned_time = flooder.join().unwrap();
+    let (stats, _) = counters_when(&relay, info.id, |s, _| s.banned >= FLOOD);
     let cpu = Duration::from_nanos(thread_cpu_ns("relay-worker-0") - cpu_before);
     let wall = wall.elapsed();
 
     // Whatever is still on its way back.
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + HANG_GUARD;
     while got.len() < usize::from(PACKETS) && Instant::now() < deadline {
         if let Some(packet) = browser.recv_media(Duration::from_millis(100)) {
             got.push(packet);
         }
     }
-    let stats = relay.stats();
     let snap = relay.session(info.id).unwrap();
-    let c = snap.counters;
+    let c_end = snap.counters;
     println!(
-        "flood: {} datagrams in {:.2} s from an unknown source ({:.0}/s), {} in {:.2} s while \
-         banned ({:.0}/s); relay: {} rate-limited, {} banned, {} checks answered with an error, \
-         {} ClientHellos dropped as unexpected; worker CPU {:.2} s in {:.2} s ({:.0} %)",
-        sent.datagrams[0],
-        sent.elapsed[0].as_secs_f64(),
-        sent.datagrams[0] as f64 / sent.elapsed[0].as_secs_f64(),
-        sent.datagrams[1],
-        sent.elapsed[1].as_secs_f64(),
-        sent.datagrams[1] as f64 / sent.elapsed[1].as_secs_f64(),
+        "flood: {FLOOD} datagrams in {:.2} s from an unknown source ({:.0}/s), {FLOOD} in \
+         {:.2} s while banned ({:.0}/s); relay: {} rate-limited, {} banned, {} checks \
+         answered with an error, {} ClientHellos dropped as unexpected; worker CPU {:.2} s \
+         in {:.2} s ({:.0} %)",
+        unknown_time.as_secs_f64(),
+        FLOOD as f64 / unknown_time.as_secs_f64(),
+        banned_time.as_secs_f64(),
+        FLOOD as f64 / banned_time.as_secs_f64(),
         stats.rate_limited,
         stats.banned,
-        c.ice_rejected,
-        c.browser_to_enterprise.drops.unexpected_source,
+        c_end.ice_rejected,
+        c_end.browser_to_enterprise.drops.unexpected_source,
         cpu.as_secs_f64(),
         wall.as_secs_f64(),
         100.0 * cpu.as_secs_f64() / wall.as_secs_f64(),
@@ -269,7 +288,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     assert_eq!(
         at_enterprise.len(),
         expected.len(),
-        "lost toward the enterprise; relay counters {c:?}"
+        "lost toward the enterprise; relay counters {c_end:?}"
     );
     assert!(
         at_enterprise == expected,
@@ -278,22 +297,20 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     assert_eq!(
         got.len(),
         expected.len(),
-        "lost toward the browser; relay counters {c:?}"
+        "lost toward the browser; relay counters {c_end:?}"
     );
     assert!(got == expected, "reordered or altered toward the browser");
-    assert_eq!(c.browser_to_enterprise.rtp_packets, u64::from(PACKETS));
-    assert_eq!(c.enterprise_to_browser.rtp_packets, u64::from(PACKETS));
-    assert_eq!(c.browser_to_enterprise.drops.send_failed, 0);
-    assert_eq!(c.enterprise_to_browser.drops.send_failed, 0);
+    assert_eq!(c_end.browser_to_enterprise.rtp_packets, u64::from(PACKETS));
+    assert_eq!(c_end.enterprise_to_browser.rtp_packets, u64::from(PACKETS));
+    assert_eq!(c_end.browser_to_enterprise.drops.send_failed, 0);
+    assert_eq!(c_end.enterprise_to_browser.drops.send_failed, 0);
     assert!(snap.state == edge_relay::SessionState::Active);
 
-    // The flood was seen and refused: over the rate limit while unknown, banned after.
-    assert!(
-        sent.datagrams[0] > 1_000 && sent.datagrams[1] > 1_000,
-        "{sent:?}"
-    );
-    assert!(rate_limited > 0, "nothing rate-limited: {stats:?}");
-    assert!(stats.banned > 0, "nothing dropped as banned: {stats:?}");
+    // Once banned, the whole flood was dropped before parsing: none of it passed (only the
+    // three failing checks did, before the ban), nothing more was rate-limited.
+    assert_eq!(stats.banned, FLOOD, "{stats:?}");
+    assert_eq!(passed(&c_end), passed_unknown + 3, "{c_end:?}");
+    assert_eq!(stats.rate_limited, unknown.rate_limited, "{stats:?}");
     assert_eq!(stats.ice_auth_failures, 3);
     // The flood's random usernames were never failures, so only the flooder is banned.
     let bans = relay.guard().bans(Instant::now());

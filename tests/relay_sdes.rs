@@ -43,7 +43,7 @@ fn call(suite: Profile, public: (u16, u16), enterprise: (u16, u16)) {
     let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     socket
-        .set_read_timeout(Some(Duration::from_secs(5)))
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
 
     // The enterprise peer's own key, as its a=crypto line would carry it.
@@ -99,7 +99,7 @@ fn call(suite: Profile, public: (u16, u16), enterprise: (u16, u16)) {
         let back = rtp(1000 + seq, 0xe0e0_0001, &payload(6, seq));
         let srtp = peer.tx.encrypt_rtp(&back).unwrap();
         peer.socket.send_to(&srtp, info.enterprise_rtp).unwrap();
-        let got = browser.recv_media(Duration::from_secs(5)).unwrap();
+        let got = browser.recv_media(Duration::from_secs(30)).unwrap();
         assert_eq!(got, back, "packet {seq} back");
     }
 
@@ -111,7 +111,10 @@ fn call(suite: Profile, public: (u16, u16), enterprise: (u16, u16)) {
     let rr_back = rtcp_rr(0xe0e0_0001);
     let srtcp = peer.tx.encrypt_rtcp(&rr_back).unwrap();
     peer.socket.send_to(&srtcp, info.enterprise_rtp).unwrap();
-    assert_eq!(browser.recv_media(Duration::from_secs(5)).unwrap(), rr_back);
+    assert_eq!(
+        browser.recv_media(Duration::from_secs(30)).unwrap(),
+        rr_back
+    );
 
     // A packet webrtc-srtp protected with the wrong key is refused and counted.
     let mut wrong = Context::new(&salt_len_key(suite), &salt, profile, None, None).unwrap();
@@ -119,7 +122,7 @@ fn call(suite: Profile, public: (u16, u16), enterprise: (u16, u16)) {
         .encrypt_rtp(&rtp(5000, 0xe0e0_0001, &[0; 160]))
         .unwrap();
     peer.socket.send_to(&forged, info.enterprise_rtp).unwrap();
-    assert!(common::eventually(Duration::from_secs(2), || relay
+    assert!(common::eventually(Duration::from_secs(30), || relay
         .session(info.id)
         .unwrap()
         .counters

@@ -1,18 +1,30 @@
 //! Malformed input on every listener leaves media-edge serving normal clients: random
 //! datagrams, truncated STUN and ChannelData headers, lying lengths and oversized frames on
-//! UDP, TCP and TLS, and junk sent to relay ports from unknown peers. Afterwards coturn's
-//! `turnutils_uclient` (UDP and TCP) still completes with zero loss, and the process is alive.
+//! UDP, TCP and TLS, and junk sent to the relay ports of live allocations from a peer without
+//! a permission. That junk is dropped, not relayed (the first thing each allocation relays
+//! afterwards is its own echo, which queued behind the junk on the same relay socket), the
+//! allocations keep their ports and keep relaying; coturn's `turnutils_uclient` (UDP and TCP)
+//! still completes with zero loss, and the process is alive.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream, UdpSocket};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use edge_suite::srtp::Rng;
 use edge_suite::turn::{
-    coturn_peer, free_udp_port, uclient, TurnOptions, TurnServer, PASSWORD, USER,
+    coturn_peer, free_udp_port, uclient, EchoPeer, TurnOptions, TurnServer, PASSWORD, USER,
 };
+use edge_suite::turn_client::{RawTurnClient, Via};
+
+/// Where the junk for relay ports comes from: a loopback address no allocation gave a
+/// permission to (permissions are per IP address, and the echo peers live on 127.0.0.1).
+const STRANGER: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 5);
+/// Allocations alive during the storm.
+const LIVE: usize = 3;
+/// Hang guard for the echoes: far beyond what a loaded machine needs.
+const HANG_GUARD: Duration = Duration::from_secs(60);
 
 /// Inputs that are wrong in the ways a parser can be fooled.
 fn nasty_inputs(rng: &mut Rng) -> Vec<Vec<u8>> {
@@ -55,8 +67,8 @@ fn nasty_inputs(rng: &mut Rng) -> Vec<Vec<u8>> {
     inputs
 }
 
-fn flood_udp(to: SocketAddr, inputs: &[Vec<u8>]) {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+fn flood_udp(from: IpAddr, to: SocketAddr, inputs: &[Vec<u8>]) {
+    let socket = UdpSocket::bind((from, 0)).unwrap();
     for _ in 0..20 {
         for input in inputs {
             let _ = socket.send_to(input, to);
@@ -144,13 +156,49 @@ fn every_listener_survives_garbage_and_keeps_serving() {
     // A client with an allocation before the storm must still be served after it.
     uclient_round(&server, peer_port, false);
 
-    flood_udp(server.udp, &inputs);
+    // Allocations that live through the storm, each with a channel to an echo peer.
+    let echo = EchoPeer::start();
+    let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    let mut live: Vec<(RawTurnClient, SocketAddr)> = (0..LIVE)
+        .map(|_| {
+            let mut c =
+                RawTurnClient::connect(Via::Udp, localhost, server.udp, USER, PASSWORD).unwrap();
+            let relayed = c.allocate().unwrap();
+            c.channel_bind(0x4000, echo.addr).unwrap();
+            (c, relayed)
+        })
+        .collect();
+    let held = server.relay_ports_open(&ports);
+    assert!(held >= LIVE, "{held} relay ports held");
+
+    flood_udp(localhost, server.udp, &inputs);
     flood_tcp(server.tcp.unwrap(), &inputs);
     flood_tls(server.tls.unwrap(), &inputs);
+    // Every relay port, the live ones among them, from a peer without a permission.
     for port in ports.clone() {
-        flood_udp(SocketAddr::from(([127, 0, 0, 1], port)), &inputs[..6]);
+        flood_udp(
+            STRANGER.into(),
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            &inputs,
+        );
     }
     assert!(server.is_running(), "media-edge died:\n{}", server.log());
+
+    // The junk reached live relay ports, was dropped there, and the allocations survived:
+    // the first payload each relays now is its own echo, which queued behind the junk.
+    assert_eq!(server.relay_ports_open(&ports), held, "relay ports lost");
+    assert!(live
+        .iter()
+        .all(|(_, relayed)| ports.contains(&relayed.port())));
+    for (i, (c, relayed)) in live.iter_mut().enumerate() {
+        let marker = format!("after the storm, allocation {i}");
+        c.send_channel_data(0x4000, marker.as_bytes()).unwrap();
+        assert_eq!(
+            c.recv_data(HANG_GUARD).as_deref(),
+            Some(marker.as_bytes()),
+            "what {relayed} relayed first after the storm"
+        );
+    }
 
     uclient_round(&server, peer_port, false);
     uclient_round(&server, peer_port, true);

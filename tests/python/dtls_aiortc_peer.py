@@ -24,7 +24,7 @@ from aiortc import (
 )
 
 PACKETS = 20
-TIMEOUT = 10
+TIMEOUT = 60  # a hang guard: far beyond what a loaded machine needs
 
 
 class LoopbackIce:

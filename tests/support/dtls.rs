@@ -60,16 +60,17 @@ pub fn drive(
     }
 }
 
-/// Keeps answering the peer for `period` after the handshake (a lost last flight makes the
-/// peer repeat its own), forwarding any non-DTLS datagram to `other`.
-pub fn serve_after(
+/// Keeps answering the peer after the handshake (a lost last flight makes the peer repeat
+/// its own), handing every non-DTLS datagram to `other`, until `other` says it has all it
+/// waits for (true) or `limit` passes (a hang guard). Returns whether `other` was satisfied.
+pub fn serve_until(
     handshake: &mut Handshake,
     socket: &UdpSocket,
     peer: SocketAddr,
-    period: Duration,
-    mut other: impl FnMut(&[u8]),
-) {
-    let until = Instant::now() + period;
+    limit: Duration,
+    mut other: impl FnMut(&[u8]) -> bool,
+) -> bool {
+    let until = Instant::now() + limit;
     let mut out = Vec::new();
     let mut rx = vec![0u8; 65536];
     while let Some(wait) = until.checked_duration_since(Instant::now()) {
@@ -82,11 +83,16 @@ pub fn serve_after(
                 let _ = handshake.handle_input(Instant::now(), &rx[..n]);
                 flush(handshake, socket, Some(peer), &mut out);
             }
-            Ok((n, _)) => other(&rx[..n]),
+            Ok((n, _)) => {
+                if other(&rx[..n]) {
+                    return true;
+                }
+            }
             Err(e) if is_timeout(&e) => {}
             Err(e) => panic!("recv_from failed: {e}"),
         }
     }
+    false
 }
 
 fn flush(

@@ -160,7 +160,8 @@ impl TurnServer {
     /// printed its start-up summary with the bound addresses.
     ///
     /// # Panics
-    /// When it does not start within 10 s.
+    /// When it does not start within 60 s (a hang guard: on a loaded machine start-up may
+    /// take seconds).
     pub fn start(options: &TurnOptions) -> TurnServer {
         let dir = ScratchDir::new("turn");
         let config = dir.path().join("media-edge.toml");
@@ -191,7 +192,7 @@ impl TurnServer {
                 }
             });
         }
-        let Ok(summary) = rx.recv_timeout(Duration::from_secs(10)) else {
+        let Ok(summary) = rx.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
             let log = log.lock().map(|l| l.clone()).unwrap_or_default();
@@ -226,12 +227,13 @@ impl TurnServer {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Sends SIGTERM and waits up to 5 s for a clean exit; true when it exited with 0.
+    /// Sends SIGTERM and waits up to 30 s (a hang guard) for a clean exit; true when it
+    /// exited with 0.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self.child.try_wait() {
                 return status.success();
@@ -411,10 +413,11 @@ pub fn free_udp_port() -> u16 {
         .unwrap_or_else(|e| panic!("no free UDP port: {e}"))
 }
 
-/// Starts coturn's `turnutils_peer` echoing on 127.0.0.1:`port`.
+/// Starts coturn's `turnutils_peer` echoing on 127.0.0.1:`port`; returns once it holds the
+/// port, so the first datagrams cannot race its bind.
 ///
 /// # Panics
-/// When it cannot be started.
+/// When it cannot be started, or does not bind within 60 s (a hang guard).
 pub fn coturn_peer(port: u16) -> ChildGuard {
     let child = Command::new(require_program("turnutils_peer"))
         .args(["-L", "127.0.0.1", "-p", &port.to_string()])
@@ -422,9 +425,17 @@ pub fn coturn_peer(port: u16) -> ChildGuard {
         .stderr(Stdio::null())
         .spawn()
         .unwrap_or_else(|e| panic!("turnutils_peer: {e}"));
-    // It binds right away; a short pause keeps the first datagrams from racing the bind.
-    std::thread::sleep(Duration::from_millis(200));
-    ChildGuard(child)
+    let mut peer = ChildGuard(child);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while udp_ports_held(peer.0.id(), &(port..=port)) == 0 {
+        let exited = matches!(peer.0.try_wait(), Ok(Some(_)));
+        assert!(
+            !exited && Instant::now() < deadline,
+            "turnutils_peer did not bind 127.0.0.1:{port}"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    peer
 }
 
 /// What `turnutils_uclient` reported.

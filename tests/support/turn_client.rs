@@ -12,8 +12,10 @@ use edge_stun::{
     MessageEncoder, Method, TransactionId,
 };
 
-/// How long a request waits for its answer.
-pub const ANSWER_TIMEOUT: Duration = Duration::from_millis(1500);
+/// How long a request waits for its answer unless told otherwise
+/// ([`RawTurnClient::set_answer_timeout`]): a hang guard, far beyond what a server on a
+/// loaded machine needs, so that a slow answer is never taken for no answer.
+pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The client transport.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,7 +31,8 @@ pub enum Via {
 pub enum Refused {
     /// An error response with this code.
     Code(u16),
-    /// No answer within [`ANSWER_TIMEOUT`], or the server closed the connection.
+    /// No answer within the client's answer timeout ([`ANSWER_TIMEOUT`] by default), or the
+    /// server closed the connection.
     NoAnswer,
 }
 
@@ -48,6 +51,7 @@ pub struct RawTurnClient {
     key: IntegrityKey,
     nonce: Option<String>,
     tid: u32,
+    answer_timeout: Duration,
 }
 
 impl RawTurnClient {
@@ -90,7 +94,15 @@ impl RawTurnClient {
             key: IntegrityKey::new(&[]),
             nonce: None,
             tid: 0,
+            answer_timeout: ANSWER_TIMEOUT,
         })
+    }
+
+    /// How long each request waits for its answer from now on. Shorten it only where no
+    /// answer is expected (a banned source): silence cannot be proven by waiting, so a short
+    /// wait there can only miss a late answer, never fail a correct server.
+    pub fn set_answer_timeout(&mut self, timeout: Duration) {
+        self.answer_timeout = timeout;
     }
 
     /// The local address of the socket.
@@ -264,7 +276,7 @@ impl RawTurnClient {
 
     /// The response to `tid`, skipping relayed data and stale responses.
     fn recv_response(&mut self, tid: TransactionId) -> Result<Vec<u8>, Refused> {
-        let deadline = std::time::Instant::now() + ANSWER_TIMEOUT;
+        let deadline = std::time::Instant::now() + self.answer_timeout;
         while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
             let frame = self
                 .recv_frame(left.max(Duration::from_millis(1)))
