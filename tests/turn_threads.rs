@@ -6,7 +6,9 @@
 //! - bans: three failed logins counted on one thread ban the source on the other too;
 //! - ports: 2,000 allocations from 2,000 source ports, spread over both threads, get 2,000
 //!   distinct relay ports (the whole range), the next one gets 508, and deleting them all
-//!   gives every port back.
+//!   gives every port back;
+//! - several UDP sockets per thread (`udp_sockets = 4`, eight in one SO_REUSEPORT group):
+//!   40 clients hashed over them all allocate, bind a channel and get their echoes back.
 //!
 //! Which thread a client lands on is the kernel's choice (a hash of its 5-tuple): the tests
 //! find out from the per-thread counters ([`Service::snapshot_per_thread`]) and keep trying
@@ -29,6 +31,15 @@ const TRIES: usize = 64;
 const DEADLINE: Duration = Duration::from_secs(30);
 
 fn service(ports: std::ops::RangeInclusive<u16>, user_quota: u32, guard: Guard) -> Service {
+    service_with_sockets(ports, user_quota, guard, 1)
+}
+
+fn service_with_sockets(
+    ports: std::ops::RangeInclusive<u16>,
+    user_quota: u32,
+    guard: Guard,
+    udp_sockets: usize,
+) -> Service {
     let mut server = ServerConfig::new("threads.test", "127.0.0.1".parse().unwrap());
     server.users = vec![(USER.into(), PASSWORD.into())];
     server.nonce_secret = b"threads-test-nonce-secret".to_vec();
@@ -36,9 +47,12 @@ fn service(ports: std::ops::RangeInclusive<u16>, user_quota: u32, guard: Guard) 
     server.user_quota = user_quota;
     server.total_quota = 10_000;
     server.guard = Some(guard);
+    // The echo peer lives on loopback.
+    server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
     let mut config = ServiceConfig::new(server);
     config.udp = vec!["127.0.0.1:0".parse().unwrap()];
     config.threads = 2;
+    config.udp_sockets = udp_sockets;
     Service::start(config).unwrap()
 }
 
@@ -213,6 +227,61 @@ fn two_thousand_allocations_over_two_threads_get_every_port_once() {
         service.snapshot().free_ports,
         u64::from(N),
         "every port back"
+    );
+    service.shutdown().unwrap();
+}
+
+#[test]
+fn clients_spread_over_several_sockets_per_thread_relay_both_ways() {
+    let guard = Guard::new(GuardConfig {
+        allow: vec!["127.0.0.0/8".parse().unwrap()],
+        ..GuardConfig::default()
+    })
+    .unwrap();
+    let service = service_with_sockets(62840..=62899, 100, guard, 4);
+    let server = service.local_addrs().udp[0];
+    assert_eq!(
+        service.local_addrs().udp.len(),
+        1,
+        "one address, however many sockets"
+    );
+    // /proc/net/udp lists one line per socket bound to the port: 2 threads x 4.
+    let port = format!(":{:04X}", server.port());
+    let bound = std::fs::read_to_string("/proc/net/udp")
+        .unwrap()
+        .lines()
+        .filter(|l| {
+            l.split_whitespace()
+                .nth(1)
+                .is_some_and(|a| a.ends_with(&port))
+        })
+        .count();
+    assert_eq!(bound, 8, "UDP sockets on {server}");
+    let echo = edge_suite::turn::EchoPeer::start();
+    let local: IpAddr = "127.0.0.1".parse().unwrap();
+    let mut clients: Vec<RawTurnClient> = (0..40)
+        .map(|_| {
+            let mut c = client(local, server, PASSWORD);
+            c.allocate().unwrap();
+            c.channel_bind(0x4000, echo.addr).unwrap();
+            c
+        })
+        .collect();
+    for round in 0..5u8 {
+        for (i, c) in clients.iter_mut().enumerate() {
+            let payload = [round, i as u8, 0xab, 0xcd];
+            c.send_channel_data(0x4000, &payload).unwrap();
+            assert_eq!(
+                c.recv_data(DEADLINE).as_deref(),
+                Some(&payload[..]),
+                "client {i}, round {round}"
+            );
+        }
+    }
+    let per_thread = service.snapshot_per_thread();
+    assert!(
+        per_thread.iter().all(|s| s.allocations > 0),
+        "{per_thread:?}"
     );
     service.shutdown().unwrap();
 }

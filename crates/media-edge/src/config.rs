@@ -117,6 +117,10 @@ pub struct Turn {
     /// TURN event loop threads, each with its own SO_REUSEPORT listeners and allocations;
     /// one per CPU core when absent; at most `edge_turn::MAX_THREADS`.
     pub threads: Option<usize>,
+    /// UDP sockets per `listen-udp` address on each TURN thread (SO_REUSEPORT): a
+    /// one-source flood fills one socket's queue only; at most `edge_turn::MAX_UDP_SOCKETS`.
+    #[serde(default = "default_udp_sockets")]
+    pub udp_sockets: usize,
     /// Lifetime granted when a client asks for less or none, seconds.
     #[serde(default = "default_lifetime")]
     pub default_lifetime: u64,
@@ -144,6 +148,9 @@ fn default_max_connections() -> usize {
 }
 fn default_socket_buffer() -> usize {
     4 << 20
+}
+fn default_udp_sockets() -> usize {
+    1
 }
 fn default_coalesce_us() -> u64 {
     200
@@ -535,6 +542,14 @@ impl Config {
             }
             None => std::thread::available_parallelism().map_or(1, |n| n.get()),
         };
+        if !(1..=edge_turn::MAX_UDP_SOCKETS).contains(&t.udp_sockets) {
+            return Err(anyhow!(
+                "turn.udp-sockets: {} is not between 1 and {}",
+                t.udp_sockets,
+                edge_turn::MAX_UDP_SOCKETS
+            ));
+        }
+        service.udp_sockets = t.udp_sockets;
         Ok(service)
     }
 }
@@ -635,6 +650,18 @@ mod tests {
                 .map_err(|e| format!("{e:#}"))
         };
         assert_eq!(service("threads = 3").unwrap(), 3);
+        let sockets = |line: &str| {
+            let text = MINIMAL.replace("[turn.relay]", &format!("{line}\n[turn.relay]"));
+            let c = Config::parse(&text, "t", &Pins::default()).unwrap();
+            let user = Some(("u".to_owned(), "p".to_owned()));
+            c.service(user, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
+                .map(|s| s.udp_sockets)
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(sockets("").unwrap(), 1, "the default");
+        assert_eq!(sockets("udp-sockets = 4").unwrap(), 4);
+        let e = sockets("udp-sockets = 65").unwrap_err();
+        assert!(e.starts_with("turn.udp-sockets: 65"), "{e}");
         let cores = std::thread::available_parallelism().unwrap().get();
         assert_eq!(service("").unwrap(), cores, "one per core by default");
         let e = service("threads = 0").unwrap_err();

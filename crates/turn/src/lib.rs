@@ -47,6 +47,7 @@ pub use bandwidth::BandwidthCap;
 pub use config::ServerConfig;
 pub use driver::{
     load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener, MAX_THREADS,
+    MAX_UDP_SOCKETS,
 };
 pub use error::Error;
 pub use filter::PeerFilter;

@@ -87,21 +87,42 @@ impl EventLoop {
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut addrs = LocalAddrs::default();
 
-        let mut udp = Vec::new();
-        for (i, &addr) in config.udp.iter().enumerate() {
-            let listen = |source| Error::Listen {
-                transport: Transport::Udp,
-                addr,
-                source,
-            };
-            let listener =
-                Listener::bind(addr, config.socket_buffer, reuse_port).map_err(listen)?;
-            let fd = listener.socket.as_raw_fd();
-            poll.registry()
-                .register(&mut SourceFd(&fd), Token(UDP_BASE + i), Interest::READABLE)
-                .map_err(listen)?;
-            addrs.udp.push(listener.local);
-            udp.push(listener);
+        // `udp_sockets` sockets per address, each drained with its own budget: a flood that
+        // fills one socket's queue leaves the clients the kernel hashed to the others alone.
+        let mut udp: Vec<Listener> = Vec::new();
+        if config.udp.len() * config.udp_sockets > LISTENER_BASE - UDP_BASE {
+            return Err(Error::Config {
+                field: "udp",
+                reason: format!(
+                    "{} addresses x {} sockets each is more than {} UDP sockets",
+                    config.udp.len(),
+                    config.udp_sockets,
+                    LISTENER_BASE - UDP_BASE
+                ),
+            });
+        }
+        for &configured in &config.udp {
+            let mut addr = configured;
+            for _ in 0..config.udp_sockets {
+                let listen = |source| Error::Listen {
+                    transport: Transport::Udp,
+                    addr,
+                    source,
+                };
+                let listener =
+                    Listener::bind(addr, config.socket_buffer, reuse_port).map_err(listen)?;
+                let fd = listener.socket.as_raw_fd();
+                let token = Token(UDP_BASE + udp.len());
+                poll.registry()
+                    .register(&mut SourceFd(&fd), token, Interest::READABLE)
+                    .map_err(listen)?;
+                if addr == configured {
+                    // The first socket resolved port 0; the others join it.
+                    addrs.udp.push(listener.local);
+                    addr = listener.local;
+                }
+                udp.push(listener);
+            }
         }
 
         let mut listeners = Vec::new();

@@ -76,14 +76,24 @@ pub struct ServiceConfig {
     /// Event loop threads (1..=[`MAX_THREADS`]), each with its own listener sockets
     /// (`SO_REUSEPORT`) and its own allocations.
     pub threads: usize,
+    /// UDP sockets per UDP listen address on each thread (1..=[`MAX_UDP_SOCKETS`]), all in
+    /// one `SO_REUSEPORT` group: the kernel hashes each client's 5-tuple to one of them, and
+    /// the loop drains each with a budget of its own, so a one-source flood fills one
+    /// socket's queue and costs only the clients hashed to that socket. More sockets cost
+    /// more receive calls per packet at light load.
+    pub udp_sockets: usize,
 }
+
+/// The most UDP sockets per listen address and thread.
+pub const MAX_UDP_SOCKETS: usize = 64;
 
 /// The most event loop threads a service runs.
 pub const MAX_THREADS: usize = 256;
 
 impl ServiceConfig {
     /// A service for `server` with no listeners yet, 4096 connections at most (per thread),
-    /// 4 MiB UDP socket buffers, a 200 us coalescing window and one thread.
+    /// 4 MiB UDP socket buffers, a 200 us coalescing window, one thread and one UDP socket
+    /// per address.
     pub fn new(server: ServerConfig) -> Self {
         Self {
             server,
@@ -94,6 +104,7 @@ impl ServiceConfig {
             socket_buffer: Some(4 << 20),
             coalesce: Duration::from_micros(200),
             threads: 1,
+            udp_sockets: 1,
         }
     }
 }
@@ -266,8 +277,17 @@ impl Service {
                 reason: format!("{} is not between 1 and {MAX_THREADS}", config.threads),
             });
         }
+        if !(1..=MAX_UDP_SOCKETS).contains(&config.udp_sockets) {
+            return Err(Error::Config {
+                field: "udp_sockets",
+                reason: format!(
+                    "{} is not between 1 and {MAX_UDP_SOCKETS}",
+                    config.udp_sockets
+                ),
+            });
+        }
         let ledger = Ledger::for_config(&config.server);
-        let reuse_port = config.threads > 1;
+        let reuse_port = config.threads > 1 || config.udp_sockets > 1;
         // Dropping a partly started service stops the threads it has.
         let mut service = Service {
             workers: Vec::with_capacity(config.threads),
