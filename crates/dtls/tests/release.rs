@@ -69,7 +69,10 @@ fn failed_handshakes_release_their_state() {
                 .unwrap(),
             _ => {
                 server.close(now);
-                Err(Error::Closed)
+                // Closed for good: the next datagram is refused by the handshake itself.
+                let refused = server.handle_input(now, b"\x16\xfe\xfd not dtls");
+                assert!(matches!(refused, Err(Error::Closed)), "{refused:?}");
+                refused
             }
         };
         assert!(result.is_err(), "{failure}");
