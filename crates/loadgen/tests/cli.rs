@@ -119,6 +119,10 @@ fn turn_json_report_passes_and_bounds_are_enforced() {
             // The longest drain: it ends as soon as every reply is in.
             "--drain",
             "60",
+            // Probes the generator fell behind on count as loss for the exit status; the
+            // accounting below checks them instead.
+            "--max-loss",
+            "1",
         ])
         .output()
         .unwrap();
@@ -184,6 +188,10 @@ fn sigint_mid_run_prints_what_was_measured() {
             "60",
             "--drain",
             "60",
+            // Exit 0 says the interrupted run reported; whether a debug build kept its
+            // schedule on a busy machine (probes behind count as loss) is a benchmark's matter.
+            "--max-loss",
+            "1",
             "--quiet",
         ])
         .stdout(Stdio::piped())
