@@ -489,34 +489,63 @@ pub fn uclient(args: &[String], timeout: Duration) -> UclientReport {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let mut report = UclientReport {
-        success: out.status.success(),
-        ..UclientReport::default()
-    };
-    for line in output.lines() {
-        if let Some(rest) = line.split("start_mclient: tot_send_msgs=").nth(1) {
-            let mut nums = rest
-                .split(|c: char| !c.is_ascii_digit())
-                .filter(|s| !s.is_empty());
-            report.sent = nums.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-            report.received = nums.next().and_then(|n| n.parse().ok()).unwrap_or(0);
-        }
-        if let Some(rest) = line.split("Total lost packets ").nth(1) {
-            report.lost = leading_number(rest);
-            if let Some(dropped) = rest.split("total send dropped ").nth(1) {
-                report.send_dropped = leading_number(dropped);
-            }
-        }
-    }
-    report.output = output;
-    report
+    UclientReport::parse(output, out.status.success())
+        .unwrap_or_else(|(why, output)| panic!("turnutils_uclient {args:?}: {why}:\n{output}"))
 }
 
-fn leading_number(s: &str) -> u64 {
-    s.split(|c: char| !c.is_ascii_digit())
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(u64::MAX)
+impl UclientReport {
+    /// Reads the summary `turnutils_uclient` printed in `output` (its stdout and stderr);
+    /// `success` is its exit status. Its last `start_mclient: tot_send_msgs=` and
+    /// `Total lost packets` lines count.
+    ///
+    /// # Errors
+    /// What is missing or not a number, with `output` given back: a count the summary lacks
+    /// is an error, never 0.
+    pub fn parse(output: String, success: bool) -> Result<UclientReport, (String, String)> {
+        let counts = (|| {
+            let line = |prefix: &str| {
+                output
+                    .lines()
+                    .rev()
+                    .find_map(|l| l.split_once(prefix).map(|(_, rest)| rest))
+                    .ok_or_else(|| format!("no {prefix:?} line in the summary"))
+            };
+            let msgs = line("start_mclient: tot_send_msgs=")?;
+            let losses = line("Total lost packets ")?;
+            Ok::<_, String>((
+                leading_number("tot_send_msgs", msgs)?,
+                leading_number("tot_recv_msgs", after(msgs, "tot_recv_msgs=")?)?,
+                leading_number("lost packets", losses)?,
+                leading_number("send dropped", after(losses, "total send dropped ")?)?,
+            ))
+        })();
+        match counts {
+            Ok((sent, received, lost, send_dropped)) => Ok(UclientReport {
+                sent,
+                received,
+                lost,
+                send_dropped,
+                success,
+                output,
+            }),
+            Err(why) => Err((why, output)),
+        }
+    }
+}
+
+/// What follows `marker` in `s`.
+fn after<'a>(s: &'a str, marker: &str) -> Result<&'a str, String> {
+    s.split_once(marker)
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| format!("no {marker:?} in {s:?}"))
+}
+
+/// The decimal number `s` starts with; `name` says which count it is.
+fn leading_number(name: &str, s: &str) -> Result<u64, String> {
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    s[..end]
+        .parse()
+        .map_err(|_| format!("{name}: {s:?} does not start with a number"))
 }
 
 /// A UDP echo peer on 127.0.0.1 in a thread: sends every datagram back to its sender and
@@ -572,6 +601,66 @@ impl Drop for EchoPeer {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::UclientReport;
+
+    /// The tail of a real run's output (coturn 4.6.1, Debian:
+    /// `turnutils_uclient -u u -w p -e 127.0.0.1 -r 3480 -m 2 -n 5 -y 127.0.0.1` against
+    /// `turnserver --lt-cred-mech --user=u:p` and `turnutils_peer -p 3480`), with the final
+    /// counts changed (received 19, lost 1, dropped 2; the run had 20, 0, 0) so that each
+    /// field differs from the others.
+    const SUMMARY: &str = "\
+3: : start_mclient: msz=4, tot_send_msgs=5, tot_recv_msgs=5, tot_send_bytes ~ 500, tot_recv_bytes ~ 500
+4: : start_mclient: msz=4, tot_send_msgs=10, tot_recv_msgs=10, tot_send_bytes ~ 1000, tot_recv_bytes ~ 1000
+4: : start_mclient: tot_send_msgs=20, tot_recv_msgs=19
+4: : start_mclient: tot_send_bytes ~ 2000, tot_recv_bytes ~ 2000
+4: : Total transmit time is 4
+4: : Total lost packets 1 (5.000000%), total send dropped 2 (0.000000%)
+4: : Average round trip delay 0.000000 ms; min = 0 ms, max = 0 ms
+";
+
+    #[test]
+    fn the_summary_gives_every_count() {
+        let r = UclientReport::parse(SUMMARY.to_owned(), true).unwrap();
+        assert_eq!(
+            (r.sent, r.received, r.lost, r.send_dropped, r.success),
+            (20, 19, 1, 2, true)
+        );
+        assert_eq!(r.output, SUMMARY);
+    }
+
+    #[test]
+    fn a_missing_or_garbled_count_is_an_error_never_zero() {
+        let without = |needle: &str| -> String {
+            SUMMARY
+                .lines()
+                .filter(|l| !l.contains(needle))
+                .map(|l| format!("{l}\n"))
+                .collect()
+        };
+        for (output, named) in [
+            (without("Total lost packets"), "Total lost packets"),
+            (without("start_mclient: tot_send_msgs"), "tot_send_msgs"),
+            (
+                SUMMARY.replace(", total send dropped 2", ""),
+                "total send dropped",
+            ),
+            (
+                SUMMARY.replace("tot_recv_msgs=19", "tot_recv_msgs=?"),
+                "tot_recv_msgs",
+            ),
+            (SUMMARY.replace("packets 1 (", "packets  ("), "lost packets"),
+            (String::new(), "tot_send_msgs"),
+        ] {
+            let (why, back) = UclientReport::parse(output.clone(), true).unwrap_err();
+            assert!(why.contains(named), "{why:?} should name {named:?}");
+            assert_eq!(back, output);
         }
     }
 }

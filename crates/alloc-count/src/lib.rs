@@ -69,6 +69,8 @@ thread_local! {
     static THREAD_ALLOCATIONS: Cell<u64> = const { Cell::new(0) };
     /// This thread opened a [`Scope::OtherThreads`] window and is not counted by it.
     static EXEMPT: Cell<bool> = const { Cell::new(false) };
+    /// Bytes this thread allocated minus bytes it freed ([`thread_live_bytes`]).
+    static THREAD_LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 /// Records one allocation in the windows that cover the calling thread. Never allocates:
@@ -91,6 +93,7 @@ fn record() {
 /// Adds `bytes` (negative: frees) to the live total.
 fn live_add(bytes: isize) {
     LIVE.fetch_add(bytes, Relaxed);
+    let _ = THREAD_LIVE.try_with(|n| n.set(n.get().wrapping_add(bytes)));
 }
 
 /// A layout size as a signed byte count (sizes never exceed `isize::MAX`).
@@ -199,4 +202,12 @@ pub fn count<R>(scope: Scope, work: impl FnOnce() -> R) -> (R, u64) {
 /// readings to see what a piece of work holds, or that dropping it returned everything.
 pub fn live_bytes() -> isize {
     LIVE.load(Relaxed)
+}
+
+/// Bytes allocated through [`Counting`] by the calling thread minus bytes it freed: like
+/// [`live_bytes`], but blind to other threads (the test harness's own, say), so two readings
+/// around single-threaded work show what that work holds. A block one thread allocates and
+/// another frees counts on both, with opposite signs.
+pub fn thread_live_bytes() -> isize {
+    THREAD_LIVE.try_with(Cell::get).unwrap_or(0)
 }

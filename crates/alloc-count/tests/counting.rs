@@ -1,5 +1,6 @@
 //! The allocator counts what each scope names and nothing else, closes its window when the
-//! work panics and refuses overlapping process-wide windows (live bytes: `live.rs`).
+//! work panics and refuses overlapping process-wide windows, and keeps live bytes per
+//! thread (process-wide live bytes: `live.rs`).
 //! Its own test binary with `Counting` as the global allocator; the tests take turns (a
 //! process-wide window would count a concurrent test's allocations).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,7 +10,7 @@ use std::panic::catch_unwind;
 use std::sync::{Arc, Barrier, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
-use edge_alloc_count::{count, Counting, Scope};
+use edge_alloc_count::{count, thread_live_bytes, Counting, Scope};
 
 #[global_allocator]
 static GLOBAL: Counting = Counting;
@@ -114,4 +115,28 @@ fn windows_close_when_the_work_panics_and_never_overlap() {
     assert!(nested, "a second process-wide window is refused");
     let ((), n) = count(Scope::Process, || allocate_here(3));
     assert!(n >= 3, "{n}");
+}
+
+#[test]
+fn thread_live_bytes_see_this_threads_heap_only() {
+    // Another thread allocates a block between the first two waits and holds it until the
+    // third (waiting allocates nothing).
+    let barrier = Arc::new(Barrier::new(2));
+    let theirs = barrier.clone();
+    let other = std::thread::spawn(move || {
+        theirs.wait();
+        let held = black_box(Vec::<u8>::with_capacity(50_000));
+        theirs.wait();
+        theirs.wait();
+        drop(held);
+    });
+    let before = thread_live_bytes();
+    barrier.wait();
+    let v = black_box(Vec::<u8>::with_capacity(10_000));
+    barrier.wait();
+    assert_eq!(thread_live_bytes() - before, 10_000);
+    drop(v);
+    assert_eq!(thread_live_bytes() - before, 0);
+    barrier.wait();
+    other.join().unwrap();
 }

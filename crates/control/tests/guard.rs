@@ -1,6 +1,7 @@
 //! Bans and rate limits over real TCP from two source addresses: the third bad token bans
 //! its source (even its good token is refused after), another source still works, the ban
-//! is listed, lifted, and expires by itself; a burst beyond the rate limit gets 429.
+//! is listed, lifted, and once run out no longer applies; a burst beyond the rate limit gets
+//! 429. No test has to beat a timer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -120,33 +121,36 @@ async fn third_bad_token_bans_the_source_until_lifted() {
 }
 
 #[tokio::test]
-async fn a_short_ban_lifts_by_itself() {
-    let guard = GuardConfig {
-        ban_duration: Duration::from_millis(1500),
+async fn a_ban_that_ran_out_no_longer_applies_without_a_lift() {
+    // A 50 ms ban, and a test that never has to beat it: it waits until the guard itself
+    // says the ban is over (an event on the clock, however late it is seen), then the
+    // server, reading the clock later still, must let the source back in. That a ban lasts
+    // exactly its duration is edge-guard's test, on its virtual clock.
+    let guard = Guard::new(GuardConfig {
+        ban_duration: Duration::from_millis(50),
         ..GuardConfig::default()
-    };
-    let server = start(11, guard).await;
+    })
+    .unwrap();
+    let mut c = config();
+    c.guard = Some(guard.clone());
+    let server = Server::start(11, c).await;
     let source = ip("127.0.0.4");
     let mut s = connect_from(source, server.addr).await;
     for _ in 0..3 {
         let r = request(&mut s, "GET", "/v1/sessions", Some(BAD), &[]).await;
         assert_eq!(r.status, 401);
     }
+    assert_eq!(guard.stats().bans_started, 1);
+    let deadline = Instant::now() + common::IO_TIMEOUT;
+    while !guard.bans(Instant::now()).is_empty() {
+        assert!(Instant::now() < deadline, "the ban never ran out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut s = connect_from(source, server.addr).await;
     let r = request(&mut s, "GET", "/v1/sessions", Some(TOKEN), &[]).await;
-    assert_eq!(r.status, 403);
-    let banned_at = Instant::now();
-    let deadline = banned_at + Duration::from_secs(10);
-    let back = loop {
-        let mut s = connect_from(source, server.addr).await;
-        match common::try_request(&mut s, "GET", "/v1/sessions", Some(TOKEN), &[]).await {
-            Ok(r) if r.status == 200 => break banned_at.elapsed(),
-            Ok(r) => assert_eq!(r.status, 403, "{r:?}"),
-            Err(_) => {}
-        }
-        assert!(Instant::now() < deadline, "the ban did not lift by itself");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
-    assert!(back >= Duration::from_millis(1400), "lifted after {back:?}");
+    assert_eq!(r.status, 200, "{r:?}");
+    let stats = guard.stats();
+    assert_eq!((stats.bans_expired, stats.bans_lifted), (1, 0), "{stats:?}");
     server.stop().await;
 }
 
@@ -154,12 +158,11 @@ async fn a_short_ban_lifts_by_itself() {
 async fn a_burst_beyond_the_rate_limit_gets_429_with_retry_after() {
     let mut guard = GuardConfig::default();
     guard.rate.api = RateLimit {
-        rate: 0.5,
+        rate: 0.001,
         burst: 5,
     };
     let server = start(12, guard).await;
     let mut s = connect_from(ip("127.0.0.5"), server.addr).await;
-    let started = Instant::now();
     let statuses: Vec<(u16, Option<String>)> = {
         let mut v = Vec::new();
         for _ in 0..15 {
@@ -171,17 +174,13 @@ async fn a_burst_beyond_the_rate_limit_gets_429_with_retry_after() {
         }
         v
     };
-    // A token refills every 2 s: within 2 s exactly the burst passes.
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "the burst took too long"
-    );
+    // A token refills every 1000 s: however slow the run, exactly the burst passes.
     let expected: Vec<(u16, Option<String>)> = (0..15)
         .map(|i| {
             if i < 5 {
                 (200, None)
             } else {
-                (429, Some("2".to_owned()))
+                (429, Some("1000".to_owned()))
             }
         })
         .collect();

@@ -5,11 +5,15 @@
 
 use std::net::{SocketAddr, UdpSocket};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use edge_turn::{ServerConfig, Service, ServiceConfig};
 
 const BIN: &str = env!("CARGO_BIN_EXE_edge-loadgen");
+/// How long a test waits for what must happen: a guard against hanging, never a window.
+const HANG_GUARD: Duration = Duration::from_secs(30);
+/// What the echo test sends until the echo answers.
+const PROBE: &[u8] = b"up?";
 
 fn turn_service(ports: std::ops::RangeInclusive<u16>) -> Service {
     let mut server = ServerConfig::new("cli.test", "127.0.0.1".parse().unwrap());
@@ -46,25 +50,35 @@ fn rtp_echo_echoes_and_reports_on_sigterm() {
         .spawn()
         .unwrap();
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
-    client
-        .set_read_timeout(Some(Duration::from_millis(200)))
-        .unwrap();
     let echo: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let mut echoed = 0;
     let mut buf = [0u8; 2048];
+    // Up once it answers a probe (the first probes may race its bind).
+    client
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
+    let deadline = Instant::now() + HANG_GUARD;
+    while client
+        .send_to(PROBE, echo)
+        .and_then(|_| client.recv_from(&mut buf))
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "the echo never answered");
+    }
+    // Then every datagram comes back unchanged, one at a time (a late answer to a probe is
+    // skipped).
+    client.set_read_timeout(Some(HANG_GUARD)).unwrap();
     for i in 0..200u32 {
         let payload = [i.to_be_bytes().as_slice(), &[0xAB; 168]].concat();
         client.send_to(&payload, echo).unwrap();
-        if let Ok((n, from)) = client.recv_from(&mut buf) {
+        loop {
+            let (n, from) = client.recv_from(&mut buf).unwrap();
             assert_eq!(from, echo);
-            assert_eq!(&buf[..n], &payload[..], "echoed unchanged");
-            echoed += 1;
+            if &buf[..n] != PROBE {
+                assert_eq!(&buf[..n], &payload[..], "echoed unchanged");
+                break;
+            }
         }
     }
-    assert!(
-        echoed >= 190,
-        "only {echoed} of 200 echoed (the first may race the bind)"
-    );
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -73,7 +87,8 @@ fn rtp_echo_echoes_and_reports_on_sigterm() {
     assert!(out.status.success());
     let stats = json_of(&out.stdout);
     assert_eq!(stats["received"], stats["echoed"]);
-    assert!(stats["echoed"].as_u64().unwrap() >= echoed);
+    // The 200 datagrams and at least the probe that was answered.
+    assert!(stats["echoed"].as_u64().unwrap() > 200, "{stats}");
     assert_eq!(stats["dropped"], 0);
 }
 
@@ -101,7 +116,12 @@ fn turn_json_report_passes_and_bounds_are_enforced() {
             "100",
             "--duration",
             "1",
+            // The longest drain: it ends as soon as every reply is in.
             "--drain",
+            "60",
+            // Probes the generator fell behind on count as loss for the exit status; the
+            // accounting below checks them instead.
+            "--max-loss",
             "1",
         ])
         .output()
@@ -115,7 +135,12 @@ fn turn_json_report_passes_and_bounds_are_enforced() {
     assert_eq!(r["mode"], "turn");
     assert_eq!(r["flows"], 5);
     assert_eq!(r["setup"]["succeeded"], 5);
-    assert!(r["sent"].as_u64().unwrap() >= 495);
+    // Every probe of the schedule (5 flows at 100/s for 1 s) is accounted for: sent, or
+    // refused by a full socket, or not reached by a generator that fell behind (a busy
+    // machine's share, which only a release benchmark measures).
+    let unsent = r["send_blocked"].as_u64().unwrap() + r["behind_schedule"].as_u64().unwrap();
+    assert_eq!(r["sent"].as_u64().unwrap() + unsent, 500, "{r}");
+    assert!(r["sent"].as_u64().unwrap() > 0, "{r}");
     assert_eq!(r["received"], r["sent"]);
     assert_eq!(r["lost"], 0);
     assert!(r["rtt_us"]["p50"].as_u64().unwrap() > 0);
@@ -156,12 +181,29 @@ fn sigint_mid_run_prints_what_was_measured() {
             "p",
             "--json",
         ])
-        .args(["--allocations", "3", "--duration", "60", "--quiet"])
+        .args([
+            "--allocations",
+            "3",
+            "--duration",
+            "60",
+            "--drain",
+            "60",
+            // Exit 0 says the interrupted run reported; whether a debug build kept its
+            // schedule on a busy machine (probes behind count as loss) is a benchmark's matter.
+            "--max-loss",
+            "1",
+            "--quiet",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1_500));
+    // Mid-run: once the server has relayed its first probes to the peer.
+    let deadline = Instant::now() + HANG_GUARD;
+    while service.snapshot().to_peers == 0 {
+        assert!(Instant::now() < deadline, "the run never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
     Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()

@@ -11,7 +11,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{http, scratch, udp_sockets_of, Running};
+use common::{http, scratch, udp_sockets_of, Running, HANG_GUARD};
 
 /// A PBX's plain-RTP offer: the enterprise side calls the browser.
 const PBX_OFFER: &str =
@@ -113,7 +113,7 @@ fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
 
     let (status, _) = http(api, "DELETE", &format!("/v1/sessions/{id}"), &token, "");
     assert_eq!(status, 204);
-    let deadline = Instant::now() + Duration::from_secs(5);
+    let deadline = Instant::now() + HANG_GUARD;
     while udp_sockets_of(edge.pid(), pinned) != 0 {
         assert!(
             Instant::now() < deadline,

@@ -7,9 +7,8 @@
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
-use std::time::Duration;
 
-use common::{bound_in, bound_udp_ports, Browser, Echo, ENTERPRISE_IP, PUBLIC_IP};
+use common::{bound_in, bound_udp_ports, Browser, Echo, ENTERPRISE_IP, HANG_GUARD, PUBLIC_IP};
 use edge_relay::{ClientSidePort, Error, Relay, RelayConfig, SessionSpec};
 
 /// A third loopback address for the second connection.
@@ -45,7 +44,7 @@ fn call(relay: &Relay, echo: &Echo, connection: &str) -> (edge_relay::SessionInf
     let info = relay.create_session(s).unwrap();
     browser.connect(&info).unwrap();
     browser.send_rtp(7, &common::payload(7, 7));
-    assert!(browser.recv_media(Duration::from_secs(2)).is_some());
+    assert!(browser.recv_media(HANG_GUARD).is_some());
     (info, browser)
 }
 

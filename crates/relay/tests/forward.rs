@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{payload, rtcp_rr, rtp, Browser, Echo, ENTERPRISE_IP, PUBLIC_IP};
+use common::{payload, rtcp_rr, rtp, Browser, Echo, ENTERPRISE_IP, HANG_GUARD, PUBLIC_IP};
 use edge_relay::{Relay, SessionSpec, SessionState};
 
 /// Sends `n` RTP packets in windows of 50 (the test browser's socket buffer is the
@@ -20,7 +18,7 @@ fn round_trip(browser: &mut Browser, echo: &Echo, n: u16, tag: u32) {
         }
         for &seq in window {
             let got = browser
-                .recv_media(Duration::from_secs(5))
+                .recv_media(HANG_GUARD)
                 .unwrap_or_else(|| panic!("echo of packet {seq} never came back"));
             assert_eq!(
                 got,
@@ -68,7 +66,7 @@ fn browser_offer_media_both_ways_without_loss() {
     // RTCP leaves on the RTCP socket toward the remote's RTCP port, and comes back.
     let rr = rtcp_rr(browser.ssrc);
     browser.send_rtcp(&rr);
-    assert_eq!(browser.recv_media(Duration::from_secs(5)).unwrap(), rr);
+    assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), rr);
     assert_eq!(echo.rtcp_received(), vec![rr]);
     // The enterprise saw the relay's pinned sockets as the sources.
     let sources = echo.sources.lock().unwrap().clone();
@@ -117,7 +115,7 @@ fn relay_offer_with_browser_answer_later_and_relay_as_dtls_client() {
     // rtcp-mux toward the enterprise: RTCP goes to the RTP address.
     let rr = rtcp_rr(browser.ssrc);
     browser.send_rtcp(&rr);
-    assert_eq!(browser.recv_media(Duration::from_secs(5)).unwrap(), rr);
+    assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), rr);
     assert!(echo.received().contains(&rr));
     assert!(echo.rtcp_received().is_empty());
     relay.shutdown();
@@ -150,7 +148,7 @@ fn many_sessions_on_two_workers_stay_apart() {
                 browser.send_rtp(seq, &payload(tag, seq));
             }
             for seq in seqs {
-                let got = browser.recv_media(Duration::from_secs(5)).unwrap();
+                let got = browser.recv_media(HANG_GUARD).unwrap();
                 assert_eq!(got, rtp(seq, browser.ssrc, &payload(tag, seq)));
             }
         }

@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::time::Duration;
-
-use common::{payload, rtp, BareEcho, Browser};
+use common::{payload, rtp, BareEcho, Browser, HANG_GUARD};
 use edge_alloc_count::Scope;
 use edge_guard::{Guard, GuardConfig};
 use edge_relay::{EnterpriseCrypto, EnterpriseRemote, Relay, SessionSpec};
@@ -30,7 +28,7 @@ fn exchange(browser: &mut Browser, first: u16, n: u16) {
             browser.send_rtp(seq, &payload(3, seq));
         }
         for seq in start..end {
-            let got = browser.recv_media(Duration::from_secs(5)).unwrap();
+            let got = browser.recv_media(HANG_GUARD).unwrap();
             assert_eq!(got, rtp(seq, browser.ssrc, &payload(3, seq)));
         }
     }

@@ -261,6 +261,63 @@ mod tests {
         );
     }
 
+    /// RFC 6188 section 7.1: AES-256-CM keystream segments, at RFC 3711 B.2's counters.
+    /// Cross-checked with OpenSSL (the last line is the tail of 0xff02 blocks):
+    /// `head -c 48 /dev/zero | openssl enc -aes-256-ctr -K 57f8..4a98 -iv f0f1..fd0000 | xxd -p`
+    #[test]
+    fn rfc6188_7_1_aes_256_cm_keystream() {
+        let key = unhex("57f82fe3613fd170a85ec93c40b1f0922ec4cb0dc025b58272147cc438944a98");
+        let iv: [u8; 16] = unhex("F0F1F2F3F4F5F6F7F8F9FAFBFCFD0000")
+            .try_into()
+            .unwrap();
+        let mut ks = vec![0u8; 16 * 0xff02];
+        Aes::new(&key).unwrap().apply_keystream(&iv, &mut ks);
+        assert_eq!(
+            ks[..48],
+            unhex(concat!(
+                "92bdd28a93c3f52511c677d08b5515a4",
+                "9da71b2378a854f67050756ded165bac",
+                "63c4868b7096d88421b563b8c94c9a31"
+            ))[..]
+        );
+        // Counters ...FEFF, ...FF00 and ...FF01.
+        assert_eq!(
+            ks[16 * 0xfeff..],
+            unhex(concat!(
+                "cea518c90fd91ced9cbb18c078a54711",
+                "3dbc4814f4da5f00a08772b63c6a046d",
+                "6eb246913062a16891433e97dd01a57f"
+            ))[..]
+        );
+        let mut again = vec![0u8; 48];
+        keystream(&key, &iv, &mut again).unwrap();
+        assert_eq!(again[..], ks[..48]);
+    }
+
+    /// RFC 6188 section 7.2: the AES_256_CM_PRF key derivation, byte for byte, through the
+    /// AES_256_CM_HMAC_SHA1_80 profile. Cross-checked with OpenSSL: each key is the
+    /// keystream under IV `master salt (byte 7 XOR label) || 0000`, e.g. for the auth key
+    /// `head -c 20 /dev/zero | openssl enc -aes-256-ctr -K f0f0..f1b6 -iv 3b04803de51ee7c86423ab5b78d20000 | xxd -p`
+    #[test]
+    fn rfc6188_7_2_aes_256_key_derivation() {
+        let master = MasterKey::new(
+            Profile::Aes256CmHmacSha1_80,
+            &unhex("f0f04914b513f2763a1b1fa130f10e2998f6f6e43e4309d1e622a0e332b9f1b6"),
+            &unhex("3b04803de51ee7c96423ab5b78d2"),
+        )
+        .unwrap();
+        let keys = SessionKeys::derive(&master, Labels::Rtp).unwrap();
+        assert_eq!(
+            keys.enc[..],
+            unhex("5ba1064e30ec51613cad926c5a28ef731ec7fb397f70a960653caf06554cd8c4")[..]
+        );
+        assert_eq!(keys.salt[..], unhex("fa31791685ca444a9e07c6c64e93")[..]);
+        assert_eq!(
+            keys.auth[..],
+            unhex("fd9c32d39ed5fbb5a9dc96b30818454d1313dc05")[..]
+        );
+    }
+
     #[test]
     fn lengths_are_checked_and_keys_not_printed() {
         let p = Profile::AeadAes256Gcm;

@@ -91,7 +91,8 @@ fn hex_into(bytes: &[u8], out: &mut [u8]) {
     }
 }
 
-fn unhex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
+/// Lowercase hex (as `hex_into` writes it) back to `N` bytes; `None` for any other input.
+pub(crate) fn unhex<const N: usize>(s: &[u8]) -> Option<[u8; N]> {
     if s.len() != 2 * N {
         return None;
     }

@@ -34,7 +34,7 @@ use rustls::{ClientConfig, ClientConnection, StreamOwned};
 const FIRST: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1));
 const SECOND: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const CHANNEL: u16 = 0x4000;
-const TIMEOUT: Duration = Duration::from_secs(5);
+const TIMEOUT: Duration = Duration::from_secs(30);
 const CLOSED_LINE: &str = "connection closed: source banned";
 
 /// The "source banned" lines naming `client`.

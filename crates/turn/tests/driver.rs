@@ -11,7 +11,7 @@
 mod common;
 
 use std::net::{SocketAddr, UdpSocket};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use edge_alloc_count::Scope;
@@ -23,6 +23,8 @@ use edge_turn::{Service, ServiceConfig};
 static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 const CHANNEL: u16 = 0x4000;
+/// How long a test waits for what must happen: a guard against hanging, never a window.
+const HANG_GUARD: Duration = Duration::from_secs(30);
 const PAYLOAD: usize = 172;
 /// More than one receive batch (32) in flight at once.
 const BURST: usize = 80;
@@ -66,7 +68,7 @@ fn call(c: &mut Client, sock: &UdpSocket, method: Method, attrs: &[Attribute<'_>
 /// A client with a channel to `peer` through the service: its socket and credentials.
 fn client_with_channel(svc: &Service, peer: SocketAddr) -> (UdpSocket, Client) {
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
-    sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    sock.set_read_timeout(Some(HANG_GUARD)).unwrap();
     sock.connect(svc.local_addrs().udp[0]).unwrap();
     let tuple = udp_tuple(&sock.local_addr().unwrap().to_string());
     let mut c = Client::new(tuple, USER, PASS);
@@ -129,7 +131,7 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
     for coalesce in [Duration::ZERO, Duration::from_micros(200)] {
         let svc = service(coalesce);
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
-        peer.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        peer.set_read_timeout(Some(HANG_GUARD)).unwrap();
         let (client, mut c) = client_with_channel(&svc, peer.local_addr().unwrap());
 
         // Warm-up: whatever is set up on first use happens here.
@@ -157,10 +159,8 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         // The counters are published at the end of each loop iteration: wait for the last.
         let relayed = 200 + BURST as u64 + 2000 + 20 * BURST as u64;
         let mut snap = svc.snapshot();
-        for _ in 0..200 {
-            if snap.to_clients == relayed {
-                break;
-            }
+        let deadline = Instant::now() + HANG_GUARD;
+        while snap.to_clients != relayed && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(10));
             snap = svc.snapshot();
         }

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 /// The bearer token of every test API.
 pub const TOKEN: &str = "control-wire-test-token-01";
 /// How long any single read or connect may take before the test fails.
-pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
+pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A running API.
 pub struct Server {

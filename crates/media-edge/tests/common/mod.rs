@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_media-edge");
 
+/// How long a test waits for what must happen (a log line, an answer, an exit): a guard
+/// against hanging only, never a window a busy machine could miss.
+pub const HANG_GUARD: Duration = Duration::from_secs(30);
+
 /// Writes `text` to a file `name` in a directory of this test process.
 pub fn scratch(name: &str, text: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("media-edge-test-{}", std::process::id()));
@@ -38,11 +42,11 @@ where
         .spawn()
         .unwrap();
     // A start that was supposed to be refused must not serve forever.
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + HANG_GUARD;
     while child.try_wait().unwrap().is_none() {
         if Instant::now() > deadline {
             child.kill().unwrap();
-            panic!("media-edge did not exit within 20 s");
+            panic!("media-edge did not exit within {HANG_GUARD:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -115,9 +119,9 @@ impl Running {
         self.child.id()
     }
 
-    /// The next log line containing `needle` (waiting up to 20 s).
+    /// The next log line containing `needle` (waiting up to [`HANG_GUARD`]).
     pub fn wait_for(&self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + HANG_GUARD;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
@@ -143,14 +147,14 @@ impl Running {
         rest[..end].parse().unwrap()
     }
 
-    /// SIGTERM, then the exit status (within 10 s).
+    /// SIGTERM, then the exit status (within [`HANG_GUARD`]).
     pub fn stop(&mut self) -> ExitStatus {
         let killed = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
             .unwrap();
         assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + HANG_GUARD;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
                 return status;
@@ -186,9 +190,7 @@ pub fn exchange(
     token: &str,
     body: &str,
 ) -> (u16, String) {
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
+    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
     let authorization = if token.is_empty() {
         String::new()
     } else {

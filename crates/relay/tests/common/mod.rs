@@ -18,6 +18,10 @@ use edge_relay::{BrowserRemote, EnterpriseSide, PortRange, PublicSide, RelayConf
 use edge_srtp::{Inbound, MasterKey, Outbound, Profile};
 use edge_stun::{Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId};
 
+/// How long a test waits for something that must happen: a guard against hanging only, never
+/// a window a busy machine could miss (a passing test returns as soon as the event comes).
+pub const HANG_GUARD: Duration = Duration::from_secs(30);
+
 /// The public (browser-side) address of test relays.
 pub const PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 /// The enterprise transport-address of test relays: another loopback address, so tests see
@@ -199,7 +203,7 @@ impl Browser {
     /// the mapped address.
     pub fn check(&mut self, pwd: &str, nominate: bool) -> (Class, Option<SocketAddr>) {
         let (req, tid) = self.binding_request(pwd, nominate);
-        self.exchange_request(&req, tid, Duration::from_secs(5))
+        self.exchange_request(&req, tid, HANG_GUARD)
             .unwrap_or_else(|| panic!("no answer to the ICE check from {}", self.relay))
     }
 
@@ -218,16 +222,48 @@ impl Browser {
                 self.socket.send_to(req, self.relay).unwrap();
                 next_send = Instant::now() + Duration::from_millis(200);
             }
-            if let Some(len) = self.recv_raw(Duration::from_millis(50)) {
-                let Ok(msg) = Message::parse(&self.buf[..len]) else {
-                    continue;
-                };
-                if msg.transaction_id() == tid {
-                    return Some((msg.class(), msg.xor_mapped_address().unwrap()));
-                }
+            if let Some(answer) = self.recv_answer(tid, Duration::from_millis(50)) {
+                return Some(answer);
             }
         }
         None
+    }
+
+    /// Sends the request `req` once, never again, and waits for its fate: the class of the
+    /// answer to it, or `None` once `dropped()` holds (a relay counter showing the request
+    /// was dropped unanswered). Panics when neither happened within [`HANG_GUARD`].
+    pub fn answer_or_drop(
+        &mut self,
+        req: &[u8],
+        tid: TransactionId,
+        mut dropped: impl FnMut() -> bool,
+    ) -> Option<Class> {
+        self.socket.send_to(req, self.relay).unwrap();
+        let deadline = Instant::now() + HANG_GUARD;
+        while Instant::now() < deadline {
+            if let Some((class, _)) = self.recv_answer(tid, Duration::from_millis(10)) {
+                return Some(class);
+            }
+            if dropped() {
+                return None;
+            }
+        }
+        panic!(
+            "the request to {} was neither answered nor dropped",
+            self.relay
+        );
+    }
+
+    /// The answer to the transaction `tid` if one arrives within `timeout`: its class and, on
+    /// success, the mapped address. Other datagrams are read and ignored.
+    fn recv_answer(
+        &mut self,
+        tid: TransactionId,
+        timeout: Duration,
+    ) -> Option<(Class, Option<SocketAddr>)> {
+        let len = self.recv_raw(timeout)?;
+        let msg = Message::parse(&self.buf[..len]).ok()?;
+        (msg.transaction_id() == tid).then(|| (msg.class(), msg.xor_mapped_address().unwrap()))
     }
 
     fn recv_raw(&mut self, timeout: Duration) -> Option<usize> {
@@ -265,7 +301,7 @@ impl Browser {
         let remote = [self.relay_fingerprint.expect("relay_side first")];
         let now = Instant::now();
         let mut hs = Handshake::new(&self.config, role, &remote, now).map_err(|e| e.to_string())?;
-        let deadline = now + Duration::from_secs(10);
+        let deadline = now + HANG_GUARD;
         let mut out = Vec::new();
         loop {
             out.clear();
