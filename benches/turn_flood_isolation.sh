@@ -4,18 +4,19 @@
 # (ALLOCATIONS x 50 pps of 172-byte ChannelData from 127.0.0.1, exempt from the guard as a
 # load test must be) while `edge-loadgen binding-flood` sends Binding requests at each rate of
 # RATES (0: flat out, one thread) from 127.0.0.3, which the guard rate-limits (default 50/s,
-# burst 200) like any client. For each TURN thread count of THREADS_LIST it prints the paced
-# load's loss and round-trip p50/p99 beside the flood's offered rate, and the kernel's UDP
-# receive-buffer drops (RcvbufErrors, all sockets) during the run.
+# burst 200) like any client. For each TURN layout of LAYOUTS (threads x UDP sockets per
+# thread, `turn.threads` and `turn.udp-sockets`) it prints the paced load's loss and
+# round-trip p50/p99 beside the flood's offered rate, and the kernel's UDP receive-buffer
+# drops (RcvbufErrors, all sockets) during the run.
 #
-#   benches/turn_flood_isolation.sh      # THREADS_LIST="1 2" RATES="none 20000 100000 0" DURATION=10
+#   benches/turn_flood_isolation.sh      # LAYOUTS="1x1 1x4 2x1 2x4" RATES="none 20000 100000 0" DURATION=10
 #
 # The server runs on cores 0..THREADS-1, the load and the flood (at nice 19, as an attacker
 # on the network would not share the server's cores) on core 1: on a 2-core machine the
 # 2-thread rows share core 1 three ways. Loopback only; every run is bounded by DURATION.
 source "$(dirname "$0")/sidebyside/common.sh"
 ALLOCATIONS="${ALLOCATIONS:-100}"
-THREADS_LIST="${THREADS_LIST:-1 2}"
+LAYOUTS="${LAYOUTS:-1x1 1x4 2x1 2x4}"
 RATES="${RATES:-none 20000 100000 0}"
 build
 
@@ -25,7 +26,10 @@ floods="$work/floods.txt"
 rcvbuf_errors() {
     awk '/^Udp:/ { if (!h) { for (i = 1; i <= NF; i++) if ($i == "RcvbufErrors") c = i; h = 1 } else print $c }' /proc/net/snmp
 }
-for threads in $THREADS_LIST; do
+for layout in $LAYOUTS; do
+    threads=${layout%x*}
+    sockets=${layout#*x}
+    name="media-edge ${threads}x${sockets}"
     cat >"$work/media-edge.toml" <<TOML
 [log]
 level = "warn"
@@ -33,6 +37,7 @@ level = "warn"
 realm = "bench"
 listen-udp = ["127.0.0.1:$port"]
 threads = $threads
+udp-sockets = $sockets
 [turn.relay]
 address = "127.0.0.1"
 port-range = "$relay-$((relay + ALLOCATIONS + 49))"
@@ -60,14 +65,14 @@ TOML
             flood=$!
             sleep 1
         fi
-        load "media-edge threads=$threads" "$label" "$pid" turn --server "127.0.0.1:$port" \
+        load "$name" "$label" "$pid" turn --server "127.0.0.1:$port" \
             --user load --password load-password --allocations "$ALLOCATIONS" --rate 50 \
             --size 172 --parallel 32
         if [ "$rate" != none ]; then
             wait "$flood" || true
-            echo "threads=$threads $label: $(cat "$work/flood.out"); RcvbufErrors +$(( $(rcvbuf_errors) - d0 ))" >>"$floods"
+            echo "$name $label: $(cat "$work/flood.out"); RcvbufErrors +$(( $(rcvbuf_errors) - d0 ))" >>"$floods"
         else
-            echo "threads=$threads $label: RcvbufErrors +$(( $(rcvbuf_errors) - d0 ))" >>"$floods"
+            echo "$name $label: RcvbufErrors +$(( $(rcvbuf_errors) - d0 ))" >>"$floods"
         fi
     done
     stop "$pid"
