@@ -74,7 +74,7 @@ pub use config::{ApiConfig, Cors, Tls};
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use origin::{InvalidOrigin, Origin};
-pub use server::serve;
+pub use server::{serve, serve_with, ApiHandle};
 
 /// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
 #[doc(hidden)]

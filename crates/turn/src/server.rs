@@ -123,6 +123,8 @@ pub struct Stats {
 ///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
 /// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
 ///   relay to (the driver adds its bound listeners).
+/// - **Operations**: [`set_credentials`](Server::set_credentials) (a reload),
+///   [`drain`](Server::drain) (no new allocations, the running ones go on).
 ///
 /// # The guard
 /// Every STUN request (Binding included) first passes the [`Guard`]: a banned source is
@@ -171,6 +173,8 @@ pub struct Server {
     events: VecDeque<Event>,
     pub(crate) stats: Stats,
     indication_counter: u64,
+    /// Set by [`Server::drain`]: no new allocation; `Some(alternate)` redirects to it.
+    pub(crate) draining: Option<Option<SocketAddr>>,
 }
 
 impl Server {
@@ -219,6 +223,7 @@ impl Server {
             events: VecDeque::new(),
             stats: Stats::default(),
             indication_counter: 0,
+            draining: None,
         })
     }
 
@@ -537,6 +542,43 @@ impl Server {
         for addr in addrs {
             self.own.add(addr);
         }
+    }
+
+    /// Starts a drain: from now on an Allocate for a new allocation is refused, with 300
+    /// (Try Alternate) and ALTERNATE-SERVER when `alternate` is given (RFC 8489 §10), else
+    /// with 508 (Insufficient Capacity), which RFC 8656 §7.4 tells clients to take as "try
+    /// another server, not this one for a while". Everything else goes on: existing
+    /// allocations are refreshed, their permissions and channels renewed, their data relayed.
+    /// The refusal comes after authentication, so it is signed like any answer to an
+    /// authenticated request and a spoofed client cannot be sent elsewhere.
+    pub fn drain(&mut self, alternate: Option<SocketAddr>) {
+        self.draining = Some(alternate);
+    }
+
+    /// Whether [`drain`](Server::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_some()
+    }
+
+    /// Replaces the static users and REST shared secrets (a reload): the next request is
+    /// checked against the new ones; allocations made with the old ones live on (they are
+    /// refreshed only by a request the new credentials authenticate).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as [`ServerConfig::validate`] names it (no credentials at all, an
+    /// empty secret, a bad username); the old credentials stay.
+    pub fn set_credentials(
+        &mut self,
+        users: Vec<(String, String)>,
+        shared_secrets: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let mut config = self.config.clone();
+        config.users = users;
+        config.shared_secrets = shared_secrets;
+        config.validate()?;
+        self.credentials = Credentials::new(&config.realm, &config.users, &config.shared_secrets);
+        self.config = config;
+        Ok(())
     }
 
     /// Counters since start.

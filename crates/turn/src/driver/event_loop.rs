@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_udp::RecvBatch;
@@ -16,7 +16,7 @@ use super::pacing::Pacing;
 use super::relay::{Relays, ToPeers, RELAY_TOKEN_BASE};
 use super::stream::Conn;
 use super::udp::{self, Listener, Outbox};
-use super::{Counters, LocalAddrs, ServiceConfig, Shared};
+use super::{Control, Counters, LocalAddrs, ServiceConfig, Shared};
 use crate::{ClientAction, Error, Event, FiveTuple, Server, Transport, PEER_HEADROOM};
 use std::os::fd::AsRawFd;
 
@@ -65,6 +65,8 @@ pub(crate) struct EventLoop {
     reply: Box<[u8]>,
     counters: Counters,
     shared: Arc<Shared>,
+    /// Operator commands ([`Service::reload`](super::Service::reload), drain).
+    controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
 }
 
 impl EventLoop {
@@ -72,6 +74,7 @@ impl EventLoop {
     pub(crate) fn bind(
         config: ServiceConfig,
         shared: Arc<Shared>,
+        controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
     ) -> Result<(Self, Arc<Waker>, LocalAddrs), Error> {
         let now = Instant::now();
         let unix_now = SystemTime::now()
@@ -169,6 +172,7 @@ impl EventLoop {
             reply: vec![0; 4096].into_boxed_slice(),
             counters: Counters::default(),
             shared,
+            controls,
         };
         event_loop.publish();
         Ok((event_loop, waker, addrs))
@@ -202,6 +206,10 @@ impl EventLoop {
             }
             if self.shared.stop.load(Ordering::Acquire) {
                 break;
+            }
+            while let Ok((control, done)) = self.controls.try_recv() {
+                self.apply(control);
+                let _ = done.send(());
             }
             let polled = Instant::now();
             let waited = polled.saturating_duration_since(now);
@@ -506,6 +514,30 @@ impl EventLoop {
                 && !self.server.has_allocation(&c.tuple)
             {
                 self.close_conn(slot);
+            }
+        }
+    }
+
+    /// An operator's command: a drain, or new credentials and certificates (TLS listeners
+    /// in order; connections already open keep the configuration they started with).
+    fn apply(&mut self, control: Control) {
+        match control {
+            Control::Drain(alternate) => self.server.drain(alternate),
+            Control::Reload {
+                users,
+                shared_secrets,
+                tls,
+            } => {
+                // Validated by `Service::reload` against the same configuration.
+                if let Err(e) = self.server.set_credentials(users, shared_secrets) {
+                    tracing::error!("TURN reload: credentials kept: {e}");
+                }
+                let listeners = self.listeners.iter_mut().filter(|l| l.tls.is_some());
+                for (listener, config) in listeners.zip(tls) {
+                    if config.is_some() {
+                        listener.tls = config;
+                    }
+                }
             }
         }
     }

@@ -20,11 +20,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::Waker;
+use rustls::ServerConfig as TlsConfig;
 
 pub use self::tls::load_tls_config;
 use crate::{Error, ServerConfig};
@@ -180,6 +181,35 @@ impl Counters {
     }
 }
 
+/// What a running service can change without a restart, for [`Service::reload`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Reload {
+    /// Static long-term users: (username, password).
+    pub users: Vec<(String, String)>,
+    /// TURN REST API shared secrets.
+    pub shared_secrets: Vec<Vec<u8>>,
+    /// The TLS listeners' certificate and key files, in the order of
+    /// [`ServiceConfig::tls`] (the addresses must be the running ones).
+    pub tls: Vec<TlsListener>,
+}
+
+/// An operator's command to the event loop, applied between two iterations.
+pub(crate) enum Control {
+    /// [`Server::drain`](crate::Server::drain).
+    Drain(Option<SocketAddr>),
+    /// New credentials and TLS configurations (one per TLS listener, in order; `None`
+    /// keeps that listener's).
+    Reload {
+        users: Vec<(String, String)>,
+        shared_secrets: Vec<Vec<u8>>,
+        tls: Vec<Option<Arc<TlsConfig>>>,
+    },
+}
+
+/// How long [`Service::reload`] and [`Service::drain`] wait for the loop to take a command.
+const CONTROL_WAIT: Duration = Duration::from_secs(5);
+
 /// A running TURN service: the event loop thread and a handle to stop it.
 #[derive(Debug)]
 pub struct Service {
@@ -187,6 +217,10 @@ pub struct Service {
     waker: Arc<Waker>,
     shared: Arc<Shared>,
     addrs: LocalAddrs,
+    /// The configuration started with, to validate reloads against.
+    server: ServerConfig,
+    tls: Vec<SocketAddr>,
+    controls: Mutex<mpsc::Sender<(Control, mpsc::SyncSender<()>)>>,
 }
 
 impl Service {
@@ -200,7 +234,11 @@ impl Service {
     /// source ([`Snapshot::banned_released`]).
     pub fn start(config: ServiceConfig) -> Result<Service, Error> {
         let shared = Arc::new(Shared::default());
-        let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
+        let server = config.server.clone();
+        let tls = config.tls.iter().map(|t| t.addr).collect();
+        let (controls, received) = mpsc::channel();
+        let (event_loop, waker, addrs) =
+            event_loop::EventLoop::bind(config, shared.clone(), received)?;
         let thread = std::thread::Builder::new()
             .name("turn-loop".into())
             .spawn(move || event_loop.run())?;
@@ -209,7 +247,72 @@ impl Service {
             waker,
             shared,
             addrs,
+            server,
+            tls,
+            controls: Mutex::new(controls),
         })
+    }
+
+    /// Applies `reload` to the running loop: the next request is authenticated against the
+    /// new users and secrets, the next TLS handshake presents the new certificate.
+    /// Allocations, connections and handshakes already under way are untouched. Returns
+    /// once the loop has taken it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for credentials the core would refuse or TLS listeners that are not
+    /// the running ones: nothing is changed then. [`Error::Tls`] naming a certificate or key
+    /// file that does not load: that listener keeps its certificate, the rest is applied.
+    /// [`Error::Io`] when the loop is gone.
+    pub fn reload(&self, reload: Reload) -> Result<(), Error> {
+        let mut check = self.server.clone();
+        check.users.clone_from(&reload.users);
+        check.shared_secrets.clone_from(&reload.shared_secrets);
+        check.validate()?;
+        let addrs: Vec<SocketAddr> = reload.tls.iter().map(|t| t.addr).collect();
+        if addrs != self.tls {
+            return Err(Error::Config {
+                field: "tls",
+                reason: "the TLS listeners' addresses differ from the running ones".into(),
+            });
+        }
+        let mut failed = None;
+        let tls = reload
+            .tls
+            .iter()
+            .map(|t| {
+                load_tls_config(&t.certificate, &t.private_key)
+                    .map_err(|e| failed = failed.take().or(Some(e)))
+                    .ok()
+            })
+            .collect();
+        self.control(Control::Reload {
+            users: reload.users,
+            shared_secrets: reload.shared_secrets,
+            tls,
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Starts a drain ([`Server::drain`](crate::Server::drain)): new allocations are refused
+    /// (300 to `alternate`, or 508), the running ones go on. Returns once the loop has
+    /// taken it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the loop is gone.
+    pub fn drain(&self, alternate: Option<SocketAddr>) -> Result<(), Error> {
+        self.control(Control::Drain(alternate))
+    }
+
+    fn control(&self, control: Control) -> Result<(), Error> {
+        let gone = || Error::Io(io::Error::other("the TURN event loop is not running"));
+        let (done, taken) = mpsc::sync_channel(1);
+        self.controls
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .send((control, done))
+            .map_err(|_| gone())?;
+        self.waker.wake()?;
+        taken.recv_timeout(CONTROL_WAIT).map_err(|_| gone())
     }
 
     /// The addresses the service listens on.
