@@ -90,8 +90,18 @@ impl Running {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Running::start`] with environment variables set (`NOTIFY_SOCKET`, ...).
+    pub fn start_with_env<I, S>(args: I, env: &[(&str, &OsStr)]) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
