@@ -3,6 +3,8 @@
 //! 508, the held allocation keeps relaying and the call's media keeps flowing with every
 //! frame delivered both ways until aiortc deletes the session; the log says what is still
 //! open; once the allocation is deleted too the process exits 0 and its ports are free.
+//! The process logs JSON (`[log] format = "json"`): every line parses, and the `call ended`
+//! and `allocation closed` lines carry the call's and the allocation's counters.
 //! Ports 38500-38599.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -98,7 +100,7 @@ async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
              [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38510-38519\"\n\
              [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38520-38529\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
-             [drain]\ntimeout = 120\nretry-after = 7\n"
+             [drain]\ntimeout = 120\nretry-after = 7\n[log]\nformat = \"json\"\n"
         ),
     );
     let mut edge = Running::start(["--config", config.to_str().unwrap()]);
@@ -213,6 +215,49 @@ async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
         edge.log()
     );
     edge.wait_for("drain complete after");
+    // Every line is JSON; the records of the call and of the allocation carry counters.
+    let lines: Vec<Value> = edge
+        .log()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let record = |message: &str| {
+        lines
+            .iter()
+            .find(|l| l["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line: {}", edge.log()))["fields"]
+            .clone()
+    };
+    let call = record("call ended");
+    assert_eq!(call["session"], id.as_str(), "{call}");
+    assert_eq!(call["reason"], "removed through the API", "{call}");
+    for direction in ["browser_to_enterprise", "enterprise_to_browser"] {
+        let packets = call[format!("{direction}_packets")].as_u64().unwrap();
+        let bytes = call[format!("{direction}_bytes")].as_u64().unwrap();
+        assert!(packets >= FRAMES as u64 && bytes > packets * 100, "{call}");
+        assert_eq!(call[format!("{direction}_drops")], 0, "{call}");
+    }
+    assert!(call["duration_s"].as_u64().unwrap() >= 10, "{call}");
+    let allocation = record("allocation closed");
+    assert_eq!(allocation["relay"], relayed.to_string(), "{allocation}");
+    assert_eq!(allocation["reason"], "Deleted", "{allocation}");
+    assert!(
+        allocation["to_peer_packets"].as_u64().unwrap() >= 2,
+        "{allocation}"
+    );
+    assert!(
+        allocation["to_peer_bytes"].as_u64().unwrap() >= 30,
+        "{allocation}"
+    );
+    for key in [
+        "duration_s",
+        "to_client_packets",
+        "to_client_bytes",
+        "dropped",
+    ] {
+        assert!(allocation[key].is_u64(), "{key}: {allocation}");
+    }
+
     // Its ports are free: the call's public port, the TURN listener, the relay port.
     let public: SocketAddr = session["public-addr"].as_str().unwrap().parse().unwrap();
     for port in [public, turn, relayed] {

@@ -40,7 +40,7 @@ mod server;
 mod transport;
 
 pub use allocation::{
-    CloseReason, RelayPorts, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
+    CloseReason, RelayPorts, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
 pub use config::ServerConfig;

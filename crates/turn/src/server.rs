@@ -12,7 +12,7 @@ use edge_stun::{
 
 use edge_guard::{Guard, GuardConfig};
 
-use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
+use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts, Usage};
 use crate::auth::Credentials;
 use crate::filter::{OwnAddresses, PeerFilter};
 use crate::nonce::NonceKey;
@@ -72,6 +72,8 @@ pub enum Event {
         relay: SocketAddr,
         /// Why.
         reason: CloseReason,
+        /// What it relayed in its life.
+        usage: Usage,
     },
 }
 
@@ -269,8 +271,15 @@ impl Server {
         let payload = CHANNEL_DATA_HEADER_LEN..CHANNEL_DATA_HEADER_LEN + len;
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
-            let peer = a.channel_peer(number, now)?;
-            a.charge(now, payload.len()).then_some((a.port, peer))
+            let relayed = a
+                .channel_peer(number, now)
+                .filter(|_| a.charge(now, len))
+                .map(|peer| (a.port, peer));
+            match relayed {
+                Some(_) => a.usage.to_peer(len),
+                None => a.usage.dropped += 1,
+            }
+            relayed
         });
         match relay {
             Some((port, peer)) => {
@@ -324,7 +333,13 @@ impl Server {
         }
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
-            (a.permits(peer.ip(), now) && a.charge(now, data.len())).then_some(a.port)
+            if a.permits(peer.ip(), now) && a.charge(now, data.len()) {
+                a.usage.to_peer(data.len());
+                Some(a.port)
+            } else {
+                a.usage.dropped += 1;
+                None
+            }
         });
         let Some(port) = relay else {
             return self.dropped();
@@ -371,8 +386,11 @@ impl Server {
         let slot = self.allocations.slot_of_port(port)?;
         let a = self.allocations.get_mut(slot)?;
         if !a.permits(peer.ip(), now) || !a.charge(now, payload.len()) {
+            a.usage.dropped += 1;
             return None;
         }
+        // Counted before framing, which only fails on a driver's too-small buffer.
+        a.usage.to_client(payload.len());
         let tuple = a.tuple;
         if let Some(number) = a.channel_of(peer, now) {
             let transport = if tuple.transport.is_stream() {
@@ -404,6 +422,7 @@ impl Server {
                 tuple: a.tuple,
                 relay: SocketAddr::new(relay_ip, a.port),
                 reason: CloseReason::Expired,
+                usage: a.usage,
             });
         });
     }
@@ -444,6 +463,7 @@ impl Server {
                 tuple: a.tuple,
                 relay: self.relayed_address(a.port),
                 reason,
+                usage: a.usage,
             });
         }
     }

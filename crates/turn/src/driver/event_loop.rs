@@ -550,11 +550,26 @@ impl EventLoop {
                     relay,
                     username,
                 } => tracing::info!(%tuple, %relay, %username, "allocation created"),
+                // The allocation's record (a CDR): grep "allocation closed".
                 Event::AllocationClosed {
                     tuple,
                     relay,
                     reason,
-                } => tracing::info!(%tuple, %relay, ?reason, "allocation closed"),
+                    usage,
+                } => tracing::info!(
+                    %tuple,
+                    %relay,
+                    ?reason,
+                    duration_s = Instant::now()
+                        .saturating_duration_since(usage.created)
+                        .as_secs(),
+                    to_peer_packets = usage.to_peer_packets,
+                    to_peer_bytes = usage.to_peer_bytes,
+                    to_client_packets = usage.to_client_packets,
+                    to_client_bytes = usage.to_client_bytes,
+                    dropped = usage.dropped,
+                    "allocation closed"
+                ),
             }
         }
     }
