@@ -124,13 +124,13 @@ impl Usage {
     }
 
     /// Counts a payload of `len` bytes relayed to a peer.
-    pub(crate) fn to_peer(&mut self, len: usize) {
+    pub(crate) fn count_to_peer(&mut self, len: usize) {
         self.to_peer_packets += 1;
         self.to_peer_bytes += len as u64;
     }
 
     /// Counts a payload of `len` bytes relayed to the client.
-    pub(crate) fn to_client(&mut self, len: usize) {
+    pub(crate) fn count_to_client(&mut self, len: usize) {
         self.to_client_packets += 1;
         self.to_client_bytes += len as u64;
     }

@@ -276,7 +276,7 @@ impl Server {
                 .filter(|_| a.charge(now, len))
                 .map(|peer| (a.port, peer));
             match relayed {
-                Some(_) => a.usage.to_peer(len),
+                Some(_) => a.usage.count_to_peer(len),
                 None => a.usage.dropped += 1,
             }
             relayed
@@ -334,7 +334,7 @@ impl Server {
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
             if a.permits(peer.ip(), now) && a.charge(now, data.len()) {
-                a.usage.to_peer(data.len());
+                a.usage.count_to_peer(data.len());
                 Some(a.port)
             } else {
                 a.usage.dropped += 1;
@@ -390,7 +390,7 @@ impl Server {
             return None;
         }
         // Counted before framing, which only fails on a driver's too-small buffer.
-        a.usage.to_client(payload.len());
+        a.usage.count_to_client(payload.len());
         let tuple = a.tuple;
         if let Some(number) = a.channel_of(peer, now) {
             let transport = if tuple.transport.is_stream() {
