@@ -40,19 +40,27 @@ fn sighup_with_the_default_configuration_keeps_running() {
     assert!(edge.stop().success(), "exit after SIGTERM");
 }
 
-fn turn_config(password: &str, port_range: &str) -> String {
+/// TURN with one user, the forwarder and the API with one token.
+fn turn_config(api: SocketAddr, password: &str, port_range: &str, token: &str) -> String {
     format!(
         "[guard]\nmax-failures = 64\n\
          [turn]\nlisten-udp = [\"127.0.0.1:0\"]\n\
          [[turn.auth.users]]\nname = \"alice\"\npassword = \"{password}\"\n\
          [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"{port_range}\"\n\
-         [turn.peers]\nallow = [\"127.0.0.0/8\"]\n"
+         [turn.peers]\nallow = [\"127.0.0.0/8\"]\n\
+         [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38450-38459\"\n\
+         [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
+         [api]\nlisten = \"{api}\"\ntokens = [\"{token}\"]\n"
     )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file() {
-    let path = scratch("turn.toml", &turn_config("pass-one", "38400-38409"));
+    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let path = scratch(
+        "turn.toml",
+        &turn_config(api, "pass-one", "38400-38409", TOKEN),
+    );
     let mut edge = Running::start(["--config", path.to_str().unwrap()]);
     let turn = edge.address_after("media-edge TURN: udp ");
     let peer = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
@@ -62,17 +70,23 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
         .unwrap();
     running.relays_to(&peer, b"before the reload").await;
 
-    // A new password and a new port range: the password applies, the range is refused.
-    std::fs::write(&path, turn_config("pass-two", "38410-38419")).unwrap();
+    // A new password, API token and port range: password and token apply, the range is
+    // refused.
+    let token = "reload-test-token-second";
+    std::fs::write(&path, turn_config(api, "pass-two", "38410-38419", token)).unwrap();
     edge.signal("HUP");
     let refused = edge.wait_for("needs a restart");
     assert!(refused.contains("WARN"), "{refused}");
     assert!(refused.contains("turn.relay.port-range"), "{refused}");
     let applied = edge.wait_for("reload: ");
     assert!(
-        applied.contains("applied turn.auth.users[0].password") && applied.contains("1 key(s)"),
+        applied.contains("applied api.tokens, turn.auth.users[0].password")
+            && applied.contains("1 key(s)"),
         "{applied}"
     );
+    let get = |token: &str| http(api, "GET", "/v1/sessions", token, "").0;
+    assert_eq!(get(TOKEN), 401, "the old token still works");
+    assert_eq!(get(token), 200);
     let old = Allocation::new(turn, "127.0.0.1", "alice", "pass-one").await;
     assert!(old.is_err(), "the old password still allocates");
     let new = Allocation::new(turn, "127.0.0.1", "alice", "pass-two")
@@ -87,7 +101,7 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
     running.relays_to(&peer, b"after the reload").await;
 
     // A file that does not load: nothing changes, the error names the key and the line.
-    let broken = turn_config("pass-three", "38419-38410");
+    let broken = turn_config(api, "pass-three", "38419-38410", token);
     std::fs::write(&path, &broken).unwrap();
     edge.signal("HUP");
     let error = edge.wait_for("not applied, keeping the running configuration");

@@ -189,8 +189,9 @@ pub struct Reload {
     pub users: Vec<(String, String)>,
     /// TURN REST API shared secrets.
     pub shared_secrets: Vec<Vec<u8>>,
-    /// The TLS listeners' certificate and key files, in the order of
-    /// [`ServiceConfig::tls`] (the addresses must be the running ones).
+    /// The TLS listeners' certificate and key files, matched to the running listeners by
+    /// address (a running listener without an entry keeps its certificate; an entry for
+    /// an address not listened on is ignored: listeners change only with a restart).
     pub tls: Vec<TlsListener>,
 }
 
@@ -259,8 +260,8 @@ impl Service {
     /// once the loop has taken it.
     ///
     /// # Errors
-    /// [`Error::Config`] for credentials the core would refuse or TLS listeners that are not
-    /// the running ones: nothing is changed then. [`Error::Tls`] naming a certificate or key
+    /// [`Error::Config`] for credentials the core would refuse: nothing is changed then.
+    /// [`Error::Tls`] naming a certificate or key
     /// file that does not load: that listener keeps its certificate, the rest is applied.
     /// [`Error::Io`] when the loop is gone.
     pub fn reload(&self, reload: Reload) -> Result<(), Error> {
@@ -268,19 +269,13 @@ impl Service {
         check.users.clone_from(&reload.users);
         check.shared_secrets.clone_from(&reload.shared_secrets);
         check.validate()?;
-        let addrs: Vec<SocketAddr> = reload.tls.iter().map(|t| t.addr).collect();
-        if addrs != self.tls {
-            return Err(Error::Config {
-                field: "tls",
-                reason: "the TLS listeners' addresses differ from the running ones".into(),
-            });
-        }
         let mut failed = None;
-        let tls = reload
+        let tls = self
             .tls
             .iter()
-            .map(|t| {
-                load_tls_config(&t.certificate, &t.private_key)
+            .map(|addr| {
+                let files = reload.tls.iter().find(|t| t.addr == *addr)?;
+                load_tls_config(&files.certificate, &files.private_key)
                     .map_err(|e| failed = failed.take().or(Some(e)))
                     .ok()
             })
