@@ -670,6 +670,33 @@ mod tests {
     }
 
     #[test]
+    fn log_and_drain_keys() {
+        let c = Config::parse(MINIMAL, "t", &Pins::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert!(c.log.file.is_none());
+        assert_eq!((c.drain.timeout, c.drain.retry_after), (600, 5));
+        assert!(c.drain.turn_alternate_server.is_none());
+        let text = format!(
+            "[log]\nformat = \"json\"\nfile = \"/var/log/m.log\"\n{MINIMAL}[drain]\n\
+             timeout = 30\nturn-alternate-server = \"192.0.2.1:3478\"\nretry-after = 9\n"
+        );
+        let c = Config::parse(&text, "t", &Pins::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.file, Some(PathBuf::from("/var/log/m.log")));
+        assert_eq!((c.drain.timeout, c.drain.retry_after), (30, 9));
+        assert_eq!(
+            c.drain.turn_alternate_server,
+            Some("192.0.2.1:3478".parse().unwrap())
+        );
+        let e = err(&format!("[log]\nformat = \"xml\"\n{MINIMAL}"));
+        assert!(e.contains("log.format") && e.contains("(line 2)"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}[drain]\nturn-alternate-server = \"nowhere\"\n"
+        ));
+        assert!(e.contains("drain.turn-alternate-server"), "{e}");
+    }
+
+    #[test]
     fn credentials_are_required_off_loopback() {
         let public = MINIMAL.replace("127.0.0.1:3478", "0.0.0.0:3478");
         assert!(err(&public).contains("turn.auth"), "{}", err(&public));
