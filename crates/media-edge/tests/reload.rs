@@ -126,7 +126,9 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
     running.relays_to(&peer, b"after the broken reload").await;
 
     // The first allocation's client still signs with pass-one, which no longer deletes it:
-    // a drain would wait for it to expire, SIGINT stops at once.
+    // a drain would wait for it to expire, SIGINT stops at once and ends it, leaving its
+    // record.
+    let kept = running.relayed;
     for allocation in [running, new, again] {
         allocation.close().await;
     }
@@ -134,6 +136,20 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
     let status = edge.exited_within(std::time::Duration::from_secs(10));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
     edge.wait_for("SIGINT: stopping at once, ending");
+    let record = edge.wait_for(&format!("relay={kept}"));
+    assert!(
+        record.contains("reason=ConnectionClosed") && record.contains("allocation closed"),
+        "{record}"
+    );
+    // Three payloads relayed (more if one had to be resent).
+    let relayed: u64 = record
+        .split("to_peer_packets=")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(relayed >= 3, "{record}");
 }
 
 /// A self-signed certificate for `localhost` whose subject is `CN=name`, as PEM files.

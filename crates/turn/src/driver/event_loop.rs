@@ -598,6 +598,8 @@ impl EventLoop {
         }
         self.server.close_all(&mut self.relays);
         self.relays.close_all();
+        // The records of the allocations a stop ended (after a drain timeout, say).
+        self.log_events();
         self.publish();
     }
 }
