@@ -157,7 +157,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
              `{password}` for this run only (loopback listeners only)"
         );
     }
-    tracing::info!("{}", guard_summary(guard.config()));
+    tracing::info!("{}", guard_summary(&guard.config()));
     runtime.block_on(async {
         let media = Media::start(&config, &guard).await?;
         if let Some(line) = media::summary(&config) {

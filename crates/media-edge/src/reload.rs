@@ -5,11 +5,11 @@
 //!   changes and the error names the key and line.
 //! - Live keys ([`LIVE`]) are applied: TURN users and shared secrets (the next Allocate,
 //!   Refresh or permission needs the new credentials; relaying goes on), TURN TLS
-//!   certificate files, API tokens, CORS whitelist, clients and connection limits, and
-//!   `[drain]`. Every certificate (TURN TLS, API TLS) is re-read even when its file name is
+//!   certificate files, API tokens, CORS whitelist, clients and connection limits,
+//!   `[guard]` (bans, allow list, rate limits; not its table shape) and `[drain]`. Every certificate (TURN TLS, API TLS) is re-read even when its file name is
 //!   unchanged: the next handshake presents the new one, open connections keep theirs.
 //! - Any other key that differs from the running configuration (listen addresses, port
-//!   ranges, the relay, the guard, ...) is refused by name, once per reload, and keeps its
+//!   ranges, the relay, the guard's table shape, ...) is refused by name, once per reload, and keeps its
 //!   running value; the live keys are applied all the same.
 
 use std::path::PathBuf;
@@ -32,7 +32,11 @@ const LIVE: &[&str] = &[
     "api.max-connections-per-client",
     "api.max-connections",
     "drain",
+    "guard",
 ];
+
+/// Keys below a live one that still need a restart: they shape the guard's tables.
+const RESTART: &[&str] = &["guard.ipv6-prefix", "guard.max-tracked"];
 
 /// Keys of a `[[turn.listen-tls]]` entry applied live (its address needs a restart).
 const LIVE_TLS: &[&str] = &["certificate", "private-key"];
@@ -108,6 +112,11 @@ impl Reloader {
         changed.retain(|key| is_live(key));
 
         let mut failed = false;
+        // Checked by Config::parse; its table shape stays (the restart keys above).
+        if let Err(e) = guard.reconfigure(config.guard.clone()) {
+            tracing::error!("reload: guard.{e}");
+            failed = true;
+        }
         if let Err(e) = self.reload_turn(service, &config, guard) {
             tracing::error!("reload: {e:#}");
             failed = true;
@@ -172,6 +181,9 @@ fn is_live(key: &str) -> bool {
         key.strip_prefix(prefix)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with(['.', '[']))
     };
+    if RESTART.iter().any(|prefix| below(prefix)) {
+        return false;
+    }
     if LIVE.iter().any(|prefix| below(prefix)) {
         return true;
     }
@@ -257,6 +269,9 @@ mod tests {
             "turn.listen-tls[0].certificate",
             "turn.listen-tls[1].private-key",
             "drain.timeout",
+            "guard.max-failures",
+            "guard.allow",
+            "guard.rate.api.burst",
         ] {
             assert!(is_live(live), "{live}");
         }
@@ -269,7 +284,8 @@ mod tests {
             "api.tls",
             "api.tokensx",
             "relay.public.port-range",
-            "guard.max-failures",
+            "guard.ipv6-prefix",
+            "guard.max-tracked",
         ] {
             assert!(!is_live(restart), "{restart}");
         }

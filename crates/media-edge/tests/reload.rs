@@ -1,6 +1,7 @@
 //! SIGHUP reloads the configuration and never kills: with the embedded default; with a
 //! changed TURN password (new Allocates need the new one while a running allocation keeps
-//! relaying) and a changed port range (refused by name, the rest applied); with a file that
+//! relaying), API token and guard limit, and a changed port range (refused by name, the
+//! rest applied); with a file that
 //! does not load (the running configuration stays, the error names the key and line); and
 //! with new TURN TLS and API TLS certificates (the next handshake, as `openssl s_client`
 //! sees it, presents the new one). Ports 38400-38499.
@@ -73,20 +74,27 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
     // A new password, API token and port range: password and token apply, the range is
     // refused.
     let token = "reload-test-token-second";
-    std::fs::write(&path, turn_config(api, "pass-two", "38410-38419", token)).unwrap();
+    let second = turn_config(api, "pass-two", "38410-38419", token)
+        .replace("max-failures = 64", "max-failures = 5");
+    std::fs::write(&path, second).unwrap();
     edge.signal("HUP");
     let refused = edge.wait_for("needs a restart");
     assert!(refused.contains("WARN"), "{refused}");
     assert!(refused.contains("turn.relay.port-range"), "{refused}");
     let applied = edge.wait_for("reload: ");
     assert!(
-        applied.contains("applied api.tokens, turn.auth.users[0].password")
+        applied.contains("applied api.tokens, guard.max-failures, turn.auth.users[0].password")
             && applied.contains("1 key(s)"),
         "{applied}"
     );
     let get = |token: &str| http(api, "GET", "/v1/sessions", token, "").0;
     assert_eq!(get(TOKEN), 401, "the old token still works");
     assert_eq!(get(token), 200);
+    let failure = edge.wait_for("auth-failure service=api");
+    assert!(
+        failure.ends_with("failures=1/5"),
+        "the guard's new max: {failure}"
+    );
     let old = Allocation::new(turn, "127.0.0.1", "alice", "pass-one").await;
     assert!(old.is_err(), "the old password still allocates");
     let new = Allocation::new(turn, "127.0.0.1", "alice", "pass-two")
