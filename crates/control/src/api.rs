@@ -102,6 +102,7 @@ async fn create(
     State(shared): AppState,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, Error> {
+    shared.gate.check_open()?;
     let req: CreateRequest = json(body, shared.max_body)?;
     let created = shared.negotiations.create(req)?;
     let location = format!("/v1/sessions/{}", created.id);

@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use edge_guard::IpNet;
 use serde::{Deserialize, Deserializer};
@@ -100,8 +100,8 @@ pub(crate) enum Refusal {
 /// Whose connections count against one `api.max-connections-per-client`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Holder {
-    /// An entry of `api.clients`, by index.
-    Entry(usize),
+    /// An entry of `api.clients` (by value, so a reload that keeps it keeps its count).
+    Entry(ClientAddr),
     /// Without a list, a source: an IPv4 address, or an IPv6 network of
     /// `guard.ipv6-prefix` bits, as bans and rate limits count it (one host usually owns a
     /// whole /64).
@@ -111,11 +111,17 @@ enum Holder {
 /// Admission at accept: the allow-list and the open connections, per holder and in all.
 #[derive(Debug)]
 pub(crate) struct Clients {
+    limits: RwLock<Limits>,
+    ipv6_prefix: u8,
+    open: Arc<Open>,
+}
+
+/// What a reload may change: the list and the limits.
+#[derive(Debug)]
+struct Limits {
     listed: Vec<ClientAddr>,
     max_per_client: usize,
     max_total: usize,
-    ipv6_prefix: u8,
-    open: Arc<Open>,
 }
 
 /// Connections open now.
@@ -140,12 +146,25 @@ impl Clients {
         ipv6_prefix: u8,
     ) -> Self {
         Clients {
-            listed,
-            max_per_client,
-            max_total,
+            limits: RwLock::new(Limits {
+                listed,
+                max_per_client,
+                max_total,
+            }),
             ipv6_prefix,
             open: Arc::default(),
         }
+    }
+
+    /// Replaces the list and the limits (a reload): they apply to the next connection;
+    /// open ones stay open and keep counting against their entry (or source) while it is
+    /// still listed.
+    pub(crate) fn replace(&self, listed: Vec<ClientAddr>, max_per_client: usize, max_total: usize) {
+        *self.limits.write().unwrap_or_else(PoisonError::into_inner) = Limits {
+            listed,
+            max_per_client,
+            max_total,
+        };
     }
 
     /// Admits a connection from `peer`, or says why not: the first of unlisted, over its
@@ -153,13 +172,14 @@ impl Clients {
     /// holder's count and in the total until it is dropped, on whatever path the connection
     /// ends.
     pub(crate) fn admit(&self, peer: SocketAddr) -> Result<Slot, Refusal> {
-        let holder = self.holder(peer)?;
+        let limits = self.limits.read().unwrap_or_else(PoisonError::into_inner);
+        let holder = self.holder(&limits.listed, peer)?;
         let mut per_holder = self.open.per_holder();
         let count = per_holder.get(&holder).copied().unwrap_or(0);
-        if count >= self.max_per_client {
+        if count >= limits.max_per_client {
             return Err(Refusal::OverLimit);
         }
-        if self.open.total.load(Ordering::Relaxed) >= self.max_total {
+        if self.open.total.load(Ordering::Relaxed) >= limits.max_total {
             return Err(Refusal::OverTotal);
         }
         per_holder.insert(holder, count + 1);
@@ -172,8 +192,8 @@ impl Clients {
     }
 
     /// Whose count a connection from `peer` joins.
-    fn holder(&self, peer: SocketAddr) -> Result<Holder, Refusal> {
-        if self.listed.is_empty() {
+    fn holder(&self, listed: &[ClientAddr], peer: SocketAddr) -> Result<Holder, Refusal> {
+        if listed.is_empty() {
             let ip = peer.ip().to_canonical();
             let bits = if ip.is_ipv4() { 32 } else { self.ipv6_prefix };
             // Only a prefix longer than 128 fails, which the guard's config refuses.
@@ -181,10 +201,11 @@ impl Clients {
             return Ok(Holder::Source(net));
         }
         // A source-port entry is more specific than a bare address: it is matched first.
-        self.listed
+        listed
             .iter()
-            .position(|c| c.port.is_some() && c.matches(peer))
-            .or_else(|| self.listed.iter().position(|c| c.matches(peer)))
+            .find(|c| c.port.is_some() && c.matches(peer))
+            .or_else(|| listed.iter().find(|c| c.matches(peer)))
+            .copied()
             .map(Holder::Entry)
             .ok_or(Refusal::Unlisted)
     }

@@ -38,7 +38,7 @@ impl fmt::Display for SdpLocation {
 ///
 /// Client mistakes ([`Error::Sdp`], [`Error::Request`], [`Error::Unauthorized`],
 /// [`Error::UnknownSession`], [`Error::NotAwaiting`], [`Error::NotBanned`]) are apart from
-/// the gate's refusals ([`Error::Banned`], [`Error::RateLimited`],
+/// the gate's refusals ([`Error::Banned`], [`Error::RateLimited`], [`Error::Draining`],
 /// [`Error::OriginNotAllowed`], [`Error::PreflightRefused`]), the forwarder's refusals
 /// ([`Error::Relay`]) and the server's own set-up ([`Error::Config`], [`Error::Io`],
 /// [`Error::NoClientAddress`]).
@@ -72,6 +72,15 @@ pub enum Error {
     #[error("too many requests from this address: retry in {retry_after} s")]
     RateLimited {
         /// Seconds until the next request is allowed (the `Retry-After` header).
+        retry_after: u64,
+    },
+    /// The service is draining (SIGTERM): no new session here; the `Retry-After` header
+    /// says when to ask again, best another instance.
+    #[error(
+        "draining: no new sessions on this instance; retry in {retry_after} s, best elsewhere"
+    )]
+    Draining {
+        /// Seconds for the `Retry-After` header.
         retry_after: u64,
     },
     /// The request's `Origin` is not in `api.cors.domain-whitelist`.
@@ -148,6 +157,7 @@ impl Error {
             Error::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Error::Banned => (StatusCode::FORBIDDEN, "forbidden"),
             Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate-limited"),
+            Error::Draining { .. } => (StatusCode::SERVICE_UNAVAILABLE, "draining"),
             Error::OriginNotAllowed(_) => (StatusCode::FORBIDDEN, "origin-not-allowed"),
             Error::PreflightRefused(_) => (StatusCode::FORBIDDEN, "preflight-refused"),
             Error::NotBanned(_) => (StatusCode::NOT_FOUND, "not-banned"),
@@ -199,7 +209,8 @@ struct Body<'a> {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status();
-        if status.is_server_error() {
+        // A drain's refusals are expected, and many: the drain's own lines say it.
+        if status.is_server_error() && !matches!(self, Error::Draining { .. }) {
             tracing::warn!(error = %self, "control API request failed");
         }
         let location = match &self {
@@ -220,7 +231,7 @@ impl IntoResponse for Error {
                 HeaderValue::from_static("Bearer realm=\"media-edge\""),
             );
         }
-        if let Error::RateLimited { retry_after } = &self {
+        if let Error::RateLimited { retry_after } | Error::Draining { retry_after } = &self {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));

@@ -16,8 +16,9 @@
 //!   bucket; over it, 429 with `Retry-After` (the seconds one token takes to refill).
 
 use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, Version};
@@ -35,10 +36,32 @@ use crate::{ApiConfig, Error};
 #[derive(Debug)]
 pub(crate) struct Gate {
     pub(crate) guard: Guard,
-    cors: Cors,
     clients: Clients,
-    tokens: Vec<Vec<u8>>,
+    /// The CORS whitelist and the tokens, replaced whole by a reload.
+    live: RwLock<Arc<Live>>,
     counters: Counters,
+    /// 0, or the `Retry-After` seconds of a drain: new sessions are refused with 503.
+    draining: AtomicU64,
+}
+
+/// What a request is checked against that a reload may change.
+#[derive(Debug)]
+struct Live {
+    cors: Cors,
+    tokens: Vec<Vec<u8>>,
+}
+
+impl Live {
+    fn new(config: &ApiConfig) -> Arc<Self> {
+        Arc::new(Live {
+            cors: Cors::new(&config.cors.domain_whitelist),
+            tokens: config
+                .tokens
+                .iter()
+                .map(|t| t.as_bytes().to_vec())
+                .collect(),
+        })
+    }
 }
 
 impl Gate {
@@ -52,7 +75,7 @@ impl Gate {
             })?,
         };
         Ok(Gate {
-            cors: Cors::new(&config.cors.domain_whitelist),
+            live: RwLock::new(Live::new(config)),
             clients: Clients::new(
                 config.clients.clone(),
                 config.max_connections_per_client,
@@ -60,13 +83,40 @@ impl Gate {
                 guard.config().ipv6_prefix,
             ),
             guard,
-            tokens: config
-                .tokens
-                .iter()
-                .map(|t| t.as_bytes().to_vec())
-                .collect(),
             counters: Counters::default(),
+            draining: AtomicU64::new(0),
         })
+    }
+
+    /// Takes the tokens, the CORS whitelist, the client list and the connection limits of a
+    /// validated `config` (a reload): the next request and the next connection are judged by
+    /// them; connections already open stay.
+    pub(crate) fn reload(&self, config: &ApiConfig) {
+        *self.live.write().unwrap_or_else(PoisonError::into_inner) = Live::new(config);
+        self.clients.replace(
+            config.clients.clone(),
+            config.max_connections_per_client,
+            config.max_connections,
+        );
+    }
+
+    /// Starts a drain: `POST /v1/sessions` answers 503 with `Retry-After: retry_after`
+    /// (at least 1 s); every other request is served as before.
+    pub(crate) fn drain(&self, retry_after: Duration) {
+        self.draining
+            .store(retry_after.as_secs().max(1), Ordering::Release);
+    }
+
+    /// `Err(Error::Draining)` once a drain started.
+    pub(crate) fn check_open(&self) -> Result<(), Error> {
+        match self.draining.load(Ordering::Acquire) {
+            0 => Ok(()),
+            retry_after => Err(Error::Draining { retry_after }),
+        }
+    }
+
+    fn live(&self) -> Arc<Live> {
+        Arc::clone(&self.live.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// Admits a new TCP connection from `peer`, or refuses it (counted and logged): the
@@ -128,6 +178,7 @@ impl Gate {
             ))?
             .trim_ascii();
         let matched = self
+            .live()
             .tokens
             .iter()
             .fold(subtle::Choice::from(0), |any, token| {
@@ -173,7 +224,7 @@ pub(crate) async fn admit_request(
         }
         return response;
     }
-    let origin = match gate.cors.check(req.headers()) {
+    let origin = match gate.live().cors.check(req.headers()) {
         Verdict::SameOrigin => None,
         Verdict::Allowed(origin) => Some(origin),
         Verdict::Refused(e) => {

@@ -43,6 +43,10 @@
 //! both sides with the same payload type (the forwarder does not rewrite RTP headers).
 //! Other m-lines (video, data channels) are answered with port 0.
 //!
+//! While its owner drains the process ([`ApiHandle::drain`], served by [`serve_with`]),
+//! `POST /v1/sessions` answers 503 `draining` with `Retry-After`; every other request is
+//! served, so running sessions can still be completed, read and deleted.
+//!
 //! Errors are `{"error": "<code>", "detail": "<what is wrong>"}`; an SDP error adds
 //! `field` (the JSON field), `m-line` and `attribute`, e.g. `offer, m-line 0 (audio),
 //! a=fingerprint: missing (in the m-line and the session): DTLS-SRTP needs it`.
@@ -74,7 +78,7 @@ pub use config::{ApiConfig, Cors, Tls};
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use origin::{InvalidOrigin, Origin};
-pub use server::serve;
+pub use server::{serve, serve_with, ApiHandle};
 
 /// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
 #[doc(hidden)]

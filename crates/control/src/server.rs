@@ -4,7 +4,7 @@
 
 use std::future::{pending, Future};
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
@@ -53,6 +53,82 @@ pub async fn serve(
     relay: Relay,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
+    run(config, listener, relay, shutdown, None).await
+}
+
+/// [`serve`], controlled by its caller through `handle` (drain, reload) instead of reading
+/// SIGHUP itself: the caller owns the signals and calls [`ApiHandle::reload`].
+///
+/// # Errors
+/// As [`serve`].
+pub async fn serve_with(
+    config: ApiConfig,
+    listener: TcpListener,
+    relay: Relay,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    handle: ApiHandle,
+) -> Result<(), Error> {
+    run(config, listener, relay, shutdown, Some(handle)).await
+}
+
+/// Live controls of an API served by [`serve_with`], for the process's signal handlers.
+/// Cheap to clone; calls made before the API serves take effect when it starts (a drain)
+/// or return [`Error::Config`] (a reload: nothing to reload yet).
+#[derive(Debug, Clone, Default)]
+pub struct ApiHandle {
+    inner: Arc<HandleInner>,
+}
+
+#[derive(Debug, Default)]
+struct HandleInner {
+    served: OnceLock<(Arc<Gate>, Option<Arc<Certificates>>)>,
+    drain: OnceLock<Duration>,
+}
+
+impl ApiHandle {
+    /// Starts a drain: `POST /v1/sessions` answers 503 `draining` with
+    /// `Retry-After: retry_after` (whole seconds, at least 1); the running sessions stay
+    /// reachable (`GET`, `/answer`, `DELETE`).
+    pub fn drain(&self, retry_after: Duration) {
+        let _ = self.inner.drain.set(retry_after);
+        if let Some((gate, _)) = self.inner.served.get() {
+            gate.drain(retry_after);
+        }
+    }
+
+    /// Applies what can change live from a validated `config` (tokens, CORS whitelist,
+    /// clients and connection limits, to the next request or connection) and re-reads the
+    /// certificate files of `api.tls`: new connections get the new certificate; one that
+    /// does not load keeps the previous one. Connections already open are untouched.
+    /// `listen`, `tls` (its file names), `allow-insecure-http` and `max-body` need a
+    /// restart: the caller compares them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming a bad key (nothing is changed then), or naming the
+    /// certificate file that did not load (everything else is applied).
+    pub fn reload(&self, config: &ApiConfig) -> Result<(), Error> {
+        config.validate()?;
+        let Some((gate, tls)) = self.inner.served.get() else {
+            return Err(Error::Config {
+                key: "listen",
+                reason: "the API is not serving yet".into(),
+            });
+        };
+        gate.reload(config);
+        match tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
+    }
+}
+
+async fn run(
+    config: ApiConfig,
+    listener: TcpListener,
+    relay: Relay,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    handle: Option<ApiHandle>,
+) -> Result<(), Error> {
     let (router, gate) = api::build(&config, relay)?;
     let local = listener.local_addr()?;
     config.check_plain_http(local)?;
@@ -60,11 +136,18 @@ pub async fn serve(
         Some(files) => Some(Arc::new(Certificates::load(files)?)),
         None => None,
     };
-    let mut hangup = match tls {
-        Some(_) => Some(signal(SignalKind::hangup())?),
-        None => None,
+    // Without a handle the API reloads its own certificate on SIGHUP.
+    let mut hangup = match (&tls, &handle) {
+        (Some(_), None) => Some(signal(SignalKind::hangup())?),
+        _ => None,
     };
-    announce(&config, local);
+    if let Some(handle) = &handle {
+        let _ = handle.inner.served.set((Arc::clone(&gate), tls.clone()));
+        if let Some(&retry_after) = handle.inner.drain.get() {
+            gate.drain(retry_after);
+        }
+    }
+    announce(&config, local, handle.is_some());
 
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -102,7 +185,7 @@ pub async fn serve(
             _ = sweep.tick() => gate.guard.sweep(Instant::now()),
             () = hangup_received(&mut hangup) => {
                 if let Some(tls) = &tls {
-                    tls.reload();
+                    let _ = tls.reload();
                 }
             }
         }
@@ -116,7 +199,12 @@ pub async fn serve(
 }
 
 /// Logs what is served where.
-fn announce(config: &ApiConfig, local: SocketAddr) {
+fn announce(config: &ApiConfig, local: SocketAddr, handled: bool) {
+    let reread = if handled {
+        "re-read on reload"
+    } else {
+        "re-read on SIGHUP"
+    };
     let (max, total) = (config.max_connections_per_client, config.max_connections);
     let clients = match config.clients.len() {
         0 => format!("any client, {max} connections per source, {total} in all"),
@@ -124,8 +212,8 @@ fn announce(config: &ApiConfig, local: SocketAddr) {
     };
     match &config.tls {
         Some(files) => tracing::info!(
-            "control API: https://{local} (HTTP/1.1 and HTTP/2, certificate {}, re-read on \
-             SIGHUP); {clients}",
+            "control API: https://{local} (HTTP/1.1 and HTTP/2, certificate {}, {reread}); \
+             {clients}",
             files.certificate.display()
         ),
         None if local.ip().to_canonical().is_loopback() => {

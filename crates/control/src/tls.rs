@@ -38,8 +38,9 @@ impl Certificates {
     }
 
     /// Re-reads the files. On success new connections get the new certificate; on failure
-    /// the previous one stays in force and the error (naming the file) is logged.
-    pub(crate) fn reload(&self) {
+    /// the previous one stays in force and the error (naming the file) is logged and
+    /// returned.
+    pub(crate) fn reload(&self) -> Result<(), Error> {
         match server_config(&self.files) {
             Ok(config) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;
@@ -48,10 +49,14 @@ impl Certificates {
                     self.files.certificate.display(),
                     self.files.private_key.display()
                 );
+                Ok(())
             }
-            Err(e) => tracing::error!(
-                "control API: TLS reload failed, keeping the previous certificate: {e}"
-            ),
+            Err(e) => {
+                tracing::error!(
+                    "control API: TLS reload failed, keeping the previous certificate: {e}"
+                );
+                Err(e)
+            }
         }
     }
 }

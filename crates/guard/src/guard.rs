@@ -135,11 +135,32 @@ struct Shard {
 
 #[derive(Debug)]
 struct Inner {
+    /// What [`Guard::reconfigure`] may replace.
+    live: RwLock<Arc<Live>>,
+    /// Keys the tables: fixed for the guard's life.
+    ipv6_prefix: u8,
+    shards: Box<[Shard]>,
+    hasher: RandomState,
+}
+
+/// The configuration in force and what is derived from it.
+#[derive(Debug)]
+struct Live {
     config: GuardConfig,
     /// Refill interval and bucket depth per service, in [`Service::index`] order.
     rates: [(Duration, Duration); 3],
-    shards: Box<[Shard]>,
-    hasher: RandomState,
+}
+
+impl Live {
+    fn new(config: GuardConfig) -> Arc<Self> {
+        let rate = |l: crate::RateLimit| (l.interval(), l.depth());
+        let rates = [
+            rate(config.rate.turn),
+            rate(config.rate.api),
+            rate(config.rate.ice),
+        ];
+        Arc::new(Live { config, rates })
+    }
 }
 
 /// Bans after repeated authentication failures and per-source rate limits, shared by every
@@ -187,16 +208,10 @@ impl Guard {
                 tracked_evicted: AtomicU64::new(0),
             })
             .collect();
-        let rate = |l: crate::RateLimit| (l.interval(), l.depth());
-        let rates = [
-            rate(config.rate.turn),
-            rate(config.rate.api),
-            rate(config.rate.ice),
-        ];
         Ok(Self {
             inner: Arc::new(Inner {
-                config,
-                rates,
+                ipv6_prefix: config.ipv6_prefix,
+                live: RwLock::new(Live::new(config)),
                 shards,
                 hasher: RandomState::new(),
             }),
@@ -204,8 +219,30 @@ impl Guard {
     }
 
     /// The configuration in force.
-    pub fn config(&self) -> &GuardConfig {
-        &self.inner.config
+    pub fn config(&self) -> GuardConfig {
+        self.live().config.clone()
+    }
+
+    /// Replaces the configuration (a reload), checked first: the next failure counts toward
+    /// the new `max-failures` within the new `find-window`, the next ban lasts the new
+    /// `ban-duration`, the next request is judged by the new `allow` list and rate limits.
+    /// Bans in force keep their end; failure records and rate buckets are kept.
+    /// `ipv6-prefix` and `max-tracked` shape the tables and stay as they are (a restart
+    /// changes them); the values given for them are ignored.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming a bad key; nothing changes then.
+    pub fn reconfigure(&self, mut config: GuardConfig) -> Result<(), Error> {
+        config.validate()?;
+        let mut live = write(&self.inner.live);
+        config.ipv6_prefix = self.inner.ipv6_prefix;
+        config.max_tracked = live.config.max_tracked;
+        *live = Live::new(config);
+        Ok(())
+    }
+
+    fn live(&self) -> Arc<Live> {
+        Arc::clone(&read(&self.inner.live))
     }
 
     /// Whether requests from `source` are to be dropped now. A ban found expired is removed
@@ -238,12 +275,13 @@ impl Guard {
     /// in [`GuardStats::rate_refused`]). Allow-listed sources always pass.
     pub fn allow_request(&self, now: Instant, source: IpAddr, service: Service) -> bool {
         let addr = source::canonical(source);
-        if self.is_allowed(addr) {
+        let live = self.live();
+        if is_allowed(&live.config, addr) {
             return true;
         }
         let key = self.key(addr);
         let shard = self.shard(&key);
-        let (interval, depth) = self.inner.rates[service.index()];
+        let (interval, depth) = live.rates[service.index()];
         let mut tracking = lock(&shard.tracking);
         let bucket = tracking.buckets[service.index()].get_or_insert(
             now,
@@ -274,7 +312,8 @@ impl Guard {
         user: Option<&str>,
     ) -> Option<BanInfo> {
         let addr = source::canonical(source);
-        let config = &self.inner.config;
+        let live = self.live();
+        let config = &live.config;
         let mut line = log::AuthFailure {
             service,
             source: addr,
@@ -286,7 +325,7 @@ impl Guard {
         let key = self.key(addr);
         let shard = self.shard(&key);
         shard.failures.fetch_add(1, Ordering::Relaxed);
-        if self.is_allowed(addr) {
+        if is_allowed(config, addr) {
             tracing::warn!(target: "edge_guard", "{line}");
             return None;
         }
@@ -439,20 +478,17 @@ impl Guard {
     }
 
     fn key(&self, canonical: IpAddr) -> Key {
-        Key::new(canonical, self.inner.config.ipv6_prefix, &self.inner.hasher)
+        Key::new(canonical, self.inner.ipv6_prefix, &self.inner.hasher)
     }
 
     fn shard(&self, key: &Key) -> &Shard {
         &self.inner.shards[key.shard(SHARDS)]
     }
+}
 
-    fn is_allowed(&self, canonical: IpAddr) -> bool {
-        self.inner
-            .config
-            .allow
-            .iter()
-            .any(|net| net.contains(&canonical))
-    }
+/// Whether `canonical` is on `config`'s allow list.
+fn is_allowed(config: &GuardConfig, canonical: IpAddr) -> bool {
+    config.allow.iter().any(|net| net.contains(&canonical))
 }
 
 /// Counts a failure record or rate bucket evicted while it still mattered.

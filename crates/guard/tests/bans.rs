@@ -280,3 +280,62 @@ fn bans_started_changes_only_when_a_ban_starts() {
     assert_eq!(g.bans_started(), g.stats().bans_started);
     assert_eq!(g.bans_started(), 2);
 }
+
+/// A reload: the new max-failures, ban duration, allow list and rate limits apply to what
+/// comes next; a ban in force keeps its end; the table shape (ipv6-prefix) stays.
+#[test]
+fn reconfigure_applies_to_what_comes_next() {
+    let g = guard();
+    let t0 = Instant::now();
+    let early = ip("203.0.113.7");
+    for k in 0..3 {
+        g.record_failure(t0 + k * S, early, Service::Api, "bad-token", None);
+    }
+    let old_ban = g.bans(t0 + 3 * S)[0];
+
+    let mut config = GuardConfig {
+        max_failures: 2,
+        ban_duration: 30 * S,
+        allow: vec!["198.51.100.0/24".parse().unwrap()],
+        ipv6_prefix: 128,
+        ..GuardConfig::default()
+    };
+    config.rate.api.rate = 1.0;
+    config.rate.api.burst = 1;
+    g.reconfigure(config).unwrap();
+    assert_eq!(g.config().max_failures, 2);
+    assert_eq!(g.config().ipv6_prefix, 64, "the tables' prefix stays");
+
+    let late = ip("203.0.113.8");
+    assert!(g
+        .record_failure(t0 + 4 * S, late, Service::Turn, "bad-integrity", None)
+        .is_none());
+    let ban = g
+        .record_failure(t0 + 5 * S, late, Service::Turn, "bad-integrity", None)
+        .expect("the second failure bans now");
+    assert_eq!(ban.until, t0 + 35 * S);
+    assert_eq!(g.bans(t0 + 5 * S).len(), 2);
+    assert!(
+        g.bans(t0 + 5 * S).contains(&old_ban),
+        "the old ban keeps its end"
+    );
+    // Allow-listed now: never banned, never limited.
+    let friend = ip("198.51.100.9");
+    for k in 0..5 {
+        assert!(g
+            .record_failure(t0 + 6 * S, friend, Service::Api, "bad-token", None)
+            .is_none());
+        assert!(g.allow_request(t0 + 6 * S, friend, Service::Api), "{k}");
+    }
+    // The API's new rate: one request, then refused within the same second.
+    let other = ip("192.0.2.1");
+    assert!(g.allow_request(t0 + 7 * S, other, Service::Api));
+    assert!(!g.allow_request(t0 + 7 * S, other, Service::Api));
+    // A bad configuration changes nothing.
+    let bad = GuardConfig {
+        max_failures: 0,
+        ..GuardConfig::default()
+    };
+    assert!(g.reconfigure(bad).is_err());
+    assert_eq!(g.config().max_failures, 2);
+}

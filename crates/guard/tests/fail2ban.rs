@@ -149,7 +149,9 @@ fn fail2ban_loads_the_jail_with_the_documented_policy() {
         "['set', 'media-edge', 'findtime', '600']",
         "['set', 'media-edge', 'bantime', '600']",
         "['set', 'media-edge', 'addjournalmatch', '_SYSTEMD_UNIT=media-edge.service']",
-        "['set', 'media-edge', 'addfailregex', '^.*\\\\bauth-failure service=",
+        // Two failregex lines: the text format, then the JSON one.
+        "['multi-set', 'media-edge', 'addfailregex', ['^.*\\\\bauth-failure service=",
+        "'^\\\\S*\"level\":\"WARN\",\"fields\":\\\\{\"message\":\"auth-failure service=",
         "meta l4proto \\\\{ tcp,udp \\\\}",
         "['start', 'media-edge']",
     ] {

@@ -44,6 +44,45 @@ pub struct Config {
     pub dtls: Dtls,
     /// `[api]`: the HTTP control API of the forwarder; needs `[relay]`.
     pub api: Option<edge_control::ApiConfig>,
+    /// `[drain]`: what SIGTERM does before the process exits.
+    #[serde(default)]
+    pub drain: Drain,
+}
+
+/// `[drain]`: on the first SIGTERM the process stops taking new work (readiness false, no
+/// new TURN allocation, no new API session) and waits for the running allocations and
+/// calls to end, at most `timeout` seconds, then exits 0.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Drain {
+    /// Longest wait for running allocations and calls, seconds; 0 stops at once. Default
+    /// 600 (the unit's TimeoutStopSec must be longer).
+    #[serde(default = "default_drain_timeout")]
+    pub timeout: u64,
+    /// Where a new TURN Allocate is sent while draining (300 Try Alternate with
+    /// ALTERNATE-SERVER); without it the answer is 508 Insufficient Capacity.
+    pub turn_alternate_server: Option<SocketAddr>,
+    /// `Retry-After` seconds of the API's 503 to `POST /v1/sessions` while draining.
+    /// Default 5.
+    #[serde(default = "default_retry_after")]
+    pub retry_after: u64,
+}
+
+impl Default for Drain {
+    fn default() -> Self {
+        Self {
+            timeout: default_drain_timeout(),
+            turn_alternate_server: None,
+            retry_after: default_retry_after(),
+        }
+    }
+}
+
+fn default_drain_timeout() -> u64 {
+    600
+}
+fn default_retry_after() -> u64 {
+    5
 }
 
 /// `[dtls]`: a certificate and key from PEM files, or (both keys absent) an ECDSA P-256
@@ -68,6 +107,23 @@ pub struct Log {
     /// moved; 0 logs none. Default 60.
     #[serde(default = "default_stats_interval")]
     pub stats_interval: u64,
+    /// `text` (one human-readable line per event, the default) or `json` (one JSON object
+    /// per line, tracing-subscriber's JSON format).
+    #[serde(default)]
+    pub format: LogFormat,
+    /// Append to this file instead of writing to stderr; reopened on SIGUSR1 (logrotate).
+    pub file: Option<PathBuf>,
+}
+
+/// `log.format`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LogFormat {
+    /// `2026-01-01T00:00:00.000000Z  INFO target: message key=value`.
+    #[default]
+    Text,
+    /// `{"timestamp":..,"level":"INFO","fields":{"message":..,..},"target":..}`.
+    Json,
 }
 
 impl Default for Log {
@@ -75,6 +131,8 @@ impl Default for Log {
         Self {
             level: default_level(),
             stats_interval: default_stats_interval(),
+            format: LogFormat::default(),
+            file: None,
         }
     }
 }
@@ -668,6 +726,33 @@ mod tests {
         assert!(e.starts_with("turn.threads: 0"), "{e}");
         let e = service("threads = 100000").unwrap_err();
         assert!(e.starts_with("turn.threads: 100000"), "{e}");
+    }
+
+    #[test]
+    fn log_and_drain_keys() {
+        let c = Config::parse(MINIMAL, "t", &Pins::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Text);
+        assert!(c.log.file.is_none());
+        assert_eq!((c.drain.timeout, c.drain.retry_after), (600, 5));
+        assert!(c.drain.turn_alternate_server.is_none());
+        let text = format!(
+            "[log]\nformat = \"json\"\nfile = \"/var/log/m.log\"\n{MINIMAL}[drain]\n\
+             timeout = 30\nturn-alternate-server = \"192.0.2.1:3478\"\nretry-after = 9\n"
+        );
+        let c = Config::parse(&text, "t", &Pins::default()).unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
+        assert_eq!(c.log.file, Some(PathBuf::from("/var/log/m.log")));
+        assert_eq!((c.drain.timeout, c.drain.retry_after), (30, 9));
+        assert_eq!(
+            c.drain.turn_alternate_server,
+            Some("192.0.2.1:3478".parse().unwrap())
+        );
+        let e = err(&format!("[log]\nformat = \"xml\"\n{MINIMAL}"));
+        assert!(e.contains("log.format") && e.contains("(line 2)"), "{e}");
+        let e = err(&format!(
+            "{MINIMAL}[drain]\nturn-alternate-server = \"nowhere\"\n"
+        ));
+        assert!(e.contains("drain.turn-alternate-server"), "{e}");
     }
 
     #[test]

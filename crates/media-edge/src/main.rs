@@ -7,16 +7,20 @@
 mod config;
 mod firewall;
 mod host;
-#[allow(dead_code)] // wired by the operations work (admin listener, drain) before it lands
+#[allow(dead_code)] // `is_ready` is read by the admin listener's /readyz (issue 13, items 1-2)
 mod lifecycle;
+mod logging;
 mod media;
+mod notify;
+mod reload;
+mod signals;
 mod transport;
 
-use std::io::IsTerminal as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use base64::Engine as _;
@@ -26,7 +30,11 @@ use edge_turn::{LocalAddrs, Service, ServiceConfig};
 use rand::RngCore as _;
 
 use crate::config::{Config, EMBEDDED_DEFAULT};
+use crate::lifecycle::Lifecycle;
+use crate::logging::Logs;
 use crate::media::Media;
+use crate::reload::Reloader;
+use crate::signals::{Process, Signals};
 use crate::transport::Pins;
 
 /// The media edge of a contact centre: TURN server for browsers, DTLS-SRTP <-> RTP
@@ -96,7 +104,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", firewall::rules(&config, &origin)?);
         return Ok(());
     }
-    init_logging(&config.log.level)?;
+    let logs = Logs::init(&config.log)?;
     // One guard for TURN, the forwarder's ICE responder and the API: a source failing at one
     // door is banned at all of them.
     let guard = Guard::new(config.guard.clone()).map_err(|e| anyhow!("guard.{e}"))?;
@@ -139,12 +147,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let term = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    })?;
-    let interrupt = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-    })?;
+    let signals = runtime.block_on(async { Signals::install() })?;
+    let lifecycle = Arc::new(Lifecycle::default());
     let service = Service::start(service_config.clone()).context("cannot start TURN")?;
     tracing::info!("{}", summary(&service_config, Some(service.local_addrs())));
     if let Some((user, password)) = &generated {
@@ -153,15 +157,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
              `{password}` for this run only (loopback listeners only)"
         );
     }
-    tracing::info!("{}", guard_summary(guard.config()));
+    tracing::info!("{}", guard_summary(&guard.config()));
     runtime.block_on(async {
         let media = Media::start(&config, &guard).await?;
         if let Some(line) = media::summary(&config) {
             tracing::info!("{line}");
         }
-        let stats = Duration::from_secs(config.log.stats_interval);
-        let waited =
-            wait_for_shutdown(&service, media.as_ref(), &guard, stats, term, interrupt).await;
+        lifecycle.mark_bound();
+        notify::notify("READY=1");
+        let process = Process {
+            service: &service,
+            media: media.as_ref(),
+            guard: &guard,
+            lifecycle: &lifecycle,
+            logs: &logs,
+            reloader: Reloader::new(cli.config.clone(), origin, pins, &text, &config, generated),
+            stats_interval: Duration::from_secs(config.log.stats_interval),
+        };
+        let waited = signals::run(signals, process).await;
         tracing::info!("shutting down");
         if let Some(media) = media {
             media.shutdown().await?;
@@ -206,58 +219,6 @@ fn summary(config: &ServiceConfig, bound: Option<&LocalAddrs>) -> String {
         list(s.peer_allow.iter().map(ToString::to_string).collect()),
         list(s.peer_deny.iter().map(ToString::to_string).collect()),
     )
-}
-
-fn init_logging(level: &str) -> anyhow::Result<()> {
-    let filter = match std::env::var("RUST_LOG") {
-        Ok(env) if !env.is_empty() => tracing_subscriber::EnvFilter::try_new(env),
-        _ => tracing_subscriber::EnvFilter::try_new(level),
-    }
-    .with_context(|| format!("log.level: {level:?} is not a tracing filter"))?;
-    // Colour only on a terminal: a log file or the journal gets plain lines, which the
-    // fail2ban filter (deploy/fail2ban) matches.
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
-        .with_writer(std::io::stderr)
-        .init();
-    Ok(())
-}
-
-/// Waits for SIGINT or SIGTERM, or until the TURN loop or the API dies on its own. Every
-/// `stats_interval` (unless zero) logs the guard's counters when they moved.
-async fn wait_for_shutdown(
-    service: &Service,
-    media: Option<&Media>,
-    guard: &Guard,
-    stats_interval: Duration,
-    mut term: tokio::signal::unix::Signal,
-    mut interrupt: tokio::signal::unix::Signal,
-) -> anyhow::Result<()> {
-    let mut tick = tokio::time::interval(Duration::from_millis(500));
-    let mut logged = (Instant::now(), GuardStats::default());
-    loop {
-        tokio::select! {
-            _ = interrupt.recv() => return Ok(()),
-            _ = term.recv() => return Ok(()),
-            _ = tick.tick() => {
-                if !service.is_running() {
-                    anyhow::bail!("the TURN event loop stopped unexpectedly");
-                }
-                if media.is_some_and(|m| !m.is_running()) {
-                    anyhow::bail!("the control API stopped unexpectedly");
-                }
-                let now = Instant::now();
-                if !stats_interval.is_zero() && now.duration_since(logged.0) >= stats_interval {
-                    let stats = guard.stats();
-                    if stats != logged.1 {
-                        tracing::info!("{}", stats_line(&stats));
-                    }
-                    logged = (now, stats);
-                }
-            }
-        }
-    }
 }
 
 /// The guard's settings in one line, for start-up and check-config.

@@ -3,7 +3,7 @@
 
 use anyhow::{anyhow, Context as _};
 use base64::Engine as _;
-use edge_control::ApiConfig;
+use edge_control::{ApiConfig, ApiHandle};
 use edge_guard::Guard;
 use edge_relay::Relay;
 use rand::RngCore as _;
@@ -21,6 +21,9 @@ pub struct Media {
 struct Api {
     stop: oneshot::Sender<()>,
     task: JoinHandle<Result<(), edge_control::Error>>,
+    handle: ApiHandle,
+    /// The token made up for a loopback API without `api.tokens`, kept across reloads.
+    generated: Option<String>,
 }
 
 impl Media {
@@ -48,6 +51,41 @@ impl Media {
     /// Whether the API (when there is one) still serves.
     pub fn is_running(&self) -> bool {
         self.api.as_ref().is_none_or(|api| !api.task.is_finished())
+    }
+
+    /// Calls that have not ended (a session ends when deleted or timed out).
+    pub fn open_sessions(&self) -> usize {
+        self.relay
+            .sessions()
+            .iter()
+            .filter(|s| !s.state.is_ended())
+            .count()
+    }
+
+    /// Starts the drain of the API: `POST /v1/sessions` answers 503 with `Retry-After`.
+    pub fn drain(&self, retry_after: std::time::Duration) {
+        if let Some(api) = &self.api {
+            api.handle.drain(retry_after);
+        }
+    }
+
+    /// Applies the `[api]` keys that change live from a reloaded `config` (tokens, CORS,
+    /// clients and connection limits) and re-reads the API's certificate.
+    ///
+    /// # Errors
+    /// A bad `[api]` value (nothing applied) or a certificate file that does not load (the
+    /// rest applied), named.
+    pub fn reload(&self, config: &Config, guard: &Guard) -> anyhow::Result<()> {
+        let (Some(api), Some(api_config)) = (&self.api, &config.api) else {
+            return Ok(());
+        };
+        let mut api_config = api_config.clone();
+        if api_config.tokens.is_empty() {
+            api_config.tokens.extend(api.generated.clone());
+        }
+        api_config.guard = Some(guard.clone());
+        api.handle.reload(&api_config)?;
+        Ok(())
     }
 
     /// Stops the API, then the forwarder's workers (which close every socket).
@@ -90,6 +128,7 @@ fn dtls_config(dtls: &Dtls) -> anyhow::Result<edge_dtls::Config> {
 /// Binds and serves the API. A loopback API without tokens gets one made up for this run,
 /// logged once; anywhere else tokens must be configured.
 async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow::Result<Api> {
+    let mut generated = None;
     if config.tokens.is_empty() && config.listen.ip().is_loopback() {
         let mut bytes = [0u8; 24];
         rand::rng().fill_bytes(&mut bytes);
@@ -98,7 +137,8 @@ async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow:
             "no API tokens configured: generated bearer token `{token}` for this run only \
              (loopback API only)"
         );
-        config.tokens.push(token);
+        config.tokens.push(token.clone());
+        generated = Some(token);
     }
     config.guard = Some(guard);
     config.validate()?;
@@ -106,10 +146,23 @@ async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow:
         .await
         .with_context(|| format!("api.listen: cannot bind {}", config.listen))?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let task = tokio::spawn(edge_control::serve(config, listener, relay, async {
+    let handle = ApiHandle::default();
+    let stopping = async {
         let _ = stopped.await;
-    }));
-    Ok(Api { stop, task })
+    };
+    let task = tokio::spawn(edge_control::serve_with(
+        config,
+        listener,
+        relay,
+        stopping,
+        handle.clone(),
+    ));
+    Ok(Api {
+        stop,
+        task,
+        handle,
+        generated,
+    })
 }
 
 /// A one-line summary of the forwarder's sides and the API, for start-up and check-config.

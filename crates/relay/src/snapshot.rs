@@ -159,6 +159,19 @@ pub struct Drops {
     pub send_failed: u64,
 }
 
+impl Drops {
+    /// Every dropped packet, whatever the reason.
+    pub fn total(&self) -> u64 {
+        self.malformed
+            + self.unexpected_source
+            + self.not_ready
+            + self.auth_failed
+            + self.replayed
+            + self.srtp_other
+            + self.send_failed
+    }
+}
+
 /// One per-direction counter of [`Stats`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Counter {

@@ -431,7 +431,9 @@ impl Worker {
         let reason = entry.session.ended().cloned().unwrap_or(EndReason::Removed);
         drop(entry);
         // Published only now: whoever sees the session ended finds its ports free.
-        shared.end(Instant::now(), reason);
+        let now = Instant::now();
+        shared.end(now, reason);
+        log_call_end(&shared.snapshot(now));
         self.free.push(slot);
         self.load.fetch_sub(1, Ordering::Relaxed);
     }
@@ -582,4 +584,31 @@ fn send(socket: &UdpSocket, transmits: &[Transmit<'_>], stats: Option<(&Stats, D
             (transmits.len() - sent) as u64,
         );
     }
+}
+
+/// The call's record (a CDR an operator can grep for `call ended`): one INFO line when a
+/// session's sockets are closed, with its duration, end reason and per-direction packets
+/// (RTP and RTCP), bytes and drops (every reason together; `GET /v1/sessions/{id}` has them
+/// by reason while the session lingers).
+fn log_call_end(s: &crate::SessionSnapshot) {
+    let reason = match &s.state {
+        crate::SessionState::Ended { reason } => reason.to_string(),
+        other => format!("{other:?}"),
+    };
+    let (from_browser, from_enterprise) = (
+        &s.counters.browser_to_enterprise,
+        &s.counters.enterprise_to_browser,
+    );
+    tracing::info!(
+        session = %s.id,
+        %reason,
+        duration_s = s.age.as_secs(),
+        browser_to_enterprise_packets = from_browser.rtp_packets + from_browser.rtcp_packets,
+        browser_to_enterprise_bytes = from_browser.bytes,
+        browser_to_enterprise_drops = from_browser.drops.total(),
+        enterprise_to_browser_packets = from_enterprise.rtp_packets + from_enterprise.rtcp_packets,
+        enterprise_to_browser_bytes = from_enterprise.bytes,
+        enterprise_to_browser_drops = from_enterprise.drops.total(),
+        "call ended"
+    );
 }

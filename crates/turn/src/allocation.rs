@@ -87,6 +87,53 @@ pub(crate) struct Allocation {
     channels: HashMap<u16, Channel, KeyedState>,
     by_peer: HashMap<SocketAddr, u16, KeyedState>,
     bucket: Option<TokenBucket>,
+    /// What it relayed so far.
+    pub(crate) usage: Usage,
+}
+
+/// What one allocation relayed in its life, reported when it closes
+/// ([`Event::AllocationClosed`](crate::Event)): plain counters on the allocation, raised by
+/// the loop that owns it, never shared.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// When it was created (its duration is the close time minus this).
+    pub created: Instant,
+    /// Datagrams relayed client -> peer.
+    pub to_peer_packets: u64,
+    /// Payload bytes relayed client -> peer.
+    pub to_peer_bytes: u64,
+    /// Datagrams relayed peer -> client.
+    pub to_client_packets: u64,
+    /// Payload bytes relayed peer -> client.
+    pub to_client_bytes: u64,
+    /// Data for or from it dropped: no permission or channel, over the bandwidth cap.
+    pub dropped: u64,
+}
+
+impl Usage {
+    fn new(created: Instant) -> Self {
+        Usage {
+            created,
+            to_peer_packets: 0,
+            to_peer_bytes: 0,
+            to_client_packets: 0,
+            to_client_bytes: 0,
+            dropped: 0,
+        }
+    }
+
+    /// Counts a payload of `len` bytes relayed to a peer.
+    pub(crate) fn count_to_peer(&mut self, len: usize) {
+        self.to_peer_packets += 1;
+        self.to_peer_bytes += len as u64;
+    }
+
+    /// Counts a payload of `len` bytes relayed to the client.
+    pub(crate) fn count_to_client(&mut self, len: usize) {
+        self.to_client_packets += 1;
+        self.to_client_bytes += len as u64;
+    }
 }
 
 impl Allocation {
@@ -236,6 +283,7 @@ impl Allocations {
             channels: HashMap::with_hasher(self.hash),
             by_peer: HashMap::with_hasher(self.hash),
             bucket: self.limits.bandwidth.map(|cap| TokenBucket::new(cap, now)),
+            usage: Usage::new(now),
         };
         let slot = match self.free_slots.pop() {
             Some(slot) => {

@@ -41,13 +41,13 @@ mod server;
 mod transport;
 
 pub use allocation::{
-    CloseReason, RelayPorts, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
+    CloseReason, RelayPorts, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
 pub use config::ServerConfig;
 pub use driver::{
-    load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener, MAX_THREADS,
-    MAX_UDP_SOCKETS,
+    load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, TlsListener,
+    MAX_THREADS, MAX_UDP_SOCKETS,
 };
 pub use error::Error;
 pub use filter::PeerFilter;

@@ -20,6 +20,9 @@ const UDP: u8 = 17;
 /// How a request is answered: an error code, or success with attributes.
 enum Outcome {
     Error(u16),
+    /// 300 (Try Alternate) with ALTERNATE-SERVER: a draining server's answer to a new
+    /// Allocate.
+    Redirect(SocketAddr),
     /// Success with the lifetime (Allocate and Refresh) and relayed address (Allocate).
     Success {
         lifetime: Option<u32>,
@@ -198,6 +201,11 @@ impl Server {
                 lifetime: Some(u32::try_from(left).unwrap_or(u32::MAX)),
                 relayed: Some(self.relayed_address(a.port)),
             };
+        }
+        match self.draining {
+            Some(Some(alternate)) => return Outcome::Redirect(alternate),
+            Some(None) => return Fail(508),
+            None => {}
         }
         match msg.requested_transport() {
             Ok(Some(UDP)) => {}
@@ -424,6 +432,15 @@ impl Server {
                         code,
                         ErrorCode::default_reason(code),
                     )))?;
+                    enc
+                }
+                Outcome::Redirect(alternate) => {
+                    let mut enc = MessageEncoder::new(reply, Class::Error, msg.method(), tid)?;
+                    enc.attribute(&Attribute::ErrorCode(ErrorCode::new(
+                        300,
+                        ErrorCode::default_reason(300),
+                    )))?;
+                    enc.attribute(&Attribute::AlternateServer(alternate))?;
                     enc
                 }
                 Outcome::Success { lifetime, relayed } => {

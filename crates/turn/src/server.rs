@@ -12,7 +12,7 @@ use edge_stun::{
 
 use edge_guard::{Guard, GuardConfig};
 
-use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts};
+use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts, Usage};
 use crate::auth::Credentials;
 use crate::filter::{OwnAddresses, PeerFilter};
 use crate::nonce::NonceKey;
@@ -72,6 +72,8 @@ pub enum Event {
         relay: SocketAddr,
         /// Why.
         reason: CloseReason,
+        /// What it relayed in its life.
+        usage: Usage,
     },
 }
 
@@ -123,6 +125,8 @@ pub struct Stats {
 ///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
 /// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
 ///   relay to (the driver adds its bound listeners).
+/// - **Operations**: [`set_credentials`](Server::set_credentials) (a reload),
+///   [`drain`](Server::drain) (no new allocations, the running ones go on).
 ///
 /// # The guard
 /// Every STUN request (Binding included) first passes the [`Guard`]: a banned source is
@@ -171,6 +175,8 @@ pub struct Server {
     events: VecDeque<Event>,
     pub(crate) stats: Stats,
     indication_counter: u64,
+    /// Set by [`Server::drain`]: no new allocation; `Some(alternate)` redirects to it.
+    pub(crate) draining: Option<Option<SocketAddr>>,
 }
 
 impl Server {
@@ -233,6 +239,7 @@ impl Server {
             events: VecDeque::new(),
             stats: Stats::default(),
             indication_counter: 0,
+            draining: None,
         })
     }
 
@@ -278,8 +285,15 @@ impl Server {
         let payload = CHANNEL_DATA_HEADER_LEN..CHANNEL_DATA_HEADER_LEN + len;
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
-            let peer = a.channel_peer(number, now)?;
-            a.charge(now, payload.len()).then_some((a.port, peer))
+            let relayed = a
+                .channel_peer(number, now)
+                .filter(|_| a.charge(now, len))
+                .map(|peer| (a.port, peer));
+            match relayed {
+                Some(_) => a.usage.count_to_peer(len),
+                None => a.usage.dropped += 1,
+            }
+            relayed
         });
         match relay {
             Some((port, peer)) => {
@@ -333,7 +347,13 @@ impl Server {
         }
         let relay = self.allocations.slot_of(tuple).and_then(|slot| {
             let a = self.allocations.get_mut(slot)?;
-            (a.permits(peer.ip(), now) && a.charge(now, data.len())).then_some(a.port)
+            if a.permits(peer.ip(), now) && a.charge(now, data.len()) {
+                a.usage.count_to_peer(data.len());
+                Some(a.port)
+            } else {
+                a.usage.dropped += 1;
+                None
+            }
         });
         let Some(port) = relay else {
             return self.dropped();
@@ -380,8 +400,11 @@ impl Server {
         let slot = self.allocations.slot_of_port(port)?;
         let a = self.allocations.get_mut(slot)?;
         if !a.permits(peer.ip(), now) || !a.charge(now, payload.len()) {
+            a.usage.dropped += 1;
             return None;
         }
+        // Counted before framing, which only fails on a driver's too-small buffer.
+        a.usage.count_to_client(payload.len());
         let tuple = a.tuple;
         if let Some(number) = a.channel_of(peer, now) {
             let transport = if tuple.transport.is_stream() {
@@ -413,6 +436,7 @@ impl Server {
                 tuple: a.tuple,
                 relay: SocketAddr::new(relay_ip, a.port),
                 reason: CloseReason::Expired,
+                usage: a.usage,
             });
         });
     }
@@ -453,6 +477,7 @@ impl Server {
                 tuple: a.tuple,
                 relay: self.relayed_address(a.port),
                 reason,
+                usage: a.usage,
             });
         }
     }
@@ -551,6 +576,43 @@ impl Server {
         for addr in addrs {
             self.own.add(addr);
         }
+    }
+
+    /// Starts a drain: from now on an Allocate for a new allocation is refused, with 300
+    /// (Try Alternate) and ALTERNATE-SERVER when `alternate` is given (RFC 8489 §10), else
+    /// with 508 (Insufficient Capacity), which RFC 8656 §7.4 tells clients to take as "try
+    /// another server, not this one for a while". Everything else goes on: existing
+    /// allocations are refreshed, their permissions and channels renewed, their data relayed.
+    /// The refusal comes after authentication, so it is signed like any answer to an
+    /// authenticated request and a spoofed client cannot be sent elsewhere.
+    pub fn drain(&mut self, alternate: Option<SocketAddr>) {
+        self.draining = Some(alternate);
+    }
+
+    /// Whether [`drain`](Server::drain) was called.
+    pub fn is_draining(&self) -> bool {
+        self.draining.is_some()
+    }
+
+    /// Replaces the static users and REST shared secrets (a reload): the next request is
+    /// checked against the new ones; allocations made with the old ones live on (they are
+    /// refreshed only by a request the new credentials authenticate).
+    ///
+    /// # Errors
+    /// [`Error::Config`] as [`ServerConfig::validate`] names it (no credentials at all, an
+    /// empty secret, a bad username); the old credentials stay.
+    pub fn set_credentials(
+        &mut self,
+        users: Vec<(String, String)>,
+        shared_secrets: Vec<Vec<u8>>,
+    ) -> Result<(), Error> {
+        let mut config = self.config.clone();
+        config.users = users;
+        config.shared_secrets = shared_secrets;
+        config.validate()?;
+        self.credentials = Credentials::new(&config.realm, &config.users, &config.shared_secrets);
+        self.config = config;
+        Ok(())
     }
 
     /// Counters since start.

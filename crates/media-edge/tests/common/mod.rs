@@ -94,8 +94,18 @@ impl Running {
         I: IntoIterator<Item = S>,
         S: AsRef<OsStr>,
     {
+        Self::start_with_env(args, &[])
+    }
+
+    /// [`Running::start`] with environment variables set (`NOTIFY_SOCKET`, ...).
+    pub fn start_with_env<I, S>(args: I, env: &[(&str, &OsStr)]) -> Running
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
         let mut child = Command::new(BIN)
             .args(args)
+            .envs(env.iter().copied())
             .env("NO_COLOR", "1")
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
@@ -147,21 +157,50 @@ impl Running {
         rest[..end].parse().unwrap()
     }
 
-    /// SIGTERM, then the exit status (within [`HANG_GUARD`]).
-    pub fn stop(&mut self) -> ExitStatus {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+    /// Sends `signal` (`HUP`, `TERM`, `USR1`, ...).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
             .status()
             .unwrap();
-        assert!(killed.success());
-        let deadline = Instant::now() + HANG_GUARD;
+        assert!(sent.success(), "kill -{signal}");
+    }
+
+    /// The exit status, waiting up to `limit`; `None` while it still runs.
+    pub fn exited_within(&mut self, limit: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + limit;
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
+                return Some(status);
             }
-            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            if Instant::now() >= deadline {
+                return None;
+            }
             std::thread::sleep(Duration::from_millis(20));
         }
+    }
+
+    /// SIGTERM, then the exit status. SIGTERM drains: with nothing open the process exits
+    /// at once; when something is still open (an allocation a test client left behind) a
+    /// second SIGTERM stops it at once, sent only after the first was handled (signals of
+    /// one kind do not queue).
+    pub fn stop(&mut self) -> ExitStatus {
+        self.signal("TERM");
+        if let Some(status) = self.exited_within(Duration::from_secs(3)) {
+            return status;
+        }
+        let deadline = Instant::now() + HANG_GUARD;
+        while !self.log().contains("SIGTERM: draining") {
+            assert!(
+                Instant::now() < deadline,
+                "SIGTERM not handled:\n{}",
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        self.signal("TERM");
+        self.exited_within(HANG_GUARD)
+            .unwrap_or_else(|| panic!("no exit after a second SIGTERM:\n{}", self.log()))
     }
 }
 
@@ -263,4 +302,82 @@ fn stable(path: &str) -> String {
         last = next;
     }
     panic!("{path} never read the same twice in a row");
+}
+
+/// A TURN client (webrtc-rs) holding one allocation on the server, from `source`.
+pub struct Allocation {
+    pub client: turn::client::Client,
+    pub relay: Box<dyn webrtc_util::Conn + Send + Sync>,
+    /// The relayed transport address.
+    pub relayed: SocketAddr,
+}
+
+impl Allocation {
+    /// Allocates on `server` as `user`/`password`: the allocation, or the client's error
+    /// text (`"no answer"` when the server stays silent for 5 s).
+    pub async fn new(
+        server: SocketAddr,
+        source: &str,
+        user: &str,
+        password: &str,
+    ) -> Result<Allocation, String> {
+        let socket = tokio::net::UdpSocket::bind((source, 0)).await.unwrap();
+        let client = turn::client::Client::new(turn::client::ClientConfig {
+            stun_serv_addr: server.to_string(),
+            turn_serv_addr: server.to_string(),
+            username: user.into(),
+            password: password.into(),
+            realm: String::new(),
+            software: String::new(),
+            rto_in_ms: 0,
+            conn: Arc::new(socket),
+            vnet: None,
+        })
+        .await
+        .unwrap();
+        client.listen().await.unwrap();
+        match tokio::time::timeout(Duration::from_secs(5), client.allocate()).await {
+            Ok(Ok(relay)) => {
+                use webrtc_util::Conn as _;
+                let relayed = relay.local_addr().unwrap();
+                Ok(Allocation {
+                    client,
+                    relay: Box::new(relay),
+                    relayed,
+                })
+            }
+            Ok(Err(e)) => {
+                client.close().await.unwrap();
+                Err(e.to_string())
+            }
+            Err(_) => {
+                client.close().await.unwrap();
+                Err("no answer".to_owned())
+            }
+        }
+    }
+
+    /// Relays `payload` to `peer` and checks that `peer` receives it (within 10 s).
+    pub async fn relays_to(&self, peer: &tokio::net::UdpSocket, payload: &[u8]) {
+        let to = peer.local_addr().unwrap();
+        let mut buf = [0u8; 1500];
+        // The first send also creates the permission; resend until one arrives.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            self.relay.send_to(payload, to).await.unwrap();
+            match tokio::time::timeout(Duration::from_millis(500), peer.recv_from(&mut buf)).await {
+                Ok(Ok((n, from))) if &buf[..n] == payload => {
+                    assert_eq!(from, self.relayed, "relayed from the allocation's address");
+                    return;
+                }
+                _ => assert!(Instant::now() < deadline, "{payload:?} was not relayed"),
+            }
+        }
+    }
+
+    /// Deletes the allocation (Refresh, lifetime 0) and stops the client.
+    pub async fn close(self) {
+        self.relay.close().await.unwrap();
+        self.client.close().await.unwrap();
+    }
 }

@@ -3,7 +3,7 @@
 use std::io;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_udp::RecvBatch;
@@ -16,7 +16,7 @@ use super::pacing::Pacing;
 use super::relay::{Relays, ToPeers, RELAY_TOKEN_BASE};
 use super::stream::Conn;
 use super::udp::{self, Listener, Outbox};
-use super::{Counters, LocalAddrs, ServiceConfig, Shared};
+use super::{Control, Counters, LocalAddrs, ServiceConfig, Shared};
 use crate::{ClientAction, Error, Event, FiveTuple, Ledger, Server, Transport, PEER_HEADROOM};
 use std::os::fd::AsRawFd;
 
@@ -65,6 +65,8 @@ pub(crate) struct EventLoop {
     reply: Box<[u8]>,
     counters: Counters,
     shared: Arc<Shared>,
+    /// Operator commands ([`Service::reload`](super::Service::reload), drain).
+    controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
 }
 
 impl EventLoop {
@@ -77,6 +79,7 @@ impl EventLoop {
         shared: Arc<Shared>,
         ledger: Ledger,
         reuse_port: bool,
+        controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
     ) -> Result<(Self, Arc<Waker>, LocalAddrs), Error> {
         let now = Instant::now();
         let unix_now = SystemTime::now()
@@ -196,6 +199,7 @@ impl EventLoop {
             reply: vec![0; 4096].into_boxed_slice(),
             counters: Counters::default(),
             shared,
+            controls,
         };
         event_loop.publish();
         Ok((event_loop, waker, addrs))
@@ -229,6 +233,10 @@ impl EventLoop {
             }
             if self.shared.stop.load(Ordering::Acquire) {
                 break;
+            }
+            while let Ok((control, done)) = self.controls.try_recv() {
+                self.apply(control);
+                let _ = done.send(());
             }
             let polled = Instant::now();
             let waited = polled.saturating_duration_since(now);
@@ -537,6 +545,30 @@ impl EventLoop {
         }
     }
 
+    /// An operator's command: a drain, or new credentials and certificates (TLS listeners
+    /// in order; connections already open keep the configuration they started with).
+    fn apply(&mut self, control: Control) {
+        match control {
+            Control::Drain(alternate) => self.server.drain(alternate),
+            Control::Reload {
+                users,
+                shared_secrets,
+                tls,
+            } => {
+                // Validated by `Service::reload` against the same configuration.
+                if let Err(e) = self.server.set_credentials(users, shared_secrets) {
+                    tracing::error!("TURN reload: credentials kept: {e}");
+                }
+                let listeners = self.listeners.iter_mut().filter(|l| l.tls.is_some());
+                for (listener, config) in listeners.zip(tls) {
+                    if config.is_some() {
+                        listener.tls = config;
+                    }
+                }
+            }
+        }
+    }
+
     fn log_events(&mut self) {
         while let Some(event) = self.server.poll_event() {
             match event {
@@ -545,11 +577,26 @@ impl EventLoop {
                     relay,
                     username,
                 } => tracing::info!(%tuple, %relay, %username, "allocation created"),
+                // The allocation's record (a CDR): grep "allocation closed".
                 Event::AllocationClosed {
                     tuple,
                     relay,
                     reason,
-                } => tracing::info!(%tuple, %relay, ?reason, "allocation closed"),
+                    usage,
+                } => tracing::info!(
+                    %tuple,
+                    %relay,
+                    ?reason,
+                    duration_s = Instant::now()
+                        .saturating_duration_since(usage.created)
+                        .as_secs(),
+                    to_peer_packets = usage.to_peer_packets,
+                    to_peer_bytes = usage.to_peer_bytes,
+                    to_client_packets = usage.to_client_packets,
+                    to_client_bytes = usage.to_client_bytes,
+                    dropped = usage.dropped,
+                    "allocation closed"
+                ),
             }
         }
     }
@@ -577,6 +624,8 @@ impl EventLoop {
         }
         self.server.close_all(&mut self.relays);
         self.relays.close_all();
+        // The records of the allocations a stop ended (after a drain timeout, say).
+        self.log_events();
         self.publish();
     }
 }

@@ -28,11 +28,12 @@ use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use mio::Waker;
+use rustls::ServerConfig as TlsConfig;
 
 pub use self::tls::load_tls_config;
 use crate::{Error, Ledger, ServerConfig};
@@ -244,12 +245,48 @@ impl Counters {
     }
 }
 
+/// What a running service can change without a restart, for [`Service::reload`].
+#[derive(Clone, Default)]
+#[non_exhaustive]
+pub struct Reload {
+    /// Static long-term users: (username, password).
+    pub users: Vec<(String, String)>,
+    /// TURN REST API shared secrets.
+    pub shared_secrets: Vec<Vec<u8>>,
+    /// The TLS listeners' certificate and key files, matched to the running listeners by
+    /// address (a running listener without an entry keeps its certificate; an entry for
+    /// an address not listened on is ignored: listeners change only with a restart).
+    pub tls: Vec<TlsListener>,
+}
+
+/// An operator's command to the event loops, applied between two iterations (each loop
+/// gets its own copy).
+#[derive(Clone)]
+pub(crate) enum Control {
+    /// [`Server::drain`](crate::Server::drain).
+    Drain(Option<SocketAddr>),
+    /// New credentials and TLS configurations (one per TLS listener, in order; `None`
+    /// keeps that listener's).
+    Reload {
+        users: Vec<(String, String)>,
+        shared_secrets: Vec<Vec<u8>>,
+        tls: Vec<Option<Arc<TlsConfig>>>,
+    },
+}
+
+/// How long [`Service::reload`] and [`Service::drain`] wait for the loop to take a command.
+const CONTROL_WAIT: Duration = Duration::from_secs(5);
+
 /// A running TURN service: its event loop threads and handles to stop them.
 #[derive(Debug)]
 pub struct Service {
     workers: Vec<Worker>,
     ledger: Ledger,
     addrs: LocalAddrs,
+    /// The configuration started with, to validate reloads against.
+    server: ServerConfig,
+    /// The TLS listeners' bound addresses.
+    tls: Vec<SocketAddr>,
 }
 
 /// One event loop thread.
@@ -258,6 +295,8 @@ struct Worker {
     thread: Option<JoinHandle<Result<(), Error>>>,
     waker: Arc<Waker>,
     shared: Arc<Shared>,
+    /// Commands to this loop, each acknowledged once taken.
+    controls: Mutex<mpsc::Sender<(Control, mpsc::SyncSender<()>)>>,
 }
 
 impl Service {
@@ -293,17 +332,26 @@ impl Service {
             workers: Vec::with_capacity(config.threads),
             ledger: ledger.clone(),
             addrs: LocalAddrs::default(),
+            server: config.server.clone(),
+            tls: Vec::new(),
         };
         for i in 0..config.threads {
             let shared = Arc::new(Shared::default());
-            let (event_loop, waker, addrs) =
-                event_loop::EventLoop::bind(&config, shared.clone(), ledger.clone(), reuse_port)?;
+            let (controls, received) = mpsc::channel();
+            let (event_loop, waker, addrs) = event_loop::EventLoop::bind(
+                &config,
+                shared.clone(),
+                ledger.clone(),
+                reuse_port,
+                received,
+            )?;
             if i == 0 {
                 config.udp.clone_from(&addrs.udp);
                 config.tcp.clone_from(&addrs.tcp);
                 for (listener, &addr) in config.tls.iter_mut().zip(&addrs.tls) {
                     listener.addr = addr;
                 }
+                service.tls.clone_from(&addrs.tls);
                 service.addrs = addrs;
             }
             // Thread names are at most 15 bytes on Linux: "turn-loop", "turn-loop-1", ...
@@ -318,9 +366,75 @@ impl Service {
                 thread: Some(thread),
                 waker,
                 shared,
+                controls: Mutex::new(controls),
             });
         }
         Ok(service)
+    }
+
+    /// Applies `reload` to the running loop: the next request is authenticated against the
+    /// new users and secrets, the next TLS handshake presents the new certificate.
+    /// Allocations, connections and handshakes already under way are untouched. Returns
+    /// once the loop has taken it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] for credentials the core would refuse: nothing is changed then.
+    /// [`Error::Tls`] naming a certificate or key
+    /// file that does not load: that listener keeps its certificate, the rest is applied.
+    /// [`Error::Io`] when the loop is gone.
+    pub fn reload(&self, reload: Reload) -> Result<(), Error> {
+        let mut check = self.server.clone();
+        check.users.clone_from(&reload.users);
+        check.shared_secrets.clone_from(&reload.shared_secrets);
+        check.validate()?;
+        let mut failed = None;
+        let tls = self
+            .tls
+            .iter()
+            .map(|addr| {
+                let files = reload.tls.iter().find(|t| t.addr == *addr)?;
+                load_tls_config(&files.certificate, &files.private_key)
+                    .map_err(|e| failed = failed.take().or(Some(e)))
+                    .ok()
+            })
+            .collect();
+        self.control(Control::Reload {
+            users: reload.users,
+            shared_secrets: reload.shared_secrets,
+            tls,
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Starts a drain ([`Server::drain`](crate::Server::drain)): new allocations are refused
+    /// (300 to `alternate`, or 508), the running ones go on. Returns once the loop has
+    /// taken it.
+    ///
+    /// # Errors
+    /// [`Error::Io`] when the loop is gone.
+    pub fn drain(&self, alternate: Option<SocketAddr>) -> Result<(), Error> {
+        self.control(Control::Drain(alternate))
+    }
+
+    /// Hands `control` to every loop, then waits until each has taken it.
+    fn control(&self, control: Control) -> Result<(), Error> {
+        let gone = || Error::Io(io::Error::other("a TURN event loop is not running"));
+        let mut acks = Vec::with_capacity(self.workers.len());
+        for worker in &self.workers {
+            let (done, taken) = mpsc::sync_channel(1);
+            worker
+                .controls
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .send((control.clone(), done))
+                .map_err(|_| gone())?;
+            worker.waker.wake()?;
+            acks.push(taken);
+        }
+        for taken in acks {
+            taken.recv_timeout(CONTROL_WAIT).map_err(|_| gone())?;
+        }
+        Ok(())
     }
 
     /// The addresses the service listens on.
