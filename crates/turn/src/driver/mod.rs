@@ -285,7 +285,7 @@ pub struct Service {
     addrs: LocalAddrs,
     /// The configuration started with, to validate reloads against.
     server: ServerConfig,
-    /// The TLS listeners' bound addresses.
+    /// The TLS listeners' configured addresses (as a reloaded file names them).
     tls: Vec<SocketAddr>,
 }
 
@@ -333,7 +333,7 @@ impl Service {
             ledger: ledger.clone(),
             addrs: LocalAddrs::default(),
             server: config.server.clone(),
-            tls: Vec::new(),
+            tls: config.tls.iter().map(|t| t.addr).collect(),
         };
         for i in 0..config.threads {
             let shared = Arc::new(Shared::default());
@@ -351,7 +351,6 @@ impl Service {
                 for (listener, &addr) in config.tls.iter_mut().zip(&addrs.tls) {
                     listener.addr = addr;
                 }
-                service.tls.clone_from(&addrs.tls);
                 service.addrs = addrs;
             }
             // Thread names are at most 15 bytes on Linux: "turn-loop", "turn-loop-1", ...
