@@ -75,6 +75,7 @@ pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::serve;
+pub use tls::Certificates;
 
 /// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
 #[doc(hidden)]

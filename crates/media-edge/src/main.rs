@@ -4,18 +4,22 @@
 //! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
 //! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
+mod admin;
 mod config;
 mod firewall;
 mod host;
-#[allow(dead_code)] // wired by the operations work (admin listener, drain) before it lands
+#[allow(dead_code)] // start_draining: wired by the drain (SIGTERM) work
 mod lifecycle;
 mod media;
+mod metrics;
+mod procfs;
 mod transport;
 
 use std::io::IsTerminal as _;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
@@ -154,15 +158,22 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     tracing::info!("{}", guard_summary(guard.config()));
+    let lifecycle = Arc::new(lifecycle::Lifecycle::default());
     runtime.block_on(async {
         let media = Media::start(&config, &guard).await?;
         if let Some(line) = media::summary(&config) {
             tracing::info!("{line}");
         }
+        let relay = media.as_ref().map(Media::relay);
+        let admin = admin::start(&config, &service, relay, &lifecycle, &guard).await?;
+        lifecycle.mark_bound();
         let stats = Duration::from_secs(config.log.stats_interval);
         let waited =
             wait_for_shutdown(&service, media.as_ref(), &guard, stats, term, interrupt).await;
         tracing::info!("shutting down");
+        if let Some(admin) = admin {
+            admin.shutdown().await;
+        }
         if let Some(media) = media {
             media.shutdown().await?;
         }

@@ -45,6 +45,11 @@ impl Media {
         Ok(Some(Media { relay, api }))
     }
 
+    /// The forwarder.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
     /// Whether the API (when there is one) still serves.
     pub fn is_running(&self) -> bool {
         self.api.as_ref().is_none_or(|api| !api.task.is_finished())

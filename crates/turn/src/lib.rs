@@ -44,7 +44,9 @@ pub use allocation::{
 };
 pub use bandwidth::BandwidthCap;
 pub use config::ServerConfig;
-pub use driver::{load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, TlsListener};
+pub use driver::{
+    load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, SnapshotReader, TlsListener,
+};
 pub use error::Error;
 pub use filter::PeerFilter;
 pub use ipnet::IpNet;

@@ -131,6 +131,8 @@ pub struct Snapshot {
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
+    /// Cleared when the event loop thread ends, however it ends.
+    alive: AtomicBool,
     allocations: AtomicU64,
     free_ports: AtomicU64,
     connections: AtomicU64,
@@ -201,9 +203,14 @@ impl Service {
     pub fn start(config: ServiceConfig) -> Result<Service, Error> {
         let shared = Arc::new(Shared::default());
         let (event_loop, waker, addrs) = event_loop::EventLoop::bind(config, shared.clone())?;
+        shared.alive.store(true, Ordering::Release);
+        let alive = Alive(shared.clone());
         let thread = std::thread::Builder::new()
             .name("turn-loop".into())
-            .spawn(move || event_loop.run())?;
+            .spawn(move || {
+                let _alive = alive;
+                event_loop.run()
+            })?;
         Ok(Service {
             thread: Some(thread),
             waker,
@@ -219,21 +226,14 @@ impl Service {
 
     /// The latest published counters (at most one loop iteration old).
     pub fn snapshot(&self) -> Snapshot {
-        let s = &self.shared;
-        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        Snapshot {
-            allocations: get(&s.allocations),
-            free_ports: get(&s.free_ports),
-            connections: get(&s.connections),
-            to_peers: get(&s.to_peers),
-            to_clients: get(&s.to_clients),
-            malformed: get(&s.malformed),
-            dropped: get(&s.dropped),
-            auth_failures: get(&s.auth_failures),
-            banned: get(&s.banned),
-            rate_limited: get(&s.rate_limited),
-            banned_closed: get(&s.banned_closed),
-            banned_released: get(&s.banned_released),
+        self.reader().snapshot()
+    }
+
+    /// A handle that reads [`Snapshot`]s and liveness from another thread (a metrics
+    /// collector) without owning the service.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader {
+            shared: self.shared.clone(),
         }
     }
 
@@ -255,6 +255,49 @@ impl Service {
             Some(Err(_)) => Err(Error::Io(io::Error::other("the TURN event loop panicked"))),
             None => Ok(()),
         }
+    }
+}
+
+/// Reads a running [`Service`]'s counters and liveness from any thread
+/// ([`Service::reader`]); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SnapshotReader {
+    shared: Arc<Shared>,
+}
+
+impl SnapshotReader {
+    /// The latest published counters (at most one loop iteration old).
+    pub fn snapshot(&self) -> Snapshot {
+        let s = &self.shared;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Snapshot {
+            allocations: get(&s.allocations),
+            free_ports: get(&s.free_ports),
+            connections: get(&s.connections),
+            to_peers: get(&s.to_peers),
+            to_clients: get(&s.to_clients),
+            malformed: get(&s.malformed),
+            dropped: get(&s.dropped),
+            auth_failures: get(&s.auth_failures),
+            banned: get(&s.banned),
+            rate_limited: get(&s.rate_limited),
+            banned_closed: get(&s.banned_closed),
+            banned_released: get(&s.banned_released),
+        }
+    }
+
+    /// Whether the event loop thread is still running.
+    pub fn is_alive(&self) -> bool {
+        self.shared.alive.load(Ordering::Acquire)
+    }
+}
+
+/// Clears [`Shared::alive`] when the event loop thread ends, a panic included.
+struct Alive(Arc<Shared>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Release);
     }
 }
 
