@@ -251,3 +251,76 @@ fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
     into.ice_rejected = f(into.ice_rejected, other.ice_rejected);
     into.dtls_datagrams = f(into.dtls_datagrams, other.dtls_datagrams);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::snapshot::{Counter, Direction, Status};
+    use crate::SessionId;
+
+    fn session(id: u64, now: Instant) -> Shared {
+        let addr: SocketAddr = "127.0.0.1:4000".parse().unwrap();
+        Shared::new(
+            SessionId(id),
+            now,
+            addr,
+            addr,
+            None,
+            0,
+            Status {
+                state: SessionState::New,
+                browser_addr: None,
+                enterprise_remote: None,
+                ended_at: None,
+                browser_known: true,
+                dtls_started: None,
+                connected_at: None,
+            },
+        )
+    }
+
+    /// A session counts in the table, then in the retired totals, never in both or neither;
+    /// what its worker counts after removal is added; set-up latency is observed once.
+    #[test]
+    fn totals_stay_monotonic_across_retirement() {
+        let t0 = Instant::now();
+        let mut retired = Retired::default();
+        let a = session(1, t0);
+        let mut observed = Observed::default();
+        a.stats.forwarded(Direction::FromBrowser, false, 100);
+        a.status(|s| {
+            s.state = SessionState::Active;
+            s.dtls_started = Some(t0 + Duration::from_millis(20));
+            s.connected_at = Some(t0 + Duration::from_millis(70));
+        });
+        let live = retired.totals([(&a, &mut observed)].into_iter());
+        assert_eq!(live.sessions.active, 1);
+        assert_eq!(live.counters.browser_to_enterprise.rtp_packets, 1);
+        assert_eq!((live.dtls_ok, live.setup_latency.count), (1, 1));
+        // 70 ms: not in the 0.05 bucket, in the 0.1 one.
+        assert_eq!(live.setup_latency.buckets[3], 0);
+        assert_eq!(live.setup_latency.buckets[4], 1);
+        assert_eq!(live.dtls_duration.buckets[3], 1);
+        // A second scrape observes nothing twice.
+        let again = retired.totals([(&a, &mut observed)].into_iter());
+        assert_eq!(again.setup_latency.count, 1);
+
+        let counted = retired.retire(&a, observed);
+        a.stats.forwarded(Direction::FromBrowser, false, 100);
+        a.stats
+            .dropped(Direction::FromEnterprise, Counter::Replayed);
+        retired.add_late(&counted, &a.stats.snapshot());
+        let gone = retired.totals(std::iter::empty());
+        assert_eq!(gone.sessions, StateCounts::default());
+        assert_eq!(gone.created, 1);
+        assert_eq!(gone.ended.removed, 1);
+        assert_eq!(gone.counters.browser_to_enterprise.rtp_packets, 2);
+        assert_eq!(gone.counters.browser_to_enterprise.bytes, 200);
+        assert_eq!(gone.counters.enterprise_to_browser.drops.replayed, 1);
+        assert_eq!((gone.dtls_ok, gone.setup_latency.count), (1, 1));
+    }
+}
