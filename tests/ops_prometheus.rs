@@ -245,6 +245,16 @@ fn prometheus_sees_a_relayed_call_live() {
     let first_forwarded = until(prometheus, forwarded, within, |v| v > 0.0);
     until(prometheus, relayed, within, |v| v > first_relayed);
     until(prometheus, forwarded, within, |v| v > first_forwarded);
+    // The allocation, its permission, its bytes and the login's 401 challenge.
+    let udp = "media_edge_turn_allocations{transport=\"udp\"}";
+    until(prometheus, udp, within, |v| v >= 1.0);
+    until(prometheus, "media_edge_turn_permissions", within, |v| {
+        v >= 1.0
+    });
+    let bytes = "sum(media_edge_turn_relayed_bytes_total)";
+    until(prometheus, bytes, within, |v| v > 0.0);
+    let challenged = "media_edge_turn_error_responses_total{code=\"401\"}";
+    until(prometheus, challenged, within, |v| v >= 1.0);
     assert!(
         !call.is_finished(),
         "the call ended before Prometheus saw its counters rise"

@@ -151,10 +151,26 @@ impl Collector for Sources {
 impl Sources {
     fn turn(&self, out: &mut Out<'_>) -> Result<PortRange, FmtError> {
         let s = self.turn.snapshot();
-        out.gauge(
+        let c = s.census;
+        out.gauges(
             "turn_allocations",
-            "Live TURN allocations.",
-            s.allocations as f64,
+            "Live TURN allocations by client transport (as of the TURN loop's once-a-second \
+             census).",
+            &[
+                ([("transport", "udp")], c.udp as f64),
+                ([("transport", "tcp")], c.tcp as f64),
+                ([("transport", "tls")], c.tls as f64),
+            ],
+        )?;
+        out.gauge(
+            "turn_permissions",
+            "Unexpired TURN permissions, all allocations together (once-a-second census).",
+            c.permissions as f64,
+        )?;
+        out.gauge(
+            "turn_channels",
+            "Unexpired TURN channel bindings, all allocations together (once-a-second census).",
+            c.channels as f64,
         )?;
         out.gauge(
             "turn_connections",
@@ -168,6 +184,33 @@ impl Sources {
                 ([("direction", "to_peer")], s.to_peers),
                 ([("direction", "to_client")], s.to_clients),
             ],
+        )?;
+        out.counters(
+            "turn_relayed_bytes",
+            "Payload bytes relayed by TURN, by direction.",
+            &[
+                ([("direction", "to_peer")], s.to_peers_bytes),
+                ([("direction", "to_client")], s.to_clients_bytes),
+            ],
+        )?;
+        let codes: Vec<(String, u64)> = s
+            .errors
+            .iter()
+            .map(|(code, n)| {
+                (
+                    code.map_or_else(|| "other".to_owned(), |c| c.to_string()),
+                    n,
+                )
+            })
+            .collect();
+        let rows: Vec<_> = codes
+            .iter()
+            .map(|(code, n)| ([("code", code.as_str())], *n))
+            .collect();
+        out.counters(
+            "turn_error_responses",
+            "TURN error responses sent, by error code (401 includes every login's challenge).",
+            &rows,
         )?;
         out.counters(
             "turn_dropped",

@@ -94,7 +94,10 @@ fn probes_metrics_and_refusals() {
     );
     for name in [
         "media_edge_ready 1",
-        "media_edge_turn_allocations ",
+        "media_edge_turn_allocations{transport=\"udp\"} ",
+        "media_edge_turn_permissions ",
+        "media_edge_turn_relayed_bytes_total{direction=\"to_client\"} ",
+        "media_edge_turn_error_responses_total{code=\"401\"} ",
         "media_edge_turn_relayed_packets_total{direction=\"to_peer\"} ",
         "media_edge_relay_sessions{state=\"active\"} ",
         "media_edge_relay_forwarded_packets_total{direction=\"browser_to_enterprise\"} ",

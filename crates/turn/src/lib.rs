@@ -28,6 +28,7 @@
 mod allocation;
 mod auth;
 mod bandwidth;
+mod census;
 mod config;
 mod driver;
 mod error;
@@ -43,6 +44,7 @@ pub use allocation::{
     CloseReason, RelayPorts, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
+pub use census::{Census, ErrorCounts, ERROR_CODES};
 pub use config::ServerConfig;
 pub use driver::{
     load_tls_config, LocalAddrs, Service, ServiceConfig, Snapshot, SnapshotReader, TlsListener,

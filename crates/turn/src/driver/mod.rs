@@ -125,6 +125,15 @@ pub struct Snapshot {
     /// UDP allocations released by the once-a-second sweep because their client's source was
     /// banned after they were created ([`Stats::banned_released`](crate::Stats)).
     pub banned_released: u64,
+    /// Payload bytes relayed client -> peer.
+    pub to_peers_bytes: u64,
+    /// Payload bytes relayed peer -> client.
+    pub to_clients_bytes: u64,
+    /// Error responses sent, by code.
+    pub errors: crate::ErrorCounts,
+    /// Allocations by transport, permissions and channels, as of the last once-a-second
+    /// census.
+    pub census: crate::Census,
 }
 
 /// Statistics shared between the loop and [`Service::snapshot`].
@@ -145,9 +154,39 @@ struct Shared {
     rate_limited: AtomicU64,
     banned_closed: AtomicU64,
     banned_released: AtomicU64,
+    to_peers_bytes: AtomicU64,
+    to_clients_bytes: AtomicU64,
+    errors: [AtomicU64; crate::ERROR_CODES.len() + 1],
+    /// udp, tcp, tls, permissions, channels.
+    census: [AtomicU64; 5],
 }
 
 impl Shared {
+    /// Publishes a census of the core's allocations.
+    pub(crate) fn publish_census(&self, census: &crate::Census) {
+        let values = [
+            census.udp,
+            census.tcp,
+            census.tls,
+            census.permissions,
+            census.channels,
+        ];
+        for (cell, value) in self.census.iter().zip(values) {
+            cell.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Publishes the core's byte and error-response counters.
+    pub(crate) fn publish_extra(&self, stats: &crate::Stats) {
+        self.to_peers_bytes
+            .store(stats.to_peers_bytes, Ordering::Relaxed);
+        self.to_clients_bytes
+            .store(stats.to_clients_bytes, Ordering::Relaxed);
+        for (cell, value) in self.errors.iter().zip(stats.errors.slots()) {
+            cell.store(*value, Ordering::Relaxed);
+        }
+    }
+
     /// Publishes the core's guard counters.
     pub(crate) fn publish_guard(&self, stats: &crate::Stats) {
         self.auth_failures
@@ -283,6 +322,19 @@ impl SnapshotReader {
             rate_limited: get(&s.rate_limited),
             banned_closed: get(&s.banned_closed),
             banned_released: get(&s.banned_released),
+            to_peers_bytes: get(&s.to_peers_bytes),
+            to_clients_bytes: get(&s.to_clients_bytes),
+            errors: crate::ErrorCounts::from_slots(s.errors.each_ref().map(get)),
+            census: {
+                let [udp, tcp, tls, permissions, channels] = s.census.each_ref().map(get);
+                crate::Census {
+                    udp,
+                    tcp,
+                    tls,
+                    permissions,
+                    channels,
+                }
+            },
         }
     }
 
