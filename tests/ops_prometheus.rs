@@ -298,4 +298,10 @@ fn prometheus_sees_a_relayed_call_live() {
         within,
         |v| v == 1.0,
     );
+    // The API request that ended it, counted and timed under its route template.
+    let labels = "route=\"/v1/sessions/{id}\",method=\"DELETE\"";
+    let deleted = format!("media_edge_api_requests_total{{{labels},status=\"204\"}}");
+    until(prometheus, &deleted, within, |v| v == 1.0);
+    let timed = format!("media_edge_api_request_seconds_count{{{labels}}}");
+    until(prometheus, &timed, within, |v| v == 1.0);
 }

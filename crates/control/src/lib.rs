@@ -59,6 +59,7 @@ mod config;
 mod cors;
 mod error;
 mod gate;
+mod metrics;
 mod negotiation;
 mod origin;
 mod sdp;
@@ -73,6 +74,7 @@ pub use config::{ApiConfig, Cors, Tls};
 /// one up without depending on edge-guard themselves.
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
+pub use metrics::{ApiMetrics, RouteFigures};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::serve;
 pub use tls::Certificates;

@@ -73,7 +73,7 @@ struct State {
 pub async fn start(
     config: &crate::config::Config,
     service: &edge_turn::Service,
-    relay: Option<&Relay>,
+    media: Option<&crate::media::Media>,
     lifecycle: &Arc<Lifecycle>,
     guard: &Guard,
 ) -> anyhow::Result<Option<AdminServer>> {
@@ -81,10 +81,12 @@ pub async fn start(
         return Ok(None);
     };
     let ports = &config.turn.relay.port_range.0;
+    let relay = media.map(crate::media::Media::relay);
     let sources = crate::metrics::Sources {
         turn: service.reader(),
         turn_ports: u64::from(*ports.end()) + 1 - u64::from(*ports.start()),
         relay: relay.cloned(),
+        api: media.and_then(|m| m.api_metrics().cloned()),
         guard: guard.clone(),
         lifecycle: lifecycle.clone(),
     };

@@ -164,8 +164,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(line) = media::summary(&config) {
             tracing::info!("{line}");
         }
-        let relay = media.as_ref().map(Media::relay);
-        let admin = admin::start(&config, &service, relay, &lifecycle, &guard).await?;
+        let admin = admin::start(&config, &service, media.as_ref(), &lifecycle, &guard).await?;
         lifecycle.mark_bound();
         let stats = Duration::from_secs(config.log.stats_interval);
         let waited =

@@ -27,6 +27,8 @@ pub struct Sources {
     pub turn_ports: u64,
     /// The forwarder, when `[relay]` is configured.
     pub relay: Option<Relay>,
+    /// The control API's request figures, when `[api]` is configured.
+    pub api: Option<edge_control::ApiMetrics>,
     /// The guard shared by TURN, the forwarder and the API.
     pub guard: Guard,
     /// Readiness and drain.
@@ -103,20 +105,64 @@ impl Out<'_> {
     }
 
     fn histogram(&mut self, name: &str, help: &str, h: &RelayHistogram) -> Result<(), FmtError> {
-        let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
-            .iter()
-            .copied()
-            .zip(h.buckets.iter().copied())
-            .collect();
-        buckets.push((f64::INFINITY, h.count));
-        // prometheus-client takes per-bucket (non-cumulative) counts and accumulates them.
-        for i in (1..buckets.len()).rev() {
-            buckets[i].1 -= buckets[i - 1].1;
-        }
-        self.enc
-            .encode_descriptor(name, help, None, MetricType::Histogram)?
-            .encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)
+        let mut metric = self
+            .enc
+            .encode_descriptor(name, help, None, MetricType::Histogram)?;
+        encode_histogram(&mut metric, h)
     }
+}
+
+/// Writes `h` into a histogram metric or family member.
+fn encode_histogram(
+    metric: &mut prometheus_client::encoding::MetricEncoder<'_>,
+    h: &RelayHistogram,
+) -> Result<(), FmtError> {
+    let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+        .iter()
+        .copied()
+        .zip(h.buckets.iter().copied())
+        .collect();
+    buckets.push((f64::INFINITY, h.count));
+    // prometheus-client takes per-bucket (non-cumulative) counts and accumulates them.
+    for i in (1..buckets.len()).rev() {
+        buckets[i].1 -= buckets[i - 1].1;
+    }
+    metric.encode_histogram::<NoLabelSet>(h.sum, h.count, &buckets, None)
+}
+
+/// API requests by route, method and status, and their latency by route and method.
+fn api_requests(out: &mut Out<'_>, api: &edge_control::ApiMetrics) -> Result<(), FmtError> {
+    let routes = api.snapshot();
+    let mut metric = out.enc.encode_descriptor(
+        "api_requests",
+        "Control API requests by route template, method and status (gate refusals included).",
+        None,
+        MetricType::Counter,
+    )?;
+    for (route, method, figures) in &routes {
+        for (status, n) in &figures.statuses {
+            let status = status.to_string();
+            let labels = [
+                ("route", *route),
+                ("method", *method),
+                ("status", status.as_str()),
+            ];
+            metric
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(n, None)?;
+        }
+    }
+    let mut metric = out.enc.encode_descriptor(
+        "api_request_seconds",
+        "Control API request latency (arrival to answer headers) by route template and method.",
+        None,
+        MetricType::Histogram,
+    )?;
+    for (route, method, figures) in &routes {
+        let labels = [("route", *route), ("method", *method)];
+        encode_histogram(&mut metric.encode_family(&labels)?, &figures.latency)?;
+    }
+    Ok(())
 }
 
 impl Collector for Sources {
@@ -143,6 +189,9 @@ impl Collector for Sources {
             ranges.push(forwarder(&mut out, relay)?);
         }
         ports(&mut out, &ranges)?;
+        if let Some(api) = &self.api {
+            api_requests(&mut out, api)?;
+        }
         self.guard(&mut out)?;
         process(&mut out)
     }

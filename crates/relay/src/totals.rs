@@ -90,7 +90,7 @@ impl EndCounts {
     }
 }
 
-/// A histogram over [`LATENCY_BUCKETS`].
+/// A latency histogram over [`LATENCY_BUCKETS`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Histogram {
@@ -113,7 +113,8 @@ impl Default for Histogram {
 }
 
 impl Histogram {
-    fn observe(&mut self, value: Duration) {
+    /// Adds one observation.
+    pub fn observe(&mut self, value: Duration) {
         let secs = value.as_secs_f64();
         for (bound, bucket) in LATENCY_BUCKETS.iter().zip(self.buckets.iter_mut()) {
             if secs <= *bound {
