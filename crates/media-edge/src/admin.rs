@@ -314,3 +314,76 @@ fn close(mut answer: Response<Full<Bytes>>) -> Response<Full<Bytes>> {
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     answer
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+
+    fn get(path: &str) -> Request<()> {
+        Request::get(path).body(()).unwrap()
+    }
+
+    /// The status and the text of an answer (a `Full` body is ready at once).
+    fn body(answer: Response<Full<Bytes>>) -> (StatusCode, String) {
+        use http_body_util::BodyExt as _;
+        let status = answer.status();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = runtime.block_on(answer.into_body().collect()).unwrap();
+        (
+            status,
+            String::from_utf8(bytes.to_bytes().to_vec()).unwrap(),
+        )
+    }
+
+    /// `/readyz` follows the lifecycle (starting, ready, draining); `/healthz` turns 503
+    /// once the TURN loop is gone.
+    #[test]
+    fn probes_follow_lifecycle_and_threads() {
+        let mut server = edge_turn::ServerConfig::new("test", "127.0.0.1".parse().unwrap());
+        server.port_range = 47000..=47009;
+        server.users = vec![("user".into(), "password".into())];
+        server.nonce_secret = b"admin-test-nonce-secret".to_vec();
+        let mut config = edge_turn::ServiceConfig::new(server);
+        config.udp = vec!["127.0.0.1:0".parse().unwrap()];
+        let service = edge_turn::Service::start(config).unwrap();
+        let lifecycle = Arc::new(Lifecycle::default());
+        let mut guard_config = edge_guard::GuardConfig::default();
+        guard_config.rate.api.burst = 1000;
+        let state = State {
+            registry: Registry::default(),
+            health: Health {
+                turn: service.reader(),
+                relay: None,
+            },
+            lifecycle: lifecycle.clone(),
+            guard: Guard::new(guard_config).unwrap(),
+        };
+        let peer: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+        let ask = |path: &str| body(handle(&state, peer, &get(path)));
+
+        assert_eq!(
+            ask("/readyz"),
+            (StatusCode::SERVICE_UNAVAILABLE, "starting\n".into())
+        );
+        lifecycle.mark_bound();
+        assert_eq!(ask("/readyz"), (StatusCode::OK, "ready\n".into()));
+        assert!(lifecycle.start_draining());
+        assert_eq!(
+            ask("/readyz"),
+            (StatusCode::SERVICE_UNAVAILABLE, "draining\n".into())
+        );
+
+        assert_eq!(ask("/healthz"), (StatusCode::OK, "ok\n".into()));
+        service.shutdown().unwrap();
+        assert_eq!(
+            ask("/healthz"),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the TURN event loop stopped\n".into()
+            )
+        );
+    }
+}
