@@ -291,6 +291,9 @@ fn prometheus_sees_a_relayed_call_live() {
     let forwarded_total = until(prometheus, forwarded, within, |v| v >= FRAMES as f64);
     let relayed_total = until(prometheus, relayed, within, |v| v >= FRAMES as f64);
     assert!(forwarded_total >= FRAMES as f64, "{forwarded_total}");
+    // One worker: it forwarded every packet.
+    let worker = "media_edge_relay_worker_packets_total{worker=\"0\"}";
+    until(prometheus, worker, within, |v| v >= forwarded_total);
     assert!(relayed_total >= FRAMES as f64, "{relayed_total}");
     until(
         prometheus,

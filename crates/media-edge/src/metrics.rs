@@ -445,6 +445,21 @@ fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<PortRange, FmtError> {
         "Session set-up latency: from creation through ICE and DTLS to the SRTP keys.",
         &t.setup_latency,
     )?;
+    let rows: Vec<(String, u64)> = t
+        .worker_packets
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (i.to_string(), *n))
+        .collect();
+    let rows: Vec<_> = rows
+        .iter()
+        .map(|(i, n)| ([("worker", i.as_str())], *n))
+        .collect();
+    out.counters(
+        "relay_worker_packets",
+        "Packets forwarded (RTP and RTCP, both directions) by each forwarder worker.",
+        &rows,
+    )?;
     let a = relay.stats();
     out.counters(
         "relay_admission_refused",
@@ -490,8 +505,21 @@ fn ports(out: &mut Out<'_>, ranges: &[PortRange]) -> Result<(), FmtError> {
     )
 }
 
-/// CPU time, resident memory, threads and file descriptors from `/proc/self`.
+/// CPU time, resident memory, threads and file descriptors from `/proc/self`, and the CPU
+/// time of the data-plane threads (the TURN loop, the forwarder's workers).
 fn process(out: &mut Out<'_>) -> Result<(), FmtError> {
+    let threads = crate::procfs::thread_cpu(&["turn-loop", "relay-worker-"]);
+    let mut metric = out.enc.encode_descriptor(
+        "thread_cpu_seconds",
+        "CPU time of each data-plane thread (turn-loop, relay-worker-N): its busy time, seconds.",
+        None,
+        MetricType::Counter,
+    )?;
+    for (name, seconds) in &threads {
+        metric
+            .encode_family(&[("thread", name.as_str())])?
+            .encode_counter::<NoLabelSet, _, f64>(seconds, None)?;
+    }
     let p = crate::procfs::read();
     if let Some(cpu) = p.cpu_seconds {
         out.enc

@@ -48,6 +48,39 @@ pub fn read() -> Process {
     }
 }
 
+/// CPU time of each thread of this process whose name starts with one of `prefixes`
+/// (`/proc/self/task/*/comm` and `schedstat`), seconds, sorted by name. The kernel keeps 15
+/// characters of a name: threads whose names are equal that far are summed under it (with
+/// more than 100 forwarder workers, `relay-worker-1xx` counts under `relay-worker-1x`).
+pub fn thread_cpu(prefixes: &[&str]) -> Vec<(String, f64)> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    let mut threads: Vec<(String, f64)> = tasks
+        .filter_map(|task| {
+            let dir = task.ok()?.path();
+            let name = std::fs::read_to_string(dir.join("comm")).ok()?;
+            let name = name.trim_end();
+            if !prefixes.iter().any(|p| name.starts_with(p)) {
+                return None;
+            }
+            // schedstat: time on a CPU (ns), time waiting, timeslices.
+            let schedstat = std::fs::read_to_string(dir.join("schedstat")).ok()?;
+            let ns: u64 = schedstat.split_whitespace().next()?.parse().ok()?;
+            Some((name.to_owned(), ns as f64 / 1e9))
+        })
+        .collect();
+    threads.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut merged: Vec<(String, f64)> = Vec::with_capacity(threads.len());
+    for (name, seconds) in threads {
+        match merged.last_mut() {
+            Some(last) if last.0 == name => last.1 += seconds,
+            _ => merged.push((name, seconds)),
+        }
+    }
+    merged
+}
+
 /// utime + stime (fields 14 and 15 of `/proc/self/stat`, counted after the command name,
 /// which may hold spaces and ends at the last `)`).
 fn cpu_seconds() -> Option<f64> {
@@ -73,5 +106,13 @@ mod tests {
         assert!(p.open_fds.unwrap() >= 3);
         assert!(p.max_fds.unwrap() >= p.open_fds.unwrap());
         assert!(p.threads.unwrap() >= 1);
+        let named = std::thread::Builder::new()
+            .name("procfs-probe".into())
+            .spawn(|| thread_cpu(&["procfs-probe"]))
+            .unwrap()
+            .join()
+            .unwrap();
+        assert_eq!(named.len(), 1, "{named:?}");
+        assert_eq!(named[0].0, "procfs-probe");
     }
 }

@@ -106,6 +106,9 @@ fn probes_metrics_and_refusals() {
         "media_edge_ports{range=\"turn_relay\"} 10",
         "media_edge_ports{range=\"relay_public\"} 10",
         "media_edge_process_open_fds ",
+        "media_edge_thread_cpu_seconds_total{thread=\"turn-loop\"} ",
+        "media_edge_thread_cpu_seconds_total{thread=\"relay-worker-0\"} ",
+        "media_edge_relay_worker_packets_total{worker=\"0\"} 0",
         "media_edge_process_cpu_seconds_total ",
     ] {
         assert!(text.contains(name), "no {name:?} in\n{text}");

@@ -357,7 +357,7 @@ impl Relay {
         let _table = self.inner.table();
         self.inner
             .retired()
-            .add_late(&counted, &shared.stats.snapshot());
+            .add_late(shared.worker, &counted, &shared.stats.snapshot());
         closed
     }
 
@@ -367,7 +367,11 @@ impl Relay {
         let now = Instant::now();
         let mut table = self.inner.pruned(now);
         let mut retired = self.inner.retired();
-        retired.totals(table.values_mut().map(|r| (&*r.shared, &mut r.observed)))
+        let mut totals = retired.totals(table.values_mut().map(|r| (&*r.shared, &mut r.observed)));
+        // Every worker has a count, those that forwarded nothing yet included.
+        let workers = self.inner.workers.len().max(totals.worker_packets.len());
+        totals.worker_packets.resize(workers, 0);
+        totals
     }
 
     /// Whether every worker thread is still running (for a health probe).

@@ -34,6 +34,8 @@ pub struct Totals {
     pub setup_latency: Histogram,
     /// DTLS handshake duration: from its start to the SRTP keys.
     pub dtls_duration: Histogram,
+    /// Packets forwarded (RTP and RTCP, both directions) by each worker, by worker index.
+    pub worker_packets: Vec<u64>,
 }
 
 /// Sessions by [`SessionState`].
@@ -135,6 +137,21 @@ pub(crate) struct Retired {
     dtls_ok: u64,
     setup_latency: Histogram,
     dtls_duration: Histogram,
+    worker_packets: Vec<u64>,
+}
+
+/// Adds `packets` to worker `worker`'s count, growing the list as needed.
+fn add_worker(list: &mut Vec<u64>, worker: usize, packets: u64) {
+    if list.len() <= worker {
+        list.resize(worker + 1, 0);
+    }
+    list[worker] = list[worker].wrapping_add(packets);
+}
+
+/// Packets forwarded in `c`, both directions, RTP and RTCP.
+fn packets(c: &Counters) -> u64 {
+    let (a, b) = (&c.browser_to_enterprise, &c.enterprise_to_browser);
+    a.rtp_packets + a.rtcp_packets + b.rtp_packets + b.rtcp_packets
 }
 
 /// What a table record needs for the totals.
@@ -177,14 +194,16 @@ impl Retired {
         }
         let counters = shared.stats.snapshot();
         combine(&mut self.counters, &counters, u64::wrapping_add);
+        add_worker(&mut self.worker_packets, shared.worker, packets(&counters));
         counters
     }
 
     /// Adds what a removed session counted after [`Self::retire`] (`now - then`).
-    pub(crate) fn add_late(&mut self, then: &Counters, now: &Counters) {
+    pub(crate) fn add_late(&mut self, worker: usize, then: &Counters, now: &Counters) {
         let mut late = *now;
         combine(&mut late, then, u64::saturating_sub);
         combine(&mut self.counters, &late, u64::wrapping_add);
+        add_worker(&mut self.worker_packets, worker, packets(&late));
     }
 
     /// The totals: what is retired plus the sessions in `table` (observing their set-up).
@@ -196,6 +215,7 @@ impl Retired {
         let mut sessions = StateCounts::default();
         let mut ended = self.ended;
         let mut counters = self.counters;
+        let mut worker_packets = self.worker_packets.clone();
         for (shared, observed) in table {
             self.observe(shared, observed);
             live += 1;
@@ -209,7 +229,9 @@ impl Retired {
                     ended.add(&reason);
                 }
             }
-            combine(&mut counters, &shared.stats.snapshot(), u64::wrapping_add);
+            let live = shared.stats.snapshot();
+            combine(&mut counters, &live, u64::wrapping_add);
+            add_worker(&mut worker_packets, shared.worker, packets(&live));
         }
         Totals {
             sessions,
@@ -219,6 +241,7 @@ impl Retired {
             dtls_ok: self.dtls_ok,
             setup_latency: self.setup_latency.clone(),
             dtls_duration: self.dtls_duration.clone(),
+            worker_packets,
         }
     }
 }
@@ -314,7 +337,7 @@ mod tests {
         a.stats.forwarded(Direction::FromBrowser, false, 100);
         a.stats
             .dropped(Direction::FromEnterprise, Counter::Replayed);
-        retired.add_late(&counted, &a.stats.snapshot());
+        retired.add_late(0, &counted, &a.stats.snapshot());
         let gone = retired.totals(std::iter::empty());
         assert_eq!(gone.sessions, StateCounts::default());
         assert_eq!(gone.created, 1);
@@ -323,5 +346,6 @@ mod tests {
         assert_eq!(gone.counters.browser_to_enterprise.bytes, 200);
         assert_eq!(gone.counters.enterprise_to_browser.drops.replayed, 1);
         assert_eq!((gone.dtls_ok, gone.setup_latency.count), (1, 1));
+        assert_eq!(gone.worker_packets, vec![2]);
     }
 }
