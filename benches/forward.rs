@@ -23,7 +23,9 @@
 //! Before the criterion groups, a paced run at VoIP rates (50 packets/s per session, 2 s)
 //! prints loss and one-way latency percentiles through each forwarder.
 //!
-//! Run: `cargo bench --bench forward` (about two minutes).
+//! Run: `cargo bench --bench forward` (about two minutes). With `FORWARD_BENCH_SCRAPE_MS=1000`
+//! a thread reads the relay as a metrics scrape does (`Relay::totals`, `Relay::stats`) once
+//! a second throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 #[path = "../crates/relay/tests/common/mod.rs"]
@@ -413,6 +415,18 @@ fn relay_rig(sessions: usize) -> RelayRig {
     config.max_sessions = sessions;
     config.media_timeout = Duration::from_secs(600);
     let relay = Relay::start(config, common::dtls_config()).unwrap();
+    // FORWARD_BENCH_SCRAPE_MS=1000: read the forwarder as a metrics scrape does (the admin
+    // listener's /metrics) every so many milliseconds, until the relay shuts down.
+    let scrape = std::env::var("FORWARD_BENCH_SCRAPE_MS").ok();
+    if let Some(ms) = scrape.and_then(|v| v.parse::<u64>().ok()) {
+        let scraped = relay.clone();
+        std::thread::spawn(move || {
+            while scraped.workers_alive() {
+                std::thread::sleep(Duration::from_millis(ms));
+                std::hint::black_box((scraped.totals(), scraped.stats()));
+            }
+        });
+    }
     let enterprise = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     let first = Browser::new();
     let browser_socket = first.socket.try_clone().unwrap();

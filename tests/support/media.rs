@@ -118,38 +118,47 @@ impl MediaEdge {
             "turn": turn.map(Turn::ice_server),
             "calls": calls,
         });
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/media_peer.py");
-        let mut child = Command::new(crate::python())
-            .arg(script)
-            .arg(plan.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start media_peer.py");
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while child.try_wait().expect("wait for media_peer.py").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let output = child.wait_with_output().expect("media_peer.py output");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(
-            output.status.success(),
-            "media_peer.py failed ({}):\n{stderr}",
-            output.status
-        );
-        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "media_peer.py printed no report ({e}):\n{}\n{stderr}",
-                String::from_utf8_lossy(&output.stdout)
-            )
-        });
-        report["calls"].clone()
+        run_media_peer(&plan)
     }
+}
+
+/// Runs `tests/python/media_peer.py` with `plan` (its docstring describes the plan) and
+/// returns the report's `calls` object.
+///
+/// # Panics
+/// When the peer fails, or runs longer than two minutes (it is killed).
+pub fn run_media_peer(plan: &Value) -> Value {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/media_peer.py");
+    let mut child = Command::new(crate::python())
+        .arg(script)
+        .arg(plan.to_string())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start media_peer.py");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while child.try_wait().expect("wait for media_peer.py").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().expect("media_peer.py output");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "media_peer.py failed ({}):\n{stderr}",
+        output.status
+    );
+    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "media_peer.py printed no report ({e}):\n{}\n{stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    });
+    report["calls"].clone()
 }
 
 impl Drop for MediaEdge {

@@ -68,6 +68,13 @@ pub(crate) fn build(config: &ApiConfig, relay: Relay) -> Result<(Router, Arc<Gat
             gate::admit_request,
         ))
         .layer(DefaultBodyLimit::max(config.max_body));
+    let router = match &config.metrics {
+        Some(metrics) => router.layer(middleware::from_fn_with_state(
+            metrics.clone(),
+            crate::metrics::record,
+        )),
+        None => router,
+    };
     Ok((router, gate))
 }
 

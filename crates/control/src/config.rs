@@ -67,6 +67,10 @@ pub struct ApiConfig {
     /// 20 requests/s per source, burst 100). Not part of the `[api]` section.
     #[serde(skip)]
     pub guard: Option<edge_guard::Guard>,
+    /// Where requests are counted and timed, for metrics; none when `None`. Not part of the
+    /// `[api]` section.
+    #[serde(skip)]
+    pub metrics: Option<crate::ApiMetrics>,
 }
 
 /// `api.tls`: PEM files, re-read on SIGHUP.
@@ -139,6 +143,7 @@ impl fmt::Debug for ApiConfig {
             .field("max_connections", &self.max_connections)
             .field("max_body", &self.max_body)
             .field("guard", &self.guard.as_ref().map(|_| "<shared>"))
+            .field("metrics", &self.metrics.is_some())
             .finish()
     }
 }
@@ -158,6 +163,7 @@ impl ApiConfig {
             max_connections: default_max_connections(),
             max_body: default_max_body(),
             guard: None,
+            metrics: None,
         }
     }
 

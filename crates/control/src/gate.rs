@@ -196,9 +196,7 @@ impl Gate {
 
     /// The seconds a source over the rate limit should wait: one token's refill, at least 1.
     fn retry_after(&self) -> u64 {
-        let rate = self.guard.config().rate.api.rate;
-        // The guard validated rate > 0 and finite; the cast saturates.
-        (1.0 / rate).ceil().max(1.0) as u64
+        self.guard.config().rate.api.retry_after()
     }
 }
 

@@ -63,6 +63,7 @@ mod config;
 mod cors;
 mod error;
 mod gate;
+mod metrics;
 mod negotiation;
 mod origin;
 mod sdp;
@@ -77,8 +78,10 @@ pub use config::{ApiConfig, Cors, Tls};
 /// one up without depending on edge-guard themselves.
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
+pub use metrics::{ApiMetrics, RouteFigures};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::{serve, serve_with, ApiHandle};
+pub use tls::Certificates;
 
 /// Entry points for the cargo-fuzz targets in `crates/control/fuzz`; not part of the API.
 #[doc(hidden)]

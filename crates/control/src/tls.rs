@@ -12,9 +12,10 @@ use tokio_rustls::TlsAcceptor;
 use crate::config::Tls;
 use crate::Error;
 
-/// The TLS side of the listener: the files and the configuration built from them.
+/// The TLS side of a listener: the files and the configuration built from them. The
+/// media-edge binary's admin listener serves with it too.
 #[derive(Debug)]
-pub(crate) struct Certificates {
+pub struct Certificates {
     files: Tls,
     current: RwLock<Arc<ServerConfig>>,
 }
@@ -24,7 +25,7 @@ impl Certificates {
     ///
     /// # Errors
     /// [`Error::Config`] naming `tls.certificate` or `tls.private-key` and the file.
-    pub(crate) fn load(files: &Tls) -> Result<Self, Error> {
+    pub fn load(files: &Tls) -> Result<Self, Error> {
         Ok(Certificates {
             current: RwLock::new(server_config(files)?),
             files: files.clone(),
@@ -32,7 +33,7 @@ impl Certificates {
     }
 
     /// The acceptor for a new connection, with the certificate in force now.
-    pub(crate) fn acceptor(&self) -> TlsAcceptor {
+    pub fn acceptor(&self) -> TlsAcceptor {
         let current = self.current.read().unwrap_or_else(PoisonError::into_inner);
         TlsAcceptor::from(Arc::clone(&current))
     }
@@ -40,7 +41,7 @@ impl Certificates {
     /// Re-reads the files. On success new connections get the new certificate; on failure
     /// the previous one stays in force and the error (naming the file) is logged and
     /// returned.
-    pub(crate) fn reload(&self) -> Result<(), Error> {
+    pub fn reload(&self) -> Result<(), Error> {
         match server_config(&self.files) {
             Ok(config) => {
                 *self.current.write().unwrap_or_else(PoisonError::into_inner) = config;

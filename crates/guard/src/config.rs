@@ -162,6 +162,13 @@ impl RateLimit {
         Duration::from_secs_f64(1.0 / self.rate)
     }
 
+    /// The seconds a source over this limit should wait (`Retry-After`): one token's
+    /// refill, at least 1.
+    pub fn retry_after(&self) -> u64 {
+        // validate() keeps rate > 0 and finite; the cast saturates.
+        (1.0 / self.rate).ceil().max(1.0) as u64
+    }
+
     /// Time an empty bucket takes to fill.
     pub(crate) fn depth(&self) -> Duration {
         self.interval().saturating_mul(self.burst)

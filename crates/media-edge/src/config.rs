@@ -47,6 +47,32 @@ pub struct Config {
     /// `[drain]`: what SIGTERM does before the process exits.
     #[serde(default)]
     pub drain: Drain,
+    /// `[admin]`: the admin listener (Prometheus metrics, health and readiness probes);
+    /// none without the section (the embedded default has it).
+    pub admin: Option<Admin>,
+}
+
+/// `[admin]`: `/metrics`, `/healthz` and `/readyz` over HTTP, no token.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Admin {
+    /// Where the admin listener binds. Default `127.0.0.1:9480`.
+    #[serde(default = "default_admin_listen")]
+    pub listen: SocketAddr,
+    /// Serve HTTPS with this certificate and key (loaded like `api.tls`).
+    pub tls: Option<edge_control::Tls>,
+    /// Plain HTTP is served only on a loopback `listen` address unless this is true (for a
+    /// scraper on a trusted network). Default false.
+    #[serde(default)]
+    pub allow_insecure_http: bool,
+}
+
+/// The admin listener's default address: loopback, port 9480.
+pub const DEFAULT_ADMIN_LISTEN: SocketAddr =
+    SocketAddr::new(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 9480);
+
+fn default_admin_listen() -> SocketAddr {
+    DEFAULT_ADMIN_LISTEN
 }
 
 /// `[drain]`: on the first SIGTERM the process stops taking new work (readiness false, no
@@ -422,6 +448,17 @@ impl Config {
             bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
         }
         self.guard.validate().map_err(|e| anyhow!("guard.{e}"))?;
+        if let Some(admin) = &self.admin {
+            let ip = admin.listen.ip().to_canonical();
+            if admin.tls.is_none() && !admin.allow_insecure_http && !ip.is_loopback() {
+                bail!(
+                    "admin.listen: {} is not a loopback address: configure admin.tls \
+                     (certificate and private-key) to serve HTTPS there, or set \
+                     admin.allow-insecure-http = true to serve plain HTTP",
+                    admin.listen
+                );
+            }
+        }
         if let Some(relay) = &self.relay {
             relay.validate()?;
         }
@@ -491,6 +528,7 @@ impl Config {
     /// a browser whose only way in is TURN relays to them. (TURN adds its own listeners.)
     fn protected_peers(&self) -> Vec<SocketAddr> {
         let mut peers: Vec<SocketAddr> = self.api.iter().map(|a| a.listen).collect();
+        peers.extend(self.admin.iter().map(|a| a.listen));
         if let Some(relay) = &self.relay {
             let e = &relay.enterprise;
             let ip = e.transport_address;

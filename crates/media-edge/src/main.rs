@@ -4,14 +4,16 @@
 //! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
 //! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
+mod admin;
 mod config;
 mod firewall;
 mod host;
-#[allow(dead_code)] // `is_ready` is read by the admin listener's /readyz (issue 13, items 1-2)
 mod lifecycle;
 mod logging;
 mod media;
+mod metrics;
 mod notify;
+mod procfs;
 mod reload;
 mod signals;
 mod transport;
@@ -163,6 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if let Some(line) = media::summary(&config) {
             tracing::info!("{line}");
         }
+        let admin = admin::start(&config, &service, media.as_ref(), &lifecycle, &guard).await?;
         lifecycle.mark_bound();
         notify::notify("READY=1");
         let process = Process {
@@ -176,6 +179,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         };
         let waited = signals::run(signals, process).await;
         tracing::info!("shutting down");
+        if let Some(admin) = admin {
+            admin.shutdown().await;
+        }
         if let Some(media) = media {
             media.shutdown().await?;
         }

@@ -16,6 +16,8 @@ use crate::config::{Config, Dtls};
 pub struct Media {
     relay: Relay,
     api: Option<Api>,
+    /// The API's request counts and latencies, for metrics.
+    api_metrics: Option<edge_control::ApiMetrics>,
 }
 
 struct Api {
@@ -39,13 +41,33 @@ impl Media {
         let fingerprint = dtls.certificate().fingerprint();
         let relay = Relay::start(relay_config, dtls).context("cannot start the forwarder")?;
         tracing::info!("media-edge forwarder: DTLS certificate {fingerprint}");
+        let api_metrics = config
+            .api
+            .as_ref()
+            .map(|_| edge_control::ApiMetrics::default());
         let api = match &config.api {
             Some(api_config) => {
-                Some(start_api(api_config.clone(), relay.clone(), guard.clone()).await?)
+                let mut api_config = api_config.clone();
+                api_config.metrics = api_metrics.clone();
+                Some(start_api(api_config, relay.clone(), guard.clone()).await?)
             }
             None => None,
         };
-        Ok(Some(Media { relay, api }))
+        Ok(Some(Media {
+            relay,
+            api,
+            api_metrics,
+        }))
+    }
+
+    /// The forwarder.
+    pub fn relay(&self) -> &Relay {
+        &self.relay
+    }
+
+    /// The API's request counts and latencies, when there is an API.
+    pub fn api_metrics(&self) -> Option<&edge_control::ApiMetrics> {
+        self.api_metrics.as_ref()
     }
 
     /// Whether the API (when there is one) still serves.

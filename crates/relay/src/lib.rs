@@ -60,6 +60,7 @@ mod relay;
 mod session;
 mod snapshot;
 mod spec;
+mod totals;
 mod worker;
 
 pub use admission::RelayStats;
@@ -72,6 +73,7 @@ pub use spec::{
     BrowserRemote, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, SessionId, SessionInfo,
     SessionSpec,
 };
+pub use totals::{EndCounts, Histogram, StateCounts, Totals, LATENCY_BUCKETS};
 
 /// Re-exported so callers can name ports without depending on edge-udp.
 pub use edge_udp::PortRange;

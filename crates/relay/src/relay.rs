@@ -15,6 +15,7 @@ use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
 use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
 use crate::snapshot::{Shared, Status};
+use crate::totals::{Observed, Retired, Totals};
 use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
     credentials, BrowserRemote, EnterpriseRemote, Error, RelayConfig, SessionId, SessionInfo,
@@ -49,6 +50,9 @@ struct Inner {
     srtp: edge_srtp::Config,
     workers: Vec<WorkerHandle>,
     table: Mutex<HashMap<SessionId, Record>>,
+    /// What sessions gone from the table leave to the totals. Locked only with `table`
+    /// held (table first), so a session is always counted in exactly one of them.
+    retired: Mutex<Retired>,
 }
 
 /// What the control plane keeps about a session.
@@ -56,6 +60,8 @@ struct Record {
     shared: Arc<Shared>,
     /// Whether the enterprise leg is SDES-SRTP.
     sdes: bool,
+    /// What the totals have taken from it so far.
+    observed: Observed,
 }
 
 impl Relay {
@@ -137,6 +143,7 @@ impl Relay {
                 srtp,
                 workers,
                 table: Mutex::new(HashMap::new()),
+                retired: Mutex::new(Retired::default()),
                 config,
             }),
         })
@@ -233,6 +240,8 @@ impl Relay {
                 enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
                 ended_at: None,
                 browser_known: browser.is_some(),
+                dtls_started: None,
+                connected_at: None,
             },
         ));
         let strict = spec.strict_source.unwrap_or(inner.config.strict_source);
@@ -264,7 +273,14 @@ impl Relay {
         };
         inner.workers[worker].send(Command::Add(Box::new(new)))?;
         reservation.keep();
-        table.insert(id, Record { shared, sdes });
+        table.insert(
+            id,
+            Record {
+                shared,
+                sdes,
+                observed: Observed::default(),
+            },
+        );
         Ok(SessionInfo {
             id,
             public_addr,
@@ -326,18 +342,41 @@ impl Relay {
     /// # Errors
     /// [`Error::UnknownSession`]; [`Error::Stopped`] when its worker is gone.
     pub fn remove_session(&self, id: SessionId) -> Result<(), Error> {
-        let record = self
-            .inner
-            .table()
-            .remove(&id)
-            .ok_or(Error::UnknownSession(id))?;
+        let mut table = self.inner.table();
+        let record = table.remove(&id).ok_or(Error::UnknownSession(id))?;
         let shared = record.shared;
+        let counted = self.inner.retired().retire(&shared, record.observed);
+        drop(table);
         if shared.status(|s| s.state.is_ended()) {
             return Ok(());
         }
         let (done, wait) = mpsc::sync_channel(1);
         self.inner.workers[shared.worker].send(Command::Remove(id, done))?;
-        wait.recv_timeout(REMOVE_WAIT).map_err(|_| Error::Stopped)
+        let closed = wait.recv_timeout(REMOVE_WAIT).map_err(|_| Error::Stopped);
+        // The worker may have forwarded a few more packets before it closed the session.
+        let _table = self.inner.table();
+        self.inner
+            .retired()
+            .add_late(shared.worker, &counted, &shared.stats.snapshot());
+        closed
+    }
+
+    /// The forwarder's figures summed over every session since start (for metrics): one
+    /// pass over the session table under its lock, nothing on the data path.
+    pub fn totals(&self) -> Totals {
+        let now = Instant::now();
+        let mut table = self.inner.pruned(now);
+        let mut retired = self.inner.retired();
+        let mut totals = retired.totals(table.values_mut().map(|r| (&*r.shared, &mut r.observed)));
+        // Every worker has a count, those that forwarded nothing yet included.
+        let workers = self.inner.workers.len().max(totals.worker_packets.len());
+        totals.worker_packets.resize(workers, 0);
+        totals
+    }
+
+    /// Whether every worker thread is still running (for a health probe).
+    pub fn workers_alive(&self) -> bool {
+        self.inner.workers.iter().all(WorkerHandle::is_alive)
     }
 
     /// One session's state and counters.
@@ -376,12 +415,29 @@ impl Inner {
     fn pruned(&self, now: Instant) -> MutexGuard<'_, HashMap<SessionId, Record>> {
         let linger = self.config.ended_linger;
         let mut table = self.table();
-        table.retain(|_, r| {
-            r.shared
-                .status(|s| s.ended_at)
-                .is_none_or(|t| now.saturating_duration_since(t) < linger)
-        });
+        let gone: Vec<SessionId> = table
+            .iter()
+            .filter(|(_, r)| {
+                r.shared
+                    .status(|s| s.ended_at)
+                    .is_some_and(|t| now.saturating_duration_since(t) >= linger)
+            })
+            .map(|(id, _)| *id)
+            .collect();
+        if !gone.is_empty() {
+            let mut retired = self.retired();
+            for id in gone {
+                if let Some(record) = table.remove(&id) {
+                    retired.retire(&record.shared, record.observed);
+                }
+            }
+        }
         table
+    }
+
+    /// The retired sessions' figures; lock only with the table held (table first).
+    fn retired(&self) -> MutexGuard<'_, Retired> {
+        self.retired.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// A session that has not ended.

@@ -307,6 +307,10 @@ pub(crate) struct Status {
     pub(crate) ended_at: Option<Instant>,
     /// Whether the browser's remote description is known (it may be given once).
     pub(crate) browser_known: bool,
+    /// When the DTLS handshake started (for the handshake-duration metric).
+    pub(crate) dtls_started: Option<Instant>,
+    /// When the SRTP keys were installed (the session's set-up is complete).
+    pub(crate) connected_at: Option<Instant>,
 }
 
 impl Shared {

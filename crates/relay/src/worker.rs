@@ -134,6 +134,15 @@ impl WorkerHandle {
         self.waker.wake().map_err(|_| Error::Stopped)
     }
 
+    /// Whether the worker thread is still running.
+    pub(crate) fn is_alive(&self) -> bool {
+        self.thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
+    }
+
     /// Whether [`Self::stop`] was called.
     pub(crate) fn is_stopped(&self) -> bool {
         self.stop.load(Ordering::Acquire)

@@ -148,6 +148,13 @@ impl Allocation {
         (ch.expires > now && self.permits(ch.peer.ip(), now)).then_some(ch.peer)
     }
 
+    /// Its unexpired permissions and channel bindings at `now`.
+    pub(crate) fn live_counts(&self, now: Instant) -> (usize, usize) {
+        let permissions = self.permissions.values().filter(|&&e| e > now).count();
+        let channels = self.channels.values().filter(|c| c.expires > now).count();
+        (permissions, channels)
+    }
+
     /// The live channel bound to `peer`, if any.
     pub(crate) fn channel_of(&self, peer: SocketAddr, now: Instant) -> Option<u16> {
         let number = *self.by_peer.get(&peer)?;

@@ -28,6 +28,7 @@
 mod allocation;
 mod auth;
 mod bandwidth;
+mod census;
 mod config;
 mod driver;
 mod error;
@@ -44,10 +45,11 @@ pub use allocation::{
     CloseReason, RelayPorts, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
 pub use bandwidth::BandwidthCap;
+pub use census::{Census, ErrorCounts, ERROR_CODES};
 pub use config::ServerConfig;
 pub use driver::{
-    load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, TlsListener,
-    MAX_THREADS, MAX_UDP_SOCKETS,
+    load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, SnapshotReader,
+    TlsListener, MAX_THREADS, MAX_UDP_SOCKETS,
 };
 pub use error::Error;
 pub use filter::PeerFilter;

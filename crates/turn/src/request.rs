@@ -383,7 +383,7 @@ impl Server {
     /// An error response before or without authentication: 401 and 438 carry REALM and a
     /// fresh NONCE; 420 lists the unknown attributes.
     fn error_reply(
-        &self,
+        &mut self,
         msg: &Message<'_>,
         reply: &mut [u8],
         code: u16,
@@ -391,6 +391,7 @@ impl Server {
         tuple: &FiveTuple,
         now: Instant,
     ) -> ClientAction {
+        self.stats.errors.add(code);
         let nonce = self.nonces.mint(self.unix_secs(now), tuple.remote.ip());
         let challenge = matches!(code, 401 | 438);
         let result = (|| {
@@ -416,13 +417,16 @@ impl Server {
 
     /// Encodes the response to an authenticated (or Binding) request.
     fn encode(
-        &self,
+        &mut self,
         msg: &Message<'_>,
         reply: &mut [u8],
         tuple: &FiveTuple,
         outcome: Outcome,
         key: Option<&IntegrityKey>,
     ) -> ClientAction {
+        if let Fail(code) = outcome {
+            self.stats.errors.add(code);
+        }
         let result = (|| {
             let tid = msg.transaction_id();
             let mut enc = match outcome {

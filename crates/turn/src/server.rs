@@ -85,6 +85,12 @@ pub struct Stats {
     pub to_peers: u64,
     /// Datagrams relayed peer -> client.
     pub to_clients: u64,
+    /// Payload bytes relayed client -> peer.
+    pub to_peers_bytes: u64,
+    /// Payload bytes relayed peer -> client.
+    pub to_clients_bytes: u64,
+    /// Error responses sent, by code (401 includes the challenge of every normal login).
+    pub errors: crate::ErrorCounts,
     /// Inputs that were not valid STUN or ChannelData.
     pub malformed: u64,
     /// Valid inputs dropped: no allocation, permission or channel, or over the bandwidth cap.
@@ -298,6 +304,7 @@ impl Server {
         match relay {
             Some((port, peer)) => {
                 self.stats.to_peers += 1;
+                self.stats.to_peers_bytes += len as u64;
                 ClientAction::Relay {
                     port,
                     peer,
@@ -361,6 +368,7 @@ impl Server {
         // `data` borrows from `input`: its offset is where the payload sits.
         let start = data.as_ptr() as usize - input.as_ptr() as usize;
         self.stats.to_peers += 1;
+        self.stats.to_peers_bytes += data.len() as u64;
         ClientAction::Relay {
             port,
             peer,
@@ -381,9 +389,13 @@ impl Server {
         buf: &mut [u8],
         payload: Range<usize>,
     ) -> Option<(FiveTuple, Range<usize>)> {
+        let len = payload.len() as u64;
         let framed = self.frame_for_client(now, port, peer, buf, payload);
         match framed {
-            Some(_) => self.stats.to_clients += 1,
+            Some(_) => {
+                self.stats.to_clients += 1;
+                self.stats.to_clients_bytes += len;
+            }
             None => self.stats.dropped += 1,
         }
         framed
@@ -618,6 +630,26 @@ impl Server {
     /// Counters since start.
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Live allocations by client transport and their live permissions and channels: a
+    /// walk over every allocation, for a driver to call about once a second.
+    pub fn census(&self, now: Instant) -> crate::Census {
+        let mut census = crate::Census::default();
+        for slot in 0..self.allocations.slot_count() {
+            let Some(a) = self.allocations.get(slot) else {
+                continue;
+            };
+            match a.tuple.transport {
+                crate::Transport::Udp => census.udp += 1,
+                crate::Transport::Tcp => census.tcp += 1,
+                crate::Transport::Tls => census.tls += 1,
+            }
+            let (permissions, channels) = a.live_counts(now);
+            census.permissions += permissions as u64;
+            census.channels += channels as u64;
+        }
+        census
     }
 
     /// Live allocations of this server (one thread's, when several share a [`Ledger`]).

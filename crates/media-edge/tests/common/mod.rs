@@ -223,13 +223,12 @@ pub fn http(api: SocketAddr, method: &str, path: &str, token: &str, body: &str) 
 /// status code (0 when the server closed without an
 /// answer) and the body.
 pub fn exchange(
-    mut stream: TcpStream,
+    stream: TcpStream,
     method: &str,
     path: &str,
     token: &str,
     body: &str,
 ) -> (u16, String) {
-    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
     let authorization = if token.is_empty() {
         String::new()
     } else {
@@ -240,13 +239,9 @@ pub fn exchange(
          Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     );
-    if stream.write_all(request.as_bytes()).is_err() {
+    let Some(response) = send_raw(stream, &request) else {
         return (0, String::new());
-    }
-    let mut response = String::new();
-    if stream.read_to_string(&mut response).is_err() {
-        return (0, response);
-    }
+    };
     let status = response
         .split(' ')
         .nth(1)
@@ -257,6 +252,16 @@ pub fn exchange(
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     (status, body)
+}
+
+/// Writes `request` as it is on `stream` and reads until the server closes: the whole
+/// response (status line, headers, body), or `None` when the exchange failed.
+pub fn send_raw(mut stream: TcpStream, request: &str) -> Option<String> {
+    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    Some(response)
 }
 
 /// How many UDP sockets process `pid` holds bound to exactly `addr` (IPv4), read back from

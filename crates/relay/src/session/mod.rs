@@ -241,6 +241,7 @@ impl Session {
             Ok(handshake) => {
                 self.handshake = Some(Box::new(handshake));
                 self.dtls_pending = true;
+                self.shared.status(|s| s.dtls_started = Some(now));
             }
             Err(e) => self.end(now, EndReason::DtlsFailed(e.to_string())),
         }
@@ -286,6 +287,7 @@ impl Session {
         self.browser_in = Some(Inbound::new(&remote, &self.srtp_config)?);
         self.browser_out = Some(Outbound::new(&local, &self.srtp_config)?);
         self.last_media = now;
+        self.shared.status(|s| s.connected_at = Some(now));
         self.advance(Phase::DtlsConnected);
         Ok(())
     }

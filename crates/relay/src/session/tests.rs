@@ -151,6 +151,8 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             enterprise_remote: None,
             ended_at: None,
             browser_known: true,
+            dtls_started: None,
+            connected_at: None,
         },
     ));
     let mut session = Session::new(

@@ -257,6 +257,7 @@ impl EventLoop {
             if now.duration_since(last_sweep) >= CONN_SWEEP {
                 self.sweep_conns(now);
                 self.server.release_banned(now, &mut self.relays);
+                self.shared.publish_census(&self.server.census(now));
                 last_sweep = now;
             }
             self.log_events();
@@ -616,6 +617,7 @@ impl EventLoop {
         set(&s.dropped, stats.dropped + self.counters.dropped.get());
         set(&s.banned_closed, self.counters.banned_closed.get());
         s.publish_guard(&stats);
+        s.publish_extra(&stats);
     }
 
     fn close_all(&mut self) {

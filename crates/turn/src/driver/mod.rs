@@ -152,6 +152,15 @@ pub struct Snapshot {
     /// UDP allocations released by the once-a-second sweep because their client's source was
     /// banned after they were created ([`Stats::banned_released`](crate::Stats)).
     pub banned_released: u64,
+    /// Payload bytes relayed client -> peer.
+    pub to_peers_bytes: u64,
+    /// Payload bytes relayed peer -> client.
+    pub to_clients_bytes: u64,
+    /// Error responses sent, by code.
+    pub errors: crate::ErrorCounts,
+    /// Allocations by transport, permissions and channels, as of the last once-a-second
+    /// census.
+    pub census: crate::Census,
 }
 
 impl Snapshot {
@@ -170,6 +179,10 @@ impl Snapshot {
             rate_limited: self.rate_limited + o.rate_limited,
             banned_closed: self.banned_closed + o.banned_closed,
             banned_released: self.banned_released + o.banned_released,
+            to_peers_bytes: self.to_peers_bytes + o.to_peers_bytes,
+            to_clients_bytes: self.to_clients_bytes + o.to_clients_bytes,
+            errors: self.errors.plus(&o.errors),
+            census: self.census.plus(&o.census),
         }
     }
 }
@@ -178,6 +191,8 @@ impl Snapshot {
 #[derive(Debug, Default)]
 struct Shared {
     stop: AtomicBool,
+    /// Cleared when the event loop thread ends, however it ends.
+    alive: AtomicBool,
     allocations: AtomicU64,
     connections: AtomicU64,
     to_peers: AtomicU64,
@@ -189,6 +204,11 @@ struct Shared {
     rate_limited: AtomicU64,
     banned_closed: AtomicU64,
     banned_released: AtomicU64,
+    to_peers_bytes: AtomicU64,
+    to_clients_bytes: AtomicU64,
+    errors: [AtomicU64; crate::ERROR_CODES.len() + 1],
+    /// udp, tcp, tls, permissions, channels.
+    census: [AtomicU64; 5],
 }
 
 impl Shared {
@@ -208,6 +228,44 @@ impl Shared {
             rate_limited: get(&self.rate_limited),
             banned_closed: get(&self.banned_closed),
             banned_released: get(&self.banned_released),
+            to_peers_bytes: get(&self.to_peers_bytes),
+            to_clients_bytes: get(&self.to_clients_bytes),
+            errors: crate::ErrorCounts::from_slots(self.errors.each_ref().map(get)),
+            census: {
+                let [udp, tcp, tls, permissions, channels] = self.census.each_ref().map(get);
+                crate::Census {
+                    udp,
+                    tcp,
+                    tls,
+                    permissions,
+                    channels,
+                }
+            },
+        }
+    }
+
+    /// Publishes a census of the core's allocations.
+    pub(crate) fn publish_census(&self, census: &crate::Census) {
+        let values = [
+            census.udp,
+            census.tcp,
+            census.tls,
+            census.permissions,
+            census.channels,
+        ];
+        for (cell, value) in self.census.iter().zip(values) {
+            cell.store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// Publishes the core's byte and error-response counters.
+    pub(crate) fn publish_extra(&self, stats: &crate::Stats) {
+        self.to_peers_bytes
+            .store(stats.to_peers_bytes, Ordering::Relaxed);
+        self.to_clients_bytes
+            .store(stats.to_clients_bytes, Ordering::Relaxed);
+        for (cell, value) in self.errors.iter().zip(stats.errors.slots()) {
+            cell.store(*value, Ordering::Relaxed);
         }
     }
 
@@ -358,9 +416,12 @@ impl Service {
                 0 => "turn-loop".to_owned(),
                 _ => format!("turn-loop-{i}"),
             };
-            let thread = std::thread::Builder::new()
-                .name(name)
-                .spawn(move || event_loop.run())?;
+            shared.alive.store(true, Ordering::Release);
+            let alive = Alive(shared.clone());
+            let thread = std::thread::Builder::new().name(name).spawn(move || {
+                let _alive = alive;
+                event_loop.run()
+            })?;
             service.workers.push(Worker {
                 thread: Some(thread),
                 waker,
@@ -444,14 +505,16 @@ impl Service {
     /// The latest published counters, summed over the threads (each at most one loop
     /// iteration old); free ports from the shared pool.
     pub fn snapshot(&self) -> Snapshot {
-        let free_ports = self.ledger.free_ports() as u64;
-        self.workers.iter().map(|w| w.shared.snapshot()).fold(
-            Snapshot {
-                free_ports,
-                ..Snapshot::default()
-            },
-            |sum, s| sum.plus(&s),
-        )
+        self.reader().snapshot()
+    }
+
+    /// A handle that reads [`Snapshot`]s and liveness from another thread (a metrics
+    /// collector) without owning the service.
+    pub fn reader(&self) -> SnapshotReader {
+        SnapshotReader {
+            shared: self.workers.iter().map(|w| w.shared.clone()).collect(),
+            ledger: self.ledger.clone(),
+        }
     }
 
     /// Each thread's own counters, in thread order: how the kernel spread the clients (free
@@ -490,6 +553,43 @@ impl Service {
             result = result.and(joined);
         }
         result
+    }
+}
+
+/// Reads a running [`Service`]'s counters and liveness from any thread
+/// ([`Service::reader`]); cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SnapshotReader {
+    shared: Vec<Arc<Shared>>,
+    ledger: Ledger,
+}
+
+impl SnapshotReader {
+    /// The latest published counters, summed over the threads (each at most one loop
+    /// iteration old); free ports from the shared pool.
+    pub fn snapshot(&self) -> Snapshot {
+        let free_ports = self.ledger.free_ports() as u64;
+        self.shared.iter().map(|s| s.snapshot()).fold(
+            Snapshot {
+                free_ports,
+                ..Snapshot::default()
+            },
+            |sum, s| sum.plus(&s),
+        )
+    }
+
+    /// Whether every event loop thread is still running.
+    pub fn is_alive(&self) -> bool {
+        self.shared.iter().all(|s| s.alive.load(Ordering::Acquire))
+    }
+}
+
+/// Clears [`Shared::alive`] when the event loop thread ends, a panic included.
+struct Alive(Arc<Shared>);
+
+impl Drop for Alive {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Release);
     }
 }
 
