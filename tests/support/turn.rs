@@ -227,11 +227,12 @@ impl TurnServer {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
-    /// Sends SIGTERM and waits up to 30 s (a hang guard) for a clean exit; true when it
-    /// exited with 0.
+    /// Sends SIGINT (stop at once, every allocation ended: SIGTERM would drain, waiting for
+    /// the test's allocations to end) and waits up to 30 s (a hang guard) for a clean exit;
+    /// true when it exited with 0.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
+            .args(["-INT", &self.child.id().to_string()])
             .status();
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {

@@ -64,9 +64,13 @@ pub fn run(setup: &FloodSetup, stop: &AtomicBool) -> Result<FloodReport, Error> 
     let start = Instant::now();
     while !stop.load(Ordering::Relaxed) && start.elapsed() < setup.duration {
         if let Some(rate) = setup.rate {
-            // Paced: never ahead of `rate` requests per second since the start.
-            let due = start + Duration::from_secs_f64(sent as f64 / f64::from(rate.max(1)));
-            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+            // Paced: never ahead of `rate` requests per second since the start, and no batch
+            // due after the end.
+            let offset = Duration::from_secs_f64(sent as f64 / f64::from(rate.max(1)));
+            if offset >= setup.duration {
+                break;
+            }
+            if let Some(wait) = (start + offset).checked_duration_since(Instant::now()) {
                 std::thread::sleep(wait);
             }
         }
