@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs the real peers the tests need (Debian packages and a Python
-# venv), then checks formatting and lints and runs every test, including each benchmark once.
+# venv), then checks formatting, lints and the rustdoc (warnings are errors), and runs every
+# test, including each benchmark once.
 # No test skips for a missing peer: this script is what puts the peers there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,6 +47,7 @@ export MEDIA_EDGE_PYTHON="$venv/bin/python"
 cargo fmt --all -- --check
 cargo fetch --locked
 cargo clippy --workspace --all-targets --frozen -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --frozen
 
 # The tests run in a network namespace of their own: only loopback exists there, nothing else
 # on the host (a system coturn on 3478, another test run) shares its ports, and its ephemeral

@@ -40,6 +40,19 @@
 //! exhausted resources ([`Error::TooManySessions`], [`Error::PortsExhausted`]), or the
 //! operating system.
 //!
+//! # Threads and the per-packet path
+//! [`Relay::start`] spawns [`RelayConfig::workers`] data-plane threads (`relay-worker-N`),
+//! each one mio event loop owning the sockets of the sessions pinned to it; a new session
+//! goes to the least-loaded worker, and the control plane reaches a worker only through a
+//! command channel and a `mio::Waker`. Per ready socket a worker receives a batch
+//! (`recvmmsg`), demultiplexes each datagram by its first byte (RFC 7983: STUN, DTLS,
+//! SRTP/RTP), transforms media in place (SRTP unprotect or protect in the batch's own
+//! slots) and sends the batch from the other leg's socket (`sendmmsg`, GSO for runs of
+//! equal-size datagrams to one destination). A socket's token names its session, so there
+//! is no lookup by address; a work limiter bounds how much one socket is read per loop turn.
+//! Nothing allocates and nothing locks per packet; counters are single-writer atomics the
+//! control plane reads.
+//!
 //! # What it does not do
 //! No SDP (the control plane parses and writes it), no full ICE agent (ICE-lite only: the
 //! browser is the controlling agent, the relay answers checks on its single host candidate),

@@ -7,8 +7,10 @@
 //! outputs are written into the caller's buffers, and relay sockets are opened and closed
 //! through the [`RelayPorts`] the driver passes in.
 //!
-//! [`Service`] is the driver: one mio event loop thread with the UDP, TCP and TLS listeners
-//! (rustls, certificate and key from PEM files) and every relay socket.
+//! [`Service`] is the driver: [`ServiceConfig::threads`] mio event loop threads, each with its
+//! own `SO_REUSEPORT` UDP, TCP and TLS listeners (rustls, certificate and key from PEM files)
+//! and the relay sockets of the allocations it created; relay ports and quotas come from one
+//! shared [`Ledger`].
 //!
 //! What it does not do: TCP relay allocations (RFC 6062), dual-stack allocations
 //! (ADDITIONAL-ADDRESS-FAMILY is ignored), EVEN-PORT reservations (the R bit), DTLS client
