@@ -59,7 +59,8 @@ pids=()
 rmem_before=$(sysctl -n net.core.rmem_default)
 cleanup() {
     sysctl -qw net.core.rmem_default="$rmem_before" || true
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    # SIGINT: stop at once (media-edge drains on SIGTERM, waiting for its allocations).
+    for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }

@@ -14,8 +14,9 @@ results="$work/results.jsonl"
 pids=()
 
 cleanup() {
+    # SIGINT: stop at once (media-edge drains on SIGTERM, waiting for its allocations).
     for pid in "${pids[@]}"; do
-        kill "$pid" 2>/dev/null || true
+        kill -INT "$pid" 2>/dev/null || true
     done
     wait 2>/dev/null || true
 }
@@ -65,7 +66,7 @@ PY
 
 # stop PID: ends a server started with `start`.
 stop() {
-    kill "$1" 2>/dev/null || true
+    kill -INT "$1" 2>/dev/null || true
     wait "$1" 2>/dev/null || true
     sleep 0.5
 }
