@@ -59,8 +59,11 @@ pids=()
 rmem_before=$(sysctl -n net.core.rmem_default)
 cleanup() {
     sysctl -qw net.core.rmem_default="$rmem_before" || true
-    # SIGINT: stop at once (media-edge drains on SIGTERM, waiting for its allocations).
+    # SIGINT stops media-edge at once (its SIGTERM drains, waiting for the allocations);
+    # coturn ignores SIGINT: SIGTERM follows for what is still running.
     for pid in "${pids[@]}"; do kill -INT "$pid" 2>/dev/null || true; done
+    sleep 1
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     wait 2>/dev/null || true
     rm -rf "$tmp"
 }

@@ -13,10 +13,20 @@ work="$(mktemp -d /tmp/sidebyside.XXXXXX)"
 results="$work/results.jsonl"
 pids=()
 
+# halt PID: SIGINT (media-edge stops at once; its SIGTERM drains, waiting for the
+# generator's allocations), then SIGTERM for servers that ignore SIGINT (coturn).
+halt() {
+    kill -INT "$1" 2>/dev/null || return 0
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+        kill -0 "$1" 2>/dev/null || return 0
+        sleep 0.2
+    done
+    kill -TERM "$1" 2>/dev/null || true
+}
+
 cleanup() {
-    # SIGINT: stop at once (media-edge drains on SIGTERM, waiting for its allocations).
     for pid in "${pids[@]}"; do
-        kill -INT "$pid" 2>/dev/null || true
+        halt "$pid"
     done
     wait 2>/dev/null || true
 }
@@ -66,7 +76,7 @@ PY
 
 # stop PID: ends a server started with `start`.
 stop() {
-    kill -INT "$1" 2>/dev/null || true
+    halt "$1"
     wait "$1" 2>/dev/null || true
     sleep 0.5
 }
