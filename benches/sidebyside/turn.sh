@@ -29,6 +29,8 @@ level = "warn"
 [turn]
 realm = "bench"
 listen-udp = ["127.0.0.1:$port"]
+# One TURN thread: each server gets one core (turn.threads defaults to one per core).
+threads = ${THREADS:-1}
 [turn.relay]
 address = "127.0.0.1"
 port-range = "$relay-$relay_last"
