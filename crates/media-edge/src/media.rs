@@ -91,15 +91,24 @@ impl Media {
         }
     }
 
-    /// Applies the `[api]` keys that change live from a reloaded `config` (tokens, CORS,
+    /// Re-reads the forwarder's DTLS certificate for new sessions (when `[dtls]` names one: a
+    /// generated certificate stays, a new one would change the fingerprint for nothing),
+    /// applies the `[api]` keys that change live from a reloaded `config` (tokens, CORS,
     /// clients and connection limits) and re-reads the API's certificate.
     ///
     /// # Errors
-    /// A bad `[api]` value (nothing applied) or a certificate file that does not load (the
-    /// rest applied), named.
+    /// A bad `[api]` value (nothing of it applied) or a certificate file that does not load
+    /// (that certificate stays, the rest is applied), named.
     pub fn reload(&self, config: &Config, guard: &Guard) -> anyhow::Result<()> {
+        let dtls = match config.dtls.certificate {
+            Some(_) => dtls_config(&config.dtls).map(|dtls| {
+                let fingerprint = self.relay.set_dtls(dtls);
+                tracing::info!("reload: DTLS certificate {fingerprint} for new sessions");
+            }),
+            None => Ok(()),
+        };
         let (Some(api), Some(api_config)) = (&self.api, &config.api) else {
-            return Ok(());
+            return dtls;
         };
         let mut api_config = api_config.clone();
         if api_config.tokens.is_empty() {
@@ -107,7 +116,7 @@ impl Media {
         }
         api_config.guard = Some(guard.clone());
         api.handle.reload(&api_config)?;
-        Ok(())
+        dtls
     }
 
     /// Stops the API, then the forwarder's workers (which close every socket).

@@ -6,8 +6,11 @@
 //! - Live keys ([`LIVE`]) are applied: TURN users and shared secrets (the next Allocate,
 //!   Refresh or permission needs the new credentials; relaying goes on), TURN TLS
 //!   certificate files, API tokens, CORS whitelist, clients and connection limits,
-//!   `[guard]` (bans, allow list, rate limits; not its table shape) and `[drain]`. Every certificate (TURN TLS, API TLS) is re-read even when its file name is
-//!   unchanged: the next handshake presents the new one, open connections keep theirs.
+//!   `[guard]` (bans, allow list, rate limits; not its table shape), `[drain]` and `[dtls]`.
+//!   Every certificate (TURN TLS, API TLS, the forwarder's DTLS certificate when one is
+//!   configured) is re-read even when its file name is unchanged: the next handshake (the
+//!   next session, for DTLS) presents the new one, open connections and running calls keep
+//!   theirs.
 //! - Any other key that differs from the running configuration (listen addresses, port
 //!   ranges, the relay, the guard's table shape, ...) is refused by name, once per reload, and keeps its
 //!   running value; the live keys are applied all the same.
@@ -33,6 +36,7 @@ const LIVE: &[&str] = &[
     "api.max-connections",
     "drain",
     "guard",
+    "dtls",
 ];
 
 /// Keys below a live one that still need a restart: they shape the guard's tables.

@@ -1,5 +1,6 @@
 //! SIGTERM drains: during an aiortc call through the binary (and with a TURN allocation
-//! held), a new `POST /v1/sessions` gets 503 with `Retry-After`, a new TURN Allocate gets
+//! held), `/readyz` on the admin listener turns 503, a new `POST /v1/sessions` gets 503 with
+//! `Retry-After`, a new TURN Allocate gets
 //! 508, the held allocation keeps relaying and the call's media keeps flowing with every
 //! frame delivered both ways until aiortc deletes the session; the log says what is still
 //! open; once the allocation is deleted too the process exits 0 and its ports are free.
@@ -86,10 +87,11 @@ fn frames(what: &str, list: &Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
-    let api: SocketAddr = {
+    let free = || -> SocketAddr {
         let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         free.local_addr().unwrap()
     };
+    let (api, admin) = (free(), free());
     let config = scratch(
         "drain.toml",
         &format!(
@@ -100,6 +102,7 @@ async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
              [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38510-38519\"\n\
              [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38520-38529\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
+             [admin]\nlisten = \"{admin}\"\n\
              [drain]\ntimeout = 120\nretry-after = 7\n[log]\nformat = \"json\"\n"
         ),
     );
@@ -146,8 +149,13 @@ async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
     };
     let id = session["id"].as_str().unwrap().to_owned();
 
+    let readyz =
+        move || tokio::task::spawn_blocking(move || http(admin, "GET", "/readyz", "", "").0);
+    assert_eq!(readyz().await.unwrap(), 200, "ready before the drain");
     edge.signal("TERM");
     edge.wait_for("SIGTERM: draining for at most 120 s");
+    // Not ready: a load balancer's probe sends new work elsewhere.
+    assert_eq!(readyz().await.unwrap(), 503, "/readyz while draining");
 
     // No new session: 503 with Retry-After.
     let answer = tokio::task::spawn_blocking(move || post_session(api))

@@ -4,7 +4,8 @@
 //! rest applied); with a file that
 //! does not load (the running configuration stays, the error names the key and line); and
 //! with new TURN TLS and API TLS certificates (the next handshake, as `openssl s_client`
-//! sees it, presents the new one). Ports 38400-38499.
+//! sees it, presents the new one); with a new DTLS certificate (the next session's offer
+//! carries its fingerprint, as `openssl x509 -fingerprint` computes it). Ports 38400-38499.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -259,4 +260,79 @@ fn sighup_presents_new_turn_and_api_certificates() {
     assert_eq!(presented(turn_tls), "CN=second");
     assert_eq!(presented(api), "CN=second");
     assert!(edge.stop().success(), "exit after SIGTERM");
+}
+
+/// The SHA-256 fingerprint of the PEM certificate `cert`, as OpenSSL computes it
+/// (`openssl x509 -noout -fingerprint -sha256`): `AB:CD:...`.
+fn openssl_fingerprint(cert: &str) -> String {
+    let out = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write as _;
+            child.stdin.take().unwrap().write_all(cert.as_bytes())?;
+            child.wait_with_output()
+        })
+        .expect("openssl x509");
+    let text = String::from_utf8(out.stdout).unwrap();
+    text.trim().split_once('=').unwrap().1.to_owned()
+}
+
+/// The fingerprint in the browser offer of a new session (an enterprise offer, plain RTP).
+fn offered_fingerprint(api: SocketAddr) -> String {
+    let offer = "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+                 m=audio 30000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n";
+    let body = serde_json::json!({ "enterprise-offer": offer }).to_string();
+    let (status, answer) = http(api, "POST", "/v1/sessions", TOKEN, &body);
+    assert_eq!(status, 201, "{answer}");
+    let answer: serde_json::Value = serde_json::from_str(&answer).unwrap();
+    let sdp = answer["offer"].as_str().unwrap();
+    sdp.lines()
+        .find_map(|l| l.strip_prefix("a=fingerprint:sha-256 "))
+        .unwrap_or_else(|| panic!("no sha-256 fingerprint in {sdp}"))
+        .trim()
+        .to_owned()
+}
+
+#[test]
+fn sighup_gives_new_sessions_the_new_dtls_certificate() {
+    let dir = scratch("dtls.keep", "").parent().unwrap().to_owned();
+    let (cert_path, key_path) = (dir.join("dtls.crt"), dir.join("dtls.key"));
+    let (first_cert, first_key) = certificate(&dir, "dtls-first");
+    let (second_cert, second_key) = certificate(&dir, "dtls-second");
+    std::fs::write(&cert_path, &first_cert).unwrap();
+    std::fs::write(&key_path, &first_key).unwrap();
+    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let (cert, key) = (cert_path.display(), key_path.display());
+    let config = scratch(
+        "dtls.toml",
+        &format!(
+            "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n\
+             [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"38450-38459\"\n\
+             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
+             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38470-38479\"\n\
+             [dtls]\ncertificate = \"{cert}\"\nprivate-key = \"{key}\"\n\
+             [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n"
+        ),
+    );
+    let mut edge = Running::start(["--config", config.to_str().unwrap()]);
+    edge.wait_for(&format!("control API: plain HTTP on {api}"));
+    let first = openssl_fingerprint(&first_cert);
+    assert_eq!(offered_fingerprint(api), first);
+
+    std::fs::write(&cert_path, &second_cert).unwrap();
+    std::fs::write(&key_path, &second_key).unwrap();
+    edge.signal("HUP");
+    let done = edge.wait_for("reload: ");
+    assert!(!done.contains("with errors"), "{}", edge.log());
+    let second = openssl_fingerprint(&second_cert);
+    assert_ne!(first, second);
+    assert_eq!(
+        offered_fingerprint(api),
+        second,
+        "a session created after the reload"
+    );
+    assert_eq!(edge.stop().code(), Some(0));
 }

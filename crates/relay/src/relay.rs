@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use edge_dtls::{Fingerprint, Role};
@@ -39,8 +39,9 @@ pub struct Relay {
 
 struct Inner {
     config: RelayConfig,
-    dtls: Arc<edge_dtls::Config>,
-    fingerprint: Fingerprint,
+    /// The DTLS configuration new sessions get, and its certificate's fingerprint
+    /// ([`Relay::set_dtls`] replaces both; running sessions keep theirs).
+    dtls: RwLock<(Arc<edge_dtls::Config>, Fingerprint)>,
     advertised: IpAddr,
     public: PortPool,
     enterprise: PortPool,
@@ -128,14 +129,14 @@ impl Relay {
             .map(|index| WorkerHandle::spawn(index, admission.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let srtp = edge_srtp::Config::default().with_replay_window(config.replay_window);
+        let fingerprint = dtls.certificate().fingerprint();
         Ok(Relay {
             inner: Arc::new(Inner {
                 advertised: config
                     .public
                     .advertised_address
                     .unwrap_or(config.public.address),
-                fingerprint: dtls.certificate().fingerprint(),
-                dtls: Arc::new(dtls),
+                dtls: RwLock::new((Arc::new(dtls), fingerprint)),
                 public,
                 enterprise,
                 connections,
@@ -196,6 +197,12 @@ impl Relay {
             .as_ref()
             .map(|e| inner.check_enterprise(e, sdes, pool.ip()))
             .transpose()?;
+        // The DTLS certificate in force now: this session keeps it, whatever comes later.
+        let (dtls, fingerprint) = inner
+            .dtls
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         // Reserve a place on a worker first, so concurrent creations cannot overshoot.
         let worker = inner.reserve()?;
         let reservation = Reservation { inner, worker };
@@ -256,7 +263,7 @@ impl Relay {
                 shared: shared.clone(),
                 ice_ufrag: ice_ufrag.clone(),
                 ice_pwd: ice_pwd.clone(),
-                dtls: inner.dtls.clone(),
+                dtls,
                 srtp: inner.srtp.clone(),
                 timeouts: inner.timeouts(),
                 enterprise: leg,
@@ -286,7 +293,7 @@ impl Relay {
             public_addr,
             ice_ufrag,
             ice_pwd,
-            fingerprint: inner.fingerprint,
+            fingerprint,
             setup,
             enterprise_rtp,
             enterprise_rtcp,
@@ -394,6 +401,19 @@ impl Relay {
         drop(table);
         all.sort_by_key(|s| s.id);
         all
+    }
+
+    /// Replaces the DTLS configuration (certificate, profiles) of sessions created from now
+    /// on, and the fingerprint their [`SessionInfo`] announces; running sessions keep the
+    /// one they started with. Returns the new fingerprint.
+    pub fn set_dtls(&self, dtls: edge_dtls::Config) -> Fingerprint {
+        let fingerprint = dtls.certificate().fingerprint();
+        *self
+            .inner
+            .dtls
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = (Arc::new(dtls), fingerprint);
+        fingerprint
     }
 
     /// Ends every session and stops the workers, for every clone of this handle; returns
