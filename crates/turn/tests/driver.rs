@@ -5,7 +5,9 @@
 //! byte for byte, in order; nothing stalls. Data sent in the same batch as the allocation's
 //! delete still reaches the peer, and nothing after it. A counting global allocator (this test binary's
 //! own, one test so no other test thread allocates meanwhile) sees zero heap allocations in
-//! the whole process while thousands of packets are relayed in steady state.
+//! the whole process while thousands of packets are relayed in steady state: on one TURN
+//! thread, and on two, through a client on each (the kernel picks a client's thread; the test
+//! opens clients until every thread holds one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -29,10 +31,11 @@ const PAYLOAD: usize = 172;
 /// More than one receive batch (32) in flight at once.
 const BURST: usize = 80;
 
-fn service(coalesce: Duration) -> Service {
+fn service(coalesce: Duration, threads: usize) -> Service {
     let mut server = config();
     server.relay_address = "127.0.0.1".parse().unwrap();
-    server.port_range = 64520..=64529;
+    // Room for the clients opened until every thread holds one.
+    server.port_range = 64520..=64599;
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
     // Loopback is exempt from the rate limit: set-up and the bursts are one source's.
     server.guard = Some(
@@ -45,6 +48,7 @@ fn service(coalesce: Duration) -> Service {
     let mut cfg = ServiceConfig::new(server);
     cfg.udp = vec!["127.0.0.1:0".parse().unwrap()];
     cfg.coalesce = coalesce;
+    cfg.threads = threads;
     Service::start(cfg).unwrap()
 }
 
@@ -126,38 +130,77 @@ fn relay(client: &UdpSocket, peer: &UdpSocket, first: usize, n: usize) {
     }
 }
 
+/// Clients with a channel to `peer`, opened until every thread of `svc` holds one; returns
+/// one client per thread (the others keep their allocations, unused).
+fn client_on_every_thread(svc: &Service, peer: SocketAddr) -> Vec<(UdpSocket, Client)> {
+    let threads = svc.snapshot_per_thread().len();
+    let mut chosen: Vec<Option<(UdpSocket, Client)>> = (0..threads).map(|_| None).collect();
+    // 64 tries: the chance that they all land on the threads already chosen is below 2^-63.
+    for _ in 0..64 {
+        let before = svc.snapshot_per_thread();
+        let opened = client_with_channel(svc, peer);
+        let deadline = Instant::now() + HANG_GUARD;
+        let thread = loop {
+            let now = svc.snapshot_per_thread();
+            if let Some(t) = (0..threads).find(|&t| now[t].allocations > before[t].allocations) {
+                break t;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the allocation was never counted"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        if chosen[thread].is_none() {
+            chosen[thread] = Some(opened);
+        }
+        if chosen.iter().all(Option::is_some) {
+            return chosen.into_iter().flatten().collect();
+        }
+    }
+    panic!("64 clients never reached every one of {threads} threads");
+}
+
 #[test]
 fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() {
-    for coalesce in [Duration::ZERO, Duration::from_micros(200)] {
-        let svc = service(coalesce);
+    let cases = [
+        (Duration::ZERO, 1),
+        (Duration::from_micros(200), 1),
+        (Duration::from_micros(200), 2),
+    ];
+    for (coalesce, threads) in cases {
+        let svc = service(coalesce, threads);
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(HANG_GUARD)).unwrap();
-        let (client, mut c) = client_with_channel(&svc, peer.local_addr().unwrap());
-
-        // Warm-up: whatever is set up on first use happens here.
-        for i in 0..200 {
-            relay(&client, &peer, i, 1);
-        }
-        relay(&client, &peer, 200, BURST);
-
-        // The whole process: the service's I/O thread allocating would count.
-        let ((), allocations) = edge_alloc_count::count(Scope::Process, || {
-            // One at a time: each receive finds one datagram and stops there.
-            for i in 0..2000 {
-                relay(&client, &peer, 1000 + i, 1);
+        let mut clients = client_on_every_thread(&svc, peer.local_addr().unwrap());
+        // Warm-up: whatever is set up on first use happens here, on every thread.
+        for (client, _) in &clients {
+            for i in 0..200 {
+                relay(client, &peer, i, 1);
             }
-            // Bursts: full batches, more than one per wake-up.
-            for b in 0..20 {
-                relay(&client, &peer, 10_000 + b * BURST, BURST);
+            relay(client, &peer, 200, BURST);
+        }
+
+        // The whole process: any of the service's I/O threads allocating would count.
+        let ((), allocations) = edge_alloc_count::count(Scope::Process, || {
+            for (client, _) in &clients {
+                // One at a time: each receive finds one datagram and stops there.
+                for i in 0..2000 {
+                    relay(client, &peer, 1000 + i, 1);
+                }
+                // Bursts: full batches, more than one per wake-up.
+                for b in 0..20 {
+                    relay(client, &peer, 10_000 + b * BURST, BURST);
+                }
             }
         });
 
         assert_eq!(
             allocations, 0,
-            "coalesce {coalesce:?}: heap allocations while relaying"
+            "coalesce {coalesce:?}, {threads} threads: heap allocations while relaying"
         );
         // The counters are published at the end of each loop iteration: wait for the last.
-        let relayed = 200 + BURST as u64 + 2000 + 20 * BURST as u64;
+        let relayed = (200 + BURST as u64 + 2000 + 20 * BURST as u64) * clients.len() as u64;
         let mut snap = svc.snapshot();
         let deadline = Instant::now() + HANG_GUARD;
         while snap.to_clients != relayed && Instant::now() < deadline {
@@ -166,6 +209,8 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         }
         assert_eq!((snap.to_peers, snap.to_clients), (relayed, relayed));
         assert_eq!(snap.dropped, 0);
+        let (client, c) = &mut clients[0];
+        let client = &*client;
 
         // Data, then a delete (Refresh 0), in one sendmmsg: the server sees them in one batch,
         // relays the data from the allocation's port first, then frees it.
