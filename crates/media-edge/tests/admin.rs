@@ -86,13 +86,7 @@ fn probes_metrics_and_refusals() {
     assert_eq!((status, body.as_str()), (200, ""));
 
     // Prometheus text by default; promtool accepts it.
-    let (status, head, text) = request(admin, "GET", "/metrics", "");
-    assert_eq!(status, 200, "{head}");
-    assert!(
-        head.contains("content-type: text/plain; version=0.0.4"),
-        "{head}"
-    );
-    for name in [
+    let expected = [
         "media_edge_ready 1",
         "media_edge_turn_allocations{transport=\"udp\"} ",
         "media_edge_turn_permissions ",
@@ -110,7 +104,23 @@ fn probes_metrics_and_refusals() {
         "media_edge_thread_cpu_seconds_total{thread=\"relay-worker-0\"} ",
         "media_edge_relay_worker_packets_total{worker=\"0\"} 0",
         "media_edge_process_cpu_seconds_total ",
-    ] {
+    ];
+    // A data-plane thread appears under its name once it has run long enough to set it
+    // (std names a thread from inside it): scrape until every name is there.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let (head, text) = loop {
+        let (status, head, text) = request(admin, "GET", "/metrics", "");
+        assert_eq!(status, 200, "{head}");
+        if expected.iter().all(|name| text.contains(name)) || Instant::now() >= deadline {
+            break (head, text);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert!(
+        head.contains("content-type: text/plain; version=0.0.4"),
+        "{head}"
+    );
+    for name in expected {
         assert!(text.contains(name), "no {name:?} in\n{text}");
     }
     let mut promtool = Command::new("promtool")
