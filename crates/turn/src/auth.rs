@@ -91,8 +91,11 @@ impl Credentials {
             return Err(Refusal::Expired);
         }
         for secret in &self.secrets {
-            let key =
-                edge_stun::long_term_key(username, &self.realm, &rest_password(secret, username));
+            let key = edge_stun::long_term_key(
+                username,
+                &self.realm,
+                &keyed_rest_password(secret, username),
+            );
             if accept(&key) {
                 return Ok(Some(key));
             }
@@ -101,8 +104,18 @@ impl Credentials {
     }
 }
 
-/// The TURN REST password for `username`: `base64(HMAC-SHA1(secret, username))`.
-fn rest_password(secret: &Hmac<Sha1>, username: &str) -> String {
+/// The TURN REST API password for `username` (draft-uberti-behave-turn-rest, coturn's
+/// `static-auth-secret`): `base64(HMAC-SHA1(secret, username))`, where `username` is
+/// `expiry:user` with `expiry` in seconds since 1970. Clients (the load generator, the tests)
+/// derive their passwords with it; the server checks them with the same code.
+pub fn rest_password(secret: &[u8], username: &str) -> String {
+    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
+    let mac = <Hmac<Sha1> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
+    keyed_rest_password(&mac, username)
+}
+
+/// [`rest_password`] with the secret's HMAC state prepared once.
+fn keyed_rest_password(secret: &Hmac<Sha1>, username: &str) -> String {
     let mut mac = secret.clone();
     mac.update(username.as_bytes());
     base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
@@ -140,10 +153,15 @@ mod tests {
     #[test]
     fn rest_password_matches_coturn_formula() {
         // printf %s '1700000000:bob' | openssl dgst -sha1 -hmac new-secret -binary | base64
-        let mac = Hmac::<Sha1>::new_from_slice(b"new-secret").unwrap();
         assert_eq!(
-            rest_password(&mac, "1700000000:bob"),
+            rest_password(b"new-secret", "1700000000:bob"),
             "m9MWQKXn7MShyGoAeeADzDyHDfg="
+        );
+        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?",
+        // HMAC-SHA1 effcdf6ae5eb2fa2d27416d5f184df9c259a7c79 (base64 below).
+        assert_eq!(
+            rest_password(b"Jefe", "what do ya want for nothing?"),
+            "7/zfauXrL6LSdBbV8YTfnCWafHk="
         );
     }
 

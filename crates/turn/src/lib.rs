@@ -46,6 +46,7 @@ mod transport;
 pub use allocation::{
     CloseReason, RelayPorts, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
 };
+pub use auth::rest_password;
 pub use bandwidth::BandwidthCap;
 pub use census::{Census, ErrorCounts, ERROR_CODES};
 pub use config::ServerConfig;

@@ -5,17 +5,10 @@ mod common;
 
 use std::time::Duration;
 
-use base64::Engine as _;
 use common::*;
 use edge_stun::{Attribute, Message, Method};
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
-
-fn rest_password(secret: &[u8], username: &str) -> String {
-    let mut mac = Hmac::<Sha1>::new_from_slice(secret).unwrap();
-    mac.update(username.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
+// Pinned to openssl's output and RFC 2202 by its unit test.
+use edge_turn::rest_password;
 
 #[test]
 fn binding_needs_no_credentials_and_reflects_the_address() {

@@ -2,9 +2,7 @@
 //! (draft-uberti-behave-turn-rest; coturn's `static-auth-secret`): username
 //! `expiry:user`, password `base64(HMAC-SHA1(secret, username))`.
 
-use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha1::Sha1;
+pub use edge_turn::rest_password;
 
 /// Where a run's TURN username and password come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,27 +45,9 @@ impl Credentials {
     }
 }
 
-/// `base64(HMAC-SHA1(secret, username))`.
-pub fn rest_password(secret: &[u8], username: &str) -> String {
-    // HMAC takes keys of any length: `new_from_slice` cannot fail for it.
-    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-    mac.update(username.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rest_password_matches_rfc2202_hmac_sha1() {
-        // RFC 2202 test case 2: key "Jefe", data "what do ya want for nothing?",
-        // HMAC-SHA1 effcdf6ae5eb2fa2d27416d5f184df9c259a7c79.
-        assert_eq!(
-            rest_password(b"Jefe", "what do ya want for nothing?"),
-            "7/zfauXrL6LSdBbV8YTfnCWafHk="
-        );
-    }
 
     #[test]
     fn rest_username_carries_the_expiry() {
