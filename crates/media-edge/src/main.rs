@@ -14,6 +14,7 @@ mod media;
 mod metrics;
 mod notify;
 mod procfs;
+mod random;
 mod reload;
 mod signals;
 mod transport;
@@ -25,11 +26,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
-use base64::Engine as _;
 use clap::{Parser, Subcommand};
 use edge_guard::{Guard, GuardConfig, GuardStats};
 use edge_turn::{LocalAddrs, Service, ServiceConfig};
-use rand::RngCore as _;
 
 use crate::config::{Config, EMBEDDED_DEFAULT};
 use crate::lifecycle::Lifecycle;
@@ -111,18 +110,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     // door is banned at all of them.
     let guard = Guard::new(config.guard.clone()).map_err(|e| anyhow!("guard.{e}"))?;
 
-    let generated = config.has_no_credentials().then(|| {
-        let mut bytes = [0u8; 18];
-        rand::rng().fill_bytes(&mut bytes);
-        let password = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-        (GENERATED_USER.to_owned(), password)
-    });
-    let mut nonce_secret = vec![0u8; 32];
-    rand::rng().fill_bytes(&mut nonce_secret);
+    let generated = if config.has_no_credentials() {
+        Some((GENERATED_USER.to_owned(), random::token::<18>()?))
+    } else {
+        None
+    };
     let service_config = config.service(
         generated.clone(),
-        nonce_secret,
-        rand::random(),
+        random::bytes::<32>()?.to_vec(),
+        u64::from_ne_bytes(random::bytes()?),
         guard.clone(),
     )?;
 

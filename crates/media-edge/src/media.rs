@@ -2,11 +2,9 @@
 //! (edge-control), started from the `[relay]`, `[dtls]` and `[api]` sections.
 
 use anyhow::{anyhow, Context as _};
-use base64::Engine as _;
 use edge_control::{ApiConfig, ApiHandle};
 use edge_guard::Guard;
 use edge_relay::Relay;
-use rand::RngCore as _;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -161,9 +159,7 @@ fn dtls_config(dtls: &Dtls) -> anyhow::Result<edge_dtls::Config> {
 async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow::Result<Api> {
     let mut generated = None;
     if config.tokens.is_empty() && config.listen.ip().is_loopback() {
-        let mut bytes = [0u8; 24];
-        rand::rng().fill_bytes(&mut bytes);
-        let token = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+        let token = crate::random::token::<24>()?;
         tracing::warn!(
             "no API tokens configured: generated bearer token `{token}` for this run only \
              (loopback API only)"
