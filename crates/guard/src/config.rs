@@ -1,17 +1,13 @@
 //! The guard's configuration: a serde section (kebab-case keys, unknown keys refused) with
 //! fail2ban-like defaults, checked by [`Guard::new`](crate::Guard::new).
 
-use std::net::IpAddr;
 use std::time::Duration;
 
+use edge_config::{networks, seconds, MAX_DURATION};
 use ipnet::IpNet;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 
 use crate::Error;
-
-/// Longest duration any setting accepts (ten years): keeps `now + duration` far from the end
-/// of `Instant`'s range.
-pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
 
 /// Largest `max-failures`: each tracked source keeps that many failure instants.
 pub const MAX_FAILURES_LIMIT: u32 = 64;
@@ -204,25 +200,4 @@ impl RateLimit {
         }
         Ok(())
     }
-}
-
-/// Seconds, integer or fractional, as a `Duration`.
-fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let secs = f64::deserialize(d)?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| serde::de::Error::custom(format!("{secs} is not a number of seconds")))
-}
-
-/// Networks (`10.0.0.0/8`) or single addresses (`192.0.2.1`).
-fn networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<IpNet>, D::Error> {
-    Vec::<String>::deserialize(d)?
-        .iter()
-        .map(|s| {
-            s.parse::<IpNet>()
-                .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| {
-                    serde::de::Error::custom(format!("{s:?} is neither an address nor a network"))
-                })
-        })
-        .collect()
 }

@@ -72,7 +72,10 @@ mod table;
 
 use std::fmt;
 
-pub use config::{GuardConfig, RateLimit, RateLimits, MAX_DURATION, MAX_FAILURES_LIMIT};
+pub use config::{GuardConfig, RateLimit, RateLimits, MAX_FAILURES_LIMIT};
+/// Longest duration any setting accepts (ten years, edge-config's bound for every section):
+/// keeps `now + duration` far from the end of `Instant`'s range.
+pub use edge_config::MAX_DURATION;
 pub use error::Error;
 pub use guard::{BanInfo, Guard, GuardStats, PerService, SHARDS};
 pub use ipnet::IpNet;

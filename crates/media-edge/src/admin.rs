@@ -80,11 +80,10 @@ pub async fn start(
     let Some(admin) = &config.admin else {
         return Ok(None);
     };
-    let ports = &config.turn.relay.port_range.0;
     let relay = media.map(crate::media::Media::relay);
     let sources = crate::metrics::Sources {
         turn: service.reader(),
-        turn_ports: u64::from(*ports.end()) + 1 - u64::from(*ports.start()),
+        turn_ports: config.turn.relay.port_range.len() as u64,
         relay: relay.cloned(),
         api: media.and_then(|m| m.api_metrics().cloned()),
         guard: guard.clone(),

@@ -8,11 +8,11 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
+use edge_config::{networks, seconds, PortRange};
 use edge_guard::{Guard, GuardConfig};
 use edge_turn::{BandwidthCap, IpNet, ServerConfig, ServiceConfig, TlsListener};
 use serde::Deserialize;
@@ -83,15 +83,15 @@ fn default_admin_listen() -> SocketAddr {
 pub struct Drain {
     /// Longest wait for running allocations and calls, seconds; 0 stops at once. Default
     /// 600 (the unit's TimeoutStopSec must be longer).
-    #[serde(default = "default_drain_timeout")]
-    pub timeout: u64,
+    #[serde(default = "default_drain_timeout", deserialize_with = "seconds")]
+    pub timeout: Duration,
     /// Where a new TURN Allocate is sent while draining (300 Try Alternate with
     /// ALTERNATE-SERVER); without it the answer is 508 Insufficient Capacity.
     pub turn_alternate_server: Option<SocketAddr>,
     /// `Retry-After` seconds of the API's 503 to `POST /v1/sessions` while draining.
     /// Default 5.
-    #[serde(default = "default_retry_after")]
-    pub retry_after: u64,
+    #[serde(default = "default_retry_after", deserialize_with = "seconds")]
+    pub retry_after: Duration,
 }
 
 impl Default for Drain {
@@ -104,11 +104,11 @@ impl Default for Drain {
     }
 }
 
-fn default_drain_timeout() -> u64 {
-    600
+fn default_drain_timeout() -> Duration {
+    Duration::from_secs(600)
 }
-fn default_retry_after() -> u64 {
-    5
+fn default_retry_after() -> Duration {
+    Duration::from_secs(5)
 }
 
 /// `[dtls]`: a certificate and key from PEM files, or (both keys absent) an ECDSA P-256
@@ -131,8 +131,8 @@ pub struct Log {
     pub level: String,
     /// Seconds between two `stats` lines (the guard's counters), logged only when a counter
     /// moved; 0 logs none. Default 60.
-    #[serde(default = "default_stats_interval")]
-    pub stats_interval: u64,
+    #[serde(default = "default_stats_interval", deserialize_with = "seconds")]
+    pub stats_interval: Duration,
     /// `text` (one human-readable line per event, the default) or `json` (one JSON object
     /// per line, tracing-subscriber's JSON format).
     #[serde(default)]
@@ -166,8 +166,8 @@ impl Default for Log {
 fn default_level() -> String {
     "info".into()
 }
-fn default_stats_interval() -> u64 {
-    60
+fn default_stats_interval() -> Duration {
+    Duration::from_secs(60)
 }
 
 /// `[turn]`.
@@ -206,11 +206,11 @@ pub struct Turn {
     #[serde(default = "default_udp_sockets")]
     pub udp_sockets: usize,
     /// Lifetime granted when a client asks for less or none, seconds.
-    #[serde(default = "default_lifetime")]
-    pub default_lifetime: u64,
+    #[serde(default = "default_lifetime", deserialize_with = "seconds")]
+    pub default_lifetime: Duration,
     /// Longest lifetime granted, seconds.
-    #[serde(default = "max_lifetime")]
-    pub max_lifetime: u64,
+    #[serde(default = "max_lifetime", deserialize_with = "seconds")]
+    pub max_lifetime: Duration,
     /// `[turn.relay]`.
     pub relay: Relay,
     /// `[turn.auth]`.
@@ -241,11 +241,11 @@ fn default_coalesce_us() -> u64 {
 }
 /// Longest `turn.coalesce-us`: beyond 10 ms the added delay would show in calls.
 const MAX_COALESCE_US: u64 = 10_000;
-fn default_lifetime() -> u64 {
-    600
+fn default_lifetime() -> Duration {
+    Duration::from_secs(600)
 }
-fn max_lifetime() -> u64 {
-    3600
+fn max_lifetime() -> Duration {
+    Duration::from_secs(3600)
 }
 
 /// `[[turn.listen-tls]]`.
@@ -274,7 +274,7 @@ pub struct Relay {
 }
 
 fn default_ports() -> PortRange {
-    PortRange(49152..=65535)
+    PortRange::new(49152, 65535).unwrap_or_else(|_| unreachable!("a valid range"))
 }
 
 /// `[turn.auth]`.
@@ -288,8 +288,8 @@ pub struct Auth {
     #[serde(default)]
     pub shared_secrets: Vec<String>,
     /// Nonce lifetime, seconds.
-    #[serde(default = "default_nonce_lifetime")]
-    pub nonce_lifetime: u64,
+    #[serde(default = "default_nonce_lifetime", deserialize_with = "seconds")]
+    pub nonce_lifetime: Duration,
 }
 
 impl Default for Auth {
@@ -302,8 +302,8 @@ impl Default for Auth {
     }
 }
 
-fn default_nonce_lifetime() -> u64 {
-    600
+fn default_nonce_lifetime() -> Duration {
+    Duration::from_secs(600)
 }
 
 /// `[[turn.auth.users]]`.
@@ -363,53 +363,11 @@ fn default_total() -> u32 {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Peers {
     /// Ranges admitted although refused by default (loopback, private, ...).
-    #[serde(default)]
-    pub allow: Vec<Net>,
+    #[serde(default, deserialize_with = "networks")]
+    pub allow: Vec<IpNet>,
     /// Ranges refused on top; wins over `allow`.
-    #[serde(default)]
-    pub deny: Vec<Net>,
-}
-
-/// A port range written `first-last`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct PortRange(pub RangeInclusive<u16>);
-
-impl TryFrom<String> for PortRange {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        let parse = |p: &str| {
-            p.trim()
-                .parse::<u16>()
-                .map_err(|_| format!("{s:?} is not `first-last` (ports 1-65535)"))
-        };
-        let (a, b) = s
-            .split_once('-')
-            .ok_or_else(|| format!("{s:?} is not `first-last`"))?;
-        let (a, b) = (parse(a)?, parse(b)?);
-        if a > b {
-            return Err(format!("{a}-{b} is empty"));
-        }
-        if a == 0 {
-            return Err(format!("{a}-{b} includes port 0"));
-        }
-        Ok(PortRange(a..=b))
-    }
-}
-
-/// An address range in CIDR notation; a bare address is a /32 or /128.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(try_from = "String")]
-pub struct Net(pub IpNet);
-
-impl TryFrom<String> for Net {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse::<IpNet>()
-            .or_else(|_| s.parse::<IpAddr>().map(IpNet::from))
-            .map(Net)
-            .map_err(|_| format!("{s:?} is not an address range like 10.0.0.0/8"))
-    }
+    #[serde(default, deserialize_with = "networks")]
+    pub deny: Vec<IpNet>,
 }
 
 impl Config {
@@ -472,10 +430,10 @@ impl Config {
         if t.realm.is_empty() {
             bail!("turn.realm: must not be empty");
         }
-        if t.default_lifetime == 0 || t.max_lifetime < t.default_lifetime {
+        if t.default_lifetime.is_zero() || t.max_lifetime < t.default_lifetime {
             bail!("turn.max-lifetime: must be >= turn.default-lifetime (> 0)");
         }
-        if t.auth.nonce_lifetime == 0 {
+        if t.auth.nonce_lifetime.is_zero() {
             bail!("turn.auth.nonce-lifetime: must be more than 0");
         }
         if let Some((i, _)) = t
@@ -589,19 +547,19 @@ impl Config {
             .map(|s| s.as_bytes().to_vec())
             .collect();
         server.nonce_secret = nonce_secret;
-        server.nonce_lifetime = Duration::from_secs(t.auth.nonce_lifetime);
+        server.nonce_lifetime = t.auth.nonce_lifetime;
         server.external_address = t.relay.external_address;
-        server.port_range = t.relay.port_range.0.clone();
+        server.port_range = t.relay.port_range.first()..=t.relay.port_range.last();
         server.user_quota = t.quota.allocations_per_user;
         server.total_quota = t.quota.allocations_total;
         server.bandwidth = t.quota.bandwidth.map(|rate| BandwidthCap {
             bytes_per_sec: rate,
             burst_bytes: t.quota.bandwidth_burst.unwrap_or(rate.max(1500)),
         });
-        server.default_lifetime = Duration::from_secs(t.default_lifetime);
-        server.max_lifetime = Duration::from_secs(t.max_lifetime);
-        server.peer_allow = t.peers.allow.iter().map(|n| n.0).collect();
-        server.peer_deny = t.peers.deny.iter().map(|n| n.0).collect();
+        server.default_lifetime = t.default_lifetime;
+        server.max_lifetime = t.max_lifetime;
+        server.peer_allow = t.peers.allow.clone();
+        server.peer_deny = t.peers.deny.clone();
         server.software = t.software.clone();
         server.rng_seed = seed;
         server.guard = Some(guard);
@@ -690,7 +648,7 @@ mod tests {
             "address = \"127.0.0.1\"\nport-range = \"60000-50000\"",
         );
         assert!(
-            err(&empty).contains("turn.relay.port-range: 60000-50000 is empty"),
+            err(&empty).contains("turn.relay.port-range: 60000-50000 is not a port range"),
             "{}",
             err(&empty)
         );
@@ -771,7 +729,10 @@ mod tests {
         let c = Config::parse(MINIMAL, "t", &Pins::default()).unwrap();
         assert_eq!(c.log.format, LogFormat::Text);
         assert!(c.log.file.is_none());
-        assert_eq!((c.drain.timeout, c.drain.retry_after), (600, 5));
+        assert_eq!(
+            (c.drain.timeout, c.drain.retry_after),
+            (Duration::from_secs(600), Duration::from_secs(5))
+        );
         assert!(c.drain.turn_alternate_server.is_none());
         let text = format!(
             "[log]\nformat = \"json\"\nfile = \"/var/log/m.log\"\n{MINIMAL}[drain]\n\
@@ -780,7 +741,10 @@ mod tests {
         let c = Config::parse(&text, "t", &Pins::default()).unwrap();
         assert_eq!(c.log.format, LogFormat::Json);
         assert_eq!(c.log.file, Some(PathBuf::from("/var/log/m.log")));
-        assert_eq!((c.drain.timeout, c.drain.retry_after), (30, 9));
+        assert_eq!(
+            (c.drain.timeout, c.drain.retry_after),
+            (Duration::from_secs(30), Duration::from_secs(9))
+        );
         assert_eq!(
             c.drain.turn_alternate_server,
             Some("192.0.2.1:3478".parse().unwrap())

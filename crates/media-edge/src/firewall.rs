@@ -117,7 +117,7 @@ fn accepts(config: &Config) -> anyhow::Result<Vec<Rule>> {
     for tls in &turn.listen_tls {
         listener(tls.address, "tcp", "turn.listen-tls")?;
     }
-    let range = &turn.relay.port_range.0;
+    let range = turn.relay.port_range;
     let both = |address, ports, key: &str, rules: &mut Vec<Rule>| {
         for chain in [Chain::Input, Chain::Output] {
             rules.push(Rule {
@@ -131,7 +131,7 @@ fn accepts(config: &Config) -> anyhow::Result<Vec<Rule>> {
     };
     both(
         turn.relay.address,
-        (*range.start(), *range.end()),
+        (range.first(), range.last()),
         "turn.relay.port-range",
         &mut rules,
     );

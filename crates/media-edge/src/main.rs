@@ -23,7 +23,6 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
@@ -171,7 +170,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             lifecycle: &lifecycle,
             logs: &logs,
             reloader: Reloader::new(cli.config.clone(), origin, pins, &text, &config, generated),
-            stats_interval: Duration::from_secs(config.log.stats_interval),
+            stats_interval: config.log.stats_interval,
         };
         let waited = signals::run(signals, process).await;
         tracing::info!("shutting down");

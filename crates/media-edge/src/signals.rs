@@ -94,14 +94,14 @@ pub async fn run(mut signals: Signals, mut p: Process<'_>) -> anyhow::Result<()>
                     return Ok(());
                 }
                 let drain = p.reloader.drain().clone();
-                if drain.timeout == 0 {
+                if drain.timeout.is_zero() {
                     stop_now(&p, "SIGTERM (drain.timeout = 0)");
                     return Ok(());
                 }
                 notify("STOPPING=1");
                 p.service.drain(drain.turn_alternate_server)?;
                 if let Some(media) = p.media {
-                    media.drain(Duration::from_secs(drain.retry_after));
+                    media.drain(drain.retry_after);
                 }
                 let refusal = match drain.turn_alternate_server {
                     Some(alternate) => format!("300 Try Alternate to {alternate}"),
@@ -111,13 +111,13 @@ pub async fn run(mut signals: Signals, mut p: Process<'_>) -> anyhow::Result<()>
                     "SIGTERM: draining for at most {} s: not ready; new TURN allocations get \
                      {refusal}, new API sessions 503 (Retry-After {} s); running allocations \
                      and calls go on (a second SIGTERM or SIGINT stops at once)",
-                    drain.timeout,
-                    drain.retry_after,
+                    drain.timeout.as_secs_f64(),
+                    drain.retry_after.as_secs().max(1),
                 );
                 let now = Instant::now();
                 draining = Some(Draining {
                     started: now,
-                    deadline: now + Duration::from_secs(drain.timeout),
+                    deadline: now + drain.timeout,
                     reported: None,
                 });
             }

@@ -211,10 +211,10 @@ impl Pins {
 /// Whether a `first-last` (or single-port) range text holds `port`; `None` when the text is
 /// not a range.
 fn range_contains(range: &str, port: u16) -> Option<bool> {
-    let (first, last) = range.split_once('-').unwrap_or((range, range));
-    let first = first.trim().parse::<u16>().ok()?;
-    let last = last.trim().parse::<u16>().ok()?;
-    Some((first..=last).contains(&port))
+    range
+        .parse::<edge_config::PortRange>()
+        .ok()
+        .map(|r| r.contains(port))
 }
 
 fn key(name: &'static str) -> Spanned<Cow<'static, str>> {

@@ -21,7 +21,7 @@ fn broken_configs_are_refused_naming_the_key() {
     let cases = [
         (
             base.replace("address", "port-range = \"60000-50000\"\naddress"),
-            "turn.relay.port-range: 60000-50000 is empty",
+            "turn.relay.port-range: 60000-50000 is not a port range",
         ),
         (
             format!("{base}bogus = 1\n"),

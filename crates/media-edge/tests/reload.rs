@@ -120,7 +120,7 @@ async fn sighup_applies_credentials_refuses_a_port_range_and_keeps_a_broken_file
         + 1;
     assert!(
         error.contains(&format!(
-            "turn.relay.port-range: 38419-38410 is empty (line {line})"
+            "turn.relay.port-range: 38419-38410 is not a port range: need 1 <= first <= last (line {line})"
         )),
         "{error}"
     );

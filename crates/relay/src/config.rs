@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use edge_udp::PortRange;
-use serde::{Deserialize, Deserializer};
+use edge_config::{seconds, PortRange};
+use serde::Deserialize;
 
 use crate::{connection, ClientSidePort, Error};
 
@@ -93,7 +93,6 @@ pub struct PublicSide {
     #[serde(default)]
     pub advertised_address: Option<IpAddr>,
     /// Ports for public sockets, one per session (both ends included).
-    #[serde(deserialize_with = "port_range")]
     pub port_range: PortRange,
 }
 
@@ -117,7 +116,7 @@ pub struct EnterpriseSide {
     pub transport_address: IpAddr,
     /// Ports for enterprise sockets: RTP on an even port, RTCP (without rtcp-mux) on the
     /// next. Give this or `transport-port`, not both.
-    #[serde(default, deserialize_with = "optional_port_range")]
+    #[serde(default)]
     pub port_range: Option<PortRange>,
     /// One fixed RTP port (RTCP on the next without rtcp-mux). Only one session at a time
     /// can hold it: further sessions are refused (naming the port) while it lives.
@@ -286,34 +285,6 @@ fn default_replay_window() -> u64 {
 
 fn default_socket_buffer() -> usize {
     1 << 20
-}
-
-/// A duration given as seconds, integer or fractional.
-fn seconds<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-    let secs = f64::deserialize(d)?;
-    Duration::try_from_secs_f64(secs)
-        .map_err(|_| serde::de::Error::custom(format!("{secs} is not a number of seconds >= 0")))
-}
-
-/// A port range given as `"first-last"` (or one port, `"first"`).
-fn port_range<'de, D: Deserializer<'de>>(d: D) -> Result<PortRange, D::Error> {
-    let text = String::deserialize(d)?;
-    parse_port_range(&text).map_err(serde::de::Error::custom)
-}
-
-fn optional_port_range<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PortRange>, D::Error> {
-    port_range(d).map(Some)
-}
-
-/// Parses `"first-last"` or `"port"`.
-fn parse_port_range(text: &str) -> Result<PortRange, String> {
-    let (first, last) = text.split_once('-').unwrap_or((text, text));
-    let port = |s: &str| {
-        s.trim()
-            .parse::<u16>()
-            .map_err(|_| format!("{text:?} is not a port range like \"40000-40999\""))
-    };
-    PortRange::new(port(first)?, port(last)?).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

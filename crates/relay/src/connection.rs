@@ -10,7 +10,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
-use edge_udp::PortRange;
+use edge_config::PortRange;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::{EnterpriseSide, Error, PublicSide};

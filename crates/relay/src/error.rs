@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use edge_udp::PortRange;
+use edge_config::PortRange;
 
 use crate::{ClientSidePort, SessionId};
 

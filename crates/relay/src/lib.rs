@@ -89,4 +89,4 @@ pub use spec::{
 pub use totals::{EndCounts, Histogram, StateCounts, Totals, LATENCY_BUCKETS};
 
 /// Re-exported so callers can name ports without depending on edge-udp.
-pub use edge_udp::PortRange;
+pub use edge_config::PortRange;

@@ -11,7 +11,8 @@ use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use edge_udp::{PortRange, SocketOptions, UdpSocket};
+use edge_config::PortRange;
+use edge_udp::{SocketOptions, UdpSocket};
 
 use crate::{ClientSidePort, Error, Side};
 

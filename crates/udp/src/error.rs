@@ -3,12 +3,10 @@
 //! loop can match `WouldBlock` directly.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 
-use crate::PortRange;
-
-/// Why a socket could not be made or configured. Each variant names the address, range or
-/// option that is wrong.
+/// Why a socket could not be made or configured. Each variant names the address or option
+/// that is wrong.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -29,22 +27,6 @@ pub enum Error {
         /// What the operating system said.
         #[source]
         source: io::Error,
-    },
-    /// Every port of a range is taken.
-    #[error("no free UDP port on {ip} in range {range}: all {count} ports are in use", count = range.len())]
-    PortRangeExhausted {
-        /// The local address.
-        ip: IpAddr,
-        /// The range that is full.
-        range: PortRange,
-    },
-    /// A port range is empty, reversed or includes port 0.
-    #[error("invalid UDP port range {first}-{last}: need 1 <= first <= last")]
-    InvalidPortRange {
-        /// The first port given.
-        first: u16,
-        /// The last port given.
-        last: u16,
     },
     /// A socket option the caller asked for could not be set.
     #[error("cannot set {option} on UDP socket {addr}: {source}")]

@@ -3,8 +3,8 @@
 //!
 //! This is the one crate of the workspace with `libc` and `unsafe` socket code. Its shape
 //! follows quinn-udp: a socket is probed once when it is made ([`UdpSocket::bind`],
-//! [`UdpSocket::bind_in_range`], [`UdpSocket::from_std`]) and whatever the kernel does not
-//! support is turned off quietly and reported in [`Capabilities`].
+//! [`UdpSocket::from_std`]) and whatever the kernel does not support is turned off quietly
+//! and reported in [`Capabilities`].
 //!
 //! # The hot loop
 //! - **Receive** with [`UdpSocket::recv`] into a caller-owned [`RecvBatch`]: one buffer
@@ -84,7 +84,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 pub use batch::RecvBatch;
 pub use error::Error;
-pub use options::{IoMode, PortOrder, PortRange, SocketOptions};
+pub use options::{IoMode, SocketOptions};
 pub use socket::{Capabilities, UdpSocket};
 pub use stats::SocketStats;
 

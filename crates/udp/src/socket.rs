@@ -1,15 +1,13 @@
 //! [`UdpSocket`]: a nonblocking UDP socket, probed once, with batched `recv` and `send`.
 
 use std::io;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use socket2::{Domain, Protocol, SockRef, Socket, Type};
 
 use crate::stats::Counters;
-use crate::{
-    portable, Error, IoMode, PortOrder, PortRange, RecvBatch, SocketOptions, SocketStats, Transmit,
-};
+use crate::{portable, Error, IoMode, RecvBatch, SocketOptions, SocketStats, Transmit};
 
 /// What a socket turned out to support, probed once when it was made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +35,7 @@ pub struct Capabilities {
 
 /// A nonblocking UDP socket with batched receive and send.
 ///
-/// Make one with [`bind`](Self::bind), [`bind_in_range`](Self::bind_in_range) or
-/// [`from_std`](Self::from_std); each probes the kernel once ([`capabilities`](Self::capabilities)).
+/// Make one with [`bind`](Self::bind) or [`from_std`](Self::from_std); each probes the kernel once ([`capabilities`](Self::capabilities)).
 /// Then the two I/O calls, [`recv`](Self::recv) and [`send`](Self::send), which never block,
 /// allocate or lock; [`stats`](Self::stats) reads the counters. The socket closes when
 /// dropped. Register it with an event loop through [`as_std`](Self::as_std) (or its raw fd).
@@ -62,29 +59,6 @@ impl UdpSocket {
             .bind(&addr.into())
             .map_err(|source| Error::Bind { addr, source })?;
         Self::configure(socket.into(), opts, addr)
-    }
-
-    /// Binds a socket to the first free port of `range` on `ip`, trying ports in `order`,
-    /// and probes it. Ports in use are skipped; any other bind error (address not local,
-    /// permission) stops the search. `opts.reuse_port` is ignored: it would let two sockets
-    /// share a port. Fails with [`Error::PortRangeExhausted`] naming the range when every
-    /// port is taken; sockets of failed attempts are closed at once.
-    pub fn bind_in_range(
-        ip: IpAddr,
-        range: PortRange,
-        order: PortOrder,
-        opts: &SocketOptions,
-    ) -> Result<Self, Error> {
-        for port in range.ports(order) {
-            let addr = SocketAddr::new(ip, port);
-            let socket = new_socket(addr, opts)?;
-            match socket.bind(&addr.into()) {
-                Ok(()) => return Self::configure(socket.into(), opts, addr),
-                Err(e) if e.kind() == io::ErrorKind::AddrInUse => {}
-                Err(source) => return Err(Error::Bind { addr, source }),
-            }
-        }
-        Err(Error::PortRangeExhausted { ip, range })
     }
 
     /// Takes over a bound socket made elsewhere, makes it nonblocking and probes it with

@@ -1,5 +1,5 @@
-//! Socket set-up on real loopback sockets: port ranges (first free, shuffled, exhausted and
-//! released), SO_REUSEPORT, buffer sizes, adopting a std socket, errors that name the culprit.
+//! Socket set-up on real loopback sockets: SO_REUSEPORT, buffer sizes, adopting a std
+//! socket, errors that name the culprit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -7,74 +7,9 @@ mod common;
 use std::net::{IpAddr, SocketAddr};
 
 use common::{recv_n, send_all, to};
-use edge_udp::{Error, PortOrder, PortRange, RecvBatch, SocketOptions, UdpSocket};
+use edge_udp::{Error, RecvBatch, SocketOptions, UdpSocket};
 
 const LOCALHOST: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
-
-/// `n` consecutive ports that are free right now on 127.0.0.1 (other tests run in parallel,
-/// so the range is searched rather than hard-coded).
-fn free_range(n: u16) -> PortRange {
-    let mut first = 47_000;
-    loop {
-        let held: Vec<_> = (first..first + n)
-            .map_while(|p| std::net::UdpSocket::bind((LOCALHOST, p)).ok())
-            .collect();
-        if held.len() == usize::from(n) {
-            return PortRange::new(first, first + n - 1).unwrap();
-        }
-        first += n;
-        assert!(first < 60_000, "no {n} free ports");
-    }
-}
-
-#[test]
-fn range_binds_each_port_once_then_names_the_exhausted_range() {
-    let opts = SocketOptions::default();
-    for order in [PortOrder::Ascending, PortOrder::Shuffled { seed: 42 }] {
-        let range = free_range(3);
-        let socks: Vec<UdpSocket> = (0..3)
-            .map(|_| UdpSocket::bind_in_range(LOCALHOST, range, order, &opts).unwrap())
-            .collect();
-        let mut ports: Vec<u16> = socks.iter().map(|s| s.local_addr().port()).collect();
-        if order == PortOrder::Ascending {
-            assert_eq!(ports, [range.first(), range.first() + 1, range.last()]);
-        }
-        ports.sort_unstable();
-        ports.dedup();
-        assert_eq!(ports.len(), 3);
-        assert!(ports.iter().all(|p| range.contains(*p)));
-
-        let err = UdpSocket::bind_in_range(LOCALHOST, range, order, &opts).unwrap_err();
-        assert!(
-            matches!(err, Error::PortRangeExhausted { ip, range: r } if ip == LOCALHOST && r == range)
-        );
-        let msg = err.to_string();
-        assert!(
-            msg.contains(&range.to_string()) && msg.contains("127.0.0.1"),
-            "{msg}"
-        );
-
-        // Closing the sockets frees their ports: the range binds again from its start.
-        drop(socks);
-        let again =
-            UdpSocket::bind_in_range(LOCALHOST, range, PortOrder::Ascending, &opts).unwrap();
-        assert_eq!(again.local_addr().port(), range.first());
-    }
-}
-
-#[test]
-fn range_bind_reports_other_errors_with_the_address() {
-    // 192.0.2.1 (TEST-NET-1) is not an address of this machine: bind fails, nothing is sent.
-    let ip: IpAddr = "192.0.2.1".parse().unwrap();
-    let range = PortRange::new(40_000, 40_009).unwrap();
-    let err = UdpSocket::bind_in_range(ip, range, PortOrder::Ascending, &SocketOptions::default())
-        .unwrap_err();
-    match &err {
-        Error::Bind { addr, .. } => assert_eq!(*addr, SocketAddr::new(ip, 40_000)),
-        other => panic!("{other:?}"),
-    }
-    assert!(err.to_string().contains("192.0.2.1:40000"), "{err}");
-}
 
 #[test]
 fn reuse_port_lets_workers_share_a_port() {
