@@ -6,7 +6,14 @@
 # runs on core 1. For every round and server it prints the round trips echoed (one round trip
 # = client -> server -> peer -> server -> client: two datagrams relayed by the server, four
 # through its sockets), lost packets, wall time, round trips per second, the server's CPU
-# (utime+stime from /proc) and round trips per CPU-second of the server, then the medians.
+# (utime+stime from /proc) and round trips per CPU-second of the server, the round-trip
+# latency p50/p99 under that load, then the medians.
+#
+# Latency: uclient prints only an average, so beside every uclient run a probe
+# (`edge-loadgen turn`, PROBES allocations at 50 packets/s each through the same server and
+# the same turnutils_peer echo, receiving without GRO) measures the round trip of each of its
+# packets while the load runs; its p50/p99 are the columns. The probe adds PROBES x 50 x 2
+# relayed datagrams per second to the server's work, the same for both servers.
 #
 #   benches/turn_vs_coturn.sh             # 40 clients x 5000 messages, one every 1 ms each: zero loss
 #   CLIENTS=8 MESSAGES=50000 INTERVAL=0 RMEM_DEFAULT=4194304 benches/turn_vs_coturn.sh   # flood
@@ -53,6 +60,13 @@ if [ -z "${MEDIA_EDGE_BIN:-}" ]; then
     cargo build --release -q -p media-edge
 fi
 bin="${MEDIA_EDGE_BIN:-$CARGO_TARGET_DIR/release/media-edge}"
+cargo build --release -q -p edge-loadgen
+loadgen="$CARGO_TARGET_DIR/release/edge-loadgen"
+PROBES=${PROBES:-4}
+# The probe runs as long as uclient sends (MESSAGES x INTERVAL ms; 3 s in flood mode), 1-60 s.
+PROBE_S=$(( MESSAGES * INTERVAL / 1000 ))
+[ "$PROBE_S" -ge 1 ] || PROBE_S=3
+[ "$PROBE_S" -le 60 ] || PROBE_S=60
 
 tmp=$(mktemp -d)
 pids=()
@@ -150,8 +164,12 @@ thread_ticks() {
 # One measured uclient run against a server; prints a result row.
 measure() {
     local name=$1 pid=$2 port=$3
-    local c0 t0 c1 t1 d0 d1 out recv lost threads0
+    local c0 t0 c1 t1 d0 d1 out recv lost threads0 probe latency
     threads0=$(thread_ticks "$pid")
+    taskset -c 1 "$loadgen" turn --server "127.0.0.1:$port" --user u --password p \
+        --allocations "$PROBES" --rate 50 --duration "$PROBE_S" --drain 1 \
+        --peer "127.0.0.1:$PEER_PORT" --max-loss 1 --json --quiet >"$tmp/probe.json" 2>"$tmp/probe.err" &
+    probe=$!
     c0=$(cpu_ticks "$pid")
     d0=$(rcvbuf_errors)
     t0=$(date +%s.%N)
@@ -162,14 +180,22 @@ measure() {
     t1=$(date +%s.%N)
     c1=$(cpu_ticks "$pid")
     d1=$(rcvbuf_errors)
+    wait "$probe" || true
+    latency=$(python3 -c 'import json,sys
+try:
+    r = json.load(open(sys.argv[1]))["rtt_us"]
+    print(r["p50"], r["p99"])
+except Exception:
+    print("? ?")' "$tmp/probe.json")
+    [ "$latency" != "? ?" ] || echo "$name: the latency probe failed: $(head -c 300 "$tmp/probe.err")" >&2
     recv=$(grep -o 'start_mclient: tot_send_msgs=[0-9]*, tot_recv_msgs=[0-9]*$' <<<"$out" |
         sed 's/.*tot_recv_msgs=//' | tail -1)
     lost=$(grep -o 'Total lost packets [0-9]*' <<<"$out" | grep -o '[0-9]*$' | tail -1)
     awk -v n="$name" -v r="${recv:-0}" -v l="${lost:-?}" -v w="$(echo "$t1 - $t0" | bc)" \
-        -v cpu="$(( c1 - c0 ))" -v hz="$hz" -v d="$(( d1 - d0 ))" 'BEGIN {
-            cs = cpu / hz;
-            printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f %6d\n",
-                n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0), d
+        -v cpu="$(( c1 - c0 ))" -v hz="$hz" -v d="$(( d1 - d0 ))" -v lat="$latency" 'BEGIN {
+            cs = cpu / hz; split(lat, q, " ");
+            printf "%-11s %9d %6s %7.2f %10.0f %8.2f %6.1f%% %14.0f %6d %8s %8s\n",
+                n, r, l, w, r / w, cs, 100 * cs / w, (cs > 0 ? r / cs : 0), d, q[1], q[2]
         }'
     if [ "$name" = media-edge ] && [ "$THREADS" -gt 1 ]; then
         # Each thread's share of the TURN threads' CPU time in this run.
@@ -181,7 +207,7 @@ measure() {
 
 printf "uclient: %s clients x %s messages, %s B, interval %s ms; servers on cores %s (media-edge: %s TURN threads), load on core 1\n" \
     "$CLIENTS" "$MESSAGES" "$SIZE" "$INTERVAL" "$SERVER_CPUS" "$THREADS"
-printf "%-11s %9s %6s %7s %10s %8s %7s %14s %6s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second drops
+printf "%-11s %9s %6s %7s %10s %8s %7s %14s %6s %8s %8s\n" server round-trips lost wall-s rt/s cpu-s cpu rt/cpu-second drops p50-us p99-us
 for round in $(seq "$ROUNDS"); do
     measure media-edge "$ME_PID" "$ME_PORT"
     measure coturn-4.6 "$CO_PID" "$CO_PORT"
@@ -196,8 +222,9 @@ median() {
 echo "medians:"
 for name in media-edge coturn-4.6; do
     lost=$(grep "^$name " "$tmp/rows" | awk '{ s += $3 } END { print s + 0 }')
-    printf "%-11s rt/s %8s  cpu %5s%%  rt/cpu-second %8s  lost(total) %s\n" \
-        "$name" "$(median "$name" 5)" "$(median "$name" 7)" "$(median "$name" 8)" "$lost"
+    printf "%-11s rt/s %8s  cpu %5s%%  rt/cpu-second %8s  rtt p50 %s us p99 %s us  lost(total) %s\n" \
+        "$name" "$(median "$name" 5)" "$(median "$name" 7)" "$(median "$name" 8)" \
+        "$(median "$name" 10)" "$(median "$name" 11)" "$lost"
 done
 me=$(median media-edge 8)
 co=$(median coturn-4.6 8)
