@@ -67,16 +67,21 @@ mod error;
 mod filter;
 mod guard;
 mod log;
+mod shared;
 mod source;
 mod table;
 
 use std::fmt;
 
-pub use config::{GuardConfig, RateLimit, RateLimits, MAX_DURATION, MAX_FAILURES_LIMIT};
+pub use config::{
+    GuardConfig, RateLimit, RateLimits, RedisUrl, MAX_DURATION, MAX_FAILURES_LIMIT,
+    MAX_REDIS_PREFIX, MAX_REDIS_WAIT,
+};
 pub use error::Error;
 pub use guard::{BanInfo, Guard, GuardStats, PerService, SHARDS};
 pub use ipnet::IpNet;
 pub use log::MAX_LOGGED_CHARS;
+pub use shared::{SharedStats, SharedStore};
 
 /// The service a request or failure belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
