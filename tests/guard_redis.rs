@@ -86,7 +86,8 @@ fn free_tcp_port() -> u16 {
 
 /// A node: TURN on loopback (relay ports `65000 + 20 * n`), the forwarder, the API on
 /// `BASE + 80 + n` and the admin listener on `BASE + 90 + n`, its guard shared through the
-/// Redis on `redis`.
+/// Redis on `redis`. The API's rate limit is raised far above the test's polling (every 5 ms,
+/// API and admin listener together), which the default (20/s) would refuse.
 struct Node {
     name: &'static str,
     turn: TurnServer,
@@ -109,7 +110,8 @@ impl Node {
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
              [admin]\nlisten = \"{admin}\"\n\
              [guard]\nban-duration = 600\nredis = \"redis://127.0.0.1:{redis}/0\"\n\
-             redis-prefix = \"guard-redis-test:\"\nredis-retry = 0.2\n",
+             redis-prefix = \"guard-redis-test:\"\nredis-retry = 0.2\n\
+             [guard.rate.api]\nrate = 10000\nburst = 10000\n",
             p0 = public,
             p1 = public + 19,
             e0 = public + 20,
