@@ -48,6 +48,9 @@
 //!   seconds.
 //! - `unban` (INFO): `cause` is `expired`, `lifted` (through the API) or `evicted` (the ban
 //!   table was full).
+//! - With a [`SharedStore`], a ban decided through Redis (another node's, or one reached by
+//!   failures counted on several nodes) and a lift made on another node end in
+//!   ` origin=shared`.
 //!
 //! Quoted values come from the network and are escaped: printable ASCII stays, except space,
 //! `"` and `\`, which like every control character become `\xNN`; other characters become
@@ -56,10 +59,17 @@
 //! nor pass for another field. `deploy/fail2ban/filter.d/media-edge.conf` matches
 //! `auth-failure` lines.
 //!
+//! # Several nodes
+//! [`SharedStore`] (optional, `redis = "redis://..."`) shares failures, bans and lifts with
+//! the other nodes of a service through Redis, on two threads of its own: the guard's calls
+//! stay local.
+//!
 //! # What it does not do
-//! It reads no clock (every call takes `now`), opens no socket and touches no firewall: the
-//! listeners drop banned sources themselves. Bans live in memory and do not survive a restart
-//! (fail2ban's do, if the jail is used instead or as well).
+//! The guard reads no clock (every call takes `now`), opens no socket and touches no
+//! firewall: the listeners drop banned sources themselves. Only the [`SharedStore`]'s threads
+//! talk to Redis and read the clock. Bans live in memory and do not survive a restart
+//! (fail2ban's do, if the jail is used instead or as well), except that a node sharing
+//! through Redis loads the bans Redis holds when it starts.
 
 mod bucket;
 mod config;

@@ -125,9 +125,18 @@ pub struct SharedStats {
     pub dropped: u64,
 }
 
-/// The running store: two threads sharing one guard's failures and bans through Redis (see
-/// the module docs). Dropping it stops the threads (within about a second); the guard goes
-/// on alone.
+/// The running store: two threads sharing one guard's failures and bans through Redis.
+/// Dropping it stops the threads (within about a second); the guard goes on alone.
+///
+/// - Bans: a ban started on this node is written as `{prefix}ban:{network}` (time to live =
+///   what remains of it) and published on `{prefix}events`; the other nodes apply it at once.
+/// - Lifts: [`Guard::lift`] deletes the key and publishes the lift; every node lifts.
+/// - Failure counts: each failure joins the sorted set `{prefix}failures:{network}` (wall
+///   clock milliseconds, trimmed to `find-window`); the node whose failure makes
+///   `max-failures` bans and publishes.
+/// - Redis unreachable, at start or later: the guard works alone; the loss is logged once,
+///   retried every `redis-retry`, the recovery logged once, then the bans and lifts decided
+///   meanwhile are sent and every ban Redis holds is loaded.
 #[derive(Debug)]
 pub struct SharedStore {
     state: Arc<State>,
