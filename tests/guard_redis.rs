@@ -18,13 +18,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use edge_suite::media::{ApiClient, TOKEN};
-use edge_suite::require_program;
-use edge_suite::turn::{ChildGuard, ScratchDir, TurnOptions, TurnServer, PASSWORD, USER};
+use edge_suite::redis::{free_tcp_port, RedisServer};
+use edge_suite::turn::{TurnOptions, TurnServer, PASSWORD, USER};
 use edge_suite::turn_client::{RawTurnClient, Refused, Via};
 
 /// Hang guard of every wait on an event.
@@ -41,48 +40,6 @@ const ATTACKER: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 5));
 const GOOD: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
 const SPREAD: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 4));
 const OFFLINE: IpAddr = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 6));
-
-/// A redis-server on 127.0.0.1:`port`, in-memory only.
-fn start_redis(dir: &ScratchDir, port: u16) -> ChildGuard {
-    let child = Command::new(require_program("redis-server"))
-        .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--save", "", "--appendonly", "no", "--daemonize", "no"])
-        .arg("--dir")
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + HANG_GUARD;
-    while !redis_answers(port) {
-        assert!(
-            Instant::now() < deadline,
-            "redis-server never answered PING"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    ChildGuard(child)
-}
-
-/// Whether a Redis on 127.0.0.1:`port` answers PING.
-fn redis_answers(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let mut answer = [0u8; 7];
-    stream.write_all(b"PING\r\n").is_ok()
-        && stream.read_exact(&mut answer).is_ok()
-        && &answer == b"+PONG\r\n"
-}
-
-/// A free TCP port on 127.0.0.1 (bound, then released: the caller binds it right away).
-fn free_tcp_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
 
 /// A node: TURN on loopback (relay ports `65000 + 20 * n`), the forwarder, the API on
 /// `BASE + 80 + n` and the admin listener on `BASE + 90 + n`, its guard shared through the
@@ -254,9 +211,8 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String) {
 
 #[test]
 fn bans_and_failures_are_shared_and_each_node_stands_alone_without_redis() {
-    let dir = ScratchDir::new("guard-redis");
     let port = free_tcp_port();
-    let mut redis = start_redis(&dir, port);
+    let mut redis = RedisServer::start(port);
     let a = Node::start("A", 0, port);
     let b = Node::start("B", 1, port);
     for node in [&a, &b] {
@@ -344,7 +300,7 @@ fn bans_and_failures_are_shared_and_each_node_stands_alone_without_redis() {
     }
 
     // Redis back: each node says so once, and A's offline ban reaches B.
-    redis = start_redis(&dir, port);
+    redis = RedisServer::start(port);
     let back = "shared guard: Redis redis://127.0.0.1";
     a.wait_log(back, 1);
     b.wait_log(back, 1);

@@ -417,11 +417,11 @@ impl Guard {
         insert_ban(shard, key, ban, now, true)
     }
 
-    /// When the ban held for `source` (a network as [`BanInfo::source`] names it) ends, if
-    /// one is held; unlike [`is_banned`](Self::is_banned) nothing is counted or removed.
-    pub(crate) fn ban_until(&self, source: IpNet) -> Option<Instant> {
+    /// The ban held for `source` (a network as [`BanInfo::source`] names it), expired or
+    /// not; unlike [`is_banned`](Self::is_banned) nothing is counted or removed.
+    pub(crate) fn ban_of(&self, source: IpNet) -> Option<BanInfo> {
         let key = self.key(source::canonical(source.network()));
-        read(&self.shard(&key).bans).get(&key).map(|ban| ban.until)
+        read(&self.shard(&key).bans).get(&key).copied()
     }
 
     /// Sends `event` to the shared store, if there is one; a full queue drops it (counted).
@@ -469,6 +469,7 @@ impl Guard {
         let lifted = self.lift_key(now, key, false);
         self.share(Event::Lift {
             source: key.net(self.inner.ipv6_prefix),
+            at: now,
         });
         lifted
     }

@@ -6,8 +6,11 @@
 //!   the channel `{prefix}events` as `ban {network} {service} {failures} {ttl-ms} {node}`.
 //!   Every other node, subscribed to that channel, bans the network in its own guard at once
 //!   (pub/sub: the propagation delay is one Redis round trip, no polling).
-//! - **Lifts.** [`Guard::lift`] on any node deletes the key and publishes
-//!   `lift {network} {node}`: every node lifts its ban and forgets the network's failures.
+//! - **Lifts.** [`Guard::lift`] on any node deletes the key, leaves the mark
+//!   `{prefix}lift:{network}` (the lift's wall-clock time, kept for `ban-duration`) and
+//!   publishes `lift {network} {node}`: every node lifts its ban and forgets the network's
+//!   failures. A node that was not subscribed then (Redis lost, a reconnection) finds the
+//!   mark at its next resync and lifts a ban of its own that started before it.
 //! - **Failure counts.** Each failure (not of an allow-listed source) is added to the sorted
 //!   set `{prefix}failures:{network}` (scored by wall-clock milliseconds, trimmed to
 //!   `find-window`, expiring with it). When the set holds `max-failures` entries the node that
@@ -63,8 +66,8 @@ pub(crate) enum Event {
         service: Service,
         ban: Option<BanInfo>,
     },
-    /// [`Guard::lift`] was called here.
-    Lift { source: IpNet },
+    /// [`Guard::lift`] was called here at `at`.
+    Lift { source: IpNet, at: Instant },
     /// The subscriber (re)subscribed: load the bans it may have missed.
     Resync,
 }
@@ -130,7 +133,9 @@ pub struct SharedStats {
 ///
 /// - Bans: a ban started on this node is written as `{prefix}ban:{network}` (time to live =
 ///   what remains of it) and published on `{prefix}events`; the other nodes apply it at once.
-/// - Lifts: [`Guard::lift`] deletes the key and publishes the lift; every node lifts.
+/// - Lifts: [`Guard::lift`] deletes the key, leaves a mark `{prefix}lift:{network}` for
+///   `ban-duration` (for nodes that miss the message: applied at their next resync to bans
+///   that started before it) and publishes the lift; every node lifts.
 /// - Failure counts: each failure joins the sorted set `{prefix}failures:{network}` (wall
 ///   clock milliseconds, trimmed to `find-window`); the node whose failure makes
 ///   `max-failures` bans and publishes.
@@ -256,6 +261,18 @@ impl Names {
         format!("{}failures:{source}", self.prefix)
     }
 
+    fn lift(&self, source: IpNet) -> String {
+        format!("{}lift:{source}", self.prefix)
+    }
+
+    /// The network a lift mark names, if it is one.
+    fn lift_source(&self, key: &str) -> Option<IpNet> {
+        key.strip_prefix(&self.prefix)?
+            .strip_prefix("lift:")?
+            .parse()
+            .ok()
+    }
+
     /// The network a ban key names, if it is one.
     fn ban_source(&self, key: &str) -> Option<IpNet> {
         key.strip_prefix(&self.prefix)?
@@ -360,6 +377,17 @@ fn wall_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// `at` on the wall clock, in milliseconds since the Unix epoch.
+fn wall_ms_of(at: Instant) -> u64 {
+    let now = Instant::now();
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    if at <= now {
+        wall_ms().saturating_sub(ms(now - at))
+    } else {
+        wall_ms().saturating_add(ms(at - now))
+    }
 }
 
 /// Whole milliseconds of `d`, at least 1 (Redis refuses a zero time to live).
@@ -506,8 +534,10 @@ impl Writer {
                 ban: None,
             } => self.count_failure(c, source, service),
             Event::Failure { ban: Some(ban), .. } => self.publish_ban(c, &ban),
-            Event::Lift { source } => self.publish_lift(c, source),
-            Event::Resync => self.load(c).map(|_| ()),
+            Event::Lift { source, at } => self.publish_lift(c, source, at),
+            Event::Resync => self
+                .apply_lift_marks(c)
+                .and_then(|()| self.load_bans(c).map(|_| ())),
         };
         if result.is_err() {
             self.keep(event);
@@ -600,17 +630,32 @@ impl Writer {
         Ok(())
     }
 
-    /// Deletes the network's ban and failures and publishes the lift.
-    fn publish_lift(&self, c: &mut redis::Connection, source: IpNet) -> redis::RedisResult<()> {
+    /// Deletes the network's ban and failures, leaves a mark of the lift made at `at` for the
+    /// nodes that miss the message (kept as long as a ban started before it could last), and
+    /// publishes the lift.
+    fn publish_lift(
+        &self,
+        c: &mut redis::Connection,
+        source: IpNet,
+        at: Instant,
+    ) -> redis::RedisResult<()> {
         let message = Message::Lift {
             source,
             node: &self.node,
         };
+        let at_ms = wall_ms_of(at);
+        let keep = millis(self.guard.config().ban_duration);
         redis::pipe()
             .atomic()
             .cmd("DEL")
             .arg(self.names.ban(source))
             .arg(self.names.failures(source))
+            .ignore()
+            .cmd("SET")
+            .arg(self.names.lift(source))
+            .arg(at_ms)
+            .arg("PX")
+            .arg(keep)
             .ignore()
             .cmd("PUBLISH")
             .arg(&self.names.channel)
@@ -621,33 +666,40 @@ impl Writer {
         Ok(())
     }
 
-    /// After (re)connecting: replays what was decided offline, then loads every ban. Returns
+    /// After (re)connecting: applies the lifts made elsewhere meanwhile, replays what was
+    /// decided here offline (bans still in force after that), then loads every ban. Returns
     /// (events replayed, bans loaded).
     fn resync(&mut self, c: &mut redis::Connection) -> redis::RedisResult<(usize, usize)> {
+        self.apply_lift_marks(c)?;
         let mut sent = 0;
         while let Some(event) = self.pending.front().copied() {
             match event {
                 Event::Failure { ban: Some(ban), .. } => {
                     // Still in force here? Lifted or expired meanwhile: nothing to send.
-                    if self.guard.ban_until(ban.source) > Some(Instant::now()) {
+                    if self
+                        .guard
+                        .ban_of(ban.source)
+                        .is_some_and(|b| b.until > Instant::now())
+                    {
                         self.publish_ban(c, &ban)?;
                         sent += 1;
                     }
                 }
-                Event::Lift { source } => {
-                    self.publish_lift(c, source)?;
+                Event::Lift { source, at } => {
+                    self.publish_lift(c, source, at)?;
                     sent += 1;
                 }
                 Event::Failure { ban: None, .. } | Event::Resync => {}
             }
             self.pending.pop_front();
         }
-        Ok((sent, self.load(c)?))
+        Ok((sent, self.load_bans(c)?))
     }
 
-    /// Loads every ban Redis holds into the guard; returns how many it holds.
-    fn load(&self, c: &mut redis::Connection) -> redis::RedisResult<usize> {
-        let pattern = format!("{}ban:*", self.names.prefix);
+    /// The keys matching `{prefix}{kind}:*`, at most about the guard's table size (more bans
+    /// could not be held anyway).
+    fn scan(&self, c: &mut redis::Connection, kind: &str) -> redis::RedisResult<Vec<String>> {
+        let pattern = format!("{}{kind}:*", self.names.prefix);
         let limit = self.guard.config().max_tracked;
         let mut keys: Vec<String> = Vec::new();
         let mut cursor = 0u64;
@@ -661,13 +713,42 @@ impl Writer {
                 .query(c)?;
             keys.extend(batch);
             cursor = next;
-            // Past the guard's table size more bans could not be held anyway.
             if cursor == 0 || keys.len() >= limit {
                 break;
             }
         }
         keys.sort_unstable();
         keys.dedup();
+        Ok(keys)
+    }
+
+    /// Applies the lifts other nodes left marks of, to bans here that started before them.
+    fn apply_lift_marks(&self, c: &mut redis::Connection) -> redis::RedisResult<()> {
+        for chunk in self.scan(c, "lift")?.chunks(BATCH) {
+            let mut pipe = redis::pipe();
+            for key in chunk {
+                pipe.cmd("GET").arg(key);
+            }
+            let answers: Vec<Option<u64>> = pipe.query(c)?;
+            for (key, at_ms) in chunk.iter().zip(answers) {
+                let (Some(source), Some(at_ms)) = (self.names.lift_source(key), at_ms) else {
+                    continue;
+                };
+                let started_before = self
+                    .guard
+                    .ban_of(source)
+                    .is_some_and(|ban| wall_ms_of(ban.since) < at_ms);
+                if started_before && self.guard.lift_shared(Instant::now(), source) {
+                    self.state.received.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads every ban Redis holds into the guard; returns how many it holds.
+    fn load_bans(&self, c: &mut redis::Connection) -> redis::RedisResult<usize> {
+        let keys = self.scan(c, "ban")?;
         let mut loaded = 0;
         for chunk in keys.chunks(BATCH) {
             let mut pipe = redis::pipe();
@@ -817,6 +898,9 @@ mod tests {
         assert_eq!(names.failures(net), "edge:failures:2001:db8::/64");
         assert_eq!(names.ban_source("edge:ban:2001:db8::/64"), Some(net));
         assert_eq!(names.ban_source("other:ban:2001:db8::/64"), None);
+        assert_eq!(names.lift(net), "edge:lift:2001:db8::/64");
+        assert_eq!(names.lift_source("edge:lift:2001:db8::/64"), Some(net));
+        assert_eq!(names.lift_source("edge:ban:2001:db8::/64"), None);
         assert_eq!(parse_ban_value("api 4"), Some((Service::Api, 4)));
         assert_eq!(parse_ban_value("api"), None);
     }
