@@ -9,6 +9,7 @@
 //!   writes the ban decided offline to Redis, where a node started later loads it;
 //! - a lift made while Redis is away is sent on recovery: the other node lifts too; a node
 //!   that missed a lift message applies its mark at its next resync (to older bans only);
+//! - an error answer (Redis out of memory) is counted and logged once, the connection kept;
 //! - what Redis cannot impose: a source on B's own allow list is not banned at B; an
 //!   unreadable message on the channel is counted as an error and changes nothing.
 //!
@@ -242,4 +243,35 @@ fn redis_cannot_ban_an_allowed_source_nor_send_garbage() {
     assert!(!b.is_banned(Instant::now(), ip(1)), "allow-listed at B");
     assert!(!b.is_banned(Instant::now(), "192.0.2.1".parse().unwrap()));
     assert_eq!(b.shared_stats().unwrap().errors, errors + 3);
+}
+
+#[test]
+fn an_error_answer_is_counted_and_said_once_and_keeps_the_connection() {
+    let redis = RedisServer::start(free_tcp_port());
+    let (a, _sa) = node(&redis.url(), "oom:", &[]);
+    wait_stats(&a, "connected", |s| s.connected);
+    // Out of memory: every write is refused with an error answer.
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "1"]), "+OK");
+    let errors = a.shared_stats().unwrap().errors;
+    ban(&a, ip(20));
+    ban(&a, ip(21));
+    // Each of the six failures is refused: two bans' worth of writes.
+    wait_stats(&a, "refusals counted", |s| s.errors >= errors + 2);
+    let refused = format!("shared guard: Redis {} refused a command", redis.url());
+    assert_eq!(logged(&refused), 1);
+    assert!(a.shared_stats().unwrap().connected);
+    assert_eq!(
+        logged(&format!("shared guard: lost Redis {}", redis.url())),
+        0
+    );
+    // Memory back: the next ban is written.
+    assert_eq!(redis.command(&["CONFIG", "SET", "maxmemory", "0"]), "+OK");
+    ban(&a, ip(22));
+    let key = format!("oom:ban:{}/32", ip(22));
+    let deadline = Instant::now() + HANG_GUARD;
+    while redis.command(&["EXISTS", &key]) != ":1" {
+        assert!(Instant::now() < deadline, "ban never written");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(logged(&refused), 1);
 }
