@@ -311,6 +311,10 @@ impl Guard {
     ///
     /// `reason` says what failed (a short token such as `bad-integrity`); `user` is the name
     /// the peer claimed, if any. Both are escaped in the log.
+    ///
+    /// With a [`SharedStore`](crate::SharedStore), the failure (and the ban it starts) is
+    /// also queued for Redis, without waiting: failures counted on several nodes may start a
+    /// ban a moment later, through the store.
     pub fn record_failure(
         &self,
         now: Instant,
