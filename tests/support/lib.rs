@@ -1,6 +1,6 @@
 //! Shared harness for media-edge's end-to-end tests and benchmarks: locating the real peers
 //! (coturn's tools, openssl, the Python venv with aiortc and pylibsrtp) that `scripts/test.sh`
-//! installs. A missing peer is a test failure, never a silent skip.
+//! installs, and a redis-server of a test's own. A missing peer is a test failure, never a silent skip.
 
 use std::path::PathBuf;
 
@@ -38,6 +38,7 @@ pub fn require_program(name: &str) -> PathBuf {
 }
 
 pub mod media;
+pub mod redis;
 pub mod srtp;
 pub mod turn;
 pub mod turn_client;

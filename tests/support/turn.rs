@@ -47,6 +47,8 @@ pub struct TurnOptions {
     pub streams: bool,
     /// TURN event loop threads (`turn.threads`).
     pub threads: usize,
+    /// More sections appended to the configuration (`[relay]`, `[api]`, `[guard]`, ...).
+    pub extra: String,
 }
 
 impl TurnOptions {
@@ -64,6 +66,7 @@ impl TurnOptions {
             lifetimes: (600, 3600),
             streams: true,
             threads: 2,
+            extra: String::new(),
         }
     }
 
@@ -114,6 +117,7 @@ impl TurnOptions {
             list(&self.allow),
             list(&self.deny),
         );
+        toml += &self.extra;
         toml
     }
 }

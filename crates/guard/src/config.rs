@@ -1,11 +1,12 @@
 //! The guard's configuration: a serde section (kebab-case keys, unknown keys refused) with
 //! fail2ban-like defaults, checked by [`Guard::new`](crate::Guard::new).
 
+use std::fmt;
 use std::time::Duration;
 
 use edge_config::{networks, seconds, MAX_DURATION};
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use crate::Error;
 
@@ -21,6 +22,11 @@ pub const MAX_FAILURES_LIMIT: u32 = 64;
 /// allow = ["127.0.0.1", "192.0.2.0/24"]   # never banned, never rate-limited
 /// ipv6-prefix = 64        # IPv6 sources are counted, banned and limited per /64
 /// max-tracked = 65536     # entries per table (failures, rate buckets, bans)
+///
+/// redis = "redis://10.0.0.5:6379/0"   # share failures and bans with other nodes
+/// redis-prefix = "media-edge:"         # start of every key and of the channel
+/// redis-timeout = 1       # seconds: connecting, and each command's read and write
+/// redis-retry = 1         # seconds between two attempts to reach Redis
 ///
 /// [rate.turn]
 /// rate = 50               # requests per second, sustained
@@ -49,6 +55,72 @@ pub struct GuardConfig {
     pub max_tracked: usize,
     /// Per-source request rate limits, per service.
     pub rate: RateLimits,
+    /// The Redis server through which several nodes share failures and bans
+    /// (`redis://[user:password@]host[:port][/db]`), see [`SharedStore`](crate::SharedStore).
+    /// Default none: this node's guard alone.
+    pub redis: Option<RedisUrl>,
+    /// Start of every Redis key and of the pub/sub channel, so several services can share
+    /// one Redis: nodes of one service share the prefix. Default `media-edge:`.
+    pub redis_prefix: String,
+    /// Timeout of connecting to Redis and of each command's read and write. Default 1 s.
+    #[serde(deserialize_with = "seconds")]
+    pub redis_timeout: Duration,
+    /// Wait between two attempts to reach Redis while it is unreachable. Default 1 s.
+    #[serde(deserialize_with = "seconds")]
+    pub redis_retry: Duration,
+}
+
+/// Longest `redis-timeout` and `redis-retry`.
+pub const MAX_REDIS_WAIT: Duration = Duration::from_secs(60);
+
+/// Longest `redis-prefix`, in bytes.
+pub const MAX_REDIS_PREFIX: usize = 64;
+
+/// A Redis URL, checked when parsed. Its `Debug` and `Display` leave the password out, so
+/// printing a configuration never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedisUrl(String);
+
+impl RedisUrl {
+    /// Checks `url` as the Redis client would read it.
+    ///
+    /// # Errors
+    /// [`Error::Config`] (key `redis`) when the client does not accept it.
+    pub fn new(url: &str) -> Result<Self, Error> {
+        redis::Client::open(url).map_err(|e| Error::Config {
+            key: "redis",
+            problem: format!("not a Redis URL: {e}"),
+        })?;
+        Ok(Self(url.to_owned()))
+    }
+
+    /// The URL as configured, password included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // `scheme://user:password@rest`: everything between `://` and `@` is credentials.
+        match (self.0.split_once("://"), self.0.rsplit_once('@')) {
+            (Some((scheme, _)), Some((_, rest))) => write!(f, "{scheme}://***@{rest}"),
+            _ => f.write_str(&self.0),
+        }
+    }
+}
+
+impl fmt::Debug for RedisUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RedisUrl({self})")
+    }
+}
+
+impl<'de> Deserialize<'de> for RedisUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let url = String::deserialize(d)?;
+        Self::new(&url).map_err(serde::de::Error::custom)
+    }
 }
 
 impl Default for GuardConfig {
@@ -61,6 +133,10 @@ impl Default for GuardConfig {
             ipv6_prefix: 64,
             max_tracked: 65536,
             rate: RateLimits::default(),
+            redis: None,
+            redis_prefix: "media-edge:".to_owned(),
+            redis_timeout: Duration::from_secs(1),
+            redis_retry: Duration::from_secs(1),
         }
     }
 }
@@ -90,8 +166,34 @@ impl GuardConfig {
         }
         self.rate.turn.validate("rate.turn")?;
         self.rate.api.validate("rate.api")?;
-        self.rate.ice.validate("rate.ice")
+        self.rate.ice.validate("rate.ice")?;
+        let prefix = &self.redis_prefix;
+        let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, ':' | '_' | '-' | '.');
+        if prefix.is_empty() || prefix.len() > MAX_REDIS_PREFIX || !prefix.chars().all(plain) {
+            return Err(Error::Config {
+                key: "redis-prefix",
+                problem: format!(
+                    "{prefix:?} is not 1 to {MAX_REDIS_PREFIX} letters, digits and `:_-.`"
+                ),
+            });
+        }
+        check_wait("redis-timeout", self.redis_timeout)?;
+        check_wait("redis-retry", self.redis_retry)
     }
+}
+
+fn check_wait(key: &'static str, d: Duration) -> Result<(), Error> {
+    if d < Duration::from_millis(10) || d > MAX_REDIS_WAIT {
+        return Err(Error::Config {
+            key,
+            problem: format!(
+                "{} s is outside [0.01, {}] s",
+                d.as_secs_f64(),
+                MAX_REDIS_WAIT.as_secs()
+            ),
+        });
+    }
+    Ok(())
 }
 
 fn check_duration(key: &'static str, d: Duration) -> Result<(), Error> {

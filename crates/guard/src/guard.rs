@@ -3,13 +3,14 @@
 use std::collections::hash_map::RandomState;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
 
 use crate::bucket::Bucket;
 use crate::filter::BanFilter;
+use crate::shared::{Event, Link, SharedStats};
 use crate::source::{self, Key};
 use crate::table::{Expiring, Removal, Table};
 use crate::{log, Error, GuardConfig, Service};
@@ -141,6 +142,8 @@ struct Inner {
     ipv6_prefix: u8,
     shards: Box<[Shard]>,
     hasher: RandomState,
+    /// The shared store's queue and state, once [`SharedStore`](crate::SharedStore) started.
+    link: OnceLock<Link>,
 }
 
 /// The configuration in force and what is derived from it.
@@ -214,6 +217,7 @@ impl Guard {
                 live: RwLock::new(Live::new(config)),
                 shards,
                 hasher: RandomState::new(),
+                link: OnceLock::new(),
             }),
         })
     }
@@ -227,8 +231,8 @@ impl Guard {
     /// the new `max-failures` within the new `find-window`, the next ban lasts the new
     /// `ban-duration`, the next request is judged by the new `allow` list and rate limits.
     /// Bans in force keep their end; failure records and rate buckets are kept.
-    /// `ipv6-prefix` and `max-tracked` shape the tables and stay as they are (a restart
-    /// changes them); the values given for them are ignored.
+    /// `ipv6-prefix` and `max-tracked` shape the tables, and the `redis*` keys the shared
+    /// store: they stay as they are (a restart changes them); the values given are ignored.
     ///
     /// # Errors
     /// [`Error::Config`] naming a bad key; nothing changes then.
@@ -237,6 +241,10 @@ impl Guard {
         let mut live = write(&self.inner.live);
         config.ipv6_prefix = self.inner.ipv6_prefix;
         config.max_tracked = live.config.max_tracked;
+        config.redis.clone_from(&live.config.redis);
+        config.redis_prefix.clone_from(&live.config.redis_prefix);
+        config.redis_timeout = live.config.redis_timeout;
+        config.redis_retry = live.config.redis_retry;
         *live = Live::new(config);
         Ok(())
     }
@@ -303,6 +311,10 @@ impl Guard {
     ///
     /// `reason` says what failed (a short token such as `bad-integrity`); `user` is the name
     /// the peer claimed, if any. Both are escaped in the log.
+    ///
+    /// With a [`SharedStore`](crate::SharedStore), the failure (and the ban it starts) is
+    /// also queued for Redis, without waiting: failures counted on several nodes may start a
+    /// ban a moment later, through the store.
     pub fn record_failure(
         &self,
         now: Instant,
@@ -348,38 +360,90 @@ impl Guard {
         record.expiry = now + window;
         line.failures = u32::try_from(record.times.len()).unwrap_or(u32::MAX);
         tracing::warn!(target: "edge_guard", "{line}");
+        let source = key.net(config.ipv6_prefix);
         if line.failures < config.max_failures {
+            drop(tracking);
+            self.share(Event::Failure {
+                source,
+                service,
+                ban: None,
+            });
             return None;
         }
         tracking.failures.remove(&key);
-        let mut bans = write(&shard.bans);
-        match bans.get(&key) {
-            Some(ban) if ban.until > now => return None,
-            Some(_) => {
-                if let Some(old) = bans.remove(&key) {
-                    end_ban(shard, &old, Removal::Expired);
-                }
-            }
-            None => {}
-        }
         let ban = BanInfo {
-            source: key.net(config.ipv6_prefix),
+            source,
             service,
             failures: line.failures,
             since: now,
             until: now + config.ban_duration,
         };
-        bans.get_or_insert(now, key, || ban, |old, why| end_ban(shard, &old, why));
-        shard.filter.publish(bans.keys());
-        // Release: whoever reads this count through `bans_started` sees the ban's filter bit.
-        shard.bans_started.fetch_add(1, Ordering::Release);
-        tracing::warn!(target: "edge_guard", "{}", log::Ban {
-            source: ban.source,
+        let started = insert_ban(shard, key, ban, now, false);
+        drop(tracking);
+        if started {
+            self.share(Event::Failure {
+                source,
+                service,
+                ban: Some(ban),
+            });
+        }
+        started.then_some(ban)
+    }
+
+    /// Bans `source` (a network as [`BanInfo::source`] names it) until `until` because
+    /// another node decided so, unless it is allow-listed here or already banned. Forgets its
+    /// failures; logs the ban with `origin=shared`; nothing goes back to the shared store.
+    /// Returns whether a ban started.
+    pub(crate) fn impose(
+        &self,
+        now: Instant,
+        source: IpNet,
+        service: Service,
+        failures: u32,
+        until: Instant,
+    ) -> bool {
+        let addr = source::canonical(source.network());
+        let live = self.live();
+        if until <= now || is_allowed(&live.config, addr) {
+            return false;
+        }
+        let key = self.key(addr);
+        let shard = self.shard(&key);
+        let mut tracking = lock(&shard.tracking);
+        tracking.failures.remove(&key);
+        let ban = BanInfo {
+            source: key.net(live.config.ipv6_prefix),
             service,
-            failures: line.failures,
-            duration: config.ban_duration,
-        });
-        Some(ban)
+            failures,
+            since: now,
+            until,
+        };
+        insert_ban(shard, key, ban, now, true)
+    }
+
+    /// The ban held for `source` (a network as [`BanInfo::source`] names it), expired or
+    /// not; unlike [`is_banned`](Self::is_banned) nothing is counted or removed.
+    pub(crate) fn ban_of(&self, source: IpNet) -> Option<BanInfo> {
+        let key = self.key(source::canonical(source.network()));
+        read(&self.shard(&key).bans).get(&key).copied()
+    }
+
+    /// Sends `event` to the shared store, if there is one; a full queue drops it (counted).
+    fn share(&self, event: Event) {
+        if let Some(link) = self.inner.link.get() {
+            link.send(event);
+        }
+    }
+
+    /// Connects the shared store: from now on local failures, bans and lifts go to `link`.
+    /// False when one is connected already.
+    pub(crate) fn attach(&self, link: Link) -> bool {
+        self.inner.link.set(link).is_ok()
+    }
+
+    /// The shared store's state, when [`SharedStore`](crate::SharedStore) runs for this guard.
+    pub fn shared_stats(&self) -> Option<SharedStats> {
+        self.inner.link.get().map(Link::stats)
     }
 
     /// The active bans, soonest to end first.
@@ -402,9 +466,26 @@ impl Guard {
     }
 
     /// Lifts the ban covering `source` (its address, or its IPv6 network) and forgets its
-    /// failures. Returns whether an active ban was lifted.
+    /// failures, here and, through the shared store when there is one, on every node.
+    /// Returns whether an active ban was lifted here.
     pub fn lift(&self, now: Instant, source: IpAddr) -> bool {
         let key = self.key(source::canonical(source));
+        let lifted = self.lift_key(now, key, false);
+        self.share(Event::Lift {
+            source: key.net(self.inner.ipv6_prefix),
+            at: now,
+        });
+        lifted
+    }
+
+    /// Lifts the ban covering `source` because another node lifted it: logged with
+    /// `origin=shared`, nothing goes back to the shared store.
+    pub(crate) fn lift_shared(&self, now: Instant, source: IpNet) -> bool {
+        let key = self.key(source::canonical(source.network()));
+        self.lift_key(now, key, true)
+    }
+
+    fn lift_key(&self, now: Instant, key: Key, shared: bool) -> bool {
         let shard = self.shard(&key);
         let mut tracking = lock(&shard.tracking);
         tracking.failures.remove(&key);
@@ -416,7 +497,11 @@ impl Guard {
         let active = ban.until > now;
         if active {
             shard.bans_lifted.fetch_add(1, Ordering::Relaxed);
-            tracing::info!(target: "edge_guard", "{}", log::Unban { source: ban.source, cause: "lifted" });
+            tracing::info!(target: "edge_guard", "{}", log::Unban {
+                source: ban.source,
+                cause: "lifted",
+                shared,
+            });
         } else {
             end_ban(shard, &ban, Removal::Expired);
         }
@@ -505,7 +590,35 @@ fn end_ban(shard: &Shard, ban: &BanInfo, why: Removal) {
         Removal::Evicted => (&shard.bans_evicted, "evicted"),
     };
     counter.fetch_add(1, Ordering::Relaxed);
-    tracing::info!(target: "edge_guard", "{}", log::Unban { source: ban.source, cause });
+    tracing::info!(target: "edge_guard", "{}", log::Unban { source: ban.source, cause, shared: false });
+}
+
+/// Puts `ban` in its shard's table unless an active ban holds `key` already (an expired one
+/// is ended first), publishes the filter, counts and logs it. The caller holds the shard's
+/// tracking lock (lock order). Returns whether the ban started.
+fn insert_ban(shard: &Shard, key: Key, ban: BanInfo, now: Instant, shared: bool) -> bool {
+    let mut bans = write(&shard.bans);
+    match bans.get(&key) {
+        Some(old) if old.until > now => return false,
+        Some(_) => {
+            if let Some(old) = bans.remove(&key) {
+                end_ban(shard, &old, Removal::Expired);
+            }
+        }
+        None => {}
+    }
+    bans.get_or_insert(now, key, || ban, |old, why| end_ban(shard, &old, why));
+    shard.filter.publish(bans.keys());
+    // Release: whoever reads this count through `bans_started` sees the ban's filter bit.
+    shard.bans_started.fetch_add(1, Ordering::Release);
+    tracing::warn!(target: "edge_guard", "{}", log::Ban {
+        source: ban.source,
+        service: ban.service,
+        failures: ban.failures,
+        duration: ban.until.saturating_duration_since(now),
+        shared,
+    });
+    true
 }
 
 // A panic while a lock is held leaves plain counters and maps behind, each still consistent

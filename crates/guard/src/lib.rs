@@ -48,6 +48,9 @@
 //!   seconds.
 //! - `unban` (INFO): `cause` is `expired`, `lifted` (through the API) or `evicted` (the ban
 //!   table was full).
+//! - With a [`SharedStore`], a ban decided through Redis (another node's, or one reached by
+//!   failures counted on several nodes) and a lift made on another node end in
+//!   ` origin=shared`.
 //!
 //! Quoted values come from the network and are escaped: printable ASCII stays, except space,
 //! `"` and `\`, which like every control character become `\xNN`; other characters become
@@ -56,10 +59,17 @@
 //! nor pass for another field. `deploy/fail2ban/filter.d/media-edge.conf` matches
 //! `auth-failure` lines.
 //!
+//! # Several nodes
+//! [`SharedStore`] (optional, `redis = "redis://..."`) shares failures, bans and lifts with
+//! the other nodes of a service through Redis, on two threads of its own: the guard's calls
+//! stay local.
+//!
 //! # What it does not do
-//! It reads no clock (every call takes `now`), opens no socket and touches no firewall: the
-//! listeners drop banned sources themselves. Bans live in memory and do not survive a restart
-//! (fail2ban's do, if the jail is used instead or as well).
+//! The guard reads no clock (every call takes `now`), opens no socket and touches no
+//! firewall: the listeners drop banned sources themselves. Only the [`SharedStore`]'s threads
+//! talk to Redis and read the clock. Bans live in memory and do not survive a restart
+//! (fail2ban's do, if the jail is used instead or as well), except that a node sharing
+//! through Redis loads the bans Redis holds when it starts.
 
 mod bucket;
 mod config;
@@ -67,12 +77,16 @@ mod error;
 mod filter;
 mod guard;
 mod log;
+mod shared;
 mod source;
 mod table;
 
 use std::fmt;
 
-pub use config::{GuardConfig, RateLimit, RateLimits, MAX_FAILURES_LIMIT};
+pub use config::{
+    GuardConfig, RateLimit, RateLimits, RedisUrl, MAX_FAILURES_LIMIT, MAX_REDIS_PREFIX,
+    MAX_REDIS_WAIT,
+};
 /// Longest duration any setting accepts (ten years, edge-config's bound for every section):
 /// keeps `now + duration` far from the end of `Instant`'s range.
 pub use edge_config::MAX_DURATION;
@@ -80,6 +94,7 @@ pub use error::Error;
 pub use guard::{BanInfo, Guard, GuardStats, PerService, SHARDS};
 pub use ipnet::IpNet;
 pub use log::MAX_LOGGED_CHARS;
+pub use shared::{SharedStats, SharedStore};
 
 /// The service a request or failure belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -43,36 +43,56 @@ impl fmt::Display for AuthFailure<'_> {
     }
 }
 
-/// `ban source=203.0.113.7/32 service=turn failures=3 duration=600s`
+/// `ban source=203.0.113.7/32 service=turn failures=3 duration=600s`, with ` origin=shared`
+/// when another node decided it.
 pub(crate) struct Ban {
     pub(crate) source: IpNet,
     pub(crate) service: Service,
     pub(crate) failures: u32,
     pub(crate) duration: Duration,
+    pub(crate) shared: bool,
 }
 
 impl fmt::Display for Ban {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "ban source={} service={} failures={} duration={}s",
+            "ban source={} service={} failures={} duration={}s{}",
             self.source,
             self.service,
             self.failures,
-            self.duration.as_secs_f64()
+            self.duration.as_secs_f64(),
+            origin(self.shared)
         )
     }
 }
 
-/// `unban source=203.0.113.7/32 cause=expired` (or `lifted`, `evicted`).
+/// `unban source=203.0.113.7/32 cause=expired` (or `lifted`, `evicted`), with
+/// ` origin=shared` when another node lifted it.
 pub(crate) struct Unban {
     pub(crate) source: IpNet,
     pub(crate) cause: &'static str,
+    pub(crate) shared: bool,
 }
 
 impl fmt::Display for Unban {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unban source={} cause={}", self.source, self.cause)
+        write!(
+            f,
+            "unban source={} cause={}{}",
+            self.source,
+            self.cause,
+            origin(self.shared)
+        )
+    }
+}
+
+/// The `origin` field: present only on what another node decided.
+fn origin(shared: bool) -> &'static str {
+    if shared {
+        " origin=shared"
+    } else {
+        ""
     }
 }
 

@@ -201,3 +201,75 @@ fn bad_values_are_refused_naming_the_key() {
     };
     assert!(bad(c).starts_with("rate.api: burst "));
 }
+
+#[test]
+fn redis_settings_are_checked_and_the_password_never_printed() {
+    let c: GuardConfig = toml::from_str(
+        r#"
+        redis = "redis://:s3cret@10.0.0.5:6380/2"
+        redis-prefix = "edge-a:"
+        redis-timeout = 0.5
+        redis-retry = 2
+        "#,
+    )
+    .unwrap();
+    let url = c.redis.as_ref().unwrap();
+    assert_eq!(url.as_str(), "redis://:s3cret@10.0.0.5:6380/2");
+    assert_eq!(url.to_string(), "redis://***@10.0.0.5:6380/2");
+    assert!(!format!("{c:?}").contains("s3cret"));
+    assert_eq!(c.redis_prefix, "edge-a:");
+    assert_eq!(c.redis_timeout, Duration::from_millis(500));
+    assert_eq!(c.redis_retry, Duration::from_secs(2));
+    let d = GuardConfig::default();
+    assert_eq!(d.redis, None);
+    assert_eq!(d.redis_prefix, "media-edge:");
+    assert_eq!(
+        (d.redis_timeout, d.redis_retry),
+        (Duration::from_secs(1), Duration::from_secs(1))
+    );
+
+    let err = toml::from_str::<GuardConfig>("redis = \"http://example.com\"")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("redis: not a Redis URL"), "{err}");
+    let bad = |c: GuardConfig| Guard::new(c).expect_err("refused").to_string();
+    for prefix in ["", "a*", "a b", &"x".repeat(65)] {
+        let e = bad(GuardConfig {
+            redis_prefix: prefix.to_owned(),
+            ..GuardConfig::default()
+        });
+        assert!(e.starts_with("redis-prefix: "), "{prefix:?}: {e}");
+    }
+    for wait in [
+        Duration::ZERO,
+        Duration::from_millis(9),
+        Duration::from_secs(61),
+    ] {
+        let e = bad(GuardConfig {
+            redis_timeout: wait,
+            ..GuardConfig::default()
+        });
+        assert!(e.starts_with("redis-timeout: "), "{e}");
+        let e = bad(GuardConfig {
+            redis_retry: wait,
+            ..GuardConfig::default()
+        });
+        assert!(e.starts_with("redis-retry: "), "{e}");
+    }
+    // A shared store starts once per guard.
+    let g = common::guard(GuardConfig {
+        redis: Some(edge_guard::RedisUrl::new("redis://127.0.0.1:1/0").unwrap()),
+        ..GuardConfig::default()
+    });
+    let store = edge_guard::SharedStore::start(&g).unwrap().unwrap();
+    assert!(matches!(
+        edge_guard::SharedStore::start(&g),
+        Err(Error::AlreadyShared)
+    ));
+    store.stop();
+    assert!(
+        edge_guard::SharedStore::start(&common::guard(GuardConfig::default()))
+            .unwrap()
+            .is_none()
+    );
+}

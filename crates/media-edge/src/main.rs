@@ -26,7 +26,7 @@ use std::sync::Arc;
 
 use anyhow::{anyhow, Context as _};
 use clap::{Parser, Subcommand};
-use edge_guard::{Guard, GuardConfig, GuardStats};
+use edge_guard::{Guard, GuardConfig, GuardStats, SharedStore};
 use edge_turn::{LocalAddrs, Service, ServiceConfig};
 
 use crate::config::{Config, EMBEDDED_DEFAULT};
@@ -155,6 +155,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         );
     }
     tracing::info!("{}", guard_summary(&guard.config()));
+    // With `[guard] redis`: failures and bans shared with the other nodes, until exit.
+    let _shared = SharedStore::start(&guard).map_err(|e| anyhow!("guard.{e}"))?;
     runtime.block_on(async {
         let media = Media::start(&config, &guard).await?;
         if let Some(line) = media::summary(&config) {
@@ -227,7 +229,7 @@ fn guard_summary(g: &GuardConfig) -> String {
     let rate = |r: &edge_guard::RateLimit| format!("{}/s burst {}", r.rate, r.burst);
     format!(
         "media-edge guard: ban after {} failures within {} s for {} s; allow [{}]; IPv6 per /{}; \
-         rate limits turn {}, api {}, ice {}",
+         rate limits turn {}, api {}, ice {}; {}",
         g.max_failures,
         g.find_window.as_secs_f64(),
         g.ban_duration.as_secs_f64(),
@@ -240,6 +242,10 @@ fn guard_summary(g: &GuardConfig) -> String {
         rate(&g.rate.turn),
         rate(&g.rate.api),
         rate(&g.rate.ice),
+        match &g.redis {
+            Some(url) => format!("shared through Redis {url} (prefix {:?})", g.redis_prefix),
+            None => "not shared".to_owned(),
+        },
     )
 }
 

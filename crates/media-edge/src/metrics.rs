@@ -328,8 +328,35 @@ impl Sources {
                 ([("table", "failure_records")], g.failure_records as f64),
                 ([("table", "rate_buckets")], g.rate_buckets as f64),
             ],
-        )
+        )?;
+        match self.guard.shared_stats() {
+            Some(shared) => guard_shared(out, &shared),
+            None => Ok(()),
+        }
     }
+}
+
+/// The shared guard's state (`[guard] redis`), only when it is configured.
+fn guard_shared(out: &mut Out<'_>, s: &edge_guard::SharedStats) -> Result<(), FmtError> {
+    out.gauge(
+        "guard_shared_connected",
+        "1 while the connection to the shared guard's Redis is up.",
+        f64::from(u8::from(s.connected)),
+    )?;
+    out.counter(
+        "guard_shared_errors",
+        "Shared guard errors: failed Redis connections and commands, unreadable messages.",
+        s.errors,
+    )?;
+    out.counters(
+        "guard_shared_events",
+        "Bans and lifts exchanged through Redis, by direction (dropped: queue full).",
+        &[
+            ([("direction", "published")], s.published),
+            ([("direction", "received")], s.received),
+            ([("direction", "dropped")], s.dropped),
+        ],
+    )
 }
 
 fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<PortRange, FmtError> {

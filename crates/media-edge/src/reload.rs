@@ -39,8 +39,16 @@ const LIVE: &[&str] = &[
     "dtls",
 ];
 
-/// Keys below a live one that still need a restart: they shape the guard's tables.
-const RESTART: &[&str] = &["guard.ipv6-prefix", "guard.max-tracked"];
+/// Keys below a live one that still need a restart: they shape the guard's tables, or its
+/// shared store's connection.
+const RESTART: &[&str] = &[
+    "guard.ipv6-prefix",
+    "guard.max-tracked",
+    "guard.redis",
+    "guard.redis-prefix",
+    "guard.redis-timeout",
+    "guard.redis-retry",
+];
 
 /// Keys of a `[[turn.listen-tls]]` entry applied live (its address needs a restart).
 const LIVE_TLS: &[&str] = &["certificate", "private-key"];
