@@ -13,6 +13,7 @@ use edge_udp::SocketOptions;
 
 use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
+use crate::quality::Formats;
 use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
 use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
@@ -241,6 +242,7 @@ impl Relay {
             enterprise_rtp,
             spec.connection.clone(),
             worker,
+            if sockets.rtcp.is_some() { 2 } else { 1 },
             Status {
                 state: SessionState::New,
                 browser_addr: None,
@@ -267,6 +269,7 @@ impl Relay {
                 srtp: inner.srtp.clone(),
                 timeouts: inner.timeouts(),
                 enterprise: leg,
+                formats: Formats::new(&spec.payload_formats),
             },
         );
         if let Some(browser) = browser {

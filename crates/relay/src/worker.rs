@@ -598,8 +598,13 @@ fn send(socket: &UdpSocket, transmits: &[Transmit<'_>], stats: Option<(&Stats, D
 /// The call's record (a CDR an operator can grep for `call ended`): one INFO line when a
 /// session's sockets are closed, with its duration, end reason and per-direction packets
 /// (RTP and RTCP), bytes and drops (every reason together; `GET /v1/sessions/{id}` has them
-/// by reason while the session lingers).
+/// by reason while the session lingers), and per leg its call quality: loss of the stream
+/// received on the leg (fraction since the start), jitter (ms), RTT (ms) and MOS, each left
+/// out when the call did not carry what it needs.
 fn log_call_end(s: &crate::SessionSnapshot) {
+    let (b, e) = (&s.quality.browser, &s.quality.enterprise);
+    let loss = |q: &crate::LegQuality| q.received.as_ref().map(|r| r.loss);
+    let jitter = |q: &crate::LegQuality| q.received.as_ref().and_then(|r| r.jitter_ms);
     let reason = match &s.state {
         crate::SessionState::Ended { reason } => reason.to_string(),
         other => format!("{other:?}"),
@@ -618,6 +623,14 @@ fn log_call_end(s: &crate::SessionSnapshot) {
         enterprise_to_browser_packets = from_enterprise.rtp_packets + from_enterprise.rtcp_packets,
         enterprise_to_browser_bytes = from_enterprise.bytes,
         enterprise_to_browser_drops = from_enterprise.drops.total(),
+        browser_loss = loss(b),
+        browser_jitter_ms = jitter(b),
+        browser_rtt_ms = b.rtt_ms,
+        browser_mos = b.mos,
+        enterprise_loss = loss(e),
+        enterprise_jitter_ms = jitter(e),
+        enterprise_rtt_ms = e.rtt_ms,
+        enterprise_mos = e.mos,
         "call ended"
     );
 }

@@ -145,6 +145,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
         "10.0.0.1:30000".parse().unwrap(),
         None,
         0,
+        2,
         Status {
             state: SessionState::New,
             browser_addr: None,
@@ -165,6 +166,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             srtp: edge_srtp::Config::default(),
             timeouts: timeouts(),
             enterprise,
+            formats: crate::quality::Formats::new(&[]),
         },
     );
     let browser = Browser::new(now, relay_fp);
