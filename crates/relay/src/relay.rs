@@ -235,24 +235,26 @@ impl Relay {
                 break id;
             }
         };
-        let shared = Arc::new(Shared::new(
-            id,
-            now,
-            public_addr,
-            enterprise_rtp,
-            spec.connection.clone(),
-            worker,
-            if sockets.rtcp.is_some() { 2 } else { 1 },
-            Status {
-                state: SessionState::New,
-                browser_addr: None,
-                enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
-                ended_at: None,
-                browser_known: browser.is_some(),
-                dtls_started: None,
-                connected_at: None,
-            },
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                id,
+                now,
+                public_addr,
+                enterprise_rtp,
+                spec.connection.clone(),
+                worker,
+                Status {
+                    state: SessionState::New,
+                    browser_addr: None,
+                    enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
+                    ended_at: None,
+                    browser_known: browser.is_some(),
+                    dtls_started: None,
+                    connected_at: None,
+                },
+            )
+            .with_enterprise_ports(if sockets.rtcp.is_some() { 2 } else { 1 }),
+        );
         let strict = spec.strict_source.unwrap_or(inner.config.strict_source);
         let mut leg = Enterprise::new(spec.rtcp_mux_enterprise, strict, outbound);
         if let (Some(remote), Some(inbound)) = (&spec.enterprise, enterprise_remote) {

@@ -328,7 +328,6 @@ impl Shared {
         enterprise_rtp: SocketAddr,
         connection: Option<String>,
         worker: usize,
-        enterprise_ports: u64,
         status: Status,
     ) -> Self {
         Shared {
@@ -338,11 +337,18 @@ impl Shared {
             enterprise_rtp,
             connection,
             worker,
-            enterprise_ports,
+            enterprise_ports: 1,
             stats: Stats::default(),
             quality: Cells::default(),
             status: Mutex::new(status),
         }
+    }
+
+    /// The same, holding `ports` enterprise ports (1 with rtcp-mux, 2 without; 1 unless
+    /// said).
+    pub(crate) fn with_enterprise_ports(mut self, ports: u64) -> Self {
+        self.enterprise_ports = ports;
+        self
     }
 
     /// Reads or changes the status. The lock is held only for the closure, which never

@@ -40,9 +40,12 @@ pub struct Totals {
     pub quality_browser: QualityHistograms,
     /// Call quality of the enterprise leg of the sessions that ended.
     pub quality_enterprise: QualityHistograms,
-    /// Ports of the default enterprise leg's range (not the named connections') held by
+    /// Ports of the default enterprise leg's range (or its `transport-port` pair) held by
     /// sessions that have not ended.
     pub enterprise_ports_in_use: u64,
+    /// Ports of the named enterprise connections' tuples held by sessions that have not
+    /// ended.
+    pub connection_ports_in_use: u64,
 }
 
 /// Sessions by [`SessionState`].
@@ -314,12 +317,15 @@ impl Retired {
         let mut ended = self.ended;
         let mut counters = self.counters;
         let mut worker_packets = self.worker_packets.clone();
-        let mut enterprise_ports_in_use = 0;
+        let (mut enterprise_ports_in_use, mut connection_ports_in_use) = (0, 0);
         for (shared, observed) in table {
             self.observe(shared, observed);
             live += 1;
-            if shared.connection.is_none() && !shared.status(|s| s.state.is_ended()) {
-                enterprise_ports_in_use += shared.enterprise_ports;
+            if !shared.status(|s| s.state.is_ended()) {
+                match shared.connection {
+                    None => enterprise_ports_in_use += shared.enterprise_ports,
+                    Some(_) => connection_ports_in_use += shared.enterprise_ports,
+                }
             }
             match shared.status(|s| s.state.clone()) {
                 SessionState::New => sessions.new += 1,
@@ -347,6 +353,7 @@ impl Retired {
             quality_browser: self.quality_browser.clone(),
             quality_enterprise: self.quality_enterprise.clone(),
             enterprise_ports_in_use,
+            connection_ports_in_use,
         }
     }
 }
@@ -400,7 +407,6 @@ mod tests {
             addr,
             None,
             0,
-            1,
             Status {
                 state: SessionState::New,
                 browser_addr: None,

@@ -549,11 +549,9 @@ impl Receiver {
         self.received_prior = self.received;
         self.interval_end = now + INTERVAL;
         let lost = expected_interval.saturating_sub(received_interval);
-        self.fraction = if expected_interval == 0 {
-            0
-        } else {
-            ((lost << 8) / expected_interval).min(255) as u8
-        };
+        self.fraction = (lost << 8)
+            .checked_div(expected_interval)
+            .map_or(0, |f| f.min(255) as u8);
     }
 }
 

@@ -145,7 +145,6 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
         "10.0.0.1:30000".parse().unwrap(),
         None,
         0,
-        2,
         Status {
             state: SessionState::New,
             browser_addr: None,
