@@ -592,12 +592,13 @@ impl SentReports {
         self.next = (self.next + 1) % SENT_SRS;
     }
 
+    /// When the latest report with `lsr` went out: a sender repeating its NTP time (aiortc
+    /// does while it sends no RTP) is answered about its last report.
     fn find(&self, lsr: u32) -> Option<Instant> {
-        self.ring
-            .iter()
-            .flatten()
+        (1..=SENT_SRS)
+            .filter_map(|back| self.ring[(self.next + SENT_SRS - back) % SENT_SRS])
             .find(|(mid, _)| *mid == lsr)
-            .map(|(_, at)| *at)
+            .map(|(_, at)| at)
     }
 }
 

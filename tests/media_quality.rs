@@ -1,0 +1,134 @@
+//! Call quality against the peer's own figures: two aiortc calls at once through media-edge,
+//! whose enterprise echo drops every 100th (1 %) and every 20th (5 %) packet it should echo
+//! and sends RTCP reports of its own. Once aiortc has stopped sending and the last reports
+//! are in, `GET /v1/sessions/{id}` and aiortc's `getStats` are read together and compared:
+//!
+//! - loss of the echoed stream: media-edge measures it on the enterprise leg and reads it
+//!   from aiortc's receiver reports on the browser leg; both within 10 % of aiortc's
+//!   inbound-rtp `packetsLost`, and the loss ratio within 10 % of what the echo dropped;
+//! - jitter of the echoed stream (8 kHz units): media-edge's enterprise-leg figure against
+//!   aiortc's inbound-rtp `jitter`, within 10 % or 2 ms (16 units), whichever is larger
+//!   (on loopback both are a few ms of scheduling noise); the browser leg's reported jitter
+//!   is aiortc's own RR figure, within the same bound;
+//! - round trip: media-edge's browser-leg RTT plus its enterprise-leg RTT (the two hops of
+//!   the path) against aiortc's remote-inbound-rtp `roundTripTime` (aiortc -> media-edge ->
+//!   echo -> media-edge -> aiortc), within 10 % or 25 ms (loopback round trips are a few ms
+//!   of Python scheduling);
+//! - the MOS follows the loss: the 5 % call scores lower than the 1 % call.
+
+use edge_suite::media::MediaEdge;
+use serde_json::{json, Value};
+
+/// Frames each call sends: 10 s of audio (5 and 25 packets dropped).
+const FRAMES: usize = 500;
+
+fn f(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// `a` within 10 % of `b`, or within `abs` of it.
+fn close(what: &str, a: f64, b: f64, abs: f64, call: &Value) {
+    let tolerance = (0.1 * b.abs()).max(abs);
+    assert!(
+        (a - b).abs() <= tolerance,
+        "{what}: media-edge {a}, aiortc {b} (tolerance {tolerance}): {call}"
+    );
+}
+
+#[test]
+fn quality_matches_what_aiortc_reports_under_injected_loss() {
+    let edge = MediaEdge::start(16);
+    let calls = edge.run_calls(
+        None,
+        FRAMES,
+        json!([
+            {"name": "one-percent", "drop_every": 100},
+            {"name": "five-percent", "drop_every": 20},
+        ]),
+    );
+    let mut mos = Vec::new();
+    for (name, every) in [("one-percent", 100.0), ("five-percent", 20.0)] {
+        let call = &calls[name];
+        assert_eq!(call["create_status"], 201, "{call}");
+        assert_eq!(call["get_status"], 200, "{call}");
+        let echo = &call["echo"];
+        assert!(echo["dropped"].as_u64() >= Some(4), "{echo}");
+        assert!(echo["reports_sent"].as_u64() >= Some(4), "{echo}");
+        let quality = &call["session"]["quality"];
+        let (browser, enterprise) = (&quality["browser"], &quality["enterprise"]);
+        let stats = &call["stats"];
+        let inbound = &stats["inbound"];
+        let remote = &stats["remote_inbound"];
+
+        // Loss of the echoed stream.
+        let lost = f(&inbound["packetsLost"], "aiortc packetsLost");
+        assert!(lost >= 4.0, "{call}");
+        let received = &enterprise["received"];
+        close(
+            "enterprise-leg received lost",
+            f(&received["lost"], "lost"),
+            lost,
+            0.0,
+            call,
+        );
+        close(
+            "loss ratio against the echo's drops",
+            f(&received["loss"], "loss"),
+            1.0 / every,
+            0.0,
+            call,
+        );
+        let reported = &browser["reported"];
+        close(
+            "browser-leg reported lost",
+            f(&reported["lost"], "reported lost"),
+            lost,
+            0.0,
+            call,
+        );
+        // Nothing is lost toward the echo, by either count.
+        assert_eq!(browser["received"]["lost"], 0, "{call}");
+        assert_eq!(remote["packetsLost"], 0, "{call}");
+
+        // Jitter of the echoed stream, 8 kHz units.
+        let jitter = f(&inbound["jitter"], "aiortc jitter");
+        close(
+            "enterprise-leg received jitter",
+            f(&received["jitter"], "jitter"),
+            jitter,
+            16.0,
+            call,
+        );
+        close(
+            "browser-leg reported jitter",
+            f(&reported["jitter"], "reported jitter"),
+            jitter,
+            16.0,
+            call,
+        );
+        assert_eq!(received["clock_rate"], 8000, "{call}");
+
+        // Round trip, milliseconds: both hops together against aiortc's end to end.
+        let rtt = f(&remote["roundTripTime"], "aiortc roundTripTime") * 1000.0;
+        let hops = f(&browser["rtt_ms"], "browser rtt_ms") + f(&enterprise["rtt_ms"], "rtt_ms");
+        close("RTT of both hops", hops, rtt, 25.0, call);
+
+        eprintln!(
+            "{name}: lost {} / {} / aiortc {lost}; jitter {} / {} / aiortc {jitter}; RTT \
+             {hops:.3} ms ({} + {}) / aiortc {rtt:.3} ms; MOS {} {}",
+            received["lost"],
+            reported["lost"],
+            received["jitter"],
+            reported["jitter"],
+            browser["rtt_ms"],
+            enterprise["rtt_ms"],
+            browser["mos"],
+            enterprise["mos"],
+        );
+        let leg_mos = f(&enterprise["mos"], "enterprise mos");
+        assert!((1.0..=4.5).contains(&leg_mos), "{call}");
+        mos.push(leg_mos);
+    }
+    assert!(mos[1] < mos[0], "5 % loss scores below 1 %: {mos:?}");
+}
