@@ -391,6 +391,17 @@ impl Relay {
         self.inner.workers.iter().all(WorkerHandle::is_alive)
     }
 
+    /// Each worker's loop turns so far (by worker index): a worker turns at least once a
+    /// second even when idle, so a count that stops moving is a stuck worker (for a
+    /// watchdog).
+    pub fn worker_turns(&self) -> Vec<u64> {
+        self.inner
+            .workers
+            .iter()
+            .map(|w| w.turns.load(Ordering::Relaxed))
+            .collect()
+    }
+
     /// One session's state and counters.
     pub fn session(&self, id: SessionId) -> Option<SessionSnapshot> {
         let now = Instant::now();

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -84,6 +84,8 @@ pub(crate) struct WorkerHandle {
     /// Live sessions on this worker: raised by the control plane when it adds one, lowered
     /// by the worker when one ends.
     pub(crate) load: Arc<AtomicUsize>,
+    /// Loop turns completed: the worker's heartbeat (it turns at least every [`IDLE`]).
+    pub(crate) turns: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -95,11 +97,13 @@ impl WorkerHandle {
         let (commands, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let load = Arc::new(AtomicUsize::new(0));
+        let turns = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             poll,
             commands: rx,
             stop: stop.clone(),
             load: load.clone(),
+            turns: turns.clone(),
             entries: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -120,6 +124,7 @@ impl WorkerHandle {
             waker,
             stop,
             load,
+            turns,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -187,6 +192,7 @@ struct Worker {
     commands: Receiver<Command>,
     stop: Arc<AtomicBool>,
     load: Arc<AtomicUsize>,
+    turns: Arc<AtomicU64>,
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     by_id: HashMap<SessionId, usize>,
@@ -248,6 +254,9 @@ impl Worker {
                 self.admission.guard().sweep(now);
                 self.guard_sweep = Some(now + GUARD_SWEEP);
             }
+            // Only this thread writes it: a load and a store, once per turn.
+            self.turns
+                .store(self.turns.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
         self.shut_down();
     }
