@@ -1,20 +1,21 @@
 //! Call quality against the peer's own figures: two aiortc calls at once through media-edge,
-//! whose enterprise echo drops every 100th (1 %) and every 20th (5 %) packet it should echo
-//! and sends RTCP reports of its own. Once aiortc has stopped sending and the last reports
+//! whose enterprise echo drops every 100th (1 %) and every 20th (5 %) packet it should echo,
+//! sends every other echoed packet 10 ms late (jitter tending to 80 units at 8 kHz) and
+//! sends RTCP reports of its own. Once aiortc has stopped sending and the last reports
 //! are in, `GET /v1/sessions/{id}` and aiortc's `getStats` are read together and compared:
 //!
 //! - loss of the echoed stream: media-edge measures it on the enterprise leg and reads it
 //!   from aiortc's receiver reports on the browser leg; both within 10 % of aiortc's
 //!   inbound-rtp `packetsLost`, and the loss ratio within 10 % of what the echo dropped;
 //! - jitter of the echoed stream (8 kHz units): media-edge's enterprise-leg figure against
-//!   aiortc's inbound-rtp `jitter`, within 10 % or 2 ms (16 units), whichever is larger
-//!   (on loopback both are a few ms of scheduling noise); the browser leg's reported jitter
-//!   is aiortc's own RR figure, within the same bound;
+//!   aiortc's inbound-rtp `jitter`, within 10 % or 1 ms (8 units), whichever is larger;
+//!   the browser leg's reported jitter is aiortc's own RR figure, within the same bound;
 //! - round trip: media-edge's browser-leg RTT plus its enterprise-leg RTT (the two hops of
 //!   the path) against aiortc's remote-inbound-rtp `roundTripTime` (aiortc -> media-edge ->
 //!   echo -> media-edge -> aiortc), within 10 % or 25 ms (loopback round trips are a few ms
 //!   of Python scheduling);
-//! - the MOS follows the loss: the 5 % call scores lower than the 1 % call.
+//! - the MOS follows the loss: the 5 % call scores lower than the 1 % call;
+//! - each call's `call ended` log line carries its quality fields.
 
 use edge_suite::media::MediaEdge;
 use serde_json::{json, Value};
@@ -38,13 +39,14 @@ fn close(what: &str, a: f64, b: f64, abs: f64, call: &Value) {
 
 #[test]
 fn quality_matches_what_aiortc_reports_under_injected_loss() {
+    edge_log_capture::install();
     let edge = MediaEdge::start(16);
     let calls = edge.run_calls(
         None,
         FRAMES,
         json!([
-            {"name": "one-percent", "drop_every": 100},
-            {"name": "five-percent", "drop_every": 20},
+            {"name": "one-percent", "drop_every": 100, "delay_ms": 10},
+            {"name": "five-percent", "drop_every": 20, "delay_ms": 10},
         ]),
     );
     let mut mos = Vec::new();
@@ -93,18 +95,19 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
 
         // Jitter of the echoed stream, 8 kHz units.
         let jitter = f(&inbound["jitter"], "aiortc jitter");
+        assert!(jitter >= 40.0, "the injected jitter shows at aiortc: {call}");
         close(
             "enterprise-leg received jitter",
             f(&received["jitter"], "jitter"),
             jitter,
-            16.0,
+            8.0,
             call,
         );
         close(
             "browser-leg reported jitter",
             f(&reported["jitter"], "reported jitter"),
             jitter,
-            16.0,
+            8.0,
             call,
         );
         assert_eq!(received["clock_rate"], 8000, "{call}");
@@ -131,4 +134,38 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
         mos.push(leg_mos);
     }
     assert!(mos[1] < mos[0], "5 % loss scores below 1 %: {mos:?}");
+
+    // The calls were deleted: each left its record, with the quality of both legs.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let ended = loop {
+        let log = edge_log_capture::process_log();
+        let ended: Vec<String> = log
+            .lines()
+            .filter(|l| l.contains("call ended"))
+            .map(str::to_owned)
+            .collect();
+        if ended.len() >= 2 || std::time::Instant::now() > deadline {
+            break ended;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    for line in &ended {
+        for leg in ["browser", "enterprise"] {
+            for field in ["loss", "jitter_ms", "rtt_ms", "mos"] {
+                assert!(
+                    line.contains(&format!(" {leg}_{field}=")),
+                    "{field}: {line}"
+                );
+            }
+        }
+    }
+    // One of them lost 1 in 100 on its enterprise leg, the other 1 in 20.
+    for loss in ["0.0099", "0.049"] {
+        let field = format!("enterprise_loss={loss}");
+        assert!(
+            ended.iter().any(|l| l.contains(&field)),
+            "{field}: {ended:?}"
+        );
+    }
 }

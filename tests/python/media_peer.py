@@ -7,7 +7,7 @@ The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "frames": N,
                     "credential": "..."} (optional),
            "calls": [{"name": "...", "relay": bool, "sdes": bool, "reverse": bool,
                       "tamper_fingerprint": bool, "strict_source": bool, "garbage": N,
-                      "drop_every": N}]}
+                      "drop_every": N, "delay_ms": D}]}
 
 Every call runs at the same time. For each, aiortc sends an audio track whose PCMU payloads
 carry the frame number k (recognisable content: the payload of frame k is a fixed function
@@ -19,7 +19,8 @@ call ends when aiortc decoded frames 0..N-1 (or the session ended, or time ran o
 session is read through GET and removed through DELETE.
 
 With "drop_every": N the echo drops every Nth RTP packet it receives instead of echoing it
-(injected loss), and is an RTCP end point: every 0.5 s it sends a sender report for its own
+(injected loss), sends every other one it echoes "delay_ms" late (injected jitter: the
+transit time alternates by D ms, so RFC 3550 jitter tends to D ms), and is an RTCP end point: every 0.5 s it sends a sender report for its own
 stream and a receiver report (loss, RFC 3550 jitter, LSR/DLSR) about aiortc's. The call
 then ends once the echo has handled N frames: aiortc stops sending, and after 2.5 s (every
 last report delivered) aiortc's getStats (inbound-rtp, remote-inbound-rtp) and the session
@@ -187,9 +188,10 @@ class Echo:
     """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES;
     with drop_every, injected loss and RTCP reports of its own."""
 
-    def __init__(self, sdes, drop_every=0):
+    def __init__(self, sdes, drop_every=0, delay_ms=0):
         self.sdes = sdes
         self.drop_every = drop_every
+        self.delay = delay_ms / 1000
         self.handled = 0
         self.dropped = 0
         self.sent = 0
@@ -294,6 +296,9 @@ class Echo:
         out = packet.serialize()
         if self.sdes:
             out = self.tx.protect(out)
+        if self.delay and self.sent % 2:
+            asyncio.get_running_loop().call_later(self.delay, transport.sendto, out, addr)
+            return
         transport.sendto(out, addr)
 
     def on_rtcp(self, data, addr):
@@ -490,7 +495,7 @@ async def call(plan, spec):
     name = spec["name"]
     frames_wanted = plan["frames"]
     log = lambda *a: print(f"[{name}]", *a, file=sys.stderr, flush=True)  # noqa: E731
-    echo = Echo(spec.get("sdes", False), spec.get("drop_every", 0))
+    echo = Echo(spec.get("sdes", False), spec.get("drop_every", 0), spec.get("delay_ms", 0))
     await echo.start()
     servers = []
     policy = RTCIceTransportPolicy.ALL
