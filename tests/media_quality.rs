@@ -6,22 +6,28 @@
 //!
 //! - loss of the echoed stream: media-edge measures it on the enterprise leg and reads it
 //!   from aiortc's receiver reports on the browser leg; both within 10 % of aiortc's
-//!   inbound-rtp `packetsLost`, and the loss ratio within 10 % of what the echo dropped;
+//!   inbound-rtp `packetsLost`, the loss ratio within 10 % of aiortc's
+//!   `packetsLost / (packetsLost + packetsReceived)` and within a quarter of the nominal
+//!   1 % or 5 % (the call ends when the echo has handled `FRAMES` packets, give or take the
+//!   few in flight);
 //! - jitter of the echoed stream (8 kHz units): media-edge's enterprise-leg figure against
-//!   aiortc's inbound-rtp `jitter`, within 10 % or 1 ms (8 units), whichever is larger;
-//!   the browser leg's reported jitter is aiortc's own RR figure, within the same bound;
-//! - round trip: media-edge's browser-leg RTT plus its enterprise-leg RTT (the two hops of
-//!   the path) against aiortc's remote-inbound-rtp `roundTripTime` (aiortc -> media-edge ->
-//!   echo -> media-edge -> aiortc), within 10 % or 25 ms (loopback round trips are a few ms
-//!   of Python scheduling);
+//!   aiortc's inbound-rtp `jitter`, within 10 % or 2 ms (16 units), whichever is larger
+//!   (jitter is a smoothed mean of the last ~16 transit differences, and each end's clock
+//!   reading adds its own millisecond or two of scheduling noise on a busy machine); the
+//!   browser leg's reported jitter is aiortc's own RR figure, within the same bound;
+//! - round trip, read while media still flows: media-edge's browser-leg RTT plus its
+//!   enterprise-leg RTT (the two hops of the path) against aiortc's remote-inbound-rtp
+//!   `roundTripTime` (aiortc -> media-edge -> echo -> media-edge -> aiortc), within 10 % or
+//!   25 ms (loopback round trips are a few ms of Python scheduling);
 //! - the MOS follows the loss: the 5 % call scores lower than the 1 % call;
 //! - each call's `call ended` log line carries its quality fields.
 
 use edge_suite::media::MediaEdge;
 use serde_json::{json, Value};
 
-/// Frames each call sends: 10 s of audio (5 and 25 packets dropped).
-const FRAMES: usize = 500;
+/// Packets each call's echo handles: 10 s of audio (5 and 25 dropped, the last drop at 500
+/// followed by packets that reveal it).
+const FRAMES: usize = 510;
 
 fn f(v: &Value, what: &str) -> f64 {
     v.as_f64()
@@ -74,11 +80,20 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
             0.0,
             call,
         );
+        let aiortc_received = f(&inbound["packetsReceived"], "aiortc packetsReceived");
+        let loss = f(&received["loss"], "loss");
         close(
-            "loss ratio against the echo's drops",
-            f(&received["loss"], "loss"),
-            1.0 / every,
+            "loss ratio",
+            loss,
+            lost / (lost + aiortc_received),
             0.0,
+            call,
+        );
+        close(
+            "loss ratio against the echo's",
+            loss,
+            1.0 / every,
+            0.25 / every,
             call,
         );
         let reported = &browser["reported"];
@@ -95,26 +110,33 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
 
         // Jitter of the echoed stream, 8 kHz units.
         let jitter = f(&inbound["jitter"], "aiortc jitter");
-        assert!(jitter >= 40.0, "the injected jitter shows at aiortc: {call}");
+        assert!(
+            jitter >= 40.0,
+            "the injected jitter shows at aiortc: {call}"
+        );
         close(
             "enterprise-leg received jitter",
             f(&received["jitter"], "jitter"),
             jitter,
-            8.0,
+            16.0,
             call,
         );
         close(
             "browser-leg reported jitter",
             f(&reported["jitter"], "reported jitter"),
             jitter,
-            8.0,
+            16.0,
             call,
         );
         assert_eq!(received["clock_rate"], 8000, "{call}");
 
-        // Round trip, milliseconds: both hops together against aiortc's end to end.
-        let rtt = f(&remote["roundTripTime"], "aiortc roundTripTime") * 1000.0;
-        let hops = f(&browser["rtt_ms"], "browser rtt_ms") + f(&enterprise["rtt_ms"], "rtt_ms");
+        // Round trip, milliseconds, read while media flowed: both hops together against
+        // aiortc's end to end.
+        let live = &call["session_live"]["quality"];
+        let remote_live = &call["stats_live"]["remote_inbound"];
+        let rtt = f(&remote_live["roundTripTime"], "aiortc roundTripTime") * 1000.0;
+        let hops = f(&live["browser"]["rtt_ms"], "browser rtt_ms")
+            + f(&live["enterprise"]["rtt_ms"], "enterprise rtt_ms");
         close("RTT of both hops", hops, rtt, 25.0, call);
 
         eprintln!(
@@ -124,8 +146,8 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
             reported["lost"],
             received["jitter"],
             reported["jitter"],
-            browser["rtt_ms"],
-            enterprise["rtt_ms"],
+            live["browser"]["rtt_ms"],
+            live["enterprise"]["rtt_ms"],
             browser["mos"],
             enterprise["mos"],
         );
@@ -160,12 +182,22 @@ fn quality_matches_what_aiortc_reports_under_injected_loss() {
             }
         }
     }
-    // One of them lost 1 in 100 on its enterprise leg, the other 1 in 20.
-    for loss in ["0.0099", "0.049"] {
-        let field = format!("enterprise_loss={loss}");
+    // One of them lost about 1 in 100 on its enterprise leg, the other 1 in 20 (the same
+    // bound as above).
+    let losses: Vec<f64> = ended
+        .iter()
+        .map(|l| {
+            let value = l.split(" enterprise_loss=").nth(1).unwrap_or_default();
+            let value = value.split(' ').next().unwrap_or_default();
+            value
+                .parse()
+                .unwrap_or_else(|e| panic!("enterprise_loss ({e}): {l}"))
+        })
+        .collect();
+    for want in [0.01, 0.05] {
         assert!(
-            ended.iter().any(|l| l.contains(&field)),
-            "{field}: {ended:?}"
+            losses.iter().any(|l| (l - want).abs() <= 0.25 * want),
+            "{want}: {ended:?}"
         );
     }
 }

@@ -22,9 +22,9 @@ With "drop_every": N the echo drops every Nth RTP packet it receives instead of 
 (injected loss), sends every other one it echoes "delay_ms" late (injected jitter: the
 transit time alternates by D ms, so RFC 3550 jitter tends to D ms), and is an RTCP end point: every 0.5 s it sends a sender report for its own
 stream and a receiver report (loss, RFC 3550 jitter, LSR/DLSR) about aiortc's. The call
-then ends once the echo has handled N frames: aiortc stops sending, and after 2.5 s (every
-last report delivered) aiortc's getStats (inbound-rtp, remote-inbound-rtp) and the session
-are read at once.
+then ends once the echo has handled N frames: aiortc's getStats and the session are read
+("stats_live", "session_live": round trips while media flows), aiortc stops sending, and
+after 2.5 s (every last report delivered) both are read again ("stats", "session").
 
 Prints one JSON report on stdout: per call the frame numbers the echo received and aiortc
 decoded, in arrival order (-1 for content that is not any frame's), the sources the echo
@@ -540,6 +540,10 @@ async def call(plan, spec):
         # Injected loss: aiortc cannot decode every frame; the echo handling them all ends it.
         while time.monotonic() < deadline and echo.handled < frames_wanted:
             await asyncio.sleep(0.1)
+        # Round trips while media flows: once aiortc stops, its sender reports repeat one
+        # NTP time, and a report about the earlier of two such SRs reads as the later one.
+        report["stats_live"] = await peer_stats(pc)
+        _, report["session_live"] = await http(plan, "GET", f"/v1/sessions/{sid}")
         track.halted = True
         await asyncio.sleep(2.5)
         report["stats"] = await peer_stats(pc)
