@@ -252,7 +252,7 @@ impl Cells {
             let reported = reported(leg, sent);
             let rtt_ms = (self.get(leg, Cell::RttCount) > 0)
                 .then(|| self.get(leg, Cell::RttMicros) as f64 / 1000.0);
-            let mos = leg_mos(received.as_ref(), reported.as_ref(), rtt_ms);
+            let mos = leg_mos(received.as_ref(), reported.as_ref(), sent.as_ref(), rtt_ms);
             LegQuality {
                 received,
                 reported,
@@ -350,12 +350,22 @@ pub struct Reported {
 }
 
 /// The E-model MOS of a leg: loss is the worse of the received cumulative loss and the
-/// peer's reported fraction, jitter the worse of the two, delay `RTT/2 + 2 * jitter`
-/// (the hop's one-way delay plus a jitter buffer of twice the jitter). `None` before any
-/// RTP was received on the leg.
-fn leg_mos(rx: Option<&Received>, rep: Option<&Reported>, rtt_ms: Option<f64>) -> Option<f64> {
+/// hop's share of what the peer reports lost of the stream media-edge sends it (`sent`: the
+/// other leg's received stream, whose own losses before media-edge the peer counts too),
+/// jitter the worse of the two, delay `RTT/2 + 2 * jitter` (the hop's one-way delay plus a
+/// jitter buffer of twice the jitter). `None` before any RTP was received on the leg.
+fn leg_mos(
+    rx: Option<&Received>,
+    rep: Option<&Reported>,
+    sent: Option<&Received>,
+    rtt_ms: Option<f64>,
+) -> Option<f64> {
     let rx = rx?;
-    let loss = rep.map_or(rx.loss, |r| rx.loss.max(r.fraction_lost));
+    let hop = match (rep, sent) {
+        (Some(r), Some(s)) => ratio(r.lost - s.lost, s.expected),
+        _ => 0.0,
+    };
+    let loss = rx.loss.max(hop);
     let jitter = rep
         .and_then(|r| r.jitter_ms)
         .into_iter()

@@ -410,28 +410,46 @@ fn e_model_hand_computed_values() {
 }
 
 #[test]
-fn leg_mos_takes_the_worse_direction() {
+fn leg_mos_takes_the_worse_direction_and_only_the_hops_loss() {
     let t0 = Instant::now();
     let mut q = Quality::new(t0, Formats::new(&[]));
     let cells = Cells::default();
     assert_eq!(cells.snapshot().browser.mos, None);
     for seq in 0..100u16 {
         let at = t0 + Duration::from_millis(u64::from(seq) * 20);
-        q.observe(
-            Leg::Browser,
-            at,
-            false,
-            &rtp(1, seq, u32::from(seq) * 160, 0),
-            &cells,
-        );
+        let p = rtp(1, seq, u32::from(seq) * 160, 0);
+        q.observe(Leg::Browser, at, false, &p, &cells);
+        // The enterprise's stream toward the browser lost 3 of 100 before media-edge.
+        if seq % 30 != 29 {
+            q.observe(Leg::Enterprise, at, false, &rtp(2, seq, 0, 0), &cells);
+        }
     }
     let clean = cells.snapshot().browser.mos.unwrap();
     assert!((clean - 4.409_285_8).abs() < 1e-6, "{clean}");
-    // The browser reports 13/256 (5.08 %) lost of what the relay sends it.
-    q.observe(Leg::Enterprise, t0, false, &rtp(2, 0, 0, 0), &cells);
-    let report = rr(3, &[block(2, 13, 5, 0, 0, 0)]);
-    q.observe(Leg::Browser, t0, true, &report, &cells);
+    // The browser reports those 3 lost: none of them on the browser's hop.
+    q.observe(
+        Leg::Browser,
+        t0,
+        true,
+        &rr(3, &[block(2, 8, 3, 0, 0, 0)]),
+        &cells,
+    );
+    assert_eq!(cells.snapshot().browser.mos.unwrap(), clean);
+    // 8 lost by the browser: 5 of the 100 on its hop (5 %).
+    q.observe(
+        Leg::Browser,
+        t0,
+        true,
+        &rr(3, &[block(2, 20, 8, 0, 0, 0)]),
+        &cells,
+    );
     let lossy = cells.snapshot().browser.mos.unwrap();
-    let want = mos(0.0, 1300.0 / 256.0, 0.0, 25.1);
+    let want = mos(0.0, 5.0, 0.0, 25.1);
     assert!((lossy - want).abs() < 1e-9, "{lossy} {want}");
+    // The enterprise leg's own loss: 3 of 100 received.
+    let enterprise = cells.snapshot().enterprise.mos.unwrap();
+    assert!(
+        (enterprise - mos(0.0, 3.0, 0.0, 25.1)).abs() < 1e-9,
+        "{enterprise}"
+    );
 }
