@@ -2,8 +2,10 @@
 //! every second while an aiortc call runs through it, relayed by media-edge's own TURN
 //! server: its HTTP API (`/api/v1/query`) shows the TURN relayed-packet counter and the
 //! forwarder's forwarded-packet counter rise while the call runs, the session gauge at 1
-//! during the call and back at 0 once the call is deleted. `promtool check metrics`
-//! accepts the exposition scraped during the call.
+//! during the call and back at 0 once the call is deleted, the enterprise port range in use
+//! during the call and free after it, and the call's quality (loss, jitter, MOS per leg) in
+//! the call-end histograms. `promtool check metrics` accepts the exposition scraped during
+//! the call.
 //!
 //! The binary is the one cargo built beside this test (`cargo test --workspace`, as
 //! scripts/test.sh runs the suite, builds it; alone: `cargo build -p media-edge` first).
@@ -255,6 +257,9 @@ fn prometheus_sees_a_relayed_call_live() {
     until(prometheus, bytes, within, |v| v > 0.0);
     let challenged = "media_edge_turn_error_responses_total{code=\"401\"}";
     until(prometheus, challenged, within, |v| v >= 1.0);
+    // The call's enterprise leg holds an RTP and an RTCP port of its range.
+    let enterprise_ports = "media_edge_ports_in_use{range=\"relay_enterprise\"}";
+    until(prometheus, enterprise_ports, within, |v| v == 2.0);
     assert!(
         !call.is_finished(),
         "the call ended before Prometheus saw its counters rise"
@@ -301,6 +306,22 @@ fn prometheus_sees_a_relayed_call_live() {
         within,
         |v| v == 1.0,
     );
+    // Its ports are free again, and its call quality went into the call-end histograms: loss,
+    // jitter and MOS of both legs (media both ways); no RTT, as the echo sends no RTCP.
+    until(prometheus, enterprise_ports, within, |v| v == 0.0);
+    for leg in ["browser", "enterprise"] {
+        for figure in ["loss_ratio", "jitter_seconds", "mos"] {
+            let count = format!("media_edge_relay_call_{figure}_count{{leg=\"{leg}\"}}");
+            until(prometheus, &count, within, |v| v == 1.0);
+        }
+        let rtt = format!("media_edge_relay_call_rtt_seconds_count{{leg=\"{leg}\"}}");
+        until(prometheus, &rtt, within, |v| v == 0.0);
+    }
+    // Nothing was lost: the loss lands in the lowest bucket, the MOS in the highest.
+    let lossless = "media_edge_relay_call_loss_ratio_bucket{leg=\"enterprise\",le=\"0.0\"}";
+    until(prometheus, lossless, within, |v| v == 1.0);
+    let good = "media_edge_relay_call_mos_bucket{leg=\"enterprise\",le=\"4.3\"}";
+    until(prometheus, good, within, |v| v == 0.0);
     // The API request that ended it, counted and timed under its route template.
     let labels = "route=\"/v1/sessions/{id}\",method=\"DELETE\"";
     let deleted = format!("media_edge_api_requests_total{{{labels},status=\"204\"}}");

@@ -6,7 +6,8 @@ The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "frames": N,
            "turn": {"url": "turn:127.0.0.1:PORT?transport=udp", "username": "...",
                     "credential": "..."} (optional),
            "calls": [{"name": "...", "relay": bool, "sdes": bool, "reverse": bool,
-                      "tamper_fingerprint": bool, "strict_source": bool, "garbage": N}]}
+                      "tamper_fingerprint": bool, "strict_source": bool, "garbage": N,
+                      "drop_every": N, "delay_ms": D}]}
 
 Every call runs at the same time. For each, aiortc sends an audio track whose PCMU payloads
 carry the frame number k (recognisable content: the payload of frame k is a fixed function
@@ -16,6 +17,14 @@ offer, media-edge offers to aiortc and aiortc's answer goes back through /answer
 and re-encrypts with its own, through libsrtp), and aiortc decodes what comes back. The
 call ends when aiortc decoded frames 0..N-1 (or the session ended, or time ran out); its
 session is read through GET and removed through DELETE.
+
+With "drop_every": N the echo drops every Nth RTP packet it receives instead of echoing it
+(injected loss), sends every other one it echoes "delay_ms" late (injected jitter: the
+transit time alternates by D ms, so RFC 3550 jitter tends to D ms), and is an RTCP end point: every 0.5 s it sends a sender report for its own
+stream and a receiver report (loss, RFC 3550 jitter, LSR/DLSR) about aiortc's. The call
+then ends once the echo has handled N frames: aiortc's getStats and the session are read
+("stats_live", "session_live": round trips while media flows), aiortc stops sending, and
+after 2.5 s (every last report delivered) both are read again ("stats", "session").
 
 Prints one JSON report on stdout: per call the frame numbers the echo received and aiortc
 decoded, in arrival order (-1 for content that is not any frame's), the sources the echo
@@ -49,8 +58,16 @@ from aiortc import (  # noqa: E402
 from aiortc.codecs.g711 import PcmuDecoder  # noqa: E402
 from aiortc.jitterbuffer import JitterFrame  # noqa: E402
 from aiortc.mediastreams import MediaStreamTrack  # noqa: E402
+from aiortc.clock import current_ntp_time  # noqa: E402
 from aiortc.rtcconfiguration import RTCIceTransportPolicy  # noqa: E402
-from aiortc.rtp import RtpPacket  # noqa: E402
+from aiortc.rtp import (  # noqa: E402
+    RtcpPacket,
+    RtcpReceiverInfo,
+    RtcpRrPacket,
+    RtcpSenderInfo,
+    RtcpSrPacket,
+    RtpPacket,
+)
 from av import AudioFrame  # noqa: E402
 from pylibsrtp import Policy, Session  # noqa: E402
 
@@ -101,8 +118,12 @@ class PatternTrack(MediaStreamTrack):
         super().__init__()
         self.k = 0
         self.start = None
+        self.halted = False
 
     async def recv(self):
+        if self.halted:
+            # Stopped: no more frames (the sender waits here until the call closes).
+            await asyncio.Event().wait()
         if self.start is None:
             self.start = time.monotonic()
         else:
@@ -119,11 +140,69 @@ class PatternTrack(MediaStreamTrack):
         return frame
 
 
-class Echo:
-    """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES."""
+class Reception:
+    """RFC 3550 appendix A.1/A.3/A.8 figures of the stream the echo receives (no wrap or
+    restart handling: a test call is short)."""
 
-    def __init__(self, sdes):
+    def __init__(self, clock):
+        self.clock = clock
+        self.ssrc = None
+        self.base = self.max = None
+        self.received = 0
+        self.jitter_q4 = 0
+        self.transit = None
+        self.expected_prior = self.received_prior = 0
+
+    def add(self, packet):
+        self.ssrc = packet.ssrc
+        seq = packet.sequence_number
+        if self.base is None:
+            self.base = self.max = seq
+        self.max = max(self.max, seq)
+        self.received += 1
+        transit = int(time.time() * self.clock) - packet.timestamp
+        if self.transit is not None:
+            self.jitter_q4 += abs(transit - self.transit) - ((self.jitter_q4 + 8) >> 4)
+        self.transit = transit
+
+    def block(self, lsr, lsr_time):
+        expected = self.max - self.base + 1
+        lost = expected - self.received
+        interval = expected - self.expected_prior
+        lost_interval = interval - (self.received - self.received_prior)
+        self.expected_prior, self.received_prior = expected, self.received
+        fraction = (lost_interval << 8) // interval if interval > 0 and lost_interval > 0 else 0
+        dlsr = int((time.time() - lsr_time) * 65536) if lsr else 0
+        return RtcpReceiverInfo(
+            ssrc=self.ssrc,
+            fraction_lost=fraction,
+            packets_lost=lost,
+            highest_sequence=self.max,
+            jitter=self.jitter_q4 >> 4,
+            lsr=lsr,
+            dlsr=dlsr,
+        )
+
+
+class Echo:
+    """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES;
+    with drop_every, injected loss and RTCP reports of its own."""
+
+    def __init__(self, sdes, drop_every=0, delay_ms=0):
         self.sdes = sdes
+        self.drop_every = drop_every
+        self.delay = delay_ms / 1000
+        self.handled = 0
+        self.dropped = 0
+        self.sent = 0
+        self.sent_octets = 0
+        self.last_ts = 0
+        self.reception = Reception(8000)
+        self.lsr = 0
+        self.lsr_time = 0.0
+        self.rtcp_peer = None
+        self.reports_sent = 0
+        self.reporter = None
         self.own_key = os.urandom(30) if sdes else None
         self.tx = Session(Policy(key=self.own_key, ssrc_type=Policy.SSRC_ANY_OUTBOUND)) if sdes else None
         self.rx = None
@@ -150,6 +229,9 @@ class Echo:
         class Rtcp(asyncio.DatagramProtocol):
             def datagram_received(self, data, addr):
                 echo.on_rtcp(data, addr)
+
+        if self.drop_every:
+            self.reporter = asyncio.ensure_future(self.report_loop())
 
         self.rtp, _ = await loop.create_datagram_endpoint(Rtp, local_addr=("127.0.0.1", 0))
         self.rtcp, _ = await loop.create_datagram_endpoint(Rtcp, local_addr=("127.0.0.1", 0))
@@ -201,15 +283,33 @@ class Echo:
                 return
         packet = RtpPacket.parse(data)
         self.frames.append(frame_number(packet.payload) if packet.payload_type == 0 else -1)
+        if self.drop_every:
+            self.reception.add(packet)
+            self.handled += 1
+            if self.handled % self.drop_every == 0:
+                self.dropped += 1
+                return
+            self.sent += 1
+            self.sent_octets += len(packet.payload)
+            self.last_ts = packet.timestamp
         packet.ssrc = ECHO_SSRC
         out = packet.serialize()
         if self.sdes:
             out = self.tx.protect(out)
+        if self.delay and self.sent % 2:
+            asyncio.get_running_loop().call_later(self.delay, transport.sendto, out, addr)
+            return
         transport.sendto(out, addr)
 
     def on_rtcp(self, data, addr):
         self.rtcp_sources.add("%s:%d" % addr)
         self.rtcp_packets += 1
+        if self.drop_every:
+            self.rtcp_peer = addr
+            for packet in RtcpPacket.parse(data):
+                if isinstance(packet, RtcpSrPacket):
+                    self.lsr = (packet.sender_info.ntp_timestamp >> 16) & 0xFFFFFFFF
+                    self.lsr_time = time.time()
         if self.sdes and self.rx is not None:
             try:
                 self.rx.unprotect_rtcp(data)
@@ -217,7 +317,29 @@ class Echo:
             except Exception:
                 self.srtp_failures += 1
 
+    async def report_loop(self):
+        """Every 0.5 s, once RTCP came from media-edge: SR for the echo's stream with an RR
+        block about aiortc's, back to where the RTCP came from."""
+        while True:
+            await asyncio.sleep(0.5)
+            if self.rtcp_peer is None or self.reception.ssrc is None:
+                continue
+            sr = RtcpSrPacket(
+                ssrc=ECHO_SSRC,
+                sender_info=RtcpSenderInfo(
+                    ntp_timestamp=current_ntp_time(),
+                    rtp_timestamp=self.last_ts,
+                    packet_count=self.sent,
+                    octet_count=self.sent_octets,
+                ),
+                reports=[self.reception.block(self.lsr, self.lsr_time)],
+            )
+            self.rtcp.sendto(bytes(sr), self.rtcp_peer)
+            self.reports_sent += 1
+
     def close(self):
+        if self.reporter is not None:
+            self.reporter.cancel()
         self.rtp.close()
         self.rtcp.close()
 
@@ -230,6 +352,8 @@ class Echo:
             "rtcp_decrypted": self.rtcp_decrypted,
             "srtp_failures": self.srtp_failures,
             "early": self.early,
+            "dropped": self.dropped,
+            "reports_sent": self.reports_sent,
             "address": "%s:%d" % self.rtp_addr,
         }
 
@@ -346,11 +470,32 @@ def media_port(sdp):
     return int(re.search(r"^m=audio (\d+) ", sdp, re.M).group(1))
 
 
+async def peer_stats(pc):
+    """aiortc's own figures: inbound-rtp (what it receives) and remote-inbound-rtp (the
+    echo's reports on what it sends), as getStats gives them."""
+    stats = {}
+    for s in (await pc.getStats()).values():
+        if s.type == "inbound-rtp":
+            stats["inbound"] = {
+                "packetsReceived": s.packetsReceived,
+                "packetsLost": s.packetsLost,
+                "jitter": s.jitter,
+            }
+        elif s.type == "remote-inbound-rtp":
+            stats["remote_inbound"] = {
+                "packetsLost": s.packetsLost,
+                "fractionLost": s.fractionLost,
+                "jitter": s.jitter,
+                "roundTripTime": s.roundTripTime,
+            }
+    return stats
+
+
 async def call(plan, spec):
     name = spec["name"]
     frames_wanted = plan["frames"]
     log = lambda *a: print(f"[{name}]", *a, file=sys.stderr, flush=True)  # noqa: E731
-    echo = Echo(spec.get("sdes", False))
+    echo = Echo(spec.get("sdes", False), spec.get("drop_every", 0), spec.get("delay_ms", 0))
     await echo.start()
     servers = []
     policy = RTCIceTransportPolicy.ALL
@@ -391,7 +536,18 @@ async def call(plan, spec):
 
     deadline = time.monotonic() + plan.get("timeout", 40)
     garbage_sent = False
-    while time.monotonic() < deadline and not got_all.is_set():
+    if spec.get("drop_every"):
+        # Injected loss: aiortc cannot decode every frame; the echo handling them all ends it.
+        while time.monotonic() < deadline and echo.handled < frames_wanted:
+            await asyncio.sleep(0.1)
+        # Round trips while media flows: once aiortc stops, its sender reports repeat one
+        # NTP time, and a report about the earlier of two such SRs reads as the later one.
+        report["stats_live"] = await peer_stats(pc)
+        _, report["session_live"] = await http(plan, "GET", f"/v1/sessions/{sid}")
+        track.halted = True
+        await asyncio.sleep(2.5)
+        report["stats"] = await peer_stats(pc)
+    while time.monotonic() < deadline and not got_all.is_set() and not spec.get("drop_every"):
         if spec.get("garbage") and received and not garbage_sent:
             report["garbage"] = await send_garbage(report, spec.get("garbage"))
             garbage_sent = True

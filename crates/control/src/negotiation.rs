@@ -16,8 +16,8 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
 use edge_relay::{
-    Counters, EnterpriseCrypto, EnterpriseRemote, Relay, SessionId, SessionInfo, SessionSnapshot,
-    SessionSpec, SessionState,
+    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, PayloadFormat, Relay, SessionId,
+    SessionInfo, SessionSnapshot, SessionSpec, SessionState,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
@@ -277,6 +277,7 @@ impl Negotiations {
         let codecs = negotiate(at, &browser.codecs, acceptable)?;
         let sdes_offered = spec.enterprise_srtp.map(|c| (c.tag, c.suite));
         spec.browser = Some(browser.remote.clone());
+        spec.payload_formats = payload_formats(&codecs);
         let info = self.relay.create_session(spec)?;
         let to_browser = browser.direction.reversed().and(enterprise_direction);
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
@@ -311,6 +312,7 @@ impl Negotiations {
             .as_ref()
             .map(|key| EnterpriseCrypto::new(key.key.profile(), key.tag));
         spec.enterprise = Some(desc.remote.clone());
+        spec.payload_formats = payload_formats(&codecs);
         let info = self.relay.create_session(spec)?;
         let offer = browser::write_offer(&info, &codecs, desc.direction);
         let id = info.id;
@@ -491,6 +493,7 @@ impl Negotiations {
             enterprise_rtp: snapshot.enterprise_rtp,
             enterprise_remote: snapshot.enterprise_remote,
             counters: snapshot.counters,
+            quality: snapshot.quality,
         }
     }
 
@@ -513,6 +516,14 @@ impl Negotiations {
             self.pending(|p| ended.iter().for_each(|id| drop(p.remove(id))));
         }
     }
+}
+
+/// The negotiated codecs as the forwarder's call-quality figures need them.
+fn payload_formats(codecs: &[Codec]) -> Vec<PayloadFormat> {
+    codecs
+        .iter()
+        .map(|c| PayloadFormat::new(c.pt, &c.name, c.clock))
+        .collect()
 }
 
 /// The enterprise side as the request gave it.
@@ -582,4 +593,6 @@ pub(crate) struct SessionView {
     enterprise_rtp: SocketAddr,
     enterprise_remote: Option<SocketAddr>,
     counters: Counters,
+    /// Call quality per leg (loss, jitter, RTT, MOS), from the media and the peers' RTCP.
+    quality: CallQuality,
 }

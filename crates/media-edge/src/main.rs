@@ -165,6 +165,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         let admin = admin::start(&config, &service, media.as_ref(), &lifecycle, &guard).await?;
         lifecycle.mark_bound();
         notify::notify("READY=1");
+        if let Some(interval) = notify::watchdog_interval() {
+            let relay = media.as_ref().map(|m| m.relay().clone());
+            tokio::spawn(notify::watchdog(interval, service.reader(), relay));
+        }
         let process = Process {
             service: &service,
             media: media.as_ref(),

@@ -10,7 +10,7 @@ use std::fmt::Error as FmtError;
 use std::sync::Arc;
 
 use edge_guard::Guard;
-use edge_relay::{Histogram as RelayHistogram, Relay, LATENCY_BUCKETS};
+use edge_relay::{Histogram as RelayHistogram, QualityHistograms, Relay};
 use edge_turn::SnapshotReader;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -117,7 +117,8 @@ fn encode_histogram(
     metric: &mut prometheus_client::encoding::MetricEncoder<'_>,
     h: &RelayHistogram,
 ) -> Result<(), FmtError> {
-    let mut buckets: Vec<(f64, u64)> = LATENCY_BUCKETS
+    let mut buckets: Vec<(f64, u64)> = h
+        .bounds
         .iter()
         .copied()
         .zip(h.buckets.iter().copied())
@@ -186,7 +187,7 @@ impl Collector for Sources {
         )?;
         let mut ranges = vec![self.turn(&mut out)?];
         if let Some(relay) = &self.relay {
-            ranges.push(forwarder(&mut out, relay)?);
+            ranges.extend(forwarder(&mut out, relay)?);
         }
         ports(&mut out, &ranges)?;
         if let Some(api) = &self.api {
@@ -359,7 +360,50 @@ fn guard_shared(out: &mut Out<'_>, s: &edge_guard::SharedStats) -> Result<(), Fm
     )
 }
 
-fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<PortRange, FmtError> {
+/// The call-end quality histograms, by leg.
+fn quality(out: &mut Out<'_>, t: &edge_relay::Totals) -> Result<(), FmtError> {
+    type Pick = fn(&QualityHistograms) -> &RelayHistogram;
+    let figures: [(&str, &str, Pick); 4] = [
+        (
+            "relay_call_loss_ratio",
+            "Per call at its end: fraction of the packets of the stream received on the leg \
+             that were lost (RFC 3550 A.3, cumulative).",
+            |q| &q.loss,
+        ),
+        (
+            "relay_call_jitter_seconds",
+            "Per call at its end: interarrival jitter of the stream received on the leg \
+             (RFC 3550 A.8).",
+            |q| &q.jitter,
+        ),
+        (
+            "relay_call_rtt_seconds",
+            "Per call at its end: the last round trip between media-edge and the leg's peer \
+             (RTCP LSR/DLSR).",
+            |q| &q.rtt,
+        ),
+        (
+            "relay_call_mos",
+            "Per call at its end: the leg's E-model MOS estimate (ITU-T G.107 simplified).",
+            |q| &q.mos,
+        ),
+    ];
+    let legs = [
+        ("browser", &t.quality_browser),
+        ("enterprise", &t.quality_enterprise),
+    ];
+    for (name, help, pick) in figures {
+        let mut metric = out
+            .enc
+            .encode_descriptor(name, help, None, MetricType::Histogram)?;
+        for (leg, q) in legs {
+            encode_histogram(&mut metric.encode_family(&[("leg", leg)])?, pick(q))?;
+        }
+    }
+    Ok(())
+}
+
+fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<Vec<PortRange>, FmtError> {
     let t = relay.totals();
     let s = t.sessions;
     out.gauges(
@@ -497,15 +541,34 @@ fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<PortRange, FmtError> {
             ([("reason", "ice_auth_failed")], a.ice_auth_failures),
         ],
     )?;
-    let public = relay.config().public.port_range;
-    let size = u64::from(public.last()) - u64::from(public.first()) + 1;
-    // Each session that has not ended holds exactly one public port.
-    let used = s.new + s.connecting + s.dtls_connected + s.active;
-    Ok(PortRange {
-        name: "relay_public",
-        size,
-        used,
-    })
+    quality(out, &t)?;
+    let config = relay.config();
+    let public = config.public.port_range;
+    let e = &config.enterprise;
+    let enterprise_size = match (e.port_range, e.transport_port) {
+        (Some(range), _) => range.len() as u64,
+        // A fixed transport-port: RTP and, without rtcp-mux, RTCP on the next.
+        (None, _) => 2,
+    };
+    Ok(vec![
+        PortRange {
+            name: "relay_public",
+            size: public.len() as u64,
+            // Each session that has not ended holds exactly one public port.
+            used: s.new + s.connecting + s.dtls_connected + s.active,
+        },
+        PortRange {
+            name: "relay_enterprise",
+            size: enterprise_size,
+            used: t.enterprise_ports_in_use,
+        },
+        PortRange {
+            name: "relay_enterprise_connections",
+            // Each named connection's tuple: RTP and, without rtcp-mux, RTCP.
+            size: 2 * e.connections.len() as u64,
+            used: t.connection_ports_in_use,
+        },
+    ])
 }
 
 /// One configured port range and how much of it is in use.

@@ -2,7 +2,8 @@
 //! `READY=1` once every listener is bound and `STOPPING=1` when SIGTERM starts the drain;
 //! `systemd-analyze verify` (Debian package systemd) accepts deploy/systemd/media-edge.service,
 //! whose `LimitNOFILE` covers deploy/media-edge.toml's port ranges and connection limits.
-//! Ports 38600-38699.
+//! With `WATCHDOG_USEC` set (`WatchdogSec=`), `WATCHDOG=1` arrives at half the interval,
+//! and not when `WATCHDOG_PID` names another process. Ports 38600-38699.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -68,6 +69,92 @@ fn notify_socket_gets_ready_after_binding_and_stopping_on_sigterm() {
     assert_eq!(next(&socket), "STOPPING=1");
     let status = edge.exited_within(Duration::from_secs(20));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+/// A configuration with TURN and the forwarder (its workers are what the watchdog watches).
+fn watched_config(name: &str, base: u16) -> std::path::PathBuf {
+    scratch(
+        name,
+        &format!(
+            "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
+             port-range = \"{}-{}\"\n\
+             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n",
+            base,
+            base + 4,
+            base + 5,
+            base + 9,
+            base + 10,
+            base + 14
+        ),
+    )
+}
+
+#[test]
+fn watchdog_pings_at_half_the_interval_while_the_workers_turn() {
+    let dir = scratch("watchdog.keep", "").parent().unwrap().to_owned();
+    let path = dir.join("watchdog.sock");
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let config = watched_config("watchdog.toml", 38650);
+    let mut edge = Running::start_with_env(
+        ["--config", config.to_str().unwrap()],
+        &[
+            ("NOTIFY_SOCKET", path.as_os_str()),
+            ("WATCHDOG_USEC", OsStr::new("1000000")),
+        ],
+    );
+    assert_eq!(next(&socket), "READY=1");
+    // Every 0.5 s: six pings take about 3 s (the read timeout is the hang guard).
+    let started = std::time::Instant::now();
+    for _ in 0..6 {
+        assert_eq!(next(&socket), "WATCHDOG=1");
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(2000),
+        "pings faster than half the interval: {:?}",
+        started.elapsed()
+    );
+    edge.signal("TERM");
+    // Pings may still be in the queue before STOPPING=1.
+    let mut last = next(&socket);
+    while last == "WATCHDOG=1" {
+        last = next(&socket);
+    }
+    assert_eq!(last, "STOPPING=1");
+    assert!(edge.exited_within(Duration::from_secs(20)).is_some());
+}
+
+#[test]
+fn watchdog_for_another_pid_is_not_ours() {
+    let dir = scratch("watchdog-pid.keep", "")
+        .parent()
+        .unwrap()
+        .to_owned();
+    let path = dir.join("watchdog-pid.sock");
+    let _ = std::fs::remove_file(&path);
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let config = watched_config("watchdog-pid.toml", 38670);
+    let mut edge = Running::start_with_env(
+        ["--config", config.to_str().unwrap()],
+        &[
+            ("NOTIFY_SOCKET", path.as_os_str()),
+            ("WATCHDOG_USEC", OsStr::new("200000")),
+            ("WATCHDOG_PID", OsStr::new("1")),
+        ],
+    );
+    assert_eq!(next(&socket), "READY=1");
+    // Ten intervals pass without a ping; the next datagram is the drain's.
+    std::thread::sleep(Duration::from_secs(2));
+    edge.signal("TERM");
+    assert_eq!(next(&socket), "STOPPING=1");
+    assert!(edge.exited_within(Duration::from_secs(20)).is_some());
 }
 
 #[test]

@@ -58,7 +58,8 @@
 //! browser is the controlling agent, the relay answers checks on its single host candidate),
 //! no TURN client, no trickle, no ICE restart, one enterprise media stream per session (a
 //! BUNDLEd browser transport carrying several SSRCs forwards them all to that one stream),
-//! no transcoding, no RTP header rewriting, no RTCP termination (RTCP is forwarded like RTP).
+//! no transcoding, no RTP header rewriting, no RTCP termination (RTCP is forwarded like RTP;
+//! its reports are read on the way for the call-quality figures, [`CallQuality`]).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -69,6 +70,7 @@ mod credentials;
 mod error;
 mod ice;
 mod ports;
+mod quality;
 mod relay;
 mod session;
 mod snapshot;
@@ -80,13 +82,20 @@ pub use admission::RelayStats;
 pub use config::{EnterpriseSide, PublicSide, RelayConfig};
 pub use connection::{ClientSidePort, InvalidClientSidePort};
 pub use error::{Error, Side};
+pub use quality::{
+    mos, CallQuality, Codec, LegQuality, PayloadFormat, Received, Reported,
+    INTERVAL as QUALITY_INTERVAL,
+};
 pub use relay::Relay;
 pub use snapshot::{Counters, DirectionCounters, Drops, EndReason, SessionSnapshot, SessionState};
 pub use spec::{
     BrowserRemote, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, SessionId, SessionInfo,
     SessionSpec,
 };
-pub use totals::{EndCounts, Histogram, StateCounts, Totals, LATENCY_BUCKETS};
+pub use totals::{
+    EndCounts, Histogram, QualityHistograms, StateCounts, Totals, JITTER_BUCKETS, LATENCY_BUCKETS,
+    LOSS_BUCKETS, MOS_BUCKETS, RTT_BUCKETS,
+};
 
 /// Re-exported so callers can name ports without depending on edge-udp.
 pub use edge_config::PortRange;

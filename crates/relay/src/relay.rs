@@ -13,6 +13,7 @@ use edge_udp::SocketOptions;
 
 use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
+use crate::quality::Formats;
 use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
 use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
@@ -234,23 +235,26 @@ impl Relay {
                 break id;
             }
         };
-        let shared = Arc::new(Shared::new(
-            id,
-            now,
-            public_addr,
-            enterprise_rtp,
-            spec.connection.clone(),
-            worker,
-            Status {
-                state: SessionState::New,
-                browser_addr: None,
-                enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
-                ended_at: None,
-                browser_known: browser.is_some(),
-                dtls_started: None,
-                connected_at: None,
-            },
-        ));
+        let shared = Arc::new(
+            Shared::new(
+                id,
+                now,
+                public_addr,
+                enterprise_rtp,
+                spec.connection.clone(),
+                worker,
+                Status {
+                    state: SessionState::New,
+                    browser_addr: None,
+                    enterprise_remote: spec.enterprise.as_ref().map(|e| e.rtp),
+                    ended_at: None,
+                    browser_known: browser.is_some(),
+                    dtls_started: None,
+                    connected_at: None,
+                },
+            )
+            .with_enterprise_ports(if sockets.rtcp.is_some() { 2 } else { 1 }),
+        );
         let strict = spec.strict_source.unwrap_or(inner.config.strict_source);
         let mut leg = Enterprise::new(spec.rtcp_mux_enterprise, strict, outbound);
         if let (Some(remote), Some(inbound)) = (&spec.enterprise, enterprise_remote) {
@@ -267,6 +271,7 @@ impl Relay {
                 srtp: inner.srtp.clone(),
                 timeouts: inner.timeouts(),
                 enterprise: leg,
+                formats: Formats::new(&spec.payload_formats),
             },
         );
         if let Some(browser) = browser {
@@ -384,6 +389,17 @@ impl Relay {
     /// Whether every worker thread is still running (for a health probe).
     pub fn workers_alive(&self) -> bool {
         self.inner.workers.iter().all(WorkerHandle::is_alive)
+    }
+
+    /// Each worker's loop turns so far (by worker index): a worker turns at least once a
+    /// second even when idle, so a count that stops moving is a stuck worker (for a
+    /// watchdog).
+    pub fn worker_turns(&self) -> Vec<u64> {
+        self.inner
+            .workers
+            .iter()
+            .map(|w| w.turns.load(Ordering::Relaxed))
+            .collect()
     }
 
     /// One session's state and counters.

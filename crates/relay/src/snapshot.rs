@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::quality::{CallQuality, Cells};
 use crate::SessionId;
 
 /// Where a session is in its life.
@@ -105,6 +106,8 @@ pub struct SessionSnapshot {
     pub connection: Option<String>,
     /// The counters.
     pub counters: Counters,
+    /// Call quality per leg, from the media and the peers' RTCP.
+    pub quality: CallQuality,
 }
 
 /// A session's counters.
@@ -293,7 +296,11 @@ pub(crate) struct Shared {
     pub(crate) connection: Option<String>,
     /// The worker the session is pinned to.
     pub(crate) worker: usize,
+    /// Enterprise ports the session holds (1 with rtcp-mux, 2 without).
+    pub(crate) enterprise_ports: u64,
     pub(crate) stats: Stats,
+    /// The call-quality figures the worker publishes.
+    pub(crate) quality: Cells,
     status: Mutex<Status>,
 }
 
@@ -330,9 +337,18 @@ impl Shared {
             enterprise_rtp,
             connection,
             worker,
+            enterprise_ports: 1,
             stats: Stats::default(),
+            quality: Cells::default(),
             status: Mutex::new(status),
         }
+    }
+
+    /// The same, holding `ports` enterprise ports (1 with rtcp-mux, 2 without; 1 unless
+    /// said).
+    pub(crate) fn with_enterprise_ports(mut self, ports: u64) -> Self {
+        self.enterprise_ports = ports;
+        self
     }
 
     /// Reads or changes the status. The lock is held only for the closure, which never
@@ -364,6 +380,7 @@ impl Shared {
             enterprise_remote: status.enterprise_remote,
             connection: self.connection.clone(),
             counters: self.stats.snapshot(),
+            quality: self.quality.snapshot(),
         }
     }
 }

@@ -8,6 +8,8 @@ use std::str::FromStr;
 use edge_dtls::Fingerprint;
 use edge_srtp::{CryptoAttribute, Profile};
 
+use crate::PayloadFormat;
+
 /// A new session: what is known about either side when it is made.
 ///
 /// The browser offered: `browser` is `Some` (its ufrag, pwd, fingerprints and `a=setup`,
@@ -33,6 +35,11 @@ pub struct SessionSpec {
     /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
     /// pinned tuple the enterprise leg binds; `None` for the default leg.
     pub connection: Option<String>,
+    /// The payload formats the call uses (from the SDP's `a=rtpmap`), for the call-quality
+    /// figures: clock rates for jitter, codecs for the MOS. Empty: the static payload types
+    /// (PCMU, PCMA, G.722) only; streams of other payload types get no jitter. At most
+    /// the first 16 are kept.
+    pub payload_formats: Vec<PayloadFormat>,
 }
 
 impl SessionSpec {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use crate::snapshot::Shared;
-use crate::{Counters, DirectionCounters, Drops, EndReason, SessionState};
+use crate::{Counters, DirectionCounters, Drops, EndReason, LegQuality, SessionState};
 
 /// Upper bounds (seconds) of the set-up latency and DTLS handshake duration histograms.
 pub const LATENCY_BUCKETS: [f64; 12] = [
@@ -36,6 +36,16 @@ pub struct Totals {
     pub dtls_duration: Histogram,
     /// Packets forwarded (RTP and RTCP, both directions) by each worker, by worker index.
     pub worker_packets: Vec<u64>,
+    /// Call quality of the browser leg of the sessions that ended.
+    pub quality_browser: QualityHistograms,
+    /// Call quality of the enterprise leg of the sessions that ended.
+    pub quality_enterprise: QualityHistograms,
+    /// Ports of the default enterprise leg's range (or its `transport-port` pair) held by
+    /// sessions that have not ended.
+    pub enterprise_ports_in_use: u64,
+    /// Ports of the named enterprise connections' tuples held by sessions that have not
+    /// ended.
+    pub connection_ports_in_use: u64,
 }
 
 /// Sessions by [`SessionState`].
@@ -92,39 +102,107 @@ impl EndCounts {
     }
 }
 
-/// A latency histogram over [`LATENCY_BUCKETS`].
+/// Upper bounds of the call-end loss histograms (fraction of packets, 0 to 1).
+pub const LOSS_BUCKETS: [f64; 10] = [0.0, 0.001, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5];
+/// Upper bounds (seconds) of the call-end jitter histograms.
+pub const JITTER_BUCKETS: [f64; 10] = [0.001, 0.002, 0.005, 0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.5];
+/// Upper bounds (seconds) of the call-end round-trip-time histograms.
+pub const RTT_BUCKETS: [f64; 11] = [
+    0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1.0,
+];
+/// Upper bounds of the call-end MOS histograms.
+pub const MOS_BUCKETS: [f64; 11] = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 3.8, 4.0, 4.2, 4.3, 4.4];
+
+/// A histogram over fixed upper bounds (a Prometheus histogram without `+Inf`, which is
+/// `count`).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct Histogram {
-    /// Observations at or below each bound of [`LATENCY_BUCKETS`] (cumulative).
-    pub buckets: [u64; LATENCY_BUCKETS.len()],
+    /// The upper bounds, ascending.
+    pub bounds: &'static [f64],
+    /// Observations at or below each bound (cumulative).
+    pub buckets: Vec<u64>,
     /// All observations.
     pub count: u64,
-    /// Their sum, in seconds.
+    /// Their sum.
     pub sum: f64,
 }
 
 impl Default for Histogram {
+    /// A latency histogram over [`LATENCY_BUCKETS`].
     fn default() -> Self {
-        Histogram {
-            buckets: [0; LATENCY_BUCKETS.len()],
-            count: 0,
-            sum: 0.0,
-        }
+        Histogram::new(&LATENCY_BUCKETS)
     }
 }
 
 impl Histogram {
-    /// Adds one observation.
+    /// An empty histogram over `bounds`.
+    pub fn new(bounds: &'static [f64]) -> Self {
+        Histogram {
+            bounds,
+            buckets: vec![0; bounds.len()],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+
+    /// Adds one duration, in seconds.
     pub fn observe(&mut self, value: Duration) {
-        let secs = value.as_secs_f64();
-        for (bound, bucket) in LATENCY_BUCKETS.iter().zip(self.buckets.iter_mut()) {
-            if secs <= *bound {
+        self.observe_value(value.as_secs_f64());
+    }
+
+    /// Adds one value.
+    pub fn observe_value(&mut self, value: f64) {
+        for (bound, bucket) in self.bounds.iter().zip(self.buckets.iter_mut()) {
+            if value <= *bound {
                 *bucket += 1;
             }
         }
         self.count += 1;
-        self.sum += secs;
+        self.sum += value;
+    }
+}
+
+/// Histograms of the call-quality figures of each leg, observed once per session when it
+/// ends (see [`crate::CallQuality`]).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct QualityHistograms {
+    /// Cumulative loss of the stream received on the leg, as a fraction (0 to 1).
+    pub loss: Histogram,
+    /// Interarrival jitter of the stream received on the leg, seconds.
+    pub jitter: Histogram,
+    /// The leg's last round-trip time, seconds.
+    pub rtt: Histogram,
+    /// The leg's MOS estimate.
+    pub mos: Histogram,
+}
+
+impl Default for QualityHistograms {
+    fn default() -> Self {
+        QualityHistograms {
+            loss: Histogram::new(&LOSS_BUCKETS),
+            jitter: Histogram::new(&JITTER_BUCKETS),
+            rtt: Histogram::new(&RTT_BUCKETS),
+            mos: Histogram::new(&MOS_BUCKETS),
+        }
+    }
+}
+
+impl QualityHistograms {
+    fn observe(&mut self, leg: &LegQuality) {
+        if let Some(rx) = &leg.received {
+            self.loss.observe_value(rx.loss);
+            if let Some(ms) = rx.jitter_ms {
+                self.jitter.observe_value(ms / 1000.0);
+            }
+        }
+        if let Some(ms) = leg.rtt_ms {
+            self.rtt.observe_value(ms / 1000.0);
+        }
+        if let Some(mos) = leg.mos {
+            self.mos.observe_value(mos);
+        }
     }
 }
 
@@ -138,6 +216,8 @@ pub(crate) struct Retired {
     setup_latency: Histogram,
     dtls_duration: Histogram,
     worker_packets: Vec<u64>,
+    quality_browser: QualityHistograms,
+    quality_enterprise: QualityHistograms,
 }
 
 /// Adds `packets` to worker `worker`'s count, growing the list as needed.
@@ -159,12 +239,29 @@ fn packets(c: &Counters) -> u64 {
 pub(crate) struct Observed {
     /// Whether the session's set-up latency has gone into the histograms.
     latency: bool,
+    /// Whether the session's call quality has gone into the histograms (once it ended).
+    quality: bool,
 }
 
 impl Retired {
     /// Observes the set-up of `shared` once it is complete (a scrape or the retirement,
     /// whichever comes first).
     pub(crate) fn observe(&mut self, shared: &Shared, observed: &mut Observed) {
+        self.observe_latency(shared, observed);
+        if !observed.quality && shared.status(|s| s.state.is_ended()) {
+            self.observe_quality(shared, observed);
+        }
+    }
+
+    /// Observes the call quality of `shared` at its end.
+    fn observe_quality(&mut self, shared: &Shared, observed: &mut Observed) {
+        observed.quality = true;
+        let q = shared.quality.snapshot();
+        self.quality_browser.observe(&q.browser);
+        self.quality_enterprise.observe(&q.enterprise);
+    }
+
+    fn observe_latency(&mut self, shared: &Shared, observed: &mut Observed) {
         if observed.latency {
             return;
         }
@@ -187,6 +284,10 @@ impl Retired {
     /// ([`Self::add_late`]).
     pub(crate) fn retire(&mut self, shared: &Shared, mut observed: Observed) -> Counters {
         self.observe(shared, &mut observed);
+        // Removed before its worker ended it: the figures now are its end.
+        if !observed.quality {
+            self.observe_quality(shared, &mut observed);
+        }
         self.sessions += 1;
         match shared.status(|s| s.state.clone()) {
             SessionState::Ended { reason } => self.ended.add(&reason),
@@ -216,9 +317,16 @@ impl Retired {
         let mut ended = self.ended;
         let mut counters = self.counters;
         let mut worker_packets = self.worker_packets.clone();
+        let (mut enterprise_ports_in_use, mut connection_ports_in_use) = (0, 0);
         for (shared, observed) in table {
             self.observe(shared, observed);
             live += 1;
+            if !shared.status(|s| s.state.is_ended()) {
+                match shared.connection {
+                    None => enterprise_ports_in_use += shared.enterprise_ports,
+                    Some(_) => connection_ports_in_use += shared.enterprise_ports,
+                }
+            }
             match shared.status(|s| s.state.clone()) {
                 SessionState::New => sessions.new += 1,
                 SessionState::Connecting => sessions.connecting += 1,
@@ -242,6 +350,10 @@ impl Retired {
             setup_latency: self.setup_latency.clone(),
             dtls_duration: self.dtls_duration.clone(),
             worker_packets,
+            quality_browser: self.quality_browser.clone(),
+            quality_enterprise: self.quality_enterprise.clone(),
+            enterprise_ports_in_use,
+            connection_ports_in_use,
         }
     }
 }

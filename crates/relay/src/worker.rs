@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::os::fd::AsRawFd;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender, SyncSender, TryRecvError};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
@@ -84,6 +84,8 @@ pub(crate) struct WorkerHandle {
     /// Live sessions on this worker: raised by the control plane when it adds one, lowered
     /// by the worker when one ends.
     pub(crate) load: Arc<AtomicUsize>,
+    /// Loop turns completed: the worker's heartbeat (it turns at least every [`IDLE`]).
+    pub(crate) turns: Arc<AtomicU64>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -95,11 +97,13 @@ impl WorkerHandle {
         let (commands, rx) = mpsc::channel();
         let stop = Arc::new(AtomicBool::new(false));
         let load = Arc::new(AtomicUsize::new(0));
+        let turns = Arc::new(AtomicU64::new(0));
         let worker = Worker {
             poll,
             commands: rx,
             stop: stop.clone(),
             load: load.clone(),
+            turns: turns.clone(),
             entries: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
@@ -120,6 +124,7 @@ impl WorkerHandle {
             waker,
             stop,
             load,
+            turns,
             thread: Mutex::new(Some(thread)),
         })
     }
@@ -187,6 +192,7 @@ struct Worker {
     commands: Receiver<Command>,
     stop: Arc<AtomicBool>,
     load: Arc<AtomicUsize>,
+    turns: Arc<AtomicU64>,
     entries: Vec<Option<Entry>>,
     free: Vec<usize>,
     by_id: HashMap<SessionId, usize>,
@@ -248,6 +254,9 @@ impl Worker {
                 self.admission.guard().sweep(now);
                 self.guard_sweep = Some(now + GUARD_SWEEP);
             }
+            // Only this thread writes it: a load and a store, once per turn.
+            self.turns
+                .store(self.turns.load(Ordering::Relaxed) + 1, Ordering::Relaxed);
         }
         self.shut_down();
     }
@@ -598,8 +607,13 @@ fn send(socket: &UdpSocket, transmits: &[Transmit<'_>], stats: Option<(&Stats, D
 /// The call's record (a CDR an operator can grep for `call ended`): one INFO line when a
 /// session's sockets are closed, with its duration, end reason and per-direction packets
 /// (RTP and RTCP), bytes and drops (every reason together; `GET /v1/sessions/{id}` has them
-/// by reason while the session lingers).
+/// by reason while the session lingers), and per leg its call quality: loss of the stream
+/// received on the leg (fraction since the start), jitter (ms), RTT (ms) and MOS, each left
+/// out when the call did not carry what it needs.
 fn log_call_end(s: &crate::SessionSnapshot) {
+    let (b, e) = (&s.quality.browser, &s.quality.enterprise);
+    let loss = |q: &crate::LegQuality| q.received.as_ref().map(|r| r.loss);
+    let jitter = |q: &crate::LegQuality| q.received.as_ref().and_then(|r| r.jitter_ms);
     let reason = match &s.state {
         crate::SessionState::Ended { reason } => reason.to_string(),
         other => format!("{other:?}"),
@@ -618,6 +632,14 @@ fn log_call_end(s: &crate::SessionSnapshot) {
         enterprise_to_browser_packets = from_enterprise.rtp_packets + from_enterprise.rtcp_packets,
         enterprise_to_browser_bytes = from_enterprise.bytes,
         enterprise_to_browser_drops = from_enterprise.drops.total(),
+        browser_loss = loss(b),
+        browser_jitter_ms = jitter(b),
+        browser_rtt_ms = b.rtt_ms,
+        browser_mos = b.mos,
+        enterprise_loss = loss(e),
+        enterprise_jitter_ms = jitter(e),
+        enterprise_rtt_ms = e.rtt_ms,
+        enterprise_mos = e.mos,
         "call ended"
     );
 }

@@ -360,3 +360,75 @@ fn the_session_limit_is_enforced_and_freed_places_count_again() {
     relay.create_session(SessionSpec::new()).unwrap();
     relay.shutdown();
 }
+
+/// Truncated, oversized and random compound RTCP that authenticates (SRTCP from the
+/// browser, plain RTCP from the enterprise peer's RTCP source) reaches the call-quality
+/// reader on both legs: it is forwarded as it is, the reader takes what parses and never
+/// panics, and media goes on.
+#[test]
+fn malformed_rtcp_reports_are_forwarded_and_read_without_harm() {
+    let relay = start((43320, 43329), (33320, 33329));
+    let echo = Echo::start();
+    let (victim, mut browser) = call(&relay, &echo);
+    still_works(&mut browser, 0);
+    let pbx = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+    let mut seed = 0x0bad_5eed_0bad_5eedu64;
+    let valid = common::rtcp_report(browser.ssrc, 0x1234_5678, browser.ssrc, 0x1234_5678);
+    let mut sent = 0u64;
+    for round in 0..600usize {
+        let mut packet = match round % 3 {
+            // Every truncation of a valid compound packet (whole words: SRTCP needs 8).
+            0 => valid[..8 + (round / 3 * 4) % (valid.len() - 4)].to_vec(),
+            // Lengths and counts that claim more than there is.
+            1 => {
+                let mut p = valid.clone();
+                p[0] = 0x80 | (next(&mut seed) as u8 & 0x1f);
+                p[2] = next(&mut seed) as u8;
+                p[3] = next(&mut seed) as u8;
+                p
+            }
+            // Random bytes behind an RTCP header (SR, RR, XR), up to 1,400 bytes.
+            _ => {
+                let len = 8 + (next(&mut seed) % 1393) as usize;
+                let mut p: Vec<u8> = (0..len).map(|_| next(&mut seed) as u8).collect();
+                p[0] = 0x80 | (p[0] & 0x3f);
+                p[1] = [200, 201, 207][round % 9 / 3];
+                // One sender: SRTCP contexts are per SSRC, and their number is bounded.
+                p[4..8].copy_from_slice(&browser.ssrc.to_be_bytes());
+                p
+            }
+        };
+        browser.send_rtcp(&packet);
+        packet[0] |= 0x80;
+        pbx.send_to(&packet, victim.enterprise_rtcp.unwrap())
+            .unwrap();
+        sent += 1;
+        if round % 50 == 0 {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let forwarded = eventually(HANG_GUARD, || {
+        let c = relay.session(victim.id).unwrap().counters;
+        c.browser_to_enterprise.rtcp_packets >= sent && c.enterprise_to_browser.rtcp_packets >= sent
+    });
+    let c = relay.session(victim.id).unwrap().counters;
+    assert!(forwarded, "every report forwarded both ways: {c:?}");
+    browser
+        .socket
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    let mut sink = [0u8; 2048];
+    while browser.socket.recv_from(&mut sink).is_ok() {}
+    still_works(&mut browser, 100);
+    let snap = relay.session(victim.id).unwrap();
+    assert_eq!(snap.state, SessionState::Active);
+    let quality = &snap.quality;
+    // Sequence numbers 0..10 and 100..110: 90 missing, whatever the reports said.
+    let received = quality.browser.received.as_ref();
+    assert_eq!(
+        received.map(|r| (r.expected, r.lost)),
+        Some((110, 90)),
+        "{quality:?}"
+    );
+    relay.shutdown();
+}

@@ -1,6 +1,7 @@
 //! Zero heap allocations per forwarded packet in steady state, both directions, plain RTP
 //! and SDES-SRTP enterprise legs, through the real worker threads over loopback; ICE consent
-//! checks in between (through the guard's ban and rate checks) allocate nothing either.
+//! checks in between (through the guard's ban and rate checks) allocate nothing either, nor
+//! do compound RTCP reports (SR and RR, read for the call-quality figures both ways).
 //!
 //! This file is its own test binary with a counting global allocator. Every thread counts
 //! except the test thread itself, whose test browser builds packets in `Vec`s: what is
@@ -10,7 +11,7 @@
 
 mod common;
 
-use common::{payload, rtp, BareEcho, Browser, HANG_GUARD};
+use common::{payload, rtcp_report, rtp, BareEcho, Browser, HANG_GUARD};
 use edge_alloc_count::Scope;
 use edge_guard::{Guard, GuardConfig};
 use edge_relay::{EnterpriseCrypto, EnterpriseRemote, Relay, SessionSpec};
@@ -20,7 +21,9 @@ use edge_stun::Class;
 #[global_allocator]
 static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
-/// Sends `n` packets in windows of 32 and takes every echo back, checking each.
+/// Sends `n` packets in windows of 32 and takes every echo back, checking each; after each
+/// window a compound RTCP report (SR + RR) whose LSR names the previous window's SR, echoed
+/// back like the media.
 fn exchange(browser: &mut Browser, first: u16, n: u16) {
     for start in (first..first + n).step_by(32) {
         let end = (start + 32).min(first + n);
@@ -31,6 +34,9 @@ fn exchange(browser: &mut Browser, first: u16, n: u16) {
             let got = browser.recv_media(HANG_GUARD).unwrap();
             assert_eq!(got, rtp(seq, browser.ssrc, &payload(3, seq)));
         }
+        let report = rtcp_report(browser.ssrc, u32::from(end), browser.ssrc, u32::from(start));
+        browser.send_rtcp(&report);
+        assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), report);
     }
 }
 
@@ -93,13 +99,26 @@ fn forwarding_allocates_nothing_per_packet() {
     });
 
     for info in [&plain_info, &sdes_info] {
-        let c = relay.session(info.id).unwrap().counters;
+        let session = relay.session(info.id).unwrap();
+        let c = session.counters;
         assert_eq!(c.browser_to_enterprise.rtp_packets, 3064);
         assert_eq!(c.enterprise_to_browser.rtp_packets, 3064);
+        assert_eq!(c.browser_to_enterprise.rtcp_packets, 98);
+        // The reports were read: each leg's round trip from its answered SRs.
+        let q = session.quality;
+        assert!(
+            q.browser.rtt_ms.is_some() && q.enterprise.rtt_ms.is_some(),
+            "{q:?}"
+        );
+        assert_eq!(
+            q.browser.reported.as_ref().map(|r| r.lost),
+            Some(3),
+            "{q:?}"
+        );
     }
     assert_eq!(
         during, 0,
-        "{during} allocations while forwarding 12,000 packets and answering 6 checks"
+        "{during} allocations while forwarding 12,000 packets, 384 RTCP reports and answering 6 checks"
     );
     relay.shutdown();
 }

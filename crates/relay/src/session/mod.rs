@@ -28,6 +28,7 @@ use edge_srtp::{Inbound, MasterKey, Outbound, Profile};
 use edge_stun::PacketKind;
 
 use crate::ice::{IceLite, Outcome};
+use crate::quality::{Formats, Leg, Quality};
 use crate::snapshot::{Counter, Direction, Shared, Stats};
 use crate::{EndReason, SessionState};
 pub(crate) use enterprise::Enterprise;
@@ -88,6 +89,7 @@ pub(crate) struct Params {
     pub(crate) srtp: edge_srtp::Config,
     pub(crate) timeouts: Timeouts,
     pub(crate) enterprise: Enterprise,
+    pub(crate) formats: Formats,
 }
 
 /// One session's state (see the module docs).
@@ -111,6 +113,7 @@ pub(crate) struct Session {
     last_media: Instant,
     phase: Phase,
     ended: Option<EndReason>,
+    quality: Quality,
 }
 
 impl Session {
@@ -132,6 +135,7 @@ impl Session {
             last_media: now,
             phase: Phase::New,
             ended: None,
+            quality: Quality::new(now, params.formats),
         }
     }
 
@@ -318,6 +322,9 @@ impl Session {
             Ok(len) => len,
             Err(e) => return self.drop(dir, srtp_reason(&e)),
         };
+        let cells = &self.shared.quality;
+        self.quality
+            .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
         let len = match &mut self.enterprise.outbound {
             Some(out) => {
                 let protected = if rtcp {
@@ -377,6 +384,9 @@ impl Session {
             (None, true) => return self.drop(dir, Counter::NotReady),
             (None, false) => len,
         };
+        let cells = &self.shared.quality;
+        self.quality
+            .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
         let protected = if rtcp {
             outbound.protect_rtcp(buf, len)
         } else {

@@ -165,6 +165,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             srtp: edge_srtp::Config::default(),
             timeouts: timeouts(),
             enterprise,
+            formats: crate::quality::Formats::new(&[]),
         },
     );
     let browser = Browser::new(now, relay_fp);

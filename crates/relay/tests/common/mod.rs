@@ -77,6 +77,28 @@ pub fn rtcp_rr(ssrc: u32) -> Vec<u8> {
     p
 }
 
+/// A compound RTCP packet as a sender sends it: an SR from `ssrc` with NTP middle bits
+/// `ntp_mid` and one report block about `about` (1/256 lost, cumulative 3, jitter 40) whose
+/// LSR is `lsr` with a DLSR of 1/65536 s; then an RR from `ssrc` with the same block.
+pub fn rtcp_report(ssrc: u32, ntp_mid: u32, about: u32, lsr: u32) -> Vec<u8> {
+    let mut block = about.to_be_bytes().to_vec();
+    block.extend_from_slice(&[1, 0, 0, 3]);
+    block.extend_from_slice(&[0, 0, 0, 100]);
+    block.extend_from_slice(&40u32.to_be_bytes());
+    block.extend_from_slice(&lsr.to_be_bytes());
+    block.extend_from_slice(&1u32.to_be_bytes());
+    let mut p = vec![0x81, 200, 0, 12];
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&(ntp_mid >> 16).to_be_bytes());
+    p.extend_from_slice(&(ntp_mid << 16).to_be_bytes());
+    p.extend_from_slice(&[0; 12]);
+    p.extend_from_slice(&block);
+    p.extend_from_slice(&[0x81, 201, 0, 7]);
+    p.extend_from_slice(&ssrc.to_be_bytes());
+    p.extend_from_slice(&block);
+    p
+}
+
 /// The browser: one UDP socket on 127.0.0.1, ICE controlling, DTLS in the role its
 /// `a=setup` implies, SRTP both ways.
 pub struct Browser {
