@@ -15,7 +15,8 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # tests/loadgen_rtpengine.rs and benches/sidebyside/media.sh), nftables (nft -c in
 # crates/media-edge/tests/firewall.rs), systemd (systemd-analyze verify of the unit in
 # crates/media-edge/tests/notify.rs), prometheus (prometheus and promtool: the scraper of
-# tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs).
+# tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs);
+# iproute2 and nftables also build and firewall the namespaces of tests/deploy_routing.rs.
 debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus)
 missing=()
 for p in "${debs[@]}"; do
@@ -33,7 +34,7 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/
     systemctl stop coturn || true
 fi
 
-# Python peers (aiortc, pylibsrtp) in a venv outside the clone, reused across runs.
+# Python peers (aiortc, pylibsrtp) and kubernetes-validate (tests/deploy_kubernetes.rs) in a venv outside the clone, reused across runs.
 req=tests/python/requirements.txt
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
     echo "test.sh: preparing the Python venv in $venv" >&2
