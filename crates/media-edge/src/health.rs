@@ -87,18 +87,10 @@ mod tests {
 
     #[test]
     fn a_wildcard_listener_is_probed_on_loopback() {
-        assert_eq!(
-            target("0.0.0.0:9480".parse().unwrap()),
-            "127.0.0.1:9480".parse().unwrap()
-        );
-        assert_eq!(
-            target("[::]:9480".parse().unwrap()),
-            "[::1]:9480".parse().unwrap()
-        );
-        assert_eq!(
-            target("10.0.0.5:9480".parse().unwrap()),
-            "10.0.0.5:9480".parse().unwrap()
-        );
+        let addr = |s: &str| s.parse::<SocketAddr>().unwrap();
+        assert_eq!(target(addr("0.0.0.0:9480")), addr("127.0.0.1:9480"));
+        assert_eq!(target(addr("[::]:9480")), addr("[::1]:9480"));
+        assert_eq!(target(addr("10.0.0.5:9480")), addr("10.0.0.5:9480"));
     }
 
     #[test]
