@@ -16,8 +16,10 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # crates/media-edge/tests/firewall.rs), systemd (systemd-analyze verify of the unit in
 # crates/media-edge/tests/notify.rs), prometheus (prometheus and promtool: the scraper of
 # tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs);
-# iproute2 and nftables also build and firewall the namespaces of tests/deploy_routing.rs.
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus)
+# iproute2 and nftables also build and firewall the namespaces of tests/deploy_routing.rs;
+# docker-compose (its `config` check of the compose files in tests/deploy_compose.rs; no
+# engine is needed or started).
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus docker-compose)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
