@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::bail;
 
 use crate::config::Config;
-use crate::forwarding::Sides;
+use crate::forwarding::{joined, Sides};
 
 /// Which way a rule looks at a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,20 +138,14 @@ fn forward_chain(out: &mut String, security: &crate::forwarding::Security) {
 
 /// What the forward chain assumes, for the header.
 fn forward_header(out: &mut String, sides: &Sides, security: &crate::forwarding::Security) {
-    let list = |a: &[IpAddr]| {
-        a.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let _ = writeln!(
         out,
         "# - Never a router: media-edge's public side ({}) and enterprise side ({}) are\n\
          #   joined only by its own sockets. The forward chain drops every packet the host\n\
          #   would route between them; keep net.ipv4.ip_forward and\n\
          #   net.ipv6.conf.all.forwarding at 0 as well (media-edge warns at start when not).",
-        list(&sides.public),
-        list(&sides.enterprise)
+        joined(&sides.public),
+        joined(&sides.enterprise)
     );
     if security.public_interfaces.is_empty() {
         out.push_str(
@@ -254,12 +248,6 @@ fn dedicated(address: IpAddr) -> bool {
 }
 
 fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr]) {
-    let list = |a: &[IpAddr]| {
-        a.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let _ = writeln!(
         out,
         "#!/usr/sbin/nft -f\n\
@@ -280,7 +268,7 @@ fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr])
              addressed\n#   to them is dropped. Add accepts of your own (ssh, monitoring) to \
              the input chain\n#   before that drop, or give media-edge addresses of its own. \
              Loopback and wildcard\n#   (0.0.0.0, ::) addresses get accepts but no drop.",
-            list(own)
+            joined(own)
         );
     }
     if !enterprise.is_empty() {
@@ -288,7 +276,7 @@ fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr])
             out,
             "# - The enterprise addresses ({}) send UDP only from media-edge's pinned\n\
              #   ports; other UDP from them is dropped (replies to established flows pass).",
-            list(enterprise)
+            joined(enterprise)
         );
     }
     out.push_str(

@@ -145,6 +145,15 @@ impl Sides {
     }
 }
 
+/// `addresses` as a comma-separated list, for messages and ruleset comments.
+pub fn joined(addresses: &[IpAddr]) -> String {
+    addresses
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The names of the forwarding sysctls that are on, read under `root` (`/` on a real host):
 /// a file that cannot be read (no IPv6 in the kernel) counts as off.
 pub fn enabled(root: &Path) -> Vec<&'static str> {
@@ -170,12 +179,6 @@ pub fn check(config: &Config, root: &Path) -> Option<String> {
     if on.is_empty() {
         return None;
     }
-    let list = |a: &[IpAddr]| {
-        a.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let settings = on
         .iter()
         .map(|name| format!("{name} = 1"))
@@ -185,8 +188,8 @@ pub fn check(config: &Config, root: &Path) -> Option<String> {
         "{settings}: this host routes IP between its networks, so it can forward packets \
          between media-edge's public side ({}) and its enterprise side ({}); set {} to 0 \
          (sysctl -w), or load the forward chain of `media-edge firewall-rules`",
-        list(&sides.public),
-        list(&sides.enterprise),
+        joined(&sides.public),
+        joined(&sides.enterprise),
         on.join(" and "),
     ))
 }
