@@ -129,15 +129,18 @@ fn the_configmap_config_passes_check_config() {
     let out_path = dir.path().join("media-edge.toml");
 
     // The init container's step, by the same script.
-    let out = Command::new(require_program("sh"))
-        .arg(config.join("assemble.sh"))
-        .env("NODE_IP", "10.20.0.5")
-        .env("CONFIG_DIR", &config)
-        .env("SECRET_DIR", &secrets)
-        .env("PUBLIC_IP_FILE", node.join("public-ip"))
-        .env("OUT", &out_path)
-        .output()
-        .unwrap();
+    let assemble = |out: &Path| {
+        Command::new(require_program("sh"))
+            .arg(config.join("assemble.sh"))
+            .env("NODE_IP", "10.20.0.5")
+            .env("CONFIG_DIR", &config)
+            .env("SECRET_DIR", &secrets)
+            .env("PUBLIC_IP_FILE", node.join("public-ip"))
+            .env("OUT", out)
+            .output()
+            .unwrap()
+    };
+    let out = assemble(&out_path);
     assert!(out.status.success(), "assemble.sh: {out:?}");
     let assembled = std::fs::read_to_string(&out_path).unwrap();
     assert!(!assembled.contains('@'), "placeholders left:\n{assembled}");
@@ -160,15 +163,7 @@ fn the_configmap_config_passes_check_config() {
 
     // A bad address from the node is refused before media-edge sees it.
     std::fs::write(node.join("public-ip"), "203.0.113.10/g; s/x/y\n").unwrap();
-    let out = Command::new("sh")
-        .arg(config.join("assemble.sh"))
-        .env("NODE_IP", "10.20.0.5")
-        .env("CONFIG_DIR", &config)
-        .env("SECRET_DIR", &secrets)
-        .env("PUBLIC_IP_FILE", node.join("public-ip"))
-        .env("OUT", dir.path().join("bad.toml"))
-        .output()
-        .unwrap();
+    let out = assemble(&dir.path().join("bad.toml"));
     assert!(!out.status.success(), "assemble.sh took a bad address");
 
     // SIGKILL comes after the preStop pause plus the longest drain.
