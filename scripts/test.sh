@@ -16,8 +16,10 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # crates/media-edge/tests/firewall.rs), systemd (systemd-analyze verify of the unit in
 # crates/media-edge/tests/notify.rs), prometheus (prometheus and promtool: the scraper of
 # tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs),
-# redis-server (the shared guard's store in tests/guard_redis.rs).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus redis-server)
+# redis-server (the shared guard's store in tests/guard_redis.rs); iproute2 and nftables also
+# build and firewall the namespaces of tests/deploy_routing.rs; docker-compose (its `config`
+# check of the compose files in tests/deploy_compose.rs; no engine is needed or started).
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus redis-server docker-compose)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -34,7 +36,7 @@ if command -v systemctl >/dev/null && systemctl is-active --quiet coturn 2>/dev/
     systemctl stop coturn || true
 fi
 
-# Python peers (aiortc, pylibsrtp) in a venv outside the clone, reused across runs.
+# Python peers (aiortc, pylibsrtp) and kubernetes-validate (tests/deploy_kubernetes.rs) in a venv outside the clone, reused across runs.
 req=tests/python/requirements.txt
 if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
     echo "test.sh: preparing the Python venv in $venv" >&2

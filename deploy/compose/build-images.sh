@@ -5,9 +5,19 @@
 # `FROM scratch`.
 #
 #   deploy/compose/build-images.sh     # then: docker-compose -f deploy/docker-compose.yml up ...
+#
+# Builds where cargo would: $CARGO_TARGET_DIR when set, else the workspace's target/, so an
+# existing release build is reused. Needs the Rust toolchain (cargo), strip (binutils), ldd
+# (libc-bin) and a running Docker engine (docker.io; docker-compose to run the result).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-/var/tmp/media-edge-target}"
+for tool in cargo strip ldd docker; do
+    command -v "$tool" >/dev/null || {
+        echo "build-images.sh: $tool is missing (see docs/deployment.md, Prerequisites)" >&2
+        exit 1
+    }
+done
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/target}"
 (cd "$root" && cargo build --release --locked -p media-edge -p edge-loadgen)
 
 context="$CARGO_TARGET_DIR/compose-context"

@@ -4,7 +4,8 @@
 //! Top-level sections: `[log]`, `[turn]`, `[guard]` (bans and rate limits shared by TURN,
 //! the forwarder's ICE responder and the API, see edge-guard's `GuardConfig`), and for media
 //! sessions `[relay]` (the forwarder, see edge-relay's `RelayConfig`), `[dtls]` (its
-//! certificate) and `[api]` (the HTTP control API, see edge-control's `ApiConfig`).
+//! certificate) and `[api]` (the HTTP control API, see edge-control's `ApiConfig`);
+//! `[admin]`, `[drain]` and `[security]` (see `forwarding.rs`) for operations.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -50,6 +51,9 @@ pub struct Config {
     /// `[admin]`: the admin listener (Prometheus metrics, health and readiness probes);
     /// none without the section (the embedded default has it).
     pub admin: Option<Admin>,
+    /// `[security]`: never a router (the forwarding check, the firewall's forward chain).
+    #[serde(default)]
+    pub security: crate::forwarding::Security,
 }
 
 /// `[admin]`: `/metrics`, `/healthz` and `/readyz` over HTTP, no token.
@@ -406,6 +410,7 @@ impl Config {
             bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
         }
         self.guard.validate().map_err(|e| anyhow!("guard.{e}"))?;
+        self.security.validate()?;
         if let Some(admin) = &self.admin {
             let ip = admin.listen.ip().to_canonical();
             if admin.tls.is_none() && !admin.allow_insecure_http && !ip.is_loopback() {

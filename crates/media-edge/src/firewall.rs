@@ -5,8 +5,10 @@
 //! that table). Its input chain accepts what media-edge serves (the API, the TURN listeners,
 //! the TURN relay range, the forwarder's public and enterprise ports) and drops everything
 //! else addressed to media-edge's own addresses; its output chain lets UDP leave the
-//! enterprise addresses (transport-address, named connections) only from the pinned ports. Every rule carries the
-//! configuration key it comes from as its comment.
+//! enterprise addresses (transport-address, named connections) only from the pinned ports;
+//! its forward chain, when the configuration has two sides, drops everything the host would
+//! route between them (media-edge is never a router: see `forwarding.rs`). Every accept
+//! carries the configuration key it comes from as its comment.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -14,6 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::bail;
 
 use crate::config::Config;
+use crate::forwarding::{joined, Sides};
 
 /// Which way a rule looks at a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,8 +57,12 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
         }
     }
 
+    let sides = Sides::of(config);
     let mut out = String::new();
     header(&mut out, origin, &own, &enterprise);
+    if sides.both() {
+        forward_header(&mut out, &sides, &config.security);
+    }
     out.push_str("table inet media_edge\ndelete table inet media_edge\n\n");
     out.push_str("table inet media_edge {\n");
     out.push_str("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
@@ -84,8 +91,78 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
         &enterprise,
         "UDP from the enterprise addresses only from their pinned ports",
     );
-    out.push_str("\t}\n}\n");
+    out.push_str("\t}\n");
+    if sides.both() {
+        forward_chain(&mut out, &config.security);
+    }
+    out.push_str("}\n");
     Ok(out)
+}
+
+/// The forward chain: nothing is routed between the two sides, in either direction.
+fn forward_chain(out: &mut String, security: &crate::forwarding::Security) {
+    out.push_str(
+        "\n\t# media-edge is never a router: media crosses between the public and the \
+         enterprise side\n\t# only as payloads re-sent by its own sockets, so everything \
+         the host would forward\n\t# between the two sides is dropped, in both directions.\n",
+    );
+    out.push_str(
+        "\tchain forward {\n\t\ttype filter hook forward priority filter; policy accept;\n",
+    );
+    let set = |names: &[String]| {
+        names
+            .iter()
+            .map(|n| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if security.public_interfaces.is_empty() {
+        out.push_str(
+            "\t\tdrop comment \"never a router: no forwarding at all (security.public-interfaces \
+             and enterprise-interfaces unset)\"\n",
+        );
+    } else {
+        let (public, enterprise) = (
+            set(&security.public_interfaces),
+            set(&security.enterprise_interfaces),
+        );
+        let _ = writeln!(
+            out,
+            "\t\tiifname {{ {public} }} oifname {{ {enterprise} }} drop comment \"never a router: \
+             public to enterprise\"\n\t\tiifname {{ {enterprise} }} oifname {{ {public} }} drop \
+             comment \"never a router: enterprise to public\""
+        );
+    }
+    out.push_str("\t}\n");
+}
+
+/// What the forward chain assumes, for the header.
+fn forward_header(out: &mut String, sides: &Sides, security: &crate::forwarding::Security) {
+    let _ = writeln!(
+        out,
+        "# - Never a router: media-edge's public side ({}) and enterprise side ({}) are\n\
+         #   joined only by its own sockets. The forward chain drops every packet the host\n\
+         #   would route between them; keep net.ipv4.ip_forward and\n\
+         #   net.ipv6.conf.all.forwarding at 0 as well (media-edge warns at start when not).",
+        joined(&sides.public),
+        joined(&sides.enterprise)
+    );
+    if security.public_interfaces.is_empty() {
+        out.push_str(
+            "# - No interfaces are named ([security] public-interfaces, enterprise-interfaces):\n\
+             #   the forward chain drops every forwarded packet. If this host must route other\n\
+             #   traffic (containers, a VPN), name media-edge's interfaces there: then only\n\
+             #   traffic between them is dropped.\n",
+        );
+    } else {
+        let _ = writeln!(
+            out,
+            "# - Public interfaces {}, enterprise interfaces {}: the forward chain drops\n\
+             #   what is routed between them and leaves other forwarding alone.",
+            security.public_interfaces.join(", "),
+            security.enterprise_interfaces.join(", ")
+        );
+    }
 }
 
 /// The accept rules of both chains, in configuration order.
@@ -171,12 +248,6 @@ fn dedicated(address: IpAddr) -> bool {
 }
 
 fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr]) {
-    let list = |a: &[IpAddr]| {
-        a.iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let _ = writeln!(
         out,
         "#!/usr/sbin/nft -f\n\
@@ -197,7 +268,7 @@ fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr])
              addressed\n#   to them is dropped. Add accepts of your own (ssh, monitoring) to \
              the input chain\n#   before that drop, or give media-edge addresses of its own. \
              Loopback and wildcard\n#   (0.0.0.0, ::) addresses get accepts but no drop.",
-            list(own)
+            joined(own)
         );
     }
     if !enterprise.is_empty() {
@@ -205,7 +276,7 @@ fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr])
             out,
             "# - The enterprise addresses ({}) send UDP only from media-edge's pinned\n\
              #   ports; other UDP from them is dropped (replies to established flows pass).",
-            list(enterprise)
+            joined(enterprise)
         );
     }
     out.push_str(

@@ -1,12 +1,15 @@
 //! The media-edge service binary: `media-edge [--config FILE]` runs the service,
 //! `media-edge check-config [--config FILE]` validates a configuration and exits,
-//! `media-edge firewall-rules [--config FILE]` prints the nftables rules matching it.
+//! `media-edge firewall-rules [--config FILE]` prints the nftables rules matching it,
+//! `media-edge health [--config FILE]` probes a running instance's `/readyz` (exit 0 or 1).
 //! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
 //! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
 mod admin;
 mod config;
 mod firewall;
+mod forwarding;
+mod health;
 mod host;
 mod lifecycle;
 mod logging;
@@ -71,6 +74,13 @@ enum Command {
     CheckConfig,
     /// Print the nftables ruleset (table inet media_edge) matching the configuration.
     FirewallRules,
+    /// Probe the running instance's admin listener (/readyz): exit 0 when ready, 1 with the
+    /// reason when not (a container healthcheck).
+    Health {
+        /// Longest wait for the connection and for the answer, seconds.
+        #[arg(long, default_value_t = 5.0)]
+        timeout: f64,
+    },
 }
 
 /// The username generated when no credentials are configured.
@@ -104,6 +114,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         print!("{}", firewall::rules(&config, &origin)?);
         return Ok(());
     }
+    if let Some(Command::Health { timeout }) = cli.command {
+        let timeout = edge_config::duration_from_secs(timeout).context("--timeout")?;
+        println!("{}", health::probe(&config, timeout)?);
+        return Ok(());
+    }
+    let forwarding = forwarding::check(&config, std::path::Path::new("/"));
     let logs = Logs::init(&config.log)?;
     // One guard for TURN, the forwarder's ICE responder and the API: a source failing at one
     // door is banned at all of them.
@@ -131,10 +147,24 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         for problem in host::problems(&config) {
             eprintln!("warning: on this host, start-up would refuse: {problem}");
         }
+        if let Some(forwarding) = &forwarding {
+            let what = match config.security.refuse_ip_forwarding {
+                true => "on this host, start-up would refuse (security.refuse-ip-forwarding)",
+                false => "on this host",
+            };
+            eprintln!("warning: {what}: {forwarding}");
+        }
         return Ok(());
     }
 
-    let problems = host::problems(&config);
+    let mut problems = host::problems(&config);
+    match forwarding {
+        Some(f) if config.security.refuse_ip_forwarding => {
+            problems.push(format!("security.refuse-ip-forwarding: {f}"));
+        }
+        Some(f) => tracing::warn!("{f}"),
+        None => {}
+    }
     if !problems.is_empty() {
         anyhow::bail!("{origin}: start-up checks failed: {}", problems.join("; "));
     }

@@ -190,3 +190,55 @@ fn a_listener_without_a_fixed_port_cannot_be_opened() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_two_sided_configuration_gets_a_forward_chain_that_routes_nothing() {
+    // No interfaces named: every forwarded packet is dropped.
+    let path = config(
+        "fw-fwd.toml",
+        8080,
+        "40000-40999",
+        "port-range = \"30000-30999\"",
+    );
+    let ruleset = rules(&path, &[]);
+    let forward = &ruleset[ruleset.find("chain forward {").expect("a forward chain")..];
+    assert!(
+        forward.contains("type filter hook forward priority filter; policy accept;"),
+        "{ruleset}"
+    );
+    assert!(
+        forward.contains("\t\tdrop comment \"never a router"),
+        "{ruleset}"
+    );
+    assert!(
+        ruleset.contains("media-edge is never a router"),
+        "{ruleset}"
+    );
+    assert!(
+        ruleset.contains("public side (203.0.113.10, 2001:db8::10)"),
+        "{ruleset}"
+    );
+
+    // Interfaces named: only what crosses between them, both ways.
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text.push_str(
+        "[security]\npublic-interfaces = [\"eth0\"]\nenterprise-interfaces = [\"eth1\", \"bond0.20\"]\n",
+    );
+    let named = scratch("fw-fwd-named.toml", &text);
+    let ruleset = rules(&named, &[]);
+    for expected in [
+        "iifname { \"eth0\" } oifname { \"eth1\", \"bond0.20\" } drop",
+        "iifname { \"eth1\", \"bond0.20\" } oifname { \"eth0\" } drop",
+    ] {
+        assert!(ruleset.contains(expected), "{expected} missing:\n{ruleset}");
+    }
+    assert!(!ruleset.contains("\t\tdrop comment"), "{ruleset}");
+
+    // One side only (everything on loopback): nothing to route, no forward chain.
+    let loopback = scratch(
+        "fw-fwd-one.toml",
+        "[turn]\nlisten-udp = [\"127.0.0.1:3478\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n",
+    );
+    let ruleset = rules(&loopback, &[]);
+    assert!(!ruleset.contains("chain forward"), "{ruleset}");
+}
