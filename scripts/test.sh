@@ -15,8 +15,11 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # tests/loadgen_rtpengine.rs and benches/sidebyside/media.sh), nftables (nft -c in
 # crates/media-edge/tests/firewall.rs), systemd (systemd-analyze verify of the unit in
 # crates/media-edge/tests/notify.rs), prometheus (prometheus and promtool: the scraper of
-# tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus)
+# tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs),
+# clang and libbpf-dev (crates/xdp/build.rs compiles the XDP program with them), ethtool
+# (checksum offload off on the veth pair of tests/turn_xdp.rs).
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus
+    clang libbpf-dev ethtool)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
