@@ -357,6 +357,18 @@ impl FastPath {
         }
     }
 
+    /// Drops `source`'s datagrams until `until` (one ban added to those of
+    /// [`set_bans`](FastPath::set_bans)).
+    ///
+    /// # Errors
+    /// [`Error::Map`] when the kernel refuses the update.
+    pub fn ban(&mut self, source: Ipv4Addr, until: Instant) -> Result<(), Error> {
+        let until_ns = self.clock.ns(until);
+        self.bans
+            .insert(maps::ip(source), BanVal { until_ns }, 0)
+            .map_err(|e| map_error("bans", &e))
+    }
+
     /// Channels installed now.
     pub fn channels(&self) -> usize {
         self.live_channels
