@@ -36,9 +36,11 @@ impl Kernel {
         }
         let relay_ip = match config.server.relay_address {
             IpAddr::V4(ip) if !ip.is_unspecified() => ip,
-            other => return Err(bad(format!(
+            other => {
+                return Err(bad(format!(
                 "the fast path relays for an IPv4 relay address bound to one address, not {other}"
-            ))),
+            )))
+            }
         };
         if let Some(addr) = config
             .udp
