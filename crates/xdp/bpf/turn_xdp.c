@@ -5,7 +5,10 @@
 //  1. A source the guard banned (map `bans`, with the ban's end) is dropped, whatever port
 //     it sends to (a TURN listener port or a relay port).
 //  2. A source over its packet rate toward a TURN listener port (GCRA per source in the LRU
-//     map `rates`, limits in `config`) is dropped.
+//     map `rates`, limits in `config`) is dropped. Only what userspace would rate-limit or
+//     drop counts: ChannelData of a live channel (relayed here or not) never does, as the
+//     userspace guard never limits data; sources in `exempt` (the guard's allow-list) never
+//     are.
 //  3. ChannelData from a client whose (5-tuple, channel) is in `channels` becomes a UDP
 //     datagram from the relay address to the peer; a datagram from a peer whose (peer,
 //     relay address) is in `peers` becomes ChannelData to the client. Checksums are
@@ -87,6 +90,11 @@ struct ban_val {
     __u64 until_ns;
 };
 
+struct lpm_v4 {
+    __u32 prefixlen;
+    __u32 addr; // network order
+};
+
 struct rate_val {
     __u64 tat_ns; // theoretical arrival time of the next packet (GCRA)
 };
@@ -146,6 +154,14 @@ struct {
     __type(key, __u32);
     __type(value, struct rate_val);
 } rates SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LPM_TRIE);
+    __uint(max_entries, 4096);
+    __uint(map_flags, BPF_F_NO_PREALLOC);
+    __type(key, struct lpm_v4);
+    __type(value, __u8);
+} exempt SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -314,9 +330,10 @@ static __always_inline int trim_to(struct xdp_md *ctx, __u32 len)
 }
 
 // ChannelData from a client to a TURN listener.
+// Sets *known when the datagram is ChannelData of a live channel (relayed or not).
 static __always_inline int channel_to_peer(struct xdp_md *ctx, const struct config *cfg,
-                                           struct iphdr *ip,
-                                           struct udphdr *udp, void *end, __u64 now)
+                                           struct iphdr *ip, struct udphdr *udp, void *end,
+                                           __u64 now, int *known)
 {
     __u16 udp_len = bpf_ntohs(udp->len);
     if (udp_len < sizeof(struct udphdr) + CHANNEL_HEADER)
@@ -350,6 +367,7 @@ static __always_inline int channel_to_peer(struct xdp_md *ctx, const struct conf
         count(EXPIRED_PASSES, 1);
         return XDP_PASS;
     }
+    *known = 1;
     struct channel_val val = *v;
     __u16 new_udp_len = sizeof(struct udphdr) + clen;
     __u16 new_tot = sizeof(struct iphdr) + new_udp_len;
@@ -526,14 +544,22 @@ int turn_xdp(struct xdp_md *ctx)
         count(BANNED_DROPS, 1);
         return XDP_DROP;
     }
-    if (listener && cfg->interval_ns && over_rate(cfg, source, now)) {
-        count(RATE_DROPS, 1);
-        return XDP_DROP;
-    }
     learn(ctx, eth, source);
     if (!listener)
         return peer_to_channel(ctx, cfg, ip, udp, now);
-    return channel_to_peer(ctx, cfg, ip, udp, end, now);
+    int known = 0;
+    int verdict = channel_to_peer(ctx, cfg, ip, udp, end, now, &known);
+    // A pass leaves the frame untouched: what userspace gets is checked against the rate.
+    if (verdict != XDP_PASS || known || !cfg->interval_ns)
+        return verdict;
+    struct lpm_v4 key = {.prefixlen = 32, .addr = source};
+    if (bpf_map_lookup_elem(&exempt, &key))
+        return XDP_PASS;
+    if (over_rate(cfg, source, now)) {
+        count(RATE_DROPS, 1);
+        return XDP_DROP;
+    }
+    return XDP_PASS;
 }
 
 // For the far end of a veth pair: native XDP on one end needs a program on the other.

@@ -12,7 +12,9 @@
 //!   destination's own frames come from), and counts them ([`Counters`]).
 //! - [`FastPath::set_bans`]: sources the guard banned, dropped until their ban ends.
 //! - [`Settings::source_pps`]: a per-source packet rate toward the TURN listener ports,
-//!   above which packets are dropped (a GCRA bucket per source in an LRU map).
+//!   above which packets are dropped (a GCRA bucket per source in an LRU map). Only what
+//!   would reach userspace counts (ChannelData of a live channel never does, as the guard
+//!   never rate-limits data); [`FastPath::set_exempt`] names sources it never applies to.
 //!
 //! What it does not do: IPv6 (passed to the stack), IPv4 with options or fragments
 //! (passed), TCP/TLS clients, Send/Data indications, allocations with a bandwidth cap (the
@@ -33,6 +35,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
+use aya::maps::lpm_trie::{Key, LpmTrie};
 use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use aya::Ebpf;
@@ -210,6 +213,9 @@ pub struct FastPath {
     channels: HashMap<MapData, ChannelKey, ChannelVal>,
     peers: HashMap<MapData, PeerKey, PeerVal>,
     bans: HashMap<MapData, u32, BanVal>,
+    exempt: LpmTrie<MapData, u32, u8>,
+    /// What `exempt` holds, to remove on the next [`FastPath::set_exempt`].
+    exempt_keys: Vec<(u32, u32)>,
     config: Array<MapData, ConfigVal>,
     counters: PerCpuArray<MapData, u64>,
     clock: Clock,
@@ -242,6 +248,7 @@ impl FastPath {
         let channels = take(&mut ebpf, "channels", HashMap::try_from)?;
         let peers = take(&mut ebpf, "peers", HashMap::try_from)?;
         let bans = take(&mut ebpf, "bans", HashMap::try_from)?;
+        let exempt = take(&mut ebpf, "exempt", LpmTrie::try_from)?;
         let config = take(&mut ebpf, "config", Array::try_from)?;
         let counters = take(&mut ebpf, "counters", PerCpuArray::try_from)?;
         Ok(FastPath {
@@ -249,6 +256,8 @@ impl FastPath {
             channels,
             peers,
             bans,
+            exempt,
+            exempt_keys: Vec::new(),
             config,
             counters,
             clock: Clock::now(),
@@ -367,6 +376,41 @@ impl FastPath {
         self.bans
             .insert(maps::ip(source), BanVal { until_ns }, 0)
             .map_err(|e| map_error("bans", &e))
+    }
+
+    /// Replaces the sources the per-source rate never applies to with `nets` (IPv4
+    /// networks: address and prefix length, at most 32), as the guard's allow-list.
+    ///
+    /// # Errors
+    /// [`Error::Setting`] for a prefix over 32, [`Error::Map`] when the kernel refuses an
+    /// update.
+    pub fn set_exempt(
+        &mut self,
+        nets: impl IntoIterator<Item = (Ipv4Addr, u8)>,
+    ) -> Result<(), Error> {
+        let mut wanted = Vec::new();
+        for (addr, prefix) in nets {
+            if prefix > 32 {
+                return Err(Error::Setting {
+                    field: "exempt",
+                    reason: format!("{addr}/{prefix}: prefix over 32"),
+                });
+            }
+            wanted.push((u32::from(prefix), maps::ip(addr)));
+        }
+        if wanted == self.exempt_keys {
+            return Ok(());
+        }
+        for (prefix, addr) in self.exempt_keys.drain(..) {
+            let _ = self.exempt.remove(&Key::new(prefix, addr));
+        }
+        for &(prefix, addr) in &wanted {
+            self.exempt
+                .insert(&Key::new(prefix, addr), 1, 0)
+                .map_err(|e| map_error("exempt", &e))?;
+        }
+        self.exempt_keys = wanted;
+        Ok(())
     }
 
     /// Channels installed now.

@@ -404,6 +404,11 @@ fn a_banned_source_is_dropped_until_its_ban_ends() {
     let ch = channel();
     b.xdp.channel_up(&ch, forever()).unwrap();
     let data = payload(40, 9);
+    // One ban added on its own (as the driver does when the core starts one).
+    b.xdp.ban(PEER, forever()).unwrap();
+    let back0 = frame(b.mac, PEER_MAC, ch.peer, ch.relay, &data, 50, true);
+    assert_eq!(b.xdp.test_run(&back0, IFINDEX).unwrap().0, Verdict::Drop);
+    b.xdp.set_bans([]).unwrap();
     let input = from_client(&b, &channel_data(NUMBER, &data, 0, 0), true);
     let back = frame(b.mac, PEER_MAC, ch.peer, ch.relay, &data, 50, true);
     let stun = binding();
@@ -427,7 +432,7 @@ fn a_banned_source_is_dropped_until_its_ban_ends() {
         .set_bans([(PEER, Instant::now() - Duration::from_millis(1))])
         .unwrap();
     assert_eq!(b.xdp.test_run(&back, IFINDEX).unwrap().0, Verdict::Tx);
-    assert_eq!(b.xdp.counters().unwrap().banned, 3);
+    assert_eq!(b.xdp.counters().unwrap().banned, 4);
 }
 
 #[test]
@@ -464,4 +469,28 @@ fn a_source_over_its_packet_rate_is_dropped() {
     );
     passes(&b, &to_relay, "to a relay port");
     assert_eq!(b.xdp.counters().unwrap().rate_limited, 1);
+    // ChannelData of a live channel never counts (the guard never limits data): relayed
+    // when the program can, passed untouched when it cannot (no next hop for this peer).
+    let ch = channel();
+    b.xdp.channel_up(&ch, forever()).unwrap();
+    let data = payload(30, 10);
+    let input = from_client(&b, &channel_data(NUMBER, &data, 0, 0), true);
+    for _ in 0..10 {
+        assert_eq!(b.xdp.test_run(&input, IFINDEX).unwrap().0, Verdict::Tx);
+    }
+    let mut far = ch;
+    far.number = 0x4002;
+    far.peer = SocketAddrV4::new(Ipv4Addr::new(10, 77, 0, 9), 9000);
+    b.xdp.channel_up(&far, forever()).unwrap();
+    let unrouted = from_client(&b, &channel_data(0x4002, &data, 0, 0), true);
+    passes(&b, &unrouted, "a live channel to a peer not seen yet");
+    // The request is still over the rate; an exempt network lifts that.
+    assert_eq!(b.xdp.test_run(&request, IFINDEX).unwrap().0, Verdict::Drop);
+    b.xdp
+        .set_exempt([(Ipv4Addr::new(10, 77, 0, 0), 24)])
+        .unwrap();
+    passes(&b, &request, "exempt");
+    b.xdp.set_exempt([]).unwrap();
+    assert_eq!(b.xdp.test_run(&request, IFINDEX).unwrap().0, Verdict::Drop);
+    assert_eq!(b.xdp.counters().unwrap().rate_limited, 3);
 }

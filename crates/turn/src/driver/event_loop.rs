@@ -70,7 +70,8 @@ pub(crate) struct EventLoop {
     controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
     /// The XDP fast path whose maps this loop keeps in step with its core.
     kernel: Option<Arc<Kernel>>,
-    /// The first loop also copies the guard's bans into the fast path once a second.
+    /// The first loop also copies the guard's bans and allow-list into the fast path once a
+    /// second.
     first: bool,
 }
 
@@ -273,7 +274,7 @@ impl EventLoop {
                 self.sweep_conns(now);
                 self.server.release_banned(now, &mut self.relays);
                 if let Some(kernel) = self.kernel.as_ref().filter(|_| self.first) {
-                    kernel.sync_bans(self.server.guard(), now);
+                    kernel.sync_guard(self.server.guard(), now);
                 }
                 self.shared.publish_census(&self.server.census(now));
                 last_sweep = now;

@@ -14,6 +14,19 @@ use edge_xdp::{Channel, Counters, FastPath, Settings};
 use super::{LocalAddrs, ServiceConfig, XdpConfig};
 use crate::{Error, Event, FiveTuple};
 
+/// The guard's IPv4 allow-list, as the program's rate exemptions.
+fn exempt(guard: &Guard) -> Vec<(Ipv4Addr, u8)> {
+    guard
+        .config()
+        .allow
+        .iter()
+        .filter_map(|net| match net {
+            ipnet::IpNet::V4(v4) => Some((v4.network(), v4.prefix_len())),
+            ipnet::IpNet::V6(_) => None,
+        })
+        .collect()
+}
+
 /// The loaded program, shared by the service's loops (map updates come from requests and
 /// timers, never per packet, so one short mutex is enough).
 #[derive(Debug)]
@@ -81,6 +94,9 @@ impl Kernel {
         };
         let mut path = self.lock();
         path.configure(&settings)?;
+        if let Some(guard) = &config.server.guard {
+            path.set_exempt(exempt(guard))?;
+        }
         path.attach(&xdp.interface, xdp.mode)?;
         Ok(())
     }
@@ -122,14 +138,19 @@ impl Kernel {
     }
 
     /// Makes the program's bans the guard's active IPv4 bans (bans started by other
-    /// services sharing the guard, lifted bans).
-    pub(crate) fn sync_bans(&self, guard: &Guard, now: Instant) {
+    /// services sharing the guard, lifted bans) and its rate exemptions the guard's
+    /// allow-list (which a reload may change).
+    pub(crate) fn sync_guard(&self, guard: &Guard, now: Instant) {
         let bans = guard.bans(now);
         let v4 = bans.iter().filter_map(|ban| match ban.source.addr() {
             IpAddr::V4(ip) if ban.source.prefix_len() == 32 => Some((ip, ban.until)),
             _ => None,
         });
-        if let Err(e) = self.lock().set_bans(v4) {
+        let mut path = self.lock();
+        let result = path
+            .set_bans(v4)
+            .and_then(|()| path.set_exempt(exempt(guard)));
+        if let Err(e) = result {
             tracing::warn!("XDP fast path: {e}");
         }
     }
