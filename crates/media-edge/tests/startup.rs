@@ -310,7 +310,7 @@ fn the_xdp_fast_path_refuses_to_start_naming_the_key_and_the_cause() {
     );
     assert!(stderr.contains("turn.xdp"), "{stderr}");
     assert!(
-        stderr.contains("XDP needs CAP_BPF and CAP_NET_ADMIN"),
+        stderr.contains("XDP needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"),
         "{stderr}"
     );
 }

@@ -36,8 +36,8 @@ pub enum Error {
         reason: String,
     },
     /// The XDP fast path ([`ServiceConfig::xdp`](crate::ServiceConfig)) could not be loaded
-    /// or attached: missing CAP_BPF/CAP_NET_ADMIN, no such interface, no XDP in the kernel
-    /// or the interface's driver.
+    /// or attached: missing CAP_BPF, CAP_PERFMON or CAP_NET_ADMIN, no such interface, no XDP
+    /// in the kernel or the interface's driver.
     #[error("TURN XDP fast path: {0}")]
     Xdp(#[from] edge_xdp::Error),
     /// The event loop failed to start or died.

@@ -25,7 +25,8 @@
 //! [`Settings::mtu`] once rewritten. Everything it passes reaches the userspace server
 //! unchanged, which stays the reference.
 //!
-//! Loading needs CAP_BPF and CAP_NET_ADMIN (or root): [`Error::Permission`] says so.
+//! Loading needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or root): [`Error::Permission`]
+//! says so.
 
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -55,8 +56,9 @@ static OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/tu
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The process may not load or attach BPF programs.
-    #[error("XDP needs CAP_BPF and CAP_NET_ADMIN (or root): {0}")]
+    /// The process may not load or attach BPF programs (the verifier refuses pointer
+    /// arithmetic without CAP_PERFMON too).
+    #[error("XDP needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN (or root): {0}")]
     Permission(String),
     /// The kernel refused the program or a map (no BPF syscall, no XDP, the verifier).
     #[error("the kernel refused the XDP program: {0}")]
@@ -236,7 +238,7 @@ impl FastPath {
     /// everything.
     ///
     /// # Errors
-    /// [`Error::Permission`] without CAP_BPF/CAP_NET_ADMIN, [`Error::Load`] when the kernel
+    /// [`Error::Permission`] without the capabilities, [`Error::Load`] when the kernel
     /// has no BPF or refuses the program.
     pub fn load() -> Result<FastPath, Error> {
         let mut ebpf = Ebpf::load(OBJECT).map_err(|e| classify(&e, Error::Load))?;
@@ -636,7 +638,10 @@ fn classify(e: &(dyn std::error::Error + 'static), other: impl FnOnce(String) ->
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             if matches!(io.raw_os_error(), Some(libc::EPERM | libc::EACCES)) {
-                return Error::Permission(chain(e));
+                // The first line: the verifier's log that follows is for developers.
+                let full = chain(e);
+                let first = full.lines().next().unwrap_or_default().to_owned();
+                return Error::Permission(first);
             }
         }
         source = err.source();

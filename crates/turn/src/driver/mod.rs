@@ -98,8 +98,8 @@ pub struct ServiceConfig {
 /// forwards what the userspace path would drop; everything else it passes to the userspace
 /// path unchanged. With a bandwidth cap configured no channel is installed (userspace
 /// enforces the cap); the early drop still works. Needs IPv4 UDP listeners and relay
-/// address bound to specific addresses, CAP_BPF and CAP_NET_ADMIN; [`Service::start`]
-/// fails otherwise, naming the cause.
+/// address bound to specific addresses, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN;
+/// [`Service::start`] fails otherwise, naming the cause.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct XdpConfig {
