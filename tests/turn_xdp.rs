@@ -10,6 +10,10 @@
 //!   kernel; the allocation's expiry and a ban (three failed logins from the client's address)
 //!   stop the kernel path at once: the next ChannelData is not relayed, and is seen by
 //!   userspace (expiry: dropped there, no allocation) or dropped by the kernel (ban).
+//! - A ban another service starts on the shared guard reaches the program with the
+//!   once-a-second sweep: the banned peer's datagrams are dropped in the kernel.
+//! - With a bandwidth cap configured, every datagram goes through userspace (which enforces
+//!   the cap), none through the kernel.
 //!
 //! Namespaces are deleted on every path (drop). Every wait is a hang guard of tens of
 //! seconds on an event, never a timing window. Needs root and Debian's coturn, iproute2,
@@ -25,7 +29,7 @@ use edge_suite::netns::Netns;
 use edge_suite::require_program;
 use edge_suite::turn::{coturn_peer_with, uclient_with};
 use edge_suite::turn_client::{RawTurnClient, Via};
-use edge_turn::{ServerConfig, Service, ServiceConfig, Snapshot, XdpConfig, XdpMode};
+use edge_turn::{BandwidthCap, ServerConfig, Service, ServiceConfig, Snapshot, XdpConfig, XdpMode};
 use edge_xdp::FastPath;
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
@@ -79,6 +83,16 @@ impl Link {
     /// The TURN service in the edge namespace, XDP attached natively to `ve`, allocations
     /// lasting `lifetime`, bans after 3 failures sharing `guard`.
     fn service(&self, lifetime: Duration, guard: &Guard) -> Service {
+        self.service_with(lifetime, guard, None)
+    }
+
+    /// As [`Link::service`], with a per-allocation bandwidth cap.
+    fn service_with(
+        &self,
+        lifetime: Duration,
+        guard: &Guard,
+        bandwidth: Option<BandwidthCap>,
+    ) -> Service {
         let mut server = ServerConfig::new("xdp.test", IpAddr::V4(SERVER));
         server.users.push((USER.into(), PASSWORD.into()));
         server.nonce_secret = b"xdp-test-nonce-secret".to_vec();
@@ -86,6 +100,7 @@ impl Link {
         server.peer_allow = vec!["10.99.0.0/24".parse().unwrap()];
         server.default_lifetime = lifetime;
         server.guard = Some(guard.clone());
+        server.bandwidth = bandwidth;
         let mut config = ServiceConfig::new(server);
         config.udp = vec![SocketAddr::new(IpAddr::V4(SERVER), LISTEN)];
         config.xdp = Some(XdpConfig::new("ve", XdpMode::Native));
@@ -344,5 +359,67 @@ fn an_allocation_that_expires_leaves_the_kernel_path_at_once() {
     assert_eq!(s.kernel.to_peers, gone.kernel.to_peers);
     assert!(alive.kernel.to_peers <= gone.kernel.to_peers);
     assert_eq!(s.to_peers, gone.to_peers);
+    service.shutdown().unwrap();
+}
+
+#[test]
+fn a_ban_by_another_service_reaches_the_kernel_with_the_sweep() {
+    let link = Link::new();
+    let guard = guard();
+    let service = link.service(Duration::from_secs(600), &guard);
+    let mut pair = pair(&link);
+    pair.round_trip(b"hello", b"hello back");
+    pair.round_trip(b"through the kernel", b"and back");
+    // The API bans the peer's address (three bad tokens, say): not a TURN failure, so no
+    // event; the first loop copies the guard's bans into the program once a second.
+    for _ in 0..3 {
+        guard.record_failure(
+            Instant::now(),
+            IpAddr::V4(PEER),
+            edge_guard::Service::Api,
+            "bad-token",
+            None,
+        );
+    }
+    assert!(guard.is_banned(Instant::now(), IpAddr::V4(PEER)));
+    let deadline = Instant::now() + GUARD_WAIT;
+    while service.snapshot().kernel.banned == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the ban never reached the kernel"
+        );
+        pair.peer
+            .send_to(b"from a banned peer", pair.relay)
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = wait_for(&service, "counters settled", |s| s.kernel.banned >= 1);
+    pair.peer.send_to(b"dropped", pair.relay).unwrap();
+    let s = wait_for(&service, "the kernel dropped the banned peer", |s| {
+        s.kernel.banned > before.kernel.banned
+    });
+    assert_eq!(
+        s.to_clients, before.to_clients,
+        "nothing relayed from the banned peer"
+    );
+    service.shutdown().unwrap();
+}
+
+#[test]
+fn a_bandwidth_cap_keeps_every_channel_in_userspace() {
+    let link = Link::new();
+    let cap = BandwidthCap {
+        bytes_per_sec: 1_000_000,
+        burst_bytes: 1_000_000,
+    };
+    let service = link.service_with(Duration::from_secs(600), &guard(), Some(cap));
+    let mut pair = pair(&link);
+    for len in [1usize, 100, 1000] {
+        pair.round_trip(&bytes(len, 3), &bytes(len, 4));
+    }
+    let s = wait_for(&service, "three round trips counted", |s| {
+        s.to_peers == 3 && s.to_clients == 3
+    });
+    assert_eq!((s.kernel.to_peers, s.kernel.to_clients), (0, 0), "{s:?}");
     service.shutdown().unwrap();
 }
