@@ -12,6 +12,8 @@
 //!   userspace (expiry: dropped there, no allocation) or dropped by the kernel (ban).
 //! - A ban another service starts on the shared guard reaches the program with the
 //!   once-a-second sweep: the banned peer's datagrams are dropped in the kernel.
+//! - Attaching: generic mode on any interface (loopback), native refused where the driver has
+//!   no XDP, an unknown interface named; dropping the handle detaches.
 //! - With a bandwidth cap configured, every datagram goes through userspace (which enforces
 //!   the cap), none through the kernel.
 //!
@@ -422,4 +424,28 @@ fn a_bandwidth_cap_keeps_every_channel_in_userspace() {
     });
     assert_eq!((s.kernel.to_peers, s.kernel.to_clients), (0, 0), "{s:?}");
     service.shutdown().unwrap();
+}
+
+#[test]
+fn attach_modes_and_detach_on_drop() {
+    let ns = Netns::new("txdpa");
+    let xdp_on_lo = || {
+        let out = std::process::Command::new("ip")
+            .args(["-n", ns.name(), "link", "show", "dev", "lo"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("xdpgeneric")
+    };
+    in_namespace(&ns, || {
+        let mut path = FastPath::load().unwrap();
+        let e = path.attach("nosuch0", XdpMode::Generic).unwrap_err();
+        assert!(matches!(e, edge_xdp::Error::NoInterface(_)), "{e}");
+        let e = path.attach("lo", XdpMode::Native).unwrap_err();
+        assert!(matches!(e, edge_xdp::Error::Attach { .. }), "{e}");
+        assert!(!xdp_on_lo());
+        path.attach("lo", XdpMode::Generic).unwrap();
+        assert!(xdp_on_lo());
+        drop(path);
+        assert!(!xdp_on_lo(), "detached on drop");
+    });
 }

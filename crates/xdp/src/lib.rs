@@ -491,11 +491,10 @@ impl FastPath {
             .try_into()
             .map_err(|e: aya::programs::ProgramError| Error::Load(e.to_string()))?;
         // struct xdp_md: data, data_end, data_meta, ingress_ifindex, rx_queue_index,
-        // egress_ifindex (u32 each); only the ingress interface is set.
+        // egress_ifindex (u32 each): the frame from 0 to its length, the ingress interface.
         let mut ctx = [0u8; 24];
-        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
-        ctx[8..12].copy_from_slice(&0u32.to_ne_bytes());
         ctx[4..8].copy_from_slice(&(frame.len() as u32).to_ne_bytes());
+        ctx[12..16].copy_from_slice(&ifindex.to_ne_bytes());
         let mut out = vec![0u8; frame.len() + 256];
         let mut opts = TestRunOptions::new();
         opts.data_in = Some(frame);
