@@ -130,6 +130,7 @@ enum counter {
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC); // written by userspace only: memory as used
     __type(key, struct channel_key);
     __type(value, struct channel_val);
 } channels SEC(".maps");
@@ -137,6 +138,7 @@ struct {
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC); // written by userspace only: memory as used
     __type(key, struct peer_key);
     __type(value, struct peer_val);
 } peers SEC(".maps");
@@ -144,6 +146,7 @@ struct {
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
     __uint(max_entries, 65536);
+    __uint(map_flags, BPF_F_NO_PREALLOC); // written by userspace only: memory as used
     __type(key, __u32);
     __type(value, struct ban_val);
 } bans SEC(".maps");
@@ -165,7 +168,7 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 131072);
+    __uint(max_entries, 65536);
     __type(key, __u32);
     __type(value, struct neighbour);
 } neighbours SEC(".maps");
