@@ -82,7 +82,8 @@ impl Link {
         }
     }
 
-    /// The TURN service in the edge namespace, XDP attached natively to `ve`, allocations
+    /// The TURN service in the edge namespace on two threads, XDP attached natively to `ve`,
+    /// allocations
     /// lasting `lifetime`, bans after 3 failures sharing `guard`.
     fn service(&self, lifetime: Duration, guard: &Guard) -> Service {
         self.service_with(lifetime, guard, None)
@@ -106,6 +107,8 @@ impl Link {
         let mut config = ServiceConfig::new(server);
         config.udp = vec![SocketAddr::new(IpAddr::V4(SERVER), LISTEN)];
         config.xdp = Some(XdpConfig::new("ve", XdpMode::Native));
+        // Two loops (SO_REUSEPORT): each mirrors its own allocations into the one program.
+        config.threads = 2;
         in_namespace(&self.edge, || Service::start(config).unwrap())
     }
 }
