@@ -167,7 +167,8 @@ pub struct Stats {
 ///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
 ///   to call [`handle_timeout`](Server::handle_timeout) next.
 /// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
-///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
+///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation),
+///   [`guard`](Server::guard).
 /// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
 ///   relay to (the driver adds its bound listeners);
 ///   [`track_kernel_state`](Server::track_kernel_state) turns on the events a kernel fast

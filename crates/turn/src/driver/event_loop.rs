@@ -81,7 +81,7 @@ impl EventLoop {
     /// loops can bind the same addresses and the kernel spreads clients over them (a UDP
     /// client's 5-tuple always to the same socket). Allocations are charged to `ledger`;
     /// with a `kernel` fast path the core's channels and bans are mirrored into it (and the
-    /// `first` loop copies the guard's bans once a second).
+    /// `first` loop copies the guard's bans and allow-list once a second).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn bind(
         config: &ServiceConfig,
