@@ -18,8 +18,11 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs),
 # redis-server (the shared guard's store in tests/guard_redis.rs); iproute2 and nftables also
 # build and firewall the namespaces of tests/deploy_routing.rs; docker-compose (its `config`
-# check of the compose files in tests/deploy_compose.rs; no engine is needed or started).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus redis-server docker-compose)
+# check of the compose files in tests/deploy_compose.rs; no engine is needed or started);
+# clang and libbpf-dev (crates/xdp/build.rs compiles the XDP program with them), ethtool
+# (checksum offload off on the veth pair of tests/turn_xdp.rs).
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus
+    redis-server docker-compose clang libbpf-dev ethtool)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -38,6 +38,7 @@ pub fn require_program(name: &str) -> PathBuf {
 }
 
 pub mod media;
+pub mod netns;
 pub mod redis;
 pub mod srtp;
 pub mod turn;

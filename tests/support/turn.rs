@@ -259,8 +259,9 @@ impl Drop for TurnServer {
 }
 
 /// How many UDP sockets with a local port in `ports` the process `pid` holds open, from
-/// `/proc/net/udp{,6}` matched against the socket inodes in `/proc/<pid>/fd`: the relay ports
-/// a server holds, whatever other processes on the machine bind.
+/// `/proc/<pid>/net/udp{,6}` (its network namespace's) matched against the socket inodes in
+/// `/proc/<pid>/fd`: the relay ports a server holds, whatever other processes on the machine
+/// bind.
 ///
 /// # Panics
 /// When `/proc` cannot be read.
@@ -274,9 +275,10 @@ pub fn udp_ports_held(pid: u32, ports: &RangeInclusive<u16>) -> usize {
             Some(link.strip_prefix("socket:[")?.strip_suffix(']')?.to_owned())
         })
         .collect();
-    ["/proc/net/udp", "/proc/net/udp6"]
+    // The process's own tables: those of its network namespace, wherever the caller is.
+    ["udp", "udp6"]
         .iter()
-        .filter_map(|table| crate::stable_proc_table(table))
+        .filter_map(|table| crate::stable_proc_table(&format!("/proc/{pid}/net/{table}")))
         .flat_map(|table| table.lines().skip(1).map(str::to_owned).collect::<Vec<_>>())
         .filter(|line| {
             let fields: Vec<&str> = line.split_whitespace().collect();
@@ -424,8 +426,21 @@ pub fn free_udp_port() -> u16 {
 /// # Panics
 /// When it cannot be started, or does not bind within 60 s (a hang guard).
 pub fn coturn_peer(port: u16) -> ChildGuard {
-    let child = Command::new(require_program("turnutils_peer"))
-        .args(["-L", "127.0.0.1", "-p", &port.to_string()])
+    coturn_peer_with(
+        Command::new(require_program("turnutils_peer")),
+        std::net::Ipv4Addr::LOCALHOST.into(),
+        port,
+    )
+}
+
+/// As [`coturn_peer`], on `addr`, with the program started by `command` (inside a network
+/// namespace: [`crate::netns::Netns::command`]).
+///
+/// # Panics
+/// As [`coturn_peer`].
+pub fn coturn_peer_with(mut command: Command, addr: std::net::IpAddr, port: u16) -> ChildGuard {
+    let child = command
+        .args(["-L", &addr.to_string(), "-p", &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -436,7 +451,7 @@ pub fn coturn_peer(port: u16) -> ChildGuard {
         let exited = matches!(peer.0.try_wait(), Ok(Some(_)));
         assert!(
             !exited && Instant::now() < deadline,
-            "turnutils_peer did not bind 127.0.0.1:{port}"
+            "turnutils_peer did not bind {addr}:{port}"
         );
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -465,7 +480,20 @@ pub struct UclientReport {
 /// # Panics
 /// When it cannot be run, or runs past `timeout`.
 pub fn uclient(args: &[String], timeout: Duration) -> UclientReport {
-    let mut child = Command::new(require_program("turnutils_uclient"))
+    uclient_with(
+        Command::new(require_program("turnutils_uclient")),
+        args,
+        timeout,
+    )
+}
+
+/// As [`uclient`], with the program started by `command` (inside a network namespace:
+/// [`crate::netns::Netns::command`]).
+///
+/// # Panics
+/// As [`uclient`].
+pub fn uclient_with(mut command: Command, args: &[String], timeout: Duration) -> UclientReport {
+    let mut child = command
         .args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -226,6 +226,36 @@ pub struct Turn {
     /// `[turn.peers]`.
     #[serde(default)]
     pub peers: Peers,
+    /// `[turn.xdp]`: the XDP fast path; off when absent.
+    pub xdp: Option<Xdp>,
+}
+
+/// `[turn.xdp]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Xdp {
+    /// The interface clients and peers reach the TURN listeners and relay address through.
+    pub interface: String,
+    /// Where the program runs.
+    #[serde(default)]
+    pub mode: XdpMode,
+    /// Datagrams per second one source may send to the UDP listeners before the kernel
+    /// drops the rest (0: no limit).
+    #[serde(default)]
+    pub source_pps: u32,
+    /// Datagrams one source may send at once above that rate; `source-pps` when absent.
+    pub source_burst: Option<u32>,
+}
+
+/// `turn.xdp.mode`.
+#[derive(Debug, Default, Clone, Copy, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// In the interface's driver.
+    #[default]
+    Native,
+    /// In the generic receive path (any interface).
+    Generic,
 }
 
 fn default_realm() -> String {
@@ -609,6 +639,22 @@ impl Config {
             ));
         }
         service.udp_sockets = t.udp_sockets;
+        if let Some(x) = &t.xdp {
+            if x.interface.is_empty() {
+                return Err(anyhow!("turn.xdp.interface: empty"));
+            }
+            let mode = match x.mode {
+                XdpMode::Native => edge_turn::XdpMode::Native,
+                XdpMode::Generic => edge_turn::XdpMode::Generic,
+            };
+            let mut xdp = edge_turn::XdpConfig::new(x.interface.clone(), mode);
+            xdp.source_pps = x.source_pps;
+            xdp.source_burst = x.source_burst.unwrap_or(x.source_pps);
+            if xdp.source_pps > 0 && xdp.source_burst == 0 {
+                return Err(anyhow!("turn.xdp.source-burst: 0 with a source-pps limit"));
+            }
+            service.xdp = Some(xdp);
+        }
         Ok(service)
     }
 }
@@ -718,6 +764,33 @@ mod tests {
                 .map_err(|e| format!("{e:#}"))
         };
         assert_eq!(sockets("").unwrap(), 1, "the default");
+        let xdp = |section: &str| {
+            let text = format!("{MINIMAL}\n{section}");
+            let c = Config::parse(&text, "t", &Pins::default()).map_err(|e| format!("{e:#}"))?;
+            let user = Some(("u".to_owned(), "p".to_owned()));
+            c.service(user, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
+                .map(|s| s.xdp)
+                .map_err(|e| format!("{e:#}"))
+        };
+        assert_eq!(xdp("").unwrap(), None, "off by default");
+        let on = xdp("[turn.xdp]\ninterface = \"eth1\"\nsource-pps = 500")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                on.interface.as_str(),
+                on.mode,
+                on.source_pps,
+                on.source_burst
+            ),
+            ("eth1", edge_turn::XdpMode::Native, 500, 500)
+        );
+        let generic = xdp("[turn.xdp]\ninterface = \"lo\"\nmode = \"generic\"").unwrap();
+        assert_eq!(generic.unwrap().mode, edge_turn::XdpMode::Generic);
+        let e = xdp("[turn.xdp]\ninterface = \"\"").unwrap_err();
+        assert!(e.starts_with("turn.xdp.interface: empty"), "{e}");
+        let e = xdp("[turn.xdp]\ninterface = \"lo\"\nmode = \"fast\"").unwrap_err();
+        assert!(e.contains("turn.xdp.mode"), "{e}");
         assert_eq!(sockets("udp-sockets = 4").unwrap(), 4);
         let e = sockets("udp-sockets = 65").unwrap_err();
         assert!(e.starts_with("turn.udp-sockets: 65"), "{e}");

@@ -176,7 +176,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .build()?;
     let signals = runtime.block_on(async { Signals::install() })?;
     let lifecycle = Arc::new(Lifecycle::default());
-    let service = Service::start(service_config.clone()).context("cannot start TURN")?;
+    let service = Service::start(service_config.clone()).map_err(|e| match e {
+        // Name the key whose setting failed: capabilities, interface, kernel support.
+        edge_turn::Error::Xdp(_) | edge_turn::Error::Config { field: "xdp", .. } => {
+            anyhow::Error::new(e).context("turn.xdp")
+        }
+        e => anyhow::Error::new(e).context("cannot start TURN"),
+    })?;
     tracing::info!("{}", summary(&service_config, Some(service.local_addrs())));
     if let Some((user, password)) = &generated {
         tracing::warn!(

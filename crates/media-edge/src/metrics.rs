@@ -272,6 +272,24 @@ impl Sources {
                 ([("reason", "rate_limited")], s.rate_limited),
             ],
         )?;
+        let k = s.kernel;
+        out.counters(
+            "turn_xdp_relayed_packets",
+            "Datagrams of those relayed by TURN that the XDP fast path relayed in the kernel, \
+             by direction (0 without [turn.xdp]).",
+            &[
+                ([("direction", "to_peer")], k.to_peers),
+                ([("direction", "to_client")], k.to_clients),
+            ],
+        )?;
+        out.counters(
+            "turn_xdp_dropped",
+            "Datagrams the XDP fast path dropped before any socket, by reason.",
+            &[
+                ([("reason", "banned")], k.banned),
+                ([("reason", "rate_limited")], k.rate_limited),
+            ],
+        )?;
         out.counter(
             "turn_auth_failures",
             "TURN authentication failures reported to the guard.",

@@ -1,7 +1,8 @@
 //! Client-side port definition at start-up: a busy pinned port and a non-local pinned
 //! address stop the binary naming them; the same leg defined differently in the file and on
 //! the command line (or twice on the command line) is refused naming both places; equal
-//! definitions are accepted. Ports 38000-38099.
+//! definitions are accepted; `[turn.xdp]` without an interface or capabilities stops it
+//! naming the key. Ports 38000-38099.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -272,5 +273,44 @@ fn equal_definitions_are_accepted_and_the_command_line_completes_the_file() {
     assert!(
         stdout.contains("enterprise 127.0.0.1 port 38064"),
         "{stdout}"
+    );
+}
+
+/// `[turn.xdp]` on an interface that does not exist, and without the capabilities BPF needs
+/// (the binary run through `setpriv` with an empty bounding set: root with no capability):
+/// both refuse to start, naming `turn.xdp` and the cause.
+#[test]
+fn the_xdp_fast_path_refuses_to_start_naming_the_key_and_the_cause() {
+    let xdp = |interface: &str| {
+        format!(
+            "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
+             port-range = \"38090-38099\"\n[turn.xdp]\ninterface = \"{interface}\"\n"
+        )
+    };
+    let path = scratch("xdp-nosuch.toml", &xdp("nosuch0"));
+    let stderr = refused(["--config", path.to_str().unwrap()]);
+    assert!(stderr.contains("turn.xdp"), "{stderr}");
+    assert!(
+        stderr.contains("no network interface named \"nosuch0\""),
+        "{stderr}"
+    );
+
+    let path = scratch("xdp-nocaps.toml", &xdp("lo"));
+    let out = std::process::Command::new("setpriv")
+        .args(["--bounding-set=-all", "--inh-caps=-all", common::BIN])
+        .args(["--config", path.to_str().unwrap()])
+        .env("NO_COLOR", "1")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success(),
+        "started without capabilities: {stderr}"
+    );
+    assert!(stderr.contains("turn.xdp"), "{stderr}");
+    assert!(
+        stderr.contains("XDP needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN"),
+        "{stderr}"
     );
 }

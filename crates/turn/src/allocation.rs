@@ -2,7 +2,7 @@
 //! clock, and the table that owns them together with the relay port pool and the quotas.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::hash::KeyedState;
 use std::net::{IpAddr, SocketAddr};
@@ -170,6 +170,19 @@ impl Allocation {
     }
 }
 
+/// A UDP allocation's channel became usable until `until` (the end of its binding, of its
+/// peer's permission or of the allocation, whichever comes first), that end moved, or it
+/// is no longer usable (`until` is `None`). Recorded only while
+/// [`Allocations::track_channels`] is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct ChannelChange {
+    pub(crate) tuple: FiveTuple,
+    pub(crate) port: u16,
+    pub(crate) number: u16,
+    pub(crate) peer: SocketAddr,
+    pub(crate) until: Option<Instant>,
+}
+
 /// Timer kinds, each naming what it expires. Each live object has one timer: one that finds
 /// its object refreshed re-arms itself at the new expiry, one that finds it gone does nothing,
 /// so refreshes never grow the heap (only a refresh that shortens a lifetime adds a timer).
@@ -204,6 +217,10 @@ pub(crate) struct Allocations {
     next_id: u64,
     /// Keys of every per-packet lookup map (see [`crate::hash`]).
     hash: KeyedState,
+    /// Whether channel changes are recorded (for a kernel fast path that mirrors them).
+    track_channels: bool,
+    /// Channel changes not yet taken, oldest first.
+    changes: VecDeque<ChannelChange>,
 }
 
 impl Allocations {
@@ -222,6 +239,65 @@ impl Allocations {
             timers: BinaryHeap::new(),
             next_id: 0,
             hash,
+            track_channels: false,
+            changes: VecDeque::new(),
+        }
+    }
+
+    /// From now on, every change to whether a UDP allocation's channel is usable, and
+    /// until when, is recorded for [`Allocations::take_change`].
+    pub(crate) fn track_channels(&mut self) {
+        self.track_channels = true;
+    }
+
+    /// The oldest channel change not yet taken.
+    pub(crate) fn take_change(&mut self) -> Option<ChannelChange> {
+        self.changes.pop_front()
+    }
+
+    /// Records the state of the channels of `slot` that `which` selects (by number and
+    /// peer), or of all of them when it is `None`.
+    fn channels_changed(&mut self, slot: usize, which: Option<&dyn Fn(u16, SocketAddr) -> bool>) {
+        if !self.track_channels {
+            return;
+        }
+        let Some(a) = self.slots.get(slot).and_then(Option::as_ref) else {
+            return;
+        };
+        if a.tuple.transport.is_stream() {
+            return;
+        }
+        for (&number, ch) in &a.channels {
+            if which.is_some_and(|w| !w(number, ch.peer)) {
+                continue;
+            }
+            let until = a
+                .permissions
+                .get(&ch.peer.ip())
+                .map(|&p| ch.expires.min(p).min(a.expires));
+            self.changes.push_back(ChannelChange {
+                tuple: a.tuple,
+                port: a.port,
+                number,
+                peer: ch.peer,
+                until,
+            });
+        }
+    }
+
+    /// Records that every channel of `a` (being removed) is gone.
+    fn channels_gone(&mut self, a: &Allocation) {
+        if !self.track_channels || a.tuple.transport.is_stream() {
+            return;
+        }
+        for (&number, ch) in &a.channels {
+            self.changes.push_back(ChannelChange {
+                tuple: a.tuple,
+                port: a.port,
+                number,
+                peer: ch.peer,
+                until: None,
+            });
         }
     }
 
@@ -322,6 +398,7 @@ impl Allocations {
             self.timers
                 .push(Reverse((a.expires, Timer::Allocation { slot, id })));
         }
+        self.channels_changed(slot, None);
     }
 
     /// Installs or refreshes a permission for `peer`; false when the allocation is full.
@@ -338,6 +415,7 @@ impl Allocations {
             self.timers
                 .push(Reverse((expires, Timer::Permission { slot, id, peer })));
         }
+        self.channels_changed(slot, Some(&|_, p: SocketAddr| p.ip() == peer));
         true
     }
 
@@ -376,6 +454,7 @@ impl Allocations {
             self.timers
                 .push(Reverse((expires, Timer::Channel { slot, id, number })));
         }
+        self.channels_changed(slot, Some(&|n, _| n == number));
     }
 
     /// Removes an allocation, closing its relay port and returning its quota.
@@ -391,6 +470,7 @@ impl Allocations {
         self.live -= 1;
         relays.close(a.port);
         self.ledger.release(&a.username, a.port);
+        self.channels_gone(&a);
         Some(a)
     }
 
@@ -443,6 +523,7 @@ impl Allocations {
                     return Some(expires);
                 }
                 a.permissions.remove(&peer);
+                self.channels_changed(slot, Some(&|_, p: SocketAddr| p.ip() == peer));
                 None
             }
             Timer::Channel { slot, id, number } => {
@@ -453,6 +534,16 @@ impl Allocations {
                 }
                 a.channels.remove(&number);
                 a.by_peer.remove(&ch.peer);
+                let (tuple, port) = (a.tuple, a.port);
+                if self.track_channels && !tuple.transport.is_stream() {
+                    self.changes.push_back(ChannelChange {
+                        tuple,
+                        port,
+                        number,
+                        peer: ch.peer,
+                        until: None,
+                    });
+                }
                 None
             }
         }

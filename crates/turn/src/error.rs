@@ -35,6 +35,11 @@ pub enum Error {
         /// Why it is unusable.
         reason: String,
     },
+    /// The XDP fast path ([`ServiceConfig::xdp`](crate::ServiceConfig)) could not be loaded
+    /// or attached: missing CAP_BPF, CAP_PERFMON or CAP_NET_ADMIN, no such interface, no XDP
+    /// in the kernel or the interface's driver.
+    #[error("TURN XDP fast path: {0}")]
+    Xdp(#[from] edge_xdp::Error),
     /// The event loop failed to start or died.
     #[error("TURN event loop I/O failed")]
     Io(#[from] std::io::Error),

@@ -10,7 +10,9 @@
 //! [`Service`] is the driver: [`ServiceConfig::threads`] mio event loop threads, each with its
 //! own `SO_REUSEPORT` UDP, TCP and TLS listeners (rustls, certificate and key from PEM files)
 //! and the relay sockets of the allocations it created; relay ports and quotas come from one
-//! shared [`Ledger`].
+//! shared [`Ledger`]. Optionally an XDP program ([`XdpConfig`], crate edge-xdp) relays the
+//! ChannelData of UDP allocations in the kernel and drops banned and flooding sources
+//! before any socket, its maps kept in step with the cores' state.
 //!
 //! What it does not do: TCP relay allocations (RFC 6062), dual-stack allocations
 //! (ADDITIONAL-ADDRESS-FAMILY is ignored), EVEN-PORT reservations (the R bit), DTLS client
@@ -52,8 +54,9 @@ pub use census::{Census, ErrorCounts, ERROR_CODES};
 pub use config::ServerConfig;
 pub use driver::{
     load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, SnapshotReader,
-    TlsListener, MAX_THREADS, MAX_UDP_SOCKETS,
+    TlsListener, XdpConfig, MAX_THREADS, MAX_UDP_SOCKETS,
 };
+pub use edge_xdp::{Counters as KernelCounters, Mode as XdpMode};
 pub use error::Error;
 pub use filter::PeerFilter;
 pub use ipnet::IpNet;

@@ -170,14 +170,20 @@ impl Server {
     ) {
         self.stats.auth_failures += 1;
         // A ban that starts here is logged by the guard and takes effect at the source's
-        // next request (the gate in `Server::stun`).
-        let _ban = self.guard.record_failure(
+        // next request (the gate in `Server::stun`), and in a kernel fast path at once.
+        let ban = self.guard.record_failure(
             now,
             tuple.remote.ip(),
             edge_guard::Service::Turn,
             reason,
             username,
         );
+        if let Some(ban) = ban.filter(|_| self.track_bans) {
+            self.push_event(Event::SourceBanned {
+                source: ban.source,
+                until: ban.until,
+            });
+        }
     }
 
     fn allocate(

@@ -75,6 +75,45 @@ pub enum Event {
         /// What it relayed in its life.
         usage: Usage,
     },
+    /// A UDP allocation's channel is usable until `until`: the end of its binding, of its
+    /// peer's permission or of the allocation, whichever comes first. Again whenever that
+    /// end moves (a ChannelBind, CreatePermission or Refresh). Only after
+    /// [`Server::track_kernel_state`].
+    ChannelUp {
+        /// The client.
+        tuple: FiveTuple,
+        /// The allocation's relay port.
+        relay_port: u16,
+        /// The channel number.
+        number: u16,
+        /// The peer bound to it.
+        peer: SocketAddr,
+        /// When it stops being usable unless refreshed.
+        until: Instant,
+    },
+    /// A UDP allocation's channel is no longer usable: it expired, its peer's permission
+    /// expired, or the allocation ended (whatever the reason, a ban included). Only after
+    /// [`Server::track_kernel_state`].
+    ChannelDown {
+        /// The client.
+        tuple: FiveTuple,
+        /// The allocation's relay port.
+        relay_port: u16,
+        /// The channel number.
+        number: u16,
+        /// The peer that was bound to it.
+        peer: SocketAddr,
+    },
+    /// This server's report of a failed login started a ban of `source` (the guard logs
+    /// it). Only after [`Server::track_kernel_state`]; bans started elsewhere (another
+    /// thread, another service sharing the guard) are the guard's to list
+    /// ([`Guard::bans`](edge_guard::Guard::bans)).
+    SourceBanned {
+        /// The banned address or network.
+        source: ipnet::IpNet,
+        /// When the ban ends.
+        until: Instant,
+    },
 }
 
 /// Counters kept by the core.
@@ -128,9 +167,12 @@ pub struct Stats {
 ///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
 ///   to call [`handle_timeout`](Server::handle_timeout) next.
 /// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
-///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation).
+///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation),
+///   [`guard`](Server::guard).
 /// - **Setup**: [`protect_peers`](Server::protect_peers) adds addresses no allocation may
-///   relay to (the driver adds its bound listeners).
+///   relay to (the driver adds its bound listeners);
+///   [`track_kernel_state`](Server::track_kernel_state) turns on the events a kernel fast
+///   path mirrors (channels up and down, bans).
 /// - **Operations**: [`set_credentials`](Server::set_credentials) (a reload),
 ///   [`drain`](Server::drain) (no new allocations, the running ones go on).
 ///
@@ -183,6 +225,8 @@ pub struct Server {
     indication_counter: u64,
     /// Set by [`Server::drain`]: no new allocation; `Some(alternate)` redirects to it.
     pub(crate) draining: Option<Option<SocketAddr>>,
+    /// Set by [`Server::track_kernel_state`]: a ban this server starts is an event.
+    pub(crate) track_bans: bool,
 }
 
 impl Server {
@@ -246,6 +290,7 @@ impl Server {
             stats: Stats::default(),
             indication_counter: 0,
             draining: None,
+            track_bans: false,
         })
     }
 
@@ -463,9 +508,43 @@ impl Server {
         )
     }
 
-    /// The next event, oldest first.
+    /// The next event: allocations and bans oldest first, then channel changes oldest
+    /// first (the two streams are each in order; a driver applies each as it comes).
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        if let Some(event) = self.events.pop_front() {
+            return Some(event);
+        }
+        let change = self.allocations.take_change()?;
+        Some(match change.until {
+            Some(until) => Event::ChannelUp {
+                tuple: change.tuple,
+                relay_port: change.port,
+                number: change.number,
+                peer: change.peer,
+                until,
+            },
+            None => Event::ChannelDown {
+                tuple: change.tuple,
+                relay_port: change.port,
+                number: change.number,
+                peer: change.peer,
+            },
+        })
+    }
+
+    /// Turns on [`Event::ChannelUp`], [`Event::ChannelDown`] and [`Event::SourceBanned`]:
+    /// what a kernel fast path (the driver's XDP program) needs to mirror this server's
+    /// state exactly. Nothing per packet changes; the events come from requests and timers.
+    /// Call it before the first input.
+    pub fn track_kernel_state(&mut self) {
+        self.allocations.track_channels();
+        self.track_bans = true;
+    }
+
+    /// The guard this server asks (shared with the process's other listeners when the
+    /// configuration gave one).
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 
     /// A TCP/TLS client connection closed: its allocation, if any, goes with it

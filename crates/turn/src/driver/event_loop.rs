@@ -12,6 +12,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 use rustls::ServerConfig as TlsConfig;
 
+use super::kernel::Kernel;
 use super::pacing::Pacing;
 use super::relay::{Relays, ToPeers, RELAY_TOKEN_BASE};
 use super::stream::Conn;
@@ -67,25 +68,38 @@ pub(crate) struct EventLoop {
     shared: Arc<Shared>,
     /// Operator commands ([`Service::reload`](super::Service::reload), drain).
     controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
+    /// The XDP fast path whose maps this loop keeps in step with its core.
+    kernel: Option<Arc<Kernel>>,
+    /// The first loop also copies the guard's bans and allow-list into the fast path once a
+    /// second.
+    first: bool,
 }
 
 impl EventLoop {
     /// Binds every listener and builds the loop; the caller runs it on its own thread.
     /// With `reuse_port`, every listener is bound with `SO_REUSEPORT`, so the other threads'
     /// loops can bind the same addresses and the kernel spreads clients over them (a UDP
-    /// client's 5-tuple always to the same socket). Allocations are charged to `ledger`.
+    /// client's 5-tuple always to the same socket). Allocations are charged to `ledger`;
+    /// with a `kernel` fast path the core's channels and bans are mirrored into it (and the
+    /// `first` loop copies the guard's bans and allow-list once a second).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn bind(
         config: &ServiceConfig,
         shared: Arc<Shared>,
         ledger: Ledger,
         reuse_port: bool,
         controls: mpsc::Receiver<(Control, mpsc::SyncSender<()>)>,
+        kernel: Option<Arc<Kernel>>,
+        first: bool,
     ) -> Result<(Self, Arc<Waker>, LocalAddrs), Error> {
         let now = Instant::now();
         let unix_now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let mut server = Server::with_ledger(config.server.clone(), now, unix_now, ledger)?;
+        if kernel.is_some() {
+            server.track_kernel_state();
+        }
         let poll = Poll::new()?;
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut addrs = LocalAddrs::default();
@@ -200,6 +214,8 @@ impl EventLoop {
             counters: Counters::default(),
             shared,
             controls,
+            kernel,
+            first,
         };
         event_loop.publish();
         Ok((event_loop, waker, addrs))
@@ -257,6 +273,9 @@ impl EventLoop {
             if now.duration_since(last_sweep) >= CONN_SWEEP {
                 self.sweep_conns(now);
                 self.server.release_banned(now, &mut self.relays);
+                if let Some(kernel) = self.kernel.as_ref().filter(|_| self.first) {
+                    kernel.sync_guard(self.server.guard(), now);
+                }
                 self.shared.publish_census(&self.server.census(now));
                 last_sweep = now;
             }
@@ -598,6 +617,14 @@ impl EventLoop {
                     dropped = usage.dropped,
                     "allocation closed"
                 ),
+                // Only with the fast path on (`Server::track_kernel_state`).
+                Event::ChannelUp { .. }
+                | Event::ChannelDown { .. }
+                | Event::SourceBanned { .. } => {
+                    if let Some(kernel) = &self.kernel {
+                        kernel.apply(&event);
+                    }
+                }
             }
         }
     }

@@ -17,6 +17,7 @@
 //! front of it, send the framed slice. No allocation, no copy, no lock.
 
 mod event_loop;
+mod kernel;
 mod pacing;
 mod relay;
 mod stream;
@@ -83,6 +84,46 @@ pub struct ServiceConfig {
     /// socket's queue and costs only the clients hashed to that socket. More sockets cost
     /// more receive calls per packet at light load.
     pub udp_sockets: usize,
+    /// The XDP fast path in front of the UDP listeners and relay ports, or none (the
+    /// default). See [`XdpConfig`].
+    pub xdp: Option<XdpConfig>,
+}
+
+/// The XDP fast path ([`edge_xdp`]): ChannelData of UDP allocations relayed in the kernel,
+/// banned sources and sources over [`XdpConfig::source_pps`] dropped before any socket.
+///
+/// The cores mirror their state into the program's maps at once (a channel bound,
+/// refreshed, expired, its permission expired, its allocation deleted, expired or released
+/// on a ban; a ban started), and the program checks each channel's end itself, so it never
+/// forwards what the userspace path would drop; everything else it passes to the userspace
+/// path unchanged. With a bandwidth cap configured no channel is installed (userspace
+/// enforces the cap); the early drop still works. Needs IPv4 UDP listeners and relay
+/// address bound to specific addresses, CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN;
+/// [`Service::start`] fails otherwise, naming the cause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct XdpConfig {
+    /// The interface clients and peers reach the service through.
+    pub interface: String,
+    /// Native (in the driver) or generic (after the socket buffer is built).
+    pub mode: crate::XdpMode,
+    /// Datagrams per second one source may send to the UDP listeners before the rest is
+    /// dropped in the kernel (0: no limit).
+    pub source_pps: u32,
+    /// Datagrams one source may send at once above that rate.
+    pub source_burst: u32,
+}
+
+impl XdpConfig {
+    /// The fast path on `interface` in `mode`, with no per-source rate limit.
+    pub fn new(interface: impl Into<String>, mode: crate::XdpMode) -> Self {
+        Self {
+            interface: interface.into(),
+            mode,
+            source_pps: 0,
+            source_burst: 0,
+        }
+    }
 }
 
 /// The most UDP sockets per listen address and thread.
@@ -106,6 +147,7 @@ impl ServiceConfig {
             coalesce: Duration::from_micros(200),
             threads: 1,
             udp_sockets: 1,
+            xdp: None,
         }
     }
 }
@@ -161,6 +203,10 @@ pub struct Snapshot {
     /// Allocations by transport, permissions and channels, as of the last once-a-second
     /// census.
     pub census: crate::Census,
+    /// The XDP fast path's own counters ([`ServiceConfig::xdp`]; zero without it). Its
+    /// relayed datagrams and bytes are also counted in `to_peers`, `to_clients`,
+    /// `to_peers_bytes` and `to_clients_bytes` above.
+    pub kernel: crate::KernelCounters,
 }
 
 impl Snapshot {
@@ -183,6 +229,7 @@ impl Snapshot {
             to_clients_bytes: self.to_clients_bytes + o.to_clients_bytes,
             errors: self.errors.plus(&o.errors),
             census: self.census.plus(&o.census),
+            kernel: self.kernel.plus(&o.kernel),
         }
     }
 }
@@ -241,6 +288,7 @@ impl Shared {
                     channels,
                 }
             },
+            kernel: crate::KernelCounters::default(),
         }
     }
 
@@ -345,6 +393,8 @@ pub struct Service {
     server: ServerConfig,
     /// The TLS listeners' configured addresses (as a reloaded file names them).
     tls: Vec<SocketAddr>,
+    /// The XDP fast path, detached when the last holder (this, a reader) drops it.
+    kernel: Option<Arc<kernel::Kernel>>,
 }
 
 /// One event loop thread.
@@ -385,6 +435,21 @@ impl Service {
         }
         let ledger = Ledger::for_config(&config.server);
         let reuse_port = config.threads > 1 || config.udp_sockets > 1;
+        let kernel = match &config.xdp {
+            Some(xdp) => {
+                // The program mirrors one set of bans: every thread shares one guard.
+                if config.server.guard.is_none() {
+                    let guard = edge_guard::Guard::new(edge_guard::GuardConfig::default())
+                        .map_err(|e| Error::Config {
+                            field: "guard",
+                            reason: e.to_string(),
+                        })?;
+                    config.server.guard = Some(guard);
+                }
+                Some(Arc::new(kernel::Kernel::load(&config, xdp)?))
+            }
+            None => None,
+        };
         // Dropping a partly started service stops the threads it has.
         let mut service = Service {
             workers: Vec::with_capacity(config.threads),
@@ -392,6 +457,7 @@ impl Service {
             addrs: LocalAddrs::default(),
             server: config.server.clone(),
             tls: config.tls.iter().map(|t| t.addr).collect(),
+            kernel: kernel.clone(),
         };
         for i in 0..config.threads {
             let shared = Arc::new(Shared::default());
@@ -402,12 +468,17 @@ impl Service {
                 ledger.clone(),
                 reuse_port,
                 received,
+                kernel.clone(),
+                i == 0,
             )?;
             if i == 0 {
                 config.udp.clone_from(&addrs.udp);
                 config.tcp.clone_from(&addrs.tcp);
                 for (listener, &addr) in config.tls.iter_mut().zip(&addrs.tls) {
                     listener.addr = addr;
+                }
+                if let (Some(kernel), Some(xdp)) = (&kernel, &config.xdp) {
+                    kernel.attach(&config, xdp, &addrs)?;
                 }
                 service.addrs = addrs;
             }
@@ -514,6 +585,7 @@ impl Service {
         SnapshotReader {
             shared: self.workers.iter().map(|w| w.shared.clone()).collect(),
             ledger: self.ledger.clone(),
+            kernel: self.kernel.clone(),
         }
     }
 
@@ -562,20 +634,31 @@ impl Service {
 pub struct SnapshotReader {
     shared: Vec<Arc<Shared>>,
     ledger: Ledger,
+    kernel: Option<Arc<kernel::Kernel>>,
 }
 
 impl SnapshotReader {
     /// The latest published counters, summed over the threads (each at most one loop
-    /// iteration old); free ports from the shared pool.
+    /// iteration old); free ports from the shared pool; the XDP fast path's counters read
+    /// now and merged into the relayed totals.
     pub fn snapshot(&self) -> Snapshot {
         let free_ports = self.ledger.free_ports() as u64;
-        self.shared.iter().map(|s| s.snapshot()).fold(
+        let mut sum = self.shared.iter().map(|s| s.snapshot()).fold(
             Snapshot {
                 free_ports,
                 ..Snapshot::default()
             },
             |sum, s| sum.plus(&s),
-        )
+        );
+        if let Some(kernel) = &self.kernel {
+            let k = kernel.counters();
+            sum.to_peers += k.to_peers;
+            sum.to_clients += k.to_clients;
+            sum.to_peers_bytes += k.to_peers_bytes;
+            sum.to_clients_bytes += k.to_clients_bytes;
+            sum.kernel = k;
+        }
+        sum
     }
 
     /// Whether every event loop thread is still running.
