@@ -79,6 +79,9 @@ pub use config::{ApiConfig, Cors, Tls};
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use metrics::{ApiMetrics, RouteFigures};
+pub use negotiation::{
+    AnswerRequest, Awaiting, CreateRequest, EnterpriseTarget, Negotiated, Negotiations, SrtpMode,
+};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::{serve, serve_with, ApiHandle};
 pub use tls::Certificates;
