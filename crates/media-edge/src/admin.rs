@@ -87,6 +87,7 @@ pub async fn start(
         turn_ports: u64::from(*ports.end()) + 1 - u64::from(*ports.start()),
         relay: relay.cloned(),
         api: media.and_then(|m| m.api_metrics().cloned()),
+        ng: media.and_then(crate::media::Media::ng_metrics),
         guard: guard.clone(),
         lifecycle: lifecycle.clone(),
     };
