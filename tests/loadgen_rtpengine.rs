@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::load::LoadConfig;
-use edge_loadgen::rtpengine::bencode::Value;
 use edge_loadgen::rtpengine::{self, NgClient, RtpengineSetup};
+use edge_ng::Value;
 use edge_suite::require_program;
 
 struct Rtpengine {
