@@ -53,8 +53,9 @@ fn sip_side_offers_through_ng() {
     let call = &mut calls["ng-sip"];
     call["name"] = json!("ng-sip");
     let offer = call["browser_sdp"].as_str().unwrap_or_default();
-    // DTLS=passive: media-edge offers the passive role, and aiortc took the active one.
-    assert!(offer.contains("a=setup:passive\r\n"), "{offer}");
+    // DTLS=passive: media-edge offers actpass (as rtpengine does), aiortc takes the active
+    // role, media-edge the passive one.
+    assert!(offer.contains("a=setup:actpass\r\n"), "{offer}");
     assert!(offer.contains(" UDP/TLS/RTP/SAVPF "), "{offer}");
     assert_ng_call(&edge, call);
 }

@@ -38,6 +38,7 @@ pub fn require_program(name: &str) -> PathBuf {
 }
 
 pub mod media;
+pub mod rtpengine;
 pub mod srtp;
 pub mod turn;
 pub mod turn_client;

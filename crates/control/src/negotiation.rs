@@ -146,6 +146,9 @@ enum Pending {
     EnterpriseAnswer {
         offered: Vec<Codec>,
         sdes: Option<(u32, Profile)>,
+        /// The browser's offer and the session, to answer the browser again with the codecs
+        /// the enterprise side kept.
+        browser: Box<(BrowserDescription, SessionInfo)>,
     },
 }
 
@@ -296,6 +299,7 @@ impl Negotiations {
             let pending = Pending::EnterpriseAnswer {
                 offered: codecs,
                 sdes: sdes_offered,
+                browser: Box::new((browser, info.clone())),
             };
             self.pending(|p| p.insert(info.id, pending));
         }
@@ -381,9 +385,15 @@ impl Negotiations {
                 enterprise,
                 *enterprise_direction,
             ),
-            (None, Some(target), Pending::EnterpriseAnswer { offered, sdes }) => {
-                self.enterprise_answers(id, target, offered, *sdes)
-            }
+            (
+                None,
+                Some(target),
+                Pending::EnterpriseAnswer {
+                    offered,
+                    sdes,
+                    browser,
+                },
+            ) => self.enterprise_answers(id, target, offered, *sdes, browser),
             (Some(_), Some(_), _) | (None, None, _) => Err(request(
                 "give answer (the browser's SDP answer) or enterprise (the enterprise side's \
                  answer), one of them",
@@ -428,14 +438,19 @@ impl Negotiations {
         })
     }
 
-    /// The enterprise side answered media-edge's offer.
+    /// The enterprise side answered media-edge's offer. An SDP answer also gives the
+    /// browser's answer again (`answer`), with the codecs and direction the enterprise side
+    /// kept: for a signalling path that holds the browser's answer until the enterprise
+    /// side answered (rtpengine's ng protocol).
     fn enterprise_answers(
         &self,
         id: SessionId,
         target: EnterpriseTarget,
         offered: &[Codec],
         sdes: Option<(u32, Profile)>,
+        browser: &(BrowserDescription, SessionInfo),
     ) -> Result<Negotiated, Error> {
+        let mut answer = None;
         let remote = match target_kind(target, "enterprise")? {
             Target::Address(remote, _) if sdes.is_none() => remote,
             Target::Address(..) => {
@@ -447,14 +462,17 @@ impl Negotiations {
             Target::Sdp(sdp) => {
                 let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, sdes)?;
                 let at = audio_line("enterprise.sdp", desc.audio_index);
-                negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
+                let codecs = negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
+                let (offer, info) = browser;
+                let to_browser = offer.direction.reversed().and(desc.direction);
+                answer = Some(browser::write_answer(offer, info, &codecs, to_browser));
                 desc.remote
             }
         };
         self.relay.set_enterprise_remote(id, remote)?;
         Ok(Negotiated {
             id: id.to_string(),
-            answer: None,
+            answer,
             offer: None,
             enterprise_sdp: None,
             awaiting: None,

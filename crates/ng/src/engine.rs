@@ -43,11 +43,9 @@ pub(crate) struct Call {
     pub(crate) offerer: Side,
     pub(crate) offer_sdp: String,
     pub(crate) offer_reply: String,
-    /// media-edge's answer for the browser, kept until the enterprise side answers.
-    pub(crate) browser_answer: Option<String>,
     pub(crate) answer_sdp: Option<String>,
     pub(crate) answer_reply: Option<String>,
-    /// media-edge offered `a=setup:passive` to the browser.
+    /// `DTLS=passive` came with an offer to the browser: its answer must be active.
     pub(crate) passive_offer: bool,
     /// The enterprise side's transport protocol.
     pub(crate) enterprise_proto: &'static str,
@@ -227,7 +225,7 @@ impl Engine {
         check(options, offerer, sdp, false)?;
         let sdes = options.transport == Some(Transport::RtpSavp);
         let strict = options.strict_source.then_some(true);
-        let (session, reply, browser_answer, passive, proto) = match offerer {
+        let (session, reply, passive, proto) = match offerer {
             Side::Public => {
                 let created = self
                     .negotiations
@@ -239,13 +237,7 @@ impl Engine {
                     })
                     .map_err(|e| e.to_string())?;
                 let proto = if sdes { "RTP/SAVP" } else { "RTP/AVP" };
-                (
-                    created.id,
-                    created.enterprise_sdp,
-                    created.answer,
-                    false,
-                    proto,
-                )
+                (created.id, created.enterprise_sdp, false, proto)
             }
             Side::Enterprise => {
                 let created = self
@@ -256,16 +248,16 @@ impl Engine {
                         ..CreateRequest::default()
                     })
                     .map_err(|e| e.to_string())?;
+                // media-edge offers a=setup:actpass (as rtpengine does with DTLS=passive);
+                // the browser's answer must then take the active role.
                 let passive = options.dtls == Some(Dtls::Passive);
-                let offer = created
-                    .offer
-                    .map(|o| if passive { passive_setup(&o) } else { o });
+                let offer = created.offer;
                 let proto = if audio_proto(sdp).is_some_and(|p| p.contains("SAVP")) {
                     "RTP/SAVP"
                 } else {
                     "RTP/AVP"
                 };
-                (created.id, offer, None, passive, proto)
+                (created.id, offer, passive, proto)
             }
         };
         let reply = reply.ok_or("media-edge wrote no SDP for the other side")?;
@@ -279,7 +271,6 @@ impl Engine {
                 offerer,
                 offer_sdp: sdp.to_owned(),
                 offer_reply: reply.clone(),
-                browser_answer,
                 answer_sdp: None,
                 answer_reply: None,
                 passive_offer: passive,
@@ -328,16 +319,17 @@ impl Engine {
                     enterprise: Some(target),
                     ..AnswerRequest::default()
                 };
+                // The browser's answer again, narrowed to what the enterprise side kept.
                 self.negotiations
                     .answer(&id, req)
-                    .map_err(|e| e.to_string())?;
-                call.browser_answer.clone()
+                    .map_err(|e| e.to_string())?
+                    .answer
             }
             Side::Public => {
                 if call.passive_offer && setup_of(sdp) == Some("passive") {
                     return error(
-                        "sdp: a=setup:passive answers media-edge's a=setup:passive (DTLS=passive): \
-                         the browser must be active",
+                        "sdp: a=setup:passive, but the offer asked DTLS=passive for media-edge: \
+                         the browser must take the active role",
                     );
                 }
                 let req = AnswerRequest {
@@ -435,12 +427,6 @@ fn offering_side(sdp: &str) -> Side {
         Some(p) if p.to_ascii_uppercase().starts_with("UDP/TLS/") => Side::Public,
         _ => Side::Enterprise,
     }
-}
-
-/// media-edge's offer to the browser with `a=setup:passive` for `DTLS=passive` (the browser
-/// then answers active, as it would to actpass).
-fn passive_setup(offer: &str) -> String {
-    offer.replace("a=setup:actpass", "a=setup:passive")
 }
 
 /// The `c=` addresses of an SDP.
