@@ -39,8 +39,12 @@ pub struct MediaEdge {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Where the API listens.
     pub api: SocketAddr,
-    /// Where the ng protocol listens (UDP).
+    /// Where the ng protocol listens: UDP.
     pub ng: SocketAddr,
+    /// TCP.
+    pub ng_tcp: SocketAddr,
+    /// HTTP (`POST /ng`).
+    pub ng_http: SocketAddr,
     /// The ng engine (its counters).
     pub ng_engine: std::sync::Arc<edge_ng::Engine>,
     /// The public port range.
@@ -98,14 +102,20 @@ impl MediaEdge {
                 eprintln!("control API stopped: {e}");
             }
         });
+        let any = SocketAddr::from((PUBLIC_IP, 0));
         let ng_config = edge_ng::NgConfig {
-            listen: SocketAddr::from((PUBLIC_IP, 0)),
-            ..edge_ng::NgConfig::default()
+            listen: any,
+            listen_tcp: Some(any),
+            listen_http: Some(any),
+            clients: Vec::new(),
         };
         let listeners = runtime
             .block_on(edge_ng::Listeners::bind(&ng_config))
             .expect("ng listener");
-        let ng = listeners.local_addrs().0.expect("ng address");
+        let (ng, ng_tcp, ng_http) = match listeners.local_addrs() {
+            (Some(udp), Some(tcp), Some(http)) => (udp, tcp, http),
+            bound => panic!("ng listeners: {bound:?}"),
+        };
         let ng_engine = std::sync::Arc::new(edge_ng::Engine::new(relay.clone()));
         runtime.spawn(edge_ng::serve(
             listeners,
@@ -122,6 +132,8 @@ impl MediaEdge {
             stop: Some(stop),
             api,
             ng,
+            ng_tcp,
+            ng_http,
             ng_engine,
             public,
             enterprise,

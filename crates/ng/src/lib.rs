@@ -33,3 +33,22 @@ pub use engine::{Engine, Handled, MAX_COOKIE, MAX_MESSAGE};
 pub use error::Error;
 pub use metrics::NgMetrics;
 pub use server::{serve, Listeners};
+
+/// Entry point for the cargo-fuzz target in `crates/ng/fuzz`; not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::{request::Request, Value};
+
+    /// Reads `data` as an ng message body the way the engine does (bencode, then the
+    /// request), and as the start of a TCP stream; what decodes must encode to bytes that
+    /// decode to the same value.
+    pub fn message(data: &[u8]) {
+        let _ = Value::prefix_len(data);
+        if let Ok(value) = Value::decode(data) {
+            let _ = Request::parse(&value);
+            let mut encoded = Vec::new();
+            value.encode(&mut encoded);
+            assert_eq!(Value::decode(&encoded).ok(), Some(value));
+        }
+    }
+}
