@@ -16,7 +16,8 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # crates/media-edge/tests/firewall.rs), systemd (systemd-analyze verify of the unit in
 # crates/media-edge/tests/notify.rs), prometheus (prometheus and promtool: the scraper of
 # tests/ops_prometheus.rs and the exposition check of crates/media-edge/tests/admin.rs).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus)
+# rtpengine-utils: rtpengine-ng-client, the ng client of tests/ng_rtpengine.rs.
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon rtpengine-utils nftables systemd prometheus)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
