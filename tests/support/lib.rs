@@ -37,6 +37,7 @@ pub fn require_program(name: &str) -> PathBuf {
     }
 }
 
+pub mod chromium;
 pub mod media;
 pub mod rtpengine;
 pub mod srtp;

@@ -359,6 +359,11 @@ impl Request {
             "delete-delay" => {
                 o.delete_delay = Some(value.as_int().ok_or("delete-delay is not an integer")?);
             }
+            // What the client understands in replies (Kamailio: "load limit"): capabilities,
+            // not requests; media-edge sends none of those replies.
+            "supports" => {
+                texts(key, value)?;
+            }
             "limit" => {
                 let limit = value.as_int().ok_or("limit is not an integer")?;
                 o.limit = Some(usize::try_from(limit).map_err(|_| "limit is negative")?);
