@@ -9,9 +9,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -19,7 +18,7 @@ use edge_ng::metrics::Outcome;
 use edge_ng::request::Command as NgCommand;
 use edge_suite::chromium::{read_request, Chromium};
 use edge_suite::media::{assert_ranges_free, MediaEdge};
-use edge_suite::require_program;
+use edge_suite::sip::{kamailio, scratch, sipp, Ports};
 use serde_json::Value;
 
 /// Seconds of media the page measures.
@@ -38,121 +37,6 @@ fn jssip_bundle() -> PathBuf {
         bundle.display()
     );
     bundle
-}
-
-/// The ports of one test: Kamailio's SIP (UDP) and WebSocket (TCP), SIPp's SIP and RTP.
-struct Ports {
-    sip: u16,
-    ws: u16,
-    sipp: u16,
-    sipp_rtp: u16,
-}
-
-impl Ports {
-    /// A block below the ephemeral range, apart from the other tests' blocks.
-    fn block(base: u16) -> Ports {
-        Ports {
-            sip: base,
-            ws: base + 1,
-            sipp: base + 2,
-            sipp_rtp: base + 10,
-        }
-    }
-}
-
-/// A child process killed on drop.
-struct Process(Child, &'static str);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Process {
-    /// Waits for the exit status, at most `patience`.
-    fn wait(&mut self, patience: Duration) -> std::process::ExitStatus {
-        let deadline = Instant::now() + patience;
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "{} did not exit", self.1);
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("media-edge-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Kamailio with the test's config, once its WebSocket port accepts.
-fn kamailio(ports: &Ports, ng: SocketAddr, dir: &std::path::Path) -> Process {
-    let template = include_str!("kamailio/kamailio.cfg");
-    let config = template
-        .replace("SIP_PORT", &ports.sip.to_string())
-        .replace("WS_PORT", &ports.ws.to_string())
-        .replace("NG_SOCK", &format!("\"udp:{ng}\""))
-        .replace("SIPP_URI", &format!("\"sip:127.0.0.1:{}\"", ports.sipp));
-    let path = dir.join("kamailio.cfg");
-    std::fs::write(&path, config).unwrap();
-    let log = std::fs::File::create(dir.join("kamailio.log")).unwrap();
-    let child = Command::new(require_program("kamailio"))
-        .arg("-f")
-        .arg(&path)
-        .args(["-DD", "-E", "-Y"])
-        .arg(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("start kamailio");
-    let mut process = Process(child, "kamailio");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while TcpStream::connect(("127.0.0.1", ports.ws)).is_err() {
-        let exited = process.0.try_wait().unwrap();
-        if exited.is_some() || Instant::now() > deadline {
-            let log = std::fs::read_to_string(dir.join("kamailio.log")).unwrap_or_default();
-            panic!("kamailio does not listen ({exited:?}):\n{log}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    process
-}
-
-/// SIPp with one of its built-in scenarios, echoing RTP, for one call.
-fn sipp(ports: &Ports, dir: &std::path::Path, args: &[&str]) -> Process {
-    let child = Command::new(require_program("sipp"))
-        .args(args)
-        .args([
-            "-i",
-            "127.0.0.1",
-            "-mi",
-            "127.0.0.1",
-            "-m",
-            "1",
-            "-rtp_echo",
-            "-nostdin",
-        ])
-        .args([
-            "-p",
-            &ports.sipp.to_string(),
-            "-mp",
-            &ports.sipp_rtp.to_string(),
-        ])
-        .args(["-timeout", "100s", "-trace_screen", "-trace_err"])
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start sipp");
-    Process(child, "sipp")
 }
 
 /// Serves the page and the JsSIP bundle; the page's reports arrive on the channel.
@@ -281,8 +165,8 @@ fn jssip_in_chromium_calls_sipp_through_kamailio_and_media_edge() {
     let edge = MediaEdge::start(21);
     let ports = Ports::block(23_600);
     let dir = scratch("kamailio-call");
-    let _kamailio = kamailio(&ports, edge.ng, &dir);
-    let mut sipp = sipp(&ports, &dir, &["-sn", "uas"]);
+    let _kamailio = kamailio(&ports, &format!("udp:{}", edge.ng), &dir);
+    let mut sipp = sipp(&ports, &dir, &["-sn", "uas", "-m", "1"]);
     let (site, rx) = site();
     let _browser = Chromium::open(&page_url(site, "call", &ports), &FAKE_MEDIA);
     let reports = reports(&rx, &dir);
@@ -296,7 +180,7 @@ fn sipp_calls_jssip_in_chromium_through_kamailio_and_media_edge() {
     let edge = MediaEdge::start(22);
     let ports = Ports::block(23_650);
     let dir = scratch("kamailio-answer");
-    let _kamailio = kamailio(&ports, edge.ng, &dir);
+    let _kamailio = kamailio(&ports, &format!("udp:{}", edge.ng), &dir);
     let (site, rx) = site();
     let _browser = Chromium::open(&page_url(site, "answer", &ports), &FAKE_MEDIA);
     // SIPp calls once the browser is registered, and hangs up after the measured seconds.
@@ -307,7 +191,17 @@ fn sipp_calls_jssip_in_chromium_through_kamailio_and_media_edge() {
     let mut sipp = sipp(
         &ports,
         &dir,
-        &["-sn", "uac", "-s", "browser", "-d", &hold, &kamailio_uri],
+        &[
+            "-sn",
+            "uac",
+            "-s",
+            "browser",
+            "-m",
+            "1",
+            "-d",
+            &hold,
+            &kamailio_uri,
+        ],
     );
     let mut all = vec![registered];
     all.extend(reports(&rx, &dir));

@@ -40,6 +40,7 @@ pub fn require_program(name: &str) -> PathBuf {
 pub mod chromium;
 pub mod media;
 pub mod rtpengine;
+pub mod sip;
 pub mod srtp;
 pub mod turn;
 pub mod turn_client;

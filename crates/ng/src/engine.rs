@@ -21,6 +21,9 @@ use crate::request::{Command, Dtls, Ice, Options, Request, RtcpMux, Side, Transp
 
 /// Longest cookie accepted.
 pub const MAX_COOKIE: usize = 256;
+/// The `result` of an offer refused while draining, as rtpengine words it at its load
+/// limit.
+pub const LOAD_LIMIT: &str = "load limit";
 /// Largest message read: a UDP datagram's most, and the TCP and HTTP bound.
 pub const MAX_MESSAGE: usize = 65_536;
 
@@ -144,6 +147,11 @@ impl Engine {
             },
         };
         let dict = match result {
+            // A refusal that is not an error (load limit) carries its own result.
+            Ok(entries) if entries.iter().any(|(key, _)| *key == "result") => {
+                self.metrics.request(command, Outcome::Error);
+                Value::dict(entries)
+            }
             Ok(mut entries) => {
                 let pong = command == Some(Command::Ping);
                 entries.insert(0, ("result", Value::str(if pong { "pong" } else { "ok" })));
@@ -218,7 +226,15 @@ impl Engine {
             ));
         }
         if self.draining.load(Ordering::Acquire) {
-            return error("draining: this media-edge takes no new calls");
+            // rtpengine's answer when it takes no more calls: a SIP proxy with several ng
+            // nodes (Kamailio's rtpengine module) tries the next one.
+            return Ok(vec![
+                ("result", Value::str(LOAD_LIMIT)),
+                (
+                    "message",
+                    Value::str("draining: this media-edge takes no new calls"),
+                ),
+            ]);
         }
         let offerer = offering_side(sdp);
         let options = &request.options;

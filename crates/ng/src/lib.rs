@@ -29,7 +29,7 @@ mod server;
 
 pub use bencode::{DecodeError, Value};
 pub use config::NgConfig;
-pub use engine::{Engine, Handled, MAX_COOKIE, MAX_MESSAGE};
+pub use engine::{Engine, Handled, LOAD_LIMIT, MAX_COOKIE, MAX_MESSAGE};
 pub use error::Error;
 pub use metrics::NgMetrics;
 pub use server::{serve, Listeners};
