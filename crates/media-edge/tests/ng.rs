@@ -128,3 +128,45 @@ fn ng_off_loopback_needs_clients_and_a_forwarder() {
     let stderr = refused(["check-config", "--config", alone.to_str().unwrap()]);
     assert!(stderr.contains("ng: needs a [relay] section"), "{stderr}");
 }
+
+#[test]
+fn ng_serves_only_its_clients() {
+    let (ng_addr, admin) = (free(true), free(false));
+    let path = config(
+        "ng-clients-only.toml",
+        27_400,
+        &format!(
+            "[ng]\nlisten = \"{ng_addr}\"\nclients = [\"127.0.0.2\"]\n\
+             [admin]\nlisten = \"{admin}\"\n"
+        ),
+    );
+    let mut edge = Running::start(["--config", path.to_str().unwrap()]);
+    edge.wait_for(&format!("ng control: udp {ng_addr}"));
+    edge.wait_for(&format!("admin listener: http://{admin}"));
+    // The listed client is answered.
+    let client = UdpSocket::bind("127.0.0.2:0").unwrap();
+    client.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    client.send_to(b"c d7:command4:pinge", ng_addr).unwrap();
+    let mut buf = [0u8; 256];
+    let (n, _) = client
+        .recv_from(&mut buf)
+        .expect("the listed client's reply");
+    assert_eq!(&buf[..n], b"c d6:result4:ponge");
+    // Anyone else is dropped unanswered and counted.
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(b"s d7:command4:pinge", ng_addr)
+        .unwrap();
+    let refused_line = "media_edge_ng_dropped_total{reason=\"refused\"} 1";
+    let deadline = Instant::now() + HANG_GUARD;
+    while !metrics(admin).contains(refused_line) {
+        assert!(Instant::now() < deadline, "{}", metrics(admin));
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let text = metrics(admin);
+    assert!(
+        text.contains("media_edge_ng_requests_total{command=\"ping\",result=\"ok\"} 1"),
+        "{text}"
+    );
+    assert!(edge.stop().success());
+}
