@@ -328,3 +328,36 @@ fn random_truncated_and_mutated_messages_never_panic() {
     eprintln!("sweep: {replies} replies, {drops} drops");
     ping(edge.ng, "after-the-sweep");
 }
+
+#[test]
+fn a_call_whose_session_is_gone_is_forgotten() {
+    let edge = MediaEdge::start(23);
+    let (_, reply) = udp(edge.ng, &offer("g1", "gone"));
+    assert_eq!(reply.get("result").and_then(Value::as_str), Some("ok"));
+    assert_eq!(edge.ng_engine.calls(), 1);
+    // The session ends without an ng delete (as after a timeout, or the HTTP API's DELETE).
+    let sessions = edge.relay().sessions();
+    assert_eq!(sessions.len(), 1);
+    edge.relay().remove_session(sessions[0].id).unwrap();
+    // Requests keep coming (each with a cookie of its own); one of them sweeps the table.
+    let sent = std::cell::Cell::new(0u32);
+    eventually("ng forgets the call once its session is gone", || {
+        sent.set(sent.get() + 1);
+        let list = message(
+            &format!("list-{}", sent.get()),
+            vec![("command", Value::str("list"))],
+        );
+        let (_, reply) = udp(edge.ng, &list);
+        reply.get("calls") == Some(&Value::List(Vec::new()))
+    });
+    assert_eq!(edge.ng_engine.calls(), 0);
+    let query = message(
+        "g2",
+        vec![
+            ("command", Value::str("query")),
+            ("call-id", Value::str("gone")),
+        ],
+    );
+    let (_, reply) = udp(edge.ng, &query);
+    assert_eq!(error_reason(&reply), "Unknown call-id");
+}

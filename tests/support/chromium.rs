@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Headless Chromium on a URL, with a fresh profile, killed on drop.
 pub struct Chromium(Child, PathBuf);
@@ -16,10 +17,12 @@ impl Chromium {
     /// # Panics
     /// When Chromium is not installed or does not start.
     pub fn open(url: &str, extra: &[&str]) -> Chromium {
+        // One profile per browser, also for tests running at once in one process.
+        static OPENED: AtomicUsize = AtomicUsize::new(0);
         let profile = std::env::temp_dir().join(format!(
             "media-edge-chromium-{}-{}",
             std::process::id(),
-            url.len()
+            OPENED.fetch_add(1, Ordering::Relaxed)
         ));
         let child = Command::new(crate::require_program("chromium"))
             .args([

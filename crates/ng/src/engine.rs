@@ -6,9 +6,9 @@
 //! free): drivers call [`Engine::handle`] off their async threads.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use edge_control::{AnswerRequest, CreateRequest, EnterpriseTarget, Negotiations, SrtpMode};
 use edge_relay::{Relay, SessionId};
@@ -65,7 +65,13 @@ pub struct Engine {
     metrics: Arc<NgMetrics>,
     draining: AtomicBool,
     started: Instant,
+    /// Seconds after `started` of the last sweep of calls whose session is gone.
+    swept: AtomicU64,
 }
+
+/// How often calls whose session is gone (timed out and lingered, never deleted) are
+/// forgotten.
+const SWEEP_EVERY: Duration = Duration::from_secs(5);
 
 type Reply = Result<Vec<(&'static str, Value)>, String>;
 
@@ -84,6 +90,7 @@ impl Engine {
             metrics: Arc::new(NgMetrics::default()),
             draining: AtomicBool::new(false),
             started: Instant::now(),
+            swept: AtomicU64::new(0),
         }
     }
 
@@ -171,7 +178,48 @@ impl Engine {
         Handled::Reply(reply)
     }
 
+    /// Forgets, at most every [`SWEEP_EVERY`], the calls whose session the forwarder no
+    /// longer has (it timed out and lingered, and no `delete` came): the table stays bounded
+    /// by the forwarder's.
+    fn sweep(&self, now: Instant) {
+        let at = now.saturating_duration_since(self.started).as_secs();
+        let last = self.swept.load(Ordering::Relaxed);
+        if at < last + SWEEP_EVERY.as_secs()
+            || self
+                .swept
+                .compare_exchange(last, at, Ordering::Relaxed, Ordering::Relaxed)
+                .is_err()
+        {
+            return;
+        }
+        let known: Vec<(String, String)> = self.with_calls(|calls| {
+            calls
+                .iter()
+                .map(|(id, call)| (id.clone(), call.session.clone()))
+                .collect()
+        });
+        let gone: Vec<(String, String)> = known
+            .into_iter()
+            .filter(|(_, session)| {
+                session
+                    .parse::<SessionId>()
+                    .map_or(true, |id| self.relay.session(id).is_none())
+            })
+            .collect();
+        if !gone.is_empty() {
+            self.with_calls(|calls| {
+                for (id, session) in &gone {
+                    // Unless the call-id was offered again meanwhile (a new session).
+                    if calls.get(id).is_some_and(|c| c.session == *session) {
+                        calls.remove(id);
+                    }
+                }
+            });
+        }
+    }
+
     fn dispatch(&self, request: Request) -> Reply {
+        self.sweep(Instant::now());
         match request.command {
             Command::Ping => Ok(Vec::new()),
             Command::Offer => self.offer(request),
