@@ -20,8 +20,11 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # build and firewall the namespaces of tests/deploy_routing.rs; docker-compose (its `config`
 # check of the compose files in tests/deploy_compose.rs; no engine is needed or started);
 # clang and libbpf-dev (crates/xdp/build.rs compiles the XDP program with them), ethtool
-# (checksum offload off on the veth pair of tests/turn_xdp.rs).
-debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon nftables systemd prometheus
+# (checksum offload off on the veth pair of tests/turn_xdp.rs); rtpengine-utils
+# (rtpengine-ng-client, the ng client of tests/ng_rtpengine.rs); kamailio,
+# kamailio-websocket-modules, sip-tester (SIPp) and npm (JsSIP): tests/ng_kamailio.rs.
+debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon rtpengine-utils
+    kamailio kamailio-websocket-modules sip-tester npm nftables systemd prometheus
     redis-server docker-compose clang libbpf-dev ethtool)
 missing=()
 for p in "${debs[@]}"; do
@@ -49,6 +52,21 @@ if [ ! -x "$venv/bin/python" ] || ! cmp -s "$req" "$venv/.requirements"; then
     cp "$req" "$venv/.requirements"
 fi
 export MEDIA_EDGE_PYTHON="$venv/bin/python"
+
+# JsSIP for the browser of tests/ng_kamailio.rs: npm's jssip, bundled for the page with
+# esbuild, in a node directory outside the clone, reused across runs.
+node_dir="${MEDIA_EDGE_NODE:-/var/tmp/media-edge-node}"
+node_pkgs="jssip@3.13.8 esbuild@0.28.2"
+if [ ! -s "$node_dir/jssip.bundle.js" ] || [ "$(cat "$node_dir/.packages" 2>/dev/null)" != "$node_pkgs" ]; then
+    echo "test.sh: preparing JsSIP in $node_dir" >&2
+    mkdir -p "$node_dir"
+    (cd "$node_dir" && npm install -q --no-audit --no-fund $node_pkgs >/dev/null \
+        && echo "window.JsSIP = require('jssip');" > entry.js \
+        && ./node_modules/.bin/esbuild entry.js --bundle --format=iife --log-level=warning \
+            --outfile=jssip.bundle.js \
+        && echo "$node_pkgs" > .packages)
+fi
+export MEDIA_EDGE_NODE="$node_dir"
 
 cargo fmt --all -- --check
 cargo fetch --locked

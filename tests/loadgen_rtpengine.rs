@@ -5,60 +5,14 @@
 //! key), none lost, and every call deleted.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::UdpSocket;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::AtomicBool;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use edge_loadgen::echo::EchoPeer;
 use edge_loadgen::load::LoadConfig;
-use edge_loadgen::rtpengine::bencode::Value;
 use edge_loadgen::rtpengine::{self, NgClient, RtpengineSetup};
-use edge_suite::require_program;
-
-struct Rtpengine {
-    child: Child,
-    ng: std::net::SocketAddr,
-}
-
-impl Rtpengine {
-    fn start(ports: (u16, u16)) -> Rtpengine {
-        let ng_port = UdpSocket::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let ng = format!("127.0.0.1:{ng_port}").parse().unwrap();
-        let child = Command::new(require_program("rtpengine"))
-            .args([
-                "--config-file=none",
-                "--foreground",
-                "--log-stderr",
-                "--table=-1",
-            ])
-            .args(["--interface=127.0.0.1", "--num-threads=1", "--log-level=4"])
-            .arg(format!("--listen-ng={ng}"))
-            .arg(format!("--port-min={}", ports.0))
-            .arg(format!("--port-max={}", ports.1))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut client = NgClient::new(ng, "127.0.0.1".parse().unwrap()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while client.command("ping", vec![]).is_err() {
-            assert!(Instant::now() < deadline, "rtpengine does not answer ping");
-        }
-        Rtpengine { child, ng }
-    }
-}
-
-impl Drop for Rtpengine {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+use edge_ng::Value;
+use edge_suite::rtpengine::Rtpengine;
 
 fn config(rate: Option<u32>, seconds: f64) -> LoadConfig {
     LoadConfig {

@@ -4,14 +4,14 @@
 //! media-edge's API. A UDP RTP echo on the enterprise side returns every packet (with its
 //! own SSRC); the page reports what Chromium's own statistics say it sent and received.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::process::{Child, Command, Stdio};
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use edge_suite::chromium::{read_request, Chromium};
 use edge_suite::media::{
     assert_ranges_free, media_port, ApiClient, MediaEdge, Turn, ENTERPRISE_IP, TURN_PASSWORD,
     TURN_RELAY_IP, TURN_USER,
@@ -206,78 +206,13 @@ fn serve_site(edge_api: SocketAddr, page: String, echo: (SocketAddr, SocketAddr)
     Site { addr, results }
 }
 
-fn read_request(stream: &TcpStream) -> Option<(String, String, String)> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_ascii_whitespace();
-    let (method, path) = (parts.next()?.to_owned(), parts.next()?.to_owned());
-    let mut length = 0;
-    loop {
-        line.clear();
-        reader.read_line(&mut line).ok()?;
-        if line.trim().is_empty() {
-            break;
-        }
-        if let Some((name, value)) = line.split_once(':') {
-            if name.eq_ignore_ascii_case("content-length") {
-                length = value.trim().parse().ok()?;
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some((method, path, String::from_utf8(body).ok()?))
-}
-
-/// Headless Chromium on `url`, with a fresh profile, killed on drop.
-struct Chromium(Child, std::path::PathBuf);
-
-impl Chromium {
-    fn open(url: &str) -> Chromium {
-        let profile =
-            std::env::temp_dir().join(format!("media-edge-chromium-{}", std::process::id()));
-        let child = Command::new(edge_suite::require_program("chromium"))
-            .args([
-                "--headless=new",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--autoplay-policy=no-user-gesture-required",
-                // The test network (scripts/test.sh's namespace) has only loopback, which
-                // WebRTC leaves out of its networks unless told otherwise.
-                "--allow-loopback-in-peer-connection",
-            ])
-            .arg(format!("--user-data-dir={}", profile.display()))
-            .arg(url)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start chromium");
-        Chromium(child, profile)
-    }
-}
-
-impl Drop for Chromium {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-        let _ = std::fs::remove_dir_all(&self.1);
-    }
-}
-
 #[test]
 fn chromium_call_relayed_through_our_turn_server() {
     let edge = MediaEdge::start(5);
     let turn = Turn::start(5);
     let echo = Echo::start();
     let site = serve_site(edge.api, page(&turn), (echo.rtp, echo.rtcp));
-    let browser = Chromium::open(&format!("http://{}/", site.addr));
+    let browser = Chromium::open(&format!("http://{}/", site.addr), &[]);
 
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut created = Value::Null;

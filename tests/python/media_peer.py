@@ -7,7 +7,10 @@ The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "frames": N,
                     "credential": "..."} (optional),
            "calls": [{"name": "...", "relay": bool, "sdes": bool, "reverse": bool,
                       "tamper_fingerprint": bool, "strict_source": bool, "garbage": N,
-                      "drop_every": N, "delay_ms": D}]}
+                      "drop_every": N, "delay_ms": D}],
+           "ng": "127.0.0.1:PORT" (optional: offer and answer through rtpengine's ng
+                 protocol instead of the HTTP API, the session then found by its public
+                 port in GET /v1/sessions and deleted through ng)}
 
 Every call runs at the same time. For each, aiortc sends an audio track whose PCMU payloads
 carry the frame number k (recognisable content: the payload of frame k is a fixed function
@@ -37,6 +40,7 @@ import fractions
 import json
 import os
 import re
+import socket
 import struct
 import sys
 import time
@@ -44,6 +48,7 @@ import urllib.error
 import urllib.request
 
 import aioice.ice
+import bencode
 
 # Keep ICE on loopback: aioice would otherwise offer this machine's interface addresses.
 aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]
@@ -379,6 +384,107 @@ async def http(plan, method, path, body=None):
     return await asyncio.to_thread(_http, method, plan["api"] + path, plan["token"], body)
 
 
+def _ng(addr, message):
+    """One ng request over UDP (retransmitted with the same cookie, as Kamailio does);
+    returns the reply dictionary."""
+    host, port = addr.rsplit(":", 1)
+    cookie = os.urandom(6).hex().encode()
+    data = cookie + b" " + bencode.encode(message)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.settimeout(5)
+        for _ in range(4):
+            sock.sendto(data, (host, int(port)))
+            try:
+                reply, _ = sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            got, _, body = reply.partition(b" ")
+            if got == cookie:
+                return bencode.decode(body)
+    return {"result": "error", "error-reason": "no reply"}
+
+
+async def ng(plan, message):
+    return await asyncio.to_thread(_ng, plan["ng"], message)
+
+
+async def find_session(plan, browser_sdp):
+    """The id of the session whose public port the browser's SDP names."""
+    _, sessions = await http(plan, "GET", "/v1/sessions")
+    port = media_port(browser_sdp)
+    for s in sessions or []:
+        if s["public-addr"].endswith(":%d" % port):
+            return s["id"]
+    return None
+
+
+async def ng_browser_offers(plan, spec, pc, track, echo):
+    """aiortc offers through ng (the SIP proxy's offer from the WebRTC side): media-edge's
+    offer for the enterprise side comes back, the echo answers it, and the answer for aiortc
+    comes back from ng's answer."""
+    transceiver = pc.addTransceiver(track, direction="sendrecv")
+    transceiver.setCodecPreferences(
+        [c for c in RTCRtpSender.getCapabilities("audio").codecs if c.mimeType == "audio/PCMU"]
+    )
+    await pc.setLocalDescription(await pc.createOffer())
+    name = spec["name"]
+    offered = await ng(plan, {
+        "command": "offer", "call-id": name, "from-tag": "browser-" + name,
+        "sdp": pc.localDescription.sdp, "transport-protocol": "RTP/AVP", "ICE": "remove",
+        "direction": ["public", "enterprise"], "replace": ["origin", "session-connection"],
+        "flags": ["trust-address"], "rtcp-mux": ["demux"],
+    })
+    report = {"ng_offer": offered.get("result"), "ng_offer_error": offered.get("error-reason")}
+    if offered.get("result") != "ok":
+        return report, None
+    report["enterprise_sdp"] = offered["sdp"]
+    echo.set_remote_sdp(offered["sdp"])
+    answered = await ng(plan, {
+        "command": "answer", "call-id": name, "from-tag": "browser-" + name,
+        "to-tag": "pbx-" + name, "sdp": echo.sdp(), "ICE": "force", "DTLS": "passive",
+        "rtcp-mux": ["offer", "require"],
+    })
+    report["ng_answer"] = answered.get("result")
+    report["ng_answer_error"] = answered.get("error-reason")
+    if answered.get("result") != "ok":
+        return report, None
+    report["browser_sdp"] = answered["sdp"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=answered["sdp"], type="answer"))
+    return report, await find_session(plan, answered["sdp"])
+
+
+async def ng_enterprise_offers(plan, spec, pc, track, echo):
+    """The echo offers through ng (plain RTP from the SIP side), media-edge's WebRTC offer
+    goes to aiortc, whose answer goes back through ng's answer."""
+    name = spec["name"]
+    offered = await ng(plan, {
+        "command": "offer", "call-id": name, "from-tag": "pbx-" + name, "sdp": echo.sdp(),
+        "transport-protocol": "UDP/TLS/RTP/SAVPF", "ICE": "force", "DTLS": "passive",
+        "rtcp-mux": ["offer", "require"], "direction": ["enterprise", "public"],
+    })
+    report = {"ng_offer": offered.get("result"), "ng_offer_error": offered.get("error-reason")}
+    if offered.get("result") != "ok":
+        return report, None
+    report["browser_sdp"] = offered["sdp"]
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=offered["sdp"], type="offer"))
+    transceiver = pc.getTransceivers()[0]
+    transceiver.direction = "sendrecv"
+    transceiver.sender.replaceTrack(track)
+    await pc.setLocalDescription(await pc.createAnswer())
+    answered = await ng(plan, {
+        "command": "answer", "call-id": name, "from-tag": "pbx-" + name,
+        "to-tag": "browser-" + name, "sdp": pc.localDescription.sdp,
+        "transport-protocol": "RTP/AVP", "ICE": "remove",
+    })
+    report["ng_answer"] = answered.get("result")
+    report["ng_answer_error"] = answered.get("error-reason")
+    if answered.get("result") != "ok":
+        return report, None
+    report["enterprise_sdp"] = answered["sdp"]
+    echo.set_remote_sdp(answered["sdp"])
+    return report, await find_session(plan, offered["sdp"])
+
+
 def tamper(sdp):
     """The same offer with fingerprints of some other certificate."""
     fake = ":".join(["AB"] * 32)
@@ -524,10 +630,11 @@ async def call(plan, spec):
         asyncio.ensure_future(consume())
 
     track = PatternTrack()
-    if spec.get("reverse"):
-        report, sid = await enterprise_offers(plan, spec, pc, track, echo)
+    if plan.get("ng"):
+        offers = ng_enterprise_offers if spec.get("reverse") else ng_browser_offers
     else:
-        report, sid = await browser_offers(plan, spec, pc, track, echo)
+        offers = enterprise_offers if spec.get("reverse") else browser_offers
+    report, sid = await offers(plan, spec, pc, track, echo)
     if sid is None:
         await pc.close()
         echo.close()
@@ -564,8 +671,14 @@ async def call(plan, spec):
     report["ice_state"] = pc.iceConnectionState
     status, session = await http(plan, "GET", f"/v1/sessions/{sid}")
     report["get_status"], report["session"] = status, session
-    status, _ = await http(plan, "DELETE", f"/v1/sessions/{sid}")
-    report["delete_status"] = status
+    if plan.get("ng"):
+        report["ng_query"] = await ng(plan, {"command": "query", "call-id": name})
+        report["ng_list"] = await ng(plan, {"command": "list"})
+        deleted = await ng(plan, {"command": "delete", "call-id": name, "delete-delay": 0})
+        report["ng_delete"] = deleted.get("result")
+    else:
+        status, _ = await http(plan, "DELETE", f"/v1/sessions/{sid}")
+        report["delete_status"] = status
     status, _ = await http(plan, "GET", f"/v1/sessions/{sid}")
     report["get_after_delete_status"] = status
     await pc.close()

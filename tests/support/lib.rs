@@ -37,9 +37,12 @@ pub fn require_program(name: &str) -> PathBuf {
     }
 }
 
+pub mod chromium;
 pub mod media;
 pub mod netns;
 pub mod redis;
+pub mod rtpengine;
+pub mod sip;
 pub mod srtp;
 pub mod turn;
 pub mod turn_client;

@@ -1,5 +1,6 @@
 //! Calls through media-edge end to end: the forwarder (edge-relay), the control API
-//! (edge-control) and the TURN server (edge-turn) started in-process on loopback, and
+//! (edge-control), the ng protocol (edge-ng) and the TURN server (edge-turn) started
+//! in-process on loopback, and
 //! aiortc (`tests/python/media_peer.py`) as the browser with a UDP RTP echo (plain or
 //! SDES-SRTP through libsrtp) as the enterprise side.
 //!
@@ -38,6 +39,14 @@ pub struct MediaEdge {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Where the API listens.
     pub api: SocketAddr,
+    /// Where the ng protocol listens: UDP.
+    pub ng: SocketAddr,
+    /// TCP.
+    pub ng_tcp: SocketAddr,
+    /// HTTP (`POST /ng`).
+    pub ng_http: SocketAddr,
+    /// The ng engine (its counters).
+    pub ng_engine: std::sync::Arc<edge_ng::Engine>,
     /// The public port range.
     pub public: PortRange,
     /// The enterprise port range.
@@ -80,21 +89,52 @@ impl MediaEdge {
             rate: 1e6,
             burst: 1_000_000,
         };
-        api_config.guard = Some(edge_control::guard::Guard::new(guard).expect("guard config"));
+        let guard = edge_control::guard::Guard::new(guard).expect("guard config");
+        api_config.guard = Some(guard.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (ng_stop, ng_stopped) = tokio::sync::oneshot::channel::<()>();
         let serve = edge_control::serve(api_config, listener, relay.clone(), async {
             let _ = stopped.await;
+            let _ = ng_stop.send(());
         });
         runtime.spawn(async move {
             if let Err(e) = serve.await {
                 eprintln!("control API stopped: {e}");
             }
         });
+        let any = SocketAddr::from((PUBLIC_IP, 0));
+        let ng_config = edge_ng::NgConfig {
+            listen: any,
+            listen_tcp: Some(any),
+            listen_http: Some(any),
+            clients: Vec::new(),
+        };
+        let listeners = runtime
+            .block_on(edge_ng::Listeners::bind(&ng_config))
+            .expect("ng listener");
+        let (ng, ng_tcp, ng_http) = match listeners.local_addrs() {
+            (Some(udp), Some(tcp), Some(http)) => (udp, tcp, http),
+            bound => panic!("ng listeners: {bound:?}"),
+        };
+        let ng_engine = std::sync::Arc::new(edge_ng::Engine::new(relay.clone()));
+        runtime.spawn(edge_ng::serve(
+            listeners,
+            std::sync::Arc::clone(&ng_engine),
+            Vec::new(),
+            guard,
+            async {
+                let _ = ng_stopped.await;
+            },
+        ));
         MediaEdge {
             relay,
             runtime: Some(runtime),
             stop: Some(stop),
             api,
+            ng,
+            ng_tcp,
+            ng_http,
+            ng_engine,
             public,
             enterprise,
         }
@@ -116,6 +156,22 @@ impl MediaEdge {
             "token": TOKEN,
             "frames": frames,
             "turn": turn.map(Turn::ice_server),
+            "calls": calls,
+        });
+        run_media_peer(&plan)
+    }
+
+    /// [`run_calls`](Self::run_calls) with the offers and answers through the ng protocol
+    /// (`media_peer.py`'s `ng` plan), each call deleted through ng.
+    ///
+    /// # Panics
+    /// As `run_calls`.
+    pub fn run_calls_ng(&self, frames: usize, calls: Value) -> Value {
+        let plan = json!({
+            "api": format!("http://{}", self.api),
+            "ng": self.ng.to_string(),
+            "token": TOKEN,
+            "frames": frames,
             "calls": calls,
         });
         run_media_peer(&plan)
@@ -292,6 +348,18 @@ pub fn assert_frames_in_order(what: &str, frames: &Value, count: usize) {
 /// When any of it does not hold.
 pub fn assert_call_ok(edge: &MediaEdge, call: &Value, frames: usize) {
     assert_eq!(call["create_status"], 201, "{call}");
+    assert_media_ok(edge, call, frames);
+    assert_eq!(call["delete_status"], 204, "{call}");
+    assert_eq!(call["get_after_delete_status"], 404, "{call}");
+    assert_ranges_free(edge);
+}
+
+/// The media part of [`assert_call_ok`], however the call was set up and ended: the ports
+/// in range, every frame both ways in order, the session active with counters to match.
+///
+/// # Panics
+/// When any of it does not hold.
+pub fn assert_media_ok(edge: &MediaEdge, call: &Value, frames: usize) {
     let public_port = media_port(call["browser_sdp"].as_str().unwrap_or_default());
     let enterprise_port = media_port(call["enterprise_sdp"].as_str().unwrap_or_default());
     assert!(edge.public.contains(public_port), "{public_port}");
@@ -331,9 +399,6 @@ pub fn assert_call_ok(edge: &MediaEdge, call: &Value, frames: usize) {
             assert_eq!(c["drops"][drop], 0, "{direction} {drop}: {c}");
         }
     }
-    assert_eq!(call["delete_status"], 204, "{call}");
-    assert_eq!(call["get_after_delete_status"], 404, "{call}");
-    assert_ranges_free(edge);
 }
 
 /// Asserts that no port of the forwarder's ranges is held by anyone.

@@ -24,7 +24,8 @@ pub struct ClientAddr {
 }
 
 impl ClientAddr {
-    fn matches(&self, peer: SocketAddr) -> bool {
+    /// Whether a connection or datagram from `peer` is this client's.
+    pub fn matches(&self, peer: SocketAddr) -> bool {
         self.ip == peer.ip().to_canonical() && self.port.is_none_or(|p| p == peer.port())
     }
 }

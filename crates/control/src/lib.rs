@@ -22,7 +22,7 @@
 //! |---|---|---|
 //! | `POST /v1/sessions` | `{"offer": "<browser SDP>", "enterprise": {"rtp": "ip:port"} \| {"sdp": "<SDP>"}, "enterprise-srtp": "sdes" \| "none", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "answer", "enterprise-sdp", "awaiting"?}` |
 //! | `POST /v1/sessions` | `{"enterprise-offer": "<enterprise SDP>", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "offer", "awaiting": "browser-answer"}` |
-//! | `POST /v1/sessions/{id}/answer` | `{"answer": "<browser SDP>"}` or `{"enterprise": {...}}` | 200 `{"id", "enterprise-sdp"?}` |
+//! | `POST /v1/sessions/{id}/answer` | `{"answer": "<browser SDP>"}` or `{"enterprise": {...}}` | 200 `{"id", "enterprise-sdp"?, "answer"?}` (`answer`: the browser's answer again, narrowed to the codecs an enterprise SDP answer kept) |
 //! | `GET /v1/sessions` | | 200 `[session, ...]` |
 //! | `GET /v1/sessions/{id}` | | 200 `{"id", "state", "reason"?, "age-ms", "awaiting"?, addresses, "counters"}` |
 //! | `DELETE /v1/sessions/{id}` | | 204, once the session's ports are free |
@@ -79,6 +79,9 @@ pub use config::{ApiConfig, Cors, Tls};
 pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use metrics::{ApiMetrics, RouteFigures};
+pub use negotiation::{
+    AnswerRequest, Awaiting, CreateRequest, EnterpriseTarget, Negotiated, Negotiations, SrtpMode,
+};
 pub use origin::{InvalidOrigin, Origin};
 pub use server::{serve, serve_with, ApiHandle};
 pub use tls::Certificates;

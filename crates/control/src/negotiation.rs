@@ -32,22 +32,22 @@ use crate::sdp::Direction;
 const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);
 
 /// `POST /v1/sessions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub(crate) struct CreateRequest {
+pub struct CreateRequest {
     /// The browser's offer.
-    offer: Option<String>,
+    pub offer: Option<String>,
     /// The enterprise side's offer (instead of `offer`).
-    enterprise_offer: Option<String>,
+    pub enterprise_offer: Option<String>,
     /// With `offer`: where enterprise media goes; left out, media-edge offers to it.
-    enterprise: Option<EnterpriseTarget>,
+    pub enterprise: Option<EnterpriseTarget>,
     /// With `offer`: `sdes` or `none` on the enterprise leg.
-    enterprise_srtp: Option<SrtpMode>,
+    pub enterprise_srtp: Option<SrtpMode>,
     /// Accept enterprise media only from its stated address (default: the relay's setting).
-    strict_source: Option<bool>,
+    pub strict_source: Option<bool>,
     /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
     /// pinned local tuple the enterprise leg binds; left out, the default leg.
-    connection: Option<String>,
+    pub connection: Option<String>,
 }
 
 /// What a create request says about the session's enterprise leg besides its remote side.
@@ -67,30 +67,34 @@ impl LegOptions {
 }
 
 /// `POST /v1/sessions/{id}/answer`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub(crate) struct AnswerRequest {
+pub struct AnswerRequest {
     /// The browser's answer to media-edge's offer.
-    answer: Option<String>,
+    pub answer: Option<String>,
     /// The enterprise side's answer to media-edge's offer: an SDP or an address.
-    enterprise: Option<EnterpriseTarget>,
+    pub enterprise: Option<EnterpriseTarget>,
 }
 
 /// The enterprise side: `{"rtp": "ip:port"}` (with optional `rtcp`, `rtcp-mux`) or
 /// `{"sdp": "..."}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub(crate) struct EnterpriseTarget {
-    rtp: Option<SocketAddr>,
-    rtcp: Option<SocketAddr>,
-    rtcp_mux: Option<bool>,
-    sdp: Option<String>,
+pub struct EnterpriseTarget {
+    /// The enterprise side's RTP address.
+    pub rtp: Option<SocketAddr>,
+    /// Its RTCP address (default: the RTP port + 1).
+    pub rtcp: Option<SocketAddr>,
+    /// Whether RTCP shares the RTP port.
+    pub rtcp_mux: Option<bool>,
+    /// The enterprise side's SDP (instead of the addresses).
+    pub sdp: Option<String>,
 }
 
 /// SRTP on the enterprise leg.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub(crate) enum SrtpMode {
+pub enum SrtpMode {
     /// SDES-SRTP (RFC 4568).
     Sdes,
     /// Plain RTP.
@@ -100,7 +104,7 @@ pub(crate) enum SrtpMode {
 /// What a session waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) enum Awaiting {
+pub enum Awaiting {
     /// The browser's answer to media-edge's offer.
     BrowserAnswer,
     /// The enterprise side's answer to media-edge's offer.
@@ -110,22 +114,22 @@ pub(crate) enum Awaiting {
 /// The answer to `POST /v1/sessions` and `POST /v1/sessions/{id}/answer`.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub(crate) struct Negotiated {
+pub struct Negotiated {
     /// The session id.
-    pub(crate) id: String,
+    pub id: String,
     /// Media-edge's answer for the browser.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) answer: Option<String>,
+    pub answer: Option<String>,
     /// Media-edge's offer for the browser.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) offer: Option<String>,
+    pub offer: Option<String>,
     /// Media-edge's SDP for the enterprise side (an answer, or an offer when `awaiting` is
     /// `enterprise-answer`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) enterprise_sdp: Option<String>,
+    pub enterprise_sdp: Option<String>,
     /// What the session still needs, if anything.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub(crate) awaiting: Option<Awaiting>,
+    pub awaiting: Option<Awaiting>,
 }
 
 /// A session waiting for an answer.
@@ -142,6 +146,9 @@ enum Pending {
     EnterpriseAnswer {
         offered: Vec<Codec>,
         sdes: Option<(u32, Profile)>,
+        /// The browser's offer and the session, to answer the browser again with the codecs
+        /// the enterprise side kept.
+        browser: Box<(BrowserDescription, SessionInfo)>,
     },
 }
 
@@ -154,8 +161,10 @@ impl Pending {
     }
 }
 
-/// The sessions' negotiation state over the forwarder.
-pub(crate) struct Negotiations {
+/// The sessions' negotiation state over the forwarder: the offer/answer flows of
+/// `POST /v1/sessions` and `/answer`, for another control front end (rtpengine's ng
+/// protocol) over the same forwarder, so both control the same sessions.
+pub struct Negotiations {
     relay: Relay,
     pending: Mutex<HashMap<SessionId, Pending>>,
 }
@@ -174,7 +183,8 @@ fn audio_line(field: &'static str, index: usize) -> SdpLocation {
 }
 
 impl Negotiations {
-    pub(crate) fn new(relay: Relay) -> Self {
+    /// The negotiations over `relay`'s sessions.
+    pub fn new(relay: Relay) -> Self {
         Negotiations {
             relay,
             pending: Mutex::new(HashMap::new()),
@@ -185,8 +195,11 @@ impl Negotiations {
         f(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
-    /// `POST /v1/sessions`.
-    pub(crate) fn create(&self, req: CreateRequest) -> Result<Negotiated, Error> {
+    /// `POST /v1/sessions`: creates a session from an offer.
+    ///
+    /// # Errors
+    /// A bad request or SDP (named), or the forwarder's refusal.
+    pub fn create(&self, req: CreateRequest) -> Result<Negotiated, Error> {
         self.forget_ended();
         let leg = LegOptions {
             strict_source: req.strict_source,
@@ -287,6 +300,7 @@ impl Negotiations {
             let pending = Pending::EnterpriseAnswer {
                 offered: codecs,
                 sdes: sdes_offered,
+                browser: Box::new((browser, info.clone())),
             };
             self.pending(|p| p.insert(info.id, pending));
         }
@@ -334,7 +348,10 @@ impl Negotiations {
 
     /// `POST /v1/sessions/{id}/answer`. A rejected answer leaves the session waiting, so a
     /// corrected one can follow.
-    pub(crate) fn answer(&self, id: &str, req: AnswerRequest) -> Result<Negotiated, Error> {
+    ///
+    /// # Errors
+    /// An unknown session, one not waiting for this answer, or a bad answer (named).
+    pub fn answer(&self, id: &str, req: AnswerRequest) -> Result<Negotiated, Error> {
         let id = self.live_id(id)?;
         let pending = self
             .pending(|p| p.remove(&id))
@@ -370,9 +387,15 @@ impl Negotiations {
                 enterprise,
                 *enterprise_direction,
             ),
-            (None, Some(target), Pending::EnterpriseAnswer { offered, sdes }) => {
-                self.enterprise_answers(id, target, offered, *sdes)
-            }
+            (
+                None,
+                Some(target),
+                Pending::EnterpriseAnswer {
+                    offered,
+                    sdes,
+                    browser,
+                },
+            ) => self.enterprise_answers(id, target, offered, *sdes, browser),
             (Some(_), Some(_), _) | (None, None, _) => Err(request(
                 "give answer (the browser's SDP answer) or enterprise (the enterprise side's \
                  answer), one of them",
@@ -417,14 +440,19 @@ impl Negotiations {
         })
     }
 
-    /// The enterprise side answered media-edge's offer.
+    /// The enterprise side answered media-edge's offer. An SDP answer also gives the
+    /// browser's answer again (`answer`), with the codecs and direction the enterprise side
+    /// kept: for a signalling path that holds the browser's answer until the enterprise
+    /// side answered (rtpengine's ng protocol).
     fn enterprise_answers(
         &self,
         id: SessionId,
         target: EnterpriseTarget,
         offered: &[Codec],
         sdes: Option<(u32, Profile)>,
+        browser: &(BrowserDescription, SessionInfo),
     ) -> Result<Negotiated, Error> {
+        let mut answer = None;
         let remote = match target_kind(target, "enterprise")? {
             Target::Address(remote, _) if sdes.is_none() => remote,
             Target::Address(..) => {
@@ -436,14 +464,17 @@ impl Negotiations {
             Target::Sdp(sdp) => {
                 let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, sdes)?;
                 let at = audio_line("enterprise.sdp", desc.audio_index);
-                negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
+                let codecs = negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
+                let (offer, info) = browser;
+                let to_browser = offer.direction.reversed().and(desc.direction);
+                answer = Some(browser::write_answer(offer, info, &codecs, to_browser));
                 desc.remote
             }
         };
         self.relay.set_enterprise_remote(id, remote)?;
         Ok(Negotiated {
             id: id.to_string(),
-            answer: None,
+            answer,
             offer: None,
             enterprise_sdp: None,
             awaiting: None,
@@ -452,7 +483,10 @@ impl Negotiations {
 
     /// `DELETE /v1/sessions/{id}`: ends the session and waits until its ports are free
     /// (blocking: call it off the async runtime's threads).
-    pub(crate) fn remove(&self, id: &str) -> Result<(), Error> {
+    ///
+    /// # Errors
+    /// [`Error::UnknownSession`], or the forwarder's failure.
+    pub fn remove(&self, id: &str) -> Result<(), Error> {
         let parsed: SessionId = id
             .parse()
             .map_err(|_| Error::UnknownSession(id.to_owned()))?;

@@ -86,6 +86,7 @@ pub async fn start(
         turn_ports: config.turn.relay.port_range.len() as u64,
         relay: relay.cloned(),
         api: media.and_then(|m| m.api_metrics().cloned()),
+        ng: media.and_then(crate::media::Media::ng_metrics),
         guard: guard.clone(),
         lifecycle: lifecycle.clone(),
     };

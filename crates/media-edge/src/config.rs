@@ -45,6 +45,8 @@ pub struct Config {
     pub dtls: Dtls,
     /// `[api]`: the HTTP control API of the forwarder; needs `[relay]`.
     pub api: Option<edge_control::ApiConfig>,
+    /// `[ng]`: rtpengine's ng control protocol over the same sessions; needs `[relay]`.
+    pub ng: Option<edge_ng::NgConfig>,
     /// `[drain]`: what SIGTERM does before the process exits.
     #[serde(default)]
     pub drain: Drain,
@@ -438,6 +440,12 @@ impl Config {
     fn check(&self) -> anyhow::Result<()> {
         if self.api.is_some() && self.relay.is_none() {
             bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
+        }
+        if let Some(ng) = &self.ng {
+            if self.relay.is_none() {
+                bail!("ng: needs a [relay] section (ng sets up the forwarder's sessions)");
+            }
+            ng.validate()?;
         }
         self.guard.validate().map_err(|e| anyhow!("guard.{e}"))?;
         self.security.validate()?;

@@ -1,5 +1,6 @@
-//! The media side of the service: the forwarder (edge-relay) and its HTTP control API
-//! (edge-control), started from the `[relay]`, `[dtls]` and `[api]` sections.
+//! The media side of the service: the forwarder (edge-relay), its HTTP control API
+//! (edge-control) and rtpengine's ng protocol (edge-ng), started from the `[relay]`,
+//! `[dtls]`, `[api]` and `[ng]` sections.
 
 use anyhow::{anyhow, Context as _};
 use edge_control::{ApiConfig, ApiHandle};
@@ -16,6 +17,14 @@ pub struct Media {
     api: Option<Api>,
     /// The API's request counts and latencies, for metrics.
     api_metrics: Option<edge_control::ApiMetrics>,
+    ng: Option<Ng>,
+}
+
+/// The ng listeners and their engine.
+struct Ng {
+    engine: std::sync::Arc<edge_ng::Engine>,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<()>,
 }
 
 struct Api {
@@ -51,10 +60,15 @@ impl Media {
             }
             None => None,
         };
+        let ng = match &config.ng {
+            Some(ng_config) => Some(start_ng(ng_config, relay.clone(), guard.clone()).await?),
+            None => None,
+        };
         Ok(Some(Media {
             relay,
             api,
             api_metrics,
+            ng,
         }))
     }
 
@@ -68,9 +82,17 @@ impl Media {
         self.api_metrics.as_ref()
     }
 
-    /// Whether the API (when there is one) still serves.
+    /// The ng front end's request counters, when `[ng]` is configured.
+    pub fn ng_metrics(&self) -> Option<std::sync::Arc<edge_ng::NgMetrics>> {
+        self.ng
+            .as_ref()
+            .map(|ng| std::sync::Arc::clone(ng.engine.metrics()))
+    }
+
+    /// Whether the API and the ng listeners (when configured) still serve.
     pub fn is_running(&self) -> bool {
         self.api.as_ref().is_none_or(|api| !api.task.is_finished())
+            && self.ng.as_ref().is_none_or(|ng| !ng.task.is_finished())
     }
 
     /// Calls that have not ended (a session ends when deleted or timed out).
@@ -86,6 +108,9 @@ impl Media {
     pub fn drain(&self, retry_after: std::time::Duration) {
         if let Some(api) = &self.api {
             api.handle.drain(retry_after);
+        }
+        if let Some(ng) = &self.ng {
+            ng.engine.drain();
         }
     }
 
@@ -119,6 +144,10 @@ impl Media {
 
     /// Stops the API, then the forwarder's workers (which close every socket).
     pub async fn shutdown(self) -> anyhow::Result<()> {
+        if let Some(ng) = self.ng {
+            let _ = ng.stop.send(());
+            ng.task.await.context("the ng task panicked")?;
+        }
         if let Some(api) = self.api {
             // The API may have ended on its own: then there is no receiver left.
             let _ = api.stop.send(());
@@ -190,6 +219,41 @@ async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow:
         handle,
         generated,
     })
+}
+
+/// Binds and serves `[ng]` over `relay`'s sessions, behind `guard` and `ng.clients`.
+async fn start_ng(config: &edge_ng::NgConfig, relay: Relay, guard: Guard) -> anyhow::Result<Ng> {
+    let listeners = edge_ng::Listeners::bind(config).await?;
+    let (udp, tcp, http) = listeners.local_addrs();
+    let show = |a: Option<std::net::SocketAddr>| a.map_or("-".to_owned(), |a| a.to_string());
+    tracing::info!(
+        "ng control: udp {}, tcp {}, http {}; clients {}",
+        show(udp),
+        show(tcp),
+        show(http),
+        if config.clients.is_empty() {
+            "any (loopback)".to_owned()
+        } else {
+            config
+                .clients
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
+    );
+    let engine = std::sync::Arc::new(edge_ng::Engine::new(relay));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let task = tokio::spawn(edge_ng::serve(
+        listeners,
+        std::sync::Arc::clone(&engine),
+        config.clients.clone(),
+        guard,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Ng { engine, stop, task })
 }
 
 /// A one-line summary of the forwarder's sides and the API, for start-up and check-config.

@@ -29,6 +29,8 @@ pub struct Sources {
     pub relay: Option<Relay>,
     /// The control API's request figures, when `[api]` is configured.
     pub api: Option<edge_control::ApiMetrics>,
+    /// The ng front end's counters, when `[ng]` is configured.
+    pub ng: Option<Arc<edge_ng::NgMetrics>>,
     /// The guard shared by TURN, the forwarder and the API.
     pub guard: Guard,
     /// Readiness and drain.
@@ -166,6 +168,37 @@ fn api_requests(out: &mut Out<'_>, api: &edge_control::ApiMetrics) -> Result<(),
     Ok(())
 }
 
+/// ng requests by command and result, and messages dropped unanswered by reason.
+fn ng_requests(out: &mut Out<'_>, ng: &edge_ng::NgMetrics) -> Result<(), FmtError> {
+    use edge_ng::metrics::{DropReason, Outcome, UNKNOWN_COMMAND};
+    use edge_ng::request::Command;
+    let mut metric = out.enc.encode_descriptor(
+        "ng_requests",
+        "ng control requests by command and result (ok, error, replayed from the reply cache).",
+        None,
+        MetricType::Counter,
+    )?;
+    let commands = Command::ALL.into_iter().map(Some).chain([None]);
+    for command in commands {
+        for outcome in Outcome::ALL {
+            let name = command.map_or(UNKNOWN_COMMAND, Command::as_str);
+            let labels = [("command", name), ("result", outcome.as_str())];
+            metric
+                .encode_family(&labels)?
+                .encode_counter::<NoLabelSet, _, u64>(&ng.requests(command, outcome), None)?;
+        }
+    }
+    let rows: Vec<(Labels<'_>, u64)> = DropReason::ALL
+        .into_iter()
+        .map(|r| ([("reason", r.as_str())], ng.drops(r)))
+        .collect();
+    out.counters(
+        "ng_dropped",
+        "ng control messages dropped unanswered, by reason.",
+        &rows,
+    )
+}
+
 impl Collector for Sources {
     fn encode(&self, enc: DescriptorEncoder) -> Result<(), FmtError> {
         let mut out = Out { enc };
@@ -192,6 +225,9 @@ impl Collector for Sources {
         ports(&mut out, &ranges)?;
         if let Some(api) = &self.api {
             api_requests(&mut out, api)?;
+        }
+        if let Some(ng) = &self.ng {
+            ng_requests(&mut out, ng)?;
         }
         self.guard(&mut out)?;
         process(&mut out)

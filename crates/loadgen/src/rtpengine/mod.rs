@@ -1,13 +1,11 @@
 //! `rtpengine` mode: the same SRTP calls as `webrtc` mode, set up through rtpengine's ng
-//! control protocol (bencode over UDP) instead of media-edge's HTTP API, with SDES keys
-//! toward the load generator and plain RTP toward the echo. It puts rtpengine under exactly
+//! control protocol (bencode over UDP, edge-ng's codec) instead of media-edge's HTTP API,
+//! with SDES keys toward the load generator and plain RTP toward the echo. It puts rtpengine under exactly
 //! the load media-edge gets, for the side-by-side benchmark.
 //!
 //! Each call: `offer` with our RTP/SAVP SDP (our `a=crypto`) asking for RTP/AVP on the
 //! other side; `answer` with the echo's RTP/AVP SDP, whose reply is rtpengine's RTP/SAVP
 //! answer to us (its port and `a=crypto`); at the end `delete` with no delay.
-
-pub mod bencode;
 
 use std::net::{IpAddr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::atomic::AtomicBool;
@@ -25,7 +23,7 @@ use crate::media::session::SrtpPair;
 use crate::media::webrtc::MediaRun;
 use crate::report::{Percentiles, RunInfo, SetupReport};
 use crate::Error;
-use bencode::Value;
+use edge_ng::Value;
 
 /// How long one ng request waits for its answer, and how often it is sent.
 const NG_TIMEOUT: Duration = Duration::from_millis(1_000);

@@ -1,0 +1,54 @@
+//! rtpengine's "ng" control protocol for media-edge: a SIP proxy (Kamailio's or OpenSIPS's
+//! `rtpengine` module) drives media-edge as its media proxy.
+//!
+//! A message is `<cookie> <bencoded dictionary>`; the reply repeats the cookie. The
+//! commands `ping`, `offer`, `answer`, `delete`, `query`, `list` and `statistics` are
+//! served over UDP, TCP and HTTP (`POST /ng`) ([`serve`]); a retransmitted request gets
+//! the cached reply ([`cache`]). A call (call-id, from-tag, to-tag) is one media-edge
+//! session, made through edge-control's offer/answer code, so `GET /v1/sessions` lists it
+//! ([`Engine`]). The SDP's protocol says which side it comes from: `UDP/TLS/RTP/SAVPF` is
+//! the public side (browsers), `RTP/AVP` or `RTP/SAVP` the enterprise side; media-edge
+//! writes the SDP for the other side.
+//!
+//! # What it does not do
+//! Renegotiation (a re-offer with a changed SDP on a known call: hold, transfer) is refused
+//! by name; only a repeat of the same offer or answer is answered (with the same SDP).
+//! No forked answers, no transcoding or codec flags, no recording, no media playback, no
+//! `delete-delay` (ports are freed at once). Any key, flag or value it does not support is
+//! refused by name in `error-reason`, never ignored.
+
+pub mod bencode;
+pub mod cache;
+mod config;
+mod engine;
+mod error;
+pub mod metrics;
+mod query;
+pub mod request;
+mod server;
+
+pub use bencode::{DecodeError, Value};
+pub use config::NgConfig;
+pub use engine::{Engine, Handled, LOAD_LIMIT, MAX_COOKIE, MAX_MESSAGE};
+pub use error::Error;
+pub use metrics::NgMetrics;
+pub use server::{serve, Listeners};
+
+/// Entry point for the cargo-fuzz target in `crates/ng/fuzz`; not part of the API.
+#[doc(hidden)]
+pub mod fuzz {
+    use crate::{request::Request, Value};
+
+    /// Reads `data` as an ng message body the way the engine does (bencode, then the
+    /// request), and as the start of a TCP stream; what decodes must encode to bytes that
+    /// decode to the same value.
+    pub fn message(data: &[u8]) {
+        let _ = Value::prefix_len(data);
+        if let Ok(value) = Value::decode(data) {
+            let _ = Request::parse(&value);
+            let mut encoded = Vec::new();
+            value.encode(&mut encoded);
+            assert_eq!(Value::decode(&encoded).ok(), Some(value));
+        }
+    }
+}
