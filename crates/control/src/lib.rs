@@ -55,6 +55,7 @@
 //! No renegotiation (re-offers, ICE restarts), no trickle ICE from media-edge (its one
 //! candidate is in the SDP), no video forwarding, no transcoding or payload-type mapping; no
 //! client certificates.
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod api;

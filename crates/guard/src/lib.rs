@@ -71,6 +71,8 @@
 //! (fail2ban's do, if the jail is used instead or as well), except that a node sharing
 //! through Redis loads the bans Redis holds when it starts.
 
+#![forbid(unsafe_code)]
+
 mod bucket;
 mod config;
 mod error;

@@ -21,6 +21,8 @@
 //! What it does not do: TURN over DTLS, TCP relay allocations (RFC 6062), IPv6 relays on
 //! request (the address family follows the server's default), congestion control.
 
+#![forbid(unsafe_code)]
+
 pub mod binding_flood;
 pub mod cpu;
 pub mod echo;

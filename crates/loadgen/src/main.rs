@@ -1,6 +1,8 @@
 //! `edge-loadgen`: load generator for media-edge. See `edge-loadgen --help` and the crate
 //! documentation of `edge_loadgen`.
 
+#![forbid(unsafe_code)]
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;

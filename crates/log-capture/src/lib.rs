@@ -16,6 +16,7 @@
 //!
 //! The format is the subscriber's default with colours off (timestamp, level, target,
 //! message, fields), as a log file or journald would hold it, at INFO and above.
+#![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 use std::cell::RefCell;

@@ -5,6 +5,8 @@
 //! Without `--config` the embedded default runs TURN on 127.0.0.1:3478, the forwarder on
 //! loopback port ranges and the HTTP control API on 127.0.0.1:8080.
 
+#![forbid(unsafe_code)]
+
 mod admin;
 mod config;
 mod firewall;

@@ -17,6 +17,8 @@
 //! `delete-delay` (ports are freed at once). Any key, flag or value it does not support is
 //! refused by name in `error-reason`, never ignored.
 
+#![forbid(unsafe_code)]
+
 pub mod bencode;
 pub mod cache;
 mod config;

@@ -31,6 +31,7 @@
 //! header-extension encryption (refused by [`check_extmap_uri`]), re-keying (make new
 //! contexts), RTP/RTCP demultiplexing (the caller's, RFC 5761 / RFC 7983).
 
+#![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 mod context;

@@ -62,6 +62,8 @@
 //! or transaction state, no NONCE policy, no SASLprep/OpaqueString preparation of
 //! credentials (pass prepared strings), no RFC 3489 (cookie-less) messages.
 
+#![forbid(unsafe_code)]
+
 mod address;
 mod attribute;
 mod channel_data;

@@ -29,6 +29,8 @@
 //! about a second. No allocation may relay to the server's own listeners or other protected addresses of the host
 //! ([`ServerConfig::protected_peers`]), whatever the allow-list says. See [`Server`].
 
+#![forbid(unsafe_code)]
+
 mod allocation;
 mod auth;
 mod bandwidth;
