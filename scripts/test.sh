@@ -24,12 +24,15 @@ venv="${MEDIA_EDGE_VENV:-/var/tmp/media-edge-venv}"
 # (rtpengine-ng-client, the ng client of tests/ng_rtpengine.rs); kamailio,
 # kamailio-websocket-modules, sip-tester (SIPp) and npm (JsSIP): tests/ng_kamailio.rs.
 debs=(coturn openssl libsrtp2-1 iproute2 chromium fail2ban rtpengine-daemon rtpengine-utils
-    kamailio kamailio-websocket-modules sip-tester npm nftables systemd prometheus
+    kamailio kamailio-websocket-modules sip-tester nftables systemd prometheus
     redis-server docker-compose clang libbpf-dev ethtool)
 missing=()
 for p in "${debs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
 done
+# npm: Debian's package, unless a Node.js with its own npm is installed already (Debian's npm
+# conflicts with such a nodejs, e.g. NodeSource's).
+command -v npm >/dev/null || missing+=(npm)
 if ((${#missing[@]})); then
     sudo=""
     [ "$(id -u)" = 0 ] || sudo="sudo"
