@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The XDP fast path ([turn.xdp]) on and off, and coturn 4.6, in one run on a veth topology:
 # two network namespaces made here (deleted at exit), "edge" with the server on
-# 10.98.0.1 (its veth end `ve`, the XDP program attached natively when on) and "outside" with
-# the load generator's clients and echo peer on 10.98.0.2 and a flooding source on 10.98.0.3
+# 198.18.98.1 (its veth end `ve`, the XDP program attached natively when on) and "outside" with
+# the load generator's clients and echo peer on 198.18.98.2 and a flooding source on 198.18.98.3
 # (its end `vo` carries an xdp_pass program, which native XDP on veth needs; checksum
 # offload off on both ends). Rows:
 #
@@ -13,9 +13,9 @@
 #                sent the frame: the load's), so the server process alone would flatter it.
 #                The softirq column also holds the load generator's own receive work, the
 #                same in every row.
-#   paced+flood  ALLOCATIONS x 50 pps of 172-byte ChannelData from 10.98.0.2 (exempt from
+#   paced+flood  ALLOCATIONS x 50 pps of 172-byte ChannelData from 198.18.98.2 (exempt from
 #                the guard) while `edge-loadgen binding-flood` sends STUN Binding requests
-#                flat out from 10.98.0.3: the paced flows' loss. Userspace rows rate-limit
+#                flat out from 198.18.98.3: the paced flows' loss. Userspace rows rate-limit
 #                the flood in the guard (50/s); XDP rows drop it in the kernel above
 #                SOURCE_PPS per source.
 #
@@ -54,9 +54,9 @@ ip netns add "$outside"
 ip -n "$edge" link set lo up
 ip -n "$outside" link set lo up
 ip -n "$edge" link add ve type veth peer name vo netns "$outside"
-ip -n "$edge" addr add 10.98.0.1/24 dev ve
-ip -n "$outside" addr add 10.98.0.2/24 dev vo
-ip -n "$outside" addr add 10.98.0.3/24 dev vo
+ip -n "$edge" addr add 198.18.98.1/24 dev ve
+ip -n "$outside" addr add 198.18.98.2/24 dev vo
+ip -n "$outside" addr add 198.18.98.3/24 dev vo
 ip netns exec "$edge" ethtool -K ve tx off rx off >/dev/null
 ip netns exec "$outside" ethtool -K vo tx off rx off >/dev/null
 ip -n "$edge" link set ve up
@@ -95,10 +95,10 @@ config() {  # config XDP(on|off)
 level = "warn"
 [turn]
 realm = "bench"
-listen-udp = ["10.98.0.1:3478"]
+listen-udp = ["198.18.98.1:3478"]
 threads = 1
 [turn.relay]
-address = "10.98.0.1"
+address = "198.18.98.1"
 port-range = "50000-50999"
 [[turn.auth.users]]
 name = "load"
@@ -106,25 +106,25 @@ password = "load-password"
 [turn.quota]
 allocations-per-user = 20000
 [turn.peers]
-allow = ["10.98.0.0/24"]
-# The load comes from 10.98.0.2 only, the flood from 10.98.0.3, which stays limited.
+allow = ["198.18.98.0/24"]
+# The load comes from 198.18.98.2 only, the flood from 198.18.98.3, which stays limited.
 [guard]
-allow = ["10.98.0.2/32"]
+allow = ["198.18.98.2/32"]
 TOML
     if [ "$1" = on ]; then
         printf '[turn.xdp]\ninterface = "ve"\nmode = "native"\nsource-pps = %s\n' "$SOURCE_PPS"
     fi
 }
 
-turn_args=(turn --server 10.98.0.1:3478 --user load --password load-password
-    --local-ip 10.98.0.2 --peer-bind 10.98.0.2:0 --size 172)
+turn_args=(turn --server 198.18.98.1:3478 --user load --password load-password
+    --local-ip 198.18.98.2 --peer-bind 198.18.98.2:0 --size 172)
 for xdp in off on; do
     name="media-edge xdp $xdp"
     config "$xdp" >"$work/media-edge-$xdp.toml"
     start "media-edge-$xdp" ip netns exec "$edge" "$real/media-edge" --config "$work/media-edge-$xdp.toml"
     measure "$name" throughput "$pid" "${turn_args[@]}" --allocations "$FLOWS" --flood --window "$WINDOW"
     taskset -c "$LOAD_CPU" nice -n 19 ip netns exec "$outside" "$real/edge-loadgen" binding-flood \
-        --target 10.98.0.1:3478 --local 10.98.0.3:0 --rate 0 --duration "$((DURATION + 3))" \
+        --target 198.18.98.1:3478 --local 198.18.98.3:0 --rate 0 --duration "$((DURATION + 3))" \
         >"$work/flood-$xdp.out" 2>&1 &
     flood=$!
     sleep 1
@@ -134,7 +134,7 @@ for xdp in off on; do
     stop "$pid"
 done
 
-start coturn ip netns exec "$edge" turnserver -n --listening-ip=10.98.0.1 --relay-ip=10.98.0.1 \
+start coturn ip netns exec "$edge" turnserver -n --listening-ip=198.18.98.1 --relay-ip=198.18.98.1 \
     --listening-port=3478 --min-port=51000 --max-port=51999 --no-cli --no-tls --no-dtls \
     --lt-cred-mech --user=load:load-password --realm=bench --log-file="$work/turn.log" \
     --simple-log --no-stdout-log

@@ -2,7 +2,7 @@
 //! veth pair with checksum offload off; media-edge's TURN service in the "edge" namespace
 //! with the program attached natively to its end, an `xdp_pass` program on the other end
 //! (native XDP on veth delivers what it transmits only then); clients and peers in the
-//! "outside" namespace (client 10.99.0.2, peer 10.99.0.3, server 10.99.0.1).
+//! "outside" namespace (client 198.18.99.2, peer 198.18.99.3, server 198.18.99.1).
 //!
 //! - coturn's `turnutils_uclient` through it: every message echoed, none lost, and the
 //!   relaying done by the kernel path (its counters), not by userspace.
@@ -34,9 +34,9 @@ use edge_suite::turn_client::{RawTurnClient, Via};
 use edge_turn::{BandwidthCap, ServerConfig, Service, ServiceConfig, Snapshot, XdpConfig, XdpMode};
 use edge_xdp::FastPath;
 
-const SERVER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 1);
-const CLIENT: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 2);
-const PEER: Ipv4Addr = Ipv4Addr::new(10, 99, 0, 3);
+const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 1);
+const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 2);
+const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 3);
 const USER: &str = "xdp-user";
 const PASSWORD: &str = "xdp-pass";
 const LISTEN: u16 = 3478;
@@ -100,7 +100,7 @@ impl Link {
         server.users.push((USER.into(), PASSWORD.into()));
         server.nonce_secret = b"xdp-test-nonce-secret".to_vec();
         server.port_range = 50000..=50099;
-        server.peer_allow = vec!["10.99.0.0/24".parse().unwrap()];
+        server.peer_allow = vec!["198.18.99.0/24".parse().unwrap()];
         server.default_lifetime = lifetime;
         server.guard = Some(guard.clone());
         server.bandwidth = bandwidth;
