@@ -89,8 +89,8 @@ pub use quality::{
 pub use relay::Relay;
 pub use snapshot::{Counters, DirectionCounters, Drops, EndReason, SessionSnapshot, SessionState};
 pub use spec::{
-    BrowserRemote, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, SessionId, SessionInfo,
-    SessionSpec,
+    BrowserRemote, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, MediaPlan,
+    SessionId, SessionInfo, SessionSpec, SessionUpdate,
 };
 pub use totals::{
     EndCounts, Histogram, QualityHistograms, StateCounts, Totals, JITTER_BUCKETS, LATENCY_BUCKETS,

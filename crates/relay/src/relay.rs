@@ -14,13 +14,15 @@ use edge_udp::SocketOptions;
 use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
 use crate::quality::Formats;
-use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
+use crate::session::{
+    check_plan, BrowserSetup, Enterprise, IceRestart, Move, Params, Session, Timeouts, Update,
+};
 use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
 use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
-    credentials, BrowserRemote, EnterpriseRemote, Error, RelayConfig, SessionId, SessionInfo,
-    SessionSnapshot, SessionSpec, SessionState, Side,
+    credentials, BrowserRemote, EnterpriseRemote, Error, MediaPlan, RelayConfig, SessionId,
+    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side,
 };
 
 /// How long [`Relay::remove_session`] waits for the worker to close the sockets.
@@ -62,6 +64,10 @@ struct Record {
     shared: Arc<Shared>,
     /// Whether the enterprise leg is SDES-SRTP.
     sdes: bool,
+    /// What the control plane was told at creation, with the ICE credentials in force.
+    info: SessionInfo,
+    /// The browser's fingerprints in force, once its description is known.
+    fingerprints: Option<Vec<Fingerprint>>,
     /// What the totals have taken from it so far.
     observed: Observed,
 }
@@ -188,6 +194,7 @@ impl Relay {
             None => &inner.enterprise,
         };
         let sdes = spec.enterprise_srtp.is_some();
+        spec.media.as_ref().map(checked_plan).transpose()?;
         let browser = spec
             .browser
             .as_ref()
@@ -272,6 +279,7 @@ impl Relay {
                 timeouts: inner.timeouts(),
                 enterprise: leg,
                 formats: Formats::new(&spec.payload_formats),
+                media: spec.media.clone(),
             },
         );
         if let Some(browser) = browser {
@@ -285,15 +293,7 @@ impl Relay {
         };
         inner.workers[worker].send(Command::Add(Box::new(new)))?;
         reservation.keep();
-        table.insert(
-            id,
-            Record {
-                shared,
-                sdes,
-                observed: Observed::default(),
-            },
-        );
-        Ok(SessionInfo {
+        let info = SessionInfo {
             id,
             public_addr,
             ice_ufrag,
@@ -304,7 +304,18 @@ impl Relay {
             enterprise_rtcp,
             enterprise_crypto: crypto_line,
             connection: spec.connection,
-        })
+        };
+        table.insert(
+            id,
+            Record {
+                shared,
+                sdes,
+                info: info.clone(),
+                fingerprints: spec.browser.map(|b| b.fingerprints),
+                observed: Observed::default(),
+            },
+        );
+        Ok(info)
     }
 
     /// Gives the browser's answer to a session the relay offered (`a=setup` must then be
@@ -320,8 +331,12 @@ impl Relay {
         if !first {
             return Err(invalid(
                 Side::Public,
-                "the browser's description was already given (no ICE restart)",
+                "the browser's description was already given (an ICE restart is an \
+                 update_session)",
             ));
+        }
+        if let Some(record) = self.inner.table().get_mut(&id) {
+            record.fingerprints = Some(remote.fingerprints);
         }
         self.inner.workers[shared.worker].send(Command::SetBrowser(id, setup))
     }
@@ -336,16 +351,92 @@ impl Relay {
         id: SessionId,
         remote: EnterpriseRemote,
     ) -> Result<(), Error> {
+        let update = SessionUpdate {
+            enterprise: Some(remote),
+            ..SessionUpdate::default()
+        };
+        self.update_session(id, update).map(drop)
+    }
+
+    /// Applies `update` to session `id` (a re-offer or answer on either leg), between two
+    /// of its worker's batches; what the update does not name stays. Returns the session's
+    /// info, with new local ICE credentials after an ICE restart. Nothing is applied when
+    /// any part is refused.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSession`], [`Error::SessionEnded`], [`Error::InvalidRemote`] (an
+    /// unusable enterprise remote, rtcp-mux turned off on a leg bound with one port, an
+    /// ICE restart before the browser's description is known or with other fingerprints
+    /// (naming `a=fingerprint`), a conflicting payload map), [`Error::Random`],
+    /// [`Error::Stopped`].
+    pub fn update_session(
+        &self,
+        id: SessionId,
+        update: SessionUpdate,
+    ) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
-        let sdes = inner.table().get(&id).is_some_and(|r| r.sdes);
-        let inbound = inner.check_enterprise(&remote, sdes, shared.enterprise_rtp.ip())?;
-        inner.workers[shared.worker].send(Command::SetEnterprise {
-            id,
-            rtp: remote.rtp,
-            rtcp: remote.rtcp,
-            inbound,
-        })
+        let (sdes, fingerprints, mut info) = {
+            let table = inner.table();
+            let record = table.get(&id).ok_or(Error::UnknownSession(id))?;
+            (
+                record.sdes,
+                record.fingerprints.clone(),
+                record.info.clone(),
+            )
+        };
+        let mut out = Update::default();
+        if let Some(remote) = &update.enterprise {
+            if remote.rtcp_mux == Some(false) && shared.enterprise_ports < 2 {
+                return Err(invalid(
+                    Side::Enterprise,
+                    "rtcp-mux cannot be turned off: the leg was bound with one port (created \
+                     with rtcp-mux)",
+                ));
+            }
+            let inbound = inner.check_enterprise(remote, sdes, shared.enterprise_rtp.ip())?;
+            out.enterprise = Some(Move {
+                rtp: remote.rtp,
+                rtcp: remote.rtcp,
+                inbound,
+                mux: remote.rtcp_mux,
+            });
+        }
+        if let Some(remote) = &update.browser {
+            check_browser(remote, false)?;
+            let Some(in_force) = fingerprints else {
+                return Err(invalid(
+                    Side::Public,
+                    "no ICE restart before the browser's description is known",
+                ));
+            };
+            let same = in_force.len() == remote.fingerprints.len()
+                && remote.fingerprints.iter().all(|f| in_force.contains(f));
+            if !same {
+                return Err(invalid(
+                    Side::Public,
+                    "a=fingerprint differs from the one in force: an ICE restart keeps the \
+                     DTLS association (a new one needs a new session)",
+                ));
+            }
+            let (ufrag, pwd) = credentials::ice_credentials()?;
+            info.ice_ufrag.clone_from(&ufrag);
+            info.ice_pwd.clone_from(&pwd);
+            out.ice = Some(IceRestart {
+                local_ufrag: ufrag,
+                local_pwd: pwd,
+                remote_ufrag: remote.ice_ufrag.clone(),
+            });
+        }
+        if let Some(plan) = &update.media {
+            checked_plan(plan)?;
+        }
+        out.media = update.media;
+        inner.workers[shared.worker].send(Command::Update(id, Box::new(out)))?;
+        if let Some(record) = inner.table().get_mut(&id) {
+            record.info = info.clone();
+        }
+        Ok(info)
     }
 
     /// Ends a session; returns once its sockets are closed and its ports free. An ended
@@ -593,6 +684,11 @@ fn invalid(side: Side, reason: &str) -> Error {
         side,
         reason: reason.to_owned(),
     }
+}
+
+/// Checks a media plan's payload map.
+fn checked_plan(plan: &MediaPlan) -> Result<(), Error> {
+    check_plan(plan).map_err(|reason| invalid(Side::Enterprise, &reason))
 }
 
 /// Checks the browser's description; `answer` when it answers the relay's offer (then

@@ -166,6 +166,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             timeouts: timeouts(),
             enterprise,
             formats: crate::quality::Formats::new(&[]),
+            media: None,
         },
     );
     let browser = Browser::new(now, relay_fp);
@@ -518,11 +519,17 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
         Action::Drop
     );
     assert_eq!(h.counters().enterprise_to_browser.drops.not_ready, 1);
-    h.session.set_enterprise_remote(
+    h.session.update(
         h.now,
-        ENTERPRISE,
-        None,
-        Some(Inbound::new(&theirs, &cfg).unwrap()),
+        super::Update {
+            enterprise: Some(super::Move {
+                rtp: ENTERPRISE,
+                rtcp: None,
+                inbound: Some(Box::new(Inbound::new(&theirs, &cfg).unwrap())),
+                mux: None,
+            }),
+            ..super::Update::default()
+        },
     );
     let mut slot = pending;
     let Action::ToBrowser { len, .. } = h
