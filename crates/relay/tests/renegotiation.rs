@@ -180,6 +180,24 @@ fn a_transfer_keeps_one_continuous_authenticated_stream_at_the_browser() {
     assert_eq!(ssrc(&seen[0]), 0xA);
     assert!(browser.recv_media(QUIET).is_none(), "nothing of A's came");
 
+    // B's sender report names the stream the browser knows, at its timestamps; its report
+    // block about the browser's stream passes as it is.
+    let report = common::rtcp_report(0xB, 0x1234_5678, browser.ssrc, 0);
+    b.send_rtcp(to, &report);
+    let sr = browser.recv_media(HANG_GUARD).expect("B's report");
+    assert_eq!(sr[4..8], 0xAu32.to_be_bytes(), "SR sender SSRC");
+    let rtp_ts = u32::from_be_bytes([sr[16], sr[17], sr[18], sr[19]]);
+    let last = seen.last().unwrap();
+    assert_eq!(
+        rtp_ts.wrapping_sub(ts(last)),
+        0u32.wrapping_sub(149 * 160),
+        "the SR's RTP time is B's clock in the browser's stream (B's last packet was 149)"
+    );
+    // The RR after it names the same stream; the rest is B's report.
+    assert_eq!(sr[56..60], 0xAu32.to_be_bytes(), "RR sender SSRC");
+    assert_eq!((&sr[8..16], &sr[20..56]), (&report[8..16], &report[20..56]));
+    assert_eq!(sr[60..], report[60..]);
+
     // The browser's media reaches B now, under the relay's key.
     let up: Vec<_> = (0..60u16).map(|s| packet(0, s, browser.ssrc, 3)).collect();
     let at_b = to_enterprise(&mut browser, &mut b, &up);
@@ -413,5 +431,47 @@ fn an_ssrc_storm_is_dropped_and_counted_and_the_call_goes_on() {
         counters(&relay, info.id).enterprise_to_browser.rtp_packets,
         500
     );
+    relay.shutdown();
+}
+
+#[test]
+fn rtcp_mux_can_be_turned_on_by_a_re_offer_and_not_off_on_one_port() {
+    let (relay, _, peer, info) = call((45050, 35050), |_| RtpPeer::plain(), |_| {});
+    // Created with rtcp-mux: one port, which cannot be split afterwards.
+    let mut demux = peer.remote();
+    demux.rtcp_mux = Some(false);
+    let err = relay
+        .update_session(info.id, update(|u| u.enterprise = Some(demux)))
+        .unwrap_err();
+    assert!(err.to_string().contains("rtcp-mux"), "{err}");
+    relay.shutdown();
+
+    // Created without: two ports; a re-offer with rtcp-mux moves RTCP onto the RTP one.
+    let relay = Relay::start(
+        common::config((45060, 45069), (35060, 35069), 1),
+        common::dtls_config(),
+    )
+    .unwrap();
+    let mut browser = Browser::new();
+    let mut spec = SessionSpec::new();
+    spec.browser = Some(browser.remote());
+    let info = relay.create_session(spec).unwrap();
+    assert!(info.enterprise_rtcp.is_some());
+    let mut mux = peer.remote();
+    mux.rtcp_mux = Some(true);
+    relay
+        .update_session(info.id, update(|u| u.enterprise = Some(mux)))
+        .unwrap();
+    browser.connect(&info).unwrap();
+    let rr = common::rtcp_rr(browser.ssrc);
+    browser.send_rtcp(&rr);
+    peer.socket.set_read_timeout(Some(HANG_GUARD)).unwrap();
+    let mut buf = [0u8; 2048];
+    let (len, from) = peer.socket.recv_from(&mut buf).unwrap();
+    assert_eq!((&buf[..len], from), (&rr[..], info.enterprise_rtp));
+    // And the peer's RTCP on that port reaches the browser.
+    let theirs = common::rtcp_rr(0xE);
+    peer.socket.send_to(&theirs, info.enterprise_rtp).unwrap();
+    assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), theirs);
     relay.shutdown();
 }

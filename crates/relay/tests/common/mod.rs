@@ -597,11 +597,24 @@ impl RtpPeer {
 
     /// Sends the RTP `packet` (protected with SDES) to `to`.
     pub fn send(&mut self, to: SocketAddr, packet: &[u8]) {
+        self.send_protected(to, packet, false);
+    }
+
+    /// Sends the RTCP `packet` (protected with SDES) to `to`.
+    pub fn send_rtcp(&mut self, to: SocketAddr, packet: &[u8]) {
+        self.send_protected(to, packet, true);
+    }
+
+    fn send_protected(&mut self, to: SocketAddr, packet: &[u8], rtcp: bool) {
         let mut slot = packet.to_vec();
         if let Some(tx) = &mut self.tx {
             slot.resize(packet.len() + 64, 0);
-            let len = tx.protect_rtp(&mut slot, packet.len()).unwrap();
-            slot.truncate(len);
+            let len = if rtcp {
+                tx.protect_rtcp(&mut slot, packet.len())
+            } else {
+                tx.protect_rtp(&mut slot, packet.len())
+            };
+            slot.truncate(len.unwrap());
         }
         self.socket.send_to(&slot, to).unwrap();
     }
@@ -611,12 +624,13 @@ impl RtpPeer {
         self.socket.set_read_timeout(Some(timeout)).unwrap();
         let mut buf = vec![0u8; 2048];
         let (len, _) = self.socket.recv_from(&mut buf).ok()?;
+        let rtcp = buf.get(1).is_some_and(|b| (192..=223).contains(b));
         let len = match &mut self.rx {
-            Some(rx) => rx
-                .unprotect_rtp(&mut buf, len)
-                .expect("relay media must authenticate"),
-            None => len,
+            Some(rx) if rtcp => rx.unprotect_rtcp(&mut buf, len),
+            Some(rx) => rx.unprotect_rtp(&mut buf, len),
+            None => Ok(len),
         };
+        let len = len.expect("relay media must authenticate");
         buf.truncate(len);
         Some(buf)
     }
