@@ -475,3 +475,35 @@ fn rtcp_mux_can_be_turned_on_by_a_re_offer_and_not_off_on_one_port() {
     assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), theirs);
     relay.shutdown();
 }
+
+#[test]
+fn a_new_browser_stream_reaches_the_enterprise_as_the_same_continuous_one() {
+    let (relay, mut browser, mut peer, info) = call((45070, 35070), |_| RtpPeer::plain(), |_| {});
+    let first = browser.ssrc;
+    let sent: Vec<_> = (100..120u16).map(|s| packet(0, s, first, 12)).collect();
+    let mut heard = to_enterprise(&mut browser, &mut peer, &sent);
+    assert_eq!(heard, sent);
+    // The browser's track changes without a re-offer: a new SSRC from sequence 0. It is
+    // taken once it sent SWITCH_AFTER (3) packets with nothing from the old stream between.
+    browser.ssrc = 0x0b0b_0002;
+    for s in 0..2u16 {
+        let srtp = browser.protect(&packet(0, s, browser.ssrc, 13), false);
+        browser.send_raw(&srtp);
+    }
+    assert!(eventually(HANG_GUARD, || {
+        counters(&relay, info.id)
+            .browser_to_enterprise
+            .drops
+            .foreign_ssrc
+            == 2
+    }));
+    let sent: Vec<_> = (2..40u16).map(|s| packet(0, s, browser.ssrc, 13)).collect();
+    let after = to_enterprise(&mut browser, &mut peer, &sent);
+    for (got, sent) in after.iter().zip(&sent) {
+        assert_eq!(got[12..], sent[12..]);
+    }
+    heard.extend(after);
+    assert_continuous(&heard);
+    assert_eq!(ssrc(&heard[heard.len() - 1]), first);
+    relay.shutdown();
+}
