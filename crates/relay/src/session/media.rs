@@ -83,6 +83,8 @@ struct Stream {
     rebase: bool,
     /// Another SSRC and how many of its packets came in a row.
     candidate: (u32, u8),
+    /// The outgoing SSRC from the next rebase on.
+    renew: Option<u32>,
 }
 
 impl Stream {
@@ -163,6 +165,9 @@ impl Stream {
         };
         let next_ts = self.last_ts.wrapping_add(elapsed.max(step));
         self.in_ssrc = ssrc;
+        if let Some(out) = self.renew.take() {
+            self.out_ssrc = out;
+        }
         self.seq_offset = next_seq.wrapping_sub(seq);
         self.ts_offset = next_ts.wrapping_sub(ts);
         self.last_in_seq = seq;
@@ -240,6 +245,17 @@ impl Media {
     /// The next packet in direction `dir` starts a new stream (the sender moved).
     pub(crate) fn restart(&mut self, dir: Direction) {
         self.streams[dir as usize].rebase = true;
+    }
+
+    /// The next packet in direction `dir` starts a new stream under the outgoing SSRC
+    /// `ssrc` (the receiver changed: it has no state for the old one). Before the first
+    /// packet there is nothing to renew.
+    pub(crate) fn renew(&mut self, dir: Direction, ssrc: u32) {
+        let stream = &mut self.streams[dir as usize];
+        if stream.started {
+            stream.renew = Some(ssrc);
+            stream.rebase = true;
+        }
     }
 
     /// An RTP packet `buf[..len]` (plain) travelling in `dir`: checks the direction,

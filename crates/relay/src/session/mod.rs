@@ -93,6 +93,10 @@ pub(crate) struct Move {
     pub(crate) rtcp: Option<SocketAddr>,
     pub(crate) inbound: Option<Box<Inbound>>,
     pub(crate) mux: Option<bool>,
+    /// With SDES, when the remote's key changed: the SSRC the browser's stream goes on
+    /// under toward the enterprise, so a receiver with a fresh SRTP context (rollover
+    /// counter 0) can follow it.
+    pub(crate) renew_ssrc: Option<u32>,
 }
 
 /// New ICE credentials: ours and the browser's ufrag.
@@ -210,6 +214,9 @@ impl Session {
             self.enterprise
                 .set_remote(m.rtp, m.rtcp, m.inbound.map(|b| *b));
             self.media.restart(Direction::FromEnterprise);
+            if let Some(ssrc) = m.renew_ssrc {
+                self.media.renew(Direction::FromBrowser, ssrc);
+            }
             self.shared.status(|s| s.enterprise_remote = Some(m.rtp));
             if self.browser_in.is_none() {
                 self.setup_deadline = now + self.timeouts.setup;
