@@ -78,7 +78,9 @@
 //! forwarded like RTP, rewritten to match translated streams; its reports are read on the
 //! way for the call-quality figures, [`CallQuality`]). Rewriting changes only the payload
 //! type, sequence number, timestamp and SSRC; header extensions and CSRCs pass as they
-//! are.
+//! are. An SDES enterprise leg's own key never changes within a session: each change of the
+//! remote's key moves the browser's stream to a new SSRC under it, and the context holds
+//! 16 SSRCs, so past 15 such changes in one call its media is dropped (`srtp_other`).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
