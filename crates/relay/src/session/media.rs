@@ -571,4 +571,45 @@ mod tests {
         assert_eq!(rr[8..12], 0xfu32.to_be_bytes());
         assert_eq!(rr[16..20], 0u32.to_be_bytes());
     }
+
+    #[test]
+    fn feedback_names_the_stream_its_sender_knows() {
+        let (mut m, t0) = (media(), Instant::now());
+        let (b, e) = (Direction::FromBrowser, Direction::FromEnterprise);
+        send(&mut m, t0, e, &rtp(111, 100, 1000, 0xe)).unwrap();
+        m.restart(e);
+        send(&mut m, t0, e, &rtp(111, 0, 0, 0xf)).unwrap();
+        // A PLI from the browser about the stream it receives (0xe) reaches the enterprise
+        // naming the stream the enterprise sends now (0xf).
+        let mut pli = vec![0x81, 206, 0, 2, 0, 0, 0, 0xb, 0, 0, 0, 0xe];
+        m.rtcp(b, &mut pli, 12);
+        assert_eq!(pli[8..12], 0xfu32.to_be_bytes());
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let (mut m, t0) = (media(), Instant::now());
+        let (b, e) = (Direction::FromBrowser, Direction::FromEnterprise);
+        send(&mut m, t0, b, &rtp(111, 1, 0, 0xb)).unwrap();
+        send(&mut m, t0, e, &rtp(111, 1, 0, 0xe)).unwrap();
+        m.restart(e);
+        send(&mut m, t0, e, &rtp(111, 9, 0, 0xf)).unwrap();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 80) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
+            // Mostly RTCP-looking headers, so the walk goes deep.
+            if len >= 2 {
+                buf[0] = 0x80 | (buf[0] & 0x1f);
+                buf[1] = 200 + (buf[1] % 7);
+            }
+            // Lengths up to 7 bytes past the buffer, too.
+            let claimed = len + (x >> 60) as usize;
+            m.rtcp(if x & 1 == 0 { b } else { e }, &mut buf, claimed);
+            let _ = m.rtp(t0, e, &mut buf, claimed);
+        }
+    }
 }
