@@ -74,7 +74,8 @@
 //! needs a new session). One enterprise media stream per session and one running stream per
 //! direction: no video m-lines or BUNDLE demultiplexing by MID (a browser sending several
 //! SSRCs at once has the first as its stream, the others dropped as `foreign_ssrc`), no
-//! translation of NACK sequence numbers, no transcoding, no RTCP termination (RTCP is
+//! translation of transport-wide sequence numbers (transport-cc), no transcoding, no RTCP
+//! termination (RTCP is
 //! forwarded like RTP, rewritten to match translated streams; its reports are read on the
 //! way for the call-quality figures, [`CallQuality`]). Rewriting changes only the payload
 //! type, sequence number, timestamp and SSRC; header extensions and CSRCs pass as they

@@ -9,8 +9,9 @@
 //! rebased: its sequence numbers continue from the last one sent, its timestamps from the
 //! last one sent plus the time that passed, and its SSRC becomes the outgoing one. The
 //! receiver's SRTP context and jitter buffer see one continuous stream. RTCP is rewritten
-//! to match: a sender report's SSRC and RTP timestamp, and in report blocks about the
-//! other direction's stream its SSRC and extended highest sequence number.
+//! to match: a sender report's SSRC and RTP timestamp, in report blocks about the other
+//! direction's stream its SSRC and extended highest sequence number, in feedback (PLI, FIR,
+//! NACK) the media source's SSRC and a generic NACK's sequence numbers.
 //!
 //! A stream change is taken as such when the control plane says so (an enterprise move, a
 //! direction change), when the running SSRC's sequence number jumps far (more than
@@ -331,10 +332,18 @@ impl Media {
                     sender(own, p);
                     8
                 }
-                // RTPFB/PSFB: sender SSRC, media source SSRC.
+                // RTPFB/PSFB: sender SSRC, media source SSRC; a generic NACK's (RFC 4585
+                // section 6.2.1) packet ids are sequence numbers of that stream.
                 205 | 206 if p.len() >= 12 => {
                     sender(own, p);
-                    rename(other, &mut p[8..12]);
+                    let renamed = rename(other, &mut p[8..12]);
+                    if renamed && p[1] == 205 && count == 1 {
+                        for fci in p[12..].chunks_exact_mut(4) {
+                            let pid = u16::from_be_bytes([fci[0], fci[1]]);
+                            let pid = pid.wrapping_sub(other.seq_offset);
+                            fci[..2].copy_from_slice(&pid.to_be_bytes());
+                        }
+                    }
                     p.len()
                 }
                 // SDES and BYE: the first SSRC.
@@ -584,6 +593,11 @@ mod tests {
         let mut pli = vec![0x81, 206, 0, 2, 0, 0, 0, 0xb, 0, 0, 0, 0xe];
         m.rtcp(b, &mut pli, 12);
         assert_eq!(pli[8..12], 0xfu32.to_be_bytes());
+        // A NACK for the browser's sequence 101 (the new stream's first packet: 0) and the
+        // two after it asks the enterprise for its 0, 1 and 2.
+        let mut nack = vec![0x81, 205, 0, 3, 0, 0, 0, 0xb, 0, 0, 0, 0xe, 0, 101, 0, 3];
+        m.rtcp(b, &mut nack, 16);
+        assert_eq!(nack[8..16], [0, 0, 0, 0xf, 0, 0, 0, 3]);
     }
 
     #[test]
