@@ -259,6 +259,25 @@ impl Media {
         }
     }
 
+    /// A plain RTP (`rtcp == false`) or compound RTCP packet `buf[..len]` travelling in
+    /// `dir`, through [`Self::rtp`] or [`Self::rtcp`]: `Ok(true)` for DTMF, `Err` the drop
+    /// reason.
+    pub(crate) fn apply(
+        &mut self,
+        now: Instant,
+        dir: Direction,
+        rtcp: bool,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<bool, Counter> {
+        if rtcp {
+            self.rtcp(dir, buf, len);
+            Ok(false)
+        } else {
+            self.rtp(now, dir, buf, len)
+        }
+    }
+
     /// An RTP packet `buf[..len]` (plain) travelling in `dir`: checks the direction,
     /// rewrites its payload type, SSRC, sequence number and timestamp in place. `Ok(true)`
     /// for an RFC 4733 telephone-event packet; `Err` is the drop reason.

@@ -383,7 +383,7 @@ impl Session {
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
-        let dtmf = match self.translate(now, dir, rtcp, buf, len) {
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
             Ok(dtmf) => dtmf,
             Err(reason) => return self.drop(dir, reason),
         };
@@ -428,9 +428,9 @@ impl Session {
             return self.drop(dir, Counter::UnexpectedSource);
         }
         let rtcp = rtcp_socket || (self.enterprise.mux && is_rtcp(packet));
-        if self.browser_out.is_none() || self.ice.nominated().is_none() {
+        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
             return self.drop(dir, Counter::NotReady);
-        }
+        };
         let len = match (&mut self.enterprise.inbound, self.enterprise.sdes) {
             (Some(inbound), _) => {
                 let unprotected = if rtcp {
@@ -446,16 +446,13 @@ impl Session {
             (None, true) => return self.drop(dir, Counter::NotReady),
             (None, false) => len,
         };
-        let dtmf = match self.translate(now, dir, rtcp, buf, len) {
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
             Ok(dtmf) => dtmf,
             Err(reason) => return self.drop(dir, reason),
         };
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
-        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
-            return self.drop(dir, Counter::NotReady);
-        };
         let protected = if rtcp {
             outbound.protect_rtcp(buf, len)
         } else {
@@ -556,24 +553,6 @@ impl Session {
     /// What the session shares with the control plane.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    /// Applies the media rules to a plain packet in place: `Ok(true)` for DTMF, `Err`
-    /// the drop reason.
-    fn translate(
-        &mut self,
-        now: Instant,
-        dir: Direction,
-        rtcp: bool,
-        buf: &mut [u8],
-        len: usize,
-    ) -> Result<bool, Counter> {
-        if rtcp {
-            self.media.rtcp(dir, buf, len);
-            Ok(false)
-        } else {
-            self.media.rtp(now, dir, buf, len)
-        }
     }
 
     fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize, dtmf: bool) {
