@@ -74,6 +74,16 @@ impl IceLite {
         self.remote_ufrag = Some(ufrag.to_owned());
     }
 
+    /// An ICE restart (RFC 8445 section 9): new local credentials and the browser's new
+    /// ufrag. Checks must use them from now on; the nominated and validated addresses stay
+    /// (media keeps flowing on the pair in use until the browser nominates another), and
+    /// consent is renewed only by checks with the new credentials.
+    pub(crate) fn restart(&mut self, local_ufrag: &str, local_pwd: &str, remote_ufrag: &str) {
+        self.local_ufrag = local_ufrag.to_owned();
+        self.key = IntegrityKey::new(local_pwd.as_bytes());
+        self.remote_ufrag = Some(remote_ufrag.to_owned());
+    }
+
     /// The nominated address: where media goes.
     pub(crate) fn nominated(&self) -> Option<SocketAddr> {
         self.nominated
@@ -165,8 +175,8 @@ impl IceLite {
             msg.verify_integrity_sha256(&self.key)
         };
         verified.map_err(|_| Refusal::Integrity)?;
-        // Right password, other remote ufrag (an ICE restart, not supported): refused, but
-        // whoever sent it knows the password, so it is no failure.
+        // Right password, other remote ufrag (a restart not signalled to the relay):
+        // refused, but whoever sent it knows the password, so it is no failure.
         if self.remote_ufrag.as_deref().is_some_and(|r| r != theirs) {
             return Err(Refusal::Code(ErrorCode::UNAUTHORIZED));
         }

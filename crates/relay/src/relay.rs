@@ -14,24 +14,29 @@ use edge_udp::SocketOptions;
 use crate::admission::{Admission, RelayStats};
 use crate::ports::{PortPool, Ports};
 use crate::quality::Formats;
-use crate::session::{BrowserSetup, Enterprise, Params, Session, Timeouts};
+use crate::session::{
+    check_plan, BrowserSetup, Enterprise, IceRestart, Move, Params, Session, Timeouts, Update,
+};
 use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
 use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
-    credentials, BrowserRemote, EnterpriseRemote, Error, RelayConfig, SessionId, SessionInfo,
-    SessionSnapshot, SessionSpec, SessionState, Side,
+    credentials, BrowserRemote, EnterpriseRemote, Error, MediaPlan, RelayConfig, SessionId,
+    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side,
 };
 
-/// How long [`Relay::remove_session`] waits for the worker to close the sockets.
-const REMOVE_WAIT: Duration = Duration::from_secs(5);
+/// How long [`Relay::remove_session`] waits for the worker to close the sockets, and
+/// [`Relay::update_session`] for it to put a change in force.
+const WORKER_WAIT: Duration = Duration::from_secs(5);
 
 /// The running forwarder: its worker threads, port pools and session table.
 ///
 /// Cheap to clone (an `Arc` inside), `Send` and `Sync`: hand clones to every request
 /// handler. Its methods take a short lock on the session table and never wait for a packet;
-/// only [`remove_session`](Self::remove_session) and [`shutdown`](Self::shutdown) wait, for
-/// a worker to close sockets. When the last clone is dropped the workers stop as with
+/// only [`remove_session`](Self::remove_session), [`update_session`](Self::update_session)
+/// (and so [`set_enterprise_remote`](Self::set_enterprise_remote)) and
+/// [`shutdown`](Self::shutdown) wait, for a worker to close sockets or put a change in force
+/// between two batches (one loop turn). When the last clone is dropped the workers stop as with
 /// [`shutdown`](Self::shutdown).
 #[derive(Clone)]
 pub struct Relay {
@@ -62,6 +67,12 @@ struct Record {
     shared: Arc<Shared>,
     /// Whether the enterprise leg is SDES-SRTP.
     sdes: bool,
+    /// What the control plane was told at creation, with the ICE credentials in force.
+    info: SessionInfo,
+    /// The browser's fingerprints in force, once its description is known.
+    fingerprints: Option<Vec<Fingerprint>>,
+    /// The enterprise remote's SDES key in force.
+    enterprise_key: Option<CryptoAttribute>,
     /// What the totals have taken from it so far.
     observed: Observed,
 }
@@ -188,6 +199,7 @@ impl Relay {
             None => &inner.enterprise,
         };
         let sdes = spec.enterprise_srtp.is_some();
+        spec.media.as_ref().map(checked_plan).transpose()?;
         let browser = spec
             .browser
             .as_ref()
@@ -272,6 +284,7 @@ impl Relay {
                 timeouts: inner.timeouts(),
                 enterprise: leg,
                 formats: Formats::new(&spec.payload_formats),
+                media: spec.media.clone(),
             },
         );
         if let Some(browser) = browser {
@@ -285,15 +298,7 @@ impl Relay {
         };
         inner.workers[worker].send(Command::Add(Box::new(new)))?;
         reservation.keep();
-        table.insert(
-            id,
-            Record {
-                shared,
-                sdes,
-                observed: Observed::default(),
-            },
-        );
-        Ok(SessionInfo {
+        let info = SessionInfo {
             id,
             public_addr,
             ice_ufrag,
@@ -304,7 +309,19 @@ impl Relay {
             enterprise_rtcp,
             enterprise_crypto: crypto_line,
             connection: spec.connection,
-        })
+        };
+        table.insert(
+            id,
+            Record {
+                shared,
+                sdes,
+                info: info.clone(),
+                fingerprints: spec.browser.map(|b| b.fingerprints),
+                enterprise_key: spec.enterprise.and_then(|e| e.crypto),
+                observed: Observed::default(),
+            },
+        );
+        Ok(info)
     }
 
     /// Gives the browser's answer to a session the relay offered (`a=setup` must then be
@@ -320,8 +337,12 @@ impl Relay {
         if !first {
             return Err(invalid(
                 Side::Public,
-                "the browser's description was already given (no ICE restart)",
+                "the browser's description was already given (an ICE restart is an \
+                 update_session)",
             ));
+        }
+        if let Some(record) = self.inner.table().get_mut(&id) {
+            record.fingerprints = Some(remote.fingerprints);
         }
         self.inner.workers[shared.worker].send(Command::SetBrowser(id, setup))
     }
@@ -336,16 +357,115 @@ impl Relay {
         id: SessionId,
         remote: EnterpriseRemote,
     ) -> Result<(), Error> {
+        let update = SessionUpdate {
+            enterprise: Some(remote),
+            ..SessionUpdate::default()
+        };
+        self.update_session(id, update).map(drop)
+    }
+
+    /// Applies `update` to session `id` (a re-offer or answer on either leg), between two
+    /// of its worker's batches; what the update does not name stays. Returns once the
+    /// change is in force, with the session's info (new local ICE credentials after an ICE
+    /// restart). Nothing is applied when any part is refused.
+    ///
+    /// # Errors
+    /// [`Error::UnknownSession`], [`Error::SessionEnded`], [`Error::InvalidRemote`] (an
+    /// unusable enterprise remote, rtcp-mux turned off on a leg bound with one port, an
+    /// ICE restart before the browser's description is known or with other fingerprints
+    /// (naming `a=fingerprint`), a conflicting payload map), [`Error::Random`],
+    /// [`Error::Stopped`].
+    pub fn update_session(
+        &self,
+        id: SessionId,
+        update: SessionUpdate,
+    ) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
-        let sdes = inner.table().get(&id).is_some_and(|r| r.sdes);
-        let inbound = inner.check_enterprise(&remote, sdes, shared.enterprise_rtp.ip())?;
-        inner.workers[shared.worker].send(Command::SetEnterprise {
-            id,
-            rtp: remote.rtp,
-            rtcp: remote.rtcp,
-            inbound,
-        })
+        let (sdes, fingerprints, key, mut info) = {
+            let table = inner.table();
+            let record = table.get(&id).ok_or(Error::UnknownSession(id))?;
+            (
+                record.sdes,
+                record.fingerprints.clone(),
+                record.enterprise_key.clone(),
+                record.info.clone(),
+            )
+        };
+        let mut out = Update::default();
+        if let Some(remote) = &update.enterprise {
+            if remote.rtcp_mux == Some(false) && shared.enterprise_ports < 2 {
+                return Err(invalid(
+                    Side::Enterprise,
+                    "rtcp-mux cannot be turned off: the leg was bound with one port (created \
+                     with rtcp-mux)",
+                ));
+            }
+            let mut inbound = inner.check_enterprise(remote, sdes, shared.enterprise_rtp.ip())?;
+            // The same key again (a re-INVITE repeating its a=crypto): the SRTP context in
+            // force goes on (RFC 4568 section 7.1.4), rollover counter included. A new key
+            // is a new sender context, maybe a new receiver: the browser's stream goes on
+            // toward it under a new SSRC.
+            let same = match (&remote.crypto, &key) {
+                (Some(new), Some(old)) => same_key(new, old),
+                _ => false,
+            };
+            let renew_ssrc = if same {
+                inbound = None;
+                None
+            } else if key.is_some() {
+                Some(credentials::ssrc()?)
+            } else {
+                None
+            };
+            out.enterprise = Some(Move {
+                rtp: remote.rtp,
+                rtcp: remote.rtcp,
+                inbound,
+                mux: remote.rtcp_mux,
+                renew_ssrc,
+            });
+        }
+        if let Some(remote) = &update.browser {
+            check_browser(remote, false)?;
+            let Some(in_force) = fingerprints else {
+                return Err(invalid(
+                    Side::Public,
+                    "no ICE restart before the browser's description is known",
+                ));
+            };
+            let same = in_force.len() == remote.fingerprints.len()
+                && remote.fingerprints.iter().all(|f| in_force.contains(f));
+            if !same {
+                return Err(invalid(
+                    Side::Public,
+                    "a=fingerprint differs from the one in force: an ICE restart keeps the \
+                     DTLS association (a new one needs a new session)",
+                ));
+            }
+            let (ufrag, pwd) = credentials::ice_credentials()?;
+            info.ice_ufrag.clone_from(&ufrag);
+            info.ice_pwd.clone_from(&pwd);
+            out.ice = Some(IceRestart {
+                local_ufrag: ufrag,
+                local_pwd: pwd,
+                remote_ufrag: remote.ice_ufrag.clone(),
+            });
+        }
+        if let Some(plan) = &update.media {
+            checked_plan(plan)?;
+        }
+        out.media = update.media;
+        let (done, wait) = mpsc::sync_channel(1);
+        inner.workers[shared.worker].send(Command::Update(id, Box::new(out), done))?;
+        if let Some(record) = inner.table().get_mut(&id) {
+            record.info = info.clone();
+            if let Some(key) = update.enterprise.and_then(|e| e.crypto) {
+                record.enterprise_key = Some(key);
+            }
+        }
+        wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped)?;
+        Ok(info)
     }
 
     /// Ends a session; returns once its sockets are closed and its ports free. An ended
@@ -364,7 +484,7 @@ impl Relay {
         }
         let (done, wait) = mpsc::sync_channel(1);
         self.inner.workers[shared.worker].send(Command::Remove(id, done))?;
-        let closed = wait.recv_timeout(REMOVE_WAIT).map_err(|_| Error::Stopped);
+        let closed = wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped);
         // The worker may have forwarded a few more packets before it closed the session.
         let _table = self.inner.table();
         self.inner
@@ -593,6 +713,17 @@ fn invalid(side: Side, reason: &str) -> Error {
         side,
         reason: reason.to_owned(),
     }
+}
+
+/// Whether two `a=crypto` attributes carry the same master key and salt.
+fn same_key(a: &CryptoAttribute, b: &CryptoAttribute) -> bool {
+    let (a, b) = (&a.key, &b.key);
+    a.profile() == b.profile() && a.key() == b.key() && a.salt() == b.salt()
+}
+
+/// Checks a media plan's payload map.
+fn checked_plan(plan: &MediaPlan) -> Result<(), Error> {
+    check_plan(plan).map_err(|reason| invalid(Side::Enterprise, &reason))
 }
 
 /// Checks the browser's description; `answer` when it answers the relay's offer (then

@@ -136,6 +136,8 @@ pub struct DirectionCounters {
     pub rtcp_packets: u64,
     /// Bytes forwarded, as sent.
     pub bytes: u64,
+    /// RFC 4733 telephone-event (DTMF) packets forwarded (among `rtp_packets`).
+    pub dtmf_packets: u64,
     /// Packets dropped, by reason.
     pub drops: Drops,
 }
@@ -160,6 +162,12 @@ pub struct Drops {
     pub srtp_other: u64,
     /// The outgoing socket's buffer was full.
     pub send_failed: u64,
+    /// RTP media the SDP directions forbid (a side on hold, `sendonly`, `recvonly`,
+    /// `inactive`).
+    pub direction: u64,
+    /// RTP of an SSRC other than the running stream's while that stream runs (an SSRC
+    /// storm, or the first packets of a stream that replaces it without a re-offer).
+    pub foreign_ssrc: u64,
 }
 
 impl Drops {
@@ -172,6 +180,8 @@ impl Drops {
             + self.replayed
             + self.srtp_other
             + self.send_failed
+            + self.direction
+            + self.foreign_ssrc
     }
 }
 
@@ -188,9 +198,12 @@ pub(crate) enum Counter {
     Replayed,
     SrtpOther,
     SendFailed,
+    Direction,
+    ForeignSsrc,
+    Dtmf,
 }
 
-const PER_DIRECTION: usize = 10;
+const PER_DIRECTION: usize = 13;
 
 /// The direction a per-direction counter is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -263,6 +276,7 @@ impl Stats {
                 rtp_packets: get(Counter::RtpPackets),
                 rtcp_packets: get(Counter::RtcpPackets),
                 bytes: get(Counter::Bytes),
+                dtmf_packets: get(Counter::Dtmf),
                 drops: Drops {
                     malformed: get(Counter::Malformed),
                     unexpected_source: get(Counter::UnexpectedSource),
@@ -271,6 +285,8 @@ impl Stats {
                     replayed: get(Counter::Replayed),
                     srtp_other: get(Counter::SrtpOther),
                     send_failed: get(Counter::SendFailed),
+                    direction: get(Counter::Direction),
+                    foreign_ssrc: get(Counter::ForeignSsrc),
                 },
             }
         };

@@ -7,6 +7,7 @@ use std::str::FromStr;
 
 use edge_dtls::Fingerprint;
 use edge_srtp::{CryptoAttribute, Profile};
+use serde::Serialize;
 
 use crate::PayloadFormat;
 
@@ -38,8 +39,12 @@ pub struct SessionSpec {
     /// The payload formats the call uses (from the SDP's `a=rtpmap`), for the call-quality
     /// figures: clock rates for jitter, codecs for the MOS. Empty: the static payload types
     /// (PCMU, PCMA, G.722) only; streams of other payload types get no jitter. At most
-    /// the first 16 are kept.
+    /// the first 16 are kept. Payload types are the browser's numbering (the forwarder
+    /// also counts RFC 4733 DTMF by them: `telephone-event` here).
     pub payload_formats: Vec<PayloadFormat>,
+    /// Directions and payload-type map from the start; `None`: both sides `sendrecv`, no
+    /// payload type rewritten. [`crate::Relay::update_session`] changes it later.
+    pub media: Option<MediaPlan>,
 }
 
 impl SessionSpec {
@@ -93,6 +98,10 @@ pub struct EnterpriseRemote {
     /// The remote's SDES key (`a=crypto`) it protects its media with; required exactly when
     /// the session has [`SessionSpec::enterprise_srtp`].
     pub crypto: Option<CryptoAttribute>,
+    /// A change of rtcp-mux (RFC 5761) in a re-offer or answer; `None` keeps what is in
+    /// force. Turning it on makes the RTP socket carry RTCP too; turning it off needs the
+    /// leg to have been bound with its own RTCP socket (created without rtcp-mux).
+    pub rtcp_mux: Option<bool>,
 }
 
 impl EnterpriseRemote {
@@ -102,6 +111,106 @@ impl EnterpriseRemote {
             rtp,
             rtcp: None,
             crypto: None,
+            rtcp_mux: None,
+        }
+    }
+}
+
+/// A change to a running session ([`crate::Relay::update_session`]), applied by its worker
+/// between two batches; nothing that is not named changes.
+///
+/// Start from `SessionUpdate::default()` and set the fields that change.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct SessionUpdate {
+    /// The enterprise leg moves (transfer, re-INVITE): new remote RTP (and RTCP) address,
+    /// new SDES key (a new inbound SRTP context; the relay's own key stays), rtcp-mux on or
+    /// off. Media from the previous remote's addresses is dropped afterwards
+    /// (`unexpected_source`), and the next packet from the enterprise starts a new stream
+    /// whatever its SSRC and sequence numbers: the browser sees one continuous stream.
+    /// With SDES, the remote's `a=crypto` repeated unchanged keeps the SRTP context in force
+    /// (rollover counter included, RFC 4568 section 7.1.4); a new key makes a new inbound
+    /// context, and the browser's stream goes on toward the enterprise under a new SSRC so
+    /// that a receiver with a fresh context can follow it.
+    pub enterprise: Option<EnterpriseRemote>,
+    /// An ICE restart from the browser: its new ufrag and pwd. The fingerprints must equal
+    /// the ones in force (DTLS and SRTP are kept); different ones are
+    /// [`crate::Error::InvalidRemote`] naming `a=fingerprint`. `setup` is ignored (the DTLS
+    /// association stays). The relay answers with new local ICE credentials
+    /// ([`SessionInfo::ice_ufrag`], [`SessionInfo::ice_pwd`]).
+    pub browser: Option<BrowserRemote>,
+    /// Per-leg directions and the payload-type map; `None` keeps what is in force.
+    pub media: Option<MediaPlan>,
+}
+
+/// An SDP media direction (RFC 3264 section 5.1), from the point of view of the side whose
+/// SDP carries it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    /// `a=sendrecv` (the default).
+    #[default]
+    SendRecv,
+    /// `a=sendonly`: it sends, and receives nothing.
+    SendOnly,
+    /// `a=recvonly`: it receives, and sends nothing.
+    RecvOnly,
+    /// `a=inactive`: neither (hold).
+    Inactive,
+}
+
+impl Direction {
+    /// Whether the side may send media.
+    pub fn sends(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::SendOnly)
+    }
+
+    /// Whether the side may receive media.
+    pub fn receives(self) -> bool {
+        matches!(self, Direction::SendRecv | Direction::RecvOnly)
+    }
+
+    /// The direction of an SDP attribute name (`sendrecv`, `sendonly`, `recvonly`,
+    /// `inactive`; case-insensitive).
+    pub fn from_sdp(name: &str) -> Option<Direction> {
+        [
+            ("sendrecv", Direction::SendRecv),
+            ("sendonly", Direction::SendOnly),
+            ("recvonly", Direction::RecvOnly),
+            ("inactive", Direction::Inactive),
+        ]
+        .into_iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, d)| d)
+    }
+}
+
+/// What each side may send, from its own SDP's point of view, and how payload types map.
+///
+/// RTP media is forwarded from one side to the other only when the sender's direction
+/// lets it send and the receiver's lets it receive; what is refused is dropped and counted
+/// (`direction`). RTCP always passes (RFC 3264 section 5.1: it continues on hold).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct MediaPlan {
+    /// The browser's direction (`sendonly`: it sends, the relay sends nothing to it).
+    pub browser: Direction,
+    /// The enterprise side's direction.
+    pub enterprise: Direction,
+    /// `(browser PT, enterprise PT)` pairs for the same codec (opus, PCMU, PCMA, G.722,
+    /// telephone-event). A payload type not listed passes unchanged; the forwarder rewrites
+    /// the PT byte in place both ways. Each PT is 0 to 127 and appears in at most one pair
+    /// on its side (a conflicting map is [`crate::Error::InvalidRemote`]).
+    pub payload_map: Vec<(u8, u8)>,
+}
+
+impl MediaPlan {
+    /// Both directions and the payload-type map.
+    pub fn new(browser: Direction, enterprise: Direction, payload_map: Vec<(u8, u8)>) -> Self {
+        MediaPlan {
+            browser,
+            enterprise,
+            payload_map,
         }
     }
 }

@@ -364,6 +364,7 @@ fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
         a.rtp_packets = f(a.rtp_packets, b.rtp_packets);
         a.rtcp_packets = f(a.rtcp_packets, b.rtcp_packets);
         a.bytes = f(a.bytes, b.bytes);
+        a.dtmf_packets = f(a.dtmf_packets, b.dtmf_packets);
         let (x, y): (&mut Drops, &Drops) = (&mut a.drops, &b.drops);
         x.malformed = f(x.malformed, y.malformed);
         x.unexpected_source = f(x.unexpected_source, y.unexpected_source);
@@ -372,6 +373,8 @@ fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
         x.replayed = f(x.replayed, y.replayed);
         x.srtp_other = f(x.srtp_other, y.srtp_other);
         x.send_failed = f(x.send_failed, y.send_failed);
+        x.direction = f(x.direction, y.direction);
+        x.foreign_ssrc = f(x.foreign_ssrc, y.foreign_ssrc);
     }
     direction(
         &mut into.browser_to_enterprise,

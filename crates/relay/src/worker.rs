@@ -23,14 +23,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use edge_srtp::Inbound;
 use edge_udp::{RecvBatch, Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::admission::{self, Admission};
 use crate::ports::Bound;
-use crate::session::{Action, BrowserSetup, Session};
+use crate::session::{Action, BrowserSetup, Session, Update};
 use crate::snapshot::{Counter, Direction, Stats};
 use crate::{EndReason, Error, SessionId};
 
@@ -57,13 +56,9 @@ pub(crate) enum Command {
     Add(Box<NewSession>),
     /// The browser's remote description arrived.
     SetBrowser(SessionId, BrowserSetup),
-    /// The enterprise remote arrived or changed.
-    SetEnterprise {
-        id: SessionId,
-        rtp: std::net::SocketAddr,
-        rtcp: Option<std::net::SocketAddr>,
-        inbound: Option<Box<Inbound>>,
-    },
+    /// A change to a running session: the enterprise remote arrived or moved, an ICE
+    /// restart, a media plan. The reply comes once it is in force.
+    Update(SessionId, Box<Update>, SyncSender<()>),
     /// End a session; the reply comes once its sockets are closed.
     Remove(SessionId, SyncSender<()>),
 }
@@ -348,14 +343,11 @@ impl Worker {
             Command::SetBrowser(id, setup) => {
                 self.with(id, now, |session| session.set_browser_remote(now, setup));
             }
-            Command::SetEnterprise {
-                id,
-                rtp,
-                rtcp,
-                inbound,
-            } => self.with(id, now, |session| {
-                session.set_enterprise_remote(now, rtp, rtcp, inbound.map(|b| *b));
-            }),
+            Command::Update(id, update, done) => {
+                self.with(id, now, |session| session.update(now, *update));
+                // The control plane may have stopped waiting; nothing to do then.
+                let _ = done.send(());
+            }
             Command::Remove(id, done) => {
                 if let Some(&slot) = self.by_id.get(&id) {
                     if let Some(Some(entry)) = self.entries.get_mut(slot) {
@@ -473,10 +465,10 @@ impl Worker {
                     shared.end(now, EndReason::Shutdown);
                     self.load.fetch_sub(1, Ordering::Relaxed);
                 }
-                Command::Remove(_, done) => {
+                Command::Remove(_, done) | Command::Update(_, _, done) => {
                     let _ = done.send(());
                 }
-                Command::SetBrowser(..) | Command::SetEnterprise { .. } => {}
+                Command::SetBrowser(..) => {}
             }
         }
     }

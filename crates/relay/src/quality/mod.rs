@@ -581,7 +581,7 @@ impl Formats {
         Formats { list }
     }
 
-    fn get(&self, pt: u8) -> Option<PayloadFormat> {
+    pub(crate) fn get(&self, pt: u8) -> Option<PayloadFormat> {
         if self.list[0].is_none() {
             return PayloadFormat::static_format(pt);
         }

@@ -5,7 +5,8 @@
 //! (symmetric RTP, RFC 4961; latching as RFC 7362 describes it): the first source of valid
 //! media on a socket becomes where that socket's media goes, and from then on only that
 //! source is accepted, so a stray or hostile sender cannot take over a running call. A new
-//! remote from the control plane (a re-offer) releases the latch.
+//! remote from the control plane (a re-offer, a transfer) releases the latch; the previous
+//! remote's and latched addresses are refused from then on (the leg moved away from them).
 
 use std::net::SocketAddr;
 
@@ -23,6 +24,8 @@ pub(crate) struct Enterprise {
     remote: Option<(SocketAddr, SocketAddr)>,
     /// The latched sources (symmetric RTP) of the RTP and RTCP sockets.
     latched: [Option<SocketAddr>; 2],
+    /// Addresses the leg moved away from (the last move's remote and latched sources).
+    retired: [Option<SocketAddr>; 4],
     /// Unprotects what the enterprise sends (the remote's SDES key).
     pub(crate) inbound: Option<Inbound>,
     /// Protects what the relay sends (the relay's SDES key).
@@ -37,6 +40,7 @@ impl Enterprise {
             sdes: outbound.is_some(),
             remote: None,
             latched: [None; 2],
+            retired: [None; 4],
             inbound: None,
             outbound,
         }
@@ -44,7 +48,8 @@ impl Enterprise {
 
     /// Sets (or changes) the remote. `rtcp` defaults to the RTP port + 1 (or the RTP
     /// address with mux). Latched sources are forgotten: the new remote is where media goes
-    /// until media arrives from elsewhere.
+    /// until media arrives from elsewhere; the previous remote's and latched addresses that
+    /// the new remote does not use again are refused from now on.
     pub(crate) fn set_remote(
         &mut self,
         rtp: SocketAddr,
@@ -56,6 +61,11 @@ impl Enterprise {
         } else {
             rtcp.unwrap_or_else(|| SocketAddr::new(rtp.ip(), rtp.port().wrapping_add(1)))
         };
+        let (old_rtp, old_rtcp) = self.remote.unzip();
+        let old = [old_rtp, old_rtcp, self.latched[0], self.latched[1]];
+        if old.iter().any(Option::is_some) {
+            self.retired = old.map(|a| a.filter(|&a| a != rtp && a != rtcp));
+        }
         self.remote = Some((rtp, rtcp));
         self.latched = [None; 2];
         if inbound.is_some() {
@@ -81,6 +91,9 @@ impl Enterprise {
     /// be accepted: in strict mode only from the remote's address; otherwise from the
     /// latched source, or from anyone while nothing is latched.
     pub(crate) fn accepts(&self, from: SocketAddr, rtcp_socket: bool) -> bool {
+        if self.retired.contains(&Some(from)) {
+            return false;
+        }
         if self.strict {
             return match self.remote {
                 Some((rtp, rtcp)) => from == if rtcp_socket { rtcp } else { rtp },
@@ -138,10 +151,15 @@ mod tests {
         assert_eq!(e.destination(true), Some(a(5001)));
         assert_eq!(e.latch(a(6001), true), None);
         assert_eq!(e.destination(true), Some(a(6001)));
-        // A new remote releases the latch.
+        // A new remote releases the latch; the addresses moved away from are refused.
         e.set_remote(a(8000), None, None);
         assert!(e.accepts(a(7000), false));
+        assert!(!e.accepts(a(6000), false));
+        assert!(!e.accepts(a(5000), false));
         assert_eq!(e.destination(false), Some(a(8000)));
+        // Moving back to an address takes it off the refused list.
+        e.set_remote(a(5000), None, None);
+        assert!(e.accepts(a(5000), false));
 
         let mut s = Enterprise::new(false, true, None);
         assert!(!s.accepts(a(5000), false));

@@ -6,16 +6,19 @@
 //!   [`Session::handle_enterprise`] with each datagram from an enterprise socket (both
 //!   transform the datagram in place and return an [`Action`]), [`Session::handle_timeout`]
 //!   when [`Session::poll_timeout`] has passed, and the control plane's
-//!   [`Session::set_browser_remote`], [`Session::set_enterprise_remote`], [`Session::end`].
+//!   [`Session::set_browser_remote`], [`Session::update`] (an enterprise remote, an ICE
+//!   restart, a media plan), [`Session::end`].
 //! - Outputs: the returned [`Action`]s, then [`Session::poll_dtls`] until `None` (DTLS
 //!   flights and alerts toward the browser), then [`Session::poll_timeout`];
 //!   [`Session::ended`] says when the driver should drop the session and its sockets.
 //!
 //! It owns no socket and reads no clock. Per media packet it allocates nothing and takes no
 //! lock: counters are single-writer atomics, state changes are published only when they
-//! happen.
+//! happen. Media passes [`media::Media`] on its way (directions, payload types, stream
+//! translation).
 
 mod enterprise;
+mod media;
 #[cfg(test)]
 mod tests;
 
@@ -30,8 +33,10 @@ use edge_stun::PacketKind;
 use crate::ice::{IceLite, Outcome};
 use crate::quality::{Formats, Leg, Quality};
 use crate::snapshot::{Counter, Direction, Shared, Stats};
+use crate::spec::MediaPlan;
 use crate::{EndReason, SessionState};
 pub(crate) use enterprise::Enterprise;
+pub(crate) use media::{check_plan, Media};
 
 /// What the driver does with a datagram after the session handled it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,6 +76,36 @@ pub(crate) struct BrowserSetup {
     pub(crate) role: Role,
 }
 
+/// A change to a running session, checked by the control plane.
+#[derive(Default)]
+pub(crate) struct Update {
+    /// The enterprise leg's new remote.
+    pub(crate) enterprise: Option<Move>,
+    /// An ICE restart.
+    pub(crate) ice: Option<IceRestart>,
+    /// Directions and payload types.
+    pub(crate) media: Option<MediaPlan>,
+}
+
+/// The enterprise leg's new remote: addresses, the remote's SDES context, rtcp-mux.
+pub(crate) struct Move {
+    pub(crate) rtp: SocketAddr,
+    pub(crate) rtcp: Option<SocketAddr>,
+    pub(crate) inbound: Option<Box<Inbound>>,
+    pub(crate) mux: Option<bool>,
+    /// With SDES, when the remote's key changed: the SSRC the browser's stream goes on
+    /// under toward the enterprise, so a receiver with a fresh SRTP context (rollover
+    /// counter 0) can follow it.
+    pub(crate) renew_ssrc: Option<u32>,
+}
+
+/// New ICE credentials: ours and the browser's ufrag.
+pub(crate) struct IceRestart {
+    pub(crate) local_ufrag: String,
+    pub(crate) local_pwd: String,
+    pub(crate) remote_ufrag: String,
+}
+
 /// Progress, in order; published to the control plane as [`SessionState`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Phase {
@@ -90,6 +125,7 @@ pub(crate) struct Params {
     pub(crate) timeouts: Timeouts,
     pub(crate) enterprise: Enterprise,
     pub(crate) formats: Formats,
+    pub(crate) media: Option<MediaPlan>,
 }
 
 /// One session's state (see the module docs).
@@ -114,11 +150,17 @@ pub(crate) struct Session {
     phase: Phase,
     ended: Option<EndReason>,
     quality: Quality,
+    media: Media,
 }
 
 impl Session {
     pub(crate) fn new(now: Instant, params: Params) -> Self {
+        let mut media = Media::new(params.formats.clone());
+        if let Some(plan) = &params.media {
+            media.set_plan(plan);
+        }
         Session {
+            media,
             shared: params.shared,
             ice: IceLite::new(&params.ice_ufrag, &params.ice_pwd, None),
             dtls_config: params.dtls,
@@ -161,18 +203,34 @@ impl Session {
         }
     }
 
-    /// The enterprise remote, new or changed, with the remote's SDES context if any.
-    pub(crate) fn set_enterprise_remote(
-        &mut self,
-        now: Instant,
-        rtp: SocketAddr,
-        rtcp: Option<SocketAddr>,
-        inbound: Option<Inbound>,
-    ) {
-        self.enterprise.set_remote(rtp, rtcp, inbound);
-        self.shared.status(|s| s.enterprise_remote = Some(rtp));
-        if self.browser_in.is_none() {
-            self.setup_deadline = now + self.timeouts.setup;
+    /// A change from the control plane (checked there): the enterprise remote, new or
+    /// moved (the next enterprise packet starts a new stream toward the browser), an ICE
+    /// restart, a media plan.
+    pub(crate) fn update(&mut self, now: Instant, update: Update) {
+        if let Some(m) = update.enterprise {
+            if let Some(mux) = m.mux {
+                self.enterprise.mux = mux;
+            }
+            self.enterprise
+                .set_remote(m.rtp, m.rtcp, m.inbound.map(|b| *b));
+            self.media.restart(Direction::FromEnterprise);
+            if let Some(ssrc) = m.renew_ssrc {
+                self.media.renew(Direction::FromBrowser, ssrc);
+            }
+            self.shared.status(|s| s.enterprise_remote = Some(m.rtp));
+            if self.browser_in.is_none() {
+                self.setup_deadline = now + self.timeouts.setup;
+            }
+        }
+        if let Some(ice) = update.ice {
+            self.ice
+                .restart(&ice.local_ufrag, &ice.local_pwd, &ice.remote_ufrag);
+            if let Some(browser) = &mut self.browser {
+                browser.ice_ufrag = ice.remote_ufrag;
+            }
+        }
+        if let Some(plan) = &update.media {
+            self.media.set_plan(plan);
         }
     }
 
@@ -325,6 +383,10 @@ impl Session {
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
+            Ok(dtmf) => dtmf,
+            Err(reason) => return self.drop(dir, reason),
+        };
         let len = match &mut self.enterprise.outbound {
             Some(out) => {
                 let protected = if rtcp {
@@ -339,7 +401,7 @@ impl Session {
             }
             None => len,
         };
-        self.forwarded(now, dir, rtcp, len);
+        self.forwarded(now, dir, rtcp, len, dtmf);
         Action::ToEnterprise {
             rtcp_socket: rtcp && !self.enterprise.mux,
             dst,
@@ -384,6 +446,10 @@ impl Session {
             (None, true) => return self.drop(dir, Counter::NotReady),
             (None, false) => len,
         };
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
+            Ok(dtmf) => dtmf,
+            Err(reason) => return self.drop(dir, reason),
+        };
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
@@ -399,7 +465,7 @@ impl Session {
         if let Some(rtp) = self.enterprise.latch(from, rtcp_socket) {
             self.shared.status(|s| s.enterprise_remote = Some(rtp));
         }
-        self.forwarded(now, dir, rtcp, len);
+        self.forwarded(now, dir, rtcp, len, dtmf);
         Action::ToBrowser { dst, len }
     }
 
@@ -489,8 +555,11 @@ impl Session {
         &self.shared
     }
 
-    fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize) {
+    fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize, dtmf: bool) {
         self.shared.stats.forwarded(dir, rtcp, len);
+        if dtmf {
+            self.shared.stats.add(dir, Counter::Dtmf, 1);
+        }
         self.last_media = now;
         if self.phase != Phase::Active {
             self.advance(Phase::Active);
