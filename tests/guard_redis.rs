@@ -17,10 +17,10 @@
 //! running this file alone).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
+use edge_suite::http_get;
 use edge_suite::media::{ApiClient, TOKEN};
 use edge_suite::redis::{free_tcp_port, RedisServer};
 use edge_suite::turn::{TurnOptions, TurnServer, PASSWORD, USER};
@@ -83,7 +83,7 @@ impl Node {
         };
         node.wait_log("shared guard: connected to Redis", 1);
         let deadline = Instant::now() + HANG_GUARD;
-        while get(node.admin, "/readyz").0 != 200 {
+        while http_get(node.admin, "/readyz").0 != 200 {
             assert!(Instant::now() < deadline, "{name}: /readyz never 200");
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -145,7 +145,7 @@ impl Node {
 
     /// The value of the metric line starting with `series` (name and labels).
     fn metric(&self, series: &str) -> f64 {
-        let (status, body) = get(self.admin, "/metrics");
+        let (status, body) = http_get(self.admin, "/metrics");
         assert_eq!(status, 200);
         body.lines()
             .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
@@ -183,30 +183,6 @@ impl Node {
             std::thread::sleep(Duration::from_millis(50));
         }
     }
-}
-
-/// One HTTP GET (no token: the admin listener needs none); the status and the body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    stream.set_read_timeout(Some(HANG_GUARD)).unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = String::new();
-    let _ = stream.read_to_string(&mut response);
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 #[test]

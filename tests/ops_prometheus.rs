@@ -11,15 +11,16 @@
 //! scripts/test.sh runs the suite, builds it; alone: `cargo build -p media-edge` first).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use edge_suite::media::{run_media_peer, TOKEN, TURN_PASSWORD, TURN_USER};
-use edge_suite::require_program;
+use edge_suite::turn::media_edge_binary;
+use edge_suite::{http_get, require_program};
 use serde_json::{json, Value};
 
 /// The test's port block (below the namespace's ephemeral range, clear of the other tests).
@@ -37,52 +38,11 @@ impl Drop for Killed {
     }
 }
 
-/// The media-edge binary cargo built beside this test executable.
-fn media_edge_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join("media-edge");
-    assert!(
-        bin.is_file(),
-        "{} is missing: build it first (cargo build -p media-edge), or run the suite with \
-         cargo test --workspace as scripts/test.sh does",
-        bin.display()
-    );
-    bin
-}
-
 /// A scratch directory of this test process.
 fn scratch() -> PathBuf {
     let dir = std::env::temp_dir().join(format!("ops-prometheus-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
-}
-
-/// One HTTP/1.1 GET; the status and the body.
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let Ok(mut stream) = TcpStream::connect(addr) else {
-        return (0, String::new());
-    };
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
-    if stream.write_all(request.as_bytes()).is_err() {
-        return (0, String::new());
-    }
-    let mut response = Vec::new();
-    let _ = stream.read_to_end(&mut response);
-    let response = String::from_utf8_lossy(&response).into_owned();
-    let status = response
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
-    (status, body)
 }
 
 /// Prometheus's value of the instant query `promql`, or `None` while it has no sample.
@@ -96,7 +56,7 @@ fn query(prometheus: SocketAddr, promql: &str) -> Option<f64> {
             _ => format!("%{b:02X}"),
         })
         .collect();
-    let (status, body) = get(prometheus, &format!("/api/v1/query?query={encoded}"));
+    let (status, body) = http_get(prometheus, &format!("/api/v1/query?query={encoded}"));
     if status != 200 {
         return None;
     }
@@ -179,7 +139,7 @@ fn start_media_edge(dir: &std::path::Path, admin: SocketAddr) -> Killed {
         }
     }
     let deadline = Instant::now() + Duration::from_secs(30);
-    while get(admin, "/readyz").0 != 200 {
+    while http_get(admin, "/readyz").0 != 200 {
         assert!(Instant::now() < deadline, "/readyz never answered 200");
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -264,7 +224,7 @@ fn prometheus_sees_a_relayed_call_live() {
         !call.is_finished(),
         "the call ended before Prometheus saw its counters rise"
     );
-    let (status, exposition) = get(admin, "/metrics");
+    let (status, exposition) = http_get(admin, "/metrics");
     assert_eq!(status, 200);
     let mut promtool = Command::new(require_program("promtool"))
         .args(["check", "metrics"])

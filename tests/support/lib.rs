@@ -65,3 +65,36 @@ pub fn stable_proc_table(path: &str) -> Option<String> {
     }
     panic!("{path} never read the same twice in a row");
 }
+
+/// One plain HTTP/1.1 GET with no token (the admin listener needs none): the status (0 when
+/// the connection or the request failed) and the body. Reads until the server closes, at most
+/// 30 s (a hang guard).
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let Ok(mut stream) = std::net::TcpStream::connect(addr) else {
+        return (0, String::new());
+    };
+    if stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .is_err()
+    {
+        return (0, String::new());
+    }
+    let request = format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return (0, String::new());
+    }
+    let mut response = Vec::new();
+    let _ = stream.read_to_end(&mut response);
+    let response = String::from_utf8_lossy(&response);
+    let status = response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
