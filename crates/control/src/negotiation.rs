@@ -9,24 +9,30 @@
 //!   answer for the enterprise side.
 //!
 //! What a session waits for is kept here (the forwarder knows nothing of SDP) until the
-//! answer arrives or the session ends.
+//! answer arrives or the session ends, and so is what a running call's renegotiation needs
+//! (the `reoffer` module: browser re-offers, ICE restarts, enterprise moves): each side's
+//! description as last applied and the payload-type pairs between them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
 use edge_relay::{
-    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, PayloadFormat, Relay, SessionId,
-    SessionInfo, SessionSnapshot, SessionSpec, SessionState,
+    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, MediaPlan, PayloadFormat, Relay,
+    SessionId, SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, SdpLocation};
 use crate::sdp::browser::{self, BrowserDescription, Kind};
-use crate::sdp::codec::{negotiate, Codec};
+use crate::sdp::codec::{check_numbering, negotiate, payload_map, Codec, Pair};
 use crate::sdp::enterprise::{self, EnterpriseDescription, Layout};
 use crate::sdp::Direction;
+
+mod reoffer;
+
+pub(crate) use reoffer::ReofferRequest;
 
 /// The SDES suite and tag of media-edge's own enterprise offers.
 const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);
@@ -132,17 +138,110 @@ pub(crate) struct Negotiated {
 #[derive(Debug)]
 enum Pending {
     /// Media-edge offered to the browser for an enterprise offer.
+    /// `offered` pairs the enterprise offer's codecs with the same ones in media-edge's
+    /// browser offer.
     BrowserAnswer {
-        info: Box<SessionInfo>,
-        offered: Vec<Codec>,
+        offered: Vec<Pair>,
         enterprise: Layout,
         enterprise_direction: Direction,
     },
-    /// Media-edge offered to the enterprise side.
+    /// Media-edge offered to the enterprise side: `offered` pairs the browser's codecs with
+    /// media-edge's enterprise offer.
     EnterpriseAnswer {
-        offered: Vec<Codec>,
+        offered: Vec<Pair>,
         sdes: Option<(u32, Profile)>,
     },
+}
+
+/// A call as last negotiated, for renegotiation: both sides' descriptions as media-edge
+/// applied them and the codecs between them.
+#[derive(Debug, Clone)]
+struct Call {
+    /// The forwarder's session (its ICE credentials change with an ICE restart).
+    info: SessionInfo,
+    /// Media-edge's DTLS role toward the browser (`passive` or `active`), which a re-answer
+    /// keeps.
+    setup: &'static str,
+    /// The browser's description; `None` until it answered media-edge's offer.
+    browser: Option<BrowserSide>,
+    /// The enterprise side's.
+    enterprise: EnterpriseSide,
+    /// The formats in use: the browser's payload type and the enterprise side's for each.
+    codecs: Vec<Mapped>,
+}
+
+/// The browser's side of a [`Call`].
+#[derive(Debug, Clone)]
+struct BrowserSide {
+    remote: edge_relay::BrowserRemote,
+    direction: Direction,
+    /// Every format its last description listed (its numbering, kept within the call).
+    codecs: Vec<Codec>,
+}
+
+/// The enterprise side of a [`Call`].
+#[derive(Debug, Clone)]
+struct EnterpriseSide {
+    layout: Layout,
+    direction: Direction,
+    /// Every format its last SDP listed, or (an address, or media-edge's own offer) the
+    /// formats media-edge chose for it.
+    codecs: Vec<Codec>,
+    /// SDES-SRTP on the leg (it cannot change within the call).
+    srtp: bool,
+}
+
+/// One format in use on both legs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Mapped {
+    browser: Codec,
+    enterprise: Codec,
+}
+
+impl Mapped {
+    /// The pairs of a negotiation in which the browser's side offered (`browser_offered`)
+    /// or the enterprise's did.
+    fn from_pairs(pairs: Vec<Pair>, browser_offered: bool) -> Vec<Mapped> {
+        pairs
+            .into_iter()
+            .map(|p| {
+                let (browser, enterprise) = if browser_offered {
+                    (p.offered, p.accepted)
+                } else {
+                    (p.accepted, p.offered)
+                };
+                Mapped {
+                    browser,
+                    enterprise,
+                }
+            })
+            .collect()
+    }
+
+    fn browser(codecs: &[Mapped]) -> Vec<Codec> {
+        codecs.iter().map(|m| m.browser.clone()).collect()
+    }
+
+    fn enterprise(codecs: &[Mapped]) -> Vec<Codec> {
+        codecs.iter().map(|m| m.enterprise.clone()).collect()
+    }
+}
+
+/// What the forwarder is told about directions and payload types: each side's direction as
+/// its own SDP says, and `(browser PT, enterprise PT)` for every format in use.
+fn media_plan(browser: Direction, enterprise: Direction, codecs: &[Mapped]) -> MediaPlan {
+    let pairs: Vec<Pair> = codecs
+        .iter()
+        .map(|m| Pair {
+            offered: m.browser.clone(),
+            accepted: m.enterprise.clone(),
+        })
+        .collect();
+    MediaPlan::new(
+        browser.for_relay(),
+        enterprise.for_relay(),
+        payload_map(&pairs, true),
+    )
 }
 
 impl Pending {
@@ -158,6 +257,7 @@ impl Pending {
 pub(crate) struct Negotiations {
     relay: Relay,
     pending: Mutex<HashMap<SessionId, Pending>>,
+    calls: Mutex<HashMap<SessionId, Call>>,
 }
 
 fn request(message: impl Into<String>) -> Error {
@@ -173,16 +273,29 @@ fn audio_line(field: &'static str, index: usize) -> SdpLocation {
     }
 }
 
+/// The audio m-line's `a=rtpmap`s, for errors about payload-type numbering.
+fn rtpmap_line(field: &'static str, index: usize) -> SdpLocation {
+    SdpLocation {
+        attribute: Some("a=rtpmap"),
+        ..audio_line(field, index)
+    }
+}
+
 impl Negotiations {
     pub(crate) fn new(relay: Relay) -> Self {
         Negotiations {
             relay,
             pending: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
         }
     }
 
     fn pending<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Pending>) -> R) -> R {
         f(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn calls<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Call>) -> R) -> R {
+        f(&mut self.calls.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// `POST /v1/sessions`.
@@ -272,26 +385,56 @@ impl Negotiations {
                 }
             },
         };
+        let enterprise_sdp_codecs = acceptable.clone();
         let acceptable = acceptable.as_deref().map(|c| ("enterprise.sdp", c));
         let at = audio_line("offer", browser.audio_index);
-        let codecs = negotiate(at, &browser.codecs, acceptable)?;
+        let codecs = Mapped::from_pairs(negotiate(at, &browser.codecs, acceptable)?, true);
         let sdes_offered = spec.enterprise_srtp.map(|c| (c.tag, c.suite));
+        let srtp = spec.enterprise_srtp.is_some();
         spec.browser = Some(browser.remote.clone());
         spec.payload_formats = payload_formats(&codecs);
+        spec.media = Some(media_plan(browser.direction, enterprise_direction, &codecs));
         let info = self.relay.create_session(spec)?;
         let to_browser = browser.direction.reversed().and(enterprise_direction);
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
-        let answer = browser::write_answer(&browser, &info, &codecs, to_browser);
-        let enterprise_sdp = enterprise::write(&info, &layout, &codecs, to_enterprise);
+        let browser_codecs = Mapped::browser(&codecs);
+        let enterprise_codecs = Mapped::enterprise(&codecs);
+        let answer =
+            browser::write_answer(&browser, &info, info.setup, &browser_codecs, to_browser);
+        let enterprise_sdp = enterprise::write(&info, &layout, &enterprise_codecs, to_enterprise);
         if awaiting.is_some() {
             let pending = Pending::EnterpriseAnswer {
-                offered: codecs,
+                offered: codecs
+                    .iter()
+                    .map(|m| Pair {
+                        offered: m.browser.clone(),
+                        accepted: m.enterprise.clone(),
+                    })
+                    .collect(),
                 sdes: sdes_offered,
             };
             self.pending(|p| p.insert(info.id, pending));
         }
+        let call = Call {
+            setup: info.setup,
+            browser: Some(BrowserSide {
+                remote: browser.remote.clone(),
+                direction: browser.direction,
+                codecs: browser.codecs.clone(),
+            }),
+            enterprise: EnterpriseSide {
+                layout,
+                direction: enterprise_direction,
+                codecs: enterprise_sdp_codecs.unwrap_or(enterprise_codecs),
+                srtp,
+            },
+            codecs,
+            info,
+        };
+        let id = call.info.id;
+        self.calls(|c| c.insert(id, call));
         Ok(Negotiated {
-            id: info.id.to_string(),
+            id: id.to_string(),
             answer: Some(answer),
             offer: None,
             enterprise_sdp: Some(enterprise_sdp),
@@ -303,7 +446,9 @@ impl Negotiations {
     fn enterprise_offers(&self, offer: &str, leg: &LegOptions) -> Result<Negotiated, Error> {
         let desc = EnterpriseDescription::parse("enterprise-offer", offer, None)?;
         let at = audio_line("enterprise-offer", desc.audio_index);
-        let codecs = negotiate(at, &desc.codecs, None)?;
+        let offered = negotiate(at, &desc.codecs, None)?;
+        // Until the browser answers, the browser's numbering is the enterprise's.
+        let codecs = Mapped::from_pairs(offered.clone(), false);
         let mut spec = leg.spec();
         spec.rtcp_mux_enterprise = desc.rtcp_mux;
         spec.enterprise_srtp = desc
@@ -313,16 +458,30 @@ impl Negotiations {
             .map(|key| EnterpriseCrypto::new(key.key.profile(), key.tag));
         spec.enterprise = Some(desc.remote.clone());
         spec.payload_formats = payload_formats(&codecs);
+        spec.media = Some(media_plan(Direction::SENDRECV, desc.direction, &codecs));
         let info = self.relay.create_session(spec)?;
-        let offer = browser::write_offer(&info, &codecs, desc.direction);
+        let offer = browser::write_offer(&info, &Mapped::browser(&codecs), desc.direction);
         let id = info.id;
+        let layout = Layout::answering(&desc);
         let pending = Pending::BrowserAnswer {
-            info: Box::new(info),
-            offered: codecs,
-            enterprise: Layout::answering(&desc),
+            offered,
+            enterprise: layout.clone(),
             enterprise_direction: desc.direction,
         };
         self.pending(|p| p.insert(id, pending));
+        let call = Call {
+            info,
+            setup: "actpass",
+            browser: None,
+            enterprise: EnterpriseSide {
+                layout,
+                direction: desc.direction,
+                codecs: desc.codecs,
+                srtp: desc.remote.crypto.is_some(),
+            },
+            codecs,
+        };
+        self.calls(|c| c.insert(id, call));
         Ok(Negotiated {
             id: id.to_string(),
             answer: None,
@@ -357,19 +516,11 @@ impl Negotiations {
                 Some(answer),
                 None,
                 Pending::BrowserAnswer {
-                    info,
                     offered,
                     enterprise,
                     enterprise_direction,
                 },
-            ) => self.browser_answers(
-                id,
-                &answer,
-                info,
-                offered,
-                enterprise,
-                *enterprise_direction,
-            ),
+            ) => self.browser_answers(id, &answer, offered, enterprise, *enterprise_direction),
             (None, Some(target), Pending::EnterpriseAnswer { offered, sdes }) => {
                 self.enterprise_answers(id, target, offered, *sdes)
             }
@@ -398,21 +549,56 @@ impl Negotiations {
         &self,
         id: SessionId,
         answer: &str,
-        info: &SessionInfo,
-        offered: &[Codec],
+        offered: &[Pair],
         enterprise: &Layout,
         enterprise_direction: Direction,
     ) -> Result<Negotiated, Error> {
         let browser = BrowserDescription::parse("answer", answer, Kind::Answer)?;
         let at = audio_line("answer", browser.audio_index);
-        let codecs = negotiate(at, offered, Some(("the answer", &browser.codecs)))?;
-        self.relay.set_browser_remote(id, browser.remote)?;
+        let ours: Vec<Codec> = offered.iter().map(|p| p.offered.clone()).collect();
+        check_numbering(
+            rtpmap_line("answer", browser.audio_index),
+            &ours,
+            &browser.codecs,
+        )?;
+        let pairs = negotiate(at, &ours, Some(("the answer", &browser.codecs)))?;
+        // offered: the enterprise's numbering (media-edge offered the browser the same);
+        // accepted: the browser's.
+        let codecs = Mapped::from_pairs(pairs, false);
+        let mut update = SessionUpdate::default();
+        update.media = Some(media_plan(browser.direction, enterprise_direction, &codecs));
+        self.relay.set_browser_remote(id, browser.remote.clone())?;
+        let info = self.relay.update_session(id, update)?;
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
+        let enterprise_sdp = enterprise::write(
+            &info,
+            enterprise,
+            &Mapped::enterprise(&codecs),
+            to_enterprise,
+        );
+        // The browser took the other DTLS role than it answered.
+        let setup = if browser.remote.setup == "active" {
+            "passive"
+        } else {
+            "active"
+        };
+        self.calls(|c| {
+            if let Some(call) = c.get_mut(&id) {
+                call.info = info;
+                call.setup = setup;
+                call.browser = Some(BrowserSide {
+                    remote: browser.remote,
+                    direction: browser.direction,
+                    codecs: browser.codecs,
+                });
+                call.codecs = codecs;
+            }
+        });
         Ok(Negotiated {
             id: id.to_string(),
             answer: None,
             offer: None,
-            enterprise_sdp: Some(enterprise::write(info, enterprise, &codecs, to_enterprise)),
+            enterprise_sdp: Some(enterprise_sdp),
             awaiting: None,
         })
     }
@@ -422,11 +608,11 @@ impl Negotiations {
         &self,
         id: SessionId,
         target: EnterpriseTarget,
-        offered: &[Codec],
+        offered: &[Pair],
         sdes: Option<(u32, Profile)>,
     ) -> Result<Negotiated, Error> {
-        let remote = match target_kind(target, "enterprise")? {
-            Target::Address(remote, _) if sdes.is_none() => remote,
+        let (remote, answered) = match target_kind(target, "enterprise")? {
+            Target::Address(remote, _) if sdes.is_none() => (remote, None),
             Target::Address(..) => {
                 return Err(request(
                     "media-edge offered SDES-SRTP: the enterprise answer must be an SDP \
@@ -436,11 +622,51 @@ impl Negotiations {
             Target::Sdp(sdp) => {
                 let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, sdes)?;
                 let at = audio_line("enterprise.sdp", desc.audio_index);
-                negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
-                desc.remote
+                let ours: Vec<Codec> = offered.iter().map(|p| p.accepted.clone()).collect();
+                check_numbering(
+                    rtpmap_line("enterprise.sdp", desc.audio_index),
+                    &ours,
+                    &desc.codecs,
+                )?;
+                let pairs = negotiate(at, &ours, Some(("the answer", &desc.codecs)))?;
+                (desc.remote.clone(), Some((desc, pairs)))
             }
         };
+        let mut update = SessionUpdate::default();
+        let answered = answered.map(|(desc, pairs)| {
+            // ours (offered): the numbering media-edge offered, which is the browser's.
+            let codecs: Vec<Mapped> = pairs
+                .into_iter()
+                .map(|p| Mapped {
+                    browser: offered
+                        .iter()
+                        .find(|o| o.accepted == p.offered)
+                        .map_or_else(|| p.offered.clone(), |o| o.offered.clone()),
+                    enterprise: p.accepted,
+                })
+                .collect();
+            (desc, codecs)
+        });
+        let browser_direction = self.calls(|c| {
+            c.get(&id)
+                .and_then(|call| call.browser.as_ref().map(|b| b.direction))
+                .unwrap_or(Direction::SENDRECV)
+        });
+        if let Some((desc, codecs)) = &answered {
+            update.media = Some(media_plan(browser_direction, desc.direction, codecs));
+        }
         self.relay.set_enterprise_remote(id, remote)?;
+        let info = self.relay.update_session(id, update)?;
+        self.calls(|c| {
+            if let Some(call) = c.get_mut(&id) {
+                call.info = info;
+                if let Some((desc, codecs)) = answered {
+                    call.enterprise.direction = desc.direction;
+                    call.enterprise.codecs = desc.codecs;
+                    call.codecs = codecs;
+                }
+            }
+        });
         Ok(Negotiated {
             id: id.to_string(),
             answer: None,
@@ -457,6 +683,7 @@ impl Negotiations {
             .parse()
             .map_err(|_| Error::UnknownSession(id.to_owned()))?;
         self.pending(|p| p.remove(&parsed));
+        self.calls(|c| c.remove(&parsed));
         self.relay.remove_session(parsed).map_err(|e| match e {
             edge_relay::Error::UnknownSession(_) => Error::UnknownSession(id.to_owned()),
             e => Error::Relay(e),
@@ -515,14 +742,23 @@ impl Negotiations {
         if !ended.is_empty() {
             self.pending(|p| ended.iter().for_each(|id| drop(p.remove(id))));
         }
+        let ids: Vec<SessionId> = self.calls(|c| c.keys().copied().collect());
+        let ended: Vec<SessionId> = ids
+            .into_iter()
+            .filter(|id| self.relay.session(*id).is_none_or(|s| s.state.is_ended()))
+            .collect();
+        if !ended.is_empty() {
+            self.calls(|c| ended.iter().for_each(|id| drop(c.remove(id))));
+        }
     }
 }
 
-/// The negotiated codecs as the forwarder's call-quality figures need them.
-fn payload_formats(codecs: &[Codec]) -> Vec<PayloadFormat> {
+/// The negotiated codecs as the forwarder's call-quality figures need them (the browser's
+/// numbering).
+fn payload_formats(codecs: &[Mapped]) -> Vec<PayloadFormat> {
     codecs
         .iter()
-        .map(|c| PayloadFormat::new(c.pt, &c.name, c.clock))
+        .map(|m| PayloadFormat::new(m.browser.pt, &m.browser.name, m.browser.clock))
         .collect()
 }
 

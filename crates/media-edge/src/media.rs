@@ -47,6 +47,7 @@ impl Media {
             Some(api_config) => {
                 let mut api_config = api_config.clone();
                 api_config.metrics = api_metrics.clone();
+                api_config.turn = turn_rest(config);
                 Some(start_api(api_config, relay.clone(), guard.clone()).await?)
             }
             None => None,
@@ -113,6 +114,7 @@ impl Media {
             api_config.tokens.extend(api.generated.clone());
         }
         api_config.guard = Some(guard.clone());
+        api_config.turn = turn_rest(config);
         api.handle.reload(&api_config)?;
         dtls
     }
@@ -130,6 +132,49 @@ impl Media {
         self.relay.shutdown();
         Ok(())
     }
+}
+
+/// What `POST /v1/turn-credentials` signs with: the first of `[turn.auth] shared-secrets`
+/// (put the new secret first when rotating) and `api.turn-uris`, or else a URI per TURN
+/// listener (an unspecified listen address is announced as the forwarder's public address).
+/// `None` without a shared secret.
+fn turn_rest(config: &Config) -> Option<edge_control::TurnRest> {
+    let secret = config.turn.auth.shared_secrets.first()?;
+    let api = config.api.as_ref()?;
+    let uris = if api.turn_uris.is_empty() {
+        let public = config
+            .relay
+            .as_ref()
+            .map(|r| r.public.advertised_address.unwrap_or(r.public.address));
+        let host = |addr: std::net::SocketAddr| {
+            let ip = match (addr.ip().is_unspecified(), public) {
+                (true, Some(public)) => public,
+                _ => addr.ip(),
+            };
+            std::net::SocketAddr::new(ip, addr.port())
+        };
+        let turn = &config.turn;
+        turn.listen_udp
+            .iter()
+            .map(|a| format!("turn:{}?transport=udp", host(*a)))
+            .chain(
+                turn.listen_tcp
+                    .iter()
+                    .map(|a| format!("turn:{}?transport=tcp", host(*a))),
+            )
+            .chain(
+                turn.listen_tls
+                    .iter()
+                    .map(|t| format!("turns:{}?transport=tcp", host(t.address))),
+            )
+            .collect()
+    } else {
+        api.turn_uris.clone()
+    };
+    Some(edge_control::TurnRest::new(
+        secret.as_bytes().to_vec(),
+        uris,
+    ))
 }
 
 /// The forwarder's DTLS configuration: the `[dtls]` certificate, or a generated one.
