@@ -172,74 +172,99 @@ READ_DOM = """JSON.stringify((() => {
 })())"""
 
 
+class Chromium:
+    """Headless Chromium with a fresh profile and the DevTools protocol on its first page;
+    `async with Chromium(path) as tools:` kills it and removes the profile afterwards."""
+
+    def __init__(self, path):
+        self.path = path
+
+    async def __aenter__(self):
+        self.profile = tempfile.mkdtemp(prefix="media-edge-chromium-")
+        self.process = subprocess.Popen(
+            [self.path, "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+             "--no-first-run", "--disable-background-networking", "--disable-component-update",
+             "--disable-sync", "--autoplay-policy=no-user-gesture-required",
+             "--allow-loopback-in-peer-connection", "--window-size=900,1000",
+             "--remote-debugging-port=0", f"--user-data-dir={self.profile}", "about:blank"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            port_file = os.path.join(self.profile, "DevToolsActivePort")
+            deadline = time.monotonic() + 30
+            while not os.path.exists(port_file) or not open(port_file).read().count("\n"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("Chromium wrote no DevToolsActivePort within 30 s")
+                await asyncio.sleep(0.1)
+            port = open(port_file).read().split("\n")[0]
+            opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+            listing = opener.open(f"http://127.0.0.1:{port}/json/list", timeout=30).read()
+            page = next(t for t in json.loads(listing) if t["type"] == "page")
+            return await DevTools.connect(page["webSocketDebuggerUrl"])
+        except BaseException:
+            self._stop()
+            raise
+
+    async def __aexit__(self, *_):
+        self._stop()
+
+    def _stop(self):
+        self.process.kill()
+        self.process.wait()
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
 async def main():
     plan = json.loads(sys.argv[1])
     echo = Echo(False)
     await echo.start()
-    profile = tempfile.mkdtemp(prefix="media-edge-demo-")
-    chromium = subprocess.Popen(
-        [plan["chromium"], "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-         "--no-first-run", "--disable-background-networking", "--disable-component-update",
-         "--disable-sync", "--autoplay-policy=no-user-gesture-required",
-         "--allow-loopback-in-peer-connection", "--window-size=900,1000",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", "about:blank"],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
     report = {"readings": []}
     try:
-        port_file = os.path.join(profile, "DevToolsActivePort")
-        deadline = time.monotonic() + 30
-        while not os.path.exists(port_file) or not open(port_file).read().count("\n"):
-            if time.monotonic() > deadline:
-                raise RuntimeError("Chromium wrote no DevToolsActivePort within 30 s")
-            await asyncio.sleep(0.1)
-        port = open(port_file).read().split("\n")[0]
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        targets = json.loads(opener.open(f"http://127.0.0.1:{port}/json/list", timeout=30).read())
-        page = next(t for t in targets if t["type"] == "page")
-        tools = await DevTools.connect(page["webSocketDebuggerUrl"])
-        fragment = urllib.parse.urlencode({
-            "token": plan["token"], "rtp": "%s:%d" % echo.rtp_addr, "mode": plan["mode"],
-            "autostart": "1",
-        })
-        await tools.call("Page.navigate", url=f"{plan['api']}/demo#{fragment}")
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.5)
-            reading = json.loads(await tools.evaluate(READ_DOM) or "null")
-            report["readings"].append(reading)
-            if reading and (reading["state"] == "error" or reading["samples"] >= plan["samples"]):
-                break
-        shot = await tools.call("Page.captureScreenshot", format="png")
-        png = base64.b64decode(shot["data"])
-        with open(plan["screenshot"], "wb") as f:
-            f.write(png)
-        image = png_pixels(png)
-        left, top, right, bottom = report["readings"][-1]["chart"]
-        # The first of the chart's four panels: RTP packets of both legs.
-        panel = (left, top, right, top + (bottom - top) // 4)
-        report["screenshot"] = {
-            "width": image[0], "height": image[1],
-            "blue_in_packets_panel": count_colour(image, BLUE, panel),
-            "orange_in_packets_panel": count_colour(image, ORANGE, panel),
-            "blue_outside_chart": count_colour(image, BLUE, (0, 0, image[0], top)),
-        }
-        await tools.evaluate("document.getElementById('hangup').click(), 1")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            await asyncio.sleep(0.2)
-            state = await tools.evaluate("document.getElementById('status').dataset.state")
-            if state == "ended":
-                break
-        report["after_hangup"] = state
+        async with Chromium(plan["chromium"]) as tools:
+            await drive(plan, echo, tools, report)
     finally:
-        chromium.kill()
-        chromium.wait()
-        shutil.rmtree(profile, ignore_errors=True)
         echo.close()
     report["echo"] = echo.report()
     report["echo"]["frames"] = len(report["echo"]["frames"])
     print(json.dumps(report))
+
+
+async def drive(plan, echo, tools, report):
+    """The call through the page, the readings, the screenshot and the hang-up."""
+    fragment = urllib.parse.urlencode({
+        "token": plan["token"], "rtp": "%s:%d" % echo.rtp_addr, "mode": plan["mode"],
+        "autostart": "1",
+    })
+    await tools.call("Page.navigate", url=f"{plan['api']}/demo#{fragment}")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+        reading = json.loads(await tools.evaluate(READ_DOM) or "null")
+        report["readings"].append(reading)
+        if reading and (reading["state"] == "error" or reading["samples"] >= plan["samples"]):
+            break
+    shot = await tools.call("Page.captureScreenshot", format="png")
+    png = base64.b64decode(shot["data"])
+    with open(plan["screenshot"], "wb") as f:
+        f.write(png)
+    image = png_pixels(png)
+    left, top, right, bottom = report["readings"][-1]["chart"]
+    # The first of the chart's four panels: RTP packets of both legs.
+    panel = (left, top, right, top + (bottom - top) // 4)
+    report["screenshot"] = {
+        "width": image[0], "height": image[1],
+        "blue_in_packets_panel": count_colour(image, BLUE, panel),
+        "orange_in_packets_panel": count_colour(image, ORANGE, panel),
+        "blue_outside_chart": count_colour(image, BLUE, (0, 0, image[0], top)),
+    }
+    await tools.evaluate("document.getElementById('hangup').click(), 1")
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        state = await tools.evaluate("document.getElementById('status').dataset.state")
+        if state == "ended":
+            break
+    report["after_hangup"] = state
 
 
 if __name__ == "__main__":

@@ -223,6 +223,9 @@ class Echo:
         # timestamps at a random base (a new stream, as after a transfer).
         self.ssrc = ECHO_SSRC
         self.renumber = False
+        # RFC 4733 events received under dtmf_pt: [event, end bit] per packet.
+        self.dtmf_pt = None
+        self.events = []
         self.out_seq = 0
         self.ts_base = struct.unpack("!I", os.urandom(4))[0]
 
@@ -296,6 +299,8 @@ class Echo:
         packet = RtpPacket.parse(data)
         if packet.payload_type not in self.payload_types:
             self.payload_types.append(packet.payload_type)
+        if packet.payload_type == self.dtmf_pt and len(packet.payload) >= 4:
+            self.events.append([packet.payload[0], packet.payload[1] >> 7])
         pcmu = packet.payload_type == self.pcmu_pt
         self.frames.append(frame_number(packet.payload) if pcmu else -1)
         if self.drop_every:
@@ -375,6 +380,7 @@ class Echo:
             "reports_sent": self.reports_sent,
             "address": "%s:%d" % self.rtp_addr,
             "payload_types": self.payload_types,
+            "events": self.events,
         }
 
 
