@@ -338,6 +338,17 @@ mod tests {
             let err = config(json).unwrap_err();
             assert!(err.starts_with(key), "{json}: {err}");
         }
+        for uri in ["http://x", "turn:a b", "stun:192.0.2.1"] {
+            let json = format!(r#"{{"tokens": ["0123456789abcdef"], "turn-uris": ["{uri}"]}}"#);
+            let err = config(&json).unwrap_err();
+            assert!(err.starts_with("api.turn-uris: entry 0"), "{err}");
+        }
+        let c = config(
+            r#"{"tokens": ["0123456789abcdef"], "demo": true,
+                "turn-uris": ["turn:192.0.2.1:3478?transport=udp", "turns:edge.example.com:5349"]}"#,
+        )
+        .unwrap();
+        assert!(c.demo && c.turn_uris.len() == 2 && c.turn.is_none());
         let err = config(r#"{"tokens": ["0123456789abcdef"], "token": "x"}"#).unwrap_err();
         assert!(err.contains("unknown field `token`"), "{err}");
         // The old name is gone, not silently ignored.

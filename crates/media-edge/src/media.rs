@@ -275,3 +275,48 @@ pub fn summary(config: &Config) -> Option<String> {
         public.address, public.port_range, enterprise.transport_address, relay.workers,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::transport::Pins;
+
+    /// A configuration with `auth` in `[turn.auth]` and `api` in `[api]`.
+    fn config(auth: &str, api: &str) -> Config {
+        let text = format!(
+            "[turn]\nlisten-udp = [\"0.0.0.0:3478\", \"127.0.0.1:3479\"]\n\
+             listen-tcp = [\"127.0.0.1:3478\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
+             [turn.auth]\n{auth}\n\
+             [relay.public]\naddress = \"127.0.0.1\"\nadvertised-address = \"203.0.113.10\"\n\
+             port-range = \"40000-40009\"\n[relay.enterprise]\ntransport-address = \
+             \"127.0.0.1\"\nport-range = \"40010-40019\"\n[api]\n{api}"
+        );
+        Config::parse(&text, "test.toml", &Pins::default()).unwrap()
+    }
+
+    /// The first shared secret signs; the URIs come from the TURN listeners (an unspecified
+    /// address announced as the forwarder's public one) unless `api.turn-uris` names them.
+    #[test]
+    fn turn_credentials_sign_with_the_first_secret() {
+        let secrets =
+            "shared-secrets = [\"first-secret-0123456789\", \"second-secret-0123456789\"]";
+        let rest = turn_rest(&config(secrets, "")).unwrap();
+        assert_eq!(rest.secret, b"first-secret-0123456789");
+        assert_eq!(
+            rest.uris,
+            [
+                "turn:203.0.113.10:3478?transport=udp",
+                "turn:127.0.0.1:3479?transport=udp",
+                "turn:127.0.0.1:3478?transport=tcp"
+            ]
+        );
+        let named = config(secrets, "turn-uris = [\"turns:edge.example.com:5349\"]\n");
+        assert_eq!(
+            turn_rest(&named).unwrap().uris,
+            ["turns:edge.example.com:5349"]
+        );
+        let users_only = "users = [{ name = \"agent\", password = \"agent-password\" }]";
+        assert!(turn_rest(&config(users_only, "")).is_none());
+    }
+}
