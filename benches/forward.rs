@@ -8,7 +8,15 @@
 //!   per packet);
 //! - `relay_srtp_to_rtp`: edge-relay, browser (DTLS-SRTP; our DTLS peers negotiate
 //!   SRTP_AEAD_AES_128_GCM, as browsers do) to a plain RTP enterprise leg;
-//! - `relay_rtp_to_srtp`: edge-relay, enterprise RTP to the browser, protected.
+//! - `relay_rtp_to_srtp`: edge-relay, enterprise RTP to the browser, protected;
+//! - `relay_*_rewriting`: the same two with every packet rewritten (issue 15): a payload-type
+//!   map both ways (PCMU and PCMA swapped between the sides), and the stream translation
+//!   every packet passes (its SSRC, sequence number and timestamp are written back on
+//!   every packet, offsets zero or not, so the path is the same as after a transfer).
+//!   Every relay session passes that path, so the plain `relay_*` figures include it too:
+//!   the rewriting's cost (the issue allows 5%) is these figures against `relay_*` from a
+//!   build before it (commit d8ea276), both on a quiet machine. Criterion groups only: the
+//!   paced run reads latency from the RTP timestamp, which translation rewrites.
 //!
 //! Each at 1, 100 and 1,000 sessions, 172-byte RTP packets (12-byte header, 160 bytes of
 //! G.711 payload) spread round-robin over the sessions by one generator thread that keeps at
@@ -41,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use common::Browser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use edge_relay::{EnterpriseRemote, Relay, SessionSpec};
+use edge_relay::{Direction, EnterpriseRemote, MediaPlan, Relay, SessionSpec};
 use edge_srtp::{MasterKey, Outbound, Profile};
 use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket, MAX_BATCH};
 use mio::unix::SourceFd;
@@ -410,7 +418,10 @@ struct RelayRig {
     enterprise_ports: Vec<SocketAddr>,
 }
 
-fn relay_rig(sessions: usize) -> RelayRig {
+/// The relay variants measured: plain forwarding, and forwarding with rewriting.
+const VARIANTS: [(&str, bool); 2] = [("", false), ("_rewriting", true)];
+
+fn relay_rig(sessions: usize, rewrite: bool) -> RelayRig {
     let mut config = common::config((45000, 46999), (35000, 36999), 1);
     config.max_sessions = sessions;
     config.media_timeout = Duration::from_secs(600);
@@ -441,6 +452,13 @@ fn relay_rig(sessions: usize) -> RelayRig {
         spec.browser = Some(b.remote());
         spec.enterprise = Some(EnterpriseRemote::new(enterprise.local_addr().unwrap()));
         spec.rtcp_mux_enterprise = true;
+        if rewrite {
+            spec.media = Some(MediaPlan::new(
+                Direction::SendRecv,
+                Direction::SendRecv,
+                vec![(0, 8), (8, 0)],
+            ));
+        }
         let info = relay.create_session(spec).unwrap();
         b.connect(&info).unwrap();
         publics.push(info.public_addr);
@@ -576,7 +594,9 @@ fn paced_report(_c: &mut Criterion) {
         report("ceiling", sessions, plain.paced(rate, run));
         report("webrtc_srtp", sessions, srtp.paced(rate, run));
         drop((ceiling, webrtc));
-        let mut relay = relay_rig(sessions);
+        // Plain forwarding only: a translated stream's timestamps no longer carry the send
+        // time the sink reads latency from.
+        let mut relay = relay_rig(sessions, false);
         let (mut s2r, mut r2s) = rigs_for(sessions, &mut relay);
         report("relay_srtp_to_rtp", sessions, s2r.paced(rate, run));
         report("relay_rtp_to_srtp", sessions, r2s.paced(rate, run));
@@ -594,30 +614,37 @@ fn throughput(c: &mut Criterion) {
         let (mut plain, ceiling, mut srtp, webrtc) = reference_rigs(sessions);
         group.bench_function("ceiling", |b| b.iter_custom(|n| plain.flood(n as usize)));
         group.bench_function("webrtc_srtp", |b| b.iter_custom(|n| srtp.flood(n as usize)));
-        let lost = plain.lost + srtp.lost;
+        let mut lost = plain.lost + srtp.lost;
         drop((ceiling, webrtc));
-        let mut relay = relay_rig(sessions);
-        let (mut s2r, mut r2s) = rigs_for(sessions, &mut relay);
-        group.bench_function("relay_srtp_to_rtp", |b| {
-            b.iter_custom(|n| s2r.flood(n as usize))
-        });
-        group.bench_function("relay_rtp_to_srtp", |b| {
-            b.iter_custom(|n| r2s.flood(n as usize))
-        });
+        for (suffix, rewrite) in VARIANTS {
+            let mut relay = relay_rig(sessions, rewrite);
+            let (mut s2r, mut r2s) = rigs_for(sessions, &mut relay);
+            group.bench_function(format!("relay_srtp_to_rtp{suffix}"), |b| {
+                b.iter_custom(|n| s2r.flood(n as usize))
+            });
+            group.bench_function(format!("relay_rtp_to_srtp{suffix}"), |b| {
+                b.iter_custom(|n| r2s.flood(n as usize))
+            });
+            lost += s2r.lost + r2s.lost;
+            let c = relay.relay.sessions();
+            let drops: u64 = c
+                .iter()
+                .map(|s| {
+                    let d = s.counters.browser_to_enterprise.drops;
+                    let e = s.counters.enterprise_to_browser.drops;
+                    d.auth_failed
+                        + d.replayed
+                        + d.send_failed
+                        + e.send_failed
+                        + e.not_ready
+                        + e.foreign_ssrc
+                })
+                .sum();
+            println!("{sessions} sessions{suffix}: relay drop counters {drops}");
+            relay.relay.shutdown();
+        }
         group.finish();
-        let lost = lost + s2r.lost + r2s.lost;
         println!("{sessions} sessions: {lost} packets lost in the flood runs");
-        let c = relay.relay.sessions();
-        let drops: u64 = c
-            .iter()
-            .map(|s| {
-                let d = s.counters.browser_to_enterprise.drops;
-                let e = s.counters.enterprise_to_browser.drops;
-                d.auth_failed + d.replayed + d.send_failed + e.send_failed + e.not_ready
-            })
-            .sum();
-        println!("{sessions} sessions: relay drop counters {drops}");
-        relay.relay.shutdown();
     }
 }
 

@@ -464,6 +464,14 @@ fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<Vec<PortRange>, FmtErro
             ([("direction", "enterprise_to_browser")], e2b.bytes),
         ],
     )?;
+    out.counters(
+        "relay_dtmf_packets",
+        "RFC 4733 telephone-event (DTMF) packets forwarded, by direction.",
+        &[
+            ([("direction", "browser_to_enterprise")], b2e.dtmf_packets),
+            ([("direction", "enterprise_to_browser")], e2b.dtmf_packets),
+        ],
+    )?;
     for (name, help, d) in [
         (
             "relay_browser_leg_drops",
@@ -487,6 +495,8 @@ fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<Vec<PortRange>, FmtErro
                 ([("reason", "srtp_replayed")], d.replayed),
                 ([("reason", "srtp_other")], d.srtp_other),
                 ([("reason", "send_failed")], d.send_failed),
+                ([("reason", "direction")], d.direction),
+                ([("reason", "foreign_ssrc")], d.foreign_ssrc),
             ],
         )?;
     }

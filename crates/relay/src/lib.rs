@@ -14,6 +14,10 @@
 //!   `a=crypto`).
 //! - When the other side answers later: [`Relay::set_browser_remote`] with a
 //!   [`BrowserRemote`] or [`Relay::set_enterprise_remote`] with an [`EnterpriseRemote`].
+//! - When the call changes (hold and resume, a transfer, a re-INVITE, an ICE restart):
+//!   [`Relay::update_session`] with a [`SessionUpdate`]: an enterprise move, the browser's
+//!   new ICE credentials, a [`MediaPlan`] (each side's [`Direction`] and a payload-type
+//!   map; also accepted at creation in [`SessionSpec::media`]).
 //! - [`Relay::session`] / [`Relay::sessions`] read [`SessionSnapshot`]s (state and
 //!   [`Counters`]); [`Relay::remove_session`] ends a session and returns once its ports are
 //!   free. Sessions that time out end and free their ports on their own, then stay visible
@@ -53,13 +57,28 @@
 //! Nothing allocates and nothing locks per packet; counters are single-writer atomics the
 //! control plane reads.
 //!
+//! # Calls that change
+//! Between unprotect and protect each direction applies the media plan in place: RTP the
+//! SDP directions forbid is dropped (`direction`), payload types are rewritten from one
+//! side's numbering to the other's, and the stream is translated: the first SSRC a
+//! direction carries is the one its receiver keeps seeing, and a new stream (after a move
+//! or a resume, a far sequence jump under one SSRC, or another SSRC steadily replacing the
+//! running one) is rebased so sequence numbers and timestamps continue; RTCP sender reports
+//! and report blocks are rewritten to match. Other SSRCs are dropped (`foreign_ssrc`) with
+//! no state kept per SSRC. RFC 4733 DTMF is counted (`dtmf_packets`).
+//!
 //! # What it does not do
 //! No SDP (the control plane parses and writes it), no full ICE agent (ICE-lite only: the
 //! browser is the controlling agent, the relay answers checks on its single host candidate),
-//! no TURN client, no trickle, no ICE restart, one enterprise media stream per session (a
-//! BUNDLEd browser transport carrying several SSRCs forwards them all to that one stream),
-//! no transcoding, no RTP header rewriting, no RTCP termination (RTCP is forwarded like RTP;
-//! its reports are read on the way for the call-quality figures, [`CallQuality`]).
+//! no TURN client, no trickle; an ICE restart keeps the DTLS association (a new fingerprint
+//! needs a new session). One enterprise media stream per session and one running stream per
+//! direction: no video m-lines or BUNDLE demultiplexing by MID (a browser sending several
+//! SSRCs at once has the first as its stream, the others dropped as `foreign_ssrc`), no
+//! translation of NACK sequence numbers, no transcoding, no RTCP termination (RTCP is
+//! forwarded like RTP, rewritten to match translated streams; its reports are read on the
+//! way for the call-quality figures, [`CallQuality`]). Rewriting changes only the payload
+//! type, sequence number, timestamp and SSRC; header extensions and CSRCs pass as they
+//! are.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

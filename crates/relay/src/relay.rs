@@ -25,15 +25,18 @@ use crate::{
     SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side,
 };
 
-/// How long [`Relay::remove_session`] waits for the worker to close the sockets.
-const REMOVE_WAIT: Duration = Duration::from_secs(5);
+/// How long [`Relay::remove_session`] waits for the worker to close the sockets, and
+/// [`Relay::update_session`] for it to put a change in force.
+const WORKER_WAIT: Duration = Duration::from_secs(5);
 
 /// The running forwarder: its worker threads, port pools and session table.
 ///
 /// Cheap to clone (an `Arc` inside), `Send` and `Sync`: hand clones to every request
 /// handler. Its methods take a short lock on the session table and never wait for a packet;
-/// only [`remove_session`](Self::remove_session) and [`shutdown`](Self::shutdown) wait, for
-/// a worker to close sockets. When the last clone is dropped the workers stop as with
+/// only [`remove_session`](Self::remove_session), [`update_session`](Self::update_session)
+/// (and so [`set_enterprise_remote`](Self::set_enterprise_remote)) and
+/// [`shutdown`](Self::shutdown) wait, for a worker to close sockets or put a change in force
+/// between two batches (one loop turn). When the last clone is dropped the workers stop as with
 /// [`shutdown`](Self::shutdown).
 #[derive(Clone)]
 pub struct Relay {
@@ -359,9 +362,9 @@ impl Relay {
     }
 
     /// Applies `update` to session `id` (a re-offer or answer on either leg), between two
-    /// of its worker's batches; what the update does not name stays. Returns the session's
-    /// info, with new local ICE credentials after an ICE restart. Nothing is applied when
-    /// any part is refused.
+    /// of its worker's batches; what the update does not name stays. Returns once the
+    /// change is in force, with the session's info (new local ICE credentials after an ICE
+    /// restart). Nothing is applied when any part is refused.
     ///
     /// # Errors
     /// [`Error::UnknownSession`], [`Error::SessionEnded`], [`Error::InvalidRemote`] (an
@@ -432,10 +435,12 @@ impl Relay {
             checked_plan(plan)?;
         }
         out.media = update.media;
-        inner.workers[shared.worker].send(Command::Update(id, Box::new(out)))?;
+        let (done, wait) = mpsc::sync_channel(1);
+        inner.workers[shared.worker].send(Command::Update(id, Box::new(out), done))?;
         if let Some(record) = inner.table().get_mut(&id) {
             record.info = info.clone();
         }
+        wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped)?;
         Ok(info)
     }
 
@@ -455,7 +460,7 @@ impl Relay {
         }
         let (done, wait) = mpsc::sync_channel(1);
         self.inner.workers[shared.worker].send(Command::Remove(id, done))?;
-        let closed = wait.recv_timeout(REMOVE_WAIT).map_err(|_| Error::Stopped);
+        let closed = wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped);
         // The worker may have forwarded a few more packets before it closed the session.
         let _table = self.inner.table();
         self.inner

@@ -57,8 +57,8 @@ pub(crate) enum Command {
     /// The browser's remote description arrived.
     SetBrowser(SessionId, BrowserSetup),
     /// A change to a running session: the enterprise remote arrived or moved, an ICE
-    /// restart, a media plan.
-    Update(SessionId, Box<Update>),
+    /// restart, a media plan. The reply comes once it is in force.
+    Update(SessionId, Box<Update>, SyncSender<()>),
     /// End a session; the reply comes once its sockets are closed.
     Remove(SessionId, SyncSender<()>),
 }
@@ -343,8 +343,10 @@ impl Worker {
             Command::SetBrowser(id, setup) => {
                 self.with(id, now, |session| session.set_browser_remote(now, setup));
             }
-            Command::Update(id, update) => {
+            Command::Update(id, update, done) => {
                 self.with(id, now, |session| session.update(now, *update));
+                // The control plane may have stopped waiting; nothing to do then.
+                let _ = done.send(());
             }
             Command::Remove(id, done) => {
                 if let Some(&slot) = self.by_id.get(&id) {
@@ -463,10 +465,10 @@ impl Worker {
                     shared.end(now, EndReason::Shutdown);
                     self.load.fetch_sub(1, Ordering::Relaxed);
                 }
-                Command::Remove(_, done) => {
+                Command::Remove(_, done) | Command::Update(_, _, done) => {
                     let _ = done.send(());
                 }
-                Command::SetBrowser(..) | Command::Update(..) => {}
+                Command::SetBrowser(..) => {}
             }
         }
     }

@@ -1,7 +1,9 @@
 //! Zero heap allocations per forwarded packet in steady state, both directions, plain RTP
 //! and SDES-SRTP enterprise legs, through the real worker threads over loopback; ICE consent
 //! checks in between (through the guard's ban and rate checks) allocate nothing either, nor
-//! do compound RTCP reports (SR and RR, read for the call-quality figures both ways).
+//! do compound RTCP reports (SR and RR, read for the call-quality figures both ways), nor
+//! the rewriting path (payload types mapped both ways, a stream rebased after a move, its
+//! reports rewritten to match).
 //!
 //! This file is its own test binary with a counting global allocator. Every thread counts
 //! except the test thread itself, whose test browser builds packets in `Vec`s: what is
@@ -14,7 +16,9 @@ mod common;
 use common::{payload, rtcp_report, rtp, BareEcho, Browser, HANG_GUARD};
 use edge_alloc_count::Scope;
 use edge_guard::{Guard, GuardConfig};
-use edge_relay::{EnterpriseCrypto, EnterpriseRemote, Relay, SessionSpec};
+use edge_relay::{
+    Direction, EnterpriseCrypto, EnterpriseRemote, MediaPlan, Relay, SessionSpec, SessionUpdate,
+};
 use edge_srtp::{CryptoAttribute, Profile};
 use edge_stun::Class;
 
@@ -37,6 +41,26 @@ fn exchange(browser: &mut Browser, first: u16, n: u16) {
         let report = rtcp_report(browser.ssrc, u32::from(end), browser.ssrc, u32::from(start));
         browser.send_rtcp(&report);
         assert_eq!(browser.recv_media(HANG_GUARD).unwrap(), report);
+    }
+}
+
+/// As [`exchange`] for a session whose media is rewritten: the browser sends payload type 0,
+/// the enterprise sees 8, the echo's 8 comes back as 0; after a move the echoed stream is
+/// rebased, so only the payload and the payload type are checked.
+fn exchange_rewritten(browser: &mut Browser, first: u16, n: u16) {
+    for start in (first..first + n).step_by(32) {
+        let end = (start + 32).min(first + n);
+        for seq in start..end {
+            browser.send_rtp(seq, &payload(5, seq));
+        }
+        for seq in start..end {
+            let got = browser.recv_media(HANG_GUARD).unwrap();
+            assert_eq!(got[1], 0);
+            assert_eq!(got[12..], payload(5, seq));
+        }
+        let report = rtcp_report(browser.ssrc, u32::from(end), browser.ssrc, u32::from(start));
+        browser.send_rtcp(&report);
+        browser.recv_media(HANG_GUARD).unwrap();
     }
 }
 
@@ -75,13 +99,34 @@ fn forwarding_allocates_nothing_per_packet() {
     remote.crypto = Some(ours);
     relay.set_enterprise_remote(sdes_info.id, remote).unwrap();
 
+    // A rewriting leg: PCMU on the browser side is PCMA's number on the enterprise side.
+    let mut rewritten = Browser::new();
+    rewritten.ssrc = 0x5eed_0003;
+    let mut spec = SessionSpec::new();
+    spec.browser = Some(rewritten.remote());
+    spec.enterprise = Some(EnterpriseRemote::new(echo.addr));
+    spec.rtcp_mux_enterprise = true;
+    spec.media = Some(MediaPlan::new(
+        Direction::SendRecv,
+        Direction::SendRecv,
+        vec![(0, 8)],
+    ));
+    let rewritten_info = relay.create_session(spec).unwrap();
+    let moved = || {
+        let mut u = SessionUpdate::default();
+        u.enterprise = Some(EnterpriseRemote::new(echo.addr));
+        u
+    };
+
     // Every thread counts except this one, whose test browsers build packets in `Vec`s.
     let ((), setup) = edge_alloc_count::count(Scope::OtherThreads, || {
         plain.connect(&plain_info).unwrap();
         sdes.connect(&sdes_info).unwrap();
+        rewritten.connect(&rewritten_info).unwrap();
         // Warm up: first packets publish state changes and latch the echo.
         exchange(&mut plain, 0, 64);
         exchange(&mut sdes, 0, 64);
+        exchange_rewritten(&mut rewritten, 0, 64);
     });
     // The counter does see the workers: their DTLS handshakes allocated.
     assert!(
@@ -92,9 +137,15 @@ fn forwarding_allocates_nothing_per_packet() {
         for round in 0..3u16 {
             exchange(&mut plain, 64 + round * 1000, 1000);
             exchange(&mut sdes, 64 + round * 1000, 1000);
+            // The echo "moves" (to where it is): its stream toward the browser is rebased,
+            // with translated sequence numbers, timestamps and reports from then on.
+            relay.update_session(rewritten_info.id, moved()).unwrap();
+            exchange_rewritten(&mut rewritten, 64 + round * 1000, 1000);
             // Consent checks, between windows so that no echo is in flight.
             assert_eq!(plain.check(&plain_info.ice_pwd, false).0, Class::Success);
             assert_eq!(sdes.check(&sdes_info.ice_pwd, false).0, Class::Success);
+            let pwd = &rewritten_info.ice_pwd;
+            assert_eq!(rewritten.check(pwd, false).0, Class::Success);
         }
     });
 
@@ -116,9 +167,12 @@ fn forwarding_allocates_nothing_per_packet() {
             "{q:?}"
         );
     }
+    let c = relay.session(rewritten_info.id).unwrap().counters;
+    assert_eq!(c.enterprise_to_browser.rtp_packets, 3064);
     assert_eq!(
         during, 0,
-        "{during} allocations while forwarding 12,000 packets, 384 RTCP reports and answering 6 checks"
+        "{during} allocations while forwarding 18,000 packets, 576 RTCP reports, answering 9 \
+         checks and applying 3 moves"
     );
     relay.shutdown();
 }

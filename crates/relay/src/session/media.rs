@@ -184,14 +184,29 @@ pub(crate) struct Media {
     /// The payload-type rewrite per direction (browser to enterprise numbering, and back).
     pt: [[u8; 128]; 2],
     streams: [Stream; 2],
-    formats: Formats,
+    /// Per payload type of the browser's numbering: its clock rate (0: unknown), with
+    /// [`DTMF`] set for telephone-event; one lookup per packet.
+    formats: [u32; 128],
 }
+
+/// The flag of a telephone-event payload type in [`Media::formats`].
+const DTMF: u32 = 1 << 31;
 
 impl Media {
     /// Both sides `sendrecv`, no payload type rewritten; `formats` (the browser's
     /// numbering) give clock rates and say which payload type is telephone-event.
     pub(crate) fn new(formats: Formats) -> Self {
         let identity: [u8; 128] = std::array::from_fn(|i| i as u8);
+        let formats = std::array::from_fn(|pt| {
+            formats.get(pt as u8).map_or(0, |f| {
+                let dtmf = if f.codec == crate::Codec::TelephoneEvent {
+                    DTMF
+                } else {
+                    0
+                };
+                f.clock_rate.min(DTMF - 1) | dtmf
+            })
+        });
         Media {
             allowed: [true; 2],
             pt: [identity; 2],
@@ -250,19 +265,20 @@ impl Media {
             Direction::FromBrowser => pt_in,
             Direction::FromEnterprise => pt_out,
         };
-        let format = self.formats.get(browser_pt);
+        let format = self.formats[usize::from(browser_pt)];
+        let clock = Some(format & !DTMF).filter(|&hz| hz > 0);
         let seq = u16::from_be_bytes([h[2], h[3]]);
         let ts = u32::from_be_bytes([h[4], h[5], h[6], h[7]]);
         let ssrc = u32::from_be_bytes([h[8], h[9], h[10], h[11]]);
         let stream = &mut self.streams[dir as usize];
         let (ssrc, seq, ts) = stream
-            .translate(now, ssrc, seq, ts, format.map(|f| f.clock_rate))
+            .translate(now, ssrc, seq, ts, clock)
             .ok_or(Counter::ForeignSsrc)?;
         h[1] = (h[1] & 0x80) | pt_out;
         h[2..4].copy_from_slice(&seq.to_be_bytes());
         h[4..8].copy_from_slice(&ts.to_be_bytes());
         h[8..12].copy_from_slice(&ssrc.to_be_bytes());
-        Ok(format.is_some_and(|f| f.codec == crate::Codec::TelephoneEvent))
+        Ok(format & DTMF != 0)
     }
 
     /// A compound RTCP packet `buf[..len]` (plain) travelling in `dir`: rewrites what names

@@ -62,6 +62,10 @@ impl Browser {
     }
 
     fn binding_request(&mut self, pwd: &str, nominate: bool) -> Vec<u8> {
+        self.binding_request_as("relayufr:brws", pwd, nominate)
+    }
+
+    fn binding_request_as(&mut self, username: &str, pwd: &str, nominate: bool) -> Vec<u8> {
         self.tid += 1;
         let mut buf = vec![0u8; 2048];
         let mut enc = MessageEncoder::new(
@@ -71,7 +75,7 @@ impl Browser {
             TransactionId([self.tid; 12]),
         )
         .unwrap();
-        enc.attribute(&Attribute::Username("relayufr:brws"))
+        enc.attribute(&Attribute::Username(username))
             .unwrap()
             .attribute(&Attribute::IceControlling(1))
             .unwrap();
@@ -643,4 +647,67 @@ fn garbage_truncation_and_oversize_never_panic_or_forward() {
             .handle_browser(h.now, BROWSER, &mut s, len, &mut h.scratch),
         Action::ToEnterprise { .. }
     ));
+}
+
+/// The class of the relay's answer to `req` sent at `at`.
+fn check_at(h: &mut Harness, at: Instant, req: &[u8]) -> Class {
+    h.now = at;
+    match h.browser_sends(BROWSER, req) {
+        Action::Reply { len, .. } | Action::AuthFailure { len, .. } => {
+            Message::parse(&h.scratch[..len]).unwrap().class()
+        }
+        other => panic!("check not answered: {other:?}"),
+    }
+}
+
+#[test]
+fn an_ice_restart_moves_checks_and_consent_to_the_new_credentials() {
+    const NEW_PWD: &str = "relay-new-pwd-0123456789";
+    let mut h = harness_with(plain_enterprise(), None);
+    h.connect();
+    h.session.update(
+        h.now,
+        Update {
+            ice: Some(IceRestart {
+                local_ufrag: "newufrag".into(),
+                local_pwd: NEW_PWD.into(),
+                remote_ufrag: "brw2".into(),
+            }),
+            ..Update::default()
+        },
+    );
+    let mut t = h.now;
+    // Media goes on under the same SRTP keys; checks with the new credentials keep
+    // consent fresh well past consent-timeout, the old ones are refused.
+    for seq in 0..60u16 {
+        t += Duration::from_secs(1);
+        let (mut slot, len) = h.browser.srtp(seq);
+        let action = h
+            .session
+            .handle_browser(t, BROWSER, &mut slot, len, &mut h.scratch);
+        assert!(matches!(action, Action::ToEnterprise { .. }), "{action:?}");
+        if seq % 10 == 0 {
+            let new = h
+                .browser
+                .binding_request_as("newufrag:brw2", NEW_PWD, false);
+            assert_eq!(check_at(&mut h, t, &new), Class::Success);
+            let old = h.browser.binding_request(PWD, false);
+            assert_eq!(check_at(&mut h, t, &old), Class::Error);
+        }
+        h.session.handle_timeout(t);
+        assert_eq!(h.session.ended(), None, "at {seq} s");
+    }
+    // Only the old credentials from now on: consent expires.
+    for seq in 60..100u16 {
+        t += Duration::from_secs(1);
+        let (mut slot, len) = h.browser.srtp(seq);
+        h.session
+            .handle_browser(t, BROWSER, &mut slot, len, &mut h.scratch);
+        let old = h.browser.binding_request(PWD, false);
+        if h.session.ended().is_none() {
+            assert_eq!(check_at(&mut h, t, &old), Class::Error);
+        }
+        h.session.handle_timeout(t);
+    }
+    assert_eq!(h.session.ended(), Some(&EndReason::ConsentExpired));
 }

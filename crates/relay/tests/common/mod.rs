@@ -546,6 +546,96 @@ impl Drop for Echo {
     }
 }
 
+/// An enterprise endpoint a test drives itself (no thread): one socket on 127.0.0.1,
+/// plain RTP or SDES-SRTP (its own key for what it sends, the relay's for what it
+/// receives).
+pub struct RtpPeer {
+    pub socket: UdpSocket,
+    tx: Option<Outbound>,
+    rx: Option<Inbound>,
+    key: Option<edge_srtp::CryptoAttribute>,
+}
+
+impl RtpPeer {
+    /// A plain-RTP peer.
+    pub fn plain() -> RtpPeer {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        RtpPeer {
+            socket,
+            tx: None,
+            rx: None,
+            key: None,
+        }
+    }
+
+    /// An SDES-SRTP peer whose own key is made from `seed`; `relay_crypto` is the relay's
+    /// `a=crypto` line ([`SessionInfo::enterprise_crypto`]).
+    pub fn sdes(relay_crypto: &str, seed: u8) -> RtpPeer {
+        let cfg = edge_srtp::Config::default();
+        let relay = edge_srtp::CryptoAttribute::parse(relay_crypto).unwrap();
+        let ours = MasterKey::new(Profile::Aes128CmHmacSha1_80, &[seed; 16], &[!seed; 14]);
+        let ours = ours.unwrap();
+        let mut peer = RtpPeer::plain();
+        peer.tx = Some(Outbound::new(&ours, &cfg).unwrap());
+        peer.rx = Some(Inbound::new(&relay.key, &cfg).unwrap());
+        peer.key = Some(edge_srtp::CryptoAttribute::new(1, ours));
+        peer
+    }
+
+    /// The peer's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.socket.local_addr().unwrap()
+    }
+
+    /// The remote for the relay: this socket for RTP (and RTCP with rtcp-mux), and the
+    /// peer's key with SDES.
+    pub fn remote(&self) -> edge_relay::EnterpriseRemote {
+        let mut r = edge_relay::EnterpriseRemote::new(self.addr());
+        r.crypto = self.key.clone();
+        r
+    }
+
+    /// Sends the RTP `packet` (protected with SDES) to `to`.
+    pub fn send(&mut self, to: SocketAddr, packet: &[u8]) {
+        self.send_protected(to, packet, false);
+    }
+
+    /// Sends the RTCP `packet` (protected with SDES) to `to`.
+    pub fn send_rtcp(&mut self, to: SocketAddr, packet: &[u8]) {
+        self.send_protected(to, packet, true);
+    }
+
+    fn send_protected(&mut self, to: SocketAddr, packet: &[u8], rtcp: bool) {
+        let mut slot = packet.to_vec();
+        if let Some(tx) = &mut self.tx {
+            slot.resize(packet.len() + 64, 0);
+            let len = if rtcp {
+                tx.protect_rtcp(&mut slot, packet.len())
+            } else {
+                tx.protect_rtp(&mut slot, packet.len())
+            };
+            slot.truncate(len.unwrap());
+        }
+        self.socket.send_to(&slot, to).unwrap();
+    }
+
+    /// The next datagram within `timeout`, unprotected with SDES (which must authenticate).
+    pub fn recv(&mut self, timeout: Duration) -> Option<Vec<u8>> {
+        self.socket.set_read_timeout(Some(timeout)).unwrap();
+        let mut buf = vec![0u8; 2048];
+        let (len, _) = self.socket.recv_from(&mut buf).ok()?;
+        let rtcp = buf.get(1).is_some_and(|b| (192..=223).contains(b));
+        let len = match &mut self.rx {
+            Some(rx) if rtcp => rx.unprotect_rtcp(&mut buf, len),
+            Some(rx) => rx.unprotect_rtp(&mut buf, len),
+            None => Ok(len),
+        };
+        let len = len.expect("relay media must authenticate");
+        buf.truncate(len);
+        Some(buf)
+    }
+}
+
 /// A bare echo that allocates nothing per packet (for the allocation test and the
 /// benchmark): it sends each datagram back to its source and counts it.
 pub struct BareEcho {
