@@ -1,6 +1,7 @@
 //! Headless Chromium through media-edge against an enterprise echo that numbers opus 96
 //! and telephone-event 98: Chromium's own numbering on its side, the echo's on the other,
-//! DTMF from RTCDTMFSender arriving as RFC 4733 events and counted; then an ICE restart
+//! DTMF from RTCDTMFSender arriving as RFC 4733 events and counted; a re-offer with another
+//! fingerprint refused while the call goes on; then an ICE restart
 //! (`pc.restartIce()`) answered in the same session with new credentials, media flowing
 //! after it (`tests/python/chromium_call.py`). ICE is relay-only through media-edge's TURN
 //! server, as in tests/media_chromium.rs.
@@ -87,6 +88,20 @@ fn chromium_dtmf_with_mapped_payload_types_and_an_ice_restart() {
         counters["browser_to_enterprise"]["dtmf_packets"].as_u64() >= Some(3),
         "{counters}"
     );
+
+    // A re-offer with another certificate's fingerprint: a clear 400 naming a=fingerprint,
+    // and the call goes on (~50 packets a second each way through the second after it).
+    let bad = &page["bad_fingerprint"];
+    assert_eq!(bad["status"], 400, "{bad}");
+    assert_eq!(bad["body"]["error"], "invalid-sdp", "{bad}");
+    assert_eq!(bad["body"]["attribute"], "a=fingerprint", "{bad}");
+    let (before_bad, before) = (&page["before_bad"], &page["before"]);
+    for key in ["received", "sent"] {
+        assert!(
+            packets(before, key) >= packets(before_bad, key) + 30,
+            "{key}: {before_bad} then {before}"
+        );
+    }
 
     // The ICE restart: new credentials both ways, the same session, media after it.
     assert_eq!(page["restart"], 200, "{page}");

@@ -1,7 +1,8 @@
 """Headless Chromium calls through media-edge, driven over the DevTools protocol from a page
 of the API's own origin (/demo, for same-origin fetches), with media_peer.py's RTP echo as
 the enterprise side speaking opus/96 and telephone-event/98 (Chromium numbers them 111 and
-126 or so): DTMF through RTCDTMFSender, then an ICE restart (pc.restartIce()) answered by
+126 or so): DTMF through RTCDTMFSender, a re-offer with another fingerprint (refused, the
+call going on), then an ICE restart (pc.restartIce()) answered by
 POST /v1/sessions/{id}/offer, and media before and after it.
 
 Usage: chromium_call.py '<plan JSON>'
@@ -62,6 +63,13 @@ SCRIPT = r"""(async () => {
     await sleep(1000);
     sender.dtmf.insertDTMF('159', 100, 70);
     await until(() => sender.dtmf.toneBuffer === '', 10000);
+    await sleep(1000);
+    // Bad input mid-call: a re-offer with another certificate's fingerprint.
+    out.before_bad = await stats(pc);
+    const fake = 'a=fingerprint:sha-256 ' + Array(32).fill('AB').join(':');
+    const tampered = pc.localDescription.sdp.replace(/a=fingerprint:sha-256 [0-9A-F:]+/g, fake);
+    const bad = await api('POST', '/v1/sessions/' + id + '/offer', {offer: tampered});
+    out.bad_fingerprint = {status: bad.status, body: bad.body};
     await sleep(1000);
     out.before = await stats(pc);
     pc.restartIce();

@@ -361,7 +361,7 @@ impl Negotiations {
                         ));
                     }
                     spec.enterprise = Some(remote);
-                    spec.rtcp_mux_enterprise = rtcp_mux;
+                    spec.rtcp_mux_enterprise = rtcp_mux.unwrap_or(false);
                     (None, Layout::single(false), Direction::SENDRECV, None)
                 }
                 Target::Sdp(sdp) => {
@@ -764,8 +764,8 @@ fn payload_formats(codecs: &[Mapped]) -> Vec<PayloadFormat> {
 
 /// The enterprise side as the request gave it.
 enum Target {
-    /// An address (and whether RTCP is muxed).
-    Address(EnterpriseRemote, bool),
+    /// An address (and whether RTCP is muxed, when the request says).
+    Address(EnterpriseRemote, Option<bool>),
     /// An SDP.
     Sdp(String),
 }
@@ -778,8 +778,7 @@ fn target_kind(target: EnterpriseTarget, field: &str) -> Result<Target, Error> {
             rtcp_mux,
             sdp: None,
         } => {
-            let rtcp_mux = rtcp_mux.unwrap_or(false);
-            if rtcp_mux && rtcp.is_some() {
+            if rtcp_mux == Some(true) && rtcp.is_some() {
                 return Err(request(format!(
                     "{field}.rtcp and {field}.rtcp-mux exclude each other"
                 )));

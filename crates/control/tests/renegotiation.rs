@@ -155,6 +155,22 @@ async fn hold_resume_and_ice_restart_are_answered_in_the_same_session() {
     let again = parse_sdp(body["answer"].as_str().unwrap());
     assert_eq!(attr(&again, 0, "ice-ufrag"), Some(new_ufrag));
 
+    // A re-offer adding video: the video m-line is answered with port 0 (the forwarder
+    // carries audio), the audio line as before.
+    let with_video = format!(
+        "{restart}m=video 46100 UDP/TLS/RTP/SAVPF 97\r\nc=IN IP4 127.0.0.1\r\na=mid:1\r\n\
+         a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:97 VP8/90000\r\n"
+    )
+    .replace("a=group:BUNDLE 0", "a=group:BUNDLE 0 1");
+    let (status, body) = reoffer(&api, &id, &with_video).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let answer = parse_sdp(body["answer"].as_str().unwrap());
+    assert_eq!(answer.media_descriptions.len(), 2);
+    assert_eq!(answer.media_descriptions[1].media_name.media, "video");
+    assert_eq!(answer.media_descriptions[1].media_name.port.value, 0);
+    assert_eq!(attr(&answer, 1, "mid"), Some("1"));
+    assert_eq!(attr(&answer, 0, "ice-ufrag"), Some(new_ufrag));
+
     // Still one session.
     let (status, list) = api.call("GET", "/v1/sessions", None).await;
     assert_eq!(status, StatusCode::OK);

@@ -141,7 +141,8 @@ impl Negotiations {
                             .into(),
                     ));
                 }
-                remote.rtcp_mux = Some(rtcp_mux);
+                // Left out, rtcp-mux stays as it is on the leg.
+                remote.rtcp_mux = rtcp_mux;
                 update.enterprise = Some(remote);
                 let info = self.relay.update_session(id, update)?;
                 self.store(id, |call| call.info = info);
