@@ -401,3 +401,43 @@ async fn renegotiation_waits_for_the_first_answer() {
         ["0", "8"]
     );
 }
+
+/// When media-edge offered (`a=setup:actpass`), the browser's answer chose the DTLS roles;
+/// a later re-offer's answer keeps them.
+#[tokio::test]
+async fn a_reoffer_keeps_the_dtls_role_the_browser_answer_chose() {
+    let api = api(18, 4);
+    for (browser_role, ours) in [("active", "passive"), ("passive", "active")] {
+        let (status, body) = api
+            .call(
+                "POST",
+                "/v1/sessions",
+                Some(json!({"enterprise-offer": PBX_OFFER})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let id = body["id"].as_str().unwrap().to_owned();
+        let answer = AIORTC_OFFER.replace("a=setup:actpass", &format!("a=setup:{browser_role}"));
+        let (status, body) = api
+            .call(
+                "POST",
+                &format!("/v1/sessions/{id}/answer"),
+                Some(json!({"answer": answer})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (status, body) = reoffer(&api, &id, AIORTC_OFFER).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let answer = parse_sdp(body["answer"].as_str().unwrap());
+        assert_eq!(
+            attr(&answer, 0, "setup"),
+            Some(ours),
+            "browser {browser_role}"
+        );
+        assert_eq!(attr(&answer, 0, "mid"), Some("0"));
+        assert_eq!(
+            formats(body["enterprise-sdp"].as_str().unwrap()),
+            ["0", "8"]
+        );
+    }
+}
