@@ -3,7 +3,8 @@
 //! DTMF from RTCDTMFSender arriving as RFC 4733 events and counted; a re-offer with another
 //! fingerprint refused while the call goes on; then an ICE restart
 //! (`pc.restartIce()`) answered in the same session with new credentials, media flowing
-//! after it (`tests/python/chromium_call.py`). ICE is relay-only through media-edge's TURN
+//! after it; hold and resume, and a transfer to another echo (`tests/python/chromium_call.py`).
+//! ICE is relay-only through media-edge's TURN
 //! server, as in tests/media_chromium.rs.
 
 use edge_suite::media::{
@@ -31,16 +32,18 @@ fn packets(stats: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {stats}"))
 }
 
-#[test]
-fn chromium_dtmf_with_mapped_payload_types_and_an_ice_restart() {
-    let turn = Turn::start(44);
-    let edge = MediaEdge::start_with(44, |api| api.demo = true);
+/// Runs `scenario` of chromium_call.py against a fresh media-edge and TURN server in test
+/// slot `slot`; the report, and media-edge for the checks after.
+fn run_chromium(slot: u16, scenario: &str) -> (Value, MediaEdge) {
+    let turn = Turn::start(slot);
+    let edge = MediaEdge::start_with(slot, |api| api.demo = true);
     let report = run_python(
         "chromium_call.py",
         &json!({
             "api": format!("http://{}", edge.api),
             "token": TOKEN,
             "chromium": edge_suite::require_program("chromium"),
+            "scenario": scenario,
             "turn": {
                 "urls": format!("turn:{}?transport=udp", turn.listener),
                 "username": TURN_USER,
@@ -48,8 +51,14 @@ fn chromium_dtmf_with_mapped_payload_types_and_an_ice_restart() {
             },
         }),
     );
+    eprintln!("chromium: {}\necho: {}", report["page"], report["echo"]);
+    (report, edge)
+}
+
+#[test]
+fn chromium_dtmf_with_mapped_payload_types_and_an_ice_restart() {
+    let (report, edge) = run_chromium(44, "dtmf_restart");
     let page = &report["page"];
-    eprintln!("chromium: {page}\necho: {}", report["echo"]);
     assert!(page.get("error").is_none(), "{page}");
     assert_eq!(page["create"], 201, "{page}");
     assert_eq!(page["connected"], true, "{page}");
@@ -136,6 +145,67 @@ fn chromium_dtmf_with_mapped_payload_types_and_an_ice_restart() {
         packets(later, "sent") >= packets(after, "sent") + 50,
         "after: {after}, later: {later}"
     );
+    assert_eq!(page["session"]["state"], "active", "{page}");
+    assert_eq!(page["delete"], 204, "{page}");
+    assert_ranges_free(&edge);
+}
+
+/// Hold and resume from Chromium, then a transfer of the enterprise leg to another echo
+/// with its own SSRC and sequence numbers from 0.
+#[test]
+fn chromium_hold_resume_and_transfer() {
+    let (report, edge) = run_chromium(45, "hold_transfer");
+    let page = &report["page"];
+    assert!(page.get("error").is_none(), "{page}");
+    assert_eq!(page["connected"], true, "{page}");
+    assert_eq!(page["hold"], 200, "{page}");
+    assert_eq!(page["resume"], 200, "{page}");
+    assert_eq!(page["move"], 200, "{page}");
+    let (held_a, held_b) = (&page["held_a"], &page["held_b"]);
+    // Held: media-edge sent Chromium nothing for 1.5 s (Chromium's receiver is inactive and
+    // reports no inbound-rtp then) and dropped what the echo sent as direction drops, while
+    // Chromium kept sending (sendonly).
+    let (before, after) = (&page["held_a_counters"], &page["held_b_counters"]);
+    let to_browser = |c: &Value| packets(&c["enterprise_to_browser"], "rtp_packets");
+    let dropped = |c: &Value| packets(&c["enterprise_to_browser"]["drops"], "direction");
+    assert_eq!(
+        to_browser(before),
+        to_browser(after),
+        "{before} then {after}"
+    );
+    assert!(
+        dropped(after) >= dropped(before) + 50,
+        "{before} then {after}"
+    );
+    assert!(
+        packets(held_b, "sent") >= packets(held_a, "sent") + 50,
+        "{held_a} then {held_b}"
+    );
+    // Resumed: media again, ~75 packets in 1.5 s.
+    let resumed = &page["resumed"];
+    assert!(
+        to_browser(&page["session"]["counters"]) >= to_browser(after) + 50,
+        "{after} then {}",
+        page["session"]["counters"]
+    );
+    assert!(packets(resumed, "received") >= 50, "{resumed}");
+    // Moved: the second echo gets Chromium's stream, and Chromium keeps receiving one
+    // continuous stream: ~100 packets in 2 s, at most 5 (100 ms) lost across the move.
+    let moved = &page["moved"];
+    assert!(
+        report["second_echo"]["frames"].as_u64() >= Some(50),
+        "{}",
+        report["second_echo"]
+    );
+    assert!(
+        packets(moved, "received") >= packets(resumed, "received") + 70,
+        "{resumed} then {moved}"
+    );
+    assert!(
+        packets(moved, "lost") <= packets(resumed, "lost") + 5,
+        "{resumed} then {moved}"
+    );
+    assert_eq!(moved["codec"], "audio/opus", "{moved}");
     assert_eq!(page["session"]["state"], "active", "{page}");
     assert_eq!(page["delete"], 204, "{page}");
     assert_ranges_free(&edge);

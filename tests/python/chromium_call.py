@@ -1,13 +1,16 @@
 """Headless Chromium calls through media-edge, driven over the DevTools protocol from a page
 of the API's own origin (/demo, for same-origin fetches), with media_peer.py's RTP echo as
 the enterprise side speaking opus/96 and telephone-event/98 (Chromium numbers them 111 and
-126 or so): DTMF through RTCDTMFSender, a re-offer with another fingerprint (refused, the
-call going on), then an ICE restart (pc.restartIce()) answered by
-POST /v1/sessions/{id}/offer, and media before and after it.
+126 or so). "dtmf_restart": DTMF through RTCDTMFSender, a re-offer with another
+fingerprint (refused, the call going on), then an ICE restart (pc.restartIce()) answered
+by POST /v1/sessions/{id}/offer, and media before and after it. "hold_transfer": hold
+(a=sendonly) and resume by re-offers, then the enterprise leg moves to a second echo (its
+own port and SSRC, sequence numbers from 0).
 
 Usage: chromium_call.py '<plan JSON>'
 
 The plan: {"api": "http://127.0.0.1:PORT", "token": "...", "chromium": "/usr/bin/chromium",
+           "scenario": "dtmf_restart" | "hold_transfer",
            "turn": {"urls": "turn:...", "username": "...", "credential": "..."}}
 
 ICE is relay-only through that TURN server (the test network has loopback only).
@@ -23,7 +26,7 @@ import sys
 from demo_page import Chromium
 from media_peer import Echo
 
-# The call, run inside the page; TOKEN, ENTERPRISE and [TURN] are filled in.
+# The call, run inside the page; TOKEN, ENTERPRISE, [TURN] and the scenario are filled in.
 SCRIPT = r"""(async () => {
   const out = {};
   const api = async (method, path, body) => {
@@ -38,7 +41,10 @@ SCRIPT = r"""(async () => {
   const stats = async pc => {
     const s = {}, all = await pc.getStats();
     all.forEach(v => {
-      if (v.type === 'inbound-rtp') { s.received = v.packetsReceived; s.codec = all.get(v.codecId) && all.get(v.codecId).mimeType; }
+      if (v.type === 'inbound-rtp') {
+        s.received = v.packetsReceived; s.lost = v.packetsLost; s.concealed = v.concealedSamples;
+        s.codec = all.get(v.codecId) && all.get(v.codecId).mimeType;
+      }
       if (v.type === 'outbound-rtp') s.sent = v.packetsSent;
       if (v.type === 'transport') { s.dtls = v.dtlsState; s.pair_changes = v.selectedCandidatePairChanges; s.pair = v.selectedCandidatePairId; }
     });
@@ -60,7 +66,25 @@ SCRIPT = r"""(async () => {
     out.enterprise_sdp = created.body['enterprise-sdp'];
     await pc.setRemoteDescription({type: 'answer', sdp: created.body.answer});
     out.connected = await until(() => pc.connectionState === 'connected', 20000);
+    const reoffer = async () => {
+      await pc.setLocalDescription(await pc.createOffer());
+      await gathered(pc);
+      const r = await api('POST', '/v1/sessions/' + id + '/offer', {offer: pc.localDescription.sdp});
+      if (r.status === 200) await pc.setRemoteDescription({type: 'answer', sdp: r.body.answer});
+      return r;
+    };
     await sleep(1000);
+    /*SCENARIO*/
+    out.session = (await api('GET', '/v1/sessions/' + id)).body;
+    out.delete = (await api('DELETE', '/v1/sessions/' + id)).status;
+    pc.close();
+  } catch (e) { out.error = String(e); }
+  return JSON.stringify(out);
+})()"""
+
+
+# DTMF, a refused re-offer, an ICE restart.
+DTMF_RESTART = r"""
     sender.dtmf.insertDTMF('159', 100, 70);
     await until(() => sender.dtmf.toneBuffer === '', 10000);
     await sleep(1000);
@@ -87,12 +111,37 @@ SCRIPT = r"""(async () => {
     await sleep(2000);
     out.later = await stats(pc);
     out.ice_state = pc.iceConnectionState;
-    out.session = (await api('GET', '/v1/sessions/' + id)).body;
-    out.delete = (await api('DELETE', '/v1/sessions/' + id)).status;
-    pc.close();
-  } catch (e) { out.error = String(e); }
-  return JSON.stringify(out);
-})()"""
+"""
+
+# Hold (sendonly) and resume by re-offers, then the enterprise leg moves to SECOND.
+HOLD_TRANSFER = r"""
+    const transceiver = pc.getTransceivers()[0];
+    transceiver.direction = 'sendonly';
+    out.hold = (await reoffer()).status;
+    const counters = async () => (await api('GET', '/v1/sessions/' + id)).body.counters;
+    await sleep(500);
+    out.held_a = await stats(pc);
+    out.held_a_counters = await counters();
+    await sleep(1500);
+    out.held_b = await stats(pc);
+    out.held_b_counters = await counters();
+    transceiver.direction = 'sendrecv';
+    out.resume = (await reoffer()).status;
+    await sleep(1500);
+    out.resumed = await stats(pc);
+    out.move = (await api('POST', '/v1/sessions/' + id + '/enterprise', {sdp: SECOND})).status;
+    await sleep(2000);
+    out.moved = await stats(pc);
+"""
+
+def opus_sdp(echo):
+    """An echo's SDP: opus under 96, telephone-event under 98, RTCP on its own port."""
+    return (
+        "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=echo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+        f"m=audio {echo.rtp_addr[1]} RTP/AVP 96 98\r\na=rtpmap:96 opus/48000/2\r\n"
+        "a=rtpmap:98 telephone-event/8000\r\na=fmtp:98 0-16\r\n"
+        f"a=rtcp:{echo.rtcp_addr[1]}\r\na=sendrecv\r\n"
+    )
 
 
 async def main():
@@ -100,17 +149,17 @@ async def main():
     echo = Echo(False)
     echo.dtmf_pt = 98
     await echo.start()
-    rtp, rtcp = echo.rtp_addr[1], echo.rtcp_addr[1]
-    sdp = (
-        "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=echo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-        f"m=audio {rtp} RTP/AVP 96 98\r\na=rtpmap:96 opus/48000/2\r\n"
-        "a=rtpmap:98 telephone-event/8000\r\na=fmtp:98 0-16\r\n"
-        f"a=rtcp:{rtcp}\r\na=sendrecv\r\n"
-    )
+    # The second echo (a transfer's target): its own SSRC, sequence numbers from 0.
+    second = Echo(False)
+    second.ssrc = 0x7A45F3E1
+    second.renumber = True
+    await second.start()
+    scenario = {"dtmf_restart": DTMF_RESTART, "hold_transfer": HOLD_TRANSFER}[plan["scenario"]]
     script = (
         SCRIPT.replace("TOKEN", json.dumps(plan["token"]), 1)
-        .replace("ENTERPRISE", json.dumps({"sdp": sdp}), 1)
+        .replace("ENTERPRISE", json.dumps({"sdp": opus_sdp(echo)}), 1)
         .replace("[TURN]", json.dumps([plan["turn"]]), 1)
+        .replace("/*SCENARIO*/", scenario.replace("SECOND", json.dumps(opus_sdp(second))), 1)
     )
     report = {}
     try:
@@ -120,8 +169,10 @@ async def main():
             report["page"] = json.loads(await tools.evaluate(script))
     finally:
         echo.close()
-    report["echo"] = echo.report()
-    report["echo"]["frames"] = len(report["echo"]["frames"])
+        second.close()
+    for name, e in [("echo", echo), ("second_echo", second)]:
+        report[name] = e.report()
+        report[name]["frames"] = len(report[name]["frames"])
     print(json.dumps(report))
 
 
