@@ -103,7 +103,7 @@ pub use tls::Certificates;
 pub mod fuzz {
     use crate::error::SdpLocation;
     use crate::sdp::browser::{BrowserDescription, Kind};
-    use crate::sdp::codec::negotiate;
+    use crate::sdp::codec::{check_numbering, negotiate};
     use crate::sdp::enterprise::EnterpriseDescription;
 
     /// Reads `data` as an `Origin` header and as an `api.clients` entry; what parses must
@@ -125,7 +125,8 @@ pub mod fuzz {
     }
 
     /// Reads `data` the way requests are read: as a browser offer and answer, as an
-    /// enterprise SDP and as an SDES answer, and negotiates codecs between what parses.
+    /// enterprise SDP and as an SDES answer, and negotiates codecs (and checks payload-type
+    /// numbering) between what parses.
     pub fn sdp(data: &[u8]) {
         let Ok(text) = std::str::from_utf8(data) else {
             return;
@@ -142,6 +143,7 @@ pub mod fuzz {
         let enterprise = EnterpriseDescription::parse("enterprise-offer", text, None);
         if let (Ok(offer), Ok(enterprise)) = (offer, enterprise) {
             let acceptable = Some(("enterprise", enterprise.codecs.as_slice()));
+            let _ = check_numbering(at.clone(), &offer.codecs, &enterprise.codecs);
             let _ = negotiate(at, &offer.codecs, acceptable);
         }
     }

@@ -655,7 +655,8 @@ impl Negotiations {
         if let Some((desc, codecs)) = &answered {
             update.media = Some(media_plan(browser_direction, desc.direction, codecs));
         }
-        self.relay.set_enterprise_remote(id, remote)?;
+        // The remote and the media plan in force together: one update.
+        update.enterprise = Some(remote);
         let info = self.relay.update_session(id, update)?;
         self.calls(|c| {
             if let Some(call) = c.get_mut(&id) {
