@@ -24,6 +24,13 @@ pub(crate) fn session_id() -> Result<SessionId, Error> {
     Ok(SessionId(u64::from_le_bytes(bytes)))
 }
 
+/// A fresh random SSRC (for the relay's stream toward a new SDES receiver).
+pub(crate) fn ssrc() -> Result<u32, Error> {
+    let mut bytes = [0u8; 4];
+    fill(&mut bytes)?;
+    Ok(u32::from_le_bytes(bytes))
+}
+
 fn ice_string(len: usize) -> Result<String, Error> {
     let mut bytes = [0u8; PWD_LEN];
     let bytes = &mut bytes[..len];

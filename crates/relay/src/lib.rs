@@ -74,11 +74,13 @@
 //! needs a new session). One enterprise media stream per session and one running stream per
 //! direction: no video m-lines or BUNDLE demultiplexing by MID (a browser sending several
 //! SSRCs at once has the first as its stream, the others dropped as `foreign_ssrc`), no
-//! translation of NACK sequence numbers, no transcoding, no RTCP termination (RTCP is
-//! forwarded like RTP, rewritten to match translated streams; its reports are read on the
-//! way for the call-quality figures, [`CallQuality`]). Rewriting changes only the payload
-//! type, sequence number, timestamp and SSRC; header extensions and CSRCs pass as they
-//! are.
+//! translation of transport-wide sequence numbers (transport-cc), no transcoding, no RTCP
+//! termination (RTCP is forwarded like RTP, rewritten to match translated streams; its
+//! reports are read on the way for the call-quality figures, [`CallQuality`]). Rewriting
+//! changes only the payload type, sequence number, timestamp and SSRC; header extensions
+//! and CSRCs pass as they are. An SDES enterprise leg's own key never changes within a session: each change of the
+//! remote's key moves the browser's stream to a new SSRC under it, and the context holds
+//! 16 SSRCs, so past 15 such changes in one call its media is dropped (`srtp_other`).
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 

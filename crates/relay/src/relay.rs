@@ -71,6 +71,8 @@ struct Record {
     info: SessionInfo,
     /// The browser's fingerprints in force, once its description is known.
     fingerprints: Option<Vec<Fingerprint>>,
+    /// The enterprise remote's SDES key in force.
+    enterprise_key: Option<CryptoAttribute>,
     /// What the totals have taken from it so far.
     observed: Observed,
 }
@@ -315,6 +317,7 @@ impl Relay {
                 sdes,
                 info: info.clone(),
                 fingerprints: spec.browser.map(|b| b.fingerprints),
+                enterprise_key: spec.enterprise.and_then(|e| e.crypto),
                 observed: Observed::default(),
             },
         );
@@ -379,12 +382,13 @@ impl Relay {
     ) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
-        let (sdes, fingerprints, mut info) = {
+        let (sdes, fingerprints, key, mut info) = {
             let table = inner.table();
             let record = table.get(&id).ok_or(Error::UnknownSession(id))?;
             (
                 record.sdes,
                 record.fingerprints.clone(),
+                record.enterprise_key.clone(),
                 record.info.clone(),
             )
         };
@@ -397,12 +401,29 @@ impl Relay {
                      with rtcp-mux)",
                 ));
             }
-            let inbound = inner.check_enterprise(remote, sdes, shared.enterprise_rtp.ip())?;
+            let mut inbound = inner.check_enterprise(remote, sdes, shared.enterprise_rtp.ip())?;
+            // The same key again (a re-INVITE repeating its a=crypto): the SRTP context in
+            // force goes on (RFC 4568 section 7.1.4), rollover counter included. A new key
+            // is a new sender context, maybe a new receiver: the browser's stream goes on
+            // toward it under a new SSRC.
+            let same = match (&remote.crypto, &key) {
+                (Some(new), Some(old)) => same_key(new, old),
+                _ => false,
+            };
+            let renew_ssrc = if same {
+                inbound = None;
+                None
+            } else if key.is_some() {
+                Some(credentials::ssrc()?)
+            } else {
+                None
+            };
             out.enterprise = Some(Move {
                 rtp: remote.rtp,
                 rtcp: remote.rtcp,
                 inbound,
                 mux: remote.rtcp_mux,
+                renew_ssrc,
             });
         }
         if let Some(remote) = &update.browser {
@@ -439,6 +460,9 @@ impl Relay {
         inner.workers[shared.worker].send(Command::Update(id, Box::new(out), done))?;
         if let Some(record) = inner.table().get_mut(&id) {
             record.info = info.clone();
+            if let Some(key) = update.enterprise.and_then(|e| e.crypto) {
+                record.enterprise_key = Some(key);
+            }
         }
         wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped)?;
         Ok(info)
@@ -689,6 +713,12 @@ fn invalid(side: Side, reason: &str) -> Error {
         side,
         reason: reason.to_owned(),
     }
+}
+
+/// Whether two `a=crypto` attributes carry the same master key and salt.
+fn same_key(a: &CryptoAttribute, b: &CryptoAttribute) -> bool {
+    let (a, b) = (&a.key, &b.key);
+    a.profile() == b.profile() && a.key() == b.key() && a.salt() == b.salt()
 }
 
 /// Checks a media plan's payload map.

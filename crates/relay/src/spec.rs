@@ -128,6 +128,10 @@ pub struct SessionUpdate {
     /// off. Media from the previous remote's addresses is dropped afterwards
     /// (`unexpected_source`), and the next packet from the enterprise starts a new stream
     /// whatever its SSRC and sequence numbers: the browser sees one continuous stream.
+    /// With SDES, the remote's `a=crypto` repeated unchanged keeps the SRTP context in force
+    /// (rollover counter included, RFC 4568 section 7.1.4); a new key makes a new inbound
+    /// context, and the browser's stream goes on toward the enterprise under a new SSRC so
+    /// that a receiver with a fresh context can follow it.
     pub enterprise: Option<EnterpriseRemote>,
     /// An ICE restart from the browser: its new ufrag and pwd. The fingerprints must equal
     /// the ones in force (DTLS and SRTP are kept); different ones are

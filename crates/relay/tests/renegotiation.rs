@@ -507,3 +507,60 @@ fn a_new_browser_stream_reaches_the_enterprise_as_the_same_continuous_one() {
     assert_eq!(ssrc(&heard[heard.len() - 1]), first);
     relay.shutdown();
 }
+
+#[test]
+fn sdes_rollover_counters_survive_a_re_invite_and_a_transfer_gets_a_fresh_stream() {
+    let crypto = |info: &SessionInfo| info.enterprise_crypto.clone().unwrap();
+    let (relay, mut browser, mut a, info) = call(
+        (45080, 35080),
+        |info| RtpPeer::sdes(&crypto(info), 3),
+        |s| s.enterprise_srtp = Some(EnterpriseCrypto::new(Profile::Aes128CmHmacSha1_80, 1)),
+    );
+    let to = info.enterprise_rtp;
+    let own = browser.ssrc;
+    // Both streams cross the sequence wrap: rollover counters 1 on every context.
+    let wrap = |ssrc, tag, from: u16, n: u16| {
+        (0..n)
+            .map(|i| packet(0, from.wrapping_add(i), ssrc, tag))
+            .collect::<Vec<_>>()
+    };
+    let down = wrap(0xA, 14, 65400, 200);
+    assert_eq!(to_browser(&mut a, to, &mut browser, &down), down);
+    let up = wrap(own, 15, 65400, 200);
+    assert_eq!(to_enterprise(&mut browser, &mut a, &up), up);
+
+    // A re-INVITE repeating A's a=crypto: the contexts go on, rollover counters included.
+    relay
+        .update_session(info.id, update(|u| u.enterprise = Some(a.remote())))
+        .unwrap();
+    let down = wrap(0xA, 14, 64, 50);
+    let got = to_browser(&mut a, to, &mut browser, &down);
+    for (got, sent) in got.iter().zip(&down) {
+        assert_eq!(got[12..], sent[12..]);
+    }
+    let up = wrap(own, 15, 64, 50);
+    assert_eq!(to_enterprise(&mut browser, &mut a, &up), up);
+
+    // A transfer to B, another key: B's fresh context (rollover counter 0) can follow the
+    // browser's stream, which goes on under a new SSRC.
+    let mut b = RtpPeer::sdes(&crypto(&info), 4);
+    relay
+        .update_session(info.id, update(|u| u.enterprise = Some(b.remote())))
+        .unwrap();
+    let up = wrap(own, 16, 114, 60);
+    let at_b = to_enterprise(&mut browser, &mut b, &up);
+    assert_ne!(ssrc(&at_b[0]), own, "a new SSRC toward the new receiver");
+    for (got, sent) in at_b.iter().zip(&up) {
+        assert_eq!(got[12..], sent[12..]);
+    }
+    assert_continuous(&at_b);
+    let c = counters(&relay, info.id);
+    assert_eq!(
+        (
+            c.browser_to_enterprise.drops.total(),
+            c.enterprise_to_browser.drops.total()
+        ),
+        (0, 0)
+    );
+    relay.shutdown();
+}

@@ -9,8 +9,9 @@
 //! rebased: its sequence numbers continue from the last one sent, its timestamps from the
 //! last one sent plus the time that passed, and its SSRC becomes the outgoing one. The
 //! receiver's SRTP context and jitter buffer see one continuous stream. RTCP is rewritten
-//! to match: a sender report's SSRC and RTP timestamp, and in report blocks about the
-//! other direction's stream its SSRC and extended highest sequence number.
+//! to match: a sender report's SSRC and RTP timestamp, in report blocks about the other
+//! direction's stream its SSRC and extended highest sequence number, in feedback (PLI, FIR,
+//! NACK) the media source's SSRC and a generic NACK's sequence numbers.
 //!
 //! A stream change is taken as such when the control plane says so (an enterprise move, a
 //! direction change), when the running SSRC's sequence number jumps far (more than
@@ -83,6 +84,8 @@ struct Stream {
     rebase: bool,
     /// Another SSRC and how many of its packets came in a row.
     candidate: (u32, u8),
+    /// The outgoing SSRC from the next rebase on.
+    renew: Option<u32>,
 }
 
 impl Stream {
@@ -163,6 +166,9 @@ impl Stream {
         };
         let next_ts = self.last_ts.wrapping_add(elapsed.max(step));
         self.in_ssrc = ssrc;
+        if let Some(out) = self.renew.take() {
+            self.out_ssrc = out;
+        }
         self.seq_offset = next_seq.wrapping_sub(seq);
         self.ts_offset = next_ts.wrapping_sub(ts);
         self.last_in_seq = seq;
@@ -242,6 +248,36 @@ impl Media {
         self.streams[dir as usize].rebase = true;
     }
 
+    /// The next packet in direction `dir` starts a new stream under the outgoing SSRC
+    /// `ssrc` (the receiver changed: it has no state for the old one). Before the first
+    /// packet there is nothing to renew.
+    pub(crate) fn renew(&mut self, dir: Direction, ssrc: u32) {
+        let stream = &mut self.streams[dir as usize];
+        if stream.started {
+            stream.renew = Some(ssrc);
+            stream.rebase = true;
+        }
+    }
+
+    /// A plain RTP (`rtcp == false`) or compound RTCP packet `buf[..len]` travelling in
+    /// `dir`, through [`Self::rtp`] or [`Self::rtcp`]: `Ok(true)` for DTMF, `Err` the drop
+    /// reason.
+    pub(crate) fn apply(
+        &mut self,
+        now: Instant,
+        dir: Direction,
+        rtcp: bool,
+        buf: &mut [u8],
+        len: usize,
+    ) -> Result<bool, Counter> {
+        if rtcp {
+            self.rtcp(dir, buf, len);
+            Ok(false)
+        } else {
+            self.rtp(now, dir, buf, len)
+        }
+    }
+
     /// An RTP packet `buf[..len]` (plain) travelling in `dir`: checks the direction,
     /// rewrites its payload type, SSRC, sequence number and timestamp in place. `Ok(true)`
     /// for an RFC 4733 telephone-event packet; `Err` is the drop reason.
@@ -315,10 +351,18 @@ impl Media {
                     sender(own, p);
                     8
                 }
-                // RTPFB/PSFB: sender SSRC, media source SSRC.
+                // RTPFB/PSFB: sender SSRC, media source SSRC; a generic NACK's (RFC 4585
+                // section 6.2.1) packet ids are sequence numbers of that stream.
                 205 | 206 if p.len() >= 12 => {
                     sender(own, p);
-                    rename(other, &mut p[8..12]);
+                    let renamed = rename(other, &mut p[8..12]);
+                    if renamed && p[1] == 205 && count == 1 {
+                        for fci in p[12..].chunks_exact_mut(4) {
+                            let pid = u16::from_be_bytes([fci[0], fci[1]]);
+                            let pid = pid.wrapping_sub(other.seq_offset);
+                            fci[..2].copy_from_slice(&pid.to_be_bytes());
+                        }
+                    }
                     p.len()
                 }
                 // SDES and BYE: the first SSRC.
@@ -554,5 +598,51 @@ mod tests {
         m.rtcp(b, &mut rr, 32);
         assert_eq!(rr[8..12], 0xfu32.to_be_bytes());
         assert_eq!(rr[16..20], 0u32.to_be_bytes());
+    }
+
+    #[test]
+    fn feedback_names_the_stream_its_sender_knows() {
+        let (mut m, t0) = (media(), Instant::now());
+        let (b, e) = (Direction::FromBrowser, Direction::FromEnterprise);
+        send(&mut m, t0, e, &rtp(111, 100, 1000, 0xe)).unwrap();
+        m.restart(e);
+        send(&mut m, t0, e, &rtp(111, 0, 0, 0xf)).unwrap();
+        // A PLI from the browser about the stream it receives (0xe) reaches the enterprise
+        // naming the stream the enterprise sends now (0xf).
+        let mut pli = vec![0x81, 206, 0, 2, 0, 0, 0, 0xb, 0, 0, 0, 0xe];
+        m.rtcp(b, &mut pli, 12);
+        assert_eq!(pli[8..12], 0xfu32.to_be_bytes());
+        // A NACK for the browser's sequence 101 (the new stream's first packet: 0) and the
+        // two after it asks the enterprise for its 0, 1 and 2.
+        let mut nack = vec![0x81, 205, 0, 3, 0, 0, 0, 0xb, 0, 0, 0, 0xe, 0, 101, 0, 3];
+        m.rtcp(b, &mut nack, 16);
+        assert_eq!(nack[8..16], [0, 0, 0, 0xf, 0, 0, 0, 3]);
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let (mut m, t0) = (media(), Instant::now());
+        let (b, e) = (Direction::FromBrowser, Direction::FromEnterprise);
+        send(&mut m, t0, b, &rtp(111, 1, 0, 0xb)).unwrap();
+        send(&mut m, t0, e, &rtp(111, 1, 0, 0xe)).unwrap();
+        m.restart(e);
+        send(&mut m, t0, e, &rtp(111, 9, 0, 0xf)).unwrap();
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 80) as usize;
+            let mut buf: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
+            // Mostly RTCP-looking headers, so the walk goes deep.
+            if len >= 2 {
+                buf[0] = 0x80 | (buf[0] & 0x1f);
+                buf[1] = 200 + (buf[1] % 7);
+            }
+            // Lengths up to 7 bytes past the buffer, too.
+            let claimed = len + (x >> 60) as usize;
+            m.rtcp(if x & 1 == 0 { b } else { e }, &mut buf, claimed);
+            let _ = m.rtp(t0, e, &mut buf, claimed);
+        }
     }
 }

@@ -93,6 +93,10 @@ pub(crate) struct Move {
     pub(crate) rtcp: Option<SocketAddr>,
     pub(crate) inbound: Option<Box<Inbound>>,
     pub(crate) mux: Option<bool>,
+    /// With SDES, when the remote's key changed: the SSRC the browser's stream goes on
+    /// under toward the enterprise, so a receiver with a fresh SRTP context (rollover
+    /// counter 0) can follow it.
+    pub(crate) renew_ssrc: Option<u32>,
 }
 
 /// New ICE credentials: ours and the browser's ufrag.
@@ -210,6 +214,9 @@ impl Session {
             self.enterprise
                 .set_remote(m.rtp, m.rtcp, m.inbound.map(|b| *b));
             self.media.restart(Direction::FromEnterprise);
+            if let Some(ssrc) = m.renew_ssrc {
+                self.media.renew(Direction::FromBrowser, ssrc);
+            }
             self.shared.status(|s| s.enterprise_remote = Some(m.rtp));
             if self.browser_in.is_none() {
                 self.setup_deadline = now + self.timeouts.setup;
@@ -376,7 +383,7 @@ impl Session {
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
-        let dtmf = match self.translate(now, dir, rtcp, buf, len) {
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
             Ok(dtmf) => dtmf,
             Err(reason) => return self.drop(dir, reason),
         };
@@ -421,9 +428,9 @@ impl Session {
             return self.drop(dir, Counter::UnexpectedSource);
         }
         let rtcp = rtcp_socket || (self.enterprise.mux && is_rtcp(packet));
-        if self.browser_out.is_none() || self.ice.nominated().is_none() {
+        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
             return self.drop(dir, Counter::NotReady);
-        }
+        };
         let len = match (&mut self.enterprise.inbound, self.enterprise.sdes) {
             (Some(inbound), _) => {
                 let unprotected = if rtcp {
@@ -439,16 +446,13 @@ impl Session {
             (None, true) => return self.drop(dir, Counter::NotReady),
             (None, false) => len,
         };
-        let dtmf = match self.translate(now, dir, rtcp, buf, len) {
+        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
             Ok(dtmf) => dtmf,
             Err(reason) => return self.drop(dir, reason),
         };
         let cells = &self.shared.quality;
         self.quality
             .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
-        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
-            return self.drop(dir, Counter::NotReady);
-        };
         let protected = if rtcp {
             outbound.protect_rtcp(buf, len)
         } else {
@@ -549,24 +553,6 @@ impl Session {
     /// What the session shares with the control plane.
     pub(crate) fn shared(&self) -> &Arc<Shared> {
         &self.shared
-    }
-
-    /// Applies the media rules to a plain packet in place: `Ok(true)` for DTMF, `Err`
-    /// the drop reason.
-    fn translate(
-        &mut self,
-        now: Instant,
-        dir: Direction,
-        rtcp: bool,
-        buf: &mut [u8],
-        len: usize,
-    ) -> Result<bool, Counter> {
-        if rtcp {
-            self.media.rtcp(dir, buf, len);
-            Ok(false)
-        } else {
-            self.media.rtp(now, dir, buf, len)
-        }
     }
 
     fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize, dtmf: bool) {

@@ -531,6 +531,7 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
                 rtcp: None,
                 inbound: Some(Box::new(Inbound::new(&theirs, &cfg).unwrap())),
                 mux: None,
+                renew_ssrc: None,
             }),
             ..super::Update::default()
         },
