@@ -18,20 +18,22 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
 use edge_relay::{
-    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, MediaPlan, PayloadFormat, Relay,
-    SessionId, SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
+    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, PayloadFormat, Relay, SessionId,
+    SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, SdpLocation};
 use crate::sdp::browser::{self, BrowserDescription, Kind};
-use crate::sdp::codec::{check_numbering, negotiate, payload_map, Codec, Pair};
+use crate::sdp::codec::{check_numbering, negotiate, Codec, Pair};
 use crate::sdp::enterprise::{self, EnterpriseDescription, Layout};
 use crate::sdp::Direction;
 
+mod call;
 mod reoffer;
 
+use call::{media_plan, BrowserSide, Call, EnterpriseSide, Mapped};
 pub(crate) use reoffer::ReofferRequest;
 
 /// The SDES suite and tag of media-edge's own enterprise offers.
@@ -151,97 +153,6 @@ enum Pending {
         offered: Vec<Pair>,
         sdes: Option<(u32, Profile)>,
     },
-}
-
-/// A call as last negotiated, for renegotiation: both sides' descriptions as media-edge
-/// applied them and the codecs between them.
-#[derive(Debug, Clone)]
-struct Call {
-    /// The forwarder's session (its ICE credentials change with an ICE restart).
-    info: SessionInfo,
-    /// Media-edge's DTLS role toward the browser (`passive` or `active`), which a re-answer
-    /// keeps.
-    setup: &'static str,
-    /// The browser's description; `None` until it answered media-edge's offer.
-    browser: Option<BrowserSide>,
-    /// The enterprise side's.
-    enterprise: EnterpriseSide,
-    /// The formats in use: the browser's payload type and the enterprise side's for each.
-    codecs: Vec<Mapped>,
-}
-
-/// The browser's side of a [`Call`].
-#[derive(Debug, Clone)]
-struct BrowserSide {
-    remote: edge_relay::BrowserRemote,
-    direction: Direction,
-    /// Every format its last description listed (its numbering, kept within the call).
-    codecs: Vec<Codec>,
-}
-
-/// The enterprise side of a [`Call`].
-#[derive(Debug, Clone)]
-struct EnterpriseSide {
-    layout: Layout,
-    direction: Direction,
-    /// Every format its last SDP listed, or (an address, or media-edge's own offer) the
-    /// formats media-edge chose for it.
-    codecs: Vec<Codec>,
-    /// SDES-SRTP on the leg (it cannot change within the call).
-    srtp: bool,
-}
-
-/// One format in use on both legs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Mapped {
-    browser: Codec,
-    enterprise: Codec,
-}
-
-impl Mapped {
-    /// The pairs of a negotiation in which the browser's side offered (`browser_offered`)
-    /// or the enterprise's did.
-    fn from_pairs(pairs: Vec<Pair>, browser_offered: bool) -> Vec<Mapped> {
-        pairs
-            .into_iter()
-            .map(|p| {
-                let (browser, enterprise) = if browser_offered {
-                    (p.offered, p.accepted)
-                } else {
-                    (p.accepted, p.offered)
-                };
-                Mapped {
-                    browser,
-                    enterprise,
-                }
-            })
-            .collect()
-    }
-
-    fn browser(codecs: &[Mapped]) -> Vec<Codec> {
-        codecs.iter().map(|m| m.browser.clone()).collect()
-    }
-
-    fn enterprise(codecs: &[Mapped]) -> Vec<Codec> {
-        codecs.iter().map(|m| m.enterprise.clone()).collect()
-    }
-}
-
-/// What the forwarder is told about directions and payload types: each side's direction as
-/// its own SDP says, and `(browser PT, enterprise PT)` for every format in use.
-fn media_plan(browser: Direction, enterprise: Direction, codecs: &[Mapped]) -> MediaPlan {
-    let pairs: Vec<Pair> = codecs
-        .iter()
-        .map(|m| Pair {
-            offered: m.browser.clone(),
-            accepted: m.enterprise.clone(),
-        })
-        .collect();
-    MediaPlan::new(
-        browser.for_relay(),
-        enterprise.for_relay(),
-        payload_map(&pairs, true),
-    )
 }
 
 impl Pending {
