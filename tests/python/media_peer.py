@@ -219,6 +219,20 @@ class Echo:
         self.srtp_failures = 0
         self.early = 0
         self.held = []
+        # The payload type PCMU travels under on the enterprise side (its SDP says so):
+        # 0, or a dynamic one to make media-edge map payload types.
+        self.pcmu_pt = 0
+        # Payload types of the RTP packets received, in order of first appearance.
+        self.payload_types = []
+        # The SSRC it sends with; with renumber, its sequence numbers start at 0 and its
+        # timestamps at a random base (a new stream, as after a transfer).
+        self.ssrc = ECHO_SSRC
+        self.renumber = False
+        # RFC 4733 events received under dtmf_pt: [event, end bit] per packet.
+        self.dtmf_pt = None
+        self.events = []
+        self.out_seq = 0
+        self.ts_base = struct.unpack("!I", os.urandom(4))[0]
 
     async def start(self):
         loop = asyncio.get_running_loop()
@@ -258,7 +272,8 @@ class Echo:
         proto = "RTP/SAVP" if self.sdes else "RTP/AVP"
         return (
             "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=echo\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
-            f"m=audio {self.rtp_addr[1]} {proto} 0\r\na=rtpmap:0 PCMU/8000\r\n"
+            f"m=audio {self.rtp_addr[1]} {proto} {self.pcmu_pt}\r\n"
+            f"a=rtpmap:{self.pcmu_pt} PCMU/8000\r\n"
             f"a=rtcp:{self.rtcp_addr[1]}\r\n{crypto}a=sendrecv\r\n"
         )
 
@@ -287,7 +302,12 @@ class Echo:
                 self.srtp_failures += 1
                 return
         packet = RtpPacket.parse(data)
-        self.frames.append(frame_number(packet.payload) if packet.payload_type == 0 else -1)
+        if packet.payload_type not in self.payload_types:
+            self.payload_types.append(packet.payload_type)
+        if packet.payload_type == self.dtmf_pt and len(packet.payload) >= 4:
+            self.events.append([packet.payload[0], packet.payload[1] >> 7])
+        pcmu = packet.payload_type == self.pcmu_pt
+        self.frames.append(frame_number(packet.payload) if pcmu else -1)
         if self.drop_every:
             self.reception.add(packet)
             self.handled += 1
@@ -297,7 +317,11 @@ class Echo:
             self.sent += 1
             self.sent_octets += len(packet.payload)
             self.last_ts = packet.timestamp
-        packet.ssrc = ECHO_SSRC
+        packet.ssrc = self.ssrc
+        if self.renumber:
+            packet.sequence_number = self.out_seq & 0xFFFF
+            packet.timestamp = (self.ts_base + packet.timestamp) & 0xFFFFFFFF
+            self.out_seq += 1
         out = packet.serialize()
         if self.sdes:
             out = self.tx.protect(out)
@@ -360,6 +384,8 @@ class Echo:
             "dropped": self.dropped,
             "reports_sent": self.reports_sent,
             "address": "%s:%d" % self.rtp_addr,
+            "payload_types": self.payload_types,
+            "events": self.events,
         }
 
 

@@ -59,6 +59,15 @@ impl MediaEdge {
     /// # Panics
     /// When either cannot start.
     pub fn start(slot: u16) -> MediaEdge {
+        MediaEdge::start_with(slot, |_| {})
+    }
+
+    /// [`MediaEdge::start`] with the API's configuration adjusted by `adjust` (the demo
+    /// page, TURN credentials).
+    ///
+    /// # Panics
+    /// When either cannot start.
+    pub fn start_with(slot: u16, adjust: impl FnOnce(&mut edge_control::ApiConfig)) -> MediaEdge {
         let base = block(slot);
         let public = PortRange::new(base, base + 19).expect("public range");
         let enterprise = PortRange::new(base + 20, base + 59).expect("enterprise range");
@@ -91,6 +100,7 @@ impl MediaEdge {
         };
         let guard = edge_control::guard::Guard::new(guard).expect("guard config");
         api_config.guard = Some(guard.clone());
+        adjust(&mut api_config);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ng_stop, ng_stopped) = tokio::sync::oneshot::channel::<()>();
         let serve = edge_control::serve(api_config, listener, relay.clone(), async {
@@ -184,15 +194,26 @@ impl MediaEdge {
 /// # Panics
 /// When the peer fails, or runs longer than two minutes (it is killed).
 pub fn run_media_peer(plan: &Value) -> Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/media_peer.py");
+    run_python("media_peer.py", plan)["calls"].clone()
+}
+
+/// Runs `tests/python/<script>` with `plan` as its one argument and returns the JSON report
+/// it printed on stdout.
+///
+/// # Panics
+/// When the script fails, prints no JSON, or runs longer than two minutes (it is killed).
+pub fn run_python(script: &str, plan: &Value) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(script);
     let mut child = Command::new(crate::python())
-        .arg(script)
+        .arg(path)
         .arg(plan.to_string())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start media_peer.py");
+        .unwrap_or_else(|e| panic!("start {script}: {e}"));
     let deadline = Instant::now() + Duration::from_secs(120);
     while child.try_wait().expect("wait for media_peer.py").is_none() {
         if Instant::now() > deadline {
@@ -201,20 +222,21 @@ pub fn run_media_peer(plan: &Value) -> Value {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let output = child.wait_with_output().expect("media_peer.py output");
+    let output = child
+        .wait_with_output()
+        .unwrap_or_else(|e| panic!("{script} output: {e}"));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
         output.status.success(),
-        "media_peer.py failed ({}):\n{stderr}",
+        "{script} failed ({}):\n{stderr}",
         output.status
     );
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
         panic!(
-            "media_peer.py printed no report ({e}):\n{}\n{stderr}",
+            "{script} printed no report ({e}):\n{}\n{stderr}",
             String::from_utf8_lossy(&output.stdout)
         )
-    });
-    report["calls"].clone()
+    })
 }
 
 impl Drop for MediaEdge {
@@ -233,6 +255,8 @@ impl Drop for MediaEdge {
 pub const TURN_USER: &str = "browser";
 /// Its password.
 pub const TURN_PASSWORD: &str = "browser-secret";
+/// The server's REST shared secret (coturn's `static-auth-secret`), beside the static user.
+pub const TURN_SECRET: &[u8] = b"media-edge-test-turn-rest-secret";
 
 /// media-edge's TURN server, in-process, admitting loopback peers (the forwarder's public
 /// sockets).
@@ -254,6 +278,7 @@ impl Turn {
         let relay_ports = base + 60..=base + 79;
         let mut server = edge_turn::ServerConfig::new("media-edge-test", IpAddr::V4(TURN_RELAY_IP));
         server.users = vec![(TURN_USER.into(), TURN_PASSWORD.into())];
+        server.shared_secrets = vec![TURN_SECRET.to_vec()];
         server.nonce_secret = b"media-edge-test-nonce-secret".to_vec();
         server.port_range = relay_ports.clone();
         server.peer_allow = vec!["127.0.0.0/8".parse().expect("loopback net")];

@@ -17,7 +17,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::gate::{self, Gate};
-use crate::negotiation::{AnswerRequest, CreateRequest, Negotiations};
+use crate::negotiation::{
+    AnswerRequest, CreateRequest, EnterpriseTarget, Negotiations, ReofferRequest,
+};
+use crate::turn::TurnRequest;
 use crate::{ApiConfig, Error};
 
 /// What every handler shares.
@@ -57,6 +60,10 @@ pub(crate) fn build(config: &ApiConfig, relay: Relay) -> Result<(Router, Arc<Gat
         .route("/v1/sessions", post(create).get(list))
         .route("/v1/sessions/{id}", get(show).delete(remove))
         .route("/v1/sessions/{id}/answer", post(answer))
+        .route("/v1/sessions/{id}/offer", post(reoffer))
+        .route("/v1/sessions/{id}/enterprise", post(enterprise))
+        .route("/v1/turn-credentials", post(turn_credentials))
+        .route("/demo", get(demo))
         .route("/v1/bans", get(bans))
         .route("/v1/bans/{address}", delete(lift))
         .route("/v1/stats", get(stats))
@@ -128,6 +135,50 @@ async fn answer(
 ) -> Result<Response, Error> {
     let req: AnswerRequest = json(body, shared.max_body)?;
     Ok(Json(shared.negotiations.answer(&id, req)?).into_response())
+}
+
+async fn reoffer(
+    State(shared): AppState,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    let req: ReofferRequest = json(body, shared.max_body)?;
+    Ok(Json(shared.negotiations.reoffer(&id, req)?).into_response())
+}
+
+async fn enterprise(
+    State(shared): AppState,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    let req: EnterpriseTarget = json(body, shared.max_body)?;
+    Ok(Json(shared.negotiations.move_enterprise(&id, req)?).into_response())
+}
+
+async fn turn_credentials(
+    State(shared): AppState,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, Error> {
+    let rest = shared.gate.turn().ok_or(Error::TurnNotConfigured)?;
+    let empty = body
+        .as_ref()
+        .is_ok_and(|b| b.iter().all(u8::is_ascii_whitespace));
+    let req: TurnRequest = if empty {
+        TurnRequest::default()
+    } else {
+        json(body, shared.max_body)?
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    Ok(Json(crate::turn::issue(&rest, req, now)?).into_response())
+}
+
+async fn demo(State(shared): AppState) -> Result<Response, Error> {
+    if !shared.gate.demo() {
+        return Err(Error::DemoDisabled);
+    }
+    Ok(crate::demo::page())
 }
 
 async fn list(State(shared): AppState) -> Response {

@@ -19,6 +19,8 @@ use crate::{ClientAddr, Error, Origin};
 /// clients = ["192.0.2.10", "192.0.2.11:40000", "[2001:db8::1]"]
 /// max-connections-per-client = 16
 /// max-connections = 1024
+/// demo = false
+/// turn-uris = ["turn:203.0.113.10:3478?transport=udp"]
 /// ```
 ///
 /// `Debug` prints the number of tokens, never the tokens.
@@ -62,6 +64,20 @@ pub struct ApiConfig {
     /// The largest request body accepted, in bytes. Default 65536.
     #[serde(default = "default_max_body")]
     pub max_body: usize,
+    /// Serve the test-call page at `GET /demo` (no token needed to load it; the page asks for
+    /// one and uses the API with it). Default false: `/demo` answers 404 `demo-disabled`.
+    #[serde(default)]
+    pub demo: bool,
+    /// The TURN URIs `POST /v1/turn-credentials` hands out (`turn:host:port?transport=udp`,
+    /// `turns:...`). Empty (the default): the binary derives them from `[turn]`'s listeners.
+    #[serde(default)]
+    pub turn_uris: Vec<String>,
+    /// The TURN REST shared secret and URIs for `POST /v1/turn-credentials`; `None`: the
+    /// route answers 404 `turn-not-configured`. Set by the binary from
+    /// `[turn.auth] shared-secrets` (the first) and `turn-uris`; not part of the `[api]`
+    /// section.
+    #[serde(skip)]
+    pub turn: Option<TurnRest>,
     /// Bans and rate limits, shared with the TURN server and the forwarder in the binary.
     /// `None`: the API makes its own with `GuardConfig::default()` (3 failures ban for 600 s;
     /// 20 requests/s per source, burst 100). Not part of the `[api]` section.
@@ -71,6 +87,38 @@ pub struct ApiConfig {
     /// `[api]` section.
     #[serde(skip)]
     pub metrics: Option<crate::ApiMetrics>,
+}
+
+/// What `POST /v1/turn-credentials` issues credentials for: the TURN server's REST shared
+/// secret (coturn's `static-auth-secret`) and the URIs to hand out with them.
+///
+/// `Debug` never prints the secret.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct TurnRest {
+    /// The shared secret the TURN server checks `HMAC-SHA1(secret, username)` against.
+    pub secret: Vec<u8>,
+    /// The `turn:`/`turns:` URIs of the TURN server.
+    pub uris: Vec<String>,
+}
+
+impl TurnRest {
+    /// Credentials under `secret` for the TURN server at `uris`.
+    pub fn new(secret: impl Into<Vec<u8>>, uris: Vec<String>) -> Self {
+        TurnRest {
+            secret: secret.into(),
+            uris,
+        }
+    }
+}
+
+impl fmt::Debug for TurnRest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TurnRest")
+            .field("secret", &"<secret>")
+            .field("uris", &self.uris)
+            .finish()
+    }
 }
 
 /// `api.tls`: PEM files, re-read on SIGHUP.
@@ -142,6 +190,9 @@ impl fmt::Debug for ApiConfig {
             )
             .field("max_connections", &self.max_connections)
             .field("max_body", &self.max_body)
+            .field("demo", &self.demo)
+            .field("turn_uris", &self.turn_uris)
+            .field("turn", &self.turn)
             .field("guard", &self.guard.as_ref().map(|_| "<shared>"))
             .field("metrics", &self.metrics.is_some())
             .finish()
@@ -162,6 +213,9 @@ impl ApiConfig {
             max_connections_per_client: default_max_connections_per_client(),
             max_connections: default_max_connections(),
             max_body: default_max_body(),
+            demo: false,
+            turn_uris: Vec::new(),
+            turn: None,
             guard: None,
             metrics: None,
         }
@@ -207,6 +261,15 @@ impl ApiConfig {
                 "max-body",
                 format!("{} is not within 1024..=16777216 bytes", self.max_body),
             );
+        }
+        for (i, uri) in self.turn_uris.iter().enumerate() {
+            let scheme_ok = uri.starts_with("turn:") || uri.starts_with("turns:");
+            if !scheme_ok || uri.chars().any(|c| c.is_whitespace() || c == '"') {
+                return bad(
+                    "turn-uris",
+                    format!("entry {i} {uri:?} is not a turn: or turns: URI (RFC 7065)"),
+                );
+            }
         }
         Ok(())
     }
@@ -275,6 +338,17 @@ mod tests {
             let err = config(json).unwrap_err();
             assert!(err.starts_with(key), "{json}: {err}");
         }
+        for uri in ["http://x", "turn:a b", "stun:192.0.2.1"] {
+            let json = format!(r#"{{"tokens": ["0123456789abcdef"], "turn-uris": ["{uri}"]}}"#);
+            let err = config(&json).unwrap_err();
+            assert!(err.starts_with("api.turn-uris: entry 0"), "{err}");
+        }
+        let c = config(
+            r#"{"tokens": ["0123456789abcdef"], "demo": true,
+                "turn-uris": ["turn:192.0.2.1:3478?transport=udp", "turns:edge.example.com:5349"]}"#,
+        )
+        .unwrap();
+        assert!(c.demo && c.turn_uris.len() == 2 && c.turn.is_none());
         let err = config(r#"{"tokens": ["0123456789abcdef"], "token": "x"}"#).unwrap_err();
         assert!(err.contains("unknown field `token`"), "{err}");
         // The old name is gone, not silently ignored.

@@ -103,6 +103,15 @@ pub enum Error {
         /// What it is waiting for instead, e.g. `is waiting for the browser's answer`.
         state: String,
     },
+    /// `POST /v1/turn-credentials` on an API without a TURN REST shared secret.
+    #[error(
+        "no TURN REST shared secret: configure [turn.auth] shared-secrets to issue TURN \
+         credentials"
+    )]
+    TurnNotConfigured,
+    /// `GET /demo` while `api.demo` is off.
+    #[error("the test-call page is off: set api.demo = true to serve it")]
+    DemoDisabled,
     /// No route for this method and path.
     #[error("no endpoint {method} {path}")]
     NoRoute {
@@ -163,6 +172,8 @@ impl Error {
             Error::NotBanned(_) => (StatusCode::NOT_FOUND, "not-banned"),
             Error::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
             Error::NotAwaiting { .. } => (StatusCode::CONFLICT, "not-awaiting"),
+            Error::TurnNotConfigured => (StatusCode::NOT_FOUND, "turn-not-configured"),
+            Error::DemoDisabled => (StatusCode::NOT_FOUND, "demo-disabled"),
             Error::NoRoute { .. } => (StatusCode::NOT_FOUND, "no-route"),
             Error::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")

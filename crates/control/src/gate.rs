@@ -12,6 +12,9 @@
 //!   *without* `Authorization` gets 401 but is no failure: it tried no credential (a browser
 //!   probing, a health check), like an SSH connection closed before authenticating. A TCP
 //!   connection proves its source address, so every failure counts.
+//! - **The test-call page** (`GET /demo` with `api.demo` on) needs no token: it is a
+//!   static page that asks for one. Bans, CORS and the rate limit apply to it as to any
+//!   request.
 //! - **Rate limit**: every request (preflights too) takes a token from the source's `api`
 //!   bucket; over it, 429 with `Retry-After` (the seconds one token takes to refill).
 
@@ -30,7 +33,7 @@ use subtle::ConstantTimeEq;
 use crate::client::{Clients, Refusal, Slot};
 use crate::cors::{Cors, Verdict};
 use crate::stats::{Counters, Event, Snapshot};
-use crate::{ApiConfig, Error};
+use crate::{ApiConfig, Error, TurnRest};
 
 /// The shared admission state of one API.
 #[derive(Debug)]
@@ -49,6 +52,10 @@ pub(crate) struct Gate {
 struct Live {
     cors: Cors,
     tokens: Vec<Vec<u8>>,
+    /// `api.demo`: `GET /demo` is served without a token.
+    demo: bool,
+    /// What `POST /v1/turn-credentials` signs with, when configured.
+    turn: Option<TurnRest>,
 }
 
 impl Live {
@@ -60,6 +67,8 @@ impl Live {
                 .iter()
                 .map(|t| t.as_bytes().to_vec())
                 .collect(),
+            demo: config.demo,
+            turn: config.turn.clone(),
         })
     }
 }
@@ -88,7 +97,7 @@ impl Gate {
         })
     }
 
-    /// Takes the tokens, the CORS whitelist, the client list and the connection limits of a
+    /// Takes the tokens, the CORS whitelist, `demo`, the TURN REST secret, the client list and the connection limits of a
     /// validated `config` (a reload): the next request and the next connection are judged by
     /// them; connections already open stay.
     pub(crate) fn reload(&self, config: &ApiConfig) {
@@ -113,6 +122,22 @@ impl Gate {
             0 => Ok(()),
             retry_after => Err(Error::Draining { retry_after }),
         }
+    }
+
+    /// Whether `api.demo` is on (the test-call page is served).
+    pub(crate) fn demo(&self) -> bool {
+        self.live().demo
+    }
+
+    /// The TURN REST secret and URIs in force, when configured.
+    pub(crate) fn turn(&self) -> Option<TurnRest> {
+        self.live().turn.clone()
+    }
+
+    /// A request that needs no token: `GET /demo` while the page is on (the page itself
+    /// asks for the token and sends it with every API request it makes).
+    fn is_public(&self, req: &Request) -> bool {
+        req.method() == axum::http::Method::GET && req.uri().path() == "/demo" && self.demo()
     }
 
     fn live(&self) -> Arc<Live> {
@@ -244,6 +269,8 @@ pub(crate) async fn admit_request(
     {
         // Complete as it is: CORS headers when granted, none when refused.
         return Cors::preflight(req.headers(), origin.clone());
+    } else if gate.is_public(&req) {
+        next.run(req).await
     } else {
         match gate.authenticate(req.headers()) {
             Ok(()) => next.run(req).await,

@@ -23,6 +23,10 @@
 //! | `POST /v1/sessions` | `{"offer": "<browser SDP>", "enterprise": {"rtp": "ip:port"} \| {"sdp": "<SDP>"}, "enterprise-srtp": "sdes" \| "none", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "answer", "enterprise-sdp", "awaiting"?}` |
 //! | `POST /v1/sessions` | `{"enterprise-offer": "<enterprise SDP>", "strict-source": bool, "connection": "<name>"}` | 201 `{"id", "offer", "awaiting": "browser-answer"}` |
 //! | `POST /v1/sessions/{id}/answer` | `{"answer": "<browser SDP>"}` or `{"enterprise": {...}}` | 200 `{"id", "enterprise-sdp"?, "answer"?}` (`answer`: the browser's answer again, narrowed to the codecs an enterprise SDP answer kept) |
+//! | `POST /v1/sessions/{id}/offer` | `{"offer": "<browser re-offer>"}` | 200 `{"id", "answer", "enterprise-sdp"}` |
+//! | `POST /v1/sessions/{id}/enterprise` | `{"rtp": "ip:port", ...}` or `{"sdp": "<SDP>"}` | 200 `{"id", "enterprise-sdp"?}` |
+//! | `POST /v1/turn-credentials` | `{"user"?, "ttl"?}` or empty | 200 `{"username", "password", "ttl", "uris"}` |
+//! | `GET /demo` | (no token, with `api.demo`) | 200 the test-call page |
 //! | `GET /v1/sessions` | | 200 `[session, ...]` |
 //! | `GET /v1/sessions/{id}` | | 200 `{"id", "state", "reason"?, "age-ms", "awaiting"?, addresses, "counters"}` |
 //! | `DELETE /v1/sessions/{id}` | | 204, once the session's ports are free |
@@ -39,9 +43,18 @@
 //! (`enterprise-offer`): media-edge offers to the browser (`a=setup:actpass`), and the
 //! browser's answer through `/answer` returns media-edge's answer for the enterprise side.
 //!
-//! Audio is forwarded: PCMU, PCMA, opus and telephone-event, as offered and accepted by
-//! both sides with the same payload type (the forwarder does not rewrite RTP headers).
-//! Other m-lines (video, data channels) are answered with port 0.
+//! Audio is forwarded: PCMU, PCMA, G722, opus and telephone-event, as offered and accepted
+//! by both sides in the same format; each side keeps its own payload-type numbering and the
+//! forwarder rewrites the payload type between them (the map and both sides' directions go
+//! to it as an [`edge_relay::MediaPlan`]). Other m-lines (video, data channels) are
+//! answered with port 0.
+//!
+//! A running call is renegotiated in place: the browser re-offers (hold and resume, codecs,
+//! an ICE restart, answered with the relay's new ICE credentials) through `/offer`, the
+//! enterprise leg moves (transfer: address, SDES key, payload types, rtcp-mux) through
+//! `/enterprise`. What cannot change within a call is refused with the attribute named: the
+//! browser's `a=fingerprint`, a payload type's format (RFC 3264 8.3.2), SRTP on the
+//! enterprise leg.
 //!
 //! While its owner drains the process ([`ApiHandle::drain`], served by [`serve_with`]),
 //! `POST /v1/sessions` answers 503 `draining` with `Retry-After`; every other request is
@@ -52,9 +65,9 @@
 //! a=fingerprint: missing (in the m-line and the session): DTLS-SRTP needs it`.
 //!
 //! # What it does not do
-//! No renegotiation (re-offers, ICE restarts), no trickle ICE from media-edge (its one
-//! candidate is in the SDP), no video forwarding, no transcoding or payload-type mapping; no
-//! client certificates.
+//! No trickle ICE from media-edge (its one candidate is in the SDP), no video forwarding, no
+//! new DTLS association within a session, no re-offers from media-edge to the browser, no
+//! transcoding; no client certificates.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
@@ -62,6 +75,7 @@ mod api;
 mod client;
 mod config;
 mod cors;
+mod demo;
 mod error;
 mod gate;
 mod metrics;
@@ -71,10 +85,11 @@ mod sdp;
 mod server;
 mod stats;
 mod tls;
+mod turn;
 
 pub use api::router;
 pub use client::ClientAddr;
-pub use config::{ApiConfig, Cors, Tls};
+pub use config::{ApiConfig, Cors, Tls, TurnRest};
 /// The ban and rate-limit state of [`ApiConfig::guard`], re-exported for callers that set
 /// one up without depending on edge-guard themselves.
 pub use edge_guard as guard;
@@ -92,7 +107,7 @@ pub use tls::Certificates;
 pub mod fuzz {
     use crate::error::SdpLocation;
     use crate::sdp::browser::{BrowserDescription, Kind};
-    use crate::sdp::codec::negotiate;
+    use crate::sdp::codec::{check_numbering, negotiate};
     use crate::sdp::enterprise::EnterpriseDescription;
 
     /// Reads `data` as an `Origin` header and as an `api.clients` entry; what parses must
@@ -114,7 +129,8 @@ pub mod fuzz {
     }
 
     /// Reads `data` the way requests are read: as a browser offer and answer, as an
-    /// enterprise SDP and as an SDES answer, and negotiates codecs between what parses.
+    /// enterprise SDP and as an SDES answer, and negotiates codecs (and checks payload-type
+    /// numbering) between what parses.
     pub fn sdp(data: &[u8]) {
         let Ok(text) = std::str::from_utf8(data) else {
             return;
@@ -131,6 +147,7 @@ pub mod fuzz {
         let enterprise = EnterpriseDescription::parse("enterprise-offer", text, None);
         if let (Ok(offer), Ok(enterprise)) = (offer, enterprise) {
             let acceptable = Some(("enterprise", enterprise.codecs.as_slice()));
+            let _ = check_numbering(at.clone(), &offer.codecs, &enterprise.codecs);
             let _ = negotiate(at, &offer.codecs, acceptable);
         }
     }

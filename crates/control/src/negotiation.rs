@@ -9,7 +9,9 @@
 //!   answer for the enterprise side.
 //!
 //! What a session waits for is kept here (the forwarder knows nothing of SDP) until the
-//! answer arrives or the session ends.
+//! answer arrives or the session ends, and so is what a running call's renegotiation needs
+//! (the `reoffer` module: browser re-offers, ICE restarts, enterprise moves): each side's
+//! description as last applied and the payload-type pairs between them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -17,16 +19,22 @@ use std::sync::{Mutex, PoisonError};
 
 use edge_relay::{
     CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, PayloadFormat, Relay, SessionId,
-    SessionInfo, SessionSnapshot, SessionSpec, SessionState,
+    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, SdpLocation};
 use crate::sdp::browser::{self, BrowserDescription, Kind};
-use crate::sdp::codec::{negotiate, Codec};
+use crate::sdp::codec::{check_numbering, negotiate, Codec, Pair};
 use crate::sdp::enterprise::{self, EnterpriseDescription, Layout};
 use crate::sdp::Direction;
+
+mod call;
+mod reoffer;
+
+use call::{media_plan, BrowserSide, Call, EnterpriseSide, Mapped};
+pub(crate) use reoffer::ReofferRequest;
 
 /// The SDES suite and tag of media-edge's own enterprise offers.
 const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);
@@ -136,15 +144,17 @@ pub struct Negotiated {
 #[derive(Debug)]
 enum Pending {
     /// Media-edge offered to the browser for an enterprise offer.
+    /// `offered` pairs the enterprise offer's codecs with the same ones in media-edge's
+    /// browser offer.
     BrowserAnswer {
-        info: Box<SessionInfo>,
-        offered: Vec<Codec>,
+        offered: Vec<Pair>,
         enterprise: Layout,
         enterprise_direction: Direction,
     },
-    /// Media-edge offered to the enterprise side.
+    /// Media-edge offered to the enterprise side: `offered` pairs the browser's codecs with
+    /// media-edge's enterprise offer.
     EnterpriseAnswer {
-        offered: Vec<Codec>,
+        offered: Vec<Pair>,
         sdes: Option<(u32, Profile)>,
         /// The browser's offer and the session, to answer the browser again with the codecs
         /// the enterprise side kept.
@@ -167,6 +177,7 @@ impl Pending {
 pub struct Negotiations {
     relay: Relay,
     pending: Mutex<HashMap<SessionId, Pending>>,
+    calls: Mutex<HashMap<SessionId, Call>>,
 }
 
 fn request(message: impl Into<String>) -> Error {
@@ -182,17 +193,30 @@ fn audio_line(field: &'static str, index: usize) -> SdpLocation {
     }
 }
 
+/// The audio m-line's `a=rtpmap`s, for errors about payload-type numbering.
+fn rtpmap_line(field: &'static str, index: usize) -> SdpLocation {
+    SdpLocation {
+        attribute: Some("a=rtpmap"),
+        ..audio_line(field, index)
+    }
+}
+
 impl Negotiations {
     /// The negotiations over `relay`'s sessions.
     pub fn new(relay: Relay) -> Self {
         Negotiations {
             relay,
             pending: Mutex::new(HashMap::new()),
+            calls: Mutex::new(HashMap::new()),
         }
     }
 
     fn pending<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Pending>) -> R) -> R {
         f(&mut self.pending.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    fn calls<R>(&self, f: impl FnOnce(&mut HashMap<SessionId, Call>) -> R) -> R {
+        f(&mut self.calls.lock().unwrap_or_else(PoisonError::into_inner))
     }
 
     /// `POST /v1/sessions`: creates a session from an offer.
@@ -261,7 +285,7 @@ impl Negotiations {
                         ));
                     }
                     spec.enterprise = Some(remote);
-                    spec.rtcp_mux_enterprise = rtcp_mux;
+                    spec.rtcp_mux_enterprise = rtcp_mux.unwrap_or(false);
                     (None, Layout::single(false), Direction::SENDRECV, None)
                 }
                 Target::Sdp(sdp) => {
@@ -285,27 +309,57 @@ impl Negotiations {
                 }
             },
         };
+        let enterprise_sdp_codecs = acceptable.clone();
         let acceptable = acceptable.as_deref().map(|c| ("enterprise.sdp", c));
         let at = audio_line("offer", browser.audio_index);
-        let codecs = negotiate(at, &browser.codecs, acceptable)?;
+        let codecs = Mapped::from_pairs(negotiate(at, &browser.codecs, acceptable)?, true);
         let sdes_offered = spec.enterprise_srtp.map(|c| (c.tag, c.suite));
+        let srtp = spec.enterprise_srtp.is_some();
         spec.browser = Some(browser.remote.clone());
         spec.payload_formats = payload_formats(&codecs);
+        spec.media = Some(media_plan(browser.direction, enterprise_direction, &codecs));
         let info = self.relay.create_session(spec)?;
         let to_browser = browser.direction.reversed().and(enterprise_direction);
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
-        let answer = browser::write_answer(&browser, &info, &codecs, to_browser);
-        let enterprise_sdp = enterprise::write(&info, &layout, &codecs, to_enterprise);
+        let browser_codecs = Mapped::browser(&codecs);
+        let enterprise_codecs = Mapped::enterprise(&codecs);
+        let answer =
+            browser::write_answer(&browser, &info, info.setup, &browser_codecs, to_browser);
+        let enterprise_sdp = enterprise::write(&info, &layout, &enterprise_codecs, to_enterprise);
         if awaiting.is_some() {
             let pending = Pending::EnterpriseAnswer {
-                offered: codecs,
+                offered: codecs
+                    .iter()
+                    .map(|m| Pair {
+                        offered: m.browser.clone(),
+                        accepted: m.enterprise.clone(),
+                    })
+                    .collect(),
                 sdes: sdes_offered,
-                browser: Box::new((browser, info.clone())),
+                browser: Box::new((browser.clone(), info.clone())),
             };
             self.pending(|p| p.insert(info.id, pending));
         }
+        let call = Call {
+            setup: info.setup,
+            browser: Some(BrowserSide {
+                remote: browser.remote.clone(),
+                direction: browser.direction,
+                codecs: browser.codecs.clone(),
+            }),
+            enterprise: EnterpriseSide {
+                layout,
+                direction: enterprise_direction,
+                codecs: enterprise_sdp_codecs.unwrap_or(enterprise_codecs),
+                srtp,
+            },
+            codecs,
+            info,
+        };
+        let id = call.info.id;
+        self.calls(|c| c.insert(id, call));
         Ok(Negotiated {
-            id: info.id.to_string(),
+            id: id.to_string(),
             answer: Some(answer),
             offer: None,
             enterprise_sdp: Some(enterprise_sdp),
@@ -317,7 +371,9 @@ impl Negotiations {
     fn enterprise_offers(&self, offer: &str, leg: &LegOptions) -> Result<Negotiated, Error> {
         let desc = EnterpriseDescription::parse("enterprise-offer", offer, None)?;
         let at = audio_line("enterprise-offer", desc.audio_index);
-        let codecs = negotiate(at, &desc.codecs, None)?;
+        let offered = negotiate(at, &desc.codecs, None)?;
+        // Until the browser answers, the browser's numbering is the enterprise's.
+        let codecs = Mapped::from_pairs(offered.clone(), false);
         let mut spec = leg.spec();
         spec.rtcp_mux_enterprise = desc.rtcp_mux;
         spec.enterprise_srtp = desc
@@ -327,16 +383,30 @@ impl Negotiations {
             .map(|key| EnterpriseCrypto::new(key.key.profile(), key.tag));
         spec.enterprise = Some(desc.remote.clone());
         spec.payload_formats = payload_formats(&codecs);
+        spec.media = Some(media_plan(Direction::SENDRECV, desc.direction, &codecs));
         let info = self.relay.create_session(spec)?;
-        let offer = browser::write_offer(&info, &codecs, desc.direction);
+        let offer = browser::write_offer(&info, &Mapped::browser(&codecs), desc.direction);
         let id = info.id;
+        let layout = Layout::answering(&desc);
         let pending = Pending::BrowserAnswer {
-            info: Box::new(info),
-            offered: codecs,
-            enterprise: Layout::answering(&desc),
+            offered,
+            enterprise: layout.clone(),
             enterprise_direction: desc.direction,
         };
         self.pending(|p| p.insert(id, pending));
+        let call = Call {
+            info,
+            setup: "actpass",
+            browser: None,
+            enterprise: EnterpriseSide {
+                layout,
+                direction: desc.direction,
+                codecs: desc.codecs,
+                srtp: desc.remote.crypto.is_some(),
+            },
+            codecs,
+        };
+        self.calls(|c| c.insert(id, call));
         Ok(Negotiated {
             id: id.to_string(),
             answer: None,
@@ -374,19 +444,11 @@ impl Negotiations {
                 Some(answer),
                 None,
                 Pending::BrowserAnswer {
-                    info,
                     offered,
                     enterprise,
                     enterprise_direction,
                 },
-            ) => self.browser_answers(
-                id,
-                &answer,
-                info,
-                offered,
-                enterprise,
-                *enterprise_direction,
-            ),
+            ) => self.browser_answers(id, &answer, offered, enterprise, *enterprise_direction),
             (
                 None,
                 Some(target),
@@ -421,21 +483,56 @@ impl Negotiations {
         &self,
         id: SessionId,
         answer: &str,
-        info: &SessionInfo,
-        offered: &[Codec],
+        offered: &[Pair],
         enterprise: &Layout,
         enterprise_direction: Direction,
     ) -> Result<Negotiated, Error> {
         let browser = BrowserDescription::parse("answer", answer, Kind::Answer)?;
         let at = audio_line("answer", browser.audio_index);
-        let codecs = negotiate(at, offered, Some(("the answer", &browser.codecs)))?;
-        self.relay.set_browser_remote(id, browser.remote)?;
+        let ours: Vec<Codec> = offered.iter().map(|p| p.offered.clone()).collect();
+        check_numbering(
+            rtpmap_line("answer", browser.audio_index),
+            &ours,
+            &browser.codecs,
+        )?;
+        let pairs = negotiate(at, &ours, Some(("the answer", &browser.codecs)))?;
+        // offered: the enterprise's numbering (media-edge offered the browser the same);
+        // accepted: the browser's.
+        let codecs = Mapped::from_pairs(pairs, false);
+        let mut update = SessionUpdate::default();
+        update.media = Some(media_plan(browser.direction, enterprise_direction, &codecs));
+        self.relay.set_browser_remote(id, browser.remote.clone())?;
+        let info = self.relay.update_session(id, update)?;
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
+        let enterprise_sdp = enterprise::write(
+            &info,
+            enterprise,
+            &Mapped::enterprise(&codecs),
+            to_enterprise,
+        );
+        // The browser took the other DTLS role than it answered.
+        let setup = if browser.remote.setup == "active" {
+            "passive"
+        } else {
+            "active"
+        };
+        self.calls(|c| {
+            if let Some(call) = c.get_mut(&id) {
+                call.info = info;
+                call.setup = setup;
+                call.browser = Some(BrowserSide {
+                    remote: browser.remote,
+                    direction: browser.direction,
+                    codecs: browser.codecs,
+                });
+                call.codecs = codecs;
+            }
+        });
         Ok(Negotiated {
             id: id.to_string(),
             answer: None,
             offer: None,
-            enterprise_sdp: Some(enterprise::write(info, enterprise, &codecs, to_enterprise)),
+            enterprise_sdp: Some(enterprise_sdp),
             awaiting: None,
         })
     }
@@ -448,13 +545,13 @@ impl Negotiations {
         &self,
         id: SessionId,
         target: EnterpriseTarget,
-        offered: &[Codec],
+        offered: &[Pair],
         sdes: Option<(u32, Profile)>,
         browser: &(BrowserDescription, SessionInfo),
     ) -> Result<Negotiated, Error> {
         let mut answer = None;
-        let remote = match target_kind(target, "enterprise")? {
-            Target::Address(remote, _) if sdes.is_none() => remote,
+        let (remote, answered) = match target_kind(target, "enterprise")? {
+            Target::Address(remote, _) if sdes.is_none() => (remote, None),
             Target::Address(..) => {
                 return Err(request(
                     "media-edge offered SDES-SRTP: the enterprise answer must be an SDP \
@@ -464,14 +561,61 @@ impl Negotiations {
             Target::Sdp(sdp) => {
                 let desc = EnterpriseDescription::parse("enterprise.sdp", &sdp, sdes)?;
                 let at = audio_line("enterprise.sdp", desc.audio_index);
-                let codecs = negotiate(at, offered, Some(("the answer", &desc.codecs)))?;
-                let (offer, info) = browser;
-                let to_browser = offer.direction.reversed().and(desc.direction);
-                answer = Some(browser::write_answer(offer, info, &codecs, to_browser));
-                desc.remote
+                let ours: Vec<Codec> = offered.iter().map(|p| p.accepted.clone()).collect();
+                check_numbering(
+                    rtpmap_line("enterprise.sdp", desc.audio_index),
+                    &ours,
+                    &desc.codecs,
+                )?;
+                let pairs = negotiate(at, &ours, Some(("the answer", &desc.codecs)))?;
+                (desc.remote.clone(), Some((desc, pairs)))
             }
         };
-        self.relay.set_enterprise_remote(id, remote)?;
+        let mut update = SessionUpdate::default();
+        let answered = answered.map(|(desc, pairs)| {
+            // ours (offered): the numbering media-edge offered, which is the browser's.
+            let codecs: Vec<Mapped> = pairs
+                .into_iter()
+                .map(|p| Mapped {
+                    browser: offered
+                        .iter()
+                        .find(|o| o.accepted == p.offered)
+                        .map_or_else(|| p.offered.clone(), |o| o.offered.clone()),
+                    enterprise: p.accepted,
+                })
+                .collect();
+            (desc, codecs)
+        });
+        let browser_direction = self.calls(|c| {
+            c.get(&id)
+                .and_then(|call| call.browser.as_ref().map(|b| b.direction))
+                .unwrap_or(Direction::SENDRECV)
+        });
+        if let Some((desc, codecs)) = &answered {
+            update.media = Some(media_plan(browser_direction, desc.direction, codecs));
+            let (offer, info) = browser;
+            let to_browser = offer.direction.reversed().and(desc.direction);
+            answer = Some(browser::write_answer(
+                offer,
+                info,
+                info.setup,
+                &Mapped::browser(codecs),
+                to_browser,
+            ));
+        }
+        // The remote and the media plan in force together: one update.
+        update.enterprise = Some(remote);
+        let info = self.relay.update_session(id, update)?;
+        self.calls(|c| {
+            if let Some(call) = c.get_mut(&id) {
+                call.info = info;
+                if let Some((desc, codecs)) = answered {
+                    call.enterprise.direction = desc.direction;
+                    call.enterprise.codecs = desc.codecs;
+                    call.codecs = codecs;
+                }
+            }
+        });
         Ok(Negotiated {
             id: id.to_string(),
             answer,
@@ -491,6 +635,7 @@ impl Negotiations {
             .parse()
             .map_err(|_| Error::UnknownSession(id.to_owned()))?;
         self.pending(|p| p.remove(&parsed));
+        self.calls(|c| c.remove(&parsed));
         self.relay.remove_session(parsed).map_err(|e| match e {
             edge_relay::Error::UnknownSession(_) => Error::UnknownSession(id.to_owned()),
             e => Error::Relay(e),
@@ -549,21 +694,30 @@ impl Negotiations {
         if !ended.is_empty() {
             self.pending(|p| ended.iter().for_each(|id| drop(p.remove(id))));
         }
+        let ids: Vec<SessionId> = self.calls(|c| c.keys().copied().collect());
+        let ended: Vec<SessionId> = ids
+            .into_iter()
+            .filter(|id| self.relay.session(*id).is_none_or(|s| s.state.is_ended()))
+            .collect();
+        if !ended.is_empty() {
+            self.calls(|c| ended.iter().for_each(|id| drop(c.remove(id))));
+        }
     }
 }
 
-/// The negotiated codecs as the forwarder's call-quality figures need them.
-fn payload_formats(codecs: &[Codec]) -> Vec<PayloadFormat> {
+/// The negotiated codecs as the forwarder's call-quality figures need them (the browser's
+/// numbering).
+fn payload_formats(codecs: &[Mapped]) -> Vec<PayloadFormat> {
     codecs
         .iter()
-        .map(|c| PayloadFormat::new(c.pt, &c.name, c.clock))
+        .map(|m| PayloadFormat::new(m.browser.pt, &m.browser.name, m.browser.clock))
         .collect()
 }
 
 /// The enterprise side as the request gave it.
 enum Target {
-    /// An address (and whether RTCP is muxed).
-    Address(EnterpriseRemote, bool),
+    /// An address (and whether RTCP is muxed, when the request says).
+    Address(EnterpriseRemote, Option<bool>),
     /// An SDP.
     Sdp(String),
 }
@@ -576,8 +730,7 @@ fn target_kind(target: EnterpriseTarget, field: &str) -> Result<Target, Error> {
             rtcp_mux,
             sdp: None,
         } => {
-            let rtcp_mux = rtcp_mux.unwrap_or(false);
-            if rtcp_mux && rtcp.is_some() {
+            if rtcp_mux == Some(true) && rtcp.is_some() {
                 return Err(request(format!(
                     "{field}.rtcp and {field}.rtcp-mux exclude each other"
                 )));

@@ -96,8 +96,8 @@ impl ApiHandle {
         }
     }
 
-    /// Applies what can change live from a validated `config` (tokens, CORS whitelist,
-    /// clients and connection limits, to the next request or connection) and re-reads the
+    /// Applies what can change live from a validated `config` (tokens, CORS whitelist, `demo`,
+    /// the TURN REST secret and URIs, clients and connection limits, to the next request or connection) and re-reads the
     /// certificate files of `api.tls`: new connections get the new certificate; one that
     /// does not load keeps the previous one. Connections already open are untouched.
     /// `listen`, `tls` (its file names), `allow-insecure-http` and `max-body` need a

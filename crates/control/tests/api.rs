@@ -2,150 +2,17 @@
 //! the written SDP says, authentication, and every kind of bad request.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Cursor;
-use std::net::{SocketAddr, UdpSocket};
+mod common;
+
+use std::net::SocketAddr;
 
 use axum::body::Body;
-use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
-use axum::Router;
-use edge_control::{router, ApiConfig};
-use edge_relay::{EnterpriseSide, PortRange, PublicSide, Relay, RelayConfig};
-use http_body_util::BodyExt;
-use sdp::SessionDescription;
 use serde_json::{json, Value};
-use tower::ServiceExt;
 
-const TOKEN: &str = "test-token-0123456789";
-/// How long a test polls for what must happen: a guard against hanging, never a window.
-const HANG_GUARD: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// aiortc 1.16's offer: one audio track, BUNDLE, rtcp-mux, three fingerprints.
-const AIORTC_OFFER: &str = "v=0\r\no=- 4004280456 4004280456 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
-a=group:BUNDLE 0\r\na=msid-semantic:WMS *\r\nm=audio 46098 UDP/TLS/RTP/SAVPF 96 9 0 8\r\n\
-c=IN IP4 127.0.0.1\r\na=sendrecv\r\na=mid:0\r\na=rtcp:9 IN IP4 0.0.0.0\r\na=rtcp-mux\r\n\
-a=rtpmap:96 opus/48000/2\r\na=rtpmap:9 G722/8000\r\na=rtpmap:0 PCMU/8000\r\n\
-a=rtpmap:8 PCMA/8000\r\n\
-a=candidate:16572de626da4e5384a0ce2d0d93678a 1 udp 2130706431 127.0.0.1 46098 typ host\r\n\
-a=end-of-candidates\r\na=ice-ufrag:HYW7\r\na=ice-pwd:Fq3YpfdicrVJm7memzz2BQ\r\n\
-a=fingerprint:sha-256 21:96:60:6D:D2:FD:A6:75:82:AC:34:B5:95:A8:64:56:12:E2:05:21:2E:34:3E:23:52:96:1C:69:C1:89:52:21\r\n\
-a=setup:actpass\r\n";
-
-/// A PBX's plain-RTP offer with a session-level `c=`.
-const PBX_OFFER: &str = "v=0\r\no=pbx 1 1 IN IP4 127.0.0.1\r\ns=call\r\nc=IN IP4 127.0.0.1\r\n\
-t=0 0\r\nm=audio 40000 RTP/AVP 0 8 101\r\na=rtpmap:101 telephone-event/8000\r\n\
-a=fmtp:101 0-16\r\na=sendrecv\r\n";
-
-struct Api {
-    app: Router,
-    relay: Relay,
-    public: PortRange,
-    enterprise: PortRange,
-}
-
-/// A forwarder on 127.0.0.1 (public) and 127.0.0.3 (enterprise) with its own port ranges,
-/// and the API over it.
-fn api(slot: u16, max_sessions: usize) -> Api {
-    api_with(slot, max_sessions, |_| {})
-}
-
-/// [`api`] with the forwarder's configuration adjusted by `adjust`.
-fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut RelayConfig)) -> Api {
-    api_on(slot, max_sessions, ("127.0.0.1", "127.0.0.3"), adjust)
-}
-
-/// [`api_with`] with the public and the enterprise address given.
-fn api_on(
-    slot: u16,
-    max_sessions: usize,
-    (public_ip, enterprise_ip): (&str, &str),
-    adjust: impl FnOnce(&mut RelayConfig),
-) -> Api {
-    let base = 48_000 + slot * 40;
-    let public = PortRange::new(base, base + 9).unwrap();
-    let enterprise = PortRange::new(base + 20, base + 39).unwrap();
-    let mut config = RelayConfig::new(
-        PublicSide::new(public_ip.parse().unwrap(), public),
-        EnterpriseSide::new(enterprise_ip.parse().unwrap(), enterprise),
-    );
-    config.workers = 1;
-    config.max_sessions = max_sessions;
-    adjust(&mut config);
-    let cert = edge_dtls::Certificate::generate().unwrap();
-    let dtls = edge_dtls::ConfigBuilder::new(cert).build().unwrap();
-    let relay = Relay::start(config, dtls).unwrap();
-    let mut api_config = ApiConfig::new("127.0.0.1:0".parse().unwrap(), vec![TOKEN.into()]);
-    // These tests send bad tokens on purpose; bans have their own tests (tests/guard.rs).
-    let guard = edge_control::guard::GuardConfig {
-        max_failures: 64,
-        ..Default::default()
-    };
-    api_config.guard = Some(edge_control::guard::Guard::new(guard).unwrap());
-    Api {
-        app: router(&api_config, relay.clone()).unwrap(),
-        relay,
-        public,
-        enterprise,
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        self.relay.clone().shutdown();
-    }
-}
-
-impl Api {
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> (StatusCode, Value) {
-        self.raw(method, path, Some(TOKEN), body.map(|b| b.to_string()))
-            .await
-    }
-
-    /// Sends `req` as if from a client on 127.0.0.1 (what a server adds as `ConnectInfo`).
-    async fn send(&self, mut req: Request<Body>) -> axum::response::Response {
-        req.extensions_mut()
-            .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 50_000))));
-        self.app.clone().oneshot(req).await.unwrap()
-    }
-
-    async fn raw(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<String>,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder().method(method).uri(path);
-        if let Some(token) = token {
-            req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
-        }
-        let req = req.body(body.map(Body::from).unwrap_or_default()).unwrap();
-        let response = self.send(req).await;
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let value = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes)
-                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
-        };
-        (status, value)
-    }
-}
-
-fn parse_sdp(text: &str) -> SessionDescription {
-    SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes())).unwrap()
-}
-
-fn attr<'a>(sdp: &'a SessionDescription, media: usize, key: &str) -> Option<&'a str> {
-    sdp.media_descriptions[media]
-        .attribute(key)
-        .map(|v| v.unwrap_or_default())
-}
-
-fn port_in_use(addr: SocketAddr) -> bool {
-    UdpSocket::bind(addr).is_err()
-}
+use common::router::{
+    api, api_on, api_with, attr, parse_sdp, port_in_use, AIORTC_OFFER, HANG_GUARD, PBX_OFFER, TOKEN,
+};
 
 #[tokio::test]
 async fn browser_offer_with_enterprise_address() {
@@ -172,8 +39,8 @@ async fn browser_offer_with_enterprise_address() {
     assert_eq!(m.protos.join("/"), "UDP/TLS/RTP/SAVPF");
     assert_eq!(
         m.formats,
-        ["96", "0", "8"],
-        "opus, PCMU, PCMA; G722 is not forwarded"
+        ["96", "9", "0", "8"],
+        "opus, G722, PCMU, PCMA: every format offered that media-edge forwards"
     );
     let public_port = u16::try_from(m.port.value).unwrap();
     assert!(api.public.contains(public_port), "{public_port}");
@@ -197,7 +64,7 @@ async fn browser_offer_with_enterprise_address() {
     assert_eq!(c.address.as_ref().unwrap().address, "127.0.0.3");
     let m = &ent.media_descriptions[0].media_name;
     assert_eq!(m.protos.join("/"), "RTP/AVP");
-    assert_eq!(m.formats, ["96", "0", "8"]);
+    assert_eq!(m.formats, ["96", "9", "0", "8"]);
     let rtp_port = u16::try_from(m.port.value).unwrap();
     let rtcp_port: u16 = attr(&ent, 0, "rtcp").unwrap().parse().unwrap();
     assert!(api.enterprise.contains(rtp_port) && api.enterprise.contains(rtcp_port));

@@ -56,6 +56,7 @@ impl Media {
             Some(api_config) => {
                 let mut api_config = api_config.clone();
                 api_config.metrics = api_metrics.clone();
+                api_config.turn = turn_rest(config);
                 Some(start_api(api_config, relay.clone(), guard.clone()).await?)
             }
             None => None,
@@ -138,6 +139,7 @@ impl Media {
             api_config.tokens.extend(api.generated.clone());
         }
         api_config.guard = Some(guard.clone());
+        api_config.turn = turn_rest(config);
         api.handle.reload(&api_config)?;
         dtls
     }
@@ -159,6 +161,49 @@ impl Media {
         self.relay.shutdown();
         Ok(())
     }
+}
+
+/// What `POST /v1/turn-credentials` signs with: the first of `[turn.auth] shared-secrets`
+/// (put the new secret first when rotating) and `api.turn-uris`, or else a URI per TURN
+/// listener (an unspecified listen address is announced as the forwarder's public address).
+/// `None` without a shared secret.
+fn turn_rest(config: &Config) -> Option<edge_control::TurnRest> {
+    let secret = config.turn.auth.shared_secrets.first()?;
+    let api = config.api.as_ref()?;
+    let uris = if api.turn_uris.is_empty() {
+        let public = config
+            .relay
+            .as_ref()
+            .map(|r| r.public.advertised_address.unwrap_or(r.public.address));
+        let host = |addr: std::net::SocketAddr| {
+            let ip = match (addr.ip().is_unspecified(), public) {
+                (true, Some(public)) => public,
+                _ => addr.ip(),
+            };
+            std::net::SocketAddr::new(ip, addr.port())
+        };
+        let turn = &config.turn;
+        turn.listen_udp
+            .iter()
+            .map(|a| format!("turn:{}?transport=udp", host(*a)))
+            .chain(
+                turn.listen_tcp
+                    .iter()
+                    .map(|a| format!("turn:{}?transport=tcp", host(*a))),
+            )
+            .chain(
+                turn.listen_tls
+                    .iter()
+                    .map(|t| format!("turns:{}?transport=tcp", host(t.address))),
+            )
+            .collect()
+    } else {
+        api.turn_uris.clone()
+    };
+    Some(edge_control::TurnRest::new(
+        secret.as_bytes().to_vec(),
+        uris,
+    ))
 }
 
 /// The forwarder's DTLS configuration: the `[dtls]` certificate, or a generated one.
@@ -293,4 +338,49 @@ pub fn summary(config: &Config) -> Option<String> {
          {enterprise_ports}{connections}; {} workers; api {api}",
         public.address, public.port_range, enterprise.transport_address, relay.workers,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+    use super::*;
+    use crate::transport::Pins;
+
+    /// A configuration with `auth` in `[turn.auth]` and `api` in `[api]`.
+    fn config(auth: &str, api: &str) -> Config {
+        let text = format!(
+            "[turn]\nlisten-udp = [\"0.0.0.0:3478\", \"127.0.0.1:3479\"]\n\
+             listen-tcp = [\"127.0.0.1:3478\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
+             [turn.auth]\n{auth}\n\
+             [relay.public]\naddress = \"127.0.0.1\"\nadvertised-address = \"203.0.113.10\"\n\
+             port-range = \"40000-40009\"\n[relay.enterprise]\ntransport-address = \
+             \"127.0.0.1\"\nport-range = \"40010-40019\"\n[api]\n{api}"
+        );
+        Config::parse(&text, "test.toml", &Pins::default()).unwrap()
+    }
+
+    /// The first shared secret signs; the URIs come from the TURN listeners (an unspecified
+    /// address announced as the forwarder's public one) unless `api.turn-uris` names them.
+    #[test]
+    fn turn_credentials_sign_with_the_first_secret() {
+        let secrets =
+            "shared-secrets = [\"first-secret-0123456789\", \"second-secret-0123456789\"]";
+        let rest = turn_rest(&config(secrets, "")).unwrap();
+        assert_eq!(rest.secret, b"first-secret-0123456789");
+        assert_eq!(
+            rest.uris,
+            [
+                "turn:203.0.113.10:3478?transport=udp",
+                "turn:127.0.0.1:3479?transport=udp",
+                "turn:127.0.0.1:3478?transport=tcp"
+            ]
+        );
+        let named = config(secrets, "turn-uris = [\"turns:edge.example.com:5349\"]\n");
+        assert_eq!(
+            turn_rest(&named).unwrap().uris,
+            ["turns:edge.example.com:5349"]
+        );
+        let users_only = "users = [{ name = \"agent\", password = \"agent-password\" }]";
+        assert!(turn_rest(&config(users_only, "")).is_none());
+    }
 }

@@ -217,11 +217,13 @@ fn setup(media: &MediaRef<'_>, sdp: &SessionDescription, kind: Kind) -> Result<S
     Ok(value)
 }
 
-/// Media-edge's answer to `offer`: the audio m-line accepted with `codecs` and `direction`
-/// (media-edge's point of view), every other m-line rejected.
+/// Media-edge's answer to `offer`: the audio m-line accepted with `codecs`, `direction`
+/// (media-edge's point of view) and media-edge's DTLS role `setup`, every other m-line
+/// rejected.
 pub(crate) fn write_answer(
     offer: &BrowserDescription,
     info: &SessionInfo,
+    setup: &str,
     codecs: &[Codec],
     direction: Direction,
 ) -> String {
@@ -230,7 +232,7 @@ pub(crate) fn write_answer(
     if let (true, Some(mid)) = (offer.bundled, &offer.mid) {
         sdp = sdp.with_value_attribute("group".into(), format!("BUNDLE {mid}"));
     }
-    let audio = audio_line(info, offer.mid.as_deref(), info.setup, codecs, direction);
+    let audio = audio_line(info, offer.mid.as_deref(), setup, codecs, direction);
     with_media_lines(sdp, &offer.rejected, offer.audio_index, audio, address).marshal()
 }
 

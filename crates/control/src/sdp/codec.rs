@@ -1,9 +1,12 @@
 //! RTP payload formats of an m-line (`m=` formats, `a=rtpmap`, `a=fmtp`) and which of them
 //! media-edge forwards.
 //!
-//! The forwarder does not rewrite RTP headers, so both legs must use the same payload type
-//! for a codec: a codec is common to two descriptions only when its payload type, name,
-//! clock rate and channels all agree.
+//! The two sides may number a format differently (a browser's opus/111 against a PBX's
+//! opus/96): a format is common to two descriptions when its name, clock rate and channels
+//! agree, whatever the payload types; each side keeps its own numbering in the SDP
+//! media-edge writes for it, and the forwarder rewrites the payload type between them
+//! ([`Pair`], [`payload_map`]). Within one call a payload type keeps the format it was
+//! first given (RFC 3264 8.3.2): [`check_numbering`].
 
 use std::fmt;
 
@@ -38,9 +41,10 @@ impl fmt::Display for Codec {
 }
 
 /// The audio encodings media-edge forwards, by name and clock rate (`None`: any rate).
-const AUDIO: [(&str, Option<u32>); 4] = [
+const AUDIO: [(&str, Option<u32>); 5] = [
     ("PCMU", Some(8000)),
     ("PCMA", Some(8000)),
+    ("G722", Some(8000)),
     ("opus", Some(48000)),
     ("telephone-event", None),
 ];
@@ -58,10 +62,9 @@ impl Codec {
         !self.name.eq_ignore_ascii_case("telephone-event") && !self.name.eq_ignore_ascii_case("CN")
     }
 
-    /// Same payload type and the same format.
-    pub(crate) fn matches(&self, other: &Codec) -> bool {
-        self.pt == other.pt
-            && self.name.eq_ignore_ascii_case(&other.name)
+    /// The same format (name, clock rate, channels), whatever the payload types.
+    pub(crate) fn same_format(&self, other: &Codec) -> bool {
+        self.name.eq_ignore_ascii_case(&other.name)
             && self.clock == other.clock
             && self.channels.unwrap_or(1) == other.channels.unwrap_or(1)
     }
@@ -177,44 +180,108 @@ fn parse_rtpmap(media: &MediaRef<'_>, value: &str) -> Result<(String, u32, Optio
     Ok((name.to_owned(), clock, channels))
 }
 
+/// A format both sides use, each side with its own payload type (and `a=fmtp`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Pair {
+    /// As the offering side numbers it.
+    pub(crate) offered: Codec,
+    /// As the other side numbers it (the offered codec itself when media-edge chose).
+    pub(crate) accepted: Codec,
+}
+
 /// The formats of `offered` that media-edge forwards and, when `acceptable` is given, that
-/// side accepts too (same payload type and format), in the offer's order. Fails when no
-/// media format (other than DTMF events and comfort noise) remains, blaming `offer_line`.
+/// side has too (the same format under any payload type), in the offer's order, each paired
+/// with the other side's codec. A format listed twice on a side is used once (the first),
+/// so the payload-type map is one to one. Fails when no media format (other than DTMF
+/// events and comfort noise) remains, blaming `offer_line`.
 pub(crate) fn negotiate(
     offer_line: SdpLocation,
     offered: &[Codec],
     acceptable: Option<(&str, &[Codec])>,
-) -> Result<Vec<Codec>, Error> {
-    let common: Vec<Codec> = offered
-        .iter()
-        .filter(|c| c.is_supported_audio())
-        .filter(|c| acceptable.is_none_or(|(_, other)| other.iter().any(|o| o.matches(c))))
-        .cloned()
-        .collect();
-    if common.iter().any(Codec::is_media) {
+) -> Result<Vec<Pair>, Error> {
+    let mut common: Vec<Pair> = Vec::new();
+    for codec in offered.iter().filter(|c| c.is_supported_audio()) {
+        if common.iter().any(|p| p.offered.same_format(codec)) {
+            continue;
+        }
+        let accepted = match acceptable {
+            None => Some(codec.clone()),
+            Some((_, other)) => other.iter().find(|o| o.same_format(codec)).cloned(),
+        };
+        if let Some(accepted) = accepted {
+            common.push(Pair {
+                offered: codec.clone(),
+                accepted,
+            });
+        }
+    }
+    if common.iter().any(|p| p.offered.is_media()) {
         return Ok(common);
     }
-    let list = |codecs: &[Codec]| {
-        codecs
-            .iter()
-            .map(Codec::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     let reason = match acceptable {
         None => format!(
-            "no audio codec media-edge forwards (PCMU/8000, PCMA/8000, opus/48000/2 with \
-             telephone-event) among the offered {}",
+            "no audio codec media-edge forwards (PCMU/8000, PCMA/8000, G722/8000, \
+             opus/48000/2 with telephone-event) among the offered {}",
             list(offered)
         ),
         Some((who, other)) => format!(
-            "no audio codec in common with {who} with the same payload type (media-edge does \
-             not rewrite payload types): offered {}; {who} has {}",
+            "no audio codec in common with {who}: offered {}; {who} has {}",
             list(offered),
             list(other)
         ),
     };
     Err(Error::sdp(offer_line, reason))
+}
+
+fn list(codecs: &[Codec]) -> String {
+    codecs
+        .iter()
+        .map(Codec::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Refuses a description that gives a payload type of `earlier` (what this side said or
+/// was offered before in the call) another format: within a call a payload type keeps its
+/// format (RFC 3264 8.3.2), otherwise the map the forwarder applies would conflict with
+/// what the peer sends.
+pub(crate) fn check_numbering(
+    at: SdpLocation,
+    earlier: &[Codec],
+    now: &[Codec],
+) -> Result<(), Error> {
+    for codec in now {
+        if let Some(before) = earlier
+            .iter()
+            .find(|e| e.pt == codec.pt && !e.same_format(codec))
+        {
+            return Err(Error::sdp(
+                at,
+                format!(
+                    "conflicting payload-type map: payload type {} is {}/{} here but was \
+                     {before} earlier in the call (a payload type keeps its format, RFC 3264 \
+                     8.3.2)",
+                    codec.pt, codec.name, codec.clock
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The forwarder's payload-type map from the pairs: `(browser PT, enterprise PT)`, with
+/// `browser_offered` telling which side of each pair is the browser's.
+pub(crate) fn payload_map(pairs: &[Pair], browser_offered: bool) -> Vec<(u8, u8)> {
+    pairs
+        .iter()
+        .map(|p| {
+            if browser_offered {
+                (p.offered.pt, p.accepted.pt)
+            } else {
+                (p.accepted.pt, p.offered.pt)
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -259,17 +326,32 @@ mod tests {
         assert_eq!(codecs[0].to_string(), "0 PCMU/8000");
     }
 
+    fn names(codecs: impl IntoIterator<Item = Codec>) -> Vec<String> {
+        codecs.into_iter().map(|c| c.to_string()).collect()
+    }
+
+    fn codec(pt: u8, name: &str, clock: u32, channels: Option<u16>) -> Codec {
+        Codec {
+            pt,
+            name: name.into(),
+            clock,
+            channels,
+            fmtp: None,
+        }
+    }
+
     #[test]
-    fn negotiation_keeps_supported_formats_with_equal_payload_types() {
+    fn negotiation_pairs_formats_whatever_their_payload_types() {
         let browser = codecs_of(samples::CHROME);
         let d = parse_sdp("offer", samples::CHROME).unwrap();
         let m = media_lines("offer", &d).next().unwrap();
         let ours = negotiate(m.location(Some("m=")), &browser, None).unwrap();
-        let names: Vec<String> = ours.iter().map(Codec::to_string).collect();
+        assert!(ours.iter().all(|p| p.offered == p.accepted));
         assert_eq!(
-            names,
+            names(ours.into_iter().map(|p| p.offered)),
             [
                 "111 opus/48000/2",
+                "9 G722/8000",
                 "0 PCMU/8000",
                 "8 PCMA/8000",
                 "110 telephone-event/48000",
@@ -283,8 +365,93 @@ mod tests {
             Some(("the enterprise", &enterprise)),
         )
         .unwrap();
-        let names: Vec<String> = common.iter().map(Codec::to_string).collect();
-        assert_eq!(names, ["0 PCMU/8000", "8 PCMA/8000"]);
+        let offered = names(common.iter().map(|p| p.offered.clone()));
+        let accepted = names(common.iter().map(|p| p.accepted.clone()));
+        assert_eq!(
+            offered,
+            ["0 PCMU/8000", "8 PCMA/8000", "126 telephone-event/8000"]
+        );
+        assert_eq!(
+            accepted,
+            ["0 PCMU/8000", "8 PCMA/8000", "101 telephone-event/8000"]
+        );
+        assert_eq!(payload_map(&common, true), [(0, 0), (8, 8), (126, 101)]);
+        assert_eq!(payload_map(&common, false), [(0, 0), (8, 8), (101, 126)]);
+    }
+
+    /// A browser's opus/111 and telephone-event/101 against a PBX's opus/96 and
+    /// telephone-event/98: each side keeps its numbering, the map joins them.
+    #[test]
+    fn opus_111_meets_opus_96_and_dtmf_101_meets_98() {
+        let browser = [
+            codec(111, "opus", 48000, Some(2)),
+            codec(101, "telephone-event", 8000, None),
+        ];
+        let pbx = [
+            codec(98, "telephone-event", 8000, None),
+            codec(96, "OPUS", 48000, Some(2)),
+            codec(97, "opus", 48000, None), // mono: another format
+        ];
+        let at = SdpLocation {
+            field: "offer",
+            media: None,
+            attribute: None,
+        };
+        let pairs = negotiate(at, &browser, Some(("the enterprise", &pbx))).unwrap();
+        assert_eq!(payload_map(&pairs, true), [(111, 96), (101, 98)]);
+        assert_eq!(pairs[0].accepted.name, "OPUS");
+    }
+
+    /// A format listed twice on a side is used once, so no payload type maps to two.
+    #[test]
+    fn duplicate_formats_map_once() {
+        let browser = [
+            codec(0, "PCMU", 8000, None),
+            codec(101, "telephone-event", 8000, None),
+            codec(102, "telephone-event", 8000, None),
+        ];
+        let pbx = [
+            codec(0, "PCMU", 8000, None),
+            codec(98, "telephone-event", 8000, None),
+            codec(99, "telephone-event", 8000, None),
+        ];
+        let at = SdpLocation {
+            field: "offer",
+            media: None,
+            attribute: None,
+        };
+        let pairs = negotiate(at, &browser, Some(("the enterprise", &pbx))).unwrap();
+        assert_eq!(payload_map(&pairs, true), [(0, 0), (101, 98)]);
+    }
+
+    #[test]
+    fn a_payload_type_given_another_format_is_a_conflicting_map() {
+        let before = [
+            codec(111, "opus", 48000, Some(2)),
+            codec(101, "telephone-event", 8000, None),
+        ];
+        let at = SdpLocation {
+            field: "offer",
+            media: Some((0, "audio".into())),
+            attribute: Some("a=rtpmap"),
+        };
+        // Renumbered formats and new payload types are fine.
+        let renumbered = [
+            codec(96, "opus", 48000, Some(2)),
+            codec(0, "PCMU", 8000, None),
+        ];
+        check_numbering(at.clone(), &before, &renumbered).unwrap();
+        check_numbering(at.clone(), &before, &before).unwrap();
+        let conflicting = [codec(101, "PCMA", 8000, None)];
+        let err = check_numbering(at, &before, &conflicting)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("offer, m-line 0 (audio), a=rtpmap: conflicting payload-type map"),
+            "{err}"
+        );
+        assert!(err.contains("payload type 101 is PCMA/8000"), "{err}");
+        assert!(err.contains("101 telephone-event/8000"), "{err}");
     }
 
     #[test]

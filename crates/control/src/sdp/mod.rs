@@ -168,6 +168,16 @@ impl Direction {
         }
     }
 
+    /// The forwarder's name for it.
+    pub(crate) fn for_relay(self) -> edge_relay::Direction {
+        match (self.send, self.recv) {
+            (true, true) => edge_relay::Direction::SendRecv,
+            (true, false) => edge_relay::Direction::SendOnly,
+            (false, true) => edge_relay::Direction::RecvOnly,
+            (false, false) => edge_relay::Direction::Inactive,
+        }
+    }
+
     /// The attribute name.
     pub(crate) fn attribute(self) -> &'static str {
         match (self.send, self.recv) {

@@ -3,6 +3,8 @@
 //! client sockets bound to a chosen source address.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
+pub mod router;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
