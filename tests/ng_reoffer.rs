@@ -63,6 +63,14 @@ fn hold_and_resume_by_ng_reoffers() {
         sdp(&report, "hold", "answer").contains("a=recvonly"),
         "{report}"
     );
+    // A repeat of each re-offer got the same SDP back.
+    for step in ["hold", "resume"] {
+        assert_eq!(
+            report[step]["answer"]["repeated-offer-same"], true,
+            "{}",
+            report[step]
+        );
+    }
     assert_eq!(report["resume"]["status"], "ok", "{}", report["resume"]);
     assert!(
         sdp(&report, "resume", "enterprise-sdp").contains("a=sendrecv"),

@@ -59,11 +59,16 @@ async def ng_offer_answer(plan, echo, sdp):
     offered = await ng(plan, ng_offer_to_pbx(echo, sdp))
     if offered.get("result") != "ok":
         return offered.get("error-reason"), offered
+    # The same offer again (a re-sent INVITE, a new cookie): the same SDP, nothing redone.
+    repeated = await ng(plan, ng_offer_to_pbx(echo, sdp))
     echo.set_remote_sdp(offered["sdp"])
     answered = await ng(plan, ng_answer_from_pbx(echo))
     if answered.get("result") != "ok":
         return answered.get("error-reason"), answered
-    return "ok", {"answer": answered["sdp"], "enterprise-sdp": offered["sdp"]}
+    return "ok", {
+        "answer": answered["sdp"], "enterprise-sdp": offered["sdp"],
+        "repeated-offer-same": repeated.get("sdp") == offered["sdp"],
+    }
 
 
 async def reoffer(plan, pc, sid, direction, echo):
