@@ -1,8 +1,10 @@
 //! Calls set up through rtpengine's ng protocol, media through media-edge: aiortc as the
 //! browser and a plain RTP echo as the SIP side (`tests/python/media_peer.py` with an `ng`
 //! plan), once with the browser offering and once with the SIP side offering. The ng call
-//! is the API's session (found in `GET /v1/sessions`), `query` counts its packets in
-//! rtpengine's key names, `list` names it, and ng's `delete` frees its ports.
+//! is the API's session (found in `GET /v1/sessions`), `query` counts its packets and
+//! reports each leg's loss, jitter, RTT and MOS in rtpengine's key names (walked the way
+//! Kamailio's rtpengine module reads them), `list` names it, and ng's `delete` frees its
+//! ports.
 
 use edge_suite::media::{assert_media_ok, assert_ranges_free, MediaEdge};
 use serde_json::{json, Value};
@@ -28,11 +30,42 @@ fn assert_ng_call(edge: &MediaEdge, call: &Value) {
         assert!(packets >= FRAMES as u64, "tag {name}: {stream}");
         assert!(stream["local port"].as_u64().is_some(), "{stream}");
         assert!(tag["in dialogue with"].is_string(), "{tag}");
+        assert_quality(query, name, stream);
     }
     assert_eq!(call["ng_list"]["calls"], json!([call["name"]]), "{call}");
     assert_eq!(call["ng_delete"], "ok", "{call}");
     assert_eq!(call["get_after_delete_status"], 404, "{call}");
     assert_ranges_free(edge);
+}
+
+/// The leg's call quality as Kamailio's rtpengine module finds it (its `mos_*` pseudo
+/// variables): the stream's `SSRC`, then that SSRC's `average MOS` in the reply's `SSRC`
+/// dictionary, in rtpengine's units.
+fn assert_quality(query: &Value, name: &str, stream: &Value) {
+    let ssrc = stream["SSRC"].as_u64().expect("stream SSRC");
+    let entry = &query["SSRC"][ssrc.to_string()];
+    let lost = entry["cumulative loss"].as_i64().expect("cumulative loss");
+    // Loopback: nothing is lost beyond a reordering or two.
+    assert!(lost.abs() <= 2, "tag {name}: {entry}");
+    let average = &entry["average MOS"];
+    let mos = average["MOS"].as_i64().expect("MOS");
+    // MOS times ten; a clean G.711 or Opus leg scores above 4.
+    assert!((40..=45).contains(&mos), "tag {name}: {entry}");
+    let loss = average["packet loss"].as_i64().expect("packet loss");
+    assert!((0..=1).contains(&loss), "tag {name}: {entry}");
+    let jitter = average["jitter"].as_i64().expect("jitter");
+    assert!((0..=100).contains(&jitter), "tag {name}: {entry}");
+    assert_eq!(average["samples"], 1, "tag {name}: {entry}");
+    // The RTT needs a report block answering one of media-edge's sender reports.
+    if let Some(leg) = average["round-trip time leg"].as_i64() {
+        let total = average["round-trip time"]
+            .as_i64()
+            .expect("round-trip time");
+        assert!(
+            leg > 0 && leg < 1_000_000 && total >= leg,
+            "tag {name}: {entry}"
+        );
+    }
 }
 
 #[test]

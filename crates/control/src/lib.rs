@@ -96,7 +96,8 @@ pub use edge_guard as guard;
 pub use error::{Error, SdpLocation};
 pub use metrics::{ApiMetrics, RouteFigures};
 pub use negotiation::{
-    AnswerRequest, Awaiting, CreateRequest, EnterpriseTarget, Negotiated, Negotiations, SrtpMode,
+    AnswerRequest, Awaiting, CreateRequest, EnterpriseTarget, Negotiated, Negotiations,
+    ReofferRequest, SrtpMode,
 };
 pub use origin::{InvalidOrigin, Origin};
 pub use server::{serve, serve_with, ApiHandle};

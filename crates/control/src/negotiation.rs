@@ -34,7 +34,7 @@ mod call;
 mod reoffer;
 
 use call::{media_plan, BrowserSide, Call, EnterpriseSide, Mapped};
-pub(crate) use reoffer::ReofferRequest;
+pub use reoffer::ReofferRequest;
 
 /// The SDES suite and tag of media-edge's own enterprise offers.
 const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use edge_control::{AnswerRequest, CreateRequest, EnterpriseTarget, Negotiations, SrtpMode};
+use edge_control::{
+    AnswerRequest, CreateRequest, EnterpriseTarget, Negotiations, ReofferRequest, SrtpMode,
+};
 use edge_relay::{Relay, SessionId};
 
 use crate::bencode::Value;
@@ -52,8 +54,22 @@ pub(crate) struct Call {
     pub(crate) passive_offer: bool,
     /// The enterprise side's transport protocol.
     pub(crate) enterprise_proto: &'static str,
+    /// The re-offer in force, until its answer came.
+    pub(crate) renegotiation: Option<Renegotiation>,
     pub(crate) created: SystemTime,
     pub(crate) last_signal: SystemTime,
+}
+
+/// A re-offer on a running call, applied through the API's renegotiation.
+#[derive(Debug, Clone)]
+pub(crate) enum Renegotiation {
+    /// The browser re-offered ([`Negotiations::reoffer`]): the enterprise side's answer
+    /// moves its leg and sets its direction, then the browser's answer is written again.
+    Browser,
+    /// The enterprise side re-offered (a transfer, a re-INVITE): its leg moved at once
+    /// ([`Negotiations::move_enterprise`]); `answer` is the SDP for it, the reply to the
+    /// browser's answer.
+    Enterprise { answer: String },
 }
 
 /// The ng protocol over a forwarder.
@@ -264,14 +280,11 @@ impl Engine {
         let sdp = required(&request.sdp, "sdp")?;
         // Held across the negotiation: two offers of one call-id never race.
         let mut calls = self.calls.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(call) = calls.get(call_id) {
+        if let Some(call) = calls.get_mut(call_id) {
             if call.from_tag == from_tag && call.offer_sdp == sdp {
                 return Ok(vec![("sdp", Value::str(&call.offer_reply))]);
             }
-            return error(format!(
-                "re-offer on the known call-id {call_id:?}: renegotiation (hold, transfer, a \
-                 changed SDP or from-tag) is not supported yet"
-            ));
+            return self.reoffer(call, from_tag, sdp, &request.options);
         }
         if self.draining.load(Ordering::Acquire) {
             // rtpengine's answer when it takes no more calls: a SIP proxy with several ng
@@ -339,6 +352,7 @@ impl Engine {
                 answer_reply: None,
                 passive_offer: passive,
                 enterprise_proto: proto,
+                renegotiation: None,
                 created: now,
                 last_signal: now,
             },
@@ -373,8 +387,26 @@ impl Engine {
         let answerer = call.offerer.other();
         check(&request.options, answerer, sdp, true)?;
         let id = call.session.clone();
-        let reply = match answerer {
-            Side::Enterprise => {
+        let reply = match (&call.renegotiation, answerer) {
+            (Some(Renegotiation::Browser), Side::Enterprise) => {
+                let target = EnterpriseTarget {
+                    sdp: Some(sdp.to_owned()),
+                    ..EnterpriseTarget::default()
+                };
+                self.negotiations
+                    .move_enterprise(&id, target)
+                    .map_err(|e| e.to_string())?;
+                // The browser's answer, with the direction the enterprise side answered.
+                let again = ReofferRequest {
+                    offer: call.offer_sdp.clone(),
+                };
+                self.negotiations
+                    .reoffer(&id, again)
+                    .map_err(|e| e.to_string())?
+                    .answer
+            }
+            (Some(Renegotiation::Enterprise { answer }), Side::Public) => Some(answer.clone()),
+            (_, Side::Enterprise) => {
                 let target = EnterpriseTarget {
                     sdp: Some(sdp.to_owned()),
                     ..EnterpriseTarget::default()
@@ -389,7 +421,7 @@ impl Engine {
                     .map_err(|e| e.to_string())?
                     .answer
             }
-            Side::Public => {
+            (_, Side::Public) => {
                 if call.passive_offer && setup_of(sdp) == Some("passive") {
                     return error(
                         "sdp: a=setup:passive, but the offer asked DTLS=passive for media-edge: \
@@ -410,6 +442,86 @@ impl Engine {
         call.to_tag = Some(to_tag.to_owned());
         call.answer_sdp = Some(sdp.to_owned());
         call.answer_reply = Some(reply.clone());
+        call.renegotiation = None;
+        call.last_signal = SystemTime::now();
+        Ok(vec![("sdp", Value::Bytes(reply.into_bytes()))])
+    }
+
+    /// A changed offer on a known call (hold, resume, an ICE restart, a transfer), from
+    /// either party's tag: the browser's goes through [`Negotiations::reoffer`], the
+    /// enterprise side's through [`Negotiations::move_enterprise`]. The party that
+    /// re-offers becomes the offerer until the next offer.
+    fn reoffer(&self, call: &mut Call, from_tag: &str, sdp: &str, options: &Options) -> Reply {
+        let (Some(to_tag), Some(_)) = (call.to_tag.clone(), &call.answer_reply) else {
+            return error(
+                "re-offer before the answer to the previous offer: media-edge renegotiates \
+                 an answered call only",
+            );
+        };
+        let tag_side = if from_tag == call.from_tag {
+            call.offerer
+        } else if from_tag == to_tag {
+            call.offerer.other()
+        } else {
+            return error(format!(
+                "re-offer with from-tag {from_tag:?}, neither of the call's tags ({:?}, \
+                 {to_tag:?}): a fork or a third party is not supported",
+                call.from_tag
+            ));
+        };
+        let side = offering_side(sdp);
+        if side != tag_side {
+            return error(format!(
+                "re-offer from the {} side's tag {from_tag:?} with an SDP of the {} side \
+                 (m=audio {}): a party cannot change sides within a call",
+                tag_side.as_str(),
+                side.as_str(),
+                audio_proto(sdp).unwrap_or("?")
+            ));
+        }
+        check(options, side, sdp, false)?;
+        let (reply, renegotiation) = match side {
+            Side::Public => {
+                let req = ReofferRequest {
+                    offer: sdp.to_owned(),
+                };
+                let done = self
+                    .negotiations
+                    .reoffer(&call.session, req)
+                    .map_err(|e| e.to_string())?;
+                (done.enterprise_sdp, Renegotiation::Browser)
+            }
+            Side::Enterprise => {
+                let target = EnterpriseTarget {
+                    sdp: Some(sdp.to_owned()),
+                    ..EnterpriseTarget::default()
+                };
+                let done = self
+                    .negotiations
+                    .move_enterprise(&call.session, target)
+                    .map_err(|e| e.to_string())?;
+                let answer = done
+                    .enterprise_sdp
+                    .ok_or("media-edge wrote no SDP for the enterprise side")?;
+                // The browser's transport stays as it is: it gets the SDP in force again.
+                let in_force = match call.offerer {
+                    Side::Public => call.answer_reply.clone(),
+                    Side::Enterprise => Some(call.offer_reply.clone()),
+                };
+                (in_force, Renegotiation::Enterprise { answer })
+            }
+        };
+        let reply = reply.ok_or("media-edge wrote no SDP for the other side")?;
+        if from_tag != call.from_tag {
+            call.to_tag = Some(std::mem::replace(&mut call.from_tag, from_tag.to_owned()));
+        }
+        call.offerer = side;
+        call.offer_sdp = sdp.to_owned();
+        call.offer_reply = reply.clone();
+        call.answer_sdp = None;
+        call.answer_reply = None;
+        call.passive_offer = false;
+        call.renegotiation = Some(renegotiation);
         call.last_signal = SystemTime::now();
         Ok(vec![("sdp", Value::Bytes(reply.into_bytes()))])
     }

@@ -11,9 +11,11 @@
 //! writes the SDP for the other side.
 //!
 //! # What it does not do
-//! Renegotiation (a re-offer with a changed SDP on a known call: hold, transfer) is refused
-//! by name; only a repeat of the same offer or answer is answered (with the same SDP).
-//! No forked answers, no transcoding or codec flags, no recording, no media playback, no
+//! A changed re-offer on an answered call renegotiates through the API's code (the
+//! browser's: hold, resume, ICE restart; the enterprise side's: a transfer, a re-INVITE);
+//! a repeat of the same offer or answer gets the same SDP. An enterprise re-offer does not
+//! reach the browser's SDP: it gets the SDP in force again (its transport is unchanged), so
+//! a direction the enterprise side sets is not mirrored in it. No forked answers, no transcoding or codec flags, no recording, no media playback, no
 //! `delete-delay` (ports are freed at once). Any key, flag or value it does not support is
 //! refused by name in `error-reason`, never ignored.
 

@@ -2,14 +2,17 @@
 //! `totals` and per-tag `medias`/`streams`, and `statistics`.
 //!
 //! From the forwarder's snapshot: packets, bytes and errors (drops) per direction, the
-//! local and remote addresses. Not there yet, so not written: `last packet`, and the call
-//! quality keys (packet loss, jitter, round-trip time); RTCP bytes are counted in the RTP
-//! bytes (the forwarder counts bytes per direction, not per protocol).
+//! local and remote addresses, and per received SSRC rtpengine's `SSRC` dictionary
+//! (`cumulative loss`, `average MOS` with `MOS`, `round-trip time`, `jitter`, `packet loss`)
+//! from the leg's call quality. Not in the snapshot, so not written: `last packet` (the
+//! forwarder keeps no per-leg last-packet time), `lowest MOS`, `highest MOS` and `MOS
+//! progression` (one current estimate, no history); RTCP bytes are counted in the RTP bytes
+//! (the forwarder counts bytes per direction, not per protocol).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use edge_relay::{DirectionCounters, Relay, SessionSnapshot};
+use edge_relay::{DirectionCounters, LegQuality, Relay, SessionSnapshot};
 
 use crate::bencode::Value;
 use crate::engine::{unix, Call};
@@ -36,31 +39,38 @@ fn family(addr: SocketAddr) -> &'static str {
     }
 }
 
-/// One tag's leg: the local socket, the remote end, what was received from it.
-fn tag(
-    call: &Call,
-    name: &str,
-    other: Option<&str>,
-    protocol: &str,
+/// What the forwarder knows of one leg.
+struct Leg<'a> {
+    /// media-edge's socket.
     local: Option<SocketAddr>,
+    /// The peer.
     remote: Option<SocketAddr>,
-    received: Option<&DirectionCounters>,
-) -> Value {
+    /// What was received from the peer.
+    received: Option<&'a DirectionCounters>,
+    /// The leg's call quality.
+    quality: Option<&'a LegQuality>,
+}
+
+/// One tag's leg: the local socket, the remote end, what was received from it.
+fn tag(call: &Call, name: &str, other: Option<&str>, protocol: &str, leg: Leg<'_>) -> Value {
     let (created, _) = unix(call.created);
     let mut stream = Vec::new();
-    if let Some(local) = local {
+    if let Some(local) = leg.local {
         stream.push(("local address", Value::str(&local.ip().to_string())));
         stream.push(("local port", int(u64::from(local.port()))));
         stream.push(("family", Value::str(family(local))));
     }
     let mut flags = vec!["RTP"];
-    if let Some(remote) = remote {
+    if let Some(remote) = leg.remote {
         stream.push(("endpoint", endpoint(remote)));
         stream.push(("advertised endpoint", endpoint(remote)));
         flags.push("filled");
     }
     stream.push(("flags", Value::strs(flags)));
-    let c = received.copied().unwrap_or_default();
+    if let Some(rx) = leg.quality.and_then(|q| q.received.as_ref()) {
+        stream.push(("SSRC", int(u64::from(rx.ssrc))));
+    }
+    let c = leg.received.copied().unwrap_or_default();
     stream.push((
         "stats",
         Value::dict(vec![
@@ -123,9 +133,12 @@ pub(crate) fn call(call: &Call, snapshot: Option<SessionSnapshot>) -> Vec<(&'sta
             name,
             enterprise_tag,
             "UDP/TLS/RTP/SAVPF",
-            snapshot.as_ref().map(|s| s.public_addr),
-            snapshot.as_ref().and_then(|s| s.browser_addr),
-            Some(&b2e),
+            Leg {
+                local: snapshot.as_ref().map(|s| s.public_addr),
+                remote: snapshot.as_ref().and_then(|s| s.browser_addr),
+                received: Some(&b2e),
+                quality: snapshot.as_ref().map(|s| &s.quality.browser),
+            },
         );
         tags.push((name.as_bytes().to_vec(), leg));
     }
@@ -135,9 +148,12 @@ pub(crate) fn call(call: &Call, snapshot: Option<SessionSnapshot>) -> Vec<(&'sta
             name,
             public_tag,
             call.enterprise_proto,
-            snapshot.as_ref().map(|s| s.enterprise_rtp),
-            snapshot.as_ref().and_then(|s| s.enterprise_remote),
-            Some(&e2b),
+            Leg {
+                local: snapshot.as_ref().map(|s| s.enterprise_rtp),
+                remote: snapshot.as_ref().and_then(|s| s.enterprise_remote),
+                received: Some(&e2b),
+                quality: snapshot.as_ref().map(|s| &s.quality.enterprise),
+            },
         );
         tags.push((name.as_bytes().to_vec(), leg));
     }
@@ -147,7 +163,49 @@ pub(crate) fn call(call: &Call, snapshot: Option<SessionSnapshot>) -> Vec<(&'sta
         ("last signal", Value::Int(last)),
         ("totals", totals),
         ("tags", Value::Dict(tags)),
+        (
+            "SSRC",
+            Value::Dict(
+                snapshot
+                    .iter()
+                    .flat_map(|s| {
+                        let (b, e) = (&s.quality.browser, &s.quality.enterprise);
+                        [ssrc(b, e.rtt_ms), ssrc(e, b.rtt_ms)]
+                    })
+                    .flatten()
+                    .collect(),
+            ),
+        ),
     ]
+}
+
+/// rtpengine's entry of the `SSRC` dictionary for the stream received on a leg: its
+/// `cumulative loss` and an `average MOS` of one sample, in rtpengine's units (MOS times
+/// ten, round-trip time in microseconds, jitter in milliseconds, packet loss in percent).
+/// `round-trip time leg` is media-edge to this leg's peer; `round-trip time` adds the other
+/// leg's (`other_rtt_ms`), end to end as rtpengine sums it, when both are known.
+fn ssrc(leg: &LegQuality, other_rtt_ms: Option<f64>) -> Option<(Vec<u8>, Value)> {
+    let rx = leg.received.as_ref()?;
+    let mut entry = vec![("cumulative loss", Value::Int(rx.lost))];
+    if let Some(mos) = leg.mos {
+        let mut average = vec![("MOS", rounded(mos * 10.0))];
+        if let Some(rtt) = leg.rtt_ms {
+            let total = rtt + other_rtt_ms.unwrap_or(0.0);
+            average.push(("round-trip time", rounded(total * 1000.0)));
+            average.push(("round-trip time leg", rounded(rtt * 1000.0)));
+        }
+        average.push(("jitter", rounded(rx.jitter_ms.unwrap_or(0.0))));
+        average.push(("packet loss", rounded(rx.loss * 100.0)));
+        average.push(("samples", Value::Int(1)));
+        entry.push(("average MOS", Value::dict(average)));
+    }
+    Some((rx.ssrc.to_string().into_bytes(), Value::dict(entry)))
+}
+
+/// A figure as rtpengine's integers.
+fn rounded(v: f64) -> Value {
+    // Saturating: `as` clamps out-of-range floats and maps NaN to 0.
+    Value::Int(v.round() as i64)
 }
 
 /// The `statistics` reply (without `result`).

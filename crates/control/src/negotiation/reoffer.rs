@@ -21,18 +21,19 @@ use crate::sdp::browser::{self, BrowserDescription, Kind};
 use crate::sdp::codec::{check_numbering, negotiate};
 use crate::sdp::enterprise::{self, EnterpriseDescription, Layout};
 
-/// `POST /v1/sessions/{id}/offer`.
+/// `POST /v1/sessions/{id}/offer` (also the ng protocol's re-offer from the browser).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
-pub(crate) struct ReofferRequest {
+pub struct ReofferRequest {
     /// The browser's new offer.
-    offer: String,
+    pub offer: String,
 }
 
 impl Negotiations {
     /// `POST /v1/sessions/{id}/offer`: answers a re-offer of the browser within the running
-    /// session. A refused re-offer changes nothing.
-    pub(crate) fn reoffer(&self, id: &str, req: ReofferRequest) -> Result<Negotiated, Error> {
+    /// session: `answer` for the browser, `enterprise_sdp` the re-offer toward the
+    /// enterprise side with the directions that follow. A refused re-offer changes nothing.
+    pub fn reoffer(&self, id: &str, req: ReofferRequest) -> Result<Negotiated, Error> {
         let id = self.live_id(id)?;
         let call = self.settled(id)?;
         let Some(before) = &call.browser else {
@@ -119,11 +120,7 @@ impl Negotiations {
     /// `POST /v1/sessions/{id}/enterprise`: the enterprise leg of a running call moves to an
     /// address, or to the side an SDP describes (answered: `enterprise-sdp`). A refused
     /// move changes nothing.
-    pub(crate) fn move_enterprise(
-        &self,
-        id: &str,
-        target: EnterpriseTarget,
-    ) -> Result<Negotiated, Error> {
+    pub fn move_enterprise(&self, id: &str, target: EnterpriseTarget) -> Result<Negotiated, Error> {
         let id = self.live_id(id)?;
         let call = self.settled(id)?;
         let browser_direction = call
