@@ -29,6 +29,14 @@ fn assert_ng_call(edge: &MediaEdge, call: &Value) {
         let packets = stream["stats"]["packets"].as_u64().unwrap_or(0);
         assert!(packets >= FRAMES as u64, "tag {name}: {stream}");
         assert!(stream["local port"].as_u64().is_some(), "{stream}");
+        // The last packet from this leg: after the call was created, not after the query.
+        let last = stream["last packet"].as_u64().expect("last packet");
+        let created = query["created"].as_u64().expect("created");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        assert!(created <= last && last <= now, "tag {name}: {stream}");
         assert!(tag["in dialogue with"].is_string(), "{tag}");
         assert_quality(query, name, stream);
     }

@@ -4,13 +4,13 @@
 //! From the forwarder's snapshot: packets, bytes and errors (drops) per direction, the
 //! local and remote addresses, and per received SSRC rtpengine's `SSRC` dictionary
 //! (`cumulative loss`, `average MOS` with `MOS`, `round-trip time`, `jitter`, `packet loss`)
-//! from the leg's call quality. Not in the snapshot, so not written: `last packet` (the
-//! forwarder keeps no per-leg last-packet time), `lowest MOS`, `highest MOS` and `MOS
-//! progression` (one current estimate, no history); RTCP bytes are counted in the RTP bytes
-//! (the forwarder counts bytes per direction, not per protocol).
+//! from the leg's call quality, and each stream's `last packet` (the Unix time of the last
+//! packet forwarded from that leg). Not in the snapshot, so not written: `lowest MOS`,
+//! `highest MOS` and `MOS progression` (one current estimate, no history); RTCP bytes are
+//! counted in the RTP bytes (the forwarder counts bytes per direction, not per protocol).
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use edge_relay::{DirectionCounters, LegQuality, Relay, SessionSnapshot};
 
@@ -49,6 +49,8 @@ struct Leg<'a> {
     received: Option<&'a DirectionCounters>,
     /// The leg's call quality.
     quality: Option<&'a LegQuality>,
+    /// Time since the last packet forwarded from the peer.
+    last_packet: Option<Duration>,
 }
 
 /// One tag's leg: the local socket, the remote end, what was received from it.
@@ -69,6 +71,10 @@ fn tag(call: &Call, name: &str, other: Option<&str>, protocol: &str, leg: Leg<'_
     stream.push(("flags", Value::strs(flags)));
     if let Some(rx) = leg.quality.and_then(|q| q.received.as_ref()) {
         stream.push(("SSRC", int(u64::from(rx.ssrc))));
+    }
+    if let Some(ago) = leg.last_packet {
+        let at = SystemTime::now().checked_sub(ago).unwrap_or(UNIX_EPOCH);
+        stream.push(("last packet", Value::Int(unix(at).0)));
     }
     let c = leg.received.copied().unwrap_or_default();
     stream.push((
@@ -138,6 +144,7 @@ pub(crate) fn call(call: &Call, snapshot: Option<SessionSnapshot>) -> Vec<(&'sta
                 remote: snapshot.as_ref().and_then(|s| s.browser_addr),
                 received: Some(&b2e),
                 quality: snapshot.as_ref().map(|s| &s.quality.browser),
+                last_packet: snapshot.as_ref().and_then(|s| s.last_packet.from_browser),
             },
         );
         tags.push((name.as_bytes().to_vec(), leg));
@@ -153,6 +160,9 @@ pub(crate) fn call(call: &Call, snapshot: Option<SessionSnapshot>) -> Vec<(&'sta
                 remote: snapshot.as_ref().and_then(|s| s.enterprise_remote),
                 received: Some(&e2b),
                 quality: snapshot.as_ref().map(|s| &s.quality.enterprise),
+                last_packet: snapshot
+                    .as_ref()
+                    .and_then(|s| s.last_packet.from_enterprise),
             },
         );
         tags.push((name.as_bytes().to_vec(), leg));

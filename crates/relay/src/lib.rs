@@ -108,7 +108,9 @@ pub use quality::{
     INTERVAL as QUALITY_INTERVAL,
 };
 pub use relay::Relay;
-pub use snapshot::{Counters, DirectionCounters, Drops, EndReason, SessionSnapshot, SessionState};
+pub use snapshot::{
+    Counters, DirectionCounters, Drops, EndReason, LastPacket, SessionSnapshot, SessionState,
+};
 pub use spec::{
     BrowserRemote, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, MediaPlan,
     SessionId, SessionInfo, SessionSpec, SessionUpdate,

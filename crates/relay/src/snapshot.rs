@@ -108,6 +108,19 @@ pub struct SessionSnapshot {
     pub counters: Counters,
     /// Call quality per leg, from the media and the peers' RTCP.
     pub quality: CallQuality,
+    /// Time since the last packet forwarded from each side, at this snapshot (absent: none
+    /// yet).
+    pub last_packet: LastPacket,
+}
+
+/// Time since the last packet forwarded from each side (RTP or RTCP), at a snapshot.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct LastPacket {
+    /// From the browser.
+    pub from_browser: Option<Duration>,
+    /// From the enterprise side.
+    pub from_enterprise: Option<Duration>,
 }
 
 /// A session's counters.
@@ -218,6 +231,9 @@ pub(crate) enum Direction {
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
     directions: [[AtomicU64; PER_DIRECTION]; 2],
+    /// Per direction: nanoseconds from the session's creation to its last forwarded packet,
+    /// plus one (0: none yet).
+    last_packet: [AtomicU64; 2],
     ice_checks: AtomicU64,
     ice_rejected: AtomicU64,
     dtls_datagrams: AtomicU64,
@@ -243,6 +259,21 @@ impl Stats {
         };
         self.add(direction, kind, 1);
         self.add(direction, Counter::Bytes, bytes as u64);
+    }
+
+    /// Notes that a packet from `direction` was forwarded `since_created` after the
+    /// session was created (one store, by the one thread that writes these counters).
+    pub(crate) fn touched(&self, direction: Direction, since_created: Duration) {
+        let nanos = u64::try_from(since_created.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.last_packet[direction as usize].store(nanos + 1, Relaxed);
+    }
+
+    /// Time from the last packet of `direction` to `age` (the session's age now).
+    fn since_last(&self, direction: Direction, age: Duration) -> Option<Duration> {
+        match self.last_packet[direction as usize].load(Relaxed) {
+            0 => None,
+            n => Some(age.saturating_sub(Duration::from_nanos(n - 1))),
+        }
     }
 
     /// Counts a dropped packet.
@@ -386,10 +417,11 @@ impl Shared {
     /// The snapshot the control plane reads.
     pub(crate) fn snapshot(&self, now: Instant) -> SessionSnapshot {
         let status = self.status(|s| s.clone());
+        let age = now.saturating_duration_since(self.created);
         SessionSnapshot {
             id: self.id,
             state: status.state,
-            age: now.saturating_duration_since(self.created),
+            age,
             public_addr: self.public_addr,
             browser_addr: status.browser_addr,
             enterprise_rtp: self.enterprise_rtp,
@@ -397,6 +429,10 @@ impl Shared {
             connection: self.connection.clone(),
             counters: self.stats.snapshot(),
             quality: self.quality.snapshot(),
+            last_packet: LastPacket {
+                from_browser: self.stats.since_last(Direction::FromBrowser, age),
+                from_enterprise: self.stats.since_last(Direction::FromEnterprise, age),
+            },
         }
     }
 }
@@ -422,6 +458,20 @@ mod tests {
         assert_eq!(c.enterprise_to_browser.drops.send_failed, 1);
         assert_eq!(c.enterprise_to_browser.rtp_packets, 0);
         assert_eq!((c.ice_checks, c.ice_rejected), (1, 1));
+    }
+
+    #[test]
+    fn last_packet_is_the_time_since_each_direction_last_forwarded() {
+        let s = Stats::default();
+        let age = Duration::from_secs(10);
+        assert_eq!(s.since_last(Direction::FromBrowser, age), None);
+        s.touched(Direction::FromBrowser, Duration::from_millis(7_500));
+        s.touched(Direction::FromEnterprise, Duration::ZERO);
+        assert_eq!(
+            s.since_last(Direction::FromBrowser, age),
+            Some(Duration::from_millis(2_500))
+        );
+        assert_eq!(s.since_last(Direction::FromEnterprise, age), Some(age));
     }
 
     #[test]

@@ -557,6 +557,8 @@ impl Session {
 
     fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize, dtmf: bool) {
         self.shared.stats.forwarded(dir, rtcp, len);
+        let since_created = now.saturating_duration_since(self.shared.created);
+        self.shared.stats.touched(dir, since_created);
         if dtmf {
             self.shared.stats.add(dir, Counter::Dtmf, 1);
         }
