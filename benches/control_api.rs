@@ -7,8 +7,8 @@
 //!   address over a keep-alive HTTP/1.1 connection (JSON, SDP parse, codec negotiation,
 //!   both SDPs written), then `DELETE /v1/sessions/{id}`, which returns once the ports are
 //!   free;
-//! - `relay_create_remove`: the forwarder alone, `Relay::create_session` then
-//!   `Relay::remove_session` with the same remotes: the floor the API adds to.
+//! - `relay_create_remove`: the forwarder alone, `Forwarder::create_session` then
+//!   `Forwarder::remove_session` with the same remotes: the floor the API adds to.
 //!
 //! Both bind three sockets (public; enterprise RTP and RTCP) and close them per iteration.
 //! Run: `cargo bench --bench control_api`.
@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use edge_relay::{BrowserRemote, EnterpriseRemote, SessionSpec};
+use edge_forward::{BrowserRemote, EnterpriseRemote, SessionSpec};
 use edge_suite::media::{ApiClient, MediaEdge, AIORTC_OFFER};
 
 fn session_setup(c: &mut Criterion) {

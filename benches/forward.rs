@@ -1,4 +1,4 @@
-//! The forwarder's per-packet cost through the real edge-relay worker over loopback, side by
+//! The forwarder's per-packet cost through the real edge-forward worker over loopback, side by
 //! side in one run with two reference forwarders built the same way (one mio thread, one
 //! socket pair per session, edge-udp batches of 32 both ways):
 //!
@@ -6,9 +6,9 @@
 //! - `webrtc_srtp`: the ceiling plus webrtc-rs's `webrtc-srtp` unprotecting each packet
 //!   (AEAD_AES_128_GCM, SRTP -> RTP), as a webrtc-rs based forwarder would (it allocates
 //!   per packet);
-//! - `relay_srtp_to_rtp`: edge-relay, browser (DTLS-SRTP; our DTLS peers negotiate
+//! - `relay_srtp_to_rtp`: edge-forward, browser (DTLS-SRTP; our DTLS peers negotiate
 //!   SRTP_AEAD_AES_128_GCM, as browsers do) to a plain RTP enterprise leg;
-//! - `relay_rtp_to_srtp`: edge-relay, enterprise RTP to the browser, protected;
+//! - `relay_rtp_to_srtp`: edge-forward, enterprise RTP to the browser, protected;
 //! - `relay_*_rewriting`: the same two with every packet rewritten (issue 15): a payload-type
 //!   map both ways (PCMU and PCMA swapped between the sides), and the stream translation
 //!   every packet passes (its SSRC, sequence number and timestamp are written back on
@@ -32,11 +32,11 @@
 //! prints loss and one-way latency percentiles through each forwarder.
 //!
 //! Run: `cargo bench --bench forward` (about two minutes). With `FORWARD_BENCH_SCRAPE_MS=1000`
-//! a thread reads the relay as a metrics scrape does (`Relay::totals`, `Relay::stats`) once
+//! a thread reads the relay as a metrics scrape does (`Forwarder::totals`, `Forwarder::stats`) once
 //! a second throughout.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../crates/relay/tests/common/mod.rs"]
+#[path = "../crates/forward/tests/common/mod.rs"]
 mod common;
 
 use std::io;
@@ -49,7 +49,7 @@ use std::time::{Duration, Instant};
 
 use common::Browser;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use edge_relay::{Direction, EnterpriseRemote, MediaPlan, Relay, SessionSpec};
+use edge_forward::{Direction, EnterpriseRemote, Forwarder, MediaPlan, SessionSpec};
 use edge_srtp::{MasterKey, Outbound, Profile};
 use edge_udp::{RecvBatch, SocketOptions, Transmit, UdpSocket, MAX_BATCH};
 use mio::unix::SourceFd;
@@ -410,7 +410,7 @@ fn reference_loop(
 /// A relay with `sessions` established sessions, all on one worker, one browser socket and
 /// one enterprise socket shared by every session.
 struct RelayRig {
-    relay: Relay,
+    relay: Forwarder,
     browsers: Vec<Browser>,
     browser_socket: std::net::UdpSocket,
     enterprise: std::net::UdpSocket,
@@ -425,7 +425,7 @@ fn relay_rig(sessions: usize, rewrite: bool) -> RelayRig {
     let mut config = common::config((45000, 46999), (35000, 36999), 1);
     config.max_sessions = sessions;
     config.media_timeout = Duration::from_secs(600);
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     // FORWARD_BENCH_SCRAPE_MS=1000: read the forwarder as a metrics scrape does (the admin
     // listener's /metrics) every so many milliseconds, until the relay shuts down.
     let scrape = std::env::var("FORWARD_BENCH_SCRAPE_MS").ok();
@@ -485,14 +485,14 @@ fn rigs_for(sessions: usize, relay: &mut RelayRig) -> (Rig, Rig) {
         from_std(&relay.enterprise),
         relay.publics.clone(),
         Sender::Browsers(browsers),
-        "relay-worker-0",
+        "forward-worker-0",
     );
     let rtp_to_srtp = Rig::new(
         from_std(&relay.enterprise),
         from_std(&relay.browser_socket),
         relay.enterprise_ports.clone(),
         Sender::Plain,
-        "relay-worker-0",
+        "forward-worker-0",
     );
     assert_eq!(srtp_to_rtp.targets.len(), sessions);
     (srtp_to_rtp, rtp_to_srtp)

@@ -30,12 +30,12 @@ listen-udp = ["127.0.0.1:0"]
 [turn.relay]
 address = "127.0.0.1"
 port-range = "62000-62099"
-[relay]
+[forward]
 workers = 1
-[relay.public]
+[forward.public]
 address = "127.0.0.1"
 port-range = "40000-44999"
-[relay.enterprise]
+[forward.enterprise]
 transport-address = "127.0.0.1"
 port-range = "45000-49999"
 [ng]

@@ -61,9 +61,9 @@ impl Node {
         let api = SocketAddr::from(([127, 0, 0, 1], BASE + 80 + n));
         let admin = SocketAddr::from(([127, 0, 0, 1], BASE + 90 + n));
         options.extra = format!(
-            "\n[relay]\nworkers = 1\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{p0}-{p1}\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.3\"\nport-range = \"{e0}-{e1}\"\n\
+            "\n[forward]\nworkers = 1\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{p0}-{p1}\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.3\"\nport-range = \"{e0}-{e1}\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
              [admin]\nlisten = \"{admin}\"\n\
              [guard]\nban-duration = 600\nredis = \"redis://127.0.0.1:{redis}/0\"\n\

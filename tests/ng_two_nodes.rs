@@ -30,12 +30,12 @@ listen-udp = ["127.0.0.1:{turn}"]
 [turn.relay]
 address = "127.0.0.1"
 port-range = "{turn_first}-{turn_last}"
-[relay]
+[forward]
 workers = 1
-[relay.public]
+[forward.public]
 address = "127.0.0.1"
 port-range = "{public_first}-{public_last}"
-[relay.enterprise]
+[forward.enterprise]
 transport-address = "127.0.0.1"
 port-range = "{enterprise_first}-{enterprise_last}"
 [ng]

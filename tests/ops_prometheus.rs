@@ -97,9 +97,9 @@ fn start_media_edge(dir: &std::path::Path, admin: SocketAddr) -> Killed {
          [turn.relay]\naddress = \"127.0.0.2\"\nport-range = \"{r0}-{r1}\"\n\
          [[turn.auth.users]]\nname = \"{TURN_USER}\"\npassword = \"{TURN_PASSWORD}\"\n\
          [turn.peers]\nallow = [\"127.0.0.0/8\"]\n\
-         [relay]\nworkers = 1\n\
-         [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{p0}-{p1}\"\n\
-         [relay.enterprise]\ntransport-address = \"127.0.0.3\"\nport-range = \"{e0}-{e1}\"\n\
+         [forward]\nworkers = 1\n\
+         [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{p0}-{p1}\"\n\
+         [forward.enterprise]\ntransport-address = \"127.0.0.3\"\nport-range = \"{e0}-{e1}\"\n\
          [api]\nlisten = \"127.0.0.1:{api}\"\ntokens = [\"{TOKEN}\"]\n\
          [admin]\nlisten = \"{admin}\"\n",
         turn = BASE + 90,
@@ -257,7 +257,7 @@ fn prometheus_sees_a_relayed_call_live() {
     let relayed_total = until(prometheus, relayed, within, |v| v >= FRAMES as f64);
     assert!(forwarded_total >= FRAMES as f64, "{forwarded_total}");
     // One worker: it forwarded every packet.
-    let worker = "media_edge_relay_worker_packets_total{worker=\"0\"}";
+    let worker = "media_edge_forward_worker_packets_total{worker=\"0\"}";
     until(prometheus, worker, within, |v| v >= forwarded_total);
     assert!(relayed_total >= FRAMES as f64, "{relayed_total}");
     until(

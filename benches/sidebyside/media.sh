@@ -68,13 +68,13 @@ listen-udp = ["127.0.0.1:0"]
 [turn.relay]
 address = "127.0.0.1"
 port-range = "$turn_relay-$((turn_relay + 49))"
-[relay]
+[forward]
 workers = 1
 max-sessions = $n_public
-[relay.public]
+[forward.public]
 address = "127.0.0.1"
 port-range = "$public-$((enterprise - 1))"
-[relay.enterprise]
+[forward.enterprise]
 transport-address = "127.0.0.1"
 port-range = "$enterprise-$((turn_relay - 1))"
 [api]

@@ -1,4 +1,4 @@
-//! Calls through media-edge end to end: the forwarder (edge-relay), the control API
+//! Calls through media-edge end to end: the forwarder (edge-forward), the control API
 //! (edge-control), the ng protocol (edge-ng) and the TURN server (edge-turn) started
 //! in-process on loopback, and
 //! aiortc (`tests/python/media_peer.py`) as the browser with a UDP RTP echo (plain or
@@ -14,7 +14,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use edge_relay::{EnterpriseSide, PortRange, PublicSide, Relay, RelayConfig};
+use edge_forward::{EnterpriseSide, ForwardConfig, Forwarder, PortRange, PublicSide};
 use serde_json::{json, Value};
 
 /// The bearer token of every test API.
@@ -34,7 +34,7 @@ fn block(slot: u16) -> u16 {
 
 /// The forwarder and the control API, running.
 pub struct MediaEdge {
-    relay: Relay,
+    relay: Forwarder,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// Where the API listens.
@@ -71,7 +71,7 @@ impl MediaEdge {
         let base = block(slot);
         let public = PortRange::new(base, base + 19).expect("public range");
         let enterprise = PortRange::new(base + 20, base + 59).expect("enterprise range");
-        let mut config = RelayConfig::new(
+        let mut config = ForwardConfig::new(
             PublicSide::new(IpAddr::V4(PUBLIC_IP), public),
             EnterpriseSide::new(IpAddr::V4(ENTERPRISE_IP), enterprise),
         );
@@ -80,7 +80,7 @@ impl MediaEdge {
         let dtls = edge_dtls::ConfigBuilder::new(cert)
             .build()
             .expect("DTLS config");
-        let relay = Relay::start(config, dtls).expect("forwarder");
+        let relay = Forwarder::start(config, dtls).expect("forwarder");
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -151,7 +151,7 @@ impl MediaEdge {
     }
 
     /// The forwarder.
-    pub fn relay(&self) -> &Relay {
+    pub fn relay(&self) -> &Forwarder {
         &self.relay
     }
 

@@ -47,7 +47,7 @@ pub struct TurnOptions {
     pub streams: bool,
     /// TURN event loop threads (`turn.threads`).
     pub threads: usize,
-    /// More sections appended to the configuration (`[relay]`, `[api]`, `[guard]`, ...).
+    /// More sections appended to the configuration (`[forward]`, `[api]`, `[guard]`, ...).
     pub extra: String,
 }
 

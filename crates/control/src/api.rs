@@ -12,7 +12,7 @@ use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use edge_relay::Relay;
+use edge_forward::Forwarder;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -43,12 +43,12 @@ type AppState = State<Arc<Shared>>;
 ///
 /// # Errors
 /// [`Error::Config`] naming a bad key.
-pub fn router(config: &ApiConfig, relay: Relay) -> Result<Router, Error> {
+pub fn router(config: &ApiConfig, relay: Forwarder) -> Result<Router, Error> {
     Ok(build(config, relay)?.0)
 }
 
 /// The router and its gate, which [`serve`](crate::serve) also consults at accept.
-pub(crate) fn build(config: &ApiConfig, relay: Relay) -> Result<(Router, Arc<Gate>), Error> {
+pub(crate) fn build(config: &ApiConfig, relay: Forwarder) -> Result<(Router, Arc<Gate>), Error> {
     config.validate()?;
     let gate = Arc::new(Gate::new(config)?);
     let shared = Arc::new(Shared {

@@ -4,7 +4,7 @@ use std::fmt;
 
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use edge_relay::Error as RelayError;
+use edge_forward::Error as ForwardError;
 use serde::Serialize;
 
 /// Where in an SDP something is wrong: the request field it came from, the m-line and the
@@ -40,7 +40,7 @@ impl fmt::Display for SdpLocation {
 /// [`Error::UnknownSession`], [`Error::NotAwaiting`], [`Error::NotBanned`]) are apart from
 /// the gate's refusals ([`Error::Banned`], [`Error::RateLimited`], [`Error::Draining`],
 /// [`Error::OriginNotAllowed`], [`Error::PreflightRefused`]), the forwarder's refusals
-/// ([`Error::Relay`]) and the server's own set-up ([`Error::Config`], [`Error::Io`],
+/// ([`Error::Forwarder`]) and the server's own set-up ([`Error::Config`], [`Error::Io`],
 /// [`Error::NoClientAddress`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -130,7 +130,7 @@ pub enum Error {
     },
     /// The forwarder refused (session limit, ports exhausted, a bad remote) or failed.
     #[error("forwarder: {0}")]
-    Relay(#[from] RelayError),
+    Forwarder(#[from] ForwardError),
     /// An `[api]` configuration value is wrong; `key` is its kebab-case name.
     #[error("api.{key}: {reason}")]
     Config {
@@ -178,7 +178,7 @@ impl Error {
             Error::MethodNotAllowed { .. } => {
                 (StatusCode::METHOD_NOT_ALLOWED, "method-not-allowed")
             }
-            Error::Relay(e) => relay_status(e),
+            Error::Forwarder(e) => relay_status(e),
             Error::Config { .. } | Error::Io(_) | Error::NoClientAddress => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -186,19 +186,19 @@ impl Error {
     }
 }
 
-fn relay_status(e: &RelayError) -> (StatusCode, &'static str) {
+fn relay_status(e: &ForwardError) -> (StatusCode, &'static str) {
     match e {
-        RelayError::InvalidRemote { .. } => (StatusCode::BAD_REQUEST, "invalid-remote"),
-        RelayError::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
-        RelayError::SessionEnded(_) => (StatusCode::CONFLICT, "session-ended"),
-        RelayError::TooManySessions { .. } => {
+        ForwardError::InvalidRemote { .. } => (StatusCode::BAD_REQUEST, "invalid-remote"),
+        ForwardError::UnknownSession(_) => (StatusCode::NOT_FOUND, "unknown-session"),
+        ForwardError::SessionEnded(_) => (StatusCode::CONFLICT, "session-ended"),
+        ForwardError::TooManySessions { .. } => {
             (StatusCode::SERVICE_UNAVAILABLE, "too-many-sessions")
         }
-        RelayError::PortsExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "ports-exhausted"),
-        RelayError::Bind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "bind-failed"),
-        RelayError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "relay-stopped"),
-        RelayError::UnknownConnection { .. } => (StatusCode::BAD_REQUEST, "unknown-connection"),
-        RelayError::ConnectionBusy { .. } => (StatusCode::CONFLICT, "connection-busy"),
+        ForwardError::PortsExhausted { .. } => (StatusCode::SERVICE_UNAVAILABLE, "ports-exhausted"),
+        ForwardError::Bind { .. } => (StatusCode::SERVICE_UNAVAILABLE, "bind-failed"),
+        ForwardError::Stopped => (StatusCode::SERVICE_UNAVAILABLE, "relay-stopped"),
+        ForwardError::UnknownConnection { .. } => (StatusCode::BAD_REQUEST, "unknown-connection"),
+        ForwardError::ConnectionBusy { .. } => (StatusCode::CONFLICT, "connection-busy"),
         _ => (StatusCode::INTERNAL_SERVER_ERROR, "relay-failed"),
     }
 }

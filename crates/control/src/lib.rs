@@ -1,4 +1,4 @@
-//! The HTTP(S) control API of media-edge: sessions of the forwarder ([`edge_relay::Relay`])
+//! The HTTP(S) control API of media-edge: sessions of the forwarder ([`edge_forward::Forwarder`])
 //! set up by SDP offer/answer, with bearer-token authentication and JSON errors, behind
 //! HTTPS (rustls, certificate re-read on SIGHUP), exact CORS, bans after failed logins and a
 //! per-source rate limit ([`guard`]), an inbound client allow-list, and a connection limit
@@ -6,7 +6,7 @@
 //! `gate.rs` for the decisions.
 //!
 //! ```no_run
-//! # async fn demo(relay: edge_relay::Relay) -> Result<(), edge_control::Error> {
+//! # async fn demo(relay: edge_forward::Forwarder) -> Result<(), edge_control::Error> {
 //! use edge_control::{serve, ApiConfig};
 //! let config = ApiConfig::new("127.0.0.1:8080".parse().unwrap(), vec!["0123456789abcdef".into()]);
 //! let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -46,7 +46,7 @@
 //! Audio is forwarded: PCMU, PCMA, G722, opus and telephone-event, as offered and accepted
 //! by both sides in the same format; each side keeps its own payload-type numbering and the
 //! forwarder rewrites the payload type between them (the map and both sides' directions go
-//! to it as an [`edge_relay::MediaPlan`]). Other m-lines (video, data channels) are
+//! to it as an [`edge_forward::MediaPlan`]). Other m-lines (video, data channels) are
 //! answered with port 0.
 //!
 //! A running call is renegotiated in place: the browser re-offers (hold and resume, codecs,

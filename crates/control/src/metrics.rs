@@ -10,7 +10,7 @@ use std::time::Instant;
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
-use edge_relay::Histogram;
+use edge_forward::Histogram;
 
 /// Request counts and latencies, shared between the API and whoever reads them. Cheap to
 /// clone; one short lock per request.

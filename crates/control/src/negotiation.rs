@@ -17,8 +17,8 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
-use edge_relay::{
-    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, PayloadFormat, Relay, SessionId,
+use edge_forward::{
+    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, Forwarder, PayloadFormat, SessionId,
     SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
 };
 use edge_srtp::Profile;
@@ -53,7 +53,7 @@ pub struct CreateRequest {
     pub enterprise_srtp: Option<SrtpMode>,
     /// Accept enterprise media only from its stated address (default: the relay's setting).
     pub strict_source: Option<bool>,
-    /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
+    /// The named enterprise connection (a key of `forward.enterprise.connections`) whose
     /// pinned local tuple the enterprise leg binds; left out, the default leg.
     pub connection: Option<String>,
 }
@@ -175,7 +175,7 @@ impl Pending {
 /// `POST /v1/sessions` and `/answer`, for another control front end (rtpengine's ng
 /// protocol) over the same forwarder, so both control the same sessions.
 pub struct Negotiations {
-    relay: Relay,
+    relay: Forwarder,
     pending: Mutex<HashMap<SessionId, Pending>>,
     calls: Mutex<HashMap<SessionId, Call>>,
 }
@@ -203,7 +203,7 @@ fn rtpmap_line(field: &'static str, index: usize) -> SdpLocation {
 
 impl Negotiations {
     /// The negotiations over `relay`'s sessions.
-    pub fn new(relay: Relay) -> Self {
+    pub fn new(relay: Forwarder) -> Self {
         Negotiations {
             relay,
             pending: Mutex::new(HashMap::new()),
@@ -466,9 +466,9 @@ impl Negotiations {
         };
         let keep_waiting = match &result {
             Ok(_) => false,
-            Err(Error::Relay(e)) => !matches!(
+            Err(Error::Forwarder(e)) => !matches!(
                 e,
-                edge_relay::Error::UnknownSession(_) | edge_relay::Error::SessionEnded(_)
+                edge_forward::Error::UnknownSession(_) | edge_forward::Error::SessionEnded(_)
             ),
             Err(_) => true,
         };
@@ -637,8 +637,8 @@ impl Negotiations {
         self.pending(|p| p.remove(&parsed));
         self.calls(|c| c.remove(&parsed));
         self.relay.remove_session(parsed).map_err(|e| match e {
-            edge_relay::Error::UnknownSession(_) => Error::UnknownSession(id.to_owned()),
-            e => Error::Relay(e),
+            edge_forward::Error::UnknownSession(_) => Error::UnknownSession(id.to_owned()),
+            e => Error::Forwarder(e),
         })
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ConnectInfo;
 use axum::Router;
-use edge_relay::Relay;
+use edge_forward::Forwarder;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -50,7 +50,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(
     config: ApiConfig,
     listener: TcpListener,
-    relay: Relay,
+    relay: Forwarder,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), Error> {
     run(config, listener, relay, shutdown, None).await
@@ -64,7 +64,7 @@ pub async fn serve(
 pub async fn serve_with(
     config: ApiConfig,
     listener: TcpListener,
-    relay: Relay,
+    relay: Forwarder,
     shutdown: impl Future<Output = ()> + Send + 'static,
     handle: ApiHandle,
 ) -> Result<(), Error> {
@@ -125,7 +125,7 @@ impl ApiHandle {
 async fn run(
     config: ApiConfig,
     listener: TcpListener,
-    relay: Relay,
+    relay: Forwarder,
     shutdown: impl Future<Output = ()> + Send + 'static,
     handle: Option<ApiHandle>,
 ) -> Result<(), Error> {

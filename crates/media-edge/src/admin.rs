@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
 use edge_control::Certificates;
+use edge_forward::Forwarder;
 use edge_guard::Guard;
-use edge_relay::Relay;
 use edge_turn::SnapshotReader;
 use http_body_util::Full;
 use hyper::body::{Bytes, Incoming};
@@ -44,7 +44,7 @@ pub struct Health {
     /// The TURN service's liveness.
     pub turn: SnapshotReader,
     /// The forwarder, when configured.
-    pub relay: Option<Relay>,
+    pub relay: Option<Forwarder>,
 }
 
 impl Health {
@@ -73,20 +73,20 @@ struct State {
 pub async fn start(
     config: &crate::config::Config,
     service: &edge_turn::Service,
-    media: Option<&crate::media::Media>,
+    media: Option<&crate::media_services::Media>,
     lifecycle: &Arc<Lifecycle>,
     guard: &Guard,
 ) -> anyhow::Result<Option<AdminServer>> {
     let Some(admin) = &config.admin else {
         return Ok(None);
     };
-    let relay = media.map(crate::media::Media::relay);
+    let relay = media.map(crate::media_services::Media::relay);
     let sources = crate::metrics::Sources {
         turn: service.reader(),
         turn_ports: config.turn.relay.port_range.len() as u64,
         relay: relay.cloned(),
         api: media.and_then(|m| m.api_metrics().cloned()),
-        ng: media.and_then(crate::media::Media::ng_metrics),
+        ng: media.and_then(crate::media_services::Media::ng_metrics),
         guard: guard.clone(),
         lifecycle: lifecycle.clone(),
     };

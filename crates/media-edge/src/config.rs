@@ -3,9 +3,9 @@
 //!
 //! Top-level sections: `[log]`, `[turn]`, `[guard]` (bans and rate limits shared by TURN,
 //! the forwarder's ICE responder and the API, see edge-guard's `GuardConfig`), and for media
-//! sessions `[relay]` (the forwarder, see edge-relay's `RelayConfig`), `[dtls]` (its
+//! sessions `[forward]` (the forwarder, see edge-forward's `ForwardConfig`), `[dtls]` (its
 //! certificate) and `[api]` (the HTTP control API, see edge-control's `ApiConfig`);
-//! `[admin]`, `[drain]` and `[security]` (see `forwarding.rs`) for operations.
+//! `[admin]`, `[drain]` and `[security]` (see `ip_forwarding.rs`) for operations.
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
@@ -18,7 +18,7 @@ use edge_guard::{Guard, GuardConfig};
 use edge_turn::{BandwidthCap, IpNet, ServerConfig, ServiceConfig, TlsListener};
 use serde::Deserialize;
 
-use crate::transport::Pins;
+use crate::cli_pins::Pins;
 
 /// The configuration used when no `--config` is given: TURN on 127.0.0.1:3478 (UDP and
 /// TCP), loopback relay, and no credentials (one user with a random password is made at
@@ -38,14 +38,15 @@ pub struct Config {
     /// services; fail2ban-like defaults when absent.
     #[serde(default)]
     pub guard: GuardConfig,
-    /// `[relay]`: the DTLS-SRTP <-> RTP forwarder; no media sessions without it.
-    pub relay: Option<edge_relay::RelayConfig>,
+    /// `[forward]`: the DTLS-SRTP <-> RTP forwarder; no media sessions without it. (Its old
+    /// name `[forward]` is still read, with a deprecation warning; see [`Config::deprecated`].)
+    pub forward: Option<edge_forward::ForwardConfig>,
     /// `[dtls]`: the certificate the forwarder presents to browsers.
     #[serde(default)]
     pub dtls: Dtls,
-    /// `[api]`: the HTTP control API of the forwarder; needs `[relay]`.
+    /// `[api]`: the HTTP control API of the forwarder; needs `[forward]`.
     pub api: Option<edge_control::ApiConfig>,
-    /// `[ng]`: rtpengine's ng control protocol over the same sessions; needs `[relay]`.
+    /// `[ng]`: rtpengine's ng control protocol over the same sessions; needs `[forward]`.
     pub ng: Option<edge_ng::NgConfig>,
     /// `[drain]`: what SIGTERM does before the process exits.
     #[serde(default)]
@@ -55,7 +56,36 @@ pub struct Config {
     pub admin: Option<Admin>,
     /// `[security]`: never a router (the forwarding check, the firewall's forward chain).
     #[serde(default)]
-    pub security: crate::forwarding::Security,
+    pub security: crate::ip_forwarding::Security,
+    /// Deprecated names the file used (each with its new name), for a warning at start-up.
+    #[serde(skip)]
+    pub deprecated: Vec<String>,
+}
+
+/// Sections renamed in this release: (old name, new name). The old name is read for one
+/// release, with a warning.
+const RENAMED_SECTIONS: &[(&str, &str)] = &[("relay", "forward")];
+
+/// Moves each section under a deprecated name to its new name in the parsed document, and
+/// says which it moved; a document with both names is refused, naming both.
+fn rename_deprecated(doc: &mut toml::de::DeTable<'_>, origin: &str) -> anyhow::Result<Vec<String>> {
+    let mut moved = Vec::new();
+    for &(old, new) in RENAMED_SECTIONS {
+        let Some((key, value)) = doc.remove_entry(old) else {
+            continue;
+        };
+        if doc.contains_key(new) {
+            bail!("{origin}: [{old}] and [{new}] both given: [{old}] is the deprecated name of [{new}]");
+        }
+        doc.insert(
+            toml::Spanned::new(key.span(), std::borrow::Cow::Borrowed(new)),
+            value,
+        );
+        moved.push(format!(
+            "{origin}: [{old}] is deprecated, call the section [{new}] (the old name is read until the next release)"
+        ));
+    }
+    Ok(moved)
 }
 
 /// `[admin]`: `/metrics`, `/healthz` and `/readyz` over HTTP, no token.
@@ -412,9 +442,10 @@ impl Config {
     pub fn parse(text: &str, origin: &str, pins: &Pins) -> anyhow::Result<Config> {
         let mut doc = toml::de::DeTable::parse(text)
             .map_err(|e| anyhow!("{origin}: {}", e.to_string().trim_end()))?;
+        let deprecated = rename_deprecated(doc.get_mut(), origin)?;
         let from_command_line = pins.apply(doc.get_mut(), origin)?;
         let de = toml::Deserializer::from(doc);
-        let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();
             let place = if from_command_line.contains(&path) {
@@ -433,17 +464,18 @@ impl Config {
             anyhow!("{origin}: {path}: {}{place}", inner.message())
         })?;
         config.check().with_context(|| origin.to_owned())?;
+        config.deprecated = deprecated;
         Ok(config)
     }
 
     /// Checks across keys that serde cannot.
     fn check(&self) -> anyhow::Result<()> {
-        if self.api.is_some() && self.relay.is_none() {
-            bail!("api: needs a [relay] section (the API sets up the forwarder's sessions)");
+        if self.api.is_some() && self.forward.is_none() {
+            bail!("api: needs a [forward] section (the API sets up the forwarder's sessions)");
         }
         if let Some(ng) = &self.ng {
-            if self.relay.is_none() {
-                bail!("ng: needs a [relay] section (ng sets up the forwarder's sessions)");
+            if self.forward.is_none() {
+                bail!("ng: needs a [forward] section (ng sets up the forwarder's sessions)");
             }
             ng.validate()?;
         }
@@ -460,8 +492,8 @@ impl Config {
                 );
             }
         }
-        if let Some(relay) = &self.relay {
-            relay.validate()?;
+        if let Some(forward) = &self.forward {
+            forward.validate()?;
         }
         if self.dtls.certificate.is_some() != self.dtls.private_key.is_some() {
             bail!("dtls: give both certificate and private-key, or neither (generated)");
@@ -530,8 +562,8 @@ impl Config {
     fn protected_peers(&self) -> Vec<SocketAddr> {
         let mut peers: Vec<SocketAddr> = self.api.iter().map(|a| a.listen).collect();
         peers.extend(self.admin.iter().map(|a| a.listen));
-        if let Some(relay) = &self.relay {
-            let e = &relay.enterprise;
+        if let Some(forward) = &self.forward {
+            let e = &forward.enterprise;
             let ip = e.transport_address;
             let (first, last) = match (e.transport_port, e.port_range) {
                 (Some(port), _) => (port, port.saturating_add(1)),
@@ -698,6 +730,38 @@ mod tests {
         let c = Config::parse(text, "deploy/media-edge.toml", &Pins::default()).unwrap();
         c.service(None, vec![0; 32], 1, Guard::new(c.guard.clone()).unwrap())
             .unwrap();
+    }
+
+    #[test]
+    fn the_deprecated_relay_section_is_read_as_forward_with_a_warning() {
+        let forward = "[forward]\n[forward.public]\naddress = \"127.0.0.1\"\n\
+                       port-range = \"40000-40009\"\n[forward.enterprise]\n\
+                       transport-address = \"127.0.0.1\"\nport-range = \"41000-41009\"\n";
+        let new = Config::parse(&format!("{MINIMAL}{forward}"), "t", &Pins::default()).unwrap();
+        assert!(new.deprecated.is_empty(), "{:?}", new.deprecated);
+
+        let old_name = forward.replace("[forward", "[relay");
+        let old = Config::parse(&format!("{MINIMAL}{old_name}"), "t", &Pins::default()).unwrap();
+        let (a, b) = (new.forward.unwrap(), old.forward.unwrap());
+        assert_eq!(a.public.port_range, b.public.port_range);
+        assert_eq!(a.enterprise.port_range, b.enterprise.port_range);
+        assert_eq!(old.deprecated.len(), 1);
+        assert!(
+            old.deprecated[0].contains("[relay] is deprecated"),
+            "{:?}",
+            old.deprecated
+        );
+
+        // The command line's pins land in the section whatever its name.
+        let pins = Pins::new(None, Some(41005), Vec::new()).unwrap();
+        let pinned = Config::parse(&format!("{MINIMAL}{old_name}"), "t", &pins).unwrap();
+        assert_eq!(
+            pinned.forward.unwrap().enterprise.transport_port,
+            Some(41005)
+        );
+
+        let both = err(&format!("{MINIMAL}{forward}[relay]\nworkers = 1\n"));
+        assert!(both.contains("[relay] and [forward] both given"), "{both}");
     }
 
     #[test]

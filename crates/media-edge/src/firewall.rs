@@ -7,7 +7,7 @@
 //! else addressed to media-edge's own addresses; its output chain lets UDP leave the
 //! enterprise addresses (transport-address, named connections) only from the pinned ports;
 //! its forward chain, when the configuration has two sides, drops everything the host would
-//! route between them (media-edge is never a router: see `forwarding.rs`). Every accept
+//! route between them (media-edge is never a router: see `ip_forwarding.rs`). Every accept
 //! carries the configuration key it comes from as its comment.
 
 use std::fmt::Write as _;
@@ -16,7 +16,7 @@ use std::net::{IpAddr, SocketAddr};
 use anyhow::bail;
 
 use crate::config::Config;
-use crate::forwarding::{joined, Sides};
+use crate::ip_forwarding::{joined, Sides};
 
 /// Which way a rule looks at a packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,8 +47,8 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
             own.push(rule.address);
         }
     }
-    if let Some(relay) = &config.relay {
-        let e = &relay.enterprise;
+    if let Some(forward) = &config.forward {
+        let e = &forward.enterprise;
         let pinned = e.connections.values().map(|c| c.address());
         for address in std::iter::once(e.transport_address).chain(pinned) {
             if dedicated(address) && !enterprise.contains(&address) {
@@ -100,7 +100,7 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
 }
 
 /// The forward chain: nothing is routed between the two sides, in either direction.
-fn forward_chain(out: &mut String, security: &crate::forwarding::Security) {
+fn forward_chain(out: &mut String, security: &crate::ip_forwarding::Security) {
     out.push_str(
         "\n\t# media-edge is never a router: media crosses between the public and the \
          enterprise side\n\t# only as payloads re-sent by its own sockets, so everything \
@@ -137,7 +137,7 @@ fn forward_chain(out: &mut String, security: &crate::forwarding::Security) {
 }
 
 /// What the forward chain assumes, for the header.
-fn forward_header(out: &mut String, sides: &Sides, security: &crate::forwarding::Security) {
+fn forward_header(out: &mut String, sides: &Sides, security: &crate::ip_forwarding::Security) {
     let _ = writeln!(
         out,
         "# - Never a router: media-edge's public side ({}) and enterprise side ({}) are\n\
@@ -212,28 +212,28 @@ fn accepts(config: &Config) -> anyhow::Result<Vec<Rule>> {
         "turn.relay.port-range",
         &mut rules,
     );
-    if let Some(relay) = &config.relay {
-        let public = &relay.public;
+    if let Some(forward) = &config.forward {
+        let public = &forward.public;
         rules.push(Rule {
             chain: Chain::Input,
             address: public.address,
             proto: "udp",
             ports: (public.port_range.first(), public.port_range.last()),
-            key: "relay.public.port-range".into(),
+            key: "forward.public.port-range".into(),
         });
-        let e = &relay.enterprise;
+        let e = &forward.enterprise;
         let (ports, key) = match (e.transport_port, e.port_range) {
             (Some(port), _) => (
                 (port, port.saturating_add(1)),
-                "relay.enterprise.transport-port",
+                "forward.enterprise.transport-port",
             ),
-            (None, Some(range)) => ((range.first(), range.last()), "relay.enterprise.port-range"),
-            (None, None) => bail!("relay.enterprise.port-range: required unless relay.enterprise.transport-port is given"),
+            (None, Some(range)) => ((range.first(), range.last()), "forward.enterprise.port-range"),
+            (None, None) => bail!("forward.enterprise.port-range: required unless forward.enterprise.transport-port is given"),
         };
         both(e.transport_address, ports, key, &mut rules);
         for (name, pinned) in &e.connections {
             let ports = (pinned.port(), pinned.port().saturating_add(1));
-            let key = format!("relay.enterprise.connections.{name}");
+            let key = format!("forward.enterprise.connections.{name}");
             both(pinned.address(), ports, &key, &mut rules);
         }
     }

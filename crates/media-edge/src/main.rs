@@ -8,21 +8,21 @@
 #![forbid(unsafe_code)]
 
 mod admin;
+mod cli_pins;
 mod config;
 mod firewall;
-mod forwarding;
 mod health;
-mod host;
+mod host_checks;
+mod ip_forwarding;
 mod lifecycle;
 mod logging;
-mod media;
+mod media_services;
 mod metrics;
 mod notify;
 mod procfs;
 mod random;
 mod reload;
 mod signals;
-mod transport;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -34,13 +34,13 @@ use clap::{Parser, Subcommand};
 use edge_guard::{Guard, GuardConfig, GuardStats, SharedStore};
 use edge_turn::{LocalAddrs, Service, ServiceConfig};
 
+use crate::cli_pins::Pins;
 use crate::config::{Config, EMBEDDED_DEFAULT};
 use crate::lifecycle::Lifecycle;
 use crate::logging::Logs;
-use crate::media::Media;
+use crate::media_services::Media;
 use crate::reload::Reloader;
 use crate::signals::{Process, Signals};
-use crate::transport::Pins;
 
 /// The media edge of a contact centre: TURN server for browsers, DTLS-SRTP <-> RTP
 /// forwarder toward the enterprise, and its HTTP control API.
@@ -51,21 +51,21 @@ struct Cli {
     #[arg(long, short, global = true, value_name = "FILE")]
     config: Option<PathBuf>,
     /// The local address the forwarder's enterprise legs bind to and send from
-    /// (relay.enterprise.transport-address); must match the file's if it has one.
+    /// (forward.enterprise.transport-address); must match the file's if it has one.
     #[arg(long, global = true, value_name = "IP")]
     transport_address: Option<IpAddr>,
     /// Pins the enterprise legs to this one local port, RTCP on the next
-    /// (relay.enterprise.transport-port); must match the file's if it has one, or lie in
-    /// its relay.enterprise.port-range (then only this port of the range is used).
+    /// (forward.enterprise.transport-port); must match the file's if it has one, or lie in
+    /// its forward.enterprise.port-range (then only this port of the range is used).
     #[arg(long, global = true, value_name = "PORT",
           value_parser = clap::value_parser!(u16).range(1..65535))]
     transport_port: Option<u16>,
     /// A named enterprise connection pinned to one local tuple
-    /// (relay.enterprise.connections.NAME); repeatable; must match the file's definition of
+    /// (forward.enterprise.connections.NAME); repeatable; must match the file's definition of
     /// the same name if it has one.
     #[arg(long = "connection", global = true, value_name = "NAME=port=<n>;address=<ip>",
-          value_parser = transport::parse_connection)]
-    connections: Vec<(String, edge_relay::ClientSidePort)>,
+          value_parser = cli_pins::parse_connection)]
+    connections: Vec<(String, edge_forward::ClientSidePort)>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -121,8 +121,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         println!("{}", health::probe(&config, timeout)?);
         return Ok(());
     }
-    let forwarding = forwarding::check(&config, std::path::Path::new("/"));
+    let forwarding = ip_forwarding::check(&config, std::path::Path::new("/"));
     let logs = Logs::init(&config.log)?;
+    for note in &config.deprecated {
+        tracing::warn!("{note}");
+    }
     // One guard for TURN, the forwarder's ICE responder and the API: a source failing at one
     // door is banned at all of them.
     let guard = Guard::new(config.guard.clone()).map_err(|e| anyhow!("guard.{e}"))?;
@@ -141,12 +144,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     if let Some(Command::CheckConfig) = cli.command {
         println!("{origin}: OK");
+        for note in &config.deprecated {
+            eprintln!("warning: {note}");
+        }
         println!("{}", summary(&service_config, None));
-        if let Some(line) = media::summary(&config) {
+        if let Some(line) = media_services::summary(&config) {
             println!("{line}");
         }
         println!("{}", guard_summary(&config.guard));
-        for problem in host::problems(&config) {
+        for problem in host_checks::problems(&config) {
             eprintln!("warning: on this host, start-up would refuse: {problem}");
         }
         if let Some(forwarding) = &forwarding {
@@ -159,7 +165,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         return Ok(());
     }
 
-    let mut problems = host::problems(&config);
+    let mut problems = host_checks::problems(&config);
     match forwarding {
         Some(f) if config.security.refuse_ip_forwarding => {
             problems.push(format!("security.refuse-ip-forwarding: {f}"));
@@ -197,7 +203,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let _shared = SharedStore::start(&guard).map_err(|e| anyhow!("guard.{e}"))?;
     runtime.block_on(async {
         let media = Media::start(&config, &guard).await?;
-        if let Some(line) = media::summary(&config) {
+        if let Some(line) = media_services::summary(&config) {
             tracing::info!("{line}");
         }
         let admin = admin::start(&config, &service, media.as_ref(), &lifecycle, &guard).await?;

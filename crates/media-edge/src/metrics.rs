@@ -2,15 +2,15 @@
 //! TURN loop, the forwarder's sessions, the guard and the kernel (`/proc/self`) already keep,
 //! when scraped. Nothing here runs on the data path: TURN publishes its counters once per
 //! loop iteration, the forwarder's sessions keep single-writer counters that
-//! [`edge_relay::Relay::totals`] sums under the session table's lock. Labels are bounded
+//! [`edge_forward::Forwarder::totals`] sums under the session table's lock. Labels are bounded
 //! sets (direction, reason, state, transport, range); never a user, session or address.
 //! Every metric is listed with its type and meaning in docs/metrics.md.
 
 use std::fmt::Error as FmtError;
 use std::sync::Arc;
 
+use edge_forward::{Forwarder, Histogram as RelayHistogram, QualityHistograms};
 use edge_guard::Guard;
-use edge_relay::{Histogram as RelayHistogram, QualityHistograms, Relay};
 use edge_turn::SnapshotReader;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, NoLabelSet};
@@ -25,8 +25,8 @@ pub struct Sources {
     pub turn: SnapshotReader,
     /// The number of TURN relay ports in `turn.relay.port-range`.
     pub turn_ports: u64,
-    /// The forwarder, when `[relay]` is configured.
-    pub relay: Option<Relay>,
+    /// The forwarder, when `[forward]` is configured.
+    pub relay: Option<Forwarder>,
     /// The control API's request figures, when `[api]` is configured.
     pub api: Option<edge_control::ApiMetrics>,
     /// The ng front end's counters, when `[ng]` is configured.
@@ -415,7 +415,7 @@ fn guard_shared(out: &mut Out<'_>, s: &edge_guard::SharedStats) -> Result<(), Fm
 }
 
 /// The call-end quality histograms, by leg.
-fn quality(out: &mut Out<'_>, t: &edge_relay::Totals) -> Result<(), FmtError> {
+fn quality(out: &mut Out<'_>, t: &edge_forward::Totals) -> Result<(), FmtError> {
     type Pick = fn(&QualityHistograms) -> &RelayHistogram;
     let figures: [(&str, &str, Pick); 4] = [
         (
@@ -457,7 +457,7 @@ fn quality(out: &mut Out<'_>, t: &edge_relay::Totals) -> Result<(), FmtError> {
     Ok(())
 }
 
-fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<Vec<PortRange>, FmtError> {
+fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, FmtError> {
     let t = relay.totals();
     let s = t.sessions;
     out.gauges(
@@ -591,7 +591,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Relay) -> Result<Vec<PortRange>, FmtErro
         .map(|(i, n)| ([("worker", i.as_str())], *n))
         .collect();
     out.counters(
-        "relay_worker_packets",
+        "forward_worker_packets",
         "Packets forwarded (RTP and RTCP, both directions) by each forwarder worker.",
         &rows,
     )?;
@@ -662,10 +662,10 @@ fn ports(out: &mut Out<'_>, ranges: &[PortRange]) -> Result<(), FmtError> {
 /// CPU time, resident memory, threads and file descriptors from `/proc/self`, and the CPU
 /// time of the data-plane threads (the TURN loop, the forwarder's workers).
 fn process(out: &mut Out<'_>) -> Result<(), FmtError> {
-    let threads = crate::procfs::thread_cpu(&["turn-loop", "relay-worker-"]);
+    let threads = crate::procfs::thread_cpu(&["turn-loop", "forward-worker-"]);
     let mut metric = out.enc.encode_descriptor(
         "thread_cpu_seconds",
-        "CPU time of each data-plane thread (turn-loop, relay-worker-N): its busy time, seconds.",
+        "CPU time of each data-plane thread (turn-loop, forward-worker-N): its busy time, seconds.",
         None,
         MetricType::Counter,
     )?;

@@ -6,7 +6,7 @@
 use std::os::unix::net::UnixDatagram;
 use std::time::{Duration, Instant};
 
-use edge_relay::Relay;
+use edge_forward::Forwarder;
 
 /// Sends `state` (`READY=1`, `STOPPING=1`, `RELOADING=1`, `STATUS=...`, one per line) to
 /// systemd, if the process runs under it. A failure is logged, never fatal: the service
@@ -83,13 +83,20 @@ impl Progress {
 /// Sends `WATCHDOG=1` every half `interval` while the TURN loop is alive and every
 /// forwarder worker makes progress; it runs on the control runtime, so a stuck runtime
 /// stops the pings too. A stall is logged once, when it starts.
-pub async fn watchdog(interval: Duration, turn: edge_turn::SnapshotReader, relay: Option<Relay>) {
+pub async fn watchdog(
+    interval: Duration,
+    turn: edge_turn::SnapshotReader,
+    relay: Option<Forwarder>,
+) {
     let mut progress = Progress::default();
     let mut stalled = false;
     let mut tick = tokio::time::interval(interval / 2);
     loop {
         tick.tick().await;
-        let turns = relay.as_ref().map(Relay::worker_turns).unwrap_or_default();
+        let turns = relay
+            .as_ref()
+            .map(Forwarder::worker_turns)
+            .unwrap_or_default();
         let ok = turn.is_alive() & progress.check(Instant::now(), &turns);
         if ok {
             notify("WATCHDOG=1");

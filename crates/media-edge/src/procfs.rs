@@ -51,7 +51,7 @@ pub fn read() -> Process {
 /// CPU time of each thread of this process whose name starts with one of `prefixes`
 /// (`/proc/self/task/*/comm` and `schedstat`), seconds, sorted by name. The kernel keeps 15
 /// characters of a name: threads whose names are equal that far are summed under it (with
-/// more than 100 forwarder workers, `relay-worker-1xx` counts under `relay-worker-1x`).
+/// more than 100 forwarder workers, `forward-worker-1xx` counts under `forward-worker-1x`).
 pub fn thread_cpu(prefixes: &[&str]) -> Vec<(String, f64)> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();

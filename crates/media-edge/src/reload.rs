@@ -21,9 +21,9 @@ use edge_guard::Guard;
 use edge_turn::{Reload, Service};
 use toml::{Table, Value};
 
+use crate::cli_pins::Pins;
 use crate::config::{Config, Drain, EMBEDDED_DEFAULT};
-use crate::media::Media;
-use crate::transport::Pins;
+use crate::media_services::Media;
 
 /// Key paths applied live; a key below one of them (`turn.auth.users[0].password`) too.
 const LIVE: &[&str] = &[
@@ -299,7 +299,7 @@ mod tests {
             "api.listen",
             "api.tls",
             "api.tokensx",
-            "relay.public.port-range",
+            "forward.public.port-range",
             "guard.ipv6-prefix",
             "guard.max-tracked",
         ] {

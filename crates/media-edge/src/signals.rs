@@ -15,7 +15,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 
 use crate::lifecycle::Lifecycle;
 use crate::logging::Logs;
-use crate::media::Media;
+use crate::media_services::Media;
 use crate::notify::notify;
 use crate::reload::Reloader;
 

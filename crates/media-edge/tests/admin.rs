@@ -26,8 +26,8 @@ fn config(name: &str, ports: u16, admin: SocketAddr, rate: u32, burst: u32) -> s
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"{}-{}\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
              [guard.rate.api]\nrate = {rate}\nburst = {burst}\n\
              [admin]\nlisten = \"{admin}\"\n",
             ports,
@@ -101,8 +101,8 @@ fn probes_metrics_and_refusals() {
         "media_edge_ports{range=\"relay_public\"} 10",
         "media_edge_process_open_fds ",
         "media_edge_thread_cpu_seconds_total{thread=\"turn-loop\"} ",
-        "media_edge_thread_cpu_seconds_total{thread=\"relay-worker-0\"} ",
-        "media_edge_relay_worker_packets_total{worker=\"0\"} 0",
+        "media_edge_thread_cpu_seconds_total{thread=\"forward-worker-0\"} ",
+        "media_edge_forward_worker_packets_total{worker=\"0\"} 0",
         "media_edge_process_cpu_seconds_total ",
     ];
     // A data-plane thread appears under its name once it has run long enough to set it

@@ -99,8 +99,8 @@ async fn sigterm_drains_a_running_call_and_allocation_then_exits_0() {
              [[turn.auth.users]]\nname = \"alice\"\npassword = \"alice-password\"\n\
              [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"38500-38509\"\n\
              [turn.peers]\nallow = [\"127.0.0.0/8\"]\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38510-38519\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38520-38529\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38510-38519\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38520-38529\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
              [admin]\nlisten = \"{admin}\"\n\
              [drain]\ntimeout = 120\nretry-after = 7\n[log]\nformat = \"json\"\n"

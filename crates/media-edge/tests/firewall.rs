@@ -21,9 +21,9 @@ fn config(name: &str, api_port: u16, public: &str, enterprise: &str) -> std::pat
              [turn.relay]\naddress = \"0.0.0.0\"\nexternal-address = \"203.0.113.10\"\n\
              port-range = \"49152-49999\"\n\
              [[turn.auth.users]]\nname = \"alice\"\npassword = \"secret\"\n\
-             [relay.public]\naddress = \"203.0.113.10\"\nport-range = \"{public}\"\n\
-             [relay.enterprise]\ntransport-address = \"10.20.0.5\"\n{enterprise}\n\
-             [relay.enterprise.connections]\npbx-b = \"port=31000;address=10.20.0.6\"\n\
+             [forward.public]\naddress = \"203.0.113.10\"\nport-range = \"{public}\"\n\
+             [forward.enterprise]\ntransport-address = \"10.20.0.5\"\n{enterprise}\n\
+             [forward.enterprise.connections]\npbx-b = \"port=31000;address=10.20.0.6\"\n\
              [api]\nlisten = \"127.0.0.1:{api_port}\"\ntokens = [\"0123456789abcdef0123\"]\n"
         ),
     )
@@ -125,9 +125,9 @@ fn the_ruleset_passes_nft_and_opens_exactly_the_configured_ports() {
         "turn.listen-tcp",
         "turn.listen-tls",
         "turn.relay.port-range",
-        "relay.public.port-range",
-        "relay.enterprise.port-range",
-        "relay.enterprise.connections.pbx-b",
+        "forward.public.port-range",
+        "forward.enterprise.port-range",
+        "forward.enterprise.connections.pbx-b",
     ] {
         assert!(ruleset.contains(&format!("comment \"{key}\"")), "{key}");
     }

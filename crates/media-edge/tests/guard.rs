@@ -122,9 +122,9 @@ async fn third_bad_login_bans_the_source_at_every_door_until_the_ban_is_lifted()
              [turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"38200-38209\"\n\
              [[turn.auth.users]]\nname = \"{USER}\"\npassword = \"{PASSWORD}\"\n\
-             [relay]\nworkers = 1\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38210-38219\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38220-38229\"\n\
+             [forward]\nworkers = 1\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38210-38219\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38220-38229\"\n\
              [api]\nlisten = \"127.0.0.1:0\"\ntokens = [\"{TOKEN}\"]\n"
         ),
     );

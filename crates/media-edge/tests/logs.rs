@@ -42,8 +42,8 @@ fn config(dir: &Path, format: &str, ports: u16) -> (PathBuf, SocketAddr, PathBuf
             "[log]\nformat = \"{format}\"\nfile = \"{}\"\n\
              [turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"{ports}-{}\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n",
             log.display(),
             ports + 9,

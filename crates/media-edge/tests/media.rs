@@ -1,6 +1,6 @@
 //! The media side of the binary as an operator meets it: the embedded default serves the
 //! control API on loopback with a generated token, refuses requests without it, and stops
-//! cleanly; `[api]` without `[relay]` is refused naming both; TURN credentials the API issues
+//! cleanly; `[api]` without `[forward]` is refused naming both; TURN credentials the API issues
 //! open allocations on the binary's TURN server.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,8 +18,8 @@ fn api_serves_with_the_generated_token_and_refuses_without_it() {
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"43100-43109\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"43110-43119\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"43120-43129\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"43110-43119\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"43120-43129\"\n\
              [api]\nlisten = \"{api}\"\n"
         ),
     );
@@ -46,7 +46,10 @@ fn api_without_relay_is_refused() {
          [api]\nlisten = \"127.0.0.1:0\"\n",
     );
     let stderr = refused(["check-config", "--config", config.to_str().unwrap()]);
-    assert!(stderr.contains("api: needs a [relay] section"), "{stderr}");
+    assert!(
+        stderr.contains("api: needs a [forward] section"),
+        "{stderr}"
+    );
 }
 
 /// `POST /v1/turn-credentials` through the binary: signed with the first of
@@ -65,8 +68,8 @@ async fn turn_credentials_from_the_api_allocate_on_the_turn_server() {
              port-range = \"43130-43134\"\n[turn.auth]\n\
              shared-secrets = [\"first-shared-secret-0001\", \"second-shared-secret-002\"]\n\
              [turn.peers]\nallow = [\"127.0.0.0/8\"]\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"43140-43149\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"43150-43159\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"43140-43149\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"43150-43159\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{token}\"]\ndemo = true\n"
         ),
     );

@@ -31,8 +31,8 @@ fn config(name: &str, ports: u16, extra: &str) -> std::path::PathBuf {
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"{}-{}\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
              {extra}",
             ports,
             ports + 9,
@@ -126,7 +126,7 @@ fn ng_off_loopback_needs_clients_and_a_forwarder() {
          port-range = \"27300-27309\"\n[ng]\n",
     );
     let stderr = refused(["check-config", "--config", alone.to_str().unwrap()]);
-    assert!(stderr.contains("ng: needs a [relay] section"), "{stderr}");
+    assert!(stderr.contains("ng: needs a [forward] section"), "{stderr}");
 }
 
 #[test]

@@ -48,8 +48,8 @@ fn notify_socket_gets_ready_after_binding_and_stopping_on_sigterm() {
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:38600\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"38610-38619\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38620-38629\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38630-38639\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38620-38629\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38630-38639\"\n\
              [api]\nlisten = \"{api}\"\n"
         ),
     );
@@ -78,8 +78,8 @@ fn watched_config(name: &str, base: u16) -> std::path::PathBuf {
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              port-range = \"{}-{}\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n",
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"{}-{}\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"{}-{}\"\n",
             base,
             base + 4,
             base + 5,

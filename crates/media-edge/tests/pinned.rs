@@ -31,13 +31,13 @@ fn field<'a>(body: &'a str, key: &str) -> &'a str {
 
 #[test]
 fn a_command_line_pinned_leg_is_bound_to_exactly_that_tuple() {
-    // No [relay.enterprise] in the file: the command line defines the leg.
+    // No [forward.enterprise] in the file: the command line defines the leg.
     let path = scratch(
         "pinned.toml",
         "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
          port-range = \"38100-38109\"\n\
-         [relay]\nworkers = 1\n\
-         [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38110-38119\"\n\
+         [forward]\nworkers = 1\n\
+         [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38110-38119\"\n\
          [api]\nlisten = \"127.0.0.1:0\"\n",
     );
     let pinned: SocketAddr = "127.0.0.1:38120".parse().unwrap();

@@ -50,8 +50,8 @@ fn turn_config(api: SocketAddr, password: &str, port_range: &str, token: &str) -
          [[turn.auth.users]]\nname = \"alice\"\npassword = \"{password}\"\n\
          [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"{port_range}\"\n\
          [turn.peers]\nallow = [\"127.0.0.0/8\"]\n\
-         [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38450-38459\"\n\
-         [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
+         [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38450-38459\"\n\
+         [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
          [api]\nlisten = \"{api}\"\ntokens = [\"{token}\"]\n"
     )
 }
@@ -231,8 +231,8 @@ fn sighup_presents_new_turn_and_api_certificates() {
              [[turn.listen-tls]]\naddress = \"127.0.0.1:0\"\ncertificate = \"{cert}\"\n\
              private-key = \"{key}\"\n\
              [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"38420-38429\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38430-38439\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38440-38449\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38430-38439\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38440-38449\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n\
              tls = {{ certificate = \"{cert}\", private-key = \"{key}\" }}\n"
         ),
@@ -311,8 +311,8 @@ fn sighup_gives_new_sessions_the_new_dtls_certificate() {
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n\
              [turn.relay]\naddress = \"127.0.0.1\"\nport-range = \"38450-38459\"\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
-             [relay.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38470-38479\"\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38460-38469\"\n\
+             [forward.enterprise]\ntransport-address = \"127.0.0.1\"\nport-range = \"38470-38479\"\n\
              [dtls]\ncertificate = \"{cert}\"\nprivate-key = \"{key}\"\n\
              [api]\nlisten = \"{api}\"\ntokens = [\"{TOKEN}\"]\n"
         ),

@@ -12,20 +12,20 @@ use std::net::UdpSocket;
 use common::{accepted, refused, scratch};
 
 /// TURN on an ephemeral port, the forwarder's public side on 127.0.0.1, and `enterprise`
-/// (the `[relay.enterprise]` section's body, with its header when not empty).
+/// (the `[forward.enterprise]` section's body, with its header when not empty).
 fn config(name: &str, turn_relay: &str, enterprise: &str) -> std::path::PathBuf {
     let enterprise = if enterprise.is_empty() {
         String::new()
     } else {
-        format!("[relay.enterprise]\n{enterprise}")
+        format!("[forward.enterprise]\n{enterprise}")
     };
     scratch(
         name,
         &format!(
             "[turn]\nlisten-udp = [\"127.0.0.1:0\"]\n[turn.relay]\naddress = \"{turn_relay}\"\n\
              port-range = \"38000-38009\"\n\
-             [relay]\nworkers = 1\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nport-range = \"38010-38019\"\n{enterprise}"
+             [forward]\nworkers = 1\n\
+             [forward.public]\naddress = \"127.0.0.1\"\nport-range = \"38010-38019\"\n{enterprise}"
         ),
     )
 }
@@ -43,7 +43,7 @@ fn a_busy_pinned_port_stops_start_up_naming_key_address_and_port() {
     let stderr = refused(["--config", path.to_str().unwrap()]);
     assert!(
         stderr.contains(&format!(
-            "relay.enterprise.transport-port: address 127.0.0.1 port {busy} is busy"
+            "forward.enterprise.transport-port: address 127.0.0.1 port {busy} is busy"
         )),
         "{stderr}"
     );
@@ -64,7 +64,7 @@ fn a_busy_pinned_port_stops_start_up_naming_key_address_and_port() {
     ]);
     assert!(
         stderr.contains(
-            "relay.enterprise.transport-port: address 127.0.0.1 port 38031 (the next port, \
+            "forward.enterprise.transport-port: address 127.0.0.1 port 38031 (the next port, \
              RTCP without rtcp-mux) is busy"
         ),
         "{stderr}"
@@ -85,7 +85,7 @@ fn non_local_pinned_addresses_stop_start_up_naming_each() {
         "foreign.toml",
         "198.51.100.2",
         "transport-address = \"198.51.100.1\"\ntransport-port = 38040\n\
-         [relay.enterprise.connections]\npbx-a = \"port=38042;address=127.0.0.1\"\n",
+         [forward.enterprise.connections]\npbx-a = \"port=38042;address=127.0.0.1\"\n",
     );
     let stderr = refused([
         "--config",
@@ -95,8 +95,8 @@ fn non_local_pinned_addresses_stop_start_up_naming_each() {
     ]);
     for expected in [
         "turn.relay.address: 198.51.100.2 is not an address of this host",
-        "relay.enterprise.transport-address: 198.51.100.1 is not an address of this host",
-        "relay.enterprise.connections.pbx-b: 198.51.100.7 is not an address of this host",
+        "forward.enterprise.transport-address: 198.51.100.1 is not an address of this host",
+        "forward.enterprise.connections.pbx-b: 198.51.100.7 is not an address of this host",
     ] {
         assert!(stderr.contains(expected), "{expected:?} not in {stderr}");
     }
@@ -110,7 +110,7 @@ fn the_same_leg_defined_differently_is_refused_naming_both_places() {
         "pinned.toml",
         "127.0.0.1",
         "transport-address = \"127.0.0.1\"\ntransport-port = 38050\n\
-         [relay.enterprise.connections]\npbx-a = \"port=38052;address=127.0.0.1\"\n",
+         [forward.enterprise.connections]\npbx-a = \"port=38052;address=127.0.0.1\"\n",
     );
     let file = path.to_str().unwrap();
     let cases: [(&[&str], String); 4] = [
@@ -118,21 +118,21 @@ fn the_same_leg_defined_differently_is_refused_naming_both_places() {
             &["--transport-port", "38054"],
             format!(
                 "--transport-port 38054 (command line) conflicts with \
-                 relay.enterprise.transport-port = 38050 ({file})"
+                 forward.enterprise.transport-port = 38050 ({file})"
             ),
         ),
         (
             &["--transport-address", "127.0.0.2"],
             format!(
                 "--transport-address 127.0.0.2 (command line) conflicts with \
-                 relay.enterprise.transport-address = 127.0.0.1 ({file})"
+                 forward.enterprise.transport-address = 127.0.0.1 ({file})"
             ),
         ),
         (
             &["--connection", "pbx-a=port=38056;address=127.0.0.1"],
             format!(
                 "--connection pbx-a=port=38056;address=127.0.0.1 (command line) conflicts with \
-                 relay.enterprise.connections.pbx-a = \"port=38052;address=127.0.0.1\" ({file})"
+                 forward.enterprise.connections.pbx-a = \"port=38052;address=127.0.0.1\" ({file})"
             ),
         ),
         (
@@ -177,7 +177,7 @@ fn the_same_leg_defined_differently_is_refused_naming_both_places() {
     assert!(
         stderr.contains(&format!(
             "--transport-port 38070 (command line) conflicts with \
-             relay.enterprise.port-range = 38060-38069 ({ranged})"
+             forward.enterprise.port-range = 38060-38069 ({ranged})"
         )),
         "{stderr}"
     );
@@ -195,7 +195,7 @@ fn the_same_leg_defined_differently_is_refused_naming_both_places() {
         "38070",
     ]);
     assert!(
-        stderr.contains("--transport-port: ") && stderr.contains("has no [relay] section"),
+        stderr.contains("--transport-port: ") && stderr.contains("has no [forward] section"),
         "{stderr}"
     );
     // A malformed definition names what is wrong with it.
@@ -213,7 +213,7 @@ fn equal_definitions_are_accepted_and_the_command_line_completes_the_file() {
         "equal.toml",
         "127.0.0.1",
         "transport-address = \"127.0.0.1\"\ntransport-port = 38080\n\
-         [relay.enterprise.connections]\npbx-a = \"port=38082;address=127.0.0.1\"\n",
+         [forward.enterprise.connections]\npbx-a = \"port=38082;address=127.0.0.1\"\n",
     );
     let stdout = accepted([
         "check-config",
@@ -241,7 +241,7 @@ fn equal_definitions_are_accepted_and_the_command_line_completes_the_file() {
         "{stdout}"
     );
 
-    // No [relay.enterprise] in the file: the command line defines the whole leg.
+    // No [forward.enterprise] in the file: the command line defines the whole leg.
     let path = config("cli-only.toml", "127.0.0.1", "");
     let stdout = accepted([
         "check-config",

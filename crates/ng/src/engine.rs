@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use edge_control::{
     AnswerRequest, CreateRequest, EnterpriseTarget, Negotiations, ReofferRequest, SrtpMode,
 };
-use edge_relay::{Relay, SessionId};
+use edge_forward::{Forwarder, SessionId};
 
 use crate::bencode::Value;
 use crate::cache::{Lookup, ReplyCache};
@@ -75,7 +75,7 @@ pub(crate) enum Renegotiation {
 /// The ng protocol over a forwarder.
 pub struct Engine {
     negotiations: Negotiations,
-    relay: Relay,
+    relay: Forwarder,
     calls: Mutex<HashMap<String, Call>>,
     cache: Mutex<ReplyCache>,
     metrics: Arc<NgMetrics>,
@@ -97,7 +97,7 @@ fn error(reason: impl Into<String>) -> Reply {
 
 impl Engine {
     /// The engine over `relay`'s sessions.
-    pub fn new(relay: Relay) -> Engine {
+    pub fn new(relay: Forwarder) -> Engine {
         Engine {
             negotiations: Negotiations::new(relay.clone()),
             relay,
@@ -267,7 +267,7 @@ impl Engine {
             .ok_or_else(|| "Unknown call-id".to_owned())
     }
 
-    fn snapshot(&self, call: &Call) -> Option<edge_relay::SessionSnapshot> {
+    fn snapshot(&self, call: &Call) -> Option<edge_forward::SessionSnapshot> {
         call.session
             .parse::<SessionId>()
             .ok()

@@ -12,7 +12,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use edge_relay::{DirectionCounters, LegQuality, Relay, SessionSnapshot};
+use edge_forward::{DirectionCounters, Forwarder, LegQuality, SessionSnapshot};
 
 use crate::bencode::Value;
 use crate::engine::{unix, Call};
@@ -221,7 +221,7 @@ fn rounded(v: f64) -> Value {
 /// The `statistics` reply (without `result`).
 pub(crate) fn statistics(
     calls: usize,
-    relay: &Relay,
+    relay: &Forwarder,
     metrics: &NgMetrics,
     uptime: Duration,
 ) -> Vec<(&'static str, Value)> {

@@ -1,7 +1,7 @@
 //! A call as last negotiated: what renegotiation checks a new description against and
 //! builds the forwarder's media plan from.
 
-use edge_relay::{BrowserRemote, MediaPlan, SessionInfo};
+use edge_forward::{BrowserRemote, MediaPlan, SessionInfo};
 
 use crate::sdp::codec::{payload_map, Codec, Pair};
 use crate::sdp::enterprise::Layout;

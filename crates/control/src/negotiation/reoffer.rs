@@ -1,7 +1,7 @@
 //! Renegotiation of a running call: a re-offer from the browser (hold and resume, codecs,
 //! m-lines added or removed, an ICE restart) and a move of the enterprise leg (a transfer
 //! or re-INVITE: new address, SDES key, payload types, rtcp-mux), each applied to the
-//! forwarder's session in place ([`Relay::update_session`](edge_relay::Relay)) without a
+//! forwarder's session in place ([`Forwarder::update_session`](edge_forward::Forwarder)) without a
 //! new session.
 //!
 //! What stays within a call: the DTLS association toward the browser (a re-offer with
@@ -9,7 +9,7 @@
 //! browser's payload-type numbering (RFC 3264 8.3.2). The enterprise side may renumber
 //! (a transfer lands on another endpoint): the map given to the forwarder follows it.
 
-use edge_relay::{SessionId, SessionUpdate};
+use edge_forward::{SessionId, SessionUpdate};
 use serde::Deserialize;
 
 use super::{

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 
 use edge_dtls::Fingerprint;
-use edge_relay::{BrowserRemote, SessionInfo};
+use edge_forward::{BrowserRemote, SessionInfo};
 use sdp::description::common::Attribute;
 use sdp::description::media::{MediaDescription, MediaName};
 use sdp::description::session::SessionDescription;

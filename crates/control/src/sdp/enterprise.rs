@@ -4,7 +4,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use edge_relay::{EnterpriseRemote, SessionInfo};
+use edge_forward::{EnterpriseRemote, SessionInfo};
 use edge_srtp::{CryptoAttribute, Profile};
 use sdp::description::common::{Attribute, ConnectionInformation};
 use sdp::description::media::{MediaDescription, MediaName};

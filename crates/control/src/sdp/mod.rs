@@ -169,12 +169,12 @@ impl Direction {
     }
 
     /// The forwarder's name for it.
-    pub(crate) fn for_relay(self) -> edge_relay::Direction {
+    pub(crate) fn for_relay(self) -> edge_forward::Direction {
         match (self.send, self.recv) {
-            (true, true) => edge_relay::Direction::SendRecv,
-            (true, false) => edge_relay::Direction::SendOnly,
-            (false, true) => edge_relay::Direction::RecvOnly,
-            (false, false) => edge_relay::Direction::Inactive,
+            (true, true) => edge_forward::Direction::SendRecv,
+            (true, false) => edge_forward::Direction::SendOnly,
+            (false, true) => edge_forward::Direction::RecvOnly,
+            (false, false) => edge_forward::Direction::Inactive,
         }
     }
 

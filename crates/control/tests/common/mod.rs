@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use edge_control::{serve, ApiConfig};
-use edge_relay::{EnterpriseSide, PortRange, PublicSide, Relay, RelayConfig};
+use edge_forward::{EnterpriseSide, ForwardConfig, Forwarder, PortRange, PublicSide};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::oneshot;
@@ -25,7 +25,7 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 pub struct Server {
     /// Where it listens.
     pub addr: SocketAddr,
-    relay: Relay,
+    relay: Forwarder,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), edge_control::Error>>>,
 }
@@ -40,8 +40,8 @@ impl Server {
     /// `slot`: no test here creates sessions, so the ranges are never bound.
     pub async fn start(slot: u16, config: ApiConfig) -> Server {
         let base = 48_800 + slot * 20;
-        let relay = Relay::start(
-            RelayConfig::new(
+        let relay = Forwarder::start(
+            ForwardConfig::new(
                 PublicSide::new(
                     "127.0.0.1".parse().unwrap(),
                     PortRange::new(base, base + 9).unwrap(),

@@ -9,7 +9,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use edge_control::{router, ApiConfig};
-use edge_relay::{EnterpriseSide, PortRange, PublicSide, Relay, RelayConfig};
+use edge_forward::{EnterpriseSide, ForwardConfig, Forwarder, PortRange, PublicSide};
 use http_body_util::BodyExt;
 use sdp::SessionDescription;
 use serde_json::Value;
@@ -37,7 +37,7 @@ a=fmtp:101 0-16\r\na=sendrecv\r\n";
 
 pub struct Api {
     pub app: Router,
-    pub relay: Relay,
+    pub relay: Forwarder,
     pub public: PortRange,
     pub enterprise: PortRange,
 }
@@ -49,7 +49,7 @@ pub fn api(slot: u16, max_sessions: usize) -> Api {
 }
 
 /// [`api`] with the forwarder's configuration adjusted by `adjust`.
-pub fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut RelayConfig)) -> Api {
+pub fn api_with(slot: u16, max_sessions: usize, adjust: impl FnOnce(&mut ForwardConfig)) -> Api {
     api_on(slot, max_sessions, ("127.0.0.1", "127.0.0.3"), adjust)
 }
 
@@ -58,7 +58,7 @@ pub fn api_on(
     slot: u16,
     max_sessions: usize,
     addresses: (&str, &str),
-    adjust: impl FnOnce(&mut RelayConfig),
+    adjust: impl FnOnce(&mut ForwardConfig),
 ) -> Api {
     build(slot, max_sessions, addresses, adjust, |_| {})
 }
@@ -72,13 +72,13 @@ fn build(
     slot: u16,
     max_sessions: usize,
     (public_ip, enterprise_ip): (&str, &str),
-    adjust: impl FnOnce(&mut RelayConfig),
+    adjust: impl FnOnce(&mut ForwardConfig),
     adjust_api: impl FnOnce(&mut ApiConfig),
 ) -> Api {
     let base = 48_000 + slot * 40;
     let public = PortRange::new(base, base + 9).unwrap();
     let enterprise = PortRange::new(base + 20, base + 39).unwrap();
-    let mut config = RelayConfig::new(
+    let mut config = ForwardConfig::new(
         PublicSide::new(public_ip.parse().unwrap(), public),
         EnterpriseSide::new(enterprise_ip.parse().unwrap(), enterprise),
     );
@@ -87,7 +87,7 @@ fn build(
     adjust(&mut config);
     let cert = edge_dtls::Certificate::generate().unwrap();
     let dtls = edge_dtls::ConfigBuilder::new(cert).build().unwrap();
-    let relay = Relay::start(config, dtls).unwrap();
+    let relay = Forwarder::start(config, dtls).unwrap();
     let mut api_config = ApiConfig::new("127.0.0.1:0".parse().unwrap(), vec![TOKEN.into()]);
     // These tests send bad tokens on purpose; bans have their own tests (tests/guard.rs).
     let guard = edge_control::guard::GuardConfig {

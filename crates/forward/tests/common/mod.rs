@@ -2,7 +2,7 @@
 //! crates (edge-stun Binding requests, edge-dtls in either role, edge-srtp), a plain RTP echo
 //! for the enterprise side, and a reader of the kernel's UDP socket table.
 //!
-//! Shared by `crates/relay/tests/*.rs`, the suite's `tests/relay_*.rs` and
+//! Shared by `crates/forward/tests/*.rs`, the suite's `tests/relay_*.rs` and
 //! `benches/forward.rs` (which include this file by path).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
@@ -14,7 +14,9 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use edge_dtls::{Certificate, ConfigBuilder, Fingerprint, Handshake, Role};
-use edge_relay::{BrowserRemote, EnterpriseSide, PortRange, PublicSide, RelayConfig, SessionInfo};
+use edge_forward::{
+    BrowserRemote, EnterpriseSide, ForwardConfig, PortRange, PublicSide, SessionInfo,
+};
 use edge_srtp::{Inbound, MasterKey, Outbound, Profile};
 use edge_stun::{Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId};
 
@@ -29,8 +31,8 @@ pub const PUBLIC_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 pub const ENTERPRISE_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 /// A relay configuration on loopback with the given port ranges.
-pub fn config(public: (u16, u16), enterprise: (u16, u16), workers: usize) -> RelayConfig {
-    let mut c = RelayConfig::new(
+pub fn config(public: (u16, u16), enterprise: (u16, u16), workers: usize) -> ForwardConfig {
+    let mut c = ForwardConfig::new(
         PublicSide::new(
             IpAddr::V4(PUBLIC_IP),
             PortRange::new(public.0, public.1).unwrap(),
@@ -161,7 +163,7 @@ impl Browser {
         b
     }
 
-    /// What the browser's SDP says, for [`edge_relay::SessionSpec::browser`].
+    /// What the browser's SDP says, for [`edge_forward::SessionSpec::browser`].
     pub fn remote(&self) -> BrowserRemote {
         self.remote_with(self.config.certificate().fingerprint())
     }
@@ -530,8 +532,8 @@ impl Echo {
     }
 
     /// The remote for the relay: both sockets.
-    pub fn remote(&self) -> edge_relay::EnterpriseRemote {
-        let mut r = edge_relay::EnterpriseRemote::new(self.rtp);
+    pub fn remote(&self) -> edge_forward::EnterpriseRemote {
+        let mut r = edge_forward::EnterpriseRemote::new(self.rtp);
         r.rtcp = Some(self.rtcp);
         r
     }
@@ -589,8 +591,8 @@ impl RtpPeer {
 
     /// The remote for the relay: this socket for RTP (and RTCP with rtcp-mux), and the
     /// peer's key with SDES.
-    pub fn remote(&self) -> edge_relay::EnterpriseRemote {
-        let mut r = edge_relay::EnterpriseRemote::new(self.addr());
+    pub fn remote(&self) -> edge_forward::EnterpriseRemote {
+        let mut r = edge_forward::EnterpriseRemote::new(self.addr());
         r.crypto = self.key.clone();
         r
     }

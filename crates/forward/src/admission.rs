@@ -45,7 +45,7 @@ const DTLS_RECORD_HEADER: usize = 13;
 /// The relay's admission counters, over all sessions and workers.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[non_exhaustive]
-pub struct RelayStats {
+pub struct ForwardStats {
     /// Requests (STUN messages, DTLS ClientHellos) dropped because their source is banned.
     pub banned: u64,
     /// Requests dropped because their source exceeded the `ice` rate limit.
@@ -115,9 +115,9 @@ impl Admission {
     }
 
     /// The counters now.
-    pub(crate) fn stats(&self) -> RelayStats {
+    pub(crate) fn stats(&self) -> ForwardStats {
         let c = &self.counters;
-        RelayStats {
+        ForwardStats {
             banned: c.banned.load(Relaxed),
             rate_limited: c.rate_limited.load(Relaxed),
             ice_auth_failures: c.ice_auth_failures.load(Relaxed),

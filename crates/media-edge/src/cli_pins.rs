@@ -1,19 +1,19 @@
 //! Client-side port definition from the command line: `--transport-address` and
-//! `--transport-port` (the forwarder's default enterprise leg, `[relay.enterprise]`), and
+//! `--transport-port` (the forwarder's default enterprise leg, `[forward.enterprise]`), and
 //! `--connection NAME=port=<n>;address=<ip>` (a named connection,
-//! `[relay.enterprise.connections]`).
+//! `[forward.enterprise.connections]`).
 //!
 //! The values are written into the parsed configuration document before it is read, so the
 //! file and the command line go through the same checks. A value the file already defines
 //! differently refuses start-up naming both places; an equal value is fine. One exception
 //! narrows instead of conflicting: a `--transport-port` inside the file's
-//! `relay.enterprise.port-range` pins that one port of the range.
+//! `forward.enterprise.port-range` pins that one port of the range.
 
 use std::borrow::Cow;
 use std::net::IpAddr;
 
 use anyhow::{anyhow, bail};
-use edge_relay::ClientSidePort;
+use edge_forward::ClientSidePort;
 use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
@@ -45,7 +45,7 @@ pub fn parse_connection(text: &str) -> Result<(String, ClientSidePort), String> 
     Ok((name.to_owned(), pinned))
 }
 
-/// The configuration keys the command line wrote, as `relay.enterprise.transport-port`:
+/// The configuration keys the command line wrote, as `forward.enterprise.transport-port`:
 /// errors about them point at the command line instead of a line of the file.
 pub type CommandLineKeys = Vec<String>;
 
@@ -101,11 +101,11 @@ impl Pins {
         } else {
             "--connection"
         };
-        let relay = match doc.get_mut("relay").map(|v| v.get_mut()) {
+        let relay = match doc.get_mut("forward").map(|v| v.get_mut()) {
             Some(DeValue::Table(relay)) => relay,
-            Some(_) => bail!("{origin}: relay: must be a table"),
+            Some(_) => bail!("{origin}: forward: must be a table"),
             None => bail!(
-                "{flag}: {origin} has no [relay] section (the forwarder, whose enterprise leg \
+                "{flag}: {origin} has no [forward] section (the forwarder, whose enterprise leg \
                  the option pins)"
             ),
         };
@@ -115,7 +115,7 @@ impl Pins {
             .get_mut()
         {
             DeValue::Table(enterprise) => enterprise,
-            _ => bail!("{origin}: relay.enterprise: must be a table"),
+            _ => bail!("{origin}: forward.enterprise: must be a table"),
         };
         if let Some(address) = self.transport_address {
             let cli = format!("--transport-address {address} (command line)");
@@ -123,7 +123,7 @@ impl Pins {
                 Some(DeValue::String(file)) => {
                     if file.parse::<IpAddr>().ok() != Some(address) {
                         bail!(
-                            "{cli} conflicts with relay.enterprise.transport-address = {file} \
+                            "{cli} conflicts with forward.enterprise.transport-address = {file} \
                              ({origin})"
                         );
                     }
@@ -135,7 +135,7 @@ impl Pins {
                         key("transport-address"),
                         spanned(DeValue::String(Cow::Owned(address.to_string()))),
                     );
-                    keys.push("relay.enterprise.transport-address".into());
+                    keys.push("forward.enterprise.transport-address".into());
                 }
             }
         }
@@ -145,7 +145,7 @@ impl Pins {
                 Some(DeValue::Integer(file)) => {
                     if u16::from_str_radix(file.as_str(), file.radix()).ok() != Some(port) {
                         bail!(
-                            "{cli} conflicts with relay.enterprise.transport-port = {file} \
+                            "{cli} conflicts with forward.enterprise.transport-port = {file} \
                              ({origin})"
                         );
                     }
@@ -157,7 +157,7 @@ impl Pins {
                     {
                         match range_contains(range, port) {
                             Some(false) => bail!(
-                                "{cli} conflicts with relay.enterprise.port-range = {range} \
+                                "{cli} conflicts with forward.enterprise.port-range = {range} \
                                  ({origin}): the pinned port must lie in the range"
                             ),
                             Some(true) => {
@@ -170,7 +170,7 @@ impl Pins {
                     let value = DeValue::parse(&self.port_text)
                         .map_err(|e| anyhow!("--transport-port {port}: {e}"))?;
                     enterprise.insert(key("transport-port"), value);
-                    keys.push("relay.enterprise.transport-port".into());
+                    keys.push("forward.enterprise.transport-port".into());
                 }
             }
         }
@@ -181,7 +181,7 @@ impl Pins {
                 .get_mut()
             {
                 DeValue::Table(table) => table,
-                _ => bail!("{origin}: relay.enterprise.connections: must be a table"),
+                _ => bail!("{origin}: forward.enterprise.connections: must be a table"),
             };
             for (name, pinned) in &self.connections {
                 match table.get(name.as_str()).map(|v| v.get_ref()) {
@@ -189,7 +189,7 @@ impl Pins {
                         if file.parse::<ClientSidePort>().is_ok_and(|f| f != *pinned) {
                             bail!(
                                 "--connection {name}={pinned} (command line) conflicts with \
-                                 relay.enterprise.connections.{name} = {file:?} ({origin})"
+                                 forward.enterprise.connections.{name} = {file:?} ({origin})"
                             );
                         }
                     }
@@ -199,7 +199,7 @@ impl Pins {
                             Spanned::new(0..0, Cow::Owned(name.clone())),
                             spanned(DeValue::String(Cow::Owned(pinned.to_string()))),
                         );
-                        keys.push(format!("relay.enterprise.connections.{name}"));
+                        keys.push(format!("forward.enterprise.connections.{name}"));
                     }
                 }
             }

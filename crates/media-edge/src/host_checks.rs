@@ -19,24 +19,24 @@ pub fn problems(config: &Config) -> Vec<String> {
     if !turn_relay.is_unspecified() {
         local(&mut found, "turn.relay.address", turn_relay);
     }
-    if let Some(relay) = &config.relay {
-        let public = relay.public.address;
+    if let Some(forward) = &config.forward {
+        let public = forward.public.address;
         if !public.is_unspecified() {
-            local(&mut found, "relay.public.address", public);
+            local(&mut found, "forward.public.address", public);
         }
-        let enterprise = &relay.enterprise;
-        let key = "relay.enterprise.transport-address";
+        let enterprise = &forward.enterprise;
+        let key = "forward.enterprise.transport-address";
         if local(&mut found, key, enterprise.transport_address) {
             if let Some(port) = enterprise.transport_port {
                 free(
                     &mut found,
-                    "relay.enterprise.transport-port",
+                    "forward.enterprise.transport-port",
                     SocketAddr::new(enterprise.transport_address, port),
                 );
             }
         }
         for (name, pinned) in &enterprise.connections {
-            let key = format!("relay.enterprise.connections.{name}");
+            let key = format!("forward.enterprise.connections.{name}");
             if local(&mut found, &key, pinned.address()) {
                 free(&mut found, &key, pinned.socket_addr());
             }

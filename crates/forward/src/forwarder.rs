@@ -1,4 +1,4 @@
-//! [`Relay`]: the control plane's handle on the forwarder.
+//! [`Forwarder`]: the control plane's handle on the forwarder.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
@@ -11,7 +11,7 @@ use edge_dtls::{Fingerprint, Role};
 use edge_srtp::{CryptoAttribute, Inbound, Outbound};
 use edge_udp::SocketOptions;
 
-use crate::admission::{Admission, RelayStats};
+use crate::admission::{Admission, ForwardStats};
 use crate::ports::{PortPool, Ports};
 use crate::quality::Formats;
 use crate::session::{
@@ -21,12 +21,12 @@ use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
 use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
-    credentials, BrowserRemote, EnterpriseRemote, Error, MediaPlan, RelayConfig, SessionId,
+    credentials, BrowserRemote, EnterpriseRemote, Error, ForwardConfig, MediaPlan, SessionId,
     SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side,
 };
 
-/// How long [`Relay::remove_session`] waits for the worker to close the sockets, and
-/// [`Relay::update_session`] for it to put a change in force.
+/// How long [`Forwarder::remove_session`] waits for the worker to close the sockets, and
+/// [`Forwarder::update_session`] for it to put a change in force.
 const WORKER_WAIT: Duration = Duration::from_secs(5);
 
 /// The running forwarder: its worker threads, port pools and session table.
@@ -39,14 +39,14 @@ const WORKER_WAIT: Duration = Duration::from_secs(5);
 /// between two batches (one loop turn). When the last clone is dropped the workers stop as with
 /// [`shutdown`](Self::shutdown).
 #[derive(Clone)]
-pub struct Relay {
+pub struct Forwarder {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    config: RelayConfig,
+    config: ForwardConfig,
     /// The DTLS configuration new sessions get, and its certificate's fingerprint
-    /// ([`Relay::set_dtls`] replaces both; running sessions keep theirs).
+    /// ([`Forwarder::set_dtls`] replaces both; running sessions keep theirs).
     dtls: RwLock<(Arc<edge_dtls::Config>, Fingerprint)>,
     advertised: IpAddr,
     public: PortPool,
@@ -77,7 +77,7 @@ struct Record {
     observed: Observed,
 }
 
-impl Relay {
+impl Forwarder {
     /// Checks `config` (addresses local, a fixed transport-port and every named
     /// connection's tuple free), and starts `config.workers` data-plane threads. `dtls`
     /// holds the certificate every session presents to browsers.
@@ -86,7 +86,7 @@ impl Relay {
     /// [`Error::Config`] naming a bad key (for a named connection that cannot be bound, the
     /// connection and the reason), [`Error::Bind`] when an address is not local or a fixed
     /// port is taken, [`Error::Io`] when a thread or event loop cannot be made.
-    pub fn start(config: RelayConfig, dtls: edge_dtls::Config) -> Result<Relay, Error> {
+    pub fn start(config: ForwardConfig, dtls: edge_dtls::Config) -> Result<Forwarder, Error> {
         config.validate()?;
         let options = SocketOptions {
             recv_buffer: Some(config.socket_buffer),
@@ -142,7 +142,7 @@ impl Relay {
             .collect::<Result<Vec<_>, _>>()?;
         let srtp = edge_srtp::Config::default().with_replay_window(config.replay_window);
         let fingerprint = dtls.certificate().fingerprint();
-        Ok(Relay {
+        Ok(Forwarder {
             inner: Arc::new(Inner {
                 advertised: config
                     .public
@@ -163,7 +163,7 @@ impl Relay {
     }
 
     /// The configuration the relay runs with.
-    pub fn config(&self) -> &RelayConfig {
+    pub fn config(&self) -> &ForwardConfig {
         &self.inner.config
     }
 
@@ -175,7 +175,7 @@ impl Relay {
 
     /// The relay's admission counters: requests dropped as banned or over the rate limit,
     /// ICE authentication failures and the bans they started.
-    pub fn stats(&self) -> RelayStats {
+    pub fn stats(&self) -> ForwardStats {
         self.inner.admission.stats()
     }
 

@@ -6,7 +6,7 @@
 mod common;
 
 use common::{payload, rtcp_rr, rtp, Browser, Echo, ENTERPRISE_IP, HANG_GUARD, PUBLIC_IP};
-use edge_relay::{Relay, SessionSpec, SessionState};
+use edge_forward::{Forwarder, SessionSpec, SessionState};
 
 /// Sends `n` RTP packets in windows of 50 (the test browser's socket buffer is the
 /// kernel's small default), takes every echo back, and checks both legs saw exactly them.
@@ -38,7 +38,7 @@ fn round_trip(browser: &mut Browser, echo: &Echo, n: u16, tag: u32) {
 
 #[test]
 fn browser_offer_media_both_ways_without_loss() {
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         common::config((41000, 41009), (31000, 31009), 1),
         common::dtls_config(),
     )
@@ -93,7 +93,7 @@ fn browser_offer_media_both_ways_without_loss() {
 
 #[test]
 fn relay_offer_with_browser_answer_later_and_relay_as_dtls_client() {
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         common::config((41010, 41019), (31010, 31019), 2),
         common::dtls_config(),
     )
@@ -101,7 +101,7 @@ fn relay_offer_with_browser_answer_later_and_relay_as_dtls_client() {
     let echo = Echo::start();
     // The enterprise offered: its address is known, the browser's is not; rtcp-mux there.
     let mut spec = SessionSpec::new();
-    spec.enterprise = Some(edge_relay::EnterpriseRemote::new(echo.rtp));
+    spec.enterprise = Some(edge_forward::EnterpriseRemote::new(echo.rtp));
     spec.rtcp_mux_enterprise = true;
     let info = relay.create_session(spec).unwrap();
     assert_eq!(info.setup, "actpass");
@@ -123,7 +123,7 @@ fn relay_offer_with_browser_answer_later_and_relay_as_dtls_client() {
 
 #[test]
 fn many_sessions_on_two_workers_stay_apart() {
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         common::config((41100, 41199), (31100, 31199), 2),
         common::dtls_config(),
     )

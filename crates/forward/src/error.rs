@@ -32,7 +32,7 @@ impl std::fmt::Display for Side {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A configuration value is wrong; `key` is its kebab-case path below `[relay]`.
+    /// A configuration value is wrong; `key` is its kebab-case path below `[forward]`.
     #[error("relay.{key}: {reason}")]
     Config {
         /// The key, e.g. `public.port-range`.
@@ -57,7 +57,7 @@ pub enum Error {
     SessionEnded(SessionId),
     /// A session named an enterprise connection that `enterprise.connections` does not
     /// define (API misuse).
-    #[error("no enterprise connection named {name:?} (relay.enterprise.connections)")]
+    #[error("no enterprise connection named {name:?} (forward.enterprise.connections)")]
     UnknownConnection {
         /// The name asked for.
         name: String,
@@ -75,7 +75,7 @@ pub enum Error {
         tuple: ClientSidePort,
     },
     /// `max-sessions` live sessions exist already.
-    #[error("session limit reached: {limit} live sessions (relay.max-sessions)")]
+    #[error("session limit reached: {limit} live sessions (forward.max-sessions)")]
     TooManySessions {
         /// The configured limit.
         limit: usize,

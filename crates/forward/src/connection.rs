@@ -3,7 +3,7 @@
 //! allow exactly that tuple.
 //!
 //! [`ClientSidePort`] is the definition's parser and value; [`check`] refuses a
-//! `[relay.enterprise.connections]` table whose tuples would collide with each other or with
+//! `[forward.enterprise.connections]` table whose tuples would collide with each other or with
 //! the ranges the relay binds anyway.
 
 use std::fmt;
@@ -33,7 +33,7 @@ const MAX_NAME: usize = 64;
 /// unicast address. [`Display`](fmt::Display) writes the canonical form back.
 ///
 /// ```
-/// use edge_relay::ClientSidePort;
+/// use edge_forward::ClientSidePort;
 /// let pinned: ClientSidePort = " address = 10.1.2.3 ; port = 41000 ".parse().unwrap();
 /// assert_eq!(pinned.to_string(), "port=41000;address=10.1.2.3");
 /// assert_eq!(pinned.socket_addr().to_string(), "10.1.2.3:41000");

@@ -1,7 +1,7 @@
 //! [`Totals`]: the forwarder's figures summed over every session, for metrics.
 //!
 //! Nothing here runs per packet: the sessions' own single-writer counters
-//! ([`crate::snapshot`]) are summed when [`crate::Relay::totals`] is called (a scrape), under
+//! ([`crate::snapshot`]) are summed when [`crate::Forwarder::totals`] is called (a scrape), under
 //! the session table's lock. A session leaving the table (removed, or pruned after
 //! `ended-linger`) hands its counters to [`Retired`] under that same lock, so every total is
 //! monotonic: a session is counted either in the table or in `Retired`, never in neither.

@@ -9,13 +9,13 @@ mod common;
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 
 use common::{bound_in, bound_udp_ports, Browser, Echo, ENTERPRISE_IP, HANG_GUARD, PUBLIC_IP};
-use edge_relay::{ClientSidePort, Error, Relay, RelayConfig, SessionSpec};
+use edge_forward::{ClientSidePort, Error, ForwardConfig, Forwarder, SessionSpec};
 
 /// A third loopback address for the second connection.
 const OTHER_IP: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 4);
 const PUBLIC: (u16, u16) = (48100, 48109);
 
-fn config() -> RelayConfig {
+fn config() -> ForwardConfig {
     let mut config = common::config(PUBLIC, (38100, 38109), 1);
     for (name, definition) in [
         ("pbx-a", "port=38120;address=127.0.0.2"),
@@ -37,7 +37,7 @@ fn spec(echo: &Echo, connection: Option<&str>) -> SessionSpec {
 }
 
 /// A call on `connection`: RTP from the browser reaches the echo and comes back.
-fn call(relay: &Relay, echo: &Echo, connection: &str) -> (edge_relay::SessionInfo, Browser) {
+fn call(relay: &Forwarder, echo: &Echo, connection: &str) -> (edge_forward::SessionInfo, Browser) {
     let mut browser = Browser::new();
     let mut s = spec(echo, Some(connection));
     s.browser = Some(browser.remote());
@@ -50,7 +50,7 @@ fn call(relay: &Relay, echo: &Echo, connection: &str) -> (edge_relay::SessionInf
 
 #[test]
 fn sessions_on_named_connections_bind_exactly_their_tuples() {
-    let relay = Relay::start(config(), common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config(), common::dtls_config()).unwrap();
     let echo = Echo::start();
     let (a, _ba) = call(&relay, &echo, "pbx-a");
     let (b, _bb) = call(&relay, &echo, "pbx-b");
@@ -129,7 +129,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
         "port=38160;address=127.0.0.2".parse().unwrap(),
     );
     let stranger = UdpSocket::bind((ENTERPRISE_IP, 38161)).unwrap();
-    let err = Relay::start(c.clone(), common::dtls_config())
+    let err = Forwarder::start(c.clone(), common::dtls_config())
         .err()
         .unwrap();
     let message = err.to_string();
@@ -140,7 +140,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
         "{message}"
     );
     drop(stranger);
-    Relay::start(c.clone(), common::dtls_config())
+    Forwarder::start(c.clone(), common::dtls_config())
         .unwrap()
         .shutdown();
 
@@ -150,7 +150,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
         "pbx-b".into(),
         "address=127.0.0.2;port=38160".parse().unwrap(),
     );
-    let message = Relay::start(twice, common::dtls_config())
+    let message = Forwarder::start(twice, common::dtls_config())
         .err()
         .unwrap()
         .to_string();
@@ -165,7 +165,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
         "pbx-c".into(),
         "port=38144;address=127.0.0.2".parse().unwrap(),
     );
-    let message = Relay::start(inside, common::dtls_config())
+    let message = Forwarder::start(inside, common::dtls_config())
         .err()
         .unwrap()
         .to_string();
@@ -180,7 +180,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
         "pbx-d".into(),
         ClientSidePort::new("192.0.2.1".parse().unwrap(), 38170).unwrap(),
     );
-    let message = Relay::start(foreign, common::dtls_config())
+    let message = Forwarder::start(foreign, common::dtls_config())
         .err()
         .unwrap()
         .to_string();
@@ -192,7 +192,7 @@ fn start_up_refuses_busy_colliding_and_foreign_tuples_by_name() {
 
 #[test]
 fn connections_come_from_the_config_file() {
-    let c: RelayConfig = toml::from_str(
+    let c: ForwardConfig = toml::from_str(
         r#"
         [public]
         address = "127.0.0.1"
@@ -210,7 +210,7 @@ fn connections_come_from_the_config_file() {
         c.enterprise.connections["pbx-a"].socket_addr(),
         SocketAddr::from((ENTERPRISE_IP, 38190))
     );
-    let err = toml::from_str::<RelayConfig>(
+    let err = toml::from_str::<ForwardConfig>(
         r#"
         [public]
         address = "127.0.0.1"

@@ -16,8 +16,8 @@ use crate::PayloadFormat;
 /// The browser offered: `browser` is `Some` (its ufrag, pwd, fingerprints and `a=setup`,
 /// usually `actpass`), and the relay answers `setup:passive`. The enterprise offered:
 /// `browser` is `None`, the relay's browser offer says `setup:actpass`, and the browser's
-/// answer arrives later through [`crate::Relay::set_browser_remote`]. Likewise `enterprise`
-/// and [`crate::Relay::set_enterprise_remote`].
+/// answer arrives later through [`crate::Forwarder::set_browser_remote`]. Likewise `enterprise`
+/// and [`crate::Forwarder::set_enterprise_remote`].
 #[derive(Debug, Clone, Default)]
 #[non_exhaustive]
 pub struct SessionSpec {
@@ -33,7 +33,7 @@ pub struct SessionSpec {
     /// Accept enterprise media only from the remote's addresses; `None` takes the relay's
     /// `strict-source` setting.
     pub strict_source: Option<bool>,
-    /// The named enterprise connection (a key of `relay.enterprise.connections`) whose
+    /// The named enterprise connection (a key of `forward.enterprise.connections`) whose
     /// pinned tuple the enterprise leg binds; `None` for the default leg.
     pub connection: Option<String>,
     /// The payload formats the call uses (from the SDP's `a=rtpmap`), for the call-quality
@@ -43,7 +43,7 @@ pub struct SessionSpec {
     /// also counts RFC 4733 DTMF by them: `telephone-event` here).
     pub payload_formats: Vec<PayloadFormat>,
     /// Directions and payload-type map from the start; `None`: both sides `sendrecv`, no
-    /// payload type rewritten. [`crate::Relay::update_session`] changes it later.
+    /// payload type rewritten. [`crate::Forwarder::update_session`] changes it later.
     pub media: Option<MediaPlan>,
 }
 
@@ -116,7 +116,7 @@ impl EnterpriseRemote {
     }
 }
 
-/// A change to a running session ([`crate::Relay::update_session`]), applied by its worker
+/// A change to a running session ([`crate::Forwarder::update_session`]), applied by its worker
 /// between two batches; nothing that is not named changes.
 ///
 /// Start from `SessionUpdate::default()` and set the fields that change.

@@ -1,11 +1,11 @@
-//! The media side of the service: the forwarder (edge-relay), its HTTP control API
-//! (edge-control) and rtpengine's ng protocol (edge-ng), started from the `[relay]`,
+//! The media side of the service: the forwarder (edge-forward), its HTTP control API
+//! (edge-control) and rtpengine's ng protocol (edge-ng), started from the `[forward]`,
 //! `[dtls]`, `[api]` and `[ng]` sections.
 
 use anyhow::{anyhow, Context as _};
 use edge_control::{ApiConfig, ApiHandle};
+use edge_forward::Forwarder;
 use edge_guard::Guard;
-use edge_relay::Relay;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -13,7 +13,7 @@ use crate::config::{Config, Dtls};
 
 /// The running forwarder and, when configured, the API serving it.
 pub struct Media {
-    relay: Relay,
+    relay: Forwarder,
     api: Option<Api>,
     /// The API's request counts and latencies, for metrics.
     api_metrics: Option<edge_control::ApiMetrics>,
@@ -36,17 +36,17 @@ struct Api {
 }
 
 impl Media {
-    /// Starts the forwarder and the API of `config`, or returns `None` without `[relay]`.
+    /// Starts the forwarder and the API of `config`, or returns `None` without `[forward]`.
     /// Both share `guard` (bans and rate limits) with the TURN server. Must run inside the
     /// tokio runtime that is to serve the API.
     pub async fn start(config: &Config, guard: &Guard) -> anyhow::Result<Option<Media>> {
-        let Some(mut relay_config) = config.relay.clone() else {
+        let Some(mut relay_config) = config.forward.clone() else {
             return Ok(None);
         };
         relay_config.guard = Some(guard.clone());
         let dtls = dtls_config(&config.dtls)?;
         let fingerprint = dtls.certificate().fingerprint();
-        let relay = Relay::start(relay_config, dtls).context("cannot start the forwarder")?;
+        let relay = Forwarder::start(relay_config, dtls).context("cannot start the forwarder")?;
         tracing::info!("media-edge forwarder: DTLS certificate {fingerprint}");
         let api_metrics = config
             .api
@@ -74,7 +74,7 @@ impl Media {
     }
 
     /// The forwarder.
-    pub fn relay(&self) -> &Relay {
+    pub fn relay(&self) -> &Forwarder {
         &self.relay
     }
 
@@ -172,7 +172,7 @@ fn turn_rest(config: &Config) -> Option<edge_control::TurnRest> {
     let api = config.api.as_ref()?;
     let uris = if api.turn_uris.is_empty() {
         let public = config
-            .relay
+            .forward
             .as_ref()
             .map(|r| r.public.advertised_address.unwrap_or(r.public.address));
         let host = |addr: std::net::SocketAddr| {
@@ -230,7 +230,7 @@ fn dtls_config(dtls: &Dtls) -> anyhow::Result<edge_dtls::Config> {
 
 /// Binds and serves the API. A loopback API without tokens gets one made up for this run,
 /// logged once; anywhere else tokens must be configured.
-async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow::Result<Api> {
+async fn start_api(mut config: ApiConfig, relay: Forwarder, guard: Guard) -> anyhow::Result<Api> {
     let mut generated = None;
     if config.tokens.is_empty() && config.listen.ip().is_loopback() {
         let token = crate::random::token::<24>()?;
@@ -267,7 +267,11 @@ async fn start_api(mut config: ApiConfig, relay: Relay, guard: Guard) -> anyhow:
 }
 
 /// Binds and serves `[ng]` over `relay`'s sessions, behind `guard` and `ng.clients`.
-async fn start_ng(config: &edge_ng::NgConfig, relay: Relay, guard: Guard) -> anyhow::Result<Ng> {
+async fn start_ng(
+    config: &edge_ng::NgConfig,
+    relay: Forwarder,
+    guard: Guard,
+) -> anyhow::Result<Ng> {
     let listeners = edge_ng::Listeners::bind(config).await?;
     let (udp, tcp, http) = listeners.local_addrs();
     let show = |a: Option<std::net::SocketAddr>| a.map_or("-".to_owned(), |a| a.to_string());
@@ -303,9 +307,9 @@ async fn start_ng(config: &edge_ng::NgConfig, relay: Relay, guard: Guard) -> any
 
 /// A one-line summary of the forwarder's sides and the API, for start-up and check-config.
 pub fn summary(config: &Config) -> Option<String> {
-    let relay = config.relay.as_ref()?;
-    let public = &relay.public;
-    let enterprise = &relay.enterprise;
+    let forward = config.forward.as_ref()?;
+    let public = &forward.public;
+    let enterprise = &forward.enterprise;
     let enterprise_ports = match (enterprise.transport_port, &enterprise.port_range) {
         (Some(port), _) => format!("port {port}"),
         (None, Some(range)) => format!("ports {range}"),
@@ -336,7 +340,7 @@ pub fn summary(config: &Config) -> Option<String> {
     Some(format!(
         "media-edge forwarder: public {} ports {}{advertised}; enterprise {} \
          {enterprise_ports}{connections}; {} workers; api {api}",
-        public.address, public.port_range, enterprise.transport_address, relay.workers,
+        public.address, public.port_range, enterprise.transport_address, forward.workers,
     ))
 }
 
@@ -344,7 +348,7 @@ pub fn summary(config: &Config) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
-    use crate::transport::Pins;
+    use crate::cli_pins::Pins;
 
     /// A configuration with `auth` in `[turn.auth]` and `api` in `[api]`.
     fn config(auth: &str, api: &str) -> Config {
@@ -352,8 +356,8 @@ mod tests {
             "[turn]\nlisten-udp = [\"0.0.0.0:3478\", \"127.0.0.1:3479\"]\n\
              listen-tcp = [\"127.0.0.1:3478\"]\n[turn.relay]\naddress = \"127.0.0.1\"\n\
              [turn.auth]\n{auth}\n\
-             [relay.public]\naddress = \"127.0.0.1\"\nadvertised-address = \"203.0.113.10\"\n\
-             port-range = \"40000-40009\"\n[relay.enterprise]\ntransport-address = \
+             [forward.public]\naddress = \"127.0.0.1\"\nadvertised-address = \"203.0.113.10\"\n\
+             port-range = \"40000-40009\"\n[forward.enterprise]\ntransport-address = \
              \"127.0.0.1\"\nport-range = \"40010-40019\"\n[api]\n{api}"
         );
         Config::parse(&text, "test.toml", &Pins::default()).unwrap()

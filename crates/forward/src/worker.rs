@@ -112,7 +112,7 @@ impl WorkerHandle {
             admission,
         };
         let thread = std::thread::Builder::new()
-            .name(format!("relay-worker-{index}"))
+            .name(format!("forward-worker-{index}"))
             .spawn(move || worker.run())?;
         Ok(WorkerHandle {
             commands,

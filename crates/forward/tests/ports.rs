@@ -9,8 +9,8 @@ use std::net::{IpAddr, Ipv4Addr, UdpSocket};
 use std::time::Duration;
 
 use common::{bound_in, eventually, Browser, Echo, ENTERPRISE_IP, HANG_GUARD, PUBLIC_IP};
-use edge_relay::{
-    EndReason, EnterpriseRemote, EnterpriseSide, Error, Relay, SessionId, SessionSnapshot,
+use edge_forward::{
+    EndReason, EnterpriseRemote, EnterpriseSide, Error, Forwarder, SessionId, SessionSnapshot,
     SessionSpec, SessionState, Side,
 };
 
@@ -23,7 +23,8 @@ fn spec(echo: &Echo) -> SessionSpec {
 #[test]
 fn sockets_sit_in_the_ranges_on_the_pinned_addresses_and_go_on_removal() {
     let (public, enterprise) = ((42000, 42009), (32000, 32009));
-    let relay = Relay::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
+    let relay =
+        Forwarder::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
     let echo = Echo::start();
     assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
 
@@ -78,7 +79,8 @@ fn exhausted_ranges_fail_cleanly_without_leaking_the_other_leg() {
     // One enterprise pair only: the second session gets its public port, then fails on the
     // enterprise side, and must give the public port back.
     let (public, enterprise) = ((42100, 42109), (32100, 32101));
-    let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
+    let relay =
+        Forwarder::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
     let echo = Echo::start();
     let first = relay.create_session(spec(&echo)).unwrap();
     let err = relay.create_session(spec(&echo)).unwrap_err();
@@ -123,7 +125,7 @@ fn exhausted_ranges_fail_cleanly_without_leaking_the_other_leg() {
 fn a_fixed_transport_port_serves_one_session_at_a_time() {
     let mut config = common::config((42200, 42209), (1, 1), 1);
     config.enterprise = EnterpriseSide::fixed(IpAddr::V4(ENTERPRISE_IP), 32200);
-    let relay = Relay::start(config.clone(), common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config.clone(), common::dtls_config()).unwrap();
     let echo = Echo::start();
     let first = relay.create_session(spec(&echo)).unwrap();
     assert_eq!(first.enterprise_rtp.port(), 32200);
@@ -144,7 +146,9 @@ fn a_fixed_transport_port_serves_one_session_at_a_time() {
     assert_eq!(second.enterprise_rtp.port(), 32200);
 
     // A second relay refuses to start on the busy fixed port, naming it.
-    let err = Relay::start(config, common::dtls_config()).err().unwrap();
+    let err = Forwarder::start(config, common::dtls_config())
+        .err()
+        .unwrap();
     assert!(err.to_string().contains("32200"), "{err}");
     relay.shutdown();
 }
@@ -154,9 +158,11 @@ fn start_refuses_addresses_that_are_not_local() {
     let mut config = common::config((42300, 42309), (32300, 32309), 1);
     config.enterprise = EnterpriseSide::new(
         IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1)),
-        edge_relay::PortRange::new(32300, 32309).unwrap(),
+        edge_forward::PortRange::new(32300, 32309).unwrap(),
     );
-    let err = Relay::start(config, common::dtls_config()).err().unwrap();
+    let err = Forwarder::start(config, common::dtls_config())
+        .err()
+        .unwrap();
     assert!(
         matches!(
             err,
@@ -171,7 +177,7 @@ fn start_refuses_addresses_that_are_not_local() {
 }
 
 /// The ended session `id`'s snapshot, once it has ended (waited for, as an event).
-fn ended(relay: &Relay, id: SessionId) -> SessionSnapshot {
+fn ended(relay: &Forwarder, id: SessionId) -> SessionSnapshot {
     let mut snap = None;
     assert!(
         eventually(HANG_GUARD, || {
@@ -184,7 +190,7 @@ fn ended(relay: &Relay, id: SessionId) -> SessionSnapshot {
 }
 
 // The timeouts' exact timing is the session core's, tested on its virtual clock
-// (crates/relay/src/session/tests.rs); these tests check that the real relay ends sessions
+// (crates/forward/src/session/tests.rs); these tests check that the real relay ends sessions
 // by them and frees their ports. A timer that nothing has to beat is short; the media timeout,
 // which a round trip through a busy machine has to beat, is seconds, far beyond any delay.
 #[test]
@@ -192,7 +198,7 @@ fn a_session_nobody_connects_to_times_out_frees_its_ports_and_lingers() {
     let (public, enterprise) = ((42400, 42409), (32400, 32409));
     let mut config = common::config(public, enterprise, 1);
     config.setup_timeout = Duration::from_millis(300);
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     let idle = relay.create_session(spec(&echo)).unwrap();
 
@@ -219,7 +225,7 @@ fn a_session_that_goes_quiet_times_out_and_frees_its_ports() {
     let (public, enterprise) = ((42600, 42609), (32600, 32609));
     let mut config = common::config(public, enterprise, 1);
     config.media_timeout = Duration::from_secs(3);
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     // Connects, exchanges media, then goes quiet.
     let mut browser = Browser::new();
@@ -250,7 +256,7 @@ fn ended_sessions_vanish_after_the_linger_time() {
     let mut config = common::config(public, enterprise, 1);
     config.setup_timeout = Duration::from_millis(100);
     config.ended_linger = Duration::from_millis(100);
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     let idle = relay.create_session(spec(&echo)).unwrap();
     assert!(eventually(HANG_GUARD, || relay.session(idle.id).is_none()
@@ -262,7 +268,8 @@ fn ended_sessions_vanish_after_the_linger_time() {
 #[test]
 fn shutdown_and_dropping_the_last_handle_free_everything() {
     let (public, enterprise) = ((42500, 42509), (32500, 32509));
-    let relay = Relay::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
+    let relay =
+        Forwarder::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap();
     let echo = Echo::start();
     let clone = relay.clone();
     for _ in 0..3 {
@@ -274,7 +281,8 @@ fn shutdown_and_dropping_the_last_handle_free_everything() {
     assert!(bound_in(PUBLIC_IP, public.0, public.1).is_empty());
     assert!(bound_in(ENTERPRISE_IP, enterprise.0, enterprise.1).is_empty());
 
-    let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
+    let relay =
+        Forwarder::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
     let info = relay.create_session(spec(&echo)).unwrap();
     let other = relay.clone();
     relay.shutdown();
@@ -296,7 +304,7 @@ fn the_session_cap_refuses_by_name_and_binds_nothing() {
     let (public, enterprise) = ((48200, 48209), (38200, 38209));
     let mut config = common::config(public, enterprise, 2);
     config.max_sessions = 2;
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     let first = relay.create_session(spec(&echo)).unwrap();
     relay.create_session(spec(&echo)).unwrap();
@@ -308,7 +316,7 @@ fn the_session_cap_refuses_by_name_and_binds_nothing() {
     for _ in 0..5 {
         let err = relay.create_session(spec(&echo)).unwrap_err();
         assert!(matches!(err, Error::TooManySessions { limit: 2 }), "{err}");
-        assert!(err.to_string().contains("relay.max-sessions"), "{err}");
+        assert!(err.to_string().contains("forward.max-sessions"), "{err}");
         assert!(err.to_string().contains('2'), "{err}");
     }
     // The refusals bound nothing, and the count did not drift.

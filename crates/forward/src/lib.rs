@@ -3,32 +3,32 @@
 //! local address), with media moved between them in place on data-plane worker threads.
 //!
 //! # The contract with the control plane
-//! The control API (edge-control) drives the forwarder through [`Relay`] alone; it never
+//! The control API (edge-control) drives the forwarder through [`Forwarder`] alone; it never
 //! touches per-packet state.
 //!
-//! - [`Relay::start`] with a [`RelayConfig`] (the `[relay]` config section) and the DTLS
+//! - [`Forwarder::start`] with a [`ForwardConfig`] (the `[forward]` config section) and the DTLS
 //!   [`edge_dtls::Config`] (certificate) spawns the workers.
-//! - [`Relay::create_session`] with a [`SessionSpec`] binds both legs' sockets now and
+//! - [`Forwarder::create_session`] with a [`SessionSpec`] binds both legs' sockets now and
 //!   returns a [`SessionInfo`]: everything the relay's SDP for either side needs (public
 //!   candidate, ICE credentials, fingerprint, `a=setup`, enterprise address and ports, our
 //!   `a=crypto`).
-//! - When the other side answers later: [`Relay::set_browser_remote`] with a
-//!   [`BrowserRemote`] or [`Relay::set_enterprise_remote`] with an [`EnterpriseRemote`].
+//! - When the other side answers later: [`Forwarder::set_browser_remote`] with a
+//!   [`BrowserRemote`] or [`Forwarder::set_enterprise_remote`] with an [`EnterpriseRemote`].
 //! - When the call changes (hold and resume, a transfer, a re-INVITE, an ICE restart):
-//!   [`Relay::update_session`] with a [`SessionUpdate`]: an enterprise move, the browser's
+//!   [`Forwarder::update_session`] with a [`SessionUpdate`]: an enterprise move, the browser's
 //!   new ICE credentials, a [`MediaPlan`] (each side's [`Direction`] and a payload-type
 //!   map; also accepted at creation in [`SessionSpec::media`]).
-//! - [`Relay::session`] / [`Relay::sessions`] read [`SessionSnapshot`]s (state and
-//!   [`Counters`]); [`Relay::remove_session`] ends a session and returns once its ports are
+//! - [`Forwarder::session`] / [`Forwarder::sessions`] read [`SessionSnapshot`]s (state and
+//!   [`Counters`]); [`Forwarder::remove_session`] ends a session and returns once its ports are
 //!   free. Sessions that time out end and free their ports on their own, then stay visible
 //!   as [`SessionState::Ended`] for `ended-linger`.
-//! - [`Relay::stats`] reads the relay-wide admission counters ([`RelayStats`]);
-//!   [`Relay::guard`] is the ban and rate-limit guard in force.
-//! - [`Relay::shutdown`] stops everything.
+//! - [`Forwarder::stats`] reads the relay-wide admission counters ([`ForwardStats`]);
+//!   [`Forwarder::guard`] is the ban and rate-limit guard in force.
+//! - [`Forwarder::shutdown`] stops everything.
 //!
 //! # Security at the public ports
 //! STUN messages and DTLS ClientHellos are requests: each passes the edge-guard
-//! ([`RelayConfig::guard`], service `ice`) before any parsing or crypto work: a banned source
+//! ([`ForwardConfig::guard`], service `ice`) before any parsing or crypto work: a banned source
 //! is dropped, then a source over its rate. A check naming a session's ufrag with a wrong
 //! MESSAGE-INTEGRITY is an authentication failure; enough of them ban the source. Media
 //! (SRTP, SRTCP) never touches the guard. See the `admission` module's notes on spoofing.
@@ -45,7 +45,7 @@
 //! operating system.
 //!
 //! # Threads and the per-packet path
-//! [`Relay::start`] spawns [`RelayConfig::workers`] data-plane threads (`relay-worker-N`),
+//! [`Forwarder::start`] spawns [`ForwardConfig::workers`] data-plane threads (`forward-worker-N`),
 //! each one mio event loop owning the sockets of the sessions pinned to it; a new session
 //! goes to the least-loaded worker, and the control plane reaches a worker only through a
 //! command channel and a `mio::Waker`. Per ready socket a worker receives a batch
@@ -89,25 +89,25 @@ mod config;
 mod connection;
 mod credentials;
 mod error;
+mod forwarder;
 mod ice;
 mod ports;
 mod quality;
-mod relay;
 mod session;
 mod snapshot;
 mod spec;
 mod totals;
 mod worker;
 
-pub use admission::RelayStats;
-pub use config::{EnterpriseSide, PublicSide, RelayConfig};
+pub use admission::ForwardStats;
+pub use config::{EnterpriseSide, ForwardConfig, PublicSide};
 pub use connection::{ClientSidePort, InvalidClientSidePort};
 pub use error::{Error, Side};
+pub use forwarder::Forwarder;
 pub use quality::{
     mos, CallQuality, Codec, LegQuality, PayloadFormat, Received, Reported,
     INTERVAL as QUALITY_INTERVAL,
 };
-pub use relay::Relay;
 pub use snapshot::{
     Counters, DirectionCounters, Drops, EndReason, LastPacket, SessionSnapshot, SessionState,
 };

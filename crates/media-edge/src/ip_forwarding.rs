@@ -113,9 +113,9 @@ impl Sides {
             .chain(config.api.iter().map(|a| a.listen.ip()))
             .collect();
         let mut enterprise = vec![turn.relay.address];
-        if let Some(relay) = &config.relay {
-            public.push(relay.public.address);
-            let e = &relay.enterprise;
+        if let Some(forward) = &config.forward {
+            public.push(forward.public.address);
+            let e = &forward.enterprise;
             enterprise.push(e.transport_address);
             enterprise.extend(e.connections.values().map(|c| c.address()));
         }
@@ -198,7 +198,7 @@ pub fn check(config: &Config, root: &Path) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-    use crate::transport::Pins;
+    use crate::cli_pins::Pins;
 
     fn config(extra: &str, public: &str, enterprise: &str) -> Config {
         let text = format!(

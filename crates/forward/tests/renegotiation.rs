@@ -1,5 +1,5 @@
 //! Calls that change after set-up, through the real relay over loopback
-//! ([`Relay::update_session`]): a transfer to another enterprise endpoint with a new SSRC,
+//! ([`Forwarder::update_session`]): a transfer to another enterprise endpoint with a new SSRC,
 //! sequence 0 and a new SDES key; hold and resume; payload types numbered differently on
 //! each side, DTMF among them; an ICE restart; an SSRC storm from the enterprise side.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use common::{eventually, payload, rtp, Browser, RtpPeer, BROWSER_PWD, HANG_GUARD};
-use edge_relay::{
-    BrowserRemote, Direction, EnterpriseCrypto, Error, MediaPlan, PayloadFormat, Relay, SessionId,
-    SessionInfo, SessionSpec, SessionUpdate,
+use edge_forward::{
+    BrowserRemote, Direction, EnterpriseCrypto, Error, Forwarder, MediaPlan, PayloadFormat,
+    SessionId, SessionInfo, SessionSpec, SessionUpdate,
 };
 use edge_srtp::Profile;
 use edge_stun::Class;
@@ -47,8 +47,8 @@ fn call(
     ports: (u16, u16),
     peer: impl FnOnce(&SessionInfo) -> RtpPeer,
     spec: impl FnOnce(&mut SessionSpec),
-) -> (Relay, Browser, RtpPeer, SessionInfo) {
-    let relay = Relay::start(
+) -> (Forwarder, Browser, RtpPeer, SessionInfo) {
+    let relay = Forwarder::start(
         common::config((ports.0, ports.0 + 9), (ports.1, ports.1 + 9), 1),
         common::dtls_config(),
     )
@@ -129,7 +129,7 @@ fn update(f: impl FnOnce(&mut SessionUpdate)) -> SessionUpdate {
     u
 }
 
-fn counters(relay: &Relay, id: SessionId) -> edge_relay::Counters {
+fn counters(relay: &Forwarder, id: SessionId) -> edge_forward::Counters {
     relay.session(id).unwrap().counters
 }
 
@@ -447,7 +447,7 @@ fn rtcp_mux_can_be_turned_on_by_a_re_offer_and_not_off_on_one_port() {
     relay.shutdown();
 
     // Created without: two ports; a re-offer with rtcp-mux moves RTCP onto the RTP one.
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         common::config((45060, 45069), (35060, 35069), 1),
         common::dtls_config(),
     )

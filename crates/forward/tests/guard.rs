@@ -16,21 +16,21 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Instant;
 
 use common::{eventually, Browser, Echo, HANG_GUARD};
+use edge_forward::{ForwardConfig, Forwarder, SessionInfo, SessionSpec, SessionState};
 use edge_guard::{Guard, GuardConfig};
-use edge_relay::{Relay, RelayConfig, SessionInfo, SessionSpec, SessionState};
 use edge_stun::Class;
 
 const WRONG: &str = "wrongPassword0123456789xyz";
 /// The ICE rate limit's burst in the rate test.
 const BURST: u64 = 10;
 
-fn config(public: (u16, u16), enterprise: (u16, u16), guard: GuardConfig) -> RelayConfig {
+fn config(public: (u16, u16), enterprise: (u16, u16), guard: GuardConfig) -> ForwardConfig {
     let mut config = common::config(public, enterprise, 1);
     config.guard = Some(Guard::new(guard).unwrap());
     config
 }
 
-fn session(relay: &Relay, browser: &mut Browser, echo: &Echo) -> SessionInfo {
+fn session(relay: &Forwarder, browser: &mut Browser, echo: &Echo) -> SessionInfo {
     let mut spec = SessionSpec::new();
     spec.browser = Some(browser.remote());
     spec.enterprise = Some(echo.remote());
@@ -40,7 +40,7 @@ fn session(relay: &Relay, browser: &mut Browser, echo: &Echo) -> SessionInfo {
 }
 
 /// Requests the relay dropped unanswered so far: banned or over the rate.
-fn refused(relay: &Relay) -> u64 {
+fn refused(relay: &Forwarder) -> u64 {
     let s = relay.stats();
     s.banned + s.rate_limited
 }
@@ -48,7 +48,7 @@ fn refused(relay: &Relay) -> u64 {
 /// A check from `browser` with `username` and `pwd`, sent once: the class of its answer, or
 /// `None` when the relay dropped it.
 fn check_as(
-    relay: &Relay,
+    relay: &Forwarder,
     browser: &mut Browser,
     username: &str,
     pwd: &str,
@@ -70,7 +70,7 @@ fn client_hello() -> Vec<u8> {
 fn three_bad_passwords_ban_the_source_until_lifted_and_no_one_else() {
     let guard = GuardConfig::default();
     let ban_duration = guard.ban_duration;
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         config((48000, 48009), (38000, 38009), guard),
         common::dtls_config(),
     )
@@ -146,7 +146,7 @@ fn requests_over_the_rate_are_dropped_and_counted_media_is_not() {
     // slow the machine.
     guard.rate.ice.rate = 0.001;
     guard.rate.ice.burst = u32::try_from(BURST).unwrap();
-    let relay = Relay::start(
+    let relay = Forwarder::start(
         config((48010, 48019), (38010, 38019), guard),
         common::dtls_config(),
     )

@@ -1,4 +1,4 @@
-//! The forwarder's configuration: the `[relay]` section of media-edge's config file.
+//! The forwarder's configuration: the `[forward]` section of media-edge's config file.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -14,26 +14,26 @@ use crate::{connection, ClientSidePort, Error};
 /// fractional).
 ///
 /// ```toml
-/// [relay]
+/// [forward]
 /// workers = 2
 /// media-timeout = 30
 ///
-/// [relay.public]
+/// [forward.public]
 /// address = "0.0.0.0"
 /// advertised-address = "203.0.113.10"
 /// port-range = "40000-40999"
 ///
-/// [relay.enterprise]
+/// [forward.enterprise]
 /// transport-address = "10.1.2.3"
 /// port-range = "30000-30999"
 ///
-/// [relay.enterprise.connections]
+/// [forward.enterprise.connections]
 /// pbx-a = "port=41000;address=10.1.2.3"
 /// ```
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "kebab-case", deny_unknown_fields)]
 #[non_exhaustive]
-pub struct RelayConfig {
+pub struct ForwardConfig {
     /// The browser (internet) side.
     pub public: PublicSide,
     /// The enterprise (RTP network) side.
@@ -154,10 +154,10 @@ impl EnterpriseSide {
     }
 }
 
-impl RelayConfig {
+impl ForwardConfig {
     /// A configuration with every default, for the given sides.
     pub fn new(public: PublicSide, enterprise: EnterpriseSide) -> Self {
-        RelayConfig {
+        ForwardConfig {
             public,
             enterprise,
             workers: default_workers(),
@@ -302,7 +302,7 @@ mod tests {
 
     #[test]
     fn minimal_config_gets_defaults() {
-        let c: RelayConfig = toml::from_str(MINIMAL).unwrap();
+        let c: ForwardConfig = toml::from_str(MINIMAL).unwrap();
         c.validate().unwrap();
         assert!(c.workers >= 1);
         assert_eq!(c.media_timeout, Duration::from_secs(30));
@@ -313,27 +313,28 @@ mod tests {
 
     #[test]
     fn durations_take_fractional_seconds() {
-        let c: RelayConfig = toml::from_str(&format!("media-timeout = 0.5\n{MINIMAL}")).unwrap();
+        let c: ForwardConfig = toml::from_str(&format!("media-timeout = 0.5\n{MINIMAL}")).unwrap();
         assert_eq!(c.media_timeout, Duration::from_millis(500));
-        let e = toml::from_str::<RelayConfig>(&format!("media-timeout = -1\n{MINIMAL}"));
+        let e = toml::from_str::<ForwardConfig>(&format!("media-timeout = -1\n{MINIMAL}"));
         assert!(e.unwrap_err().to_string().contains("-1"));
     }
 
     #[test]
     fn unknown_keys_and_bad_ranges_are_named() {
-        let e = toml::from_str::<RelayConfig>(&format!("colour = 1\n{MINIMAL}")).unwrap_err();
+        let e = toml::from_str::<ForwardConfig>(&format!("colour = 1\n{MINIMAL}")).unwrap_err();
         assert!(e.to_string().contains("colour"), "{e}");
-        let e = toml::from_str::<RelayConfig>(&MINIMAL.replace("40000-40099", "40099-40000"))
+        let e = toml::from_str::<ForwardConfig>(&MINIMAL.replace("40000-40099", "40099-40000"))
             .unwrap_err();
         assert!(e.to_string().contains("40099-40000"), "{e}");
-        let e = toml::from_str::<RelayConfig>(&MINIMAL.replace("40000-40099", "a-b")).unwrap_err();
+        let e =
+            toml::from_str::<ForwardConfig>(&MINIMAL.replace("40000-40099", "a-b")).unwrap_err();
         assert!(e.to_string().contains("a-b"), "{e}");
     }
 
     #[test]
     fn validation_names_the_key() {
-        let base: RelayConfig = toml::from_str(MINIMAL).unwrap();
-        let key = |c: RelayConfig| match c.validate() {
+        let base: ForwardConfig = toml::from_str(MINIMAL).unwrap();
+        let key = |c: ForwardConfig| match c.validate() {
             Err(Error::Config { key, .. }) => key,
             other => panic!("{other:?}"),
         };

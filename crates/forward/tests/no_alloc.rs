@@ -15,10 +15,10 @@ mod common;
 
 use common::{payload, rtcp_report, rtp, BareEcho, Browser, HANG_GUARD};
 use edge_alloc_count::Scope;
-use edge_guard::{Guard, GuardConfig};
-use edge_relay::{
-    Direction, EnterpriseCrypto, EnterpriseRemote, MediaPlan, Relay, SessionSpec, SessionUpdate,
+use edge_forward::{
+    Direction, EnterpriseCrypto, EnterpriseRemote, Forwarder, MediaPlan, SessionSpec, SessionUpdate,
 };
+use edge_guard::{Guard, GuardConfig};
 use edge_srtp::{CryptoAttribute, Profile};
 use edge_stun::Class;
 
@@ -74,7 +74,7 @@ fn forwarding_allocates_nothing_per_packet() {
     let mut guard = GuardConfig::default();
     guard.rate.ice.rate = 0.001;
     config.guard = Some(Guard::new(guard).unwrap());
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = BareEcho::start();
 
     // A plain-RTP enterprise leg.

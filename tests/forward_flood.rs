@@ -1,7 +1,7 @@
 //! A STUN and DTLS flood at an established session's public port does not starve its media.
 //!
 //! A browser (edge-dtls for DTLS-SRTP, edge-srtp, edge-stun: the peer of
-//! `crates/relay/tests/common`) completes ICE and DTLS-SRTP with the forwarder, then sends a
+//! `crates/forward/tests/common`) completes ICE and DTLS-SRTP with the forwarder, then sends a
 //! paced stream of 1,000 RTP packets that a UDP echo on the enterprise side returns. Meanwhile
 //! another address, 127.0.0.3, floods the same public port with ICE Binding requests (random
 //! usernames, with MESSAGE-INTEGRITY and FINGERPRINT, as a scanner would send them) and real
@@ -23,7 +23,7 @@
 //! not asserted here (issue 11, item 4).
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../crates/relay/tests/common/mod.rs"]
+#[path = "../crates/forward/tests/common/mod.rs"]
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
@@ -32,7 +32,7 @@ use std::time::{Duration, Instant};
 
 use common::{payload, rtp, Browser, Echo};
 use edge_dtls::{Certificate, ConfigBuilder, Handshake, Role};
-use edge_relay::{Counters, Relay, RelayStats, SessionId};
+use edge_forward::{Counters, ForwardStats, Forwarder, SessionId};
 use edge_stun::{Attribute, Class, IntegrityKey, MessageEncoder, Method, TransactionId};
 
 /// RTP packets in the stream, each way.
@@ -159,10 +159,10 @@ fn stream(browser: &mut Browser, range: std::ops::Range<u16>, got: &mut Vec<Vec<
 /// Waits (up to [`HANG_GUARD`]) until `done` holds for the relay's counters and the
 /// session's, and returns them.
 fn counters_when(
-    relay: &Relay,
+    relay: &Forwarder,
     id: SessionId,
-    done: impl Fn(&RelayStats, &Counters) -> bool,
-) -> (RelayStats, Counters) {
+    done: impl Fn(&ForwardStats, &Counters) -> bool,
+) -> (ForwardStats, Counters) {
     let read = || (relay.stats(), relay.session(id).unwrap().counters);
     let deadline = Instant::now() + HANG_GUARD;
     let (mut stats, mut c) = read();
@@ -183,10 +183,10 @@ fn passed(c: &Counters) -> u64 {
 fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     let mut config = common::config((48300, 48309), (38300, 38309), 1);
     config.socket_buffer = SOCKET_BUFFER;
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let echo = Echo::start();
     let mut browser = Browser::new();
-    let mut spec = edge_relay::SessionSpec::new();
+    let mut spec = edge_forward::SessionSpec::new();
     spec.browser = Some(browser.remote());
     spec.enterprise = Some(echo.remote());
     let info = relay.create_session(spec).unwrap();
@@ -194,7 +194,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     let (_, before) = counters_when(&relay, info.id, |_, _| true);
     assert_eq!(passed(&before), 0, "{before:?}");
 
-    let cpu_before = thread_cpu_ns("relay-worker-0");
+    let cpu_before = thread_cpu_ns("forward-worker-0");
     let wall = Instant::now();
     let mut got = Vec::with_capacity(usize::from(PACKETS));
 
@@ -249,7 +249,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     stream(&mut browser, PACKETS / 2..PACKETS, &mut got);
     let banned_time = flooder.join().unwrap();
     let (stats, _) = counters_when(&relay, info.id, |s, _| s.banned >= FLOOD);
-    let cpu = Duration::from_nanos(thread_cpu_ns("relay-worker-0") - cpu_before);
+    let cpu = Duration::from_nanos(thread_cpu_ns("forward-worker-0") - cpu_before);
     let wall = wall.elapsed();
 
     // Whatever is still on its way back.
@@ -304,7 +304,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     assert_eq!(c_end.enterprise_to_browser.rtp_packets, u64::from(PACKETS));
     assert_eq!(c_end.browser_to_enterprise.drops.send_failed, 0);
     assert_eq!(c_end.enterprise_to_browser.drops.send_failed, 0);
-    assert!(snap.state == edge_relay::SessionState::Active);
+    assert!(snap.state == edge_forward::SessionState::Active);
 
     // Once banned, the whole flood was dropped before parsing: none of it passed (only the
     // three failing checks did, before the ban), nothing more was rate-limited.

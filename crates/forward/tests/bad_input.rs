@@ -9,17 +9,17 @@ use std::time::Duration;
 
 use common::{bound_in, eventually, payload, rtp, Browser, Echo, HANG_GUARD, PUBLIC_IP};
 use edge_dtls::{Fingerprint, HashAlgorithm};
-use edge_relay::{
-    BrowserRemote, EndReason, EnterpriseCrypto, EnterpriseRemote, Error, Relay, SessionId,
+use edge_forward::{
+    BrowserRemote, EndReason, EnterpriseCrypto, EnterpriseRemote, Error, Forwarder, SessionId,
     SessionInfo, SessionSpec, SessionState, Side,
 };
 use edge_stun::Class;
 
-fn start(public: (u16, u16), enterprise: (u16, u16)) -> Relay {
-    Relay::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap()
+fn start(public: (u16, u16), enterprise: (u16, u16)) -> Forwarder {
+    Forwarder::start(common::config(public, enterprise, 2), common::dtls_config()).unwrap()
 }
 
-fn call(relay: &Relay, echo: &Echo) -> (SessionInfo, Browser) {
+fn call(relay: &Forwarder, echo: &Echo) -> (SessionInfo, Browser) {
     let mut browser = Browser::new();
     let mut spec = SessionSpec::new();
     spec.browser = Some(browser.remote());
@@ -351,7 +351,7 @@ fn requests_about_unknown_sessions_and_bad_remotes_are_refused_by_name() {
 fn the_session_limit_is_enforced_and_freed_places_count_again() {
     let mut config = common::config((43600, 43609), (33600, 33609), 2);
     config.max_sessions = 2;
-    let relay = Relay::start(config, common::dtls_config()).unwrap();
+    let relay = Forwarder::start(config, common::dtls_config()).unwrap();
     let a = relay.create_session(SessionSpec::new()).unwrap();
     relay.create_session(SessionSpec::new()).unwrap();
     let err = relay.create_session(SessionSpec::new()).unwrap_err();

@@ -48,7 +48,7 @@ impl SessionState {
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
 #[non_exhaustive]
 pub enum EndReason {
-    /// [`crate::Relay::remove_session`] was called.
+    /// [`crate::Forwarder::remove_session`] was called.
     Removed,
     /// No media on either leg for `media-timeout`.
     MediaTimeout,

@@ -1,17 +1,17 @@
 //! SDES-SRTP on the enterprise leg against an independent SRTP implementation: the
-//! enterprise peer is webrtc-rs's `webrtc-srtp`. It decrypts what edge-relay sends (media
+//! enterprise peer is webrtc-rs's `webrtc-srtp`. It decrypts what edge-forward sends (media
 //! the browser sent over DTLS-SRTP, re-protected with the relay's SDES key), and what it
 //! encrypts with its own key reaches the browser intact. RTP and RTCP, two crypto suites.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
-#[path = "../crates/relay/tests/common/mod.rs"]
+#[path = "../crates/forward/tests/common/mod.rs"]
 mod common;
 
 use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use common::{payload, rtcp_rr, rtp, Browser};
-use edge_relay::{EnterpriseCrypto, EnterpriseRemote, Relay, SessionSpec};
+use edge_forward::{EnterpriseCrypto, EnterpriseRemote, Forwarder, SessionSpec};
 use edge_srtp::{CryptoAttribute, MasterKey, Profile};
 use webrtc_srtp::context::Context;
 use webrtc_srtp::protection_profile::ProtectionProfile;
@@ -40,7 +40,8 @@ fn webrtc_profile(p: Profile) -> ProtectionProfile {
 }
 
 fn call(suite: Profile, public: (u16, u16), enterprise: (u16, u16)) {
-    let relay = Relay::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
+    let relay =
+        Forwarder::start(common::config(public, enterprise, 1), common::dtls_config()).unwrap();
     let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
     socket
         .set_read_timeout(Some(Duration::from_secs(30)))
