@@ -485,14 +485,14 @@ fn rigs_for(sessions: usize, relay: &mut RelayRig) -> (Rig, Rig) {
         from_std(&relay.enterprise),
         relay.publics.clone(),
         Sender::Browsers(browsers),
-        "forward-worker-0",
+        "forwarder-0",
     );
     let rtp_to_srtp = Rig::new(
         from_std(&relay.enterprise),
         from_std(&relay.browser_socket),
         relay.enterprise_ports.clone(),
         Sender::Plain,
-        "forward-worker-0",
+        "forwarder-0",
     );
     assert_eq!(srtp_to_rtp.targets.len(), sessions);
     (srtp_to_rtp, rtp_to_srtp)

@@ -194,7 +194,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     let (_, before) = counters_when(&relay, info.id, |_, _| true);
     assert_eq!(passed(&before), 0, "{before:?}");
 
-    let cpu_before = thread_cpu_ns("forward-worker-0");
+    let cpu_before = thread_cpu_ns("forwarder-0");
     let wall = Instant::now();
     let mut got = Vec::with_capacity(usize::from(PACKETS));
 
@@ -249,7 +249,7 @@ fn a_stun_and_dtls_flood_does_not_starve_established_media() {
     stream(&mut browser, PACKETS / 2..PACKETS, &mut got);
     let banned_time = flooder.join().unwrap();
     let (stats, _) = counters_when(&relay, info.id, |s, _| s.banned >= FLOOD);
-    let cpu = Duration::from_nanos(thread_cpu_ns("forward-worker-0") - cpu_before);
+    let cpu = Duration::from_nanos(thread_cpu_ns("forwarder-0") - cpu_before);
     let wall = wall.elapsed();
 
     // Whatever is still on its way back.

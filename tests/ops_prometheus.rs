@@ -179,8 +179,8 @@ fn prometheus_sees_a_relayed_call_live() {
     let _edge = start_media_edge(&dir, admin);
     let _prometheus = start_prometheus(&dir, admin, prometheus);
     let relayed = "sum(media_edge_turn_relayed_packets_total)";
-    let forwarded = "sum(media_edge_relay_forwarded_packets_total)";
-    let sessions = "sum(media_edge_relay_sessions)";
+    let forwarded = "sum(media_edge_forward_forwarded_packets_total)";
+    let sessions = "sum(media_edge_forward_sessions)";
     assert_eq!(query(prometheus, relayed), Some(0.0));
     assert_eq!(query(prometheus, forwarded), Some(0.0));
     assert_eq!(query(prometheus, sessions), Some(0.0));
@@ -218,7 +218,7 @@ fn prometheus_sees_a_relayed_call_live() {
     let challenged = "media_edge_turn_error_responses_total{code=\"401\"}";
     until(prometheus, challenged, within, |v| v >= 1.0);
     // The call's enterprise leg holds an RTP and an RTCP port of its range.
-    let enterprise_ports = "media_edge_ports_in_use{range=\"relay_enterprise\"}";
+    let enterprise_ports = "media_edge_ports_in_use{range=\"forward_enterprise\"}";
     until(prometheus, enterprise_ports, within, |v| v == 2.0);
     assert!(
         !call.is_finished(),
@@ -262,7 +262,7 @@ fn prometheus_sees_a_relayed_call_live() {
     assert!(relayed_total >= FRAMES as f64, "{relayed_total}");
     until(
         prometheus,
-        "sum(media_edge_relay_sessions_ended_total{reason=\"removed\"})",
+        "sum(media_edge_forward_sessions_ended_total{reason=\"removed\"})",
         within,
         |v| v == 1.0,
     );
@@ -271,16 +271,16 @@ fn prometheus_sees_a_relayed_call_live() {
     until(prometheus, enterprise_ports, within, |v| v == 0.0);
     for leg in ["browser", "enterprise"] {
         for figure in ["loss_ratio", "jitter_seconds", "mos"] {
-            let count = format!("media_edge_relay_call_{figure}_count{{leg=\"{leg}\"}}");
+            let count = format!("media_edge_forward_call_{figure}_count{{leg=\"{leg}\"}}");
             until(prometheus, &count, within, |v| v == 1.0);
         }
-        let rtt = format!("media_edge_relay_call_rtt_seconds_count{{leg=\"{leg}\"}}");
+        let rtt = format!("media_edge_forward_call_rtt_seconds_count{{leg=\"{leg}\"}}");
         until(prometheus, &rtt, within, |v| v == 0.0);
     }
     // Nothing was lost: the loss lands in the lowest bucket, the MOS in the highest.
-    let lossless = "media_edge_relay_call_loss_ratio_bucket{leg=\"enterprise\",le=\"0.0\"}";
+    let lossless = "media_edge_forward_call_loss_ratio_bucket{leg=\"enterprise\",le=\"0.0\"}";
     until(prometheus, lossless, within, |v| v == 1.0);
-    let good = "media_edge_relay_call_mos_bucket{leg=\"enterprise\",le=\"4.3\"}";
+    let good = "media_edge_forward_call_mos_bucket{leg=\"enterprise\",le=\"4.3\"}";
     until(prometheus, good, within, |v| v == 0.0);
     // The API request that ended it, counted and timed under its route template.
     let labels = "route=\"/v1/sessions/{id}\",method=\"DELETE\"";

@@ -83,7 +83,7 @@ mod tests {
         let good_cert = dir.join("cert.pem");
         std::fs::write(&good_cert, cert.cert.pem()).unwrap();
         let good_key = dir.join("key.pem");
-        std::fs::write(&good_key, cert.key_pair.serialize_pem()).unwrap();
+        std::fs::write(&good_key, cert.signing_key.serialize_pem()).unwrap();
         let missing = dir.join("missing.pem");
         Certificates::load(&Tls::new(&good_cert, &good_key)).unwrap();
         for (files, key, file) in [

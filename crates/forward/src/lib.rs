@@ -45,7 +45,7 @@
 //! operating system.
 //!
 //! # Threads and the per-packet path
-//! [`Forwarder::start`] spawns [`ForwardConfig::workers`] data-plane threads (`forward-worker-N`),
+//! [`Forwarder::start`] spawns [`ForwardConfig::workers`] data-plane threads (`forwarder-N`),
 //! each one mio event loop owning the sockets of the sessions pinned to it; a new session
 //! goes to the least-loaded worker, and the control plane reaches a worker only through a
 //! command channel and a `mio::Waker`. Per ready socket a worker receives a batch

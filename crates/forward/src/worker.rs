@@ -112,7 +112,7 @@ impl WorkerHandle {
             admission,
         };
         let thread = std::thread::Builder::new()
-            .name(format!("forward-worker-{index}"))
+            .name(format!("forwarder-{index}"))
             .spawn(move || worker.run())?;
         Ok(WorkerHandle {
             commands,

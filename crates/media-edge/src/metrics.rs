@@ -419,25 +419,25 @@ fn quality(out: &mut Out<'_>, t: &edge_forward::Totals) -> Result<(), FmtError> 
     type Pick = fn(&QualityHistograms) -> &RelayHistogram;
     let figures: [(&str, &str, Pick); 4] = [
         (
-            "relay_call_loss_ratio",
+            "forward_call_loss_ratio",
             "Per call at its end: fraction of the packets of the stream received on the leg \
              that were lost (RFC 3550 A.3, cumulative).",
             |q| &q.loss,
         ),
         (
-            "relay_call_jitter_seconds",
+            "forward_call_jitter_seconds",
             "Per call at its end: interarrival jitter of the stream received on the leg \
              (RFC 3550 A.8).",
             |q| &q.jitter,
         ),
         (
-            "relay_call_rtt_seconds",
+            "forward_call_rtt_seconds",
             "Per call at its end: the last round trip between media-edge and the leg's peer \
              (RTCP LSR/DLSR).",
             |q| &q.rtt,
         ),
         (
-            "relay_call_mos",
+            "forward_call_mos",
             "Per call at its end: the leg's E-model MOS estimate (ITU-T G.107 simplified).",
             |q| &q.mos,
         ),
@@ -461,7 +461,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
     let t = relay.totals();
     let s = t.sessions;
     out.gauges(
-        "relay_sessions",
+        "forward_sessions",
         "Forwarder sessions in the table, by state (ended: lingering).",
         &[
             ([("state", "new")], s.new as f64),
@@ -472,13 +472,13 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.counter(
-        "relay_sessions_created",
+        "forward_sessions_created",
         "Forwarder sessions created.",
         t.created,
     )?;
     let e = t.ended;
     out.counters(
-        "relay_sessions_ended",
+        "forward_sessions_ended",
         "Forwarder sessions ended, by reason.",
         &[
             ([("reason", "removed")], e.removed),
@@ -494,7 +494,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
     let c = t.counters;
     let (b2e, e2b) = (&c.browser_to_enterprise, &c.enterprise_to_browser);
     out.counters(
-        "relay_forwarded_packets",
+        "forward_forwarded_packets",
         "Packets forwarded, by direction (browser_to_enterprise: received on the browser leg) \
          and kind.",
         &[
@@ -503,7 +503,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.counters(
-        "relay_forwarded_rtcp_packets",
+        "forward_forwarded_rtcp_packets",
         "RTCP packets forwarded, by direction.",
         &[
             ([("direction", "browser_to_enterprise")], b2e.rtcp_packets),
@@ -511,7 +511,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.counters(
-        "relay_forwarded_bytes",
+        "forward_forwarded_bytes",
         "Bytes forwarded (as sent), by direction.",
         &[
             ([("direction", "browser_to_enterprise")], b2e.bytes),
@@ -519,7 +519,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.counters(
-        "relay_dtmf_packets",
+        "forward_dtmf_packets",
         "RFC 4733 telephone-event (DTMF) packets forwarded, by direction.",
         &[
             ([("direction", "browser_to_enterprise")], b2e.dtmf_packets),
@@ -528,12 +528,12 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
     )?;
     for (name, help, d) in [
         (
-            "relay_browser_leg_drops",
+            "forward_browser_leg_drops",
             "Packets received on the browser leg and dropped, by reason.",
             &b2e.drops,
         ),
         (
-            "relay_enterprise_leg_drops",
+            "forward_enterprise_leg_drops",
             "Packets received on the enterprise leg and dropped, by reason.",
             &e2b.drops,
         ),
@@ -555,7 +555,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         )?;
     }
     out.counters(
-        "relay_ice_checks",
+        "forward_ice_checks",
         "ICE Binding requests at the forwarder's public ports, by result.",
         &[
             ([("result", "accepted")], c.ice_checks),
@@ -563,7 +563,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.counters(
-        "relay_dtls_handshakes",
+        "forward_dtls_handshakes",
         "DTLS handshakes with browsers, by result.",
         &[
             ([("result", "ok")], t.dtls_ok),
@@ -571,12 +571,12 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
         ],
     )?;
     out.histogram(
-        "relay_dtls_handshake_seconds",
+        "forward_dtls_handshake_seconds",
         "DTLS handshake duration: from its start to the SRTP keys.",
         &t.dtls_duration,
     )?;
     out.histogram(
-        "relay_session_setup_seconds",
+        "forward_session_setup_seconds",
         "Session set-up latency: from creation through ICE and DTLS to the SRTP keys.",
         &t.setup_latency,
     )?;
@@ -597,7 +597,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
     )?;
     let a = relay.stats();
     out.counters(
-        "relay_admission_refused",
+        "forward_admission_refused",
         "Requests at the forwarder's public ports refused by the guard, by reason.",
         &[
             ([("reason", "banned")], a.banned),
@@ -616,18 +616,18 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
     };
     Ok(vec![
         PortRange {
-            name: "relay_public",
+            name: "forward_public",
             size: public.len() as u64,
             // Each session that has not ended holds exactly one public port.
             used: s.new + s.connecting + s.dtls_connected + s.active,
         },
         PortRange {
-            name: "relay_enterprise",
+            name: "forward_enterprise",
             size: enterprise_size,
             used: t.enterprise_ports_in_use,
         },
         PortRange {
-            name: "relay_enterprise_connections",
+            name: "forward_enterprise_connections",
             // Each named connection's tuple: RTP and, without rtcp-mux, RTCP.
             size: 2 * e.connections.len() as u64,
             used: t.connection_ports_in_use,
@@ -662,10 +662,10 @@ fn ports(out: &mut Out<'_>, ranges: &[PortRange]) -> Result<(), FmtError> {
 /// CPU time, resident memory, threads and file descriptors from `/proc/self`, and the CPU
 /// time of the data-plane threads (the TURN loop, the forwarder's workers).
 fn process(out: &mut Out<'_>) -> Result<(), FmtError> {
-    let threads = crate::procfs::thread_cpu(&["turn-loop", "forward-worker-"]);
+    let threads = crate::procfs::thread_cpu(&["turn-loop", "forwarder-"]);
     let mut metric = out.enc.encode_descriptor(
         "thread_cpu_seconds",
-        "CPU time of each data-plane thread (turn-loop, forward-worker-N): its busy time, seconds.",
+        "CPU time of each data-plane thread (turn-loop, forwarder-N): its busy time, seconds.",
         None,
         MetricType::Counter,
     )?;

@@ -50,8 +50,9 @@ pub fn read() -> Process {
 
 /// CPU time of each thread of this process whose name starts with one of `prefixes`
 /// (`/proc/self/task/*/comm` and `schedstat`), seconds, sorted by name. The kernel keeps 15
-/// characters of a name: threads whose names are equal that far are summed under it (with
-/// more than 100 forwarder workers, `forward-worker-1xx` counts under `forward-worker-1x`).
+/// characters of a name: threads whose names are equal that far are summed under it (the
+/// data-plane names, `turn-loop-N` and `forwarder-N`, stay shorter for any worker count
+/// the configuration allows).
 pub fn thread_cpu(prefixes: &[&str]) -> Vec<(String, f64)> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Vec::new();

@@ -182,8 +182,8 @@ mod tests {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let other = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let good_cert = dir.write("cert.pem", &cert.cert.pem());
-        let good_key = dir.write("key.pem", &cert.key_pair.serialize_pem());
-        let other_key = dir.write("other.pem", &other.key_pair.serialize_pem());
+        let good_key = dir.write("key.pem", &cert.signing_key.serialize_pem());
+        let other_key = dir.write("other.pem", &other.signing_key.serialize_pem());
         let garbage = dir.write("garbage.pem", "-----BEGIN CERTIFICATE-----\nnot base64!\n");
         let empty = dir.write("empty.pem", "");
         let missing = dir.0.join("missing.pem");
@@ -209,7 +209,7 @@ mod tests {
         let dir = Dir::new("reload");
         let first = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         let cert = dir.write("cert.pem", &first.cert.pem());
-        let key = dir.write("key.pem", &first.key_pair.serialize_pem());
+        let key = dir.write("key.pem", &first.signing_key.serialize_pem());
         let mut with_alpn = files(&cert, &key);
         with_alpn.alpn = vec![b"h2".to_vec()];
         let tls = Reloadable::load(with_alpn).unwrap();
@@ -220,7 +220,7 @@ mod tests {
         assert!(Arc::ptr_eq(&before, &tls.current()));
         let second = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         dir.write("cert.pem", &second.cert.pem());
-        dir.write("key.pem", &second.key_pair.serialize_pem());
+        dir.write("key.pem", &second.signing_key.serialize_pem());
         tls.reload().unwrap();
         assert!(!Arc::ptr_eq(&before, &tls.current()));
     }

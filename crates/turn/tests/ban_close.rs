@@ -333,7 +333,7 @@ impl CertFiles {
         std::fs::create_dir_all(&dir).unwrap();
         let c = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         std::fs::write(dir.join("cert.pem"), c.cert.pem()).unwrap();
-        std::fs::write(dir.join("key.pem"), c.key_pair.serialize_pem()).unwrap();
+        std::fs::write(dir.join("key.pem"), c.signing_key.serialize_pem()).unwrap();
         Self {
             dir,
             der: c.cert.der().clone(),

@@ -289,7 +289,7 @@ impl TestCertificate {
         TestCertificate {
             der: c.cert.der().to_vec(),
             pem: c.cert.pem(),
-            key_pem: c.key_pair.serialize_pem(),
+            key_pem: c.signing_key.serialize_pem(),
         }
     }
 }
