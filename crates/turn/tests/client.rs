@@ -14,7 +14,7 @@ use common::FakeRelays;
 use edge_stun::{ChannelData, Transport as Framing};
 use edge_turn::client::{
     read_data, AllocationClient as TurnClient, AllocationConfig as ClientConfig, Client, Data,
-    Error, Response, State, StreamReader,
+    Error, Request, Response, State, StreamReader,
 };
 use edge_turn::{ClientAction, Event, FiveTuple, Server, ServerConfig, Transport};
 
@@ -369,6 +369,9 @@ struct Transactions {
 
 const PUBLIC_PEER: &str = "1.2.3.5:7000";
 
+/// What a [`Client`] request writer returns.
+type Written = Result<Request, edge_stun::Error>;
+
 impl Transactions {
     fn new(config: ServerConfig, password: &str) -> Transactions {
         Transactions {
@@ -381,10 +384,7 @@ impl Transactions {
 
     /// Writes a request with `write`, feeds it to the core, follows up to three challenges;
     /// returns the last request and the answer's bytes.
-    fn call(
-        &mut self,
-        write: impl Fn(&mut Client, &mut [u8]) -> Result<edge_turn::client::Request, edge_stun::Error>,
-    ) -> (edge_turn::client::Request, Vec<u8>) {
+    fn call(&mut self, write: impl Fn(&mut Client, &mut [u8]) -> Written) -> (Request, Vec<u8>) {
         let mut buf = [0u8; 1500];
         for _ in 0..4 {
             let request = write(&mut self.client, &mut buf).unwrap();
@@ -400,14 +400,19 @@ impl Transactions {
     }
 
     /// Calls and expects a success; returns its bytes.
-    fn succeed(
-        &mut self,
-        write: impl Fn(&mut Client, &mut [u8]) -> Result<edge_turn::client::Request, edge_stun::Error>,
-    ) -> Vec<u8> {
+    fn succeed(&mut self, write: impl Fn(&mut Client, &mut [u8]) -> Written) -> Vec<u8> {
         let (request, reply) = self.call(write);
         match self.client.read_response(&request, &reply) {
             Some(Response::Success(_)) => reply,
             other => panic!("{:?}: {other:?}", request.method()),
+        }
+    }
+
+    /// Feeds data from the client to the core; returns where it relays what.
+    fn relay(&mut self, bytes: &[u8]) -> (SocketAddr, Vec<u8>) {
+        match self.h.input(self.tuple, bytes).0 {
+            ClientAction::Relay { peer, payload, .. } => (peer, bytes[payload].to_vec()),
+            other => panic!("{other:?}"),
         }
     }
 }
@@ -438,15 +443,7 @@ fn transactions_allocate_permit_bind_relay_both_ways_and_refresh_to_zero() {
         .client
         .send_indication(peer, b"by indication", &mut buf)
         .unwrap();
-    match t.h.input(t.tuple, &buf[..n]).0 {
-        ClientAction::Relay {
-            peer: to, payload, ..
-        } => {
-            assert_eq!(to, peer);
-            assert_eq!(&buf[payload], b"by indication");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(t.relay(&buf[..n]), (peer, b"by indication".to_vec()));
     let (to, framed) =
         t.h.peer_datagram(relayed.port(), peer, b"indicated back")
             .unwrap();
@@ -466,15 +463,7 @@ fn transactions_allocate_permit_bind_relay_both_ways_and_refresh_to_zero() {
     frame[4..4 + payload.len()].copy_from_slice(payload);
     let n =
         ChannelData::encode_in_place(&mut frame, 0x4002, payload.len(), Framing::Datagram).unwrap();
-    match t.h.input(t.tuple, &frame[..n]).0 {
-        ClientAction::Relay {
-            peer: to, payload, ..
-        } => {
-            assert_eq!(to, peer);
-            assert_eq!(&frame[payload], b"by channel");
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(t.relay(&frame[..n]), (peer, b"by channel".to_vec()));
     let (_, framed) =
         t.h.peer_datagram(relayed.port(), peer, b"channel back")
             .unwrap();
