@@ -200,6 +200,49 @@ mod tests {
         assert_eq!(d.payload_types, [0]);
     }
 
+    /// The offers' text, byte for byte: what the server under test receives.
+    #[test]
+    fn offer_text_is_exact() {
+        let webrtc = Offer {
+            addr: "127.0.0.1:40000".parse().unwrap(),
+            webrtc: Some(WebrtcOffer {
+                ice_ufrag: "abcd",
+                ice_pwd: "0123456789abcdefghijkl",
+                fingerprint: "sha-256 AA:BB",
+            }),
+            crypto: None,
+            session_id: 7,
+        };
+        assert_eq!(
+            webrtc.to_sdp(),
+            "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=edge-loadgen\r\nt=0 0\r\n\
+             a=group:BUNDLE 0\r\n\
+             m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n\
+             a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=ice-ufrag:abcd\r\n\
+             a=ice-pwd:0123456789abcdefghijkl\r\na=fingerprint:sha-256 AA:BB\r\n\
+             a=setup:actpass\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+             a=end-of-candidates\r\n"
+        );
+        let sdes = Offer {
+            addr: "[::1]:30000".parse().unwrap(),
+            webrtc: None,
+            crypto: Some("1 AES_CM_128_HMAC_SHA1_80 inline:QUJD"),
+            session_id: 9,
+        };
+        assert_eq!(
+            sdes.to_sdp(),
+            "v=0\r\no=- 9 1 IN IP6 ::1\r\ns=edge-loadgen\r\nt=0 0\r\n\
+             m=audio 30000 RTP/SAVP 0\r\nc=IN IP6 ::1\r\na=mid:0\r\na=sendrecv\r\n\
+             a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD\r\n"
+        );
+        let plain = Offer {
+            crypto: None,
+            ..sdes
+        };
+        assert!(plain.to_sdp().contains("m=audio 30000 RTP/AVP 0\r\n"));
+    }
+
     #[test]
     fn answer_with_session_level_c_and_crypto() {
         let sdp = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.5\r\nt=0 0\r\n\
