@@ -357,6 +357,8 @@ mod tests {
                 })
                 .collect();
             let _ = RemoteDescription::parse(&text);
+            // And behind a valid session header, where the crate reads further.
+            let _ = RemoteDescription::parse(&sdp(&text));
         }
     }
 }
