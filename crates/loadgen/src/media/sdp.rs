@@ -232,9 +232,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    #[test]
-    fn offer_reads_back() {
-        let offer = Offer {
+    fn webrtc_offer() -> Offer<'static> {
+        Offer {
             addr: "127.0.0.1:40000".parse().unwrap(),
             webrtc: Some(WebrtcOffer {
                 ice_ufrag: "abcd",
@@ -244,7 +243,11 @@ mod tests {
             crypto: None,
             session_id: 7,
         }
-        .to_sdp();
+    }
+
+    #[test]
+    fn offer_reads_back() {
+        let offer = webrtc_offer().to_sdp();
         assert!(offer.contains("m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n"));
         let d = RemoteDescription::parse(&offer).unwrap();
         assert_eq!(d.media, Some("127.0.0.1:40000".parse().unwrap()));
@@ -258,18 +261,8 @@ mod tests {
     /// The offers' text, byte for byte: what the server under test receives.
     #[test]
     fn offer_text_is_exact() {
-        let webrtc = Offer {
-            addr: "127.0.0.1:40000".parse().unwrap(),
-            webrtc: Some(WebrtcOffer {
-                ice_ufrag: "abcd",
-                ice_pwd: "0123456789abcdefghijkl",
-                fingerprint: "sha-256 AA:BB",
-            }),
-            crypto: None,
-            session_id: 7,
-        };
         assert_eq!(
-            webrtc.to_sdp(),
+            webrtc_offer().to_sdp(),
             "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=edge-loadgen\r\nt=0 0\r\n\
              a=group:BUNDLE 0\r\n\
              m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n\
