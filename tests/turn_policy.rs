@@ -7,86 +7,46 @@
 //! must hold before them (the timing of expiry itself is tested on the sans-IO core's virtual
 //! clock, in `crates/turn/tests/allocation.rs`).
 //!
-//! The client here is a minimal blocking TURN client over edge-stun: it only sends
-//! CreatePermission toward the special addresses, never data, so nothing leaves loopback.
+//! The client here is the suite's raw TURN client (tests/support/turn_client.rs): it only
+//! sends CreatePermission toward the special addresses, never data, so nothing leaves
+//! loopback.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
-use edge_stun::{
-    long_term_key, Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId,
-};
-use edge_suite::turn::{EchoPeer, TurnOptions, TurnServer, PASSWORD, REALM, USER};
+use edge_stun::{Attribute, Message, Method};
+use edge_suite::turn::{EchoPeer, TurnOptions, TurnServer, PASSWORD, USER};
+use edge_suite::turn_client::{RawTurnClient, Refused, Via};
 
 /// Hang guard for every wait: far beyond what a loaded machine needs, only there so that a
 /// broken server fails the test instead of hanging it.
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
-struct StunClient {
-    socket: UdpSocket,
-    server: SocketAddr,
-    key: IntegrityKey,
-    nonce: Option<String>,
-    tid: u32,
-}
+/// The suite's raw TURN client from the loopback address of the server's family, with the
+/// error codes as plain numbers; no answer within the hang guard fails the test.
+struct StunClient(RawTurnClient);
 
 impl StunClient {
     fn new(server: SocketAddr) -> Self {
-        let bind = if server.is_ipv4() {
-            "127.0.0.1:0"
+        let local: IpAddr = if server.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
         } else {
-            "[::1]:0"
+            Ipv6Addr::LOCALHOST.into()
         };
-        let socket = UdpSocket::bind(bind).unwrap();
-        socket.set_read_timeout(Some(HANG_GUARD)).unwrap();
-        Self {
-            socket,
-            server,
-            key: IntegrityKey::new(&long_term_key(USER, REALM, PASSWORD)),
-            nonce: None,
-            tid: 0,
-        }
+        let mut c = RawTurnClient::connect(Via::Udp, local, server, USER, PASSWORD).unwrap();
+        c.set_answer_timeout(HANG_GUARD);
+        Self(c)
     }
 
     /// Sends a request (signed once a nonce is known, retried once on 401/438) and returns
     /// the error code of the response, if any.
     fn request(&mut self, method: Method, attrs: &[Attribute<'_>]) -> Result<Vec<u8>, u16> {
-        for _ in 0..2 {
-            self.tid += 1;
-            let mut tid = [0u8; 12];
-            tid[..4].copy_from_slice(&self.tid.to_be_bytes());
-            let mut buf = [0u8; 1500];
-            let mut enc =
-                MessageEncoder::new(&mut buf, Class::Request, method, TransactionId(tid)).unwrap();
-            for a in attrs {
-                enc.attribute(a).unwrap();
-            }
-            if let Some(nonce) = &self.nonce {
-                enc.attribute(&Attribute::Username(USER)).unwrap();
-                enc.attribute(&Attribute::Realm(REALM)).unwrap();
-                enc.attribute(&Attribute::Nonce(nonce)).unwrap();
-                enc.message_integrity(&self.key).unwrap();
-            }
-            let len = enc.finish();
-            self.socket.send_to(&buf[..len], self.server).unwrap();
-            let mut resp = vec![0u8; 1500];
-            let n = self.socket.recv(&mut resp).unwrap();
-            resp.truncate(n);
-            let msg = Message::parse(&resp).unwrap();
-            assert_eq!(msg.transaction_id(), TransactionId(tid));
-            match msg.error_code().unwrap().map(|e| e.code) {
-                Some(401 | 438) if self.nonce.as_deref() != msg.nonce().unwrap() => {
-                    self.nonce = msg.nonce().unwrap().map(str::to_owned);
-                }
-                Some(code) => return Err(code),
-                None => {
-                    msg.verify_integrity(&self.key).unwrap();
-                    return Ok(resp);
-                }
-            }
+        match self.0.request(method, attrs) {
+            Ok(resp) => Ok(resp),
+            Err(Refused::Code(code)) => Err(code),
+            Err(Refused::NoAnswer) => panic!("no (verified) answer to {method:?}"),
         }
-        panic!("no answer after a nonce retry");
     }
 
     fn allocate(&mut self) -> Result<SocketAddr, u16> {
@@ -186,22 +146,10 @@ fn allowed_loopback_peer_is_actually_relayed_to() {
     assert_eq!(c.permit("127.0.0.2:9"), Err(403), "deny-list wins");
     c.permit(&echo.addr.to_string()).unwrap();
     // A Send indication to the echo peer comes back as a Data indication.
-    let mut buf = [0u8; 1500];
-    let mut enc = MessageEncoder::new(
-        &mut buf,
-        Class::Indication,
-        Method::SEND,
-        TransactionId([9; 12]),
-    )
-    .unwrap();
-    enc.attribute(&Attribute::XorPeerAddress(echo.addr))
+    c.0.send_indication(echo.addr, b"through the relay")
         .unwrap();
-    enc.attribute(&Attribute::Data(b"through the relay"))
-        .unwrap();
-    let len = enc.finish();
-    c.socket.send_to(&buf[..len], server.udp).unwrap();
     let mut resp = [0u8; 1500];
-    let n = c.socket.recv(&mut resp).unwrap();
+    let n = c.0.udp_socket().unwrap().recv(&mut resp).unwrap();
     let msg = Message::parse(&resp[..n]).unwrap();
     assert_eq!(msg.method(), Method::DATA);
     assert_eq!(msg.xor_peer_address().unwrap(), Some(echo.addr));

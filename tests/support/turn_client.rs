@@ -1,16 +1,15 @@
-//! A raw, blocking TURN client over UDP or TCP, built on edge-stun, that binds to a chosen
-//! local address (127.0.0.2 is "another source" on loopback). It does the real long-term
-//! credential exchange (unsigned request, 401 with REALM and NONCE, signed retry) and tells
-//! an error response apart from no answer at all, which is what a banned source gets.
+//! A raw, blocking TURN client over UDP or TCP that binds to a chosen local address
+//! (127.0.0.2 is "another source" on loopback): a socket driver around edge-turn's sans-IO
+//! [`Client`], which does the real long-term credential exchange (unsigned request, 401
+//! with REALM and NONCE, signed retry). It tells an error response apart from no answer at
+//! all, which is what a banned source gets.
 
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream, UdpSocket};
 use std::time::Duration;
 
-use edge_stun::{
-    long_term_key, next_frame, Attribute, ChannelData, Class, Frame, IntegrityKey, Message,
-    MessageEncoder, Method, TransactionId,
-};
+use edge_stun::{Attribute, ChannelData, Message, Method, TransactionId};
+use edge_turn::client::{read_data, Client, Request, Response, StreamReader};
 
 /// How long a request waits for its answer unless told otherwise
 /// ([`RawTurnClient::set_answer_timeout`]): a hang guard, far beyond what a server on a
@@ -38,19 +37,17 @@ pub enum Refused {
 
 enum Conn {
     Udp(UdpSocket),
-    Tcp { stream: TcpStream, buf: Vec<u8> },
+    Tcp {
+        stream: TcpStream,
+        frames: Box<StreamReader>,
+    },
 }
 
 /// A TURN client with one set of long-term credentials.
 pub struct RawTurnClient {
     conn: Conn,
     server: SocketAddr,
-    realm: String,
-    username: String,
-    password: String,
-    key: IntegrityKey,
-    nonce: Option<String>,
-    tid: u32,
+    client: Client,
     answer_timeout: Duration,
 }
 
@@ -81,19 +78,19 @@ impl RawTurnClient {
                 stream.set_nodelay(true)?;
                 Conn::Tcp {
                     stream,
-                    buf: Vec::new(),
+                    frames: Box::default(),
                 }
             }
         };
+        // Transaction IDs only need to differ between this socket's transactions.
+        let seed = match &conn {
+            Conn::Udp(s) => s.local_addr(),
+            Conn::Tcp { stream, .. } => stream.local_addr(),
+        }?;
         Ok(Self {
             conn,
             server,
-            realm: String::new(),
-            username: username.to_owned(),
-            password: password.to_owned(),
-            key: IntegrityKey::new(&[]),
-            nonce: None,
-            tid: 0,
+            client: Client::new(username, password, u64::from(seed.port())),
             answer_timeout: ANSWER_TIMEOUT,
         })
     }
@@ -124,37 +121,29 @@ impl RawTurnClient {
     /// Sends a request, signed once a nonce is known; on a 401 or 438 that brings a new
     /// nonce, retries once signed with it. Returns the success response.
     pub fn request(&mut self, method: Method, attrs: &[Attribute<'_>]) -> Result<Vec<u8>, Refused> {
+        self.transact(|c, buf| c.request(method, attrs, buf))
+    }
+
+    /// [`request`](Self::request) with the request `write` writes.
+    fn transact(
+        &mut self,
+        write: impl Fn(&mut Client, &mut [u8]) -> Result<Request, edge_stun::Error>,
+    ) -> Result<Vec<u8>, Refused> {
+        let mut buf = [0u8; 1500];
         for _ in 0..2 {
-            self.tid += 1;
-            let mut tid = [0u8; 12];
-            tid[..4].copy_from_slice(&self.tid.to_be_bytes());
-            let tid = TransactionId(tid);
-            let mut buf = [0u8; 1500];
-            let len = self
-                .encode(&mut buf, Class::Request, method, tid, attrs)
+            let request = write(&mut self.client, &mut buf).map_err(|_| Refused::NoAnswer)?;
+            self.send(&buf[..request.len()])
                 .map_err(|_| Refused::NoAnswer)?;
-            self.send(&buf[..len]).map_err(|_| Refused::NoAnswer)?;
-            let resp = self.recv_response(tid)?;
-            let msg = Message::parse(&resp).map_err(|_| Refused::NoAnswer)?;
-            match msg.error_code().ok().flatten().map(|e| e.code) {
-                Some(code @ (401 | 438)) => {
-                    let nonce = msg.nonce().ok().flatten().map(str::to_owned);
-                    if nonce.is_none() || nonce == self.nonce {
-                        return Err(Refused::Code(code));
-                    }
-                    let realm = msg.realm().ok().flatten().unwrap_or_default().to_owned();
-                    self.key =
-                        IntegrityKey::new(&long_term_key(&self.username, &realm, &self.password));
-                    self.realm = realm;
-                    self.nonce = nonce;
+            let resp = self.recv_response(request.tid())?;
+            match self.client.read_response(&request, &resp) {
+                Some(Response::Success(_)) => return Ok(resp),
+                Some(Response::Challenge { .. }) => {}
+                Some(Response::Refused { code, .. }) => return Err(Refused::Code(code)),
+                // Undecodable, or a success that fails MESSAGE-INTEGRITY: no answer this
+                // client can trust.
+                Some(Response::Malformed(_) | Response::Unverified) | None => {
+                    return Err(Refused::NoAnswer)
                 }
-                Some(code) => return Err(Refused::Code(code)),
-                // A success must be signed (Binding's is not): an unsigned one is no answer
-                // this client can trust.
-                None if msg.verify_integrity(&self.key).is_ok() || method == Method::BINDING => {
-                    return Ok(resp)
-                }
-                None => return Err(Refused::NoAnswer),
             }
         }
         Err(Refused::NoAnswer)
@@ -162,7 +151,7 @@ impl RawTurnClient {
 
     /// Allocates a UDP relay; returns the relayed address.
     pub fn allocate(&mut self) -> Result<SocketAddr, Refused> {
-        let resp = self.request(Method::ALLOCATE, &[Attribute::RequestedTransport(17)])?;
+        let resp = self.transact(|c, buf| c.allocate(None, buf))?;
         Message::parse(&resp)
             .ok()
             .and_then(|m| m.xor_relayed_address().ok().flatten())
@@ -180,36 +169,23 @@ impl RawTurnClient {
 
     /// CreatePermission for `peer`.
     pub fn permit(&mut self, peer: SocketAddr) -> Result<(), Refused> {
-        self.request(
-            Method::CREATE_PERMISSION,
-            &[Attribute::XorPeerAddress(peer)],
-        )
-        .map(drop)
+        self.transact(|c, buf| c.create_permission(peer, buf))
+            .map(drop)
     }
 
     /// ChannelBind of `number` to `peer`.
     pub fn channel_bind(&mut self, number: u16, peer: SocketAddr) -> Result<(), Refused> {
-        self.request(
-            Method::CHANNEL_BIND,
-            &[
-                Attribute::ChannelNumber(number),
-                Attribute::XorPeerAddress(peer),
-            ],
-        )
-        .map(drop)
+        self.transact(|c, buf| c.channel_bind(number, peer, buf))
+            .map(drop)
     }
 
     /// Sends `data` to `peer` in a Send indication (no answer expected).
     pub fn send_indication(&mut self, peer: SocketAddr, data: &[u8]) -> io::Result<()> {
         let mut buf = vec![0u8; data.len() + 100];
-        let tid = TransactionId([0x5e; 12]);
-        let mut enc = MessageEncoder::new(&mut buf, Class::Indication, Method::SEND, tid)
+        let len = self
+            .client
+            .send_indication(peer, data, &mut buf)
             .map_err(io::Error::other)?;
-        enc.attribute(&Attribute::XorPeerAddress(peer))
-            .map_err(io::Error::other)?;
-        enc.attribute(&Attribute::Data(data))
-            .map_err(io::Error::other)?;
-        let len = enc.finish();
         self.send(&buf[..len])
     }
 
@@ -232,39 +208,11 @@ impl RawTurnClient {
         let deadline = std::time::Instant::now() + timeout;
         while let Some(left) = deadline.checked_duration_since(std::time::Instant::now()) {
             let frame = self.recv_frame(left.max(Duration::from_millis(1))).ok()?;
-            if let Ok(cd) = ChannelData::parse(&frame) {
-                return Some(cd.payload().to_vec());
-            }
-            if let Ok(msg) = Message::parse(&frame) {
-                if msg.method() == Method::DATA {
-                    if let Ok(Some(data)) = msg.data() {
-                        return Some(data.to_vec());
-                    }
-                }
+            if let Some(data) = read_data(&frame) {
+                return Some(data.payload().to_vec());
             }
         }
         None
-    }
-
-    fn encode(
-        &self,
-        buf: &mut [u8],
-        class: Class,
-        method: Method,
-        tid: TransactionId,
-        attrs: &[Attribute<'_>],
-    ) -> Result<usize, edge_stun::Error> {
-        let mut enc = MessageEncoder::new(buf, class, method, tid)?;
-        for a in attrs {
-            enc.attribute(a)?;
-        }
-        if let Some(nonce) = &self.nonce {
-            enc.attribute(&Attribute::Username(&self.username))?;
-            enc.attribute(&Attribute::Realm(&self.realm))?;
-            enc.attribute(&Attribute::Nonce(nonce))?;
-            enc.message_integrity(&self.key)?;
-        }
-        Ok(enc.finish())
     }
 
     fn send(&mut self, bytes: &[u8]) -> io::Result<()> {
@@ -298,22 +246,17 @@ impl RawTurnClient {
                 buf.truncate(n);
                 Ok(buf)
             }
-            Conn::Tcp { stream, buf } => {
+            Conn::Tcp { stream, frames } => {
                 stream.set_read_timeout(Some(timeout))?;
                 loop {
-                    match next_frame(buf).map_err(io::Error::other)? {
-                        Frame::Stun(n) | Frame::ChannelData(n) => {
-                            let frame = buf.drain(..n).collect();
-                            return Ok(frame);
-                        }
-                        Frame::Incomplete(_) => {}
+                    if let Some(frame) = frames.next_frame().map_err(io::Error::other)? {
+                        return Ok(frame.to_vec());
                     }
-                    let mut chunk = [0u8; 4096];
-                    let n = stream.read(&mut chunk)?;
+                    let n = stream.read(frames.spare())?;
                     if n == 0 {
                         return Err(io::ErrorKind::UnexpectedEof.into());
                     }
-                    buf.extend_from_slice(&chunk[..n]);
+                    frames.filled(n);
                 }
             }
         }

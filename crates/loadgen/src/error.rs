@@ -19,36 +19,6 @@ pub enum Error {
         /// The codec's complaint.
         source: edge_stun::Error,
     },
-    /// A success response lacked an attribute it must carry.
-    #[error("{method} success response from {from} has no {attribute}")]
-    MissingAttribute {
-        /// The request's method.
-        method: &'static str,
-        /// The missing attribute.
-        attribute: &'static str,
-        /// Who sent it.
-        from: SocketAddr,
-    },
-    /// The server refused a request with an error response.
-    #[error("{method} refused by {from}: {code} {reason}")]
-    Rejected {
-        /// The request's method.
-        method: &'static str,
-        /// The STUN error code.
-        code: u16,
-        /// Its reason phrase.
-        reason: String,
-        /// Who refused.
-        from: SocketAddr,
-    },
-    /// A response's MESSAGE-INTEGRITY did not verify with our credentials.
-    #[error("{method} response from {from} fails MESSAGE-INTEGRITY")]
-    Integrity {
-        /// The request's method.
-        method: &'static str,
-        /// Who sent it.
-        from: SocketAddr,
-    },
     /// A request got no response after every retransmission.
     #[error("{method} to {to}: no response after {tries} tries")]
     Timeout {

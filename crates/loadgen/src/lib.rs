@@ -15,8 +15,9 @@
 //! ([`measure`]). The result is a [`Report`], printed as a table or JSON.
 //!
 //! Protocol logic is sans-IO like the rest of the workspace: the TURN client
-//! ([`turn::client::TurnClient`]) and the pacer ([`pacer::Pacer`]) take time as an argument;
-//! sockets and clocks live in the fleets and the binary.
+//! ([`edge_turn::client::AllocationClient`], on the client the end-to-end tests drive too)
+//! and the pacer ([`pacer::Pacer`]) take time as an argument; sockets and clocks live in the
+//! fleets and the binary.
 //!
 //! What it does not do: TURN over DTLS, TCP relay allocations (RFC 6062), IPv6 relays on
 //! request (the address family follows the server's default), congestion control.

@@ -35,6 +35,7 @@ mod allocation;
 mod auth;
 mod bandwidth;
 mod census;
+pub mod client;
 mod config;
 mod driver;
 mod error;

@@ -1,9 +1,17 @@
 //! Just enough SDP (RFC 8866) for a browser-like offer and for reading the answer: the
 //! address and port of the one audio m-line, ICE credentials, DTLS fingerprint and setup
-//! role, SDES crypto lines. Bad input gives a named error, never a panic.
+//! role, SDES crypto lines. Parsing and writing go through webrtc-rs's `sdp` crate, as in
+//! edge-control (the load generator does not depend on edge-control, which pulls in the
+//! forwarder); this module picks out what a load session needs. Bad input gives a named
+//! error, never a panic.
 
-use std::fmt::Write as _;
+use std::io::Cursor;
 use std::net::{IpAddr, SocketAddr};
+
+use sdp::description::common::{Address, Attribute, ConnectionInformation};
+use sdp::description::media::{MediaName, RangedPort};
+use sdp::description::session::{Origin, TimeDescription, Timing};
+use sdp::{MediaDescription, SessionDescription};
 
 use crate::Error;
 
@@ -27,53 +35,53 @@ pub struct RemoteDescription {
 }
 
 impl RemoteDescription {
-    /// Reads the attributes of the first audio m-line (and session-level ones).
-    pub fn parse(sdp: &str) -> Result<RemoteDescription, Error> {
-        let mut d = RemoteDescription::default();
-        let mut conn: Option<IpAddr> = None;
-        let mut port: Option<u16> = None;
-        let mut section = Section::Session;
-        for line in sdp.lines().map(str::trim_end) {
-            if let Some(m) = line.strip_prefix("m=") {
-                section = match (section, m.starts_with("audio ")) {
-                    (Section::Session, true) => {
-                        let mut f = m.split_ascii_whitespace().skip(1);
-                        let bad = || bad_line("m= port", line);
-                        port = Some(f.next().and_then(|p| p.parse().ok()).ok_or_else(bad)?);
-                        d.payload_types = f.skip(1).filter_map(|pt| pt.parse().ok()).collect();
-                        Section::Audio
-                    }
-                    _ => Section::Other,
-                };
-                continue;
-            }
-            if section == Section::Other {
-                continue;
-            }
-            if let Some(c) = line.strip_prefix("c=") {
-                let ip = c
-                    .split_ascii_whitespace()
-                    .nth(2)
-                    .and_then(|a| a.parse().ok());
-                conn = Some(ip.ok_or_else(|| bad_line("c= address", line))?);
-                continue;
-            }
-            let Some(attr) = line.strip_prefix("a=") else {
-                continue;
-            };
-            let (name, value) = attr.split_once(':').unwrap_or((attr, ""));
-            match name {
+    /// Reads the first m-line when it is audio, with the session-level attributes and
+    /// `c=` before its own.
+    pub fn parse(text: &str) -> Result<RemoteDescription, Error> {
+        let no_audio = || bad_line("no m=audio line with a port", "");
+        if text.trim().is_empty() {
+            return Err(no_audio());
+        }
+        let sdp = SessionDescription::unmarshal(&mut Cursor::new(text.as_bytes()))
+            .map_err(|e| bad_line("does not parse as SDP", &e.to_string()))?;
+        let audio = sdp
+            .media_descriptions
+            .first()
+            .filter(|m| m.media_name.media == "audio")
+            .ok_or_else(no_audio)?;
+        let port = u16::try_from(audio.media_name.port.value)
+            .ok()
+            .filter(|&p| p != 0)
+            .ok_or_else(no_audio)?;
+        let mut conn = None;
+        for c in [&sdp.connection_information, &audio.connection_information]
+            .into_iter()
+            .flatten()
+        {
+            let ip = c.address.as_ref().and_then(|a| a.address.parse().ok());
+            conn = Some(ip.ok_or_else(|| bad_line("c= address", &format!("c={c}")))?);
+        }
+        let mut d = RemoteDescription {
+            payload_types: audio
+                .media_name
+                .formats
+                .iter()
+                .filter_map(|pt| pt.parse().ok())
+                .collect(),
+            ..RemoteDescription::default()
+        };
+        for a in sdp.attributes.iter().chain(&audio.attributes) {
+            let value = a.value.as_deref().unwrap_or_default();
+            match a.key.as_str() {
                 "ice-ufrag" => d.ice_ufrag = Some(value.to_owned()),
                 "ice-pwd" => d.ice_pwd = Some(value.to_owned()),
                 "fingerprint" => d.fingerprints.push(value.to_owned()),
                 "setup" => d.setup = Some(value.to_owned()),
-                "crypto" => d.crypto.push(attr.to_owned()),
+                "crypto" => d.crypto.push(format!("crypto:{value}")),
                 "candidate" if d.media.is_none() => d.media = host_candidate(value),
                 _ => {}
             }
         }
-        let no_audio = || bad_line("no m=audio line with a port", "");
-        let port = port.filter(|&p| p != 0).ok_or_else(no_audio)?;
         if d.media.is_none() {
             let no_address = || bad_line("no host candidate and no c= line", "");
             d.media = Some(SocketAddr::new(conn.ok_or_else(no_address)?, port));
@@ -87,13 +95,6 @@ fn bad_line(problem: &'static str, line: &str) -> Error {
         problem,
         line: line.to_owned(),
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Section {
-    Session,
-    Audio,
-    Other,
 }
 
 /// A UDP host candidate's address: `foundation component udp priority ip port typ host`.
@@ -136,39 +137,93 @@ impl Offer<'_> {
     /// The SDP text, CRLF line ends.
     pub fn to_sdp(&self) -> String {
         let ip = self.addr.ip();
-        let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
         let port = self.addr.port();
         let proto = match (&self.webrtc, self.crypto) {
             (Some(_), _) => "UDP/TLS/RTP/SAVPF",
             (None, Some(_)) => "RTP/SAVP",
             (None, None) => "RTP/AVP",
         };
-        let mut s = String::with_capacity(600);
-        let _ = write!(
-            s,
-            "v=0\r\no=- {id} 1 IN {family} {ip}\r\ns=edge-loadgen\r\nt=0 0\r\n",
-            id = self.session_id
-        );
-        if self.webrtc.is_some() {
-            s.push_str("a=group:BUNDLE 0\r\n");
-        }
-        let _ = write!(
-            s,
-            "m=audio {port} {proto} 0\r\nc=IN {family} {ip}\r\na=mid:0\r\na=sendrecv\r\n\
-             a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n"
-        );
+        let mut media = MediaDescription {
+            media_name: MediaName {
+                media: "audio".into(),
+                port: RangedPort {
+                    // Lossless: isize has at least 32 bits on the targets this builds for.
+                    value: i32::from(port) as isize,
+                    range: None,
+                },
+                protos: proto.split('/').map(str::to_owned).collect(),
+                formats: vec!["0".into()],
+            },
+            connection_information: Some(ConnectionInformation {
+                network_type: "IN".into(),
+                address_type: family(ip).into(),
+                address: Some(Address {
+                    address: ip.to_string(),
+                    ttl: None,
+                    range: None,
+                }),
+            }),
+            ..MediaDescription::default()
+        };
+        let mut attributes = vec![
+            ("mid", Some("0".to_owned())),
+            ("sendrecv", None),
+            ("rtcp-mux", None),
+            ("rtpmap", Some("0 PCMU/8000".to_owned())),
+        ];
         if let Some(w) = &self.webrtc {
-            let _ = write!(
-                s,
-                "a=ice-ufrag:{}\r\na=ice-pwd:{}\r\na=fingerprint:{}\r\na=setup:actpass\r\n\
-                 a=candidate:1 1 udp 2130706431 {ip} {port} typ host\r\na=end-of-candidates\r\n",
-                w.ice_ufrag, w.ice_pwd, w.fingerprint
-            );
+            attributes.extend([
+                ("ice-ufrag", Some(w.ice_ufrag.to_owned())),
+                ("ice-pwd", Some(w.ice_pwd.to_owned())),
+                ("fingerprint", Some(w.fingerprint.to_owned())),
+                ("setup", Some("actpass".to_owned())),
+                (
+                    "candidate",
+                    Some(format!("1 1 udp 2130706431 {ip} {port} typ host")),
+                ),
+                ("end-of-candidates", None),
+            ]);
         }
         if let Some(c) = self.crypto {
-            let _ = write!(s, "a=crypto:{c}\r\n");
+            attributes.push(("crypto", Some(c.to_owned())));
         }
-        s
+        media.attributes = attributes
+            .into_iter()
+            .map(|(key, value)| Attribute::new(key.to_owned(), value))
+            .collect();
+        let mut sdp = SessionDescription {
+            version: 0,
+            origin: Origin {
+                username: "-".into(),
+                session_id: self.session_id,
+                session_version: 1,
+                network_type: "IN".into(),
+                address_type: family(ip).into(),
+                unicast_address: ip.to_string(),
+            },
+            session_name: "edge-loadgen".into(),
+            time_descriptions: vec![TimeDescription {
+                timing: Timing {
+                    start_time: 0,
+                    stop_time: 0,
+                },
+                repeat_times: Vec::new(),
+            }],
+            ..SessionDescription::default()
+        };
+        if self.webrtc.is_some() {
+            sdp = sdp.with_value_attribute("group".into(), "BUNDLE 0".into());
+        }
+        sdp.with_media(media).marshal()
+    }
+}
+
+/// The `c=`/`o=` address type.
+fn family(ip: IpAddr) -> &'static str {
+    if ip.is_ipv4() {
+        "IP4"
+    } else {
+        "IP6"
     }
 }
 
@@ -177,9 +232,8 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
-    #[test]
-    fn offer_reads_back() {
-        let offer = Offer {
+    fn webrtc_offer() -> Offer<'static> {
+        Offer {
             addr: "127.0.0.1:40000".parse().unwrap(),
             webrtc: Some(WebrtcOffer {
                 ice_ufrag: "abcd",
@@ -189,7 +243,11 @@ mod tests {
             crypto: None,
             session_id: 7,
         }
-        .to_sdp();
+    }
+
+    #[test]
+    fn offer_reads_back() {
+        let offer = webrtc_offer().to_sdp();
         assert!(offer.contains("m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\n"));
         let d = RemoteDescription::parse(&offer).unwrap();
         assert_eq!(d.media, Some("127.0.0.1:40000".parse().unwrap()));
@@ -198,6 +256,39 @@ mod tests {
         assert_eq!(d.fingerprints, ["sha-256 AA:BB"]);
         assert_eq!(d.setup.as_deref(), Some("actpass"));
         assert_eq!(d.payload_types, [0]);
+    }
+
+    /// The offers' text, byte for byte: what the server under test receives.
+    #[test]
+    fn offer_text_is_exact() {
+        assert_eq!(
+            webrtc_offer().to_sdp(),
+            "v=0\r\no=- 7 1 IN IP4 127.0.0.1\r\ns=edge-loadgen\r\nt=0 0\r\n\
+             a=group:BUNDLE 0\r\n\
+             m=audio 40000 UDP/TLS/RTP/SAVPF 0\r\nc=IN IP4 127.0.0.1\r\na=mid:0\r\n\
+             a=sendrecv\r\na=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\na=ice-ufrag:abcd\r\n\
+             a=ice-pwd:0123456789abcdefghijkl\r\na=fingerprint:sha-256 AA:BB\r\n\
+             a=setup:actpass\r\na=candidate:1 1 udp 2130706431 127.0.0.1 40000 typ host\r\n\
+             a=end-of-candidates\r\n"
+        );
+        let sdes = Offer {
+            addr: "[::1]:30000".parse().unwrap(),
+            webrtc: None,
+            crypto: Some("1 AES_CM_128_HMAC_SHA1_80 inline:QUJD"),
+            session_id: 9,
+        };
+        assert_eq!(
+            sdes.to_sdp(),
+            "v=0\r\no=- 9 1 IN IP6 ::1\r\ns=edge-loadgen\r\nt=0 0\r\n\
+             m=audio 30000 RTP/SAVP 0\r\nc=IN IP6 ::1\r\na=mid:0\r\na=sendrecv\r\n\
+             a=rtcp-mux\r\na=rtpmap:0 PCMU/8000\r\n\
+             a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:QUJD\r\n"
+        );
+        let plain = Offer {
+            crypto: None,
+            ..sdes
+        };
+        assert!(plain.to_sdp().contains("m=audio 30000 RTP/AVP 0\r\n"));
     }
 
     #[test]
@@ -220,18 +311,31 @@ mod tests {
             Err(Error::Sdp { problem, .. }) => problem,
             other => panic!("{other:?}"),
         };
+        // Every description starts with the v=, o=, s= and t= lines RFC 8866 requires.
+        let head = "v=0\r\no=- 1 1 IN IP4 10.0.0.1\r\ns=-\r\n";
+        let sdp = |body: &str| format!("{head}t=0 0\r\n{body}");
         assert_eq!(problem(""), "no m=audio line with a port");
         assert_eq!(
-            problem("m=audio 0 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\n"),
+            problem(&sdp("m=audio 0 RTP/AVP 0\r\nc=IN IP4 1.2.3.4\r\n")),
             "no m=audio line with a port"
         );
         assert_eq!(
-            problem("m=audio 4000 RTP/AVP 0\r\n"),
+            problem(&sdp("m=video 4000 RTP/AVP 96\r\nc=IN IP4 1.2.3.4\r\n")),
+            "no m=audio line with a port"
+        );
+        assert_eq!(
+            problem(&sdp("m=audio 4000 RTP/AVP 0\r\n")),
             "no host candidate and no c= line"
         );
-        assert_eq!(problem("m=audio x RTP/AVP 0\r\n"), "m= port");
+        // m= syntax is the sdp crate's: a port that is no number does not parse.
         assert_eq!(
-            problem("c=IN IP4 nowhere\r\nm=audio 1 RTP/AVP 0\r\n"),
+            problem(&sdp("m=audio x RTP/AVP 0\r\n")),
+            "does not parse as SDP"
+        );
+        assert_eq!(
+            problem(&format!(
+                "{head}c=IN IP4 nowhere\r\nt=0 0\r\nm=audio 1 RTP/AVP 0\r\n"
+            )),
             "c= address"
         );
         let mut x = 7u64;
@@ -246,6 +350,8 @@ mod tests {
                 })
                 .collect();
             let _ = RemoteDescription::parse(&text);
+            // And behind a valid session header, where the crate reads further.
+            let _ = RemoteDescription::parse(&sdp(&text));
         }
     }
 }

@@ -8,7 +8,7 @@ use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::sync::Arc;
 
-use edge_stun::Frame;
+use edge_turn::client::StreamReader;
 use edge_udp::{RecvBatch, Transmit, UdpSocket};
 use mio::unix::SourceFd;
 use mio::{Interest, Registry, Token};
@@ -88,15 +88,11 @@ pub struct StreamConn {
     tcp: mio::net::TcpStream,
     tls: Option<rustls::ClientConnection>,
     server: SocketAddr,
-    /// Received bytes not yet framed.
-    rx: Vec<u8>,
-    rx_len: usize,
+    /// Received bytes, cut into frames.
+    rx: StreamReader,
     /// Plain TCP bytes the kernel has not taken yet.
     tx: Vec<u8>,
 }
-
-/// Receive buffer of a stream: the largest frame (64 KiB + header) plus a read's worth.
-const STREAM_RX: usize = 65_536 + 16_384;
 
 impl Conn {
     /// Opens a transport to `server` from `local_ip` (port chosen by the system).
@@ -137,8 +133,7 @@ impl Conn {
                     tcp,
                     tls,
                     server,
-                    rx: vec![0; STREAM_RX],
-                    rx_len: 0,
+                    rx: StreamReader::new(),
                     tx: Vec::with_capacity(16_384),
                 })))
             }
@@ -304,16 +299,11 @@ impl StreamConn {
                 // TLS may have produced handshake bytes to send.
                 return self.flush();
             }
-            self.rx_len += n;
-            let mut start = 0;
+            self.rx.filled(n);
             loop {
-                let pending = &self.rx[start..self.rx_len];
-                match edge_stun::next_frame(pending) {
-                    Ok(Frame::Stun(len) | Frame::ChannelData(len)) => {
-                        on_frame(&pending[..len]);
-                        start += len;
-                    }
-                    Ok(Frame::Incomplete(_)) => break,
+                match self.rx.next_frame() {
+                    Ok(Some(frame)) => on_frame(frame),
+                    Ok(None) => break,
                     Err(source) => {
                         return Err(Error::Malformed {
                             what: "stream frame",
@@ -323,8 +313,6 @@ impl StreamConn {
                     }
                 }
             }
-            self.rx.copy_within(start..self.rx_len, 0);
-            self.rx_len -= start;
         }
     }
 
@@ -346,7 +334,7 @@ impl StreamConn {
                     | io::ErrorKind::Interrupted
             )
         };
-        let free = &mut self.rx[self.rx_len..];
+        let free = self.rx.spare();
         let Some(tls) = &mut self.tls else {
             return match self.tcp.read(free) {
                 Ok(0) => Err(Error::Closed(server)),

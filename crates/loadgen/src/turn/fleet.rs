@@ -8,10 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use edge_stun::{ChannelData, PacketKind, CHANNEL_DATA_HEADER_LEN};
+use edge_turn::client::{AllocationClient, AllocationConfig, State};
 use edge_udp::RecvBatch;
 use mio::{Events, Poll, Token};
 
-use super::client::{ClientConfig, State, TurnClient};
 use super::conn::{Conn, TlsSetup, TransportKind};
 use crate::load::{Clock, Fleet};
 use crate::measure::{new_histogram, Measurements};
@@ -58,7 +58,7 @@ pub struct TurnSetup {
 }
 
 struct Member {
-    client: TurnClient,
+    client: AllocationClient,
     conn: Conn,
     started: Instant,
 }
@@ -235,8 +235,8 @@ impl TurnFleet {
                 addr: setup.server,
                 source,
             })?;
-        let client = TurnClient::new(
-            ClientConfig {
+        let client = AllocationClient::new(
+            AllocationConfig {
                 server: setup.server,
                 username: setup.username.clone(),
                 password: setup.password.clone(),
