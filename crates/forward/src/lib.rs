@@ -87,6 +87,7 @@
 mod admission;
 mod config;
 mod connection;
+pub mod core;
 mod credentials;
 mod error;
 mod forwarder;
@@ -99,6 +100,7 @@ mod spec;
 mod totals;
 mod worker;
 
+pub use crate::core::SessionCore;
 pub use admission::ForwardStats;
 pub use config::{EnterpriseSide, ForwardConfig, PublicSide};
 pub use connection::{ClientSidePort, InvalidClientSidePort};
