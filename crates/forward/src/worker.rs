@@ -491,24 +491,26 @@ fn from_browser(
         };
         match entry.session.handle_input(now, Input::Browser(datagram)) {
             Handled::Forward(forward) => {
-                let buf: &[u8] = buf;
                 let at = match forward.socket {
                     Socket::EnterpriseRtcp => {
                         n_rtcp += 1;
-                        BATCH - n_rtcp
+                        Some(BATCH - n_rtcp)
                     }
                     Socket::EnterpriseRtp => {
                         n_rtp += 1;
-                        n_rtp - 1
+                        Some(n_rtp - 1)
                     }
                     // Media from the browser never goes back to it.
-                    Socket::Public => continue,
+                    Socket::Public => None,
                 };
-                out[at] = Transmit {
-                    dst: forward.dst,
-                    contents: &buf[..forward.len],
-                    ..Transmit::PLACEHOLDER
-                };
+                if let Some(at) = at {
+                    let buf: &[u8] = buf;
+                    out[at] = Transmit {
+                        dst: forward.dst,
+                        contents: &buf[..forward.len],
+                        ..Transmit::PLACEHOLDER
+                    };
+                }
             }
             Handled::AuthFailure => admission.failure(now, meta.src.ip(), &buf[..meta.len]),
             Handled::Done => {}
