@@ -277,6 +277,15 @@ pub struct SessionCore {
     enterprise_key: Option<CryptoAttribute>,
 }
 
+impl std::fmt::Debug for SessionCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionCore")
+            .field("id", &self.shared().id)
+            .field("state", &self.state())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SessionCore {
     /// A session in state [`SessionState::New`] at `now`, checking what `params` says about
     /// the remotes and the media plan.

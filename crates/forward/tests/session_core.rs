@@ -1,10 +1,14 @@
 //! The public sans-IO session core ([`SessionCore`]) driven through a whole call with no
 //! socket and a virtual clock: an ICE-lite check built with edge-stun, DTLS with edge-dtls
 //! as the browser's client, SRTP both ways (the browser protects with edge-srtp, the
-//! enterprise side speaks plain RTP), the end by consent expiry; then malformed datagrams.
+//! enterprise side speaks plain RTP), the end by consent expiry; the public update
+//! methods; no allocation per packet in the core itself; then malformed datagrams.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+
+#[global_allocator]
+static GLOBAL: edge_alloc_count::Counting = edge_alloc_count::Counting;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -476,6 +480,82 @@ fn answers_and_updates_through_the_public_methods() {
     let out = drain(&mut call.core);
     assert_eq!(out.sent.len(), 1);
     assert_eq!(out.events, [Event::Ended(EndReason::Removed)]);
+}
+
+#[test]
+fn media_and_consent_checks_through_the_core_allocate_nothing() {
+    let mut call = call();
+    call.nominate();
+    call.handshake();
+    call.browser_sends(1);
+    drain(&mut call.core);
+    // Everything the browser sends is made before the window: only the core is counted.
+    let (mut slots, lens): (Vec<Vec<u8>>, Vec<usize>) = (2..514u16)
+        .map(|seq| {
+            let mut slot = call.srtp(seq);
+            let len = slot.len();
+            slot.resize(SLOT, 0);
+            (slot, len)
+        })
+        .unzip();
+    let username = format!("{UFRAG}:{BROWSER_UFRAG}");
+    let checks: Vec<Vec<u8>> = (0..8u32)
+        .map(|n| binding_request(100 + n, &username, PWD, false).0)
+        .collect();
+    let core = &mut call.core;
+    let mut now = call.now;
+    let (forwarded, allocations) =
+        edge_alloc_count::count(edge_alloc_count::Scope::ThisThread, || {
+            let mut forwarded = 0;
+            for (i, (slot, &len)) in slots.iter_mut().zip(&lens).enumerate() {
+                now += Duration::from_millis(20);
+                let input = Input::Browser(Datagram {
+                    source: BROWSER,
+                    buf: slot,
+                    len,
+                });
+                let Handled::Forward(to_enterprise) = core.handle_input(now, input) else {
+                    continue;
+                };
+                while core.poll_output().is_some() {}
+                // The enterprise echoes the plain RTP in the same buffer.
+                let input = Input::Enterprise(
+                    Socket::EnterpriseRtp,
+                    Datagram {
+                        source: ENTERPRISE,
+                        buf: slot,
+                        len: to_enterprise.len,
+                    },
+                );
+                if let Handled::Forward(_) = core.handle_input(now, input) {
+                    forwarded += 1;
+                }
+                while core.poll_output().is_some() {}
+                if i % 64 == 0 {
+                    let mut check = [0u8; 256];
+                    let request = &checks[i / 64];
+                    check[..request.len()].copy_from_slice(request);
+                    let input = Input::Browser(Datagram {
+                        source: BROWSER,
+                        buf: &mut check,
+                        len: request.len(),
+                    });
+                    let _ = core.handle_input(now, input);
+                    while let Some(output) = core.poll_output() {
+                        if let Output::Transmit(t) = output {
+                            assert_eq!(t.dst, BROWSER);
+                        }
+                    }
+                }
+            }
+            forwarded
+        });
+    assert_eq!(forwarded, 512, "every packet made the round trip");
+    assert_eq!(call.core.counters().ice_checks, 9);
+    assert_eq!(
+        allocations, 0,
+        "{allocations} allocations in the core for 1,024 packets and 8 checks"
+    );
 }
 
 /// Seeded xorshift: reproducible random input without a dependency.
