@@ -10,7 +10,7 @@ use std::time::Instant;
 use edge_srtp::{CryptoAttribute, MasterKey, Outbound};
 
 use crate::forwarder::{
-    check_browser, check_enterprise, check_ice_restart, checked_plan, same_key,
+    check_browser, check_enterprise, check_ice_restart, check_rtcp_mux, checked_plan, same_key,
 };
 use crate::quality::Formats;
 use crate::session::{BrowserSetup, Enterprise, IceRestart, Move, Params, Phase, Session, Update};
@@ -502,13 +502,15 @@ impl SessionCore {
     /// random source) so that a receiver with a fresh context can follow it.
     ///
     /// # Errors
-    /// [`Error::InvalidRemote`] for an unusable remote (as [`Self::new`]); [`Error::Srtp`].
+    /// [`Error::InvalidRemote`] for an unusable remote (as [`Self::new`], and rtcp-mux
+    /// turned off on a leg created with it: it has no RTCP socket); [`Error::Srtp`].
     pub fn move_enterprise(
         &mut self,
         now: Instant,
         remote: &EnterpriseRemote,
         renew_ssrc: u32,
     ) -> Result<(), Error> {
+        check_rtcp_mux(remote, self.session.shared().enterprise_ports)?;
         let local = self.session.shared().enterprise_rtp.ip();
         let srtp = self.session.srtp_config();
         let mut inbound = check_enterprise(remote, self.session.sdes(), local, srtp)?;

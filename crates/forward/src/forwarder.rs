@@ -394,13 +394,7 @@ impl Forwarder {
         };
         let mut out = Update::default();
         if let Some(remote) = &update.enterprise {
-            if remote.rtcp_mux == Some(false) && shared.enterprise_ports < 2 {
-                return Err(invalid(
-                    Side::Enterprise,
-                    "rtcp-mux cannot be turned off: the leg was bound with one port (created \
-                     with rtcp-mux)",
-                ));
-            }
+            check_rtcp_mux(remote, shared.enterprise_ports)?;
             let mut inbound =
                 check_enterprise(remote, sdes, shared.enterprise_rtp.ip(), &inner.srtp)?;
             // The same key again (a re-INVITE repeating its a=crypto): the SRTP context in
@@ -710,6 +704,19 @@ pub(crate) fn check_enterprise(
             "an a=crypto key was given but the session uses plain RTP toward the enterprise",
         )),
     }
+}
+
+/// Checks that an enterprise remote turns rtcp-mux off only on a leg bound with its own
+/// RTCP port (`ports`: the leg's enterprise ports, 1 or 2).
+pub(crate) fn check_rtcp_mux(remote: &EnterpriseRemote, ports: u64) -> Result<(), Error> {
+    if remote.rtcp_mux == Some(false) && ports < 2 {
+        return Err(invalid(
+            Side::Enterprise,
+            "rtcp-mux cannot be turned off: the leg was bound with one port (created \
+             with rtcp-mux)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks an ICE restart's browser description against the fingerprints in force (none:

@@ -433,6 +433,21 @@ fn answers_and_updates_through_the_public_methods() {
     assert!(core
         .move_enterprise(now, &EnterpriseRemote::new(v6), 1)
         .is_err());
+    // The leg was made with rtcp-mux: it has no RTCP socket to turn it off with.
+    let mut unmuxed = EnterpriseRemote::new(ENTERPRISE);
+    unmuxed.rtcp_mux = Some(false);
+    assert!(core.move_enterprise(now, &unmuxed, 1).is_err());
+    let mut keyed = EnterpriseRemote::new(ENTERPRISE);
+    keyed.crypto = Some(
+        edge_srtp::CryptoAttribute::parse(
+            "a=crypto:1 AES_CM_128_HMAC_SHA1_80 inline:WVNfX19zZW1jdGwgKCkgewkyMjA7fQp9CnVubGVz",
+        )
+        .unwrap(),
+    );
+    assert!(
+        core.move_enterprise(now, &keyed, 1).is_err(),
+        "a key on a plain-RTP leg"
+    );
     core.move_enterprise(now, &EnterpriseRemote::new(ENTERPRISE), 1)
         .unwrap();
     let conflicting = MediaPlan::new(
