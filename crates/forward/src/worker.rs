@@ -11,9 +11,10 @@
 //! hand each datagram to its session's core (the socket's token names the session: no
 //! lookup by address), which transforms it in place and says where it goes
 //! ([`Handled::Forward`]), then `sendmmsg` the batch's datagrams from the other leg's socket
-//! straight out of the batch's slots. Nothing allocates, nothing locks. A work limiter reads at most [`BATCHES_PER_WAKE`] batches from
-//! one socket per loop iteration; a socket with more waiting is revisited on the next
-//! iteration after every other ready socket had its turn.
+//! straight out of the batch's slots. Nothing allocates, nothing locks. A work limiter
+//! reads at most [`BATCHES_PER_WAKE`] batches from one socket per loop iteration; a socket
+//! with more waiting is revisited on the next iteration after every other ready socket had
+//! its turn.
 //!
 //! Requests among the browser's datagrams (STUN, DTLS ClientHellos) pass the guard first
 //! ([`Admission`]); media never does. Worker 0 also sweeps the guard every
@@ -469,8 +470,8 @@ impl Worker {
 /// Forwards a batch from the browser: requests the guard refuses are dropped, media goes to
 /// the enterprise sockets in one send per socket, STUN answers and DTLS flights go back as
 /// each datagram produces them. RTP transmits fill one array from the front and RTCP
-/// transmits (for the RTCP socket) from the back. Returns whether the core sent or
-/// reported anything besides media (its timers may have changed).
+/// transmits (for the RTCP socket) from the back. Returns whether the batch held anything
+/// but forwarded media (then the session's timers may have moved).
 fn from_browser(
     entry: &mut Entry,
     batch: &mut RecvBatch,
@@ -489,7 +490,10 @@ fn from_browser(
             buf: &mut *buf,
             len: meta.len,
         };
-        match entry.session.handle_input(now, Input::Browser(datagram)) {
+        let handled = entry.session.handle_input(now, Input::Browser(datagram));
+        // Media alone only pushes timers later; anything else may have moved them.
+        active |= !matches!(handled, Handled::Forward(_));
+        match handled {
             Handled::Forward(forward) => {
                 let at = match forward.socket {
                     Socket::EnterpriseRtcp => {
@@ -516,7 +520,7 @@ fn from_browser(
             Handled::Done => {}
         }
         // The core holds one STUN answer at a time: sent before the next datagram.
-        active |= flush(entry);
+        flush(entry);
     }
     let stats = Some((&entry.session.shared().stats, Direction::FromBrowser));
     send(&entry.rtp, &out[..n_rtp], stats);
@@ -561,12 +565,9 @@ fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, 
 
 /// Sends what the core has to send (STUN answers, DTLS flights and alerts) from the socket
 /// it names; its events need nothing from the worker (the session publishes its state to
-/// the control plane itself, and an ended session is finished by its caller). Returns
-/// whether there was any output.
-fn flush(entry: &mut Entry) -> bool {
-    let mut any = false;
+/// the control plane itself, and an ended session is finished by its caller).
+fn flush(entry: &mut Entry) {
     while let Some(output) = entry.session.poll_output() {
-        any = true;
         let Output::Transmit(t) = output else {
             continue;
         };
@@ -585,7 +586,6 @@ fn flush(entry: &mut Entry) -> bool {
             None,
         );
     }
-    any
 }
 
 /// Sends `transmits`; what the socket buffer cannot take is dropped (media is not worth
