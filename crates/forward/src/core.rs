@@ -380,9 +380,13 @@ impl SessionCore {
     /// by the media plan and protected in `buf`, and [`Handled::Forward`] says where it
     /// goes; a STUN check is answered and DTLS is consumed (answers in
     /// [`Self::poll_output`]). Anything malformed, unexpected or unauthenticated is
-    /// dropped and counted ([`Self::counters`]); no input makes it panic.
+    /// dropped and counted ([`Self::counters`]); no input makes it panic. Once the session
+    /// ended, every input is ignored.
     pub fn handle_input(&mut self, now: Instant, input: Input<'_>) -> Handled {
         use crate::session::Action;
+        if self.session.ended().is_some() {
+            return Handled::Done;
+        }
         let action = match input {
             Input::Browser(Datagram { source, buf, len }) => {
                 let len = len.min(buf.len());

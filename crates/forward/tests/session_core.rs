@@ -393,11 +393,16 @@ fn a_whole_call_on_a_virtual_clock() {
         }
     );
     assert_eq!(call.core.poll_timeout(), None);
-    // Ended means ended: media is refused, nothing more comes out.
+    // Ended means ended: media is refused, checks go unanswered, nothing more comes out.
     let srtp = call.srtp(seq + 1);
     let (handled, _) = feed(&mut call.core, call.now, Socket::Public, BROWSER, &srtp);
     assert_eq!(handled, Handled::Done);
-    assert!(drain(&mut call.core).events.is_empty());
+    let username = format!("{UFRAG}:{BROWSER_UFRAG}");
+    let (check, _) = binding_request(2, &username, PWD, false);
+    let (handled, _) = feed(&mut call.core, call.now, Socket::Public, BROWSER, &check);
+    assert_eq!(handled, Handled::Done);
+    let out = drain(&mut call.core);
+    assert!(out.sent.is_empty() && out.events.is_empty());
 }
 
 #[test]
