@@ -1,5 +1,7 @@
 //! One session's sans-IO core: ICE-lite, then DTLS, then SRTP on the browser leg, and the
-//! enterprise leg; datagrams and time in, what to send where out.
+//! enterprise leg; datagrams and time in, what to send where out. The public face of it is
+//! [`crate::core::SessionCore`], which wraps a [`Session`] and turns its actions, DTLS
+//! datagrams and state into inputs, outputs and events.
 //!
 //! # Methods
 //! - Inputs: [`Session::handle_browser`] with each datagram from the public socket,
