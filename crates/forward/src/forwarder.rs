@@ -208,7 +208,7 @@ impl Forwarder {
         let enterprise_remote = spec
             .enterprise
             .as_ref()
-            .map(|e| inner.check_enterprise(e, sdes, pool.ip()))
+            .map(|e| check_enterprise(e, sdes, pool.ip(), &inner.srtp))
             .transpose()?;
         // The DTLS certificate in force now: this session keeps it, whatever comes later.
         let (dtls, fingerprint) = inner
@@ -394,14 +394,9 @@ impl Forwarder {
         };
         let mut out = Update::default();
         if let Some(remote) = &update.enterprise {
-            if remote.rtcp_mux == Some(false) && shared.enterprise_ports < 2 {
-                return Err(invalid(
-                    Side::Enterprise,
-                    "rtcp-mux cannot be turned off: the leg was bound with one port (created \
-                     with rtcp-mux)",
-                ));
-            }
-            let mut inbound = inner.check_enterprise(remote, sdes, shared.enterprise_rtp.ip())?;
+            check_rtcp_mux(remote, shared.enterprise_ports)?;
+            let mut inbound =
+                check_enterprise(remote, sdes, shared.enterprise_rtp.ip(), &inner.srtp)?;
             // The same key again (a re-INVITE repeating its a=crypto): the SRTP context in
             // force goes on (RFC 4568 section 7.1.4), rollover counter included. A new key
             // is a new sender context, maybe a new receiver: the browser's stream goes on
@@ -427,22 +422,7 @@ impl Forwarder {
             });
         }
         if let Some(remote) = &update.browser {
-            check_browser(remote, false)?;
-            let Some(in_force) = fingerprints else {
-                return Err(invalid(
-                    Side::Public,
-                    "no ICE restart before the browser's description is known",
-                ));
-            };
-            let same = in_force.len() == remote.fingerprints.len()
-                && remote.fingerprints.iter().all(|f| in_force.contains(f));
-            if !same {
-                return Err(invalid(
-                    Side::Public,
-                    "a=fingerprint differs from the one in force: an ICE restart keeps the \
-                     DTLS association (a new one needs a new session)",
-                ));
-            }
+            check_ice_restart(fingerprints.as_deref(), remote)?;
             let (ufrag, pwd) = credentials::ice_credentials()?;
             info.ice_ufrag.clone_from(&ufrag);
             info.ice_pwd.clone_from(&pwd);
@@ -643,47 +623,6 @@ impl Inner {
             consent: self.config.consent_timeout,
         }
     }
-
-    /// Checks an enterprise remote against the session's crypto and the family of its
-    /// pinned local address `local`; returns the inbound SDES context when the remote brings
-    /// a key.
-    fn check_enterprise(
-        &self,
-        remote: &EnterpriseRemote,
-        sdes: bool,
-        local: IpAddr,
-    ) -> Result<Option<Box<Inbound>>, Error> {
-        for (field, addr) in [("rtp", Some(remote.rtp)), ("rtcp", remote.rtcp)] {
-            let Some(addr) = addr else { continue };
-            if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
-                return Err(invalid(
-                    Side::Enterprise,
-                    &format!("{field} address {addr} is not a unicast address and port"),
-                ));
-            }
-            if addr.is_ipv4() != local.is_ipv4() {
-                return Err(invalid(
-                    Side::Enterprise,
-                    &format!(
-                        "{field} address {addr} is not reachable from the transport-address {local} \
-                         (other address family)"
-                    ),
-                ));
-            }
-        }
-        match (&remote.crypto, sdes) {
-            (Some(attr), true) => Ok(Some(Box::new(Inbound::new(&attr.key, &self.srtp)?))),
-            (None, false) => Ok(None),
-            (None, true) => Err(invalid(
-                Side::Enterprise,
-                "no a=crypto key: the session uses SDES-SRTP toward the enterprise",
-            )),
-            (Some(_), false) => Err(invalid(
-                Side::Enterprise,
-                "an a=crypto key was given but the session uses plain RTP toward the enterprise",
-            )),
-        }
-    }
 }
 
 /// Gives back a worker place reserved by [`Inner::reserve`] unless the session was handed
@@ -716,19 +655,98 @@ fn invalid(side: Side, reason: &str) -> Error {
 }
 
 /// Whether two `a=crypto` attributes carry the same master key and salt.
-fn same_key(a: &CryptoAttribute, b: &CryptoAttribute) -> bool {
+pub(crate) fn same_key(a: &CryptoAttribute, b: &CryptoAttribute) -> bool {
     let (a, b) = (&a.key, &b.key);
     a.profile() == b.profile() && a.key() == b.key() && a.salt() == b.salt()
 }
 
 /// Checks a media plan's payload map.
-fn checked_plan(plan: &MediaPlan) -> Result<(), Error> {
+pub(crate) fn checked_plan(plan: &MediaPlan) -> Result<(), Error> {
     check_plan(plan).map_err(|reason| invalid(Side::Enterprise, &reason))
+}
+
+/// Checks an enterprise remote against the session's crypto and the family of its
+/// pinned local address `local`; returns the inbound SDES context (made with `srtp`) when
+/// the remote brings a key.
+pub(crate) fn check_enterprise(
+    remote: &EnterpriseRemote,
+    sdes: bool,
+    local: IpAddr,
+    srtp: &edge_srtp::Config,
+) -> Result<Option<Box<Inbound>>, Error> {
+    for (field, addr) in [("rtp", Some(remote.rtp)), ("rtcp", remote.rtcp)] {
+        let Some(addr) = addr else { continue };
+        if addr.port() == 0 || addr.ip().is_unspecified() || addr.ip().is_multicast() {
+            return Err(invalid(
+                Side::Enterprise,
+                &format!("{field} address {addr} is not a unicast address and port"),
+            ));
+        }
+        if addr.is_ipv4() != local.is_ipv4() {
+            return Err(invalid(
+                Side::Enterprise,
+                &format!(
+                    "{field} address {addr} is not reachable from the transport-address {local} \
+                     (other address family)"
+                ),
+            ));
+        }
+    }
+    match (&remote.crypto, sdes) {
+        (Some(attr), true) => Ok(Some(Box::new(Inbound::new(&attr.key, srtp)?))),
+        (None, false) => Ok(None),
+        (None, true) => Err(invalid(
+            Side::Enterprise,
+            "no a=crypto key: the session uses SDES-SRTP toward the enterprise",
+        )),
+        (Some(_), false) => Err(invalid(
+            Side::Enterprise,
+            "an a=crypto key was given but the session uses plain RTP toward the enterprise",
+        )),
+    }
+}
+
+/// Checks that an enterprise remote turns rtcp-mux off only on a leg bound with its own
+/// RTCP port (`ports`: the leg's enterprise ports, 1 or 2).
+pub(crate) fn check_rtcp_mux(remote: &EnterpriseRemote, ports: u64) -> Result<(), Error> {
+    if remote.rtcp_mux == Some(false) && ports < 2 {
+        return Err(invalid(
+            Side::Enterprise,
+            "rtcp-mux cannot be turned off: the leg was bound with one port (created \
+             with rtcp-mux)",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks an ICE restart's browser description against the fingerprints in force (none:
+/// the browser's description is not known yet, so there is nothing to restart).
+pub(crate) fn check_ice_restart(
+    in_force: Option<&[Fingerprint]>,
+    remote: &BrowserRemote,
+) -> Result<(), Error> {
+    check_browser(remote, false)?;
+    let Some(in_force) = in_force else {
+        return Err(invalid(
+            Side::Public,
+            "no ICE restart before the browser's description is known",
+        ));
+    };
+    let same = in_force.len() == remote.fingerprints.len()
+        && remote.fingerprints.iter().all(|f| in_force.contains(f));
+    if !same {
+        return Err(invalid(
+            Side::Public,
+            "a=fingerprint differs from the one in force: an ICE restart keeps the \
+             DTLS association (a new one needs a new session)",
+        ));
+    }
+    Ok(())
 }
 
 /// Checks the browser's description; `answer` when it answers the relay's offer (then
 /// `a=setup` must be `active` or `passive`).
-fn check_browser(remote: &BrowserRemote, answer: bool) -> Result<BrowserSetup, Error> {
+pub(crate) fn check_browser(remote: &BrowserRemote, answer: bool) -> Result<BrowserSetup, Error> {
     let ice_chars = |s: &str| {
         s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'+' || b == b'/')

@@ -44,6 +44,23 @@
 //! exhausted resources ([`Error::TooManySessions`], [`Error::PortsExhausted`]), or the
 //! operating system.
 //!
+//! # The session core and its driver
+//! Each session's protocol work is one sans-IO state machine, [`SessionCore`] (module
+//! [`core`]): the ICE-lite responder, DTLS-SRTP toward the browser (edge-dtls), SRTP
+//! unprotect and protect in place (edge-srtp), the media plan and the enterprise leg. It
+//! owns no socket, reads no clock and draws no random number, in the manner of quinn-proto
+//! and str0m: [`SessionCore::handle_input`] takes each received datagram in the caller's
+//! buffer and returns where the transformed media goes, [`SessionCore::poll_output`] gives
+//! the datagrams it makes itself (STUN answers, DTLS flights) and its events (state
+//! changes, the end with its [`EndReason`]), [`SessionCore::handle_timeout`] and
+//! [`SessionCore::poll_timeout`] run its timers. A test or another runtime can drive it
+//! with no socket and a virtual clock (`tests/session_core.rs` runs a whole call so).
+//!
+//! The [`Forwarder`] is one driver of it: its workers own the sockets, the clock and the
+//! guard, and per session they only move datagrams between the sockets and the core, send
+//! what it outputs and re-arm its timer. Everything else here (port pools, the session
+//! table, admission, totals) is the driver's and the control plane's.
+//!
 //! # Threads and the per-packet path
 //! [`Forwarder::start`] spawns [`ForwardConfig::workers`] data-plane threads (`forwarder-N`),
 //! each one mio event loop owning the sockets of the sessions pinned to it; a new session
@@ -87,6 +104,7 @@
 mod admission;
 mod config;
 mod connection;
+pub mod core;
 mod credentials;
 mod error;
 mod forwarder;
@@ -99,6 +117,7 @@ mod spec;
 mod totals;
 mod worker;
 
+pub use crate::core::SessionCore;
 pub use admission::ForwardStats;
 pub use config::{EnterpriseSide, ForwardConfig, PublicSide};
 pub use connection::{ClientSidePort, InvalidClientSidePort};

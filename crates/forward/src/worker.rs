@@ -2,13 +2,19 @@
 //! sockets. The control plane talks to it only through [`Command`]s on a channel plus a
 //! [`Waker`].
 //!
+//! The worker is a thin driver of [`SessionCore`]: it owns the sockets, the clock and the
+//! guard, and feeds each session's core its datagrams ([`SessionCore::handle_input`]), its
+//! timers ([`SessionCore::handle_timeout`]) and the control plane's checked updates, then
+//! sends what [`SessionCore::poll_output`] gives and re-arms [`SessionCore::poll_timeout`].
+//!
 //! The hot loop, per ready socket: `recvmmsg` a batch into the worker's one [`RecvBatch`],
-//! hand each datagram to its session (the socket's token names the session: no lookup by
-//! address), which transforms it in place and says where it goes, then `sendmmsg` the
-//! batch's datagrams from the other leg's socket straight out of the batch's slots. Nothing
-//! allocates, nothing locks. A work limiter reads at most [`BATCHES_PER_WAKE`] batches from
-//! one socket per loop iteration; a socket with more waiting is revisited on the next
-//! iteration after every other ready socket had its turn.
+//! hand each datagram to its session's core (the socket's token names the session: no
+//! lookup by address), which transforms it in place and says where it goes
+//! ([`Handled::Forward`]), then `sendmmsg` the batch's datagrams from the other leg's socket
+//! straight out of the batch's slots. Nothing allocates, nothing locks. A work limiter
+//! reads at most [`BATCHES_PER_WAKE`] batches from one socket per loop iteration; a socket
+//! with more waiting is revisited on the next iteration after every other ready socket had
+//! its turn.
 //!
 //! Requests among the browser's datagrams (STUN, DTLS ClientHellos) pass the guard first
 //! ([`Admission`]); media never does. Worker 0 also sweeps the guard every
@@ -28,8 +34,9 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::admission::{self, Admission};
+use crate::core::{Datagram, Handled, Input, Output, SessionCore, Socket};
 use crate::ports::Bound;
-use crate::session::{Action, BrowserSetup, Session, Update};
+use crate::session::{BrowserSetup, Session, Update};
 use crate::snapshot::{Counter, Direction, Stats};
 use crate::{EndReason, Error, SessionId};
 
@@ -103,8 +110,6 @@ impl WorkerHandle {
             free: Vec::new(),
             by_id: HashMap::new(),
             batch: RecvBatch::new(BATCH, SLOT),
-            scratch: vec![0; 512].into_boxed_slice(),
-            dtls_buf: Vec::with_capacity(2048),
             backlog: Vec::with_capacity(1024),
             ready: Vec::with_capacity(2048),
             next_timer: Instant::now() + IDLE,
@@ -173,10 +178,10 @@ impl Drop for WorkerHandle {
     }
 }
 
-/// A session with its sockets, owned by the worker.
+/// A session's core with its sockets, owned by the worker.
 struct Entry {
     id: SessionId,
-    session: Session,
+    session: SessionCore,
     public: UdpSocket,
     rtp: UdpSocket,
     rtcp: Option<UdpSocket>,
@@ -192,10 +197,6 @@ struct Worker {
     free: Vec<usize>,
     by_id: HashMap<SessionId, usize>,
     batch: RecvBatch,
-    /// STUN responses are written here.
-    scratch: Box<[u8]>,
-    /// DTLS datagrams are written here.
-    dtls_buf: Vec<u8>,
     /// Sockets whose budget ran out with data left, revisited next iteration.
     backlog: Vec<Token>,
     /// This iteration's ready tokens (kept to reuse the allocation).
@@ -281,16 +282,8 @@ impl Worker {
                 }
             };
             if socket == PUBLIC {
-                from_browser(
-                    entry,
-                    &mut self.batch,
-                    &mut self.scratch,
-                    &self.admission,
-                    now,
-                );
                 // Media alone only pushes timers later: the next sweep re-arms them.
-                if entry.session.has_dtls_output() {
-                    flush_dtls(entry, &mut self.dtls_buf);
+                if from_browser(entry, &mut self.batch, &self.admission, now) {
                     if let Some(t) = entry.session.poll_timeout() {
                         self.next_timer = self.next_timer.min(t);
                     }
@@ -319,7 +312,7 @@ impl Worker {
                 continue;
             };
             entry.session.handle_timeout(now);
-            flush_dtls(entry, &mut self.dtls_buf);
+            flush(entry);
             match entry.session.poll_timeout() {
                 Some(t) => next = next.min(t),
                 None => self.finish(slot),
@@ -341,10 +334,10 @@ impl Worker {
         match command {
             Command::Add(new) => self.add(now, *new),
             Command::SetBrowser(id, setup) => {
-                self.with(id, now, |session| session.set_browser_remote(now, setup));
+                self.with(id, now, |session| session.apply_browser(now, setup));
             }
             Command::Update(id, update, done) => {
-                self.with(id, now, |session| session.update(now, *update));
+                self.with(id, now, |session| session.apply_update(now, *update));
                 // The control plane may have stopped waiting; nothing to do then.
                 let _ = done.send(());
             }
@@ -362,7 +355,7 @@ impl Worker {
     }
 
     /// Runs `f` on a live session, then flushes what it produced and re-arms the timer.
-    fn with(&mut self, id: SessionId, now: Instant, f: impl FnOnce(&mut Session)) {
+    fn with(&mut self, id: SessionId, now: Instant, f: impl FnOnce(&mut SessionCore)) {
         let Some(&slot) = self.by_id.get(&id) else {
             return;
         };
@@ -370,7 +363,7 @@ impl Worker {
             return;
         };
         f(&mut entry.session);
-        flush_dtls(entry, &mut self.dtls_buf);
+        flush(entry);
         match entry.session.poll_timeout() {
             Some(t) => self.next_timer = self.next_timer.min(t.max(now)),
             None => self.finish(slot),
@@ -381,7 +374,7 @@ impl Worker {
         let slot = self.free.pop().unwrap_or(self.entries.len());
         let entry = Entry {
             id: new.id,
-            session: new.session,
+            session: SessionCore::from_session(new.session),
             public: new.public,
             rtp: new.enterprise.rtp,
             rtcp: new.enterprise.rtcp,
@@ -421,13 +414,13 @@ impl Worker {
         }
     }
 
-    /// Drops a session: flushes its last DTLS datagrams (close_notify), closes its sockets
+    /// Drops a session: flushes its last output (a DTLS close_notify), closes its sockets
     /// (their ports are free when this returns) and frees its slot.
     fn finish(&mut self, slot: usize) {
         let Some(mut entry) = self.entries.get_mut(slot).and_then(Option::take) else {
             return;
         };
-        flush_dtls(&mut entry, &mut self.dtls_buf);
+        flush(&mut entry);
         let registry = self.poll.registry();
         for socket in [Some(&entry.public), Some(&entry.rtp), entry.rtcp.as_ref()]
             .into_iter()
@@ -475,104 +468,119 @@ impl Worker {
 }
 
 /// Forwards a batch from the browser: requests the guard refuses are dropped, media goes to
-/// the enterprise sockets in one send per socket, STUN responses back at once, DTLS into the
-/// session. RTP transmits fill one array from the front and RTCP transmits (for the RTCP
-/// socket) from the back.
+/// the enterprise sockets in one send per socket, STUN answers and DTLS flights go back as
+/// each datagram produces them. RTP transmits fill one array from the front and RTCP
+/// transmits (for the RTCP socket) from the back. Returns whether the batch held anything
+/// but forwarded media (then the session's timers may have moved).
 fn from_browser(
     entry: &mut Entry,
     batch: &mut RecvBatch,
-    scratch: &mut [u8],
     admission: &Admission,
     now: Instant,
-) {
+) -> bool {
     let mut out = [Transmit::PLACEHOLDER; BATCH];
     let (mut n_rtp, mut n_rtcp) = (0, 0);
+    let mut active = false;
     for (meta, buf) in batch.slots_mut() {
         if admission::is_request(&buf[..meta.len]) && !admission.admit(now, meta.src.ip()) {
             continue;
         }
-        match entry
-            .session
-            .handle_browser(now, meta.src, buf, meta.len, scratch)
-        {
-            Action::ToEnterprise {
-                rtcp_socket,
-                dst,
-                len,
-            } => {
-                let buf: &[u8] = buf;
-                let at = if rtcp_socket {
-                    n_rtcp += 1;
-                    BATCH - n_rtcp
-                } else {
-                    n_rtp += 1;
-                    n_rtp - 1
+        let datagram = Datagram {
+            source: meta.src,
+            buf: &mut *buf,
+            len: meta.len,
+        };
+        let handled = entry.session.handle_input(now, Input::Browser(datagram));
+        // Media alone only pushes timers later; anything else may have moved them.
+        active |= !matches!(handled, Handled::Forward(_));
+        match handled {
+            Handled::Forward(forward) => {
+                let at = match forward.socket {
+                    Socket::EnterpriseRtcp => {
+                        n_rtcp += 1;
+                        Some(BATCH - n_rtcp)
+                    }
+                    Socket::EnterpriseRtp => {
+                        n_rtp += 1;
+                        Some(n_rtp - 1)
+                    }
+                    // Media from the browser never goes back to it.
+                    Socket::Public => None,
                 };
-                out[at] = Transmit {
-                    dst,
-                    contents: &buf[..len],
-                    ..Transmit::PLACEHOLDER
-                };
+                if let Some(at) = at {
+                    let buf: &[u8] = buf;
+                    out[at] = Transmit {
+                        dst: forward.dst,
+                        contents: &buf[..forward.len],
+                        ..Transmit::PLACEHOLDER
+                    };
+                }
             }
-            Action::Reply { dst, len } => reply(&entry.public, dst, &scratch[..len]),
-            Action::AuthFailure { dst, len } => {
-                reply(&entry.public, dst, &scratch[..len]);
-                admission.failure(now, dst.ip(), &buf[..meta.len]);
-            }
-            Action::ToBrowser { .. } | Action::Drop => {}
+            Handled::AuthFailure => admission.failure(now, meta.src.ip(), &buf[..meta.len]),
+            Handled::Done => {}
         }
+        // The core holds one STUN answer at a time: sent before the next datagram.
+        flush(entry);
     }
-    let stats = Some((entry.session.stats(), Direction::FromBrowser));
+    let stats = Some((&entry.session.shared().stats, Direction::FromBrowser));
     send(&entry.rtp, &out[..n_rtp], stats);
     let rtcp = entry.rtcp.as_ref().unwrap_or(&entry.rtp);
     send(rtcp, &out[BATCH - n_rtcp..], stats);
+    active
 }
 
 /// Forwards a batch from an enterprise socket to the browser in one send.
 fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, now: Instant) {
     let mut out = [Transmit::PLACEHOLDER; BATCH];
     let mut n = 0;
+    let socket = if rtcp_socket {
+        Socket::EnterpriseRtcp
+    } else {
+        Socket::EnterpriseRtp
+    };
     for (meta, buf) in batch.slots_mut() {
-        if let Action::ToBrowser { dst, len } =
-            entry
-                .session
-                .handle_enterprise(now, meta.src, rtcp_socket, buf, meta.len)
+        let datagram = Datagram {
+            source: meta.src,
+            buf: &mut *buf,
+            len: meta.len,
+        };
+        if let Handled::Forward(forward) = entry
+            .session
+            .handle_input(now, Input::Enterprise(socket, datagram))
         {
             let buf: &[u8] = buf;
             out[n] = Transmit {
-                dst,
-                contents: &buf[..len],
+                dst: forward.dst,
+                contents: &buf[..forward.len],
                 ..Transmit::PLACEHOLDER
             };
             n += 1;
         }
     }
-    let stats = Some((entry.session.stats(), Direction::FromEnterprise));
+    // Enterprise media makes no datagram of the core's own, only state events.
+    flush(entry);
+    let stats = Some((&entry.session.shared().stats, Direction::FromEnterprise));
     send(&entry.public, &out[..n], stats);
 }
 
-/// Sends one STUN response.
-fn reply(socket: &UdpSocket, dst: std::net::SocketAddr, contents: &[u8]) {
-    send(
-        socket,
-        &[Transmit {
-            dst,
-            contents,
-            ..Transmit::PLACEHOLDER
-        }],
-        None,
-    );
-}
-
-/// Sends what the session queued for the browser over DTLS.
-fn flush_dtls(entry: &mut Entry, buf: &mut Vec<u8>) {
-    while let Some((dst, len)) = entry.session.poll_dtls(buf) {
-        let contents = &buf[..len];
+/// Sends what the core has to send (STUN answers, DTLS flights and alerts) from the socket
+/// it names; its events need nothing from the worker (the session publishes its state to
+/// the control plane itself, and an ended session is finished by its caller).
+fn flush(entry: &mut Entry) {
+    while let Some(output) = entry.session.poll_output() {
+        let Output::Transmit(t) = output else {
+            continue;
+        };
+        let socket = match t.socket {
+            Socket::Public => &entry.public,
+            Socket::EnterpriseRtp => &entry.rtp,
+            Socket::EnterpriseRtcp => entry.rtcp.as_ref().unwrap_or(&entry.rtp),
+        };
         send(
-            &entry.public,
+            socket,
             &[Transmit {
-                dst,
-                contents,
+                dst: t.dst,
+                contents: t.contents,
                 ..Transmit::PLACEHOLDER
             }],
             None,

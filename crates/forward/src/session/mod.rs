@@ -1,5 +1,7 @@
 //! One session's sans-IO core: ICE-lite, then DTLS, then SRTP on the browser leg, and the
-//! enterprise leg; datagrams and time in, what to send where out.
+//! enterprise leg; datagrams and time in, what to send where out. The public face of it is
+//! [`crate::core::SessionCore`], which wraps a [`Session`] and turns its actions, DTLS
+//! datagrams and state into inputs, outputs and events.
 //!
 //! # Methods
 //! - Inputs: [`Session::handle_browser`] with each datagram from the public socket,
@@ -60,12 +62,19 @@ pub(crate) enum Action {
     AuthFailure { dst: SocketAddr, len: usize },
 }
 
-/// The timeouts a session runs with.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Timeouts {
-    pub(crate) media: Duration,
-    pub(crate) setup: Duration,
-    pub(crate) consent: Duration,
+/// The timeouts a session runs with (the `[forward]` section's `media-timeout`,
+/// `setup-timeout` and `consent-timeout`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timeouts {
+    /// No media either way for this long, once DTLS is up, ends the session
+    /// ([`EndReason::MediaTimeout`]).
+    pub media: Duration,
+    /// ICE and DTLS not done this long after creation (or the last remote description) ends
+    /// the session ([`EndReason::SetupTimeout`]).
+    pub setup: Duration,
+    /// No accepted ICE check from the nominated address for this long ends the session
+    /// ([`EndReason::ConsentExpired`], RFC 7675).
+    pub consent: Duration,
 }
 
 /// What the browser said, checked: the fingerprints and the DTLS role it implies.
@@ -108,11 +117,23 @@ pub(crate) struct IceRestart {
 
 /// Progress, in order; published to the control plane as [`SessionState`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Phase {
+pub(crate) enum Phase {
     New,
     Connecting,
     DtlsConnected,
     Active,
+}
+
+impl Phase {
+    /// The state the control plane sees for this phase.
+    pub(crate) fn state(self) -> SessionState {
+        match self {
+            Phase::New => SessionState::New,
+            Phase::Connecting => SessionState::Connecting,
+            Phase::DtlsConnected => SessionState::DtlsConnected,
+            Phase::Active => SessionState::Active,
+        }
+    }
 }
 
 /// Everything a session is made from.
@@ -190,6 +211,26 @@ impl Session {
     /// drops it.
     pub(crate) fn ended(&self) -> Option<&EndReason> {
         self.ended.as_ref()
+    }
+
+    /// How far the session got (it only moves forward).
+    pub(crate) fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// The browser's fingerprints in force, once its description is known.
+    pub(crate) fn browser_fingerprints(&self) -> Option<&[Fingerprint]> {
+        self.browser.as_ref().map(|b| &b.fingerprints[..])
+    }
+
+    /// Whether the enterprise leg is SDES-SRTP.
+    pub(crate) fn sdes(&self) -> bool {
+        self.enterprise.sdes
+    }
+
+    /// The SRTP options of the session's contexts.
+    pub(crate) fn srtp_config(&self) -> &edge_srtp::Config {
+        &self.srtp_config
     }
 
     /// The browser's side, checked by the caller (given once).
@@ -579,13 +620,7 @@ impl Session {
             return;
         }
         self.phase = phase;
-        let state = match phase {
-            Phase::New => SessionState::New,
-            Phase::Connecting => SessionState::Connecting,
-            Phase::DtlsConnected => SessionState::DtlsConnected,
-            Phase::Active => SessionState::Active,
-        };
-        self.shared.status(|s| s.state = state);
+        self.shared.status(|s| s.state = phase.state());
     }
 }
 

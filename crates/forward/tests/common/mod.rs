@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use edge_dtls::{Certificate, ConfigBuilder, Fingerprint, Handshake, Role};
+use edge_dtls::{Certificate, ConfigBuilder, Fingerprint, Handshake, Role, SrtpKeys};
 use edge_forward::{
     BrowserRemote, EnterpriseSide, ForwardConfig, PortRange, PublicSide, SessionInfo,
 };
@@ -99,6 +99,51 @@ pub fn rtcp_report(ssrc: u32, ntp_mid: u32, about: u32, lsr: u32) -> Vec<u8> {
     p.extend_from_slice(&ssrc.to_be_bytes());
     p.extend_from_slice(&block);
     p
+}
+
+/// A Binding request as the controlling agent would send it (transaction number `n`,
+/// PRIORITY, ICE-CONTROLLING, USE-CANDIDATE when `nominate`), with `username` and
+/// MESSAGE-INTEGRITY keyed with `pwd`, and FINGERPRINT.
+pub fn binding_request(
+    n: u32,
+    username: &str,
+    pwd: &str,
+    nominate: bool,
+) -> (Vec<u8>, TransactionId) {
+    let mut tid = [0u8; 12];
+    tid[..4].copy_from_slice(&n.to_be_bytes());
+    let tid = TransactionId(tid);
+    let mut buf = [0u8; 512];
+    let mut enc = MessageEncoder::new(&mut buf, Class::Request, Method::BINDING, tid).unwrap();
+    enc.attribute(&Attribute::Username(username))
+        .unwrap()
+        .attribute(&Attribute::Priority(0x6e00_1eff))
+        .unwrap()
+        .attribute(&Attribute::IceControlling(0x1234_5678))
+        .unwrap();
+    if nominate {
+        enc.attribute(&Attribute::UseCandidate).unwrap();
+    }
+    enc.message_integrity(&IntegrityKey::new(pwd.as_bytes()))
+        .unwrap()
+        .fingerprint()
+        .unwrap();
+    let len = enc.finish();
+    (buf[..len].to_vec(), tid)
+}
+
+/// The SRTP contexts a DTLS endpoint gets from its keys: what it sends with, what it
+/// receives with.
+pub fn srtp_contexts(keys: &SrtpKeys) -> (Outbound, Inbound) {
+    let profile = Profile::from_dtls_id(keys.profile.id()).unwrap();
+    let local = MasterKey::new(profile, &keys.local_master_key, &keys.local_master_salt).unwrap();
+    let remote =
+        MasterKey::new(profile, &keys.remote_master_key, &keys.remote_master_salt).unwrap();
+    let cfg = edge_srtp::Config::default();
+    (
+        Outbound::new(&local, &cfg).unwrap(),
+        Inbound::new(&remote, &cfg).unwrap(),
+    )
 }
 
 /// The browser: one UDP socket on 127.0.0.1, ICE controlling, DTLS in the role its
@@ -201,26 +246,7 @@ impl Browser {
         nominate: bool,
     ) -> (Vec<u8>, TransactionId) {
         self.tid += 1;
-        let mut tid = [0u8; 12];
-        tid[..4].copy_from_slice(&self.tid.to_be_bytes());
-        let tid = TransactionId(tid);
-        let mut buf = [0u8; 512];
-        let mut enc = MessageEncoder::new(&mut buf, Class::Request, Method::BINDING, tid).unwrap();
-        enc.attribute(&Attribute::Username(username))
-            .unwrap()
-            .attribute(&Attribute::Priority(0x6e00_1eff))
-            .unwrap()
-            .attribute(&Attribute::IceControlling(0x1234_5678))
-            .unwrap();
-        if nominate {
-            enc.attribute(&Attribute::UseCandidate).unwrap();
-        }
-        enc.message_integrity(&IntegrityKey::new(pwd.as_bytes()))
-            .unwrap()
-            .fingerprint()
-            .unwrap();
-        let len = enc.finish();
-        (buf[..len].to_vec(), tid)
+        binding_request(self.tid, username, pwd, nominate)
     }
 
     /// Sends a check with `pwd` and waits for the answer to it: its class and, on success,
@@ -334,16 +360,9 @@ impl Browser {
                 self.socket.send_to(&out[start..], self.relay).unwrap();
             }
             if let Some(keys) = hs.poll_keys() {
-                let profile = Profile::from_dtls_id(keys.profile.id()).unwrap();
-                let local =
-                    MasterKey::new(profile, &keys.local_master_key, &keys.local_master_salt)
-                        .unwrap();
-                let remote =
-                    MasterKey::new(profile, &keys.remote_master_key, &keys.remote_master_salt)
-                        .unwrap();
-                let cfg = edge_srtp::Config::default();
-                self.tx = Some(Outbound::new(&local, &cfg).unwrap());
-                self.rx = Some(Inbound::new(&remote, &cfg).unwrap());
+                let (tx, rx) = srtp_contexts(&keys);
+                self.tx = Some(tx);
+                self.rx = Some(rx);
                 return Ok(());
             }
             let now = Instant::now();
