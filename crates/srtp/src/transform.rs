@@ -4,7 +4,7 @@
 //!
 //! Callers have checked the lengths: every `buf` holds the packet and, for protect, the trailer.
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_128_GCM, AES_256_GCM};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
@@ -249,6 +249,7 @@ impl Transform {
                 let nonce = rtcp.nonce(ssrc, index.into());
                 let mut tag = [0u8; GCM_TAG];
                 tag.copy_from_slice(&buf[body..body + GCM_TAG]);
+                let tag = Tag::from(tag);
                 let word = word.to_be_bytes();
                 if encrypted {
                     let mut aad = [0u8; RTCP_HEADER + 4];
@@ -258,8 +259,9 @@ impl Transform {
                         .open_in_place_separate_tag(
                             nonce,
                             Aad::from(aad),
-                            &tag,
+                            tag,
                             &mut buf[RTCP_HEADER..body],
+                            0..,
                         )
                         .map_err(|_| failed)?;
                 } else {
@@ -268,8 +270,9 @@ impl Transform {
                         .open_in_place_separate_tag(
                             nonce,
                             Aad::from(&buf[..body + 4]),
-                            &tag,
+                            tag,
                             &mut [],
+                            0..,
                         )
                         .map_err(|_| failed)?;
                 }
