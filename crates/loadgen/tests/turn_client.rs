@@ -11,19 +11,25 @@ use edge_loadgen::turn::client::{ClientConfig, State, TurnClient};
 use edge_loadgen::turn::credentials::Credentials;
 use edge_loadgen::Error;
 use edge_stun::{ChannelData, Transport as Framing};
-use edge_turn::{ClientAction, Event, FiveTuple, RelayPorts, Server, ServerConfig, Transport};
+use edge_turn::{ClientAction, Command, Event, FiveTuple, Server, ServerConfig, Transport};
 
 const SERVER: &str = "127.0.0.1:3478";
 const CLIENT: &str = "127.0.0.1:50000";
 const PEER: &str = "127.0.0.1:40000";
 
-struct NoSockets;
-
-impl RelayPorts for NoSockets {
-    fn open(&mut self, _port: u16) -> std::io::Result<()> {
-        Ok(())
+/// Carries out the server core's relay-socket commands without sockets: every open
+/// succeeds. Returns the answer the core then has (an Allocate's response) in `reply`.
+fn no_sockets(now: Instant, server: &mut Server, reply: &mut [u8]) -> Option<usize> {
+    let mut answer = None;
+    while let Some(command) = server.poll_command() {
+        if let Command::OpenRelay { port } = command {
+            let bound = SocketAddr::new("127.0.0.1".parse().unwrap(), port);
+            answer = answer.or(server
+                .handle_relay_opened(now, port, Ok(bound), reply)
+                .map(|(_, len)| len));
+        }
     }
-    fn close(&mut self, _port: u16) {}
+    answer
 }
 
 struct Pair {
@@ -89,14 +95,13 @@ impl Pair {
                 self.drop_next -= 1;
                 continue;
             }
-            let action = self.server.handle_client(
-                self.now,
-                tuple(),
-                &buf[..len],
-                &mut reply,
-                &mut NoSockets,
-            );
+            let action = self
+                .server
+                .handle_client(self.now, tuple(), &buf[..len], &mut reply);
             if let ClientAction::Reply { len } = action {
+                self.client.handle_input(self.now, &reply[..len]);
+            }
+            if let Some(len) = no_sockets(self.now, &mut self.server, &mut reply) {
                 self.client.handle_input(self.now, &reply[..len]);
             }
         }
@@ -114,7 +119,8 @@ impl Pair {
                 .unwrap_or(end)
                 .min(end);
             self.now = next;
-            self.server.handle_timeout(self.now, &mut NoSockets);
+            self.server.handle_timeout(self.now);
+            no_sockets(self.now, &mut self.server, &mut [0; 1500]);
             self.client.handle_timeout(self.now);
             self.exchange();
         }
@@ -134,7 +140,7 @@ impl Pair {
         let mut reply = [0u8; 1500];
         match self
             .server
-            .handle_client(self.now, tuple(), &frame[..n], &mut reply, &mut NoSockets)
+            .handle_client(self.now, tuple(), &frame[..n], &mut reply)
         {
             ClientAction::Relay { peer, payload, .. } => Some((peer, frame[payload].to_vec())),
             _ => None,
@@ -325,7 +331,7 @@ fn garbage_and_truncated_responses_never_panic() {
     let mut reply = [0u8; 1500];
     let ClientAction::Reply { len: rlen } =
         p.server
-            .handle_client(p.now, tuple(), &buf[..len], &mut reply, &mut NoSockets)
+            .handle_client(p.now, tuple(), &buf[..len], &mut reply)
     else {
         panic!("no 401");
     };
