@@ -7,8 +7,7 @@
 //! own, one test so no other test thread allocates meanwhile) sees zero heap allocations in
 //! the whole process while thousands of packets are relayed in steady state: on one TURN
 //! thread, and on two, through a client on each (the kernel picks a client's thread; the test
-//! opens clients until every thread holds one). Trains of frames sent with GSO reach the
-//! listener as GRO trains and are relayed frame by frame, in that count too.
+//! opens clients until every thread holds one).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -31,8 +30,6 @@ const HANG_GUARD: Duration = Duration::from_secs(30);
 const PAYLOAD: usize = 172;
 /// More than one receive batch (32) in flight at once.
 const BURST: usize = 80;
-/// Frames in one GSO send (one GRO train at the listener).
-const TRAIN: usize = 16;
 
 fn service(coalesce: Duration, threads: usize) -> Service {
     let mut server = config();
@@ -133,44 +130,6 @@ fn relay(client: &UdpSocket, peer: &UdpSocket, first: usize, n: usize) {
     }
 }
 
-/// Sends frames `first..first + TRAIN` from the client in one GSO send (one datagram per
-/// frame on the wire, one GRO train at the listener), echoes each at the peer, and checks
-/// every one comes back as sent, in order. Allocates nothing.
-fn relay_train(gso: &edge_udp::UdpSocket, client: &UdpSocket, peer: &UdpSocket, first: usize) {
-    const FRAME: usize = 4 + PAYLOAD;
-    let mut train = [0u8; TRAIN * FRAME];
-    let mut out = [0u8; FRAME];
-    for (k, chunk) in train.chunks_mut(FRAME).enumerate() {
-        frame(first + k, &mut out);
-        chunk.copy_from_slice(&out);
-    }
-    let tx = edge_udp::Transmit {
-        dst: client.peer_addr().unwrap(),
-        contents: &train,
-        segment_size: Some(FRAME),
-        ..edge_udp::Transmit::PLACEHOLDER
-    };
-    assert_eq!(gso.send(&[tx]).unwrap(), 1);
-    let mut buf = [0u8; 2048];
-    for i in first..first + TRAIN {
-        let (len, from) = peer.recv_from(&mut buf).unwrap();
-        frame(i, &mut out);
-        assert!(
-            len == PAYLOAD && buf[..len] == out[4..],
-            "peer got {i} of a train out of order or changed"
-        );
-        peer.send_to(&buf[..len], from).unwrap();
-    }
-    for i in first..first + TRAIN {
-        let len = client.recv(&mut buf).unwrap();
-        frame(i, &mut out);
-        assert!(
-            len == out.len() && buf[..len] == out[..],
-            "client got {i} of a train out of order or changed"
-        );
-    }
-}
-
 /// Clients with a channel to `peer`, opened until every thread of `svc` holds one; returns
 /// one client per thread (the others keep their allocations, unused).
 fn client_on_every_thread(svc: &Service, peer: SocketAddr) -> Vec<(UdpSocket, Client)> {
@@ -214,29 +173,17 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
         let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
         peer.set_read_timeout(Some(HANG_GUARD)).unwrap();
         let mut clients = client_on_every_thread(&svc, peer.local_addr().unwrap());
-        // Each client's socket again, for GSO sends (made before counting).
-        let gso: Vec<edge_udp::UdpSocket> = clients
-            .iter()
-            .map(|(c, _)| {
-                edge_udp::UdpSocket::from_std(c.try_clone().unwrap(), &Default::default()).unwrap()
-            })
-            .collect();
-        // The copies share the clients' file descriptions, made non-blocking above.
-        for (c, _) in &clients {
-            c.set_nonblocking(false).unwrap();
-        }
         // Warm-up: whatever is set up on first use happens here, on every thread.
-        for ((client, _), gso) in clients.iter().zip(&gso) {
+        for (client, _) in &clients {
             for i in 0..200 {
                 relay(client, &peer, i, 1);
             }
             relay(client, &peer, 200, BURST);
-            relay_train(gso, client, &peer, 300);
         }
 
         // The whole process: any of the service's I/O threads allocating would count.
         let ((), allocations) = edge_alloc_count::count(Scope::Process, || {
-            for ((client, _), gso) in clients.iter().zip(&gso) {
+            for (client, _) in &clients {
                 // One at a time: each receive finds one datagram and stops there.
                 for i in 0..2000 {
                     relay(client, &peer, 1000 + i, 1);
@@ -244,10 +191,6 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
                 // Bursts: full batches, more than one per wake-up.
                 for b in 0..20 {
                     relay(client, &peer, 10_000 + b * BURST, BURST);
-                }
-                // GSO trains: several frames in one listener slot.
-                for t in 0..20 {
-                    relay_train(gso, client, &peer, 20_000 + t * TRAIN);
                 }
             }
         });
@@ -257,8 +200,7 @@ fn relays_both_ways_without_stalls_or_allocations_with_and_without_coalescing() 
             "coalesce {coalesce:?}, {threads} threads: heap allocations while relaying"
         );
         // The counters are published at the end of each loop iteration: wait for the last.
-        let per_client = 200 + BURST + TRAIN + 2000 + 20 * BURST + 20 * TRAIN;
-        let relayed = per_client as u64 * clients.len() as u64;
+        let relayed = (200 + BURST as u64 + 2000 + 20 * BURST as u64) * clients.len() as u64;
         let mut snap = svc.snapshot();
         let deadline = Instant::now() + HANG_GUARD;
         while snap.to_clients != relayed && Instant::now() < deadline {

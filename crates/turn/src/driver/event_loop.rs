@@ -305,8 +305,7 @@ impl EventLoop {
 
     /// Datagrams from clients on UDP listener `i`, a `recvmmsg` batch at a time; their
     /// payloads go to peers per relay socket ([`ToPeers`]) before the next batch overwrites
-    /// them. A slot may hold a GRO train (several datagrams of one client, `stride` bytes
-    /// apart): each of its datagrams is handled on its own, as if received alone.
+    /// them.
     ///
     /// A batch short of its capacity means the socket's queue was empty ([`RecvBatch::drained`]):
     /// no further call just to see `WouldBlock`. That is safe with mio's edge-triggered
@@ -321,7 +320,7 @@ impl EventLoop {
         };
         for _ in 0..BUDGET {
             match listener.socket.recv(&mut self.batch) {
-                Ok(_) => {}
+                Ok(n) => self.work += n,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => {
@@ -329,44 +328,36 @@ impl EventLoop {
                     return;
                 }
             }
-            for (k, (meta, train)) in self.batch.iter().enumerate() {
+            for (k, (meta, data)) in self.batch.iter().enumerate() {
+                if data.first().is_some_and(|b| b >> 6 == 0) {
+                    // STUN (a request may delete an allocation and free its relay port for
+                    // the next): what earlier datagrams relay leaves first, as if sent at once.
+                    self.to_peers
+                        .flush(&self.relays, &self.batch, &self.counters);
+                }
                 let tuple = FiveTuple {
                     transport: Transport::Udp,
                     local: listener.local,
                     remote: meta.src,
                     socket: i as u32,
                 };
-                for (s, data) in train.chunks(meta.stride).enumerate() {
-                    self.work += 1;
-                    if self.to_peers.is_full() || data.first().is_some_and(|b| b >> 6 == 0) {
-                        // Full, or STUN (a request may delete an allocation and free its
-                        // relay port for the next): what earlier datagrams relay leaves
-                        // first, as if sent at once.
-                        self.to_peers
-                            .flush(&self.relays, &self.batch, &self.counters);
+                let action = self.server.handle_client(now, tuple, data, &mut self.reply);
+                match action {
+                    ClientAction::Relay {
+                        port,
+                        peer,
+                        payload,
+                    } => self.to_peers.push(port, peer, k, payload),
+                    ClientAction::Reply { len } => {
+                        listener.send_one(meta.src, &self.reply[..len], &self.counters);
                     }
-                    let action = self.server.handle_client(now, tuple, data, &mut self.reply);
-                    match action {
-                        ClientAction::Relay {
-                            port,
-                            peer,
-                            payload,
-                        } => {
-                            let at = s * meta.stride;
-                            let payload = at + payload.start..at + payload.end;
-                            self.to_peers.push(port, peer, k, payload);
-                        }
-                        ClientAction::Reply { len } => {
-                            listener.send_one(meta.src, &self.reply[..len], &self.counters);
-                        }
-                        ClientAction::None => {}
-                    }
-                    let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
-                    self.relays
-                        .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
-                            answer_client(udp, conns, counters, tuple, answer);
-                        });
+                    ClientAction::None => {}
                 }
+                let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
+                self.relays
+                    .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
+                        answer_client(udp, conns, counters, tuple, answer);
+                    });
             }
             self.to_peers
                 .flush(&self.relays, &self.batch, &self.counters);

@@ -160,13 +160,7 @@ impl ToPeers {
         }
     }
 
-    /// Whether the queue is full: flush before pushing more.
-    pub(crate) fn is_full(&self) -> bool {
-        self.len == BATCH
-    }
-
-    /// Queues `payload` of datagram `i` of the client batch (a range of its bytes), from
-    /// relay `port` to `peer`.
+    /// Queues `payload` of datagram `i` of the client batch, from relay `port` to `peer`.
     pub(crate) fn push(&mut self, port: u16, peer: SocketAddr, i: usize, payload: Range<usize>) {
         if self.len < BATCH {
             self.queued[self.len] = (port, peer, i, payload);

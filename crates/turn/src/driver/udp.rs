@@ -32,10 +32,7 @@ pub(crate) struct Listener {
 impl Listener {
     /// Binds `addr` with `buffer`-sized socket buffers (v6-only for IPv6 addresses, so
     /// `[::]` and `0.0.0.0` can both be listened on), with `SO_REUSEPORT` when several loops
-    /// share the address, and with UDP GRO where the kernel has it: a burst of equal-size
-    /// datagrams from one client (a GSO send, or back-to-back packets the kernel's GRO
-    /// merged) arrives as one train in one slot, queued and received once instead of once
-    /// per datagram; the event loop splits it at its stride.
+    /// share the address.
     pub(crate) fn bind(
         addr: SocketAddr,
         buffer: Option<usize>,
@@ -48,7 +45,6 @@ impl Listener {
             // Each datagram's local address matters only to a wildcard listener.
             pktinfo: addr.ip().is_unspecified(),
             ipv6_only: true,
-            gro: true,
             ..SocketOptions::default()
         };
         let socket = UdpSocket::bind(addr, &opts).map_err(io::Error::other)?;
