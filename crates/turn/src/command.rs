@@ -120,22 +120,24 @@ impl Server {
             tracing::debug!(port, "relay socket outcome for a port not being opened");
             return None;
         };
-        let outcome = outcome.and_then(|bound| {
-            if bound.port() == port {
-                Ok(bound)
-            } else {
-                // Whatever the driver opened is filed under `port`: have it closed.
-                self.allocations.push_command(Command::CloseRelay { port });
-                Err(io::Error::other(format!("bound {bound}, not port {port}")))
-            }
-        });
+        // A socket bound elsewhere is the driver's mistake: whatever it opened is filed under
+        // `port`, so it is closed, and the port goes back to the pool as that close is taken.
+        let misbound = matches!(&outcome, Ok(bound) if bound.port() != port);
+        if misbound {
+            self.allocations.push_command(Command::CloseRelay { port });
+        }
         let ledger = self.allocations.ledger().clone();
         let mut opening = match outcome {
-            Ok(_) => self.openings.swap_remove(i),
-            Err(e) => {
-                tracing::debug!(port, error = %e, "relay port refused by the system");
+            Ok(_) if !misbound => self.openings.swap_remove(i),
+            refused => {
+                match refused {
+                    Err(e) => tracing::debug!(port, error = %e, "relay port refused by the system"),
+                    Ok(bound) => tracing::warn!(port, %bound, "relay socket bound to another port"),
+                }
                 let o = &mut self.openings[i];
-                o.refused.push(port);
+                if !misbound {
+                    o.refused.push(port);
+                }
                 if !o.abandoned {
                     if let Some(next) = ledger.next_port(o.even) {
                         o.port = next;

@@ -195,3 +195,36 @@ fn a_stream_client_gone_before_its_socket_opens_gets_it_closed() {
     assert_eq!(h.server.poll_command(), Some(Command::CloseRelay { port }));
     assert_eq!((h.server.allocations(), h.server.free_ports()), (0, 10));
 }
+
+#[test]
+fn a_socket_bound_to_another_port_is_closed_and_the_next_port_tried() {
+    let mut cfg = config();
+    cfg.port_range = 50000..=50001;
+    let mut h = Harness::new(cfg);
+    let mut c = signed_in(&mut h);
+    let req = c.request(Method::ALLOCATE, &[Attribute::RequestedTransport(17)]);
+    h.server.handle_client(h.now, c.tuple, &req, &mut h.reply);
+    let Some(Command::OpenRelay { port: first }) = h.server.poll_command() else {
+        panic!("no open command");
+    };
+    let elsewhere = bound(if first == 50000 { 40000 } else { 40001 });
+    assert!(h
+        .server
+        .handle_relay_opened(h.now, first, elsewhere, &mut h.reply)
+        .is_none());
+    assert_eq!(
+        h.server.poll_command(),
+        Some(Command::CloseRelay { port: first })
+    );
+    let Some(Command::OpenRelay { port: second }) = h.server.poll_command() else {
+        panic!("no second open command");
+    };
+    assert_ne!(first, second);
+    let (_, len) = h
+        .server
+        .handle_relay_opened(h.now, second, bound(second), &mut h.reply)
+        .unwrap();
+    assert_eq!(code_of(&h.reply[..len]), None);
+    // The first port is back once (a second release would trip the pool's debug check).
+    assert_eq!(h.server.free_ports(), 1);
+}
