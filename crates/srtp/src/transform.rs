@@ -4,8 +4,8 @@
 //!
 //! Callers have checked the lengths: every `buf` holds the packet and, for protect, the trailer.
 
-use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 use hmac::{Hmac, Mac};
+use ring::aead::{Aad, LessSafeKey, Nonce, Tag, UnboundKey, AES_128_GCM, AES_256_GCM};
 use sha1::Sha1;
 use subtle::ConstantTimeEq;
 

@@ -10,6 +10,7 @@ use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use crate::bandwidth::{BandwidthCap, TokenBucket};
+use crate::command::Command;
 use crate::ledger::Ledger;
 use crate::transport::FiveTuple;
 
@@ -19,19 +20,6 @@ pub const PERMISSION_LIFETIME: Duration = Duration::from_secs(300);
 pub const CHANNEL_LIFETIME: Duration = Duration::from_secs(600);
 /// The most permissions one allocation may hold; more get 508 (Insufficient Capacity).
 pub const MAX_PERMISSIONS: usize = 1024;
-
-/// Opens and closes the relay sockets of allocations.
-///
-/// The core decides which port an allocation gets; the driver owns the sockets. `open` is
-/// called before the Allocate success response is built, so a port the operating system
-/// refuses (already in use by another program) is skipped and the next one tried; `close`
-/// is called exactly once for each port opened, whatever ends the allocation.
-pub trait RelayPorts {
-    /// Binds the relay socket for `port` on the configured relay address.
-    fn open(&mut self, port: u16) -> std::io::Result<()>;
-    /// Closes the relay socket for `port`.
-    fn close(&mut self, port: u16);
-}
 
 /// Why an allocation ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +209,8 @@ pub(crate) struct Allocations {
     track_channels: bool,
     /// Channel changes not yet taken, oldest first.
     changes: VecDeque<ChannelChange>,
+    /// Relay-socket commands for the driver, oldest first.
+    commands: VecDeque<Command>,
 }
 
 impl Allocations {
@@ -241,6 +231,7 @@ impl Allocations {
             hash,
             track_channels: false,
             changes: VecDeque::new(),
+            commands: VecDeque::new(),
         }
     }
 
@@ -338,21 +329,34 @@ impl Allocations {
         self.slots.get_mut(slot).and_then(Option::as_mut)
     }
 
-    /// Creates an allocation for `tuple`, opening a relay port through `relays`.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn create(
+    /// Queues a command for the driver.
+    pub(crate) fn push_command(&mut self, command: Command) {
+        self.commands.push_back(command);
+    }
+
+    /// The oldest command not yet taken. A closed relay port goes back to the shared pool as
+    /// its command is taken: the driver closes the socket before it feeds the core again, so
+    /// another thread that takes the port finds it free (or, in the moment between, skips it
+    /// like any port the system refuses).
+    pub(crate) fn take_command(&mut self) -> Option<Command> {
+        let command = self.commands.pop_front()?;
+        if let Command::CloseRelay { port } = command {
+            self.ledger.release_ports(&[port]);
+        }
+        Some(command)
+    }
+
+    /// Creates an allocation for `tuple` on relay `port`, which the ledger handed out and the
+    /// driver has opened.
+    pub(crate) fn insert(
         &mut self,
         now: Instant,
         tuple: FiveTuple,
         username: &str,
         txid: [u8; 12],
         lifetime: Duration,
-        even_port: bool,
-        relays: &mut impl RelayPorts,
-    ) -> Result<usize, CreateError> {
-        let port = self
-            .ledger
-            .admit(username, even_port, |port| relays.open(port))?;
+        port: u16,
+    ) -> usize {
         let id = self.next_id;
         self.next_id += 1;
         let allocation = Allocation {
@@ -383,7 +387,7 @@ impl Allocations {
         self.live += 1;
         self.timers
             .push(Reverse((now + lifetime, Timer::Allocation { slot, id })));
-        Ok(slot)
+        slot
     }
 
     /// Sets the allocation's expiry to `now + lifetime`.
@@ -457,19 +461,17 @@ impl Allocations {
         self.channels_changed(slot, Some(&|n, _| n == number));
     }
 
-    /// Removes an allocation, closing its relay port and returning its quota.
-    pub(crate) fn remove(
-        &mut self,
-        slot: usize,
-        relays: &mut impl RelayPorts,
-    ) -> Option<Allocation> {
+    /// Removes an allocation: its quota is returned, and a [`Command::CloseRelay`] queued
+    /// for its relay port (which goes back to the pool when the command is taken).
+    pub(crate) fn remove(&mut self, slot: usize) -> Option<Allocation> {
         let a = self.slots.get_mut(slot)?.take()?;
         self.free_slots.push(slot);
         self.by_tuple.remove(&a.tuple);
         self.by_port[usize::from(a.port - self.first_port)] = None;
         self.live -= 1;
-        relays.close(a.port);
-        self.ledger.release(&a.username, a.port);
+        self.commands
+            .push_back(Command::CloseRelay { port: a.port });
+        self.ledger.release_user(&a.username);
         self.channels_gone(&a);
         Some(a)
     }
@@ -480,18 +482,13 @@ impl Allocations {
     }
 
     /// Runs every timer due at `now`, passing each allocation that expired to `closed`.
-    pub(crate) fn expire(
-        &mut self,
-        now: Instant,
-        relays: &mut impl RelayPorts,
-        mut closed: impl FnMut(Allocation),
-    ) {
+    pub(crate) fn expire(&mut self, now: Instant, mut closed: impl FnMut(Allocation)) {
         while let Some(Reverse((at, timer))) = self.timers.peek().copied() {
             if at > now {
                 break;
             }
             self.timers.pop();
-            if let Some(rearm) = self.fire(now, timer, relays, &mut closed) {
+            if let Some(rearm) = self.fire(now, timer, &mut closed) {
                 self.timers.push(Reverse((rearm, timer)));
             }
         }
@@ -502,7 +499,6 @@ impl Allocations {
         &mut self,
         now: Instant,
         timer: Timer,
-        relays: &mut impl RelayPorts,
         closed: &mut impl FnMut(Allocation),
     ) -> Option<Instant> {
         match timer {
@@ -511,7 +507,7 @@ impl Allocations {
                 if expires > now {
                     return Some(expires);
                 }
-                if let Some(a) = self.remove(slot, relays) {
+                if let Some(a) = self.remove(slot) {
                     closed(a);
                 }
                 None

@@ -55,47 +55,39 @@ impl Ledger {
         )
     }
 
-    /// Charges one allocation to `username` and takes a relay port for it: ports are taken
-    /// from the pool until `open` succeeds (ports it refuses go back, at the end of the
-    /// queue). Refused with [`CreateError::Quota`] when the user or the service is at its
-    /// quota, [`CreateError::Capacity`] when no port could be opened.
-    pub(crate) fn admit(
-        &self,
-        username: &str,
-        even: bool,
-        mut open: impl FnMut(u16) -> std::io::Result<()>,
-    ) -> Result<u16, CreateError> {
+    /// Charges one allocation to `username` and takes a relay port for it (an even one when
+    /// `even` is set). Refused with [`CreateError::Quota`] when the user or the service is at
+    /// its quota, [`CreateError::Capacity`] when no port is free.
+    pub(crate) fn admit(&self, username: &str, even: bool) -> Result<u16, CreateError> {
         let mut inner = self.lock();
         let used = inner.per_user.get(username).copied().unwrap_or(0);
         if used >= inner.user_quota || inner.live >= inner.total_quota {
             return Err(CreateError::Quota);
         }
-        let mut refused = Vec::new();
-        let mut opened = None;
-        while let Some(port) = inner.pool.take(even) {
-            match open(port) {
-                Ok(()) => {
-                    opened = Some(port);
-                    break;
-                }
-                Err(e) => {
-                    tracing::debug!(port, error = %e, "relay port refused by the system");
-                    refused.push(port);
-                }
-            }
-        }
-        for port in refused {
-            inner.pool.release(port);
-        }
-        let port = opened.ok_or(CreateError::Capacity)?;
+        let port = inner.pool.take(even).ok_or(CreateError::Capacity)?;
         *inner.per_user.entry(username.to_owned()).or_insert(0) += 1;
         inner.live += 1;
         Ok(port)
     }
 
-    /// Returns what [`Ledger::admit`] charged: the port goes back to the pool (reused last)
-    /// and the user's and the service's counts go down.
-    pub(crate) fn release(&self, username: &str, port: u16) {
+    /// Another port for an allocation [`Ledger::admit`] charged, whose port the system
+    /// refused; the caller keeps the refused ports until the allocation is settled, so none
+    /// is tried twice. `None` when no port is left.
+    pub(crate) fn next_port(&self, even: bool) -> Option<u16> {
+        self.lock().pool.take(even)
+    }
+
+    /// Returns ports the system refused to the pool (at the back of the queue).
+    pub(crate) fn release_ports(&self, ports: &[u16]) {
+        let mut inner = self.lock();
+        for &port in ports {
+            inner.pool.release(port);
+        }
+    }
+
+    /// Returns the user's and the service's counts that [`Ledger::admit`] charged; the port
+    /// goes back on its own ([`Ledger::release_ports`]) once its socket is closed.
+    pub(crate) fn release_user(&self, username: &str) {
         let mut inner = self.lock();
         if let Some(n) = inner.per_user.get_mut(username) {
             *n -= 1;
@@ -104,7 +96,6 @@ impl Ledger {
             }
         }
         inner.live = inner.live.saturating_sub(1);
-        inner.pool.release(port);
     }
 
     /// Free relay ports, over every thread.
@@ -129,19 +120,24 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used)]
     use super::*;
 
+    /// Returns everything `admit` charged, as an allocation's end does.
+    fn release(ledger: &Ledger, username: &str, port: u16) {
+        ledger.release_user(username);
+        ledger.release_ports(&[port]);
+    }
+
     #[test]
     fn quotas_hold_across_clones_and_ports_are_never_handed_out_twice() {
         let ledger = Ledger::new(50000..=50099, 3, 2, 100);
         let other = ledger.clone();
-        let ok = |_| Ok(());
-        let a = ledger.admit("alice", false, ok).unwrap();
-        let b = other.admit("alice", false, ok).unwrap();
+        let a = ledger.admit("alice", false).unwrap();
+        let b = other.admit("alice", false).unwrap();
         assert_ne!(a, b);
         // alice is at her quota of 2 on both handles.
-        assert_eq!(ledger.admit("alice", false, ok), Err(CreateError::Quota));
-        assert_eq!(other.admit("alice", false, ok), Err(CreateError::Quota));
-        other.release("alice", a);
-        assert!(ledger.admit("alice", false, ok).is_ok());
+        assert_eq!(ledger.admit("alice", false), Err(CreateError::Quota));
+        assert_eq!(other.admit("alice", false), Err(CreateError::Quota));
+        release(&other, "alice", a);
+        assert!(ledger.admit("alice", false).is_ok());
         assert_eq!(ledger.live(), 2);
         assert_eq!(other.free_ports(), 98);
     }
@@ -156,7 +152,7 @@ mod tests {
                     s.spawn(move || {
                         let user = format!("user{t}");
                         (0..1250)
-                            .map(|_| ledger.admit(&user, false, |_| Ok(())).unwrap())
+                            .map(|_| ledger.admit(&user, false).unwrap())
                             .collect::<Vec<u16>>()
                     })
                 })
@@ -167,25 +163,20 @@ mod tests {
         all.sort_unstable();
         assert_eq!(all, (40000..=44999).collect::<Vec<_>>(), "each port once");
         assert_eq!(ledger.free_ports(), 0);
-        assert_eq!(
-            ledger.admit("late", false, |_| Ok(())),
-            Err(CreateError::Capacity)
-        );
+        assert_eq!(ledger.admit("late", false), Err(CreateError::Capacity));
     }
 
     #[test]
-    fn ports_the_system_refuses_go_back() {
+    fn refused_ports_are_held_until_released() {
         let ledger = Ledger::new(30000..=30003, 1, 10, 10);
-        let got = ledger
-            .admit("u", false, |p| {
-                if p % 2 == 0 {
-                    Err(std::io::Error::other("busy"))
-                } else {
-                    Ok(())
-                }
-            })
-            .unwrap();
-        assert_eq!(got % 2, 1);
+        let first = ledger.admit("u", false).unwrap();
+        let second = ledger.next_port(false).unwrap();
+        assert_ne!(first, second);
+        assert_eq!(ledger.free_ports(), 2);
+        ledger.release_ports(&[first]);
         assert_eq!(ledger.free_ports(), 3);
+        assert_eq!(ledger.live(), 1, "the allocation stays charged");
+        release(&ledger, "u", second);
+        assert_eq!((ledger.live(), ledger.free_ports()), (0, 4));
     }
 }

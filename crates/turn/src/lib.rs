@@ -4,8 +4,9 @@
 //! Send/Data indications, ChannelData and Binding, with long-term and TURN REST API
 //! credentials, stateless nonces, quotas, a per-allocation bandwidth cap and a peer filter
 //! that is secure by default. It owns no socket and reads no clock: inputs carry `now`,
-//! outputs are written into the caller's buffers, and relay sockets are opened and closed
-//! through the [`RelayPorts`] the driver passes in.
+//! outputs are written into the caller's buffers, and the relay sockets to open and close
+//! are [`Command`]s the driver polls and carries out (an Allocate is answered once the
+//! driver reports its socket bound, or refused).
 //!
 //! [`Service`] is the driver: [`ServiceConfig::threads`] mio event loop threads, each with its
 //! own `SO_REUSEPORT` UDP, TCP and TLS listeners (rustls, certificate and key from PEM files)
@@ -36,6 +37,7 @@ mod auth;
 mod bandwidth;
 mod census;
 pub mod client;
+mod command;
 mod config;
 mod driver;
 mod error;
@@ -48,12 +50,11 @@ mod request;
 mod server;
 mod transport;
 
-pub use allocation::{
-    CloseReason, RelayPorts, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME,
-};
+pub use allocation::{CloseReason, Usage, CHANNEL_LIFETIME, MAX_PERMISSIONS, PERMISSION_LIFETIME};
 pub use auth::rest_password;
 pub use bandwidth::BandwidthCap;
 pub use census::{Census, ErrorCounts, ERROR_CODES};
+pub use command::Command;
 pub use config::ServerConfig;
 pub use driver::{
     load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, SnapshotReader,

@@ -6,19 +6,40 @@ use std::time::{Duration, Instant};
 
 use edge_stun::{
     AddressFamily, AttrType, Attribute, Class, ErrorCode, IntegrityKey, Message, MessageEncoder,
-    Method, UnknownAttributes,
+    Method, TransactionId, UnknownAttributes,
 };
 
-use crate::allocation::{CloseReason, CreateError, RelayPorts};
+use crate::allocation::{CloseReason, CreateError};
 use crate::auth::Refusal;
+use crate::command::{Command, Opening};
 use crate::server::{ClientAction, Event, Server};
 use crate::transport::FiveTuple;
 
 /// REQUESTED-TRANSPORT value for UDP, the only relay transport offered.
 const UDP: u8 = 17;
 
+/// What an answer needs of its request once the request's bytes are gone: an Allocate
+/// is answered when its relay socket opened.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Head {
+    pub(crate) method: Method,
+    pub(crate) tid: TransactionId,
+    /// Whether the request carried FINGERPRINT (the answer does then).
+    pub(crate) fingerprint: bool,
+}
+
+impl Head {
+    fn of(msg: &Message<'_>) -> Self {
+        Self {
+            method: msg.method(),
+            tid: msg.transaction_id(),
+            fingerprint: msg.has_fingerprint(),
+        }
+    }
+}
+
 /// How a request is answered: an error code, or success with attributes.
-enum Outcome {
+pub(crate) enum Outcome {
     Error(u16),
     /// 300 (Try Alternate) with ALTERNATE-SERVER: a draining server's answer to a new
     /// Allocate.
@@ -28,6 +49,9 @@ enum Outcome {
         lifetime: Option<u32>,
         relayed: Option<SocketAddr>,
     },
+    /// No answer now: an Allocate waits for its relay socket ([`Command::OpenRelay`]), or
+    /// is a retransmission of one that does.
+    Deferred,
 }
 
 use Outcome::Error as Fail;
@@ -77,7 +101,6 @@ impl Server {
         tuple: FiveTuple,
         msg: &Message<'_>,
         reply: &mut [u8],
-        relays: &mut impl RelayPorts,
     ) -> ClientAction {
         if msg.has_unknown_comprehension_required() {
             let mut unknown = [AttrType(0); 16];
@@ -111,8 +134,8 @@ impl Server {
             }
         };
         let outcome = match method {
-            Method::ALLOCATE => self.allocate(now, tuple, msg, auth.username, relays),
-            Method::REFRESH => self.refresh(now, &tuple, msg, auth.username, relays),
+            Method::ALLOCATE => self.allocate(now, tuple, msg, &auth),
+            Method::REFRESH => self.refresh(now, &tuple, msg, auth.username),
             Method::CREATE_PERMISSION => self.create_permission(now, &tuple, msg, auth.username),
             _ => self.channel_bind(now, &tuple, msg, auth.username),
         };
@@ -191,15 +214,23 @@ impl Server {
         now: Instant,
         tuple: FiveTuple,
         msg: &Message<'_>,
-        username: &str,
-        relays: &mut impl RelayPorts,
+        auth: &Authenticated<'_>,
     ) -> Outcome {
+        let txid = msg.transaction_id().0;
+        if let Some(opening) = self.openings.iter().find(|o| *o.tuple() == tuple) {
+            // Answered when its socket opens; another transaction meanwhile is 437.
+            return if opening.txid() == txid {
+                Outcome::Deferred
+            } else {
+                Fail(437)
+            };
+        }
         if let Some(slot) = self.allocations.slot_of(&tuple) {
             // A retransmitted Allocate gets the same success again; anything else is 437.
             let Some(a) = self.allocations.get(slot) else {
                 return Fail(437);
             };
-            if a.txid != msg.transaction_id().0 {
+            if a.txid != txid {
                 return Fail(437);
             }
             let left = a.expires.saturating_duration_since(now).as_secs();
@@ -238,23 +269,23 @@ impl Server {
             Ok(l) => l,
             Err(code) => return Fail(code),
         };
-        let txid = msg.transaction_id().0;
         match self
             .allocations
-            .create(now, tuple, username, txid, lifetime, even.is_some(), relays)
+            .ledger()
+            .admit(auth.username, even.is_some())
         {
-            Ok(slot) => {
-                let port = self.allocations.get(slot).map_or(0, |a| a.port);
-                let relayed = self.relayed_address(port);
-                self.push_event(Event::AllocationCreated {
+            Ok(port) => {
+                self.openings.push(Opening::new(
+                    port,
                     tuple,
-                    relay: relayed,
-                    username: username.to_owned(),
-                });
-                Outcome::Success {
-                    lifetime: Some(secs(lifetime)),
-                    relayed: Some(relayed),
-                }
+                    auth.username,
+                    Head::of(msg),
+                    auth.key.clone(),
+                    lifetime,
+                    even.is_some(),
+                ));
+                self.allocations.push_command(Command::OpenRelay { port });
+                Outcome::Deferred
             }
             Err(CreateError::Quota) => Fail(486),
             Err(CreateError::Capacity) => Fail(508),
@@ -276,14 +307,13 @@ impl Server {
         tuple: &FiveTuple,
         msg: &Message<'_>,
         username: &str,
-        relays: &mut impl RelayPorts,
     ) -> Outcome {
         let slot = match self.owned_allocation(tuple, username) {
             Ok(slot) => slot,
             Err(code) => return Fail(code),
         };
         if msg.lifetime() == Ok(Some(0)) {
-            self.close(slot, CloseReason::Deleted, relays);
+            self.close(slot, CloseReason::Deleted);
             return Outcome::Success {
                 lifetime: Some(0),
                 relayed: None,
@@ -416,7 +446,7 @@ impl Server {
                 let nonce = std::str::from_utf8(&nonce).unwrap_or_default();
                 enc.attribute(&Attribute::Nonce(nonce))?;
             }
-            self.finish(enc, msg, None)
+            self.finish(enc, &Head::of(msg), None)
         })();
         result.map_or(ClientAction::None, |len| ClientAction::Reply { len })
     }
@@ -430,14 +460,28 @@ impl Server {
         outcome: Outcome,
         key: Option<&IntegrityKey>,
     ) -> ClientAction {
+        self.encode_answer(&Head::of(msg), reply, tuple, outcome, key)
+            .map_or(ClientAction::None, |len| ClientAction::Reply { len })
+    }
+
+    /// Encodes the answer to the request `head` describes into `reply`; returns its length,
+    /// or `None` for [`Outcome::Deferred`] (or a reply buffer too small).
+    pub(crate) fn encode_answer(
+        &mut self,
+        head: &Head,
+        reply: &mut [u8],
+        tuple: &FiveTuple,
+        outcome: Outcome,
+        key: Option<&IntegrityKey>,
+    ) -> Option<usize> {
         if let Fail(code) = outcome {
             self.stats.errors.add(code);
         }
+        let (method, tid) = (head.method, head.tid);
         let result = (|| {
-            let tid = msg.transaction_id();
             let mut enc = match outcome {
                 Fail(code) => {
-                    let mut enc = MessageEncoder::new(reply, Class::Error, msg.method(), tid)?;
+                    let mut enc = MessageEncoder::new(reply, Class::Error, method, tid)?;
                     enc.attribute(&Attribute::ErrorCode(ErrorCode::new(
                         code,
                         ErrorCode::default_reason(code),
@@ -445,7 +489,7 @@ impl Server {
                     enc
                 }
                 Outcome::Redirect(alternate) => {
-                    let mut enc = MessageEncoder::new(reply, Class::Error, msg.method(), tid)?;
+                    let mut enc = MessageEncoder::new(reply, Class::Error, method, tid)?;
                     enc.attribute(&Attribute::ErrorCode(ErrorCode::new(
                         300,
                         ErrorCode::default_reason(300),
@@ -454,25 +498,26 @@ impl Server {
                     enc
                 }
                 Outcome::Success { lifetime, relayed } => {
-                    let mut enc = MessageEncoder::new(reply, Class::Success, msg.method(), tid)?;
+                    let mut enc = MessageEncoder::new(reply, Class::Success, method, tid)?;
                     if let Some(relayed) = relayed {
                         enc.attribute(&Attribute::XorRelayedAddress(relayed))?;
                     }
                     if let Some(lifetime) = lifetime {
                         enc.attribute(&Attribute::Lifetime(lifetime))?;
                     }
-                    if relayed.is_some() || msg.method() == Method::BINDING {
+                    if relayed.is_some() || method == Method::BINDING {
                         enc.attribute(&Attribute::XorMappedAddress(tuple.remote))?;
                     }
                     enc
                 }
+                Outcome::Deferred => return Ok(None),
             };
             if let Some(software) = &self.config.software {
                 enc.attribute(&Attribute::Software(software))?;
             }
-            self.finish(enc, msg, key)
+            self.finish(enc, head, key).map(Some)
         })();
-        result.map_or(ClientAction::None, |len| ClientAction::Reply { len })
+        result.ok().flatten()
     }
 
     /// Adds MESSAGE-INTEGRITY (when authenticated) and FINGERPRINT (when the request had
@@ -480,19 +525,20 @@ impl Server {
     fn finish(
         &self,
         mut enc: MessageEncoder<'_>,
-        msg: &Message<'_>,
+        head: &Head,
         key: Option<&IntegrityKey>,
     ) -> Result<usize, edge_stun::Error> {
         if let Some(key) = key {
             enc.message_integrity(key)?;
         }
-        if msg.has_fingerprint() {
+        if head.fingerprint {
             enc.fingerprint()?;
         }
         Ok(enc.finish())
     }
 }
 
-fn secs(d: Duration) -> u32 {
+/// Seconds as a LIFETIME value.
+pub(crate) fn secs(d: Duration) -> u32 {
     u32::try_from(d.as_secs()).unwrap_or(u32::MAX)
 }

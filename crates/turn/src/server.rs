@@ -12,8 +12,9 @@ use edge_stun::{
 
 use edge_guard::{Guard, GuardConfig};
 
-use crate::allocation::{Allocations, CloseReason, Limits, RelayPorts, Usage};
+use crate::allocation::{Allocations, CloseReason, Limits, Usage};
 use crate::auth::Credentials;
+use crate::command::Opening;
 use crate::filter::{OwnAddresses, PeerFilter};
 use crate::nonce::NonceKey;
 use crate::transport::FiveTuple;
@@ -47,7 +48,9 @@ pub enum ClientAction {
         /// Bytes of the reply buffer to send.
         len: usize,
     },
-    /// Nothing to send (an indication without permission, a dropped packet, ...).
+    /// Nothing to send now (an indication without permission, a dropped packet, ...). An
+    /// Allocate is answered once its relay socket opened: see
+    /// [`Server::poll_command`](Server::poll_command).
     None,
 }
 
@@ -157,15 +160,19 @@ pub struct Stats {
 ///   client), [`handle_peer`](Server::handle_peer) (a datagram that arrived on a relay
 ///   port), [`handle_timeout`](Server::handle_timeout) (time passed),
 ///   [`connection_closed`](Server::connection_closed) (a TCP/TLS client went away),
-///   [`admits`](Server::admits) (a TCP/TLS connection to accept or close).
+///   [`admits`](Server::admits) (a TCP/TLS connection to accept or close),
+///   [`handle_relay_opened`](Server::handle_relay_opened) (a relay socket the core asked
+///   for is bound, or could not be).
 /// - **Upkeep**: [`release_banned`](Server::release_banned) (about once a second: ends the
 ///   UDP allocations of sources banned since they allocated).
 /// - **Questions**: [`is_banned`](Server::is_banned) (whether an open TCP/TLS connection's
 ///   source is banned now, for the driver to close it).
 /// - **Outputs**: each input returns what to send right away (responses and relayed
 ///   packets are written into the caller's buffers); then drain
-///   [`poll_event`](Server::poll_event) and ask [`poll_timeout`](Server::poll_timeout) when
-///   to call [`handle_timeout`](Server::handle_timeout) next.
+///   [`poll_command`](Server::poll_command) (relay sockets to open and close, carried out
+///   before anything else is fed in), drain [`poll_event`](Server::poll_event), and ask
+///   [`poll_timeout`](Server::poll_timeout) when to call
+///   [`handle_timeout`](Server::handle_timeout) next.
 /// - **Getters**: [`stats`](Server::stats), [`allocations`](Server::allocations),
 ///   [`free_ports`](Server::free_ports), [`has_allocation`](Server::has_allocation),
 ///   [`guard`](Server::guard).
@@ -197,8 +204,12 @@ pub struct Stats {
 /// batch, not once per datagram: [`Stats`] counts every dropped request, the guard's own
 /// statistics only the refusals it decided.
 ///
-/// Relay sockets are opened and closed through the [`RelayPorts`] the driver passes in.
-/// Time is always an argument; the wall clock is only needed for REST usernames and nonce
+/// The core picks each allocation's relay port; the driver owns the sockets. An Allocate
+/// that passes every check is charged to its user and yields
+/// [`Command::OpenRelay`](crate::Command::OpenRelay); the answer goes out when the driver
+/// reports the outcome ([`handle_relay_opened`](Server::handle_relay_opened)). Whatever ends
+/// an allocation yields [`Command::CloseRelay`](crate::Command::CloseRelay), exactly once
+/// per opened port. Time is always an argument; the wall clock is only needed for REST usernames and nonce
 /// expiry, and is derived from the `unix_now` given to [`Server::new`] plus elapsed `now`.
 #[derive(Debug)]
 pub struct Server {
@@ -218,6 +229,8 @@ pub struct Server {
     /// allocations: no ban started since means nothing to release.
     bans_seen: u64,
     pub(crate) allocations: Allocations,
+    /// Allocates waiting for their relay socket ([`crate::Command::OpenRelay`]).
+    pub(crate) openings: Vec<Opening>,
     epoch: Instant,
     unix_at_epoch: Duration,
     events: VecDeque<Event>,
@@ -284,6 +297,7 @@ impl Server {
             last_refused: None,
             bans_seen,
             allocations,
+            openings: Vec::new(),
             epoch: now,
             unix_at_epoch: unix_now,
             events: VecDeque::new(),
@@ -303,14 +317,13 @@ impl Server {
         tuple: FiveTuple,
         input: &[u8],
         reply: &mut [u8],
-        relays: &mut impl RelayPorts,
     ) -> ClientAction {
         // A listener carries only STUN (first two bits 00) and ChannelData (01, channel
         // numbers 0x4000-0x7FFF: RFC 5766's range, which deployed clients still use).
         match input.first().map(|&b| b >> 6) {
             Some(0b01) => self.channel_data(now, &tuple, input),
             Some(0b00) => match Message::parse(input) {
-                Ok(msg) => self.stun(now, tuple, &msg, input, reply, relays),
+                Ok(msg) => self.stun(now, tuple, &msg, input, reply),
                 Err(_) => self.malformed(),
             },
             _ => self.malformed(),
@@ -367,13 +380,12 @@ impl Server {
         msg: &Message<'_>,
         input: &[u8],
         reply: &mut [u8],
-        relays: &mut impl RelayPorts,
     ) -> ClientAction {
         match (msg.class(), msg.method()) {
             (Class::Indication, Method::SEND) => self.send_indication(now, &tuple, msg, input),
             (Class::Request, _) => {
                 if self.admits_request(now, tuple.remote.ip()) {
-                    self.request(now, tuple, msg, reply, relays)
+                    self.request(now, tuple, msg, reply)
                 } else {
                     ClientAction::None
                 }
@@ -481,14 +493,14 @@ impl Server {
 
     /// Runs the timers due at `now`: allocations, permissions and channels expire; the
     /// guard is swept every [`GUARD_SWEEP_INTERVAL`].
-    pub fn handle_timeout(&mut self, now: Instant, relays: &mut impl RelayPorts) {
+    pub fn handle_timeout(&mut self, now: Instant) {
         if now >= self.next_sweep {
             self.guard.sweep(now);
             self.next_sweep = now + GUARD_SWEEP_INTERVAL;
         }
         let relay_ip = self.config.announced_relay_address();
         let events = &mut self.events;
-        self.allocations.expire(now, relays, |a| {
+        self.allocations.expire(now, |a| {
             events.push_back(Event::AllocationClosed {
                 tuple: a.tuple,
                 relay: SocketAddr::new(relay_ip, a.port),
@@ -548,22 +560,29 @@ impl Server {
     }
 
     /// A TCP/TLS client connection closed: its allocation, if any, goes with it
-    /// (RFC 8656 §3.1).
-    pub fn connection_closed(&mut self, tuple: FiveTuple, relays: &mut impl RelayPorts) {
+    /// (RFC 8656 §3.1), and an Allocate of it still waiting for its socket is never answered.
+    pub fn connection_closed(&mut self, tuple: FiveTuple) {
         if let Some(slot) = self.allocations.slot_of(&tuple) {
-            self.close(slot, CloseReason::ConnectionClosed, relays);
+            self.close(slot, CloseReason::ConnectionClosed);
+        }
+        for opening in self.openings.iter_mut().filter(|o| *o.tuple() == tuple) {
+            opening.abandon();
         }
     }
 
-    /// Ends every allocation (at shutdown), releasing every relay port.
-    pub fn close_all(&mut self, relays: &mut impl RelayPorts) {
+    /// Ends every allocation (at shutdown), releasing every relay port; Allocates still
+    /// waiting for their socket are never answered.
+    pub fn close_all(&mut self) {
         for tuple in self.allocations.tuples() {
-            self.connection_closed(tuple, relays);
+            self.connection_closed(tuple);
+        }
+        for opening in &mut self.openings {
+            opening.abandon();
         }
     }
 
-    pub(crate) fn close(&mut self, slot: usize, reason: CloseReason, relays: &mut impl RelayPorts) {
-        if let Some(a) = self.allocations.remove(slot, relays) {
+    pub(crate) fn close(&mut self, slot: usize, reason: CloseReason) {
+        if let Some(a) = self.allocations.remove(slot) {
             self.events.push_back(Event::AllocationClosed {
                 tuple: a.tuple,
                 relay: self.relayed_address(a.port),
@@ -606,7 +625,7 @@ impl Server {
     /// loads) it returns at once; otherwise it asks [`Guard::is_banned`] once per UDP
     /// allocation, allocating nothing. Allocations of TCP/TLS clients are left to the driver,
     /// which closes a banned source's connections and their allocations with them.
-    pub fn release_banned(&mut self, now: Instant, relays: &mut impl RelayPorts) -> usize {
+    pub fn release_banned(&mut self, now: Instant) -> usize {
         // Read before the walk: every ban counted here is visible to `is_banned` below, and
         // one counted after this read makes the next call walk again.
         let started = self.guard.bans_started();
@@ -620,7 +639,7 @@ impl Server {
                 !a.tuple.transport.is_stream() && self.guard.is_banned(now, a.tuple.remote.ip())
             });
             if banned {
-                self.close(slot, CloseReason::Banned, relays);
+                self.close(slot, CloseReason::Banned);
                 released += 1;
             }
         }

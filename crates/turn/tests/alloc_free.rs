@@ -42,7 +42,6 @@ fn relaying_allocates_nothing_per_packet() {
     let payload = PEER_HEADROOM..PEER_HEADROOM + 160;
     let mut reply = vec![0u8; 1024];
     let tuple = c.tuple;
-    let relays = &mut h.relays;
     let server = &mut h.server;
     let now = h.now;
 
@@ -51,7 +50,7 @@ fn relaying_allocates_nothing_per_packet() {
     let ((), allocations) = edge_alloc_count::count(Scope::ThisThread, || {
         for _ in 0..10_000 {
             for input in [&frame[..], &send[..send_len]] {
-                let action = server.handle_client(now, tuple, input, &mut reply, relays);
+                let action = server.handle_client(now, tuple, input, &mut reply);
                 relayed += usize::from(matches!(action, ClientAction::Relay { .. }));
             }
             for peer in [chan_peer, ind_peer] {

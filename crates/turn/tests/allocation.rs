@@ -217,7 +217,7 @@ fn closing_a_stream_connection_releases_its_allocation() {
     let mut c = Client::new(tuple, USER, PASS);
     c.allocate(&mut h).unwrap();
     assert_eq!(h.server.free_ports(), 9);
-    h.server.connection_closed(tuple, &mut h.relays);
+    h.connection_closed(tuple);
     assert_eq!(h.server.allocations(), 0);
     assert_eq!(h.server.free_ports(), 10);
     assert!(h.relays.open.is_empty());

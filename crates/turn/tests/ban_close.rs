@@ -536,16 +536,12 @@ fn release_banned_ends_only_the_banned_sources_udp_allocations() {
     while h.server.poll_event().is_some() {}
     let [a, b, _] = clients.map(|c| c.tuple);
     let data = channel_data(CHANNEL, b"media");
-    assert_eq!(
-        h.server.release_banned(h.now, &mut h.relays),
-        0,
-        "no ban yet"
-    );
+    assert_eq!(h.release_banned(), 0, "no ban yet");
 
     for _ in 0..3 {
         guard.record_failure(h.now, FIRST, GuardService::Api, "bad-token", None);
     }
-    assert_eq!(h.server.release_banned(h.now, &mut h.relays), 1);
+    assert_eq!(h.release_banned(), 1);
     let closed = h.server.poll_event();
     assert!(
         matches!(
@@ -569,13 +565,13 @@ fn release_banned_ends_only_the_banned_sources_udp_allocations() {
     assert_eq!(h.input(a, &data).0, ClientAction::None);
     assert!(h.peer_datagram(ports[0], peer, b"media").is_none());
     assert!(matches!(h.input(b, &data).0, ClientAction::Relay { port, .. } if port == ports[1]));
-    assert_eq!(h.server.release_banned(h.now, &mut h.relays), 0);
+    assert_eq!(h.release_banned(), 0);
 
     // A ban started later is acted on at the next call.
     for _ in 0..3 {
         guard.record_failure(h.now, SECOND, GuardService::Api, "bad-token", None);
     }
-    assert_eq!(h.server.release_banned(h.now, &mut h.relays), 1);
+    assert_eq!(h.release_banned(), 1);
     assert_eq!(h.relays.open, BTreeSet::from([ports[2]]));
     assert_eq!(h.server.stats().banned_released, 2);
 }

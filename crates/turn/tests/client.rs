@@ -8,24 +8,22 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::FakeRelays;
+use common::Harness;
 use edge_stun::{ChannelData, Transport as Framing};
 use edge_turn::client::{
     read_data, AllocationClient as TurnClient, AllocationConfig as ClientConfig, Client, Data,
     Error, Request, Response, State, StreamReader,
 };
-use edge_turn::{ClientAction, Event, FiveTuple, Server, ServerConfig, Transport};
+use edge_turn::{ClientAction, Event, FiveTuple, ServerConfig, Transport};
 
 const SERVER: &str = "127.0.0.1:3478";
 const CLIENT: &str = "127.0.0.1:50000";
 const PEER: &str = "127.0.0.1:40000";
 
 struct Pair {
-    now: Instant,
-    server: Server,
-    relays: FakeRelays,
+    h: Harness,
     client: TurnClient,
     /// Drop the next n client -> server messages.
     drop_next: usize,
@@ -66,12 +64,10 @@ fn tuple() -> FiveTuple {
 
 impl Pair {
     fn new(config: ServerConfig, client: ClientConfig) -> Pair {
-        let now = Instant::now();
+        let h = Harness::new(config);
         Pair {
-            now,
-            server: Server::new(config, now, Duration::from_secs(1_700_000_000)).unwrap(),
-            relays: FakeRelays::default(),
-            client: TurnClient::new(client, now),
+            client: TurnClient::new(client, h.now),
+            h,
             drop_next: 0,
             sent: 0,
         }
@@ -80,40 +76,34 @@ impl Pair {
     /// Moves messages both ways until the client has nothing to send.
     fn exchange(&mut self) {
         let mut buf = [0u8; 1500];
-        let mut reply = [0u8; 1500];
         while let Some(len) = self.client.poll_transmit(&mut buf) {
             self.sent += 1;
             if self.drop_next > 0 {
                 self.drop_next -= 1;
                 continue;
             }
-            let action = self.server.handle_client(
-                self.now,
-                tuple(),
-                &buf[..len],
-                &mut reply,
-                &mut self.relays,
-            );
-            if let ClientAction::Reply { len } = action {
-                self.client.handle_input(self.now, &reply[..len]);
+            let (_, answer) = self.h.input(tuple(), &buf[..len]);
+            if !answer.is_empty() {
+                self.client.handle_input(self.h.now, &answer);
             }
         }
     }
 
     /// Advances the virtual clock by `d` in steps, running both sides' timers.
     fn advance(&mut self, d: Duration) {
-        let end = self.now + d;
-        while self.now < end {
-            let next = [self.client.poll_timeout(), self.server.poll_timeout()]
+        let end = self.h.now + d;
+        while self.h.now < end {
+            let next = [self.client.poll_timeout(), self.h.server.poll_timeout()]
                 .into_iter()
                 .flatten()
-                .filter(|&t| t > self.now)
+                .filter(|&t| t > self.h.now)
                 .min()
                 .unwrap_or(end)
                 .min(end);
-            self.now = next;
-            self.server.handle_timeout(self.now, &mut self.relays);
-            self.client.handle_timeout(self.now);
+            self.h.now = next;
+            self.h.server.handle_timeout(self.h.now);
+            self.h.run_commands();
+            self.client.handle_timeout(self.h.now);
             self.exchange();
         }
     }
@@ -129,14 +119,7 @@ impl Pair {
             Framing::Datagram,
         )
         .unwrap();
-        let mut reply = [0u8; 1500];
-        match self.server.handle_client(
-            self.now,
-            tuple(),
-            &frame[..n],
-            &mut reply,
-            &mut self.relays,
-        ) {
+        match self.h.input(tuple(), &frame[..n]).0 {
             ClientAction::Relay { peer, payload, .. } => Some((peer, frame[payload].to_vec())),
             _ => None,
         }
@@ -148,8 +131,8 @@ impl Pair {
         let head = edge_turn::PEER_HEADROOM;
         let mut buf = vec![0u8; head + payload.len() + 3];
         buf[head..head + payload.len()].copy_from_slice(payload);
-        let (to, range) = self.server.handle_peer(
-            self.now,
+        let (to, range) = self.h.server.handle_peer(
+            self.h.now,
             port,
             PEER.parse().unwrap(),
             &mut buf,
@@ -164,7 +147,7 @@ impl Pair {
     }
 
     fn events(&mut self) -> Vec<Event> {
-        std::iter::from_fn(|| self.server.poll_event()).collect()
+        std::iter::from_fn(|| self.h.server.poll_event()).collect()
     }
 }
 
@@ -198,12 +181,12 @@ fn allocation_life_with_long_term_credentials() {
         Some(b"still here".to_vec())
     );
     assert!(p.receive_from_peer(b"and back").is_some());
-    assert!(p.server.has_allocation(&tuple()));
+    assert!(p.h.server.has_allocation(&tuple()));
 
-    p.client.close(p.now);
+    p.client.close(p.h.now);
     p.exchange();
     assert_eq!(p.client.state(), State::Closed);
-    assert!(!p.server.has_allocation(&tuple()));
+    assert!(!p.h.server.has_allocation(&tuple()));
     assert!(p.events().iter().any(|e| matches!(
         e,
         Event::AllocationClosed {
@@ -222,7 +205,7 @@ fn rest_credentials_are_accepted() {
         let password = edge_turn::rest_password(b"rest-shared-secret-0123", &username);
         (username, password)
     };
-    let (u, pw) = derive(1_700_000_000);
+    let (u, pw) = derive(common::UNIX_START);
     let mut p = Pair::new(server_config(), client_config(&u, &pw));
     p.exchange();
     assert_eq!(
@@ -279,9 +262,9 @@ fn refused_peer_fails_with_403() {
         })
     ));
     // The allocation exists; closing releases it.
-    p.client.close(p.now);
+    p.client.close(p.h.now);
     p.exchange();
-    assert!(!p.server.has_allocation(&tuple()));
+    assert!(!p.h.server.has_allocation(&tuple()));
 }
 
 #[test]
@@ -326,16 +309,12 @@ fn garbage_and_truncated_responses_never_panic() {
     let mut p = Pair::new(server_config(), client_config("alice", "secret"));
     let mut buf = [0u8; 1500];
     let len = p.client.poll_transmit(&mut buf).unwrap();
-    let mut reply = [0u8; 1500];
-    let ClientAction::Reply { len: rlen } =
-        p.server
-            .handle_client(p.now, tuple(), &buf[..len], &mut reply, &mut p.relays)
-    else {
+    let (ClientAction::Reply { len: rlen }, reply) = p.h.input(tuple(), &buf[..len]) else {
         panic!("no 401");
     };
     // Every truncation of the real 401, then seeded random bytes and bit flips of it.
     for cut in 0..rlen {
-        p.client.handle_input(p.now, &reply[..cut]);
+        p.client.handle_input(p.h.now, &reply[..cut]);
     }
     let mut x = 0x1234_5678_9ABC_DEF0u64;
     let mut rnd = || {
@@ -347,11 +326,11 @@ fn garbage_and_truncated_responses_never_panic() {
     for _ in 0..5_000 {
         let n = (rnd() % 300) as usize;
         let junk: Vec<u8> = (0..n).map(|_| rnd() as u8).collect();
-        p.client.handle_input(p.now, &junk);
+        p.client.handle_input(p.h.now, &junk);
         let mut flipped = reply[..rlen].to_vec();
         let i = (rnd() as usize) % rlen;
         flipped[i] ^= 1 << (rnd() % 8);
-        p.client.handle_input(p.now, &flipped);
+        p.client.handle_input(p.h.now, &flipped);
     }
     // Whatever it made of that, it is in a defined state and keeps working or failed cleanly.
     assert!(matches!(p.client.state(), State::SettingUp | State::Failed));

@@ -269,10 +269,12 @@ impl EventLoop {
             self.pacing
                 .after(self.work, waited, busy, !self.backlog.is_empty());
             self.work = 0;
-            self.server.handle_timeout(now, &mut self.relays);
+            self.server.handle_timeout(now);
+            self.execute(now);
             if now.duration_since(last_sweep) >= CONN_SWEEP {
                 self.sweep_conns(now);
-                self.server.release_banned(now, &mut self.relays);
+                self.server.release_banned(now);
+                self.execute(now);
                 if let Some(kernel) = self.kernel.as_ref().filter(|_| self.first) {
                     kernel.sync_guard(self.server.guard(), now);
                 }
@@ -339,9 +341,7 @@ impl EventLoop {
                     remote: meta.src,
                     socket: i as u32,
                 };
-                let action =
-                    self.server
-                        .handle_client(now, tuple, data, &mut self.reply, &mut self.relays);
+                let action = self.server.handle_client(now, tuple, data, &mut self.reply);
                 match action {
                     ClientAction::Relay {
                         port,
@@ -353,6 +353,11 @@ impl EventLoop {
                     }
                     ClientAction::None => {}
                 }
+                let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
+                self.relays
+                    .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
+                        answer_client(udp, conns, counters, tuple, answer);
+                    });
             }
             self.to_peers
                 .flush(&self.relays, &self.batch, &self.counters);
@@ -522,12 +527,23 @@ impl EventLoop {
         }
     }
 
+    /// Carries out the core's relay-socket commands (after any input but a client's UDP
+    /// datagram, whose loop does it itself).
+    fn execute(&mut self, now: Instant) {
+        let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
+        self.relays
+            .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
+                answer_client(udp, conns, counters, tuple, answer);
+            });
+    }
+
     fn close_conn(&mut self, slot: usize) {
         let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
             return;
         };
         let _ = self.poll.registry().deregister(conn.stream_mut());
-        self.server.connection_closed(conn.tuple, &mut self.relays);
+        self.server.connection_closed(conn.tuple);
+        self.execute(Instant::now());
         self.free_conns.push(slot);
         self.open_conns -= 1;
     }
@@ -651,11 +667,35 @@ impl EventLoop {
         for slot in 0..self.conns.len() {
             self.close_conn(slot);
         }
-        self.server.close_all(&mut self.relays);
+        self.server.close_all();
+        self.execute(Instant::now());
         self.relays.close_all();
         // The records of the allocations a stop ended (after a drain timeout, say).
         self.log_events();
         self.publish();
+    }
+}
+
+/// Sends `answer` (a response the core wrote after a relay socket opened) to `tuple`'s
+/// client: through its UDP listener, or on its connection.
+fn answer_client(
+    udp: &[Listener],
+    conns: &mut [Option<Conn>],
+    counters: &Counters,
+    tuple: FiveTuple,
+    answer: &[u8],
+) {
+    if tuple.transport == Transport::Udp {
+        if let Some(listener) = udp.get(tuple.socket as usize) {
+            listener.send_one(tuple.remote, answer, counters);
+        }
+    } else if let Some(conn) = conns
+        .get_mut(tuple.socket as usize)
+        .and_then(Option::as_mut)
+    {
+        if conn.tuple == tuple && conn.send(answer, counters).is_err() {
+            counters.dropped();
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Relay sockets: one UDP socket per allocation (edge-udp: `recvmmsg` in, `sendmmsg` with GSO
 //! out), registered with the event loop under a token derived from its port, so a readable
-//! event needs no lookup to find its socket.
+//! event needs no lookup to find its socket. They are opened and closed as the core's
+//! [`Command`]s say ([`Relays::execute`]).
 //!
 //! Every peer an allocation permits must be able to reach the client through the relay
 //! address, so the sockets stay unconnected (a connected socket would drop datagrams from
@@ -19,7 +20,7 @@ use mio::{Interest, Registry, Token};
 
 use super::udp::BATCH;
 use super::Counters;
-use crate::RelayPorts;
+use crate::{Command, FiveTuple, Server};
 
 /// Tokens at and above this are relay sockets: `RELAY_TOKEN_BASE + port`.
 pub(crate) const RELAY_TOKEN_BASE: usize = 1 << 20;
@@ -70,10 +71,35 @@ impl Relays {
             self.close(port);
         }
     }
-}
 
-impl RelayPorts for Relays {
-    fn open(&mut self, port: u16) -> io::Result<()> {
+    /// Carries out `server`'s relay-socket commands until none is left, reporting each
+    /// open's outcome back; an answer the core then has for a client (an Allocate's
+    /// response, written into `reply`) goes to `answer`.
+    pub(crate) fn execute(
+        &mut self,
+        now: std::time::Instant,
+        server: &mut Server,
+        reply: &mut [u8],
+        mut answer: impl FnMut(FiveTuple, &[u8]),
+    ) {
+        while let Some(command) = server.poll_command() {
+            match command {
+                Command::OpenRelay { port } => {
+                    let outcome = self.open(port);
+                    if let Some((tuple, len)) =
+                        server.handle_relay_opened(now, port, outcome, reply)
+                    {
+                        answer(tuple, &reply[..len]);
+                    }
+                }
+                Command::CloseRelay { port } => self.close(port),
+            }
+        }
+    }
+
+    /// Binds and registers the relay socket for `port` on the relay address; returns the
+    /// bound address.
+    fn open(&mut self, port: u16) -> io::Result<SocketAddr> {
         let i = usize::from(
             port.checked_sub(self.first_port)
                 .ok_or(io::ErrorKind::InvalidInput)?,
@@ -99,10 +125,12 @@ impl RelayPorts for Relays {
             Token(RELAY_TOKEN_BASE + usize::from(port)),
             Interest::READABLE,
         )?;
+        let bound = socket.local_addr();
         *slot = Some(socket);
-        Ok(())
+        Ok(bound)
     }
 
+    /// Deregisters and closes the relay socket for `port`, if open.
     fn close(&mut self, port: u16) {
         let Some(i) = port.checked_sub(self.first_port).map(usize::from) else {
             return;

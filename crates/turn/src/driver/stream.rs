@@ -140,7 +140,7 @@ impl Conn {
                 }
             };
             let frame = &pending[..len];
-            match server.handle_client(now, self.tuple, frame, reply, relays) {
+            match server.handle_client(now, self.tuple, frame, reply) {
                 ClientAction::Relay {
                     port,
                     peer,
@@ -149,6 +149,13 @@ impl Conn {
                 ClientAction::Reply { len: n } => self.queue(&reply[..n], counters),
                 ClientAction::None => {}
             }
+            // An Allocate's relay socket: its answer goes to this connection.
+            let own = self.tuple;
+            relays.execute(now, server, reply, |tuple, answer| {
+                if tuple == own {
+                    self.queue(answer, counters);
+                }
+            });
             start += len;
         }
         self.input.copy_within(start..self.in_len, 0);

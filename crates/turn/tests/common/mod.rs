@@ -1,5 +1,6 @@
-//! An in-memory harness for the sans-IO core: a virtual clock, fake relay ports and a client
-//! that builds requests with edge-stun.
+//! An in-memory harness for the sans-IO core: a virtual clock, fake relay ports (the core's
+//! relay-socket commands carried out after every input, as a driver does) and a client that
+//! builds requests with edge-stun.
 #![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
 
 use std::collections::BTreeSet;
@@ -9,30 +10,31 @@ use std::time::{Duration, Instant};
 use edge_stun::{
     long_term_key, Attribute, Class, IntegrityKey, Message, MessageEncoder, Method, TransactionId,
 };
-use edge_turn::{ClientAction, FiveTuple, RelayPorts, Server, ServerConfig, Transport};
+use edge_turn::{ClientAction, Command, FiveTuple, Server, ServerConfig, Transport};
 
 pub const REALM: &str = "test.realm";
 pub const USER: &str = "alice";
 pub const PASS: &str = "wonderland";
 pub const UNIX_START: u64 = 1_800_000_000;
 
-/// Relay ports "opened" by the core; ports in `refuse` fail as if already in use.
+/// Relay ports "opened" at the core's command; ports in `refuse` fail as if already in use.
 #[derive(Debug, Default)]
 pub struct FakeRelays {
     pub open: BTreeSet<u16>,
     pub refuse: BTreeSet<u16>,
 }
 
-impl RelayPorts for FakeRelays {
-    fn open(&mut self, port: u16) -> std::io::Result<()> {
+impl FakeRelays {
+    /// Opens `port` on the relay address of [`config`]: its bound address.
+    pub fn open(&mut self, port: u16) -> std::io::Result<SocketAddr> {
         if self.refuse.contains(&port) {
             return Err(std::io::ErrorKind::AddrInUse.into());
         }
         assert!(self.open.insert(port), "port {port} opened twice");
-        Ok(())
+        Ok(SocketAddr::new("192.0.2.10".parse().unwrap(), port))
     }
 
-    fn close(&mut self, port: u16) {
+    pub fn close(&mut self, port: u16) {
         assert!(self.open.remove(&port), "port {port} closed but not open");
     }
 }
@@ -68,19 +70,63 @@ impl Harness {
 
     pub fn advance(&mut self, d: Duration) {
         self.now += d;
-        self.server.handle_timeout(self.now, &mut self.relays);
+        self.server.handle_timeout(self.now);
+        self.run_commands();
     }
 
-    /// Feeds `input` from `tuple`; returns the action and, for a reply, its bytes.
+    /// Carries out the core's relay-socket commands as a driver does, reporting each open's
+    /// outcome; returns the answer the core then had for a client, if any.
+    pub fn run_commands(&mut self) -> Option<(FiveTuple, Vec<u8>)> {
+        let mut answer = None;
+        while let Some(command) = self.server.poll_command() {
+            match command {
+                Command::OpenRelay { port } => {
+                    let outcome = self.relays.open(port);
+                    let reply = &mut self.reply;
+                    if let Some((tuple, len)) = self
+                        .server
+                        .handle_relay_opened(self.now, port, outcome, reply)
+                    {
+                        assert!(answer.is_none(), "two answers for one input");
+                        answer = Some((tuple, reply[..len].to_vec()));
+                    }
+                }
+                Command::CloseRelay { port } => self.relays.close(port),
+                other => panic!("unknown command {other:?}"),
+            }
+        }
+        answer
+    }
+
+    /// Feeds `input` from `tuple`, then carries out the core's commands; returns the action
+    /// and the bytes of its reply, or of the answer that came once a relay socket opened.
     pub fn input(&mut self, tuple: FiveTuple, input: &[u8]) -> (ClientAction, Vec<u8>) {
-        let action =
-            self.server
-                .handle_client(self.now, tuple, input, &mut self.reply, &mut self.relays);
-        let bytes = match action {
+        let action = self
+            .server
+            .handle_client(self.now, tuple, input, &mut self.reply);
+        let mut bytes = match action {
             ClientAction::Reply { len } => self.reply[..len].to_vec(),
             _ => Vec::new(),
         };
+        if let Some((to, answer)) = self.run_commands() {
+            assert_eq!(to, tuple, "an answer for another client");
+            assert!(bytes.is_empty(), "a reply and an answer for one input");
+            bytes = answer;
+        }
         (action, bytes)
+    }
+
+    /// [`Server::release_banned`], then the commands it left.
+    pub fn release_banned(&mut self) -> usize {
+        let released = self.server.release_banned(self.now);
+        self.run_commands();
+        released
+    }
+
+    /// [`Server::connection_closed`], then the commands it left.
+    pub fn connection_closed(&mut self, tuple: FiveTuple) {
+        self.server.connection_closed(tuple);
+        self.run_commands();
     }
 
     /// A peer datagram on relay `port`; returns the client tuple and the framed bytes.
