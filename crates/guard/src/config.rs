@@ -14,6 +14,10 @@ use crate::Error;
 /// Largest `max-failures`: each tracked source keeps that many failure instants.
 pub const MAX_FAILURES_LIMIT: u32 = 64;
 
+/// Largest `max-tracked`: entries per table (there are five: failures, three rate-bucket
+/// tables, bans), so a spoofed flood costs at most a few hundred MiB.
+pub const MAX_TRACKED_LIMIT: usize = 1 << 22;
+
 /// The whole section. Durations are seconds (integer or fractional).
 ///
 /// ```toml
@@ -52,7 +56,8 @@ pub struct GuardConfig {
     /// (one host usually owns a whole /64). 128 treats every IPv6 address alone. Default 64.
     pub ipv6_prefix: u8,
     /// Most entries in each table (failure records, rate buckets of each service, bans),
-    /// rounded up to a multiple of the shard count (64). Default 65536.
+    /// 1 to [`MAX_TRACKED_LIMIT`], rounded up to a multiple of the shard count (64).
+    /// Default 65536.
     pub max_tracked: usize,
     /// Per-source request rate limits, per service.
     pub rate: RateLimits,
@@ -163,6 +168,12 @@ impl GuardConfig {
             return Err(Error::Config {
                 key: "max-tracked",
                 problem: "0 leaves no room to count anything".into(),
+            });
+        }
+        if self.max_tracked > MAX_TRACKED_LIMIT {
+            return Err(Error::Config {
+                key: "max-tracked",
+                problem: format!("{} is above {MAX_TRACKED_LIMIT}", self.max_tracked),
             });
         }
         self.rate.turn.validate("rate.turn")?;

@@ -91,7 +91,7 @@ use std::fmt;
 pub use bucket::{Refill, RefillError, TokenBucket};
 pub use config::{
     GuardConfig, RateLimit, RateLimits, RedisUrl, MAX_FAILURES_LIMIT, MAX_REDIS_PREFIX,
-    MAX_REDIS_WAIT,
+    MAX_REDIS_WAIT, MAX_TRACKED_LIMIT,
 };
 /// Longest duration any setting accepts (ten years, edge-config's bound for every section):
 /// keeps `now + duration` far from the end of `Instant`'s range.
