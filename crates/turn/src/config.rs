@@ -122,8 +122,8 @@ impl ServerConfig {
                 ),
             );
         }
-        if self.realm.is_empty() || self.realm.len() > 763 {
-            return bad("realm", "must be 1 to 763 bytes (RFC 8489 §14.9)".into());
+        if let Some(problem) = realm_problem(&self.realm) {
+            return bad("realm", problem);
         }
         if self.users.is_empty() && self.shared_secrets.is_empty() {
             return bad(
@@ -145,30 +145,13 @@ impl ServerConfig {
             return bad("nonce_secret", "must be at least 16 bytes".into());
         }
         if self.nonce_lifetime.is_zero() {
-            return bad("nonce_lifetime", "must be more than 0".into());
+            return bad("nonce_lifetime", NONCE_LIFETIME_PROBLEM.into());
         }
-        if self.default_lifetime.is_zero() || self.max_lifetime < self.default_lifetime {
-            return bad(
-                "max_lifetime",
-                "lifetimes must be positive and max >= default".into(),
-            );
+        if let Some(problem) = lifetimes_problem(self.default_lifetime, self.max_lifetime) {
+            return bad("max_lifetime", problem.into());
         }
-        if let Some(cap) = self.bandwidth {
-            if cap.bytes_per_sec == 0 || cap.burst_bytes < 1500 {
-                return bad(
-                    "bandwidth",
-                    "rate must be > 0 and burst at least one datagram (1500 bytes)".into(),
-                );
-            }
-            if let Err(e) = edge_guard::Refill::check(cap.bytes_per_sec as f64, cap.burst_bytes) {
-                return bad(
-                    "bandwidth",
-                    format!(
-                        "burst {} bytes at {} bytes/s: {e}",
-                        cap.burst_bytes, cap.bytes_per_sec
-                    ),
-                );
-            }
+        if let Some((_, problem)) = self.bandwidth.as_ref().and_then(bandwidth_problem) {
+            return bad("bandwidth", problem);
         }
         Ok(())
     }
@@ -177,6 +160,37 @@ impl ServerConfig {
     pub(crate) fn announced_relay_address(&self) -> IpAddr {
         self.external_address.unwrap_or(self.relay_address)
     }
+}
+
+// The checks both layers make, each giving the problem: `ServerConfig::validate` names the
+// field, `TurnConfig::validate` the key.
+
+/// What is wrong with a realm, if anything.
+fn realm_problem(realm: &str) -> Option<String> {
+    (realm.is_empty() || realm.len() > MAX_TEXT)
+        .then(|| format!("must be 1 to {MAX_TEXT} bytes (RFC 8489 §14.9)"))
+}
+
+/// What is wrong with a pair of allocation lifetimes, if anything.
+fn lifetimes_problem(default_lifetime: Duration, max_lifetime: Duration) -> Option<&'static str> {
+    (default_lifetime.is_zero() || max_lifetime < default_lifetime)
+        .then_some("must be >= turn.default-lifetime (> 0)")
+}
+
+/// What is wrong with a zero nonce lifetime.
+const NONCE_LIFETIME_PROBLEM: &str = "must be more than 0";
+
+/// Which half of a bandwidth cap is wrong (true: the burst) and why, if anything.
+fn bandwidth_problem(cap: &BandwidthCap) -> Option<(bool, String)> {
+    if cap.bytes_per_sec == 0 {
+        return Some((false, "must be more than 0 bytes per second".into()));
+    }
+    if cap.burst_bytes < 1500 {
+        return Some((true, "must be at least 1500 bytes (one datagram)".into()));
+    }
+    edge_guard::Refill::check(cap.bytes_per_sec as f64, cap.burst_bytes)
+        .err()
+        .map(|e| (true, e.to_string()))
 }
 
 /// `[turn]`: the TURN/STUN server's section of media-edge's file. Deserializes from
@@ -302,23 +316,29 @@ fn xdp_mode<'de, D: Deserializer<'de>>(d: D) -> Result<XdpMode, D::Error> {
 fn default_realm() -> String {
     "media-edge".into()
 }
+
+/// The core's and the driver's defaults ([`ServerConfig::new`], [`ServiceConfig::new`]),
+/// the one place each is written; the section's defaults read them.
+fn defaults() -> ServiceConfig {
+    ServiceConfig::new(ServerConfig::new(String::new(), IpAddr::from([0, 0, 0, 0])))
+}
 fn default_max_connections() -> usize {
-    4096
+    defaults().max_connections
 }
 fn default_socket_buffer() -> usize {
-    4 << 20
+    defaults().socket_buffer.unwrap_or(MIN_SOCKET_BUFFER)
 }
 fn default_udp_sockets() -> usize {
-    1
+    defaults().udp_sockets
 }
 fn default_coalesce_us() -> u64 {
-    200
+    u64::try_from(defaults().coalesce.as_micros()).unwrap_or(MAX_COALESCE_US)
 }
 fn default_lifetime() -> Duration {
-    Duration::from_secs(600)
+    defaults().server.default_lifetime
 }
 fn default_max_lifetime() -> Duration {
-    Duration::from_secs(3600)
+    defaults().server.max_lifetime
 }
 
 /// `[[turn.listen-tls]]`.
@@ -350,7 +370,8 @@ pub struct RelaySection {
 }
 
 fn default_ports() -> PortRange {
-    PortRange::new(49152, 65535).unwrap_or_else(|_| unreachable!("a valid range"))
+    let ports = defaults().server.port_range;
+    PortRange::new(*ports.start(), *ports.end()).unwrap_or_else(|_| unreachable!("a valid range"))
 }
 
 /// `[turn.auth]`.
@@ -381,7 +402,7 @@ impl Default for AuthSection {
 }
 
 fn default_nonce_lifetime() -> Duration {
-    Duration::from_secs(600)
+    defaults().server.nonce_lifetime
 }
 
 /// `[[turn.auth.users]]`. Its `Debug` leaves the password out.
@@ -432,10 +453,10 @@ impl Default for QuotaSection {
 }
 
 fn default_per_user() -> u32 {
-    10
+    defaults().server.user_quota
 }
 fn default_total() -> u32 {
-    10_000
+    defaults().server.total_quota
 }
 
 /// `[turn.peers]`.
@@ -495,11 +516,8 @@ impl TurnConfig {
                 "no listen-udp, listen-tcp or listen-tls: nothing to serve",
             ));
         }
-        if self.realm.is_empty() {
-            return Err(refuse("realm", "must not be empty"));
-        }
-        if self.realm.len() > MAX_TEXT {
-            return Err(refuse("realm", format!("longer than {MAX_TEXT} bytes")));
+        if let Some(problem) = realm_problem(&self.realm) {
+            return Err(refuse("realm", problem));
         }
         if self.software.as_ref().is_some_and(|s| s.len() > MAX_TEXT) {
             return Err(refuse("software", format!("longer than {MAX_TEXT} bytes")));
@@ -522,29 +540,16 @@ impl TurnConfig {
                 ),
             ));
         }
-        if self.default_lifetime.is_zero() || self.max_lifetime < self.default_lifetime {
-            return Err(refuse(
-                "max-lifetime",
-                "must be >= turn.default-lifetime (> 0)",
-            ));
+        if let Some(problem) = lifetimes_problem(self.default_lifetime, self.max_lifetime) {
+            return Err(refuse("max-lifetime", problem));
         }
         self.validate_auth()?;
-        let q = &self.quota;
-        if matches!(q.bandwidth, Some(0)) {
-            return Err(refuse(
-                "quota.bandwidth",
-                "must be more than 0 (remove the key for no cap)",
-            ));
-        }
-        if q.bandwidth_burst.is_some_and(|b| b < 1500) {
-            return Err(refuse(
-                "quota.bandwidth-burst",
-                "must be at least 1500 bytes (one datagram)",
-            ));
-        }
-        if let Some(cap) = self.bandwidth() {
-            edge_guard::Refill::check(cap.bytes_per_sec as f64, cap.burst_bytes)
-                .map_err(|e| refuse("quota.bandwidth-burst", e.to_string()))?;
+        if let Some((burst, problem)) = self.bandwidth().as_ref().and_then(bandwidth_problem) {
+            let key = match burst {
+                true => "quota.bandwidth-burst",
+                false => "quota.bandwidth",
+            };
+            return Err(refuse(key, problem));
         }
         let relay = &self.relay;
         if relay.address.is_unspecified() && relay.external_address.is_none() {
@@ -565,7 +570,7 @@ impl TurnConfig {
     fn validate_auth(&self) -> Result<(), Error> {
         let auth = &self.auth;
         if auth.nonce_lifetime.is_zero() {
-            return Err(refuse("auth.nonce-lifetime", "must be more than 0"));
+            return Err(refuse("auth.nonce-lifetime", NONCE_LIFETIME_PROBLEM));
         }
         if let Some(i) = auth.shared_secrets.iter().position(|s| s.len() < 16) {
             return Err(refuse(
@@ -698,101 +703,5 @@ impl TurnConfig {
             service.xdp = Some(xdp);
         }
         Ok(service)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #![allow(clippy::unwrap_used)]
-    use super::*;
-
-    const MINIMAL: &str = "listen-udp = [\"127.0.0.1:3478\"]\n[relay]\naddress = \"127.0.0.1\"\n";
-
-    /// The section with `lines` added (keys at its top, tables at its end), parsed, checked
-    /// and converted; an error as media-edge prints it below `[turn]`.
-    fn service(lines: &str) -> Result<ServiceConfig, String> {
-        let text = match lines.starts_with('[') {
-            true => format!("{MINIMAL}{lines}\n"),
-            false => format!("{lines}\n{MINIMAL}"),
-        };
-        let section: TurnConfig = toml::from_str(&text).map_err(|e| e.to_string())?;
-        section
-            .service_config(vec![0; 32], 1)
-            .map_err(|e| e.to_string())
-    }
-
-    #[test]
-    fn defaults_reach_the_service() {
-        let s = service("").unwrap();
-        assert_eq!(s.server.realm, "media-edge");
-        assert_eq!(s.server.port_range, 49152..=65535);
-        assert_eq!((s.server.user_quota, s.server.total_quota), (10, 10_000));
-        assert_eq!(s.server.nonce_lifetime, Duration::from_secs(600));
-        assert_eq!(
-            (s.server.default_lifetime, s.server.max_lifetime),
-            (Duration::from_secs(600), Duration::from_secs(3600))
-        );
-        assert_eq!((s.max_connections, s.socket_buffer), (4096, Some(4 << 20)));
-        assert_eq!((s.coalesce, s.udp_sockets), (Duration::from_micros(200), 1));
-        assert_eq!(s.server.bandwidth, None);
-        let cap = service("[quota]\nbandwidth = 1000")
-            .unwrap()
-            .server
-            .bandwidth;
-        assert_eq!(
-            cap,
-            Some(BandwidthCap {
-                bytes_per_sec: 1000,
-                burst_bytes: 1500
-            }),
-            "the burst is one second at the cap, at least one datagram"
-        );
-    }
-
-    /// Every count is bounded; each error names its key below `[turn]`.
-    #[test]
-    fn counts_and_sizes_are_bounded_naming_the_key() {
-        for (lines, key) in [
-            ("max-connections = 0", "max-connections: 0 is not between"),
-            ("max-connections = 1000001", "max-connections: 1000001"),
-            ("socket-buffer = 100", "socket-buffer: 100 is not between"),
-            ("socket-buffer = 1073741825", "socket-buffer: 1073741825"),
-            ("realm = \"\"", "realm: must not be empty"),
-            (&format!("realm = \"{}\"", "r".repeat(764)), "realm: longer"),
-            (
-                &format!("software = \"{}\"", "s".repeat(764)),
-                "software: longer",
-            ),
-            ("coalesce-us = 10001", "coalesce-us: 10001"),
-            ("threads = 257", "threads: 257"),
-            ("udp-sockets = 0", "udp-sockets: 0"),
-            ("default-lifetime = 0", "max-lifetime: must be"),
-            (
-                "[quota]\nbandwidth = 0",
-                "quota.bandwidth: must be more than 0",
-            ),
-            (
-                "[quota]\nbandwidth = 1\nbandwidth-burst = 18446744073709551615",
-                "quota.bandwidth-burst: an empty bucket would take longer",
-            ),
-            (
-                "[auth]\nshared-secrets = [\"0123456789abcdef\", \"short\"]",
-                "auth.shared-secrets[1]: shorter",
-            ),
-        ] {
-            let e = service(lines).unwrap_err();
-            assert!(e.starts_with(key), "{lines}: {e}");
-        }
-        let bounds = "max-connections = 1000000\nsocket-buffer = 1073741824\ncoalesce-us = 10000\n\
-                      threads = 256\nudp-sockets = 64";
-        service(bounds).unwrap();
-    }
-
-    #[test]
-    fn durations_are_bounded_by_the_shared_parser() {
-        let e = service("max-lifetime = 315360001").unwrap_err();
-        assert!(e.contains("315360001"), "{e}");
-        let e = service("[auth]\nnonce-lifetime = -1").unwrap_err();
-        assert!(e.contains("-1"), "{e}");
     }
 }
