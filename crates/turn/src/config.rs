@@ -174,7 +174,7 @@ fn realm_problem(realm: &str) -> Option<String> {
 /// What is wrong with a pair of allocation lifetimes, if anything.
 fn lifetimes_problem(default_lifetime: Duration, max_lifetime: Duration) -> Option<&'static str> {
     (default_lifetime.is_zero() || max_lifetime < default_lifetime)
-        .then_some("must be >= turn.default-lifetime (> 0)")
+        .then_some("must be >= default-lifetime (> 0)")
 }
 
 /// What is wrong with a zero nonce lifetime.
