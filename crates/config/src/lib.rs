@@ -6,6 +6,7 @@
 //!   ([`seconds`]);
 //! - **port ranges** are `"first-last"` or one port `"first"`, ports 1-65535
 //!   ([`PortRange`]);
+//! - **socket buffers** are bytes from [`MIN_SOCKET_BUFFER`] to [`MAX_SOCKET_BUFFER`];
 //! - **networks** are CIDR (`10.0.0.0/8`, `2001:db8::/32`) or one address, which is a /32 or
 //!   /128 ([`network`], [`networks`]).
 //!
@@ -24,6 +25,14 @@ use serde::{Deserialize, Deserializer};
 
 /// The longest duration any key accepts: ten years.
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// The smallest socket buffer (SO_RCVBUF/SO_SNDBUF) any key accepts, bytes: one full-size
+/// datagram and the kernel's bookkeeping.
+pub const MIN_SOCKET_BUFFER: usize = 4096;
+
+/// The largest socket buffer any key accepts, bytes (1 GiB): above any kernel's cap
+/// (`net.core.rmem_max`), and within the `int` that `setsockopt` takes.
+pub const MAX_SOCKET_BUFFER: usize = 1 << 30;
 
 /// A value that does not parse or is out of bounds; the message names the value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

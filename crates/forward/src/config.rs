@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::time::Duration;
 
-use edge_config::{seconds, PortRange};
+use edge_config::{seconds, PortRange, MAX_SOCKET_BUFFER, MIN_SOCKET_BUFFER};
 use serde::Deserialize;
 
 use crate::{connection, ClientSidePort, Error};
@@ -57,7 +57,7 @@ pub struct ForwardConfig {
     /// before it disappears. Its ports are free from the moment it ends. Default 60 s.
     #[serde(default = "default_linger", deserialize_with = "seconds")]
     pub ended_linger: Duration,
-    /// Most live sessions at once; more are refused. Default 1000.
+    /// Most live sessions at once, 1 to 1,000,000; more are refused. Default 1000.
     #[serde(default = "default_max_sessions")]
     pub max_sessions: usize,
     /// Whether sessions accept enterprise media only from the configured remote address
@@ -68,8 +68,8 @@ pub struct ForwardConfig {
     /// SRTP/SRTCP replay window in packets, 64 to 1024. Default 128.
     #[serde(default = "default_replay_window")]
     pub replay_window: u64,
-    /// SO_RCVBUF / SO_SNDBUF of each media socket in bytes (the kernel caps it at
-    /// net.core.rmem_max / wmem_max). Default 1 MiB.
+    /// SO_RCVBUF / SO_SNDBUF of each media socket in bytes, 4096 to 1 GiB (edge-config's
+    /// bounds; the kernel caps it further at net.core.rmem_max / wmem_max). Default 1 MiB.
     #[serde(default = "default_socket_buffer")]
     pub socket_buffer: usize,
     /// Bans and per-source rate limits for the ICE checks and DTLS ClientHellos arriving at
@@ -194,16 +194,28 @@ impl ForwardConfig {
         if self.max_sessions == 0 {
             return bad("max-sessions", "must be at least 1".into());
         }
+        if self.max_sessions > MAX_SESSIONS {
+            return bad(
+                "max-sessions",
+                format!("{} is above {MAX_SESSIONS}", self.max_sessions),
+            );
+        }
         if !(64..=1024).contains(&self.replay_window) {
             return bad(
                 "replay-window",
                 format!("{} is not within 64..=1024 packets", self.replay_window),
             );
         }
-        if self.socket_buffer < 4096 {
+        if self.socket_buffer < MIN_SOCKET_BUFFER {
             return bad(
                 "socket-buffer",
-                format!("{} is below 4096 bytes", self.socket_buffer),
+                format!("{} is below {MIN_SOCKET_BUFFER} bytes", self.socket_buffer),
+            );
+        }
+        if self.socket_buffer > MAX_SOCKET_BUFFER {
+            return bad(
+                "socket-buffer",
+                format!("{} is above {MAX_SOCKET_BUFFER} bytes", self.socket_buffer),
             );
         }
         let p = &self.public;
@@ -254,6 +266,9 @@ impl ForwardConfig {
         connection::check(e, p)
     }
 }
+
+/// The most live sessions `max-sessions` may allow (each also needs a public port).
+const MAX_SESSIONS: usize = 1_000_000;
 
 fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -356,6 +371,12 @@ mod tests {
         let mut c = base.clone();
         c.replay_window = 32;
         assert_eq!(key(c), "replay-window");
+        let mut c = base.clone();
+        c.max_sessions = MAX_SESSIONS + 1;
+        assert_eq!(key(c), "max-sessions");
+        let mut c = base.clone();
+        c.socket_buffer = edge_config::MAX_SOCKET_BUFFER + 1;
+        assert_eq!(key(c), "socket-buffer");
         let mut c = base;
         c.media_timeout = Duration::ZERO;
         assert_eq!(key(c), "media-timeout");

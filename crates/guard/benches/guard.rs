@@ -1,7 +1,8 @@
 //! The guard's gates, alone and with two threads at once, beside two other designs of the same
 //! tables: one global `Mutex<HashMap>` (the naive design) and `dashmap` (sharded
 //! `RwLock<HashMap>`s, the crate the design names for shared maps), to show what the guard's
-//! own sharding and lock-free ban filter buy.
+//! own sharding and lock-free ban filter buy. All three use the same keyed hasher
+//! ([`KeyedState`]) and the same token bucket ([`TokenBucket`]), so only the tables differ.
 //!
 //! cargo bench -p edge-guard --bench guard
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -9,17 +10,19 @@
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::LazyLock;
 use std::sync::{Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use dashmap::DashMap;
-use edge_guard::{Guard, GuardConfig, Service};
+use edge_guard::{Guard, GuardConfig, KeyedState, Refill, Service, TokenBucket};
 
 const BANNED: u32 = 10_000;
 const THREADS: usize = 2;
-/// The rate limit the other designs apply: 50 per second, burst 200.
-const RATE: (f64, f64) = (50.0, 200.0);
+/// The rate limit the other designs apply: the guard's default for TURN, 50 per second,
+/// burst 200.
+static RATE: LazyLock<Refill> = LazyLock::new(|| Refill::new(50.0, 200));
 
 fn addr(i: u32) -> IpAddr {
     IpAddr::V4(Ipv4Addr::from(0x0a00_0000 | i))
@@ -40,24 +43,11 @@ impl Gate for Guard {
     }
 }
 
-/// One token-bucket step, shared by the other designs.
-fn take_token(bucket: &mut (f64, Instant), now: Instant) -> bool {
-    let (rate, burst) = RATE;
-    let (tokens, at) = bucket;
-    *tokens = (*tokens + now.saturating_duration_since(*at).as_secs_f64() * rate).min(burst);
-    *at = now;
-    let ok = *tokens >= 1.0;
-    if ok {
-        *tokens -= 1.0;
-    }
-    ok
-}
-
 /// The naive design: one lock over every ban and bucket.
 #[derive(Default)]
 struct GlobalMutex {
-    bans: Mutex<HashMap<IpAddr, Instant>>,
-    buckets: Mutex<HashMap<(Service, IpAddr), (f64, Instant)>>,
+    bans: Mutex<HashMap<IpAddr, Instant, KeyedState>>,
+    buckets: Mutex<HashMap<(Service, IpAddr), TokenBucket, KeyedState>>,
 }
 
 impl Gate for GlobalMutex {
@@ -70,18 +60,18 @@ impl Gate for GlobalMutex {
     }
     fn allow_request(&self, now: Instant, source: IpAddr, service: Service) -> bool {
         let mut buckets = self.buckets.lock().unwrap();
-        take_token(
-            buckets.entry((service, source)).or_insert((RATE.1, now)),
-            now,
-        )
+        buckets
+            .entry((service, source))
+            .or_insert_with(|| TokenBucket::full(now))
+            .take(now, 1, &RATE)
     }
 }
 
 /// The same tables in dashmap.
 #[derive(Default)]
 struct Dash {
-    bans: DashMap<IpAddr, Instant>,
-    buckets: DashMap<(Service, IpAddr), (f64, Instant)>,
+    bans: DashMap<IpAddr, Instant, KeyedState>,
+    buckets: DashMap<(Service, IpAddr), TokenBucket, KeyedState>,
 }
 
 impl Gate for Dash {
@@ -89,13 +79,10 @@ impl Gate for Dash {
         self.bans.get(&source).is_some_and(|until| *until > now)
     }
     fn allow_request(&self, now: Instant, source: IpAddr, service: Service) -> bool {
-        take_token(
-            &mut self
-                .buckets
-                .entry((service, source))
-                .or_insert((RATE.1, now)),
-            now,
-        )
+        self.buckets
+            .entry((service, source))
+            .or_insert_with(|| TokenBucket::full(now))
+            .take(now, 1, &RATE)
     }
 }
 

@@ -8,10 +8,15 @@ use edge_config::{networks, seconds, MAX_DURATION};
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
 
+use crate::bucket::{Refill, RefillError};
 use crate::Error;
 
 /// Largest `max-failures`: each tracked source keeps that many failure instants.
 pub const MAX_FAILURES_LIMIT: u32 = 64;
+
+/// Largest `max-tracked`: entries per table (there are five: failures, three rate-bucket
+/// tables, bans), so a spoofed flood costs at most a few hundred MiB.
+pub const MAX_TRACKED_LIMIT: usize = 1 << 22;
 
 /// The whole section. Durations are seconds (integer or fractional).
 ///
@@ -51,7 +56,8 @@ pub struct GuardConfig {
     /// (one host usually owns a whole /64). 128 treats every IPv6 address alone. Default 64.
     pub ipv6_prefix: u8,
     /// Most entries in each table (failure records, rate buckets of each service, bans),
-    /// rounded up to a multiple of the shard count (64). Default 65536.
+    /// 1 to [`MAX_TRACKED_LIMIT`], rounded up to a multiple of the shard count (64).
+    /// Default 65536.
     pub max_tracked: usize,
     /// Per-source request rate limits, per service.
     pub rate: RateLimits,
@@ -164,6 +170,12 @@ impl GuardConfig {
                 problem: "0 leaves no room to count anything".into(),
             });
         }
+        if self.max_tracked > MAX_TRACKED_LIMIT {
+            return Err(Error::Config {
+                key: "max-tracked",
+                problem: format!("{} is above {MAX_TRACKED_LIMIT}", self.max_tracked),
+            });
+        }
         self.rate.turn.validate("rate.turn")?;
         self.rate.api.validate("rate.api")?;
         self.rate.ice.validate("rate.ice")?;
@@ -254,10 +266,9 @@ pub struct RateLimit {
 }
 
 impl RateLimit {
-    /// Time one token takes to refill.
-    pub(crate) fn interval(&self) -> Duration {
-        // validate() keeps 1/rate finite and within MAX_DURATION.
-        Duration::from_secs_f64(1.0 / self.rate)
+    /// How a bucket of this limit refills (validate() keeps it as configured).
+    pub(crate) fn refill(&self) -> Refill {
+        Refill::new(self.rate, u64::from(self.burst))
     }
 
     /// The seconds a source over this limit should wait (`Retry-After`): one token's
@@ -267,39 +278,27 @@ impl RateLimit {
         (1.0 / self.rate).ceil().max(1.0) as u64
     }
 
-    /// Time an empty bucket takes to fill.
-    pub(crate) fn depth(&self) -> Duration {
-        self.interval().saturating_mul(self.burst)
-    }
-
     fn validate(&self, key: &'static str) -> Result<(), Error> {
-        let slowest = 1.0 / MAX_DURATION.as_secs_f64();
-        if !(self.rate.is_finite() && self.rate >= slowest && self.rate <= 1e9) {
-            return Err(Error::Config {
-                key,
-                problem: format!(
-                    "rate {} is outside [{slowest:e}, 1e9] per second",
-                    self.rate
-                ),
-            });
-        }
-        if self.burst == 0 {
-            return Err(Error::Config {
-                key,
-                problem: "burst 0 refuses every request".into(),
-            });
-        }
-        if self.depth() > MAX_DURATION {
-            return Err(Error::Config {
-                key,
-                problem: format!(
-                    "burst {} at rate {} takes longer than {} s to refill",
-                    self.burst,
-                    self.rate,
-                    MAX_DURATION.as_secs()
-                ),
-            });
-        }
-        Ok(())
+        let checked = if self.rate > 1e9 {
+            Err(RefillError::Rate)
+        } else {
+            Refill::check(self.rate, u64::from(self.burst))
+        };
+        let problem = match checked {
+            Ok(()) => return Ok(()),
+            Err(RefillError::Rate) => format!(
+                "rate {} is outside [{:e}, 1e9] per second",
+                self.rate,
+                Refill::MIN_PER_SECOND
+            ),
+            Err(RefillError::Burst) => "burst 0 refuses every request".into(),
+            Err(_) => format!(
+                "burst {} at rate {} takes longer than {} s to refill",
+                self.burst,
+                self.rate,
+                MAX_DURATION.as_secs()
+            ),
+        };
+        Err(Error::Config { key, problem })
     }
 }

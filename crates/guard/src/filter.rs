@@ -64,14 +64,14 @@ fn slot(key: &Key) -> (usize, u64) {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::hash_map::RandomState;
+    use crate::KeyedState;
     use std::net::{IpAddr, Ipv4Addr};
 
     use super::*;
 
     #[test]
     fn publish_sets_exactly_the_banned_bits() {
-        let h = RandomState::new();
+        let h = KeyedState::random();
         let keys: Vec<Key> = (0..100u32)
             .map(|i| Key::new(IpAddr::V4(Ipv4Addr::from(i)), 64, &h))
             .collect();

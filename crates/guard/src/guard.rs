@@ -1,19 +1,18 @@
 //! [`Guard`]: the shared ban and rate-limit state.
 
-use std::collections::hash_map::RandomState;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use ipnet::IpNet;
 
-use crate::bucket::Bucket;
+use crate::bucket::{Refill, TokenBucket};
 use crate::filter::BanFilter;
 use crate::shared::{Event, Link, SharedStats};
 use crate::source::{self, Key};
 use crate::table::{Expiring, Removal, Table};
-use crate::{log, Error, GuardConfig, Service};
+use crate::{log, Error, GuardConfig, KeyedState, Service};
 
 /// Shards of every table: sources hash to one, so threads working on different sources rarely
 /// meet on a lock.
@@ -111,7 +110,7 @@ impl Expiring for Failures {
 struct Tracking {
     failures: Table<Failures>,
     /// One table per service, in [`Service::index`] order.
-    buckets: [Table<Bucket>; 3],
+    buckets: [Table<TokenBucket>; 3],
 }
 
 /// One shard, alone on its cache lines.
@@ -141,7 +140,7 @@ struct Inner {
     /// Keys the tables: fixed for the guard's life.
     ipv6_prefix: u8,
     shards: Box<[Shard]>,
-    hasher: RandomState,
+    hasher: KeyedState,
     /// The shared store's queue and state, once [`SharedStore`](crate::SharedStore) started.
     link: OnceLock<Link>,
 }
@@ -150,17 +149,16 @@ struct Inner {
 #[derive(Debug)]
 struct Live {
     config: GuardConfig,
-    /// Refill interval and bucket depth per service, in [`Service::index`] order.
-    rates: [(Duration, Duration); 3],
+    /// How each service's buckets refill, in [`Service::index`] order.
+    rates: [Refill; 3],
 }
 
 impl Live {
     fn new(config: GuardConfig) -> Arc<Self> {
-        let rate = |l: crate::RateLimit| (l.interval(), l.depth());
         let rates = [
-            rate(config.rate.turn),
-            rate(config.rate.api),
-            rate(config.rate.ice),
+            config.rate.turn.refill(),
+            config.rate.api.refill(),
+            config.rate.ice.refill(),
         ];
         Arc::new(Live { config, rates })
     }
@@ -216,7 +214,7 @@ impl Guard {
                 ipv6_prefix: config.ipv6_prefix,
                 live: RwLock::new(Live::new(config)),
                 shards,
-                hasher: RandomState::new(),
+                hasher: KeyedState::random(),
                 link: OnceLock::new(),
             }),
         })
@@ -289,15 +287,15 @@ impl Guard {
         }
         let key = self.key(addr);
         let shard = self.shard(&key);
-        let (interval, depth) = live.rates[service.index()];
+        let refill = live.rates[service.index()];
         let mut tracking = lock(&shard.tracking);
         let bucket = tracking.buckets[service.index()].get_or_insert(
             now,
             key,
-            || Bucket::full(now),
+            || TokenBucket::full(now),
             |_, why| count_eviction(shard, why),
         );
-        let allowed = bucket.take(now, interval, depth);
+        let allowed = bucket.take(now, 1, &refill);
         if !allowed {
             shard.rate_refused[service.index()].fetch_add(1, Ordering::Relaxed);
         }

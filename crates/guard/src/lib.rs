@@ -29,7 +29,9 @@
 //!   carries a nonce the server sent there; API: a TCP connection), or an attacker could get a
 //!   victim banned.
 //! - **Rate limits** are token buckets per (service, source), kept as one instant each
-//!   (GCRA): `burst` requests at once, `rate` per second sustained.
+//!   (GCRA): `burst` requests at once, `rate` per second sustained. The bucket,
+//!   [`TokenBucket`] with its [`Refill`], is public: it is media-edge's one token bucket,
+//!   edge-turn's per-allocation bandwidth cap counts bytes with it.
 //!
 //! # The log lines (target `edge_guard`, one stable format)
 //! Every failure, ban and unban is one line, the whole tracing message:
@@ -78,6 +80,7 @@ mod config;
 mod error;
 mod filter;
 mod guard;
+mod hash;
 mod log;
 mod shared;
 mod source;
@@ -85,15 +88,17 @@ mod table;
 
 use std::fmt;
 
+pub use bucket::{Refill, RefillError, TokenBucket};
 pub use config::{
     GuardConfig, RateLimit, RateLimits, RedisUrl, MAX_FAILURES_LIMIT, MAX_REDIS_PREFIX,
-    MAX_REDIS_WAIT,
+    MAX_REDIS_WAIT, MAX_TRACKED_LIMIT,
 };
 /// Longest duration any setting accepts (ten years, edge-config's bound for every section):
 /// keeps `now + duration` far from the end of `Instant`'s range.
 pub use edge_config::MAX_DURATION;
 pub use error::Error;
 pub use guard::{BanInfo, Guard, GuardStats, PerService, SHARDS};
+pub use hash::{Keyed, KeyedState};
 pub use ipnet::IpNet;
 pub use log::MAX_LOGGED_CHARS;
 pub use shared::{SharedStats, SharedStore};

@@ -2,11 +2,12 @@
 //! cut to the configured prefix. A [`Key`] carries its keyed hash, computed once per call and
 //! used both to pick the shard and inside the shard's maps.
 
-use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::net::{IpAddr, Ipv6Addr};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
+use crate::KeyedState;
 
 /// `::ffff:a.b.c.d` as `a.b.c.d` (a dual-stack socket reports IPv4 peers that way); other
 /// addresses unchanged.
@@ -28,7 +29,7 @@ pub(crate) struct Key {
 
 impl Key {
     /// The key of a [`canonical`] address.
-    pub(crate) fn new(canonical: IpAddr, ipv6_prefix: u8, hasher: &RandomState) -> Self {
+    pub(crate) fn new(canonical: IpAddr, ipv6_prefix: u8, hasher: &KeyedState) -> Self {
         let bits = match canonical {
             IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
             IpAddr::V6(v6) => {
@@ -113,7 +114,7 @@ mod tests {
 
     fn net(a: &str, prefix: u8) -> String {
         let canon = canonical(a.parse().unwrap());
-        Key::new(canon, prefix, &RandomState::new())
+        Key::new(canon, prefix, &KeyedState::random())
             .net(prefix)
             .to_string()
     }
@@ -140,7 +141,7 @@ mod tests {
 
     #[test]
     fn equal_sources_equal_keys() {
-        let h = RandomState::new();
+        let h = KeyedState::random();
         let a = Key::new("2001:db8::1".parse().unwrap(), 64, &h);
         let b = Key::new("2001:db8::ffff".parse().unwrap(), 64, &h);
         let c = Key::new("2001:db8:0:1::1".parse().unwrap(), 64, &h);

@@ -121,7 +121,7 @@ impl<V: Expiring> Table<V> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use std::collections::hash_map::RandomState;
+    use crate::KeyedState;
     use std::net::{IpAddr, Ipv4Addr};
     use std::time::Duration;
 
@@ -136,7 +136,7 @@ mod tests {
 
     #[test]
     fn full_table_drops_expired_first_then_soonest_quarter() {
-        let h = RandomState::new();
+        let h = KeyedState::random();
         let key = |i: u32| Key::new(IpAddr::V4(Ipv4Addr::from(i)), 64, &h);
         let t0 = Instant::now();
         let mut table = Table::new(8);
@@ -181,7 +181,7 @@ mod tests {
 
     #[test]
     fn tied_expiries_evict_a_quarter_not_all() {
-        let h = RandomState::new();
+        let h = KeyedState::random();
         let key = |i: u32| Key::new(IpAddr::V4(Ipv4Addr::from(i)), 64, &h);
         let t0 = Instant::now();
         let later = t0 + Duration::from_secs(1);
@@ -195,7 +195,7 @@ mod tests {
 
     #[test]
     fn present_key_never_evicts() {
-        let h = RandomState::new();
+        let h = KeyedState::random();
         let k = Key::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 64, &h);
         let t0 = Instant::now();
         let mut table = Table::new(1);

@@ -186,6 +186,13 @@ fn bad_values_are_refused_naming_the_key() {
         ..d()
     })
     .starts_with("max-tracked: "));
+    assert_eq!(
+        bad(GuardConfig {
+            max_tracked: edge_guard::MAX_TRACKED_LIMIT + 1,
+            ..d()
+        }),
+        "max-tracked: 4194305 is above 4194304"
+    );
     let mut c = d();
     c.rate.ice.burst = 0;
     assert_eq!(bad(c), "rate.ice: burst 0 refuses every request");

@@ -1,21 +1,22 @@
 //! The service configuration: a TOML file with kebab-case keys, unknown keys refused, every
 //! error naming the key path (`turn.relay.port-range: 60000-50000 is empty`).
 //!
-//! Top-level sections: `[log]`, `[turn]`, `[guard]` (bans and rate limits shared by TURN,
+//! Each library owns its section (schema, defaults, bounds, checks); this module composes
+//! them and checks what spans sections. Top-level sections: `[log]`, `[turn]` (the TURN
+//! server, see edge-turn's `TurnConfig`), `[guard]` (bans and rate limits shared by TURN,
 //! the forwarder's ICE responder and the API, see edge-guard's `GuardConfig`), and for media
 //! sessions `[forward]` (the forwarder, see edge-forward's `ForwardConfig`), `[dtls]` (its
 //! certificate) and `[api]` (the HTTP control API, see edge-control's `ApiConfig`);
 //! `[admin]`, `[drain]` and `[security]` (see `ip_forwarding.rs`) for operations.
 
-use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _};
-use edge_config::{networks, seconds, PortRange};
+use edge_config::seconds;
 use edge_guard::{Guard, GuardConfig};
-use edge_turn::{BandwidthCap, IpNet, ServerConfig, ServiceConfig, TlsListener};
+use edge_turn::{ServiceConfig, TurnConfig};
 use serde::Deserialize;
 
 use crate::cli_pins::Pins;
@@ -32,8 +33,8 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: Log,
-    /// The TURN server.
-    pub turn: Turn,
+    /// `[turn]`: the TURN server, see edge-turn's `TurnConfig`.
+    pub turn: TurnConfig,
     /// `[guard]`: bans after failed logins and per-source rate limits, one guard for all
     /// services; fail2ban-like defaults when absent.
     #[serde(default)]
@@ -206,236 +207,6 @@ fn default_stats_interval() -> Duration {
     Duration::from_secs(60)
 }
 
-/// `[turn]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Turn {
-    /// Realm announced to clients.
-    #[serde(default = "default_realm")]
-    pub realm: String,
-    /// SOFTWARE attribute in responses; none when absent.
-    pub software: Option<String>,
-    /// UDP listeners.
-    #[serde(default)]
-    pub listen_udp: Vec<SocketAddr>,
-    /// TCP listeners.
-    #[serde(default)]
-    pub listen_tcp: Vec<SocketAddr>,
-    /// TLS listeners.
-    #[serde(default)]
-    pub listen_tls: Vec<Tls>,
-    /// Most TCP/TLS connections at once.
-    #[serde(default = "default_max_connections")]
-    pub max_connections: usize,
-    /// SO_RCVBUF/SO_SNDBUF of UDP listener and relay sockets, bytes (capped by
-    /// net.core.rmem_max/wmem_max).
-    #[serde(default = "default_socket_buffer")]
-    pub socket_buffer: usize,
-    /// Wake-up coalescing window of the TURN event loop, microseconds (0: off); at most 10,000.
-    #[serde(default = "default_coalesce_us")]
-    pub coalesce_us: u64,
-    /// TURN event loop threads, each with its own SO_REUSEPORT listeners and allocations;
-    /// one per CPU core when absent; at most `edge_turn::MAX_THREADS`.
-    pub threads: Option<usize>,
-    /// UDP sockets per `listen-udp` address on each TURN thread (SO_REUSEPORT): a
-    /// one-source flood fills one socket's queue only; at most `edge_turn::MAX_UDP_SOCKETS`.
-    #[serde(default = "default_udp_sockets")]
-    pub udp_sockets: usize,
-    /// Lifetime granted when a client asks for less or none, seconds.
-    #[serde(default = "default_lifetime", deserialize_with = "seconds")]
-    pub default_lifetime: Duration,
-    /// Longest lifetime granted, seconds.
-    #[serde(default = "max_lifetime", deserialize_with = "seconds")]
-    pub max_lifetime: Duration,
-    /// `[turn.relay]`.
-    pub relay: Relay,
-    /// `[turn.auth]`.
-    #[serde(default)]
-    pub auth: Auth,
-    /// `[turn.quota]`.
-    #[serde(default)]
-    pub quota: Quota,
-    /// `[turn.peers]`.
-    #[serde(default)]
-    pub peers: Peers,
-    /// `[turn.xdp]`: the XDP fast path; off when absent.
-    pub xdp: Option<Xdp>,
-}
-
-/// `[turn.xdp]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Xdp {
-    /// The interface clients and peers reach the TURN listeners and relay address through.
-    pub interface: String,
-    /// Where the program runs.
-    #[serde(default)]
-    pub mode: XdpMode,
-    /// Datagrams per second one source may send to the UDP listeners before the kernel
-    /// drops the rest (0: no limit).
-    #[serde(default)]
-    pub source_pps: u32,
-    /// Datagrams one source may send at once above that rate; `source-pps` when absent.
-    pub source_burst: Option<u32>,
-}
-
-/// `turn.xdp.mode`.
-#[derive(Debug, Default, Clone, Copy, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum XdpMode {
-    /// In the interface's driver.
-    #[default]
-    Native,
-    /// In the generic receive path (any interface).
-    Generic,
-}
-
-fn default_realm() -> String {
-    "media-edge".into()
-}
-fn default_max_connections() -> usize {
-    4096
-}
-fn default_socket_buffer() -> usize {
-    4 << 20
-}
-fn default_udp_sockets() -> usize {
-    1
-}
-fn default_coalesce_us() -> u64 {
-    200
-}
-/// Longest `turn.coalesce-us`: beyond 10 ms the added delay would show in calls.
-const MAX_COALESCE_US: u64 = 10_000;
-fn default_lifetime() -> Duration {
-    Duration::from_secs(600)
-}
-fn max_lifetime() -> Duration {
-    Duration::from_secs(3600)
-}
-
-/// `[[turn.listen-tls]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Tls {
-    /// Address to listen on.
-    pub address: SocketAddr,
-    /// PEM certificate chain file.
-    pub certificate: PathBuf,
-    /// PEM private key file.
-    pub private_key: PathBuf,
-}
-
-/// `[turn.relay]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Relay {
-    /// Address relay sockets bind to.
-    pub address: IpAddr,
-    /// Address announced to clients when the relay is behind a 1:1 NAT.
-    pub external_address: Option<IpAddr>,
-    /// `first-last`, both included.
-    #[serde(default = "default_ports")]
-    pub port_range: PortRange,
-}
-
-fn default_ports() -> PortRange {
-    PortRange::new(49152, 65535).unwrap_or_else(|_| unreachable!("a valid range"))
-}
-
-/// `[turn.auth]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Auth {
-    /// Static users.
-    #[serde(default)]
-    pub users: Vec<User>,
-    /// TURN REST API shared secrets (all accepted, for rotation).
-    #[serde(default)]
-    pub shared_secrets: Vec<String>,
-    /// Nonce lifetime, seconds.
-    #[serde(default = "default_nonce_lifetime", deserialize_with = "seconds")]
-    pub nonce_lifetime: Duration,
-}
-
-impl Default for Auth {
-    fn default() -> Self {
-        Self {
-            users: Vec::new(),
-            shared_secrets: Vec::new(),
-            nonce_lifetime: default_nonce_lifetime(),
-        }
-    }
-}
-
-fn default_nonce_lifetime() -> Duration {
-    Duration::from_secs(600)
-}
-
-/// `[[turn.auth.users]]`.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct User {
-    /// Username.
-    pub name: String,
-    /// Password.
-    pub password: String,
-}
-
-impl fmt::Debug for User {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("User")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
-    }
-}
-
-/// `[turn.quota]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Quota {
-    /// Allocations one username may hold.
-    #[serde(default = "default_per_user")]
-    pub allocations_per_user: u32,
-    /// Allocations the server holds.
-    #[serde(default = "default_total")]
-    pub allocations_total: u32,
-    /// Bandwidth cap per allocation, bytes per second; none when absent.
-    pub bandwidth: Option<u64>,
-    /// Burst above the cap, bytes (default: one second at the cap).
-    pub bandwidth_burst: Option<u64>,
-}
-
-impl Default for Quota {
-    fn default() -> Self {
-        Self {
-            allocations_per_user: default_per_user(),
-            allocations_total: default_total(),
-            bandwidth: None,
-            bandwidth_burst: None,
-        }
-    }
-}
-
-fn default_per_user() -> u32 {
-    10
-}
-fn default_total() -> u32 {
-    10_000
-}
-
-/// `[turn.peers]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Peers {
-    /// Ranges admitted although refused by default (loopback, private, ...).
-    #[serde(default, deserialize_with = "networks")]
-    pub allow: Vec<IpNet>,
-    /// Ranges refused on top; wins over `allow`.
-    #[serde(default, deserialize_with = "networks")]
-    pub deny: Vec<IpNet>,
-}
-
 impl Config {
     /// Parses a TOML document with the command line's `pins` written into it; errors name
     /// the key path and line, or the command line for a value it gave.
@@ -498,60 +269,7 @@ impl Config {
         if self.dtls.certificate.is_some() != self.dtls.private_key.is_some() {
             bail!("dtls: give both certificate and private-key, or neither (generated)");
         }
-        let t = &self.turn;
-        if t.listen_udp.is_empty() && t.listen_tcp.is_empty() && t.listen_tls.is_empty() {
-            bail!("turn: no listen-udp, listen-tcp or listen-tls: nothing to serve");
-        }
-        if t.realm.is_empty() {
-            bail!("turn.realm: must not be empty");
-        }
-        if t.default_lifetime.is_zero() || t.max_lifetime < t.default_lifetime {
-            bail!("turn.max-lifetime: must be >= turn.default-lifetime (> 0)");
-        }
-        if t.auth.nonce_lifetime.is_zero() {
-            bail!("turn.auth.nonce-lifetime: must be more than 0");
-        }
-        if let Some((i, _)) = t
-            .auth
-            .shared_secrets
-            .iter()
-            .enumerate()
-            .find(|(_, s)| s.len() < 16)
-        {
-            bail!("turn.auth.shared-secrets[{i}]: shorter than 16 characters");
-        }
-        if let Some(u) = t
-            .auth
-            .users
-            .iter()
-            .find(|u| u.name.is_empty() || u.password.is_empty())
-        {
-            bail!(
-                "turn.auth.users: user {:?} has an empty name or password",
-                u.name
-            );
-        }
-        if self.has_no_credentials() {
-            if let Some(public) = self.listen_addrs().find(|a| !a.ip().is_loopback()) {
-                bail!(
-                    "turn.auth: no users and no shared-secrets, but {public} is not loopback: \
-                     configure credentials for any non-loopback listener"
-                );
-            }
-        }
-        if matches!(t.quota.bandwidth, Some(0)) {
-            bail!("turn.quota.bandwidth: must be more than 0 (remove the key for no cap)");
-        }
-        if t.quota.bandwidth_burst.is_some_and(|b| b < 1500) {
-            bail!("turn.quota.bandwidth-burst: must be at least 1500 bytes (one datagram)");
-        }
-        if t.relay.address.is_unspecified() && t.relay.external_address.is_none() {
-            bail!(
-                "turn.relay.external-address: required when turn.relay.address is {} \
-                 (clients must be told a reachable address)",
-                t.relay.address
-            );
-        }
+        self.turn.validate().map_err(|e| anyhow!("turn.{e}"))?;
         Ok(())
     }
 
@@ -584,21 +302,14 @@ impl Config {
 
     /// Whether neither users nor shared secrets are configured.
     pub fn has_no_credentials(&self) -> bool {
-        self.turn.auth.users.is_empty() && self.turn.auth.shared_secrets.is_empty()
+        self.turn.has_no_credentials()
     }
 
-    fn listen_addrs(&self) -> impl Iterator<Item = SocketAddr> + '_ {
-        let t = &self.turn;
-        t.listen_udp
-            .iter()
-            .chain(&t.listen_tcp)
-            .copied()
-            .chain(t.listen_tls.iter().map(|l| l.address))
-    }
-
-    /// The TURN service configuration. `generated` is the user made up for a configuration
-    /// without credentials (loopback only); `nonce_secret` and `seed` are fresh randomness;
-    /// `guard` is the one shared with the forwarder and the API.
+    /// The TURN service configuration: `[turn]` converted by edge-turn, plus what the file
+    /// does not hold. `generated` is the user made up for a configuration without
+    /// credentials (loopback only); `nonce_secret` and `seed` are fresh randomness; `guard`
+    /// is the one shared with the forwarder and the API; the other services' addresses are
+    /// protected peers.
     pub fn service(
         &self,
         generated: Option<(String, String)>,
@@ -606,95 +317,15 @@ impl Config {
         seed: u64,
         guard: Guard,
     ) -> anyhow::Result<ServiceConfig> {
-        let t = &self.turn;
-        let mut server = ServerConfig::new(t.realm.clone(), t.relay.address);
-        server.users = t
-            .auth
-            .users
-            .iter()
-            .map(|u| (u.name.clone(), u.password.clone()))
-            .chain(generated)
-            .collect();
-        server.shared_secrets = t
-            .auth
-            .shared_secrets
-            .iter()
-            .map(|s| s.as_bytes().to_vec())
-            .collect();
-        server.nonce_secret = nonce_secret;
-        server.nonce_lifetime = t.auth.nonce_lifetime;
-        server.external_address = t.relay.external_address;
-        server.port_range = t.relay.port_range.first()..=t.relay.port_range.last();
-        server.user_quota = t.quota.allocations_per_user;
-        server.total_quota = t.quota.allocations_total;
-        server.bandwidth = t.quota.bandwidth.map(|rate| BandwidthCap {
-            bytes_per_sec: rate,
-            burst_bytes: t.quota.bandwidth_burst.unwrap_or(rate.max(1500)),
-        });
-        server.default_lifetime = t.default_lifetime;
-        server.max_lifetime = t.max_lifetime;
-        server.peer_allow = t.peers.allow.clone();
-        server.peer_deny = t.peers.deny.clone();
-        server.software = t.software.clone();
-        server.rng_seed = seed;
+        let mut service = self
+            .turn
+            .service_config(nonce_secret, seed)
+            .map_err(|e| anyhow!("turn.{e}"))?;
+        let server = &mut service.server;
+        server.users.extend(generated);
         server.guard = Some(guard);
         server.protected_peers = self.protected_peers();
         server.validate().map_err(|e| anyhow!("turn: {e}"))?;
-        let mut service = ServiceConfig::new(server);
-        service.udp = t.listen_udp.clone();
-        service.tcp = t.listen_tcp.clone();
-        service.tls = t
-            .listen_tls
-            .iter()
-            .map(|l| TlsListener {
-                addr: l.address,
-                certificate: l.certificate.clone(),
-                private_key: l.private_key.clone(),
-            })
-            .collect();
-        service.max_connections = t.max_connections;
-        service.socket_buffer = Some(t.socket_buffer);
-        if t.coalesce_us > MAX_COALESCE_US {
-            return Err(anyhow!(
-                "turn.coalesce-us: {} is above {MAX_COALESCE_US} (10 ms of added delay per pass)",
-                t.coalesce_us
-            ));
-        }
-        service.coalesce = std::time::Duration::from_micros(t.coalesce_us);
-        service.threads = match t.threads {
-            Some(n) if (1..=edge_turn::MAX_THREADS).contains(&n) => n,
-            Some(n) => {
-                return Err(anyhow!(
-                    "turn.threads: {n} is not between 1 and {}",
-                    edge_turn::MAX_THREADS
-                ))
-            }
-            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
-        };
-        if !(1..=edge_turn::MAX_UDP_SOCKETS).contains(&t.udp_sockets) {
-            return Err(anyhow!(
-                "turn.udp-sockets: {} is not between 1 and {}",
-                t.udp_sockets,
-                edge_turn::MAX_UDP_SOCKETS
-            ));
-        }
-        service.udp_sockets = t.udp_sockets;
-        if let Some(x) = &t.xdp {
-            if x.interface.is_empty() {
-                return Err(anyhow!("turn.xdp.interface: empty"));
-            }
-            let mode = match x.mode {
-                XdpMode::Native => edge_turn::XdpMode::Native,
-                XdpMode::Generic => edge_turn::XdpMode::Generic,
-            };
-            let mut xdp = edge_turn::XdpConfig::new(x.interface.clone(), mode);
-            xdp.source_pps = x.source_pps;
-            xdp.source_burst = x.source_burst.unwrap_or(x.source_pps);
-            if xdp.source_pps > 0 && xdp.source_burst == 0 {
-                return Err(anyhow!("turn.xdp.source-burst: 0 with a source-pps limit"));
-            }
-            service.xdp = Some(xdp);
-        }
         Ok(service)
     }
 }

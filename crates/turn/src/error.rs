@@ -17,6 +17,15 @@ pub enum Error {
         /// Why.
         reason: String,
     },
+    /// A key of the `[turn]` section ([`TurnConfig`](crate::TurnConfig)) is refused.
+    #[error("{key}: {problem}")]
+    Key {
+        /// Its path below `[turn]`: `coalesce-us`, `relay.external-address`,
+        /// `auth.shared-secrets[0]`.
+        key: String,
+        /// What is wrong with its value.
+        problem: String,
+    },
     /// A listener could not be bound.
     #[error("cannot listen on {transport} {addr}")]
     Listen {

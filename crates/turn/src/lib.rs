@@ -15,6 +15,10 @@
 //! ChannelData of UDP allocations in the kernel and drops banned and flooding sources
 //! before any socket, its maps kept in step with the cores' state.
 //!
+//! [`TurnConfig`] is the `[turn]` section of media-edge's configuration file: its schema,
+//! defaults, bounds and checks, turned into a [`ServiceConfig`] by
+//! [`TurnConfig::service_config`].
+//!
 //! What it does not do: TCP relay allocations (RFC 6062), dual-stack allocations
 //! (ADDITIONAL-ADDRESS-FAMILY is ignored), EVEN-PORT reservations (the R bit), DTLS client
 //! transport, the RFC 8489 password algorithms (MESSAGE-INTEGRITY-SHA256 and
@@ -55,7 +59,10 @@ pub use auth::rest_password;
 pub use bandwidth::BandwidthCap;
 pub use census::{Census, ErrorCounts, ERROR_CODES};
 pub use command::Command;
-pub use config::ServerConfig;
+pub use config::{
+    AuthSection, ListenTlsSection, PeersSection, QuotaSection, RelaySection, ServerConfig,
+    TurnConfig, UserEntry, XdpSection, MAX_COALESCE_US, MAX_CONNECTIONS,
+};
 pub use driver::{
     load_tls_config, LocalAddrs, Reload, Service, ServiceConfig, Snapshot, SnapshotReader,
     TlsListener, XdpConfig, MAX_THREADS, MAX_UDP_SOCKETS,
