@@ -233,13 +233,13 @@ fn limit_nofile_covers_the_example_configuration() {
         b.parse::<u64>().unwrap() - a.parse::<u64>().unwrap() + 1
     };
     let turn = &config["turn"];
-    let relay = &config["relay"];
+    let forward = &config["forward"];
     let api_connections = config["api"]
         .get("max-connections")
         .map_or(1024, |v| v.as_integer().unwrap() as u64);
     let need = range(&turn["relay"]["port-range"])
-        + range(&relay["public"]["port-range"])
-        + range(&relay["enterprise"]["port-range"])
+        + range(&forward["public"]["port-range"])
+        + range(&forward["enterprise"]["port-range"])
         + turn["max-connections"].as_integer().unwrap() as u64
         + api_connections
         + 1000;
