@@ -602,8 +602,13 @@ impl EventLoop {
                     tuple,
                     relay,
                     reason,
-                    usage,
-                } => tracing::info!(
+                    mut usage,
+                } => {
+                    // What the XDP fast path relayed for it counts too.
+                    if let Some(kernel) = &self.kernel {
+                        kernel.close_allocation(&tuple, &mut usage);
+                    }
+                    tracing::info!(
                     %tuple,
                     %relay,
                     ?reason,
@@ -616,7 +621,8 @@ impl EventLoop {
                     to_client_bytes = usage.to_client_bytes,
                     dropped = usage.dropped,
                     "allocation closed"
-                ),
+                    )
+                }
                 // Only with the fast path on (`Server::track_kernel_state`).
                 Event::ChannelUp { .. }
                 | Event::ChannelDown { .. }
