@@ -486,8 +486,9 @@ fn a_refresh_keeps_the_kernel_path_and_a_delete_ends_it_at_once() {
     });
     assert_eq!(after.kernel.to_peers, gone.kernel.to_peers);
     assert_eq!(after.to_peers, gone.to_peers);
-    // Its record counts both round trips: the first through userspace, the second through
-    // the kernel (each 5 + 23 and 10 + 24 bytes).
+    // Its record counts both round trips (5 + 23 bytes out, 10 + 24 back), whichever path
+    // relayed each datagram: userspace relays the client's first one (the peer's next hop
+    // is not known yet), the kernel the rest.
     let records = records_of(&format!("{client} "));
     assert_eq!(
         records,
