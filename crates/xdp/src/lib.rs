@@ -9,7 +9,9 @@
 //!   or gone. While it is up, the program rewrites the client's ChannelData into a UDP
 //!   datagram from the relay address to the peer, and the peer's datagrams into ChannelData
 //!   to the client (checksums updated, sent back out with XDP_TX toward the MAC address the
-//!   destination's own frames come from), and counts them ([`Counters`]).
+//!   destination's own frames come from), and counts them ([`Counters`], and per channel:
+//!   [`FastPath::channel_down`] and [`FastPath::close_client`] return a [`Tally`] of what
+//!   the kernel relayed for the channel or for all of a client's channels).
 //! - [`FastPath::set_bans`]: sources the guard banned, dropped until their ban ends.
 //! - [`Settings::source_pps`]: a per-source packet rate toward the TURN listener ports,
 //!   above which packets are dropped (a GCRA bucket per source in an LRU map). Only what
@@ -252,7 +254,8 @@ pub enum Verdict {
 ///   end of a veth pair).
 /// - **State** (called by the TURN driver as its own state changes):
 ///   [`channel_up`](FastPath::channel_up), [`channel_down`](FastPath::channel_down),
-///   [`set_bans`](FastPath::set_bans).
+///   [`close_client`](FastPath::close_client), [`ban`](FastPath::ban),
+///   [`set_bans`](FastPath::set_bans), [`set_exempt`](FastPath::set_exempt).
 /// - **Getters**: [`counters`](FastPath::counters), [`channels`](FastPath::channels).
 /// - **Tests**: [`test_run`](FastPath::test_run) (BPF_PROG_TEST_RUN on a crafted frame).
 pub struct FastPath {
