@@ -26,6 +26,10 @@
 # SERVER_CPU (/proc/stat: timers, RCU, anything not in the threads). The load side's NAPI
 # thread and core are printed apart and counted nowhere.
 #
+# BPF_STATS=1 also turns on the kernel's BPF run-time statistics (kernel.bpf_stats_enabled,
+# restored at exit; it adds a clock read per program run, to every program on the host) and
+# prints the XDP program's own nanoseconds per frame in each "xdp on" row.
+#
 #   benches/turn_xdp.sh                         # DURATION=10 FLOWS=8 WINDOW=16 ALLOCATIONS=100 ROUNDS=3
 #   DURATION=2 ROUNDS=1 PROFILE=debug benches/turn_xdp.sh   # a bounded check that it runs (figures meaningless)
 #
@@ -38,6 +42,7 @@ ALLOCATIONS="${ALLOCATIONS:-100}"
 SOURCE_PPS="${SOURCE_PPS:-1000}"
 PROFILE="${PROFILE:-release}"
 ROUNDS="${ROUNDS:-3}"
+BPF_STATS="${BPF_STATS:-0}"
 for tool in ip ethtool clang turnserver taskset; do
     command -v "$tool" >/dev/null || { echo "turn_xdp.sh: $tool missing" >&2; exit 1; }
 done
@@ -50,8 +55,10 @@ real="$CARGO_TARGET_DIR/$PROFILE"
 
 edge="me-xdp-edge-$$"
 outside="me-xdp-out-$$"
+stats_before="$(sysctl -n kernel.bpf_stats_enabled)"
 teardown() {
     cleanup
+    sysctl -q -w kernel.bpf_stats_enabled="$stats_before" || true
     ip netns del "$edge" 2>/dev/null || true
     ip netns del "$outside" 2>/dev/null || true
     rm -rf "$work"
@@ -116,16 +123,36 @@ task_ns() {
 }
 extra="$work/extra.txt"
 
+# prog_stats: "run_time_ns run_cnt" of the XDP program attached to `ve` (none: "0 0").
+prog_stats() {
+    local id
+    id="$(ip -n "$edge" -d -j link show dev ve | python3 -c 'import json, sys
+print(json.load(sys.stdin)[0].get("xdp", {}).get("prog", {}).get("id", ""))')"
+    if [ -z "$id" ]; then
+        echo "0 0"
+        return
+    fi
+    bpftool -j prog show id "$id" | python3 -c 'import json, sys
+p = json.load(sys.stdin)
+print(p.get("run_time_ns", 0), p.get("run_cnt", 0))'
+}
+if [ "$BPF_STATS" = 1 ]; then
+    command -v bpftool >/dev/null || { echo "turn_xdp.sh: BPF_STATS=1 needs bpftool" >&2; exit 1; }
+    sysctl -q -w kernel.bpf_stats_enabled=1
+fi
+
 # measure SERVER SCENARIO PID ARGS...: `load` with the NAPI threads' CPU time and both cores'
 # irq+softirq ticks of the run noted.
 measure() {
-    local s0 l0 e0 o0 s1 l1 e1 o1
+    local s0 l0 e0 o0 s1 l1 e1 o1 p0 p1
     s0=$(softirq_ticks "$SERVER_CPU") l0=$(softirq_ticks "$LOAD_CPU")
     e0=$(task_ns "$ve_napi") o0=$(task_ns "$vo_napi")
+    p0=($(prog_stats))
     load "$@"
     s1=$(softirq_ticks "$SERVER_CPU") l1=$(softirq_ticks "$LOAD_CPU")
     e1=$(task_ns "$ve_napi") o1=$(task_ns "$vo_napi")
-    echo "$1|$2|$((s1 - s0))|$((e1 - e0))|$((l1 - l0))|$((o1 - o0))" >>"$extra"
+    p1=($(prog_stats))
+    echo "$1|$2|$((s1 - s0))|$((e1 - e0))|$((l1 - l0))|$((o1 - o0))|$((p1[0] - p0[0]))|$((p1[1] - p0[1]))" >>"$extra"
 }
 
 config() {  # config XDP(on|off)
@@ -189,9 +216,12 @@ import json, statistics, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 hz = float(sys.argv[3])
 extra = {}
+prog = {}
 for line in open(sys.argv[2]):
-    server, scenario, soft, napi, load_soft, load_napi = line.strip().split("|")
+    server, scenario, soft, napi, load_soft, load_napi, prog_ns, prog_runs = line.strip().split("|")
     extra[(server, scenario)] = (int(soft) / hz, int(napi) / 1e9, int(load_soft) / hz, int(load_napi) / 1e9)
+    if int(prog_runs):
+        prog[(server, scenario)] = (int(prog_ns), int(prog_runs))
 def side(r):
     """(server process, its NAPI thread, its core's irq+softirq, total, per CPU-s)"""
     proc = (r.get("server") or {}).get("cpu_s", 0.0)
@@ -220,6 +250,12 @@ for ref in ["media-edge xdp off", "coturn 4.6"]:
         print(f"xdp on vs {ref}, round trips per server-side CPU-s over {len(ratios)} rounds: "
               f"median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
               f"({', '.join(f'{x:.2f}x' for x in ratios)})")
+for (server, scenario), (ns, runs) in prog.items():
+    r = next(r for r in rows if (r["server_name"], r["scenario"]) == (server, scenario))
+    napi = extra[(server, scenario)][1]
+    print(f"{server} / {scenario}: the XDP program ran {runs:,} times, {ns / runs:.0f} ns each "
+          f"({ns / 1e9:.2f} s, {100 * ns / 1e9 / napi if napi else 0:.0f}% of the NAPI thread's "
+          f"{napi:.2f} s; {napi * 1e9 / runs if runs else 0:.0f} ns of NAPI thread per frame)")
 PY
 echo
 cat "$work/floods.txt"
