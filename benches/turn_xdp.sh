@@ -11,9 +11,13 @@
 #                trips/s and round trips per server-side CPU-second (below).
 #   paced+flood  ALLOCATIONS x 50 pps of 172-byte ChannelData from 198.18.98.2 (exempt from
 #                the guard) while `edge-loadgen binding-flood` sends STUN Binding requests
-#                flat out from 198.18.98.3: the paced flows' loss (first round only). Userspace
-#                rows rate-limit the flood in the guard (50/s); XDP rows drop it in the kernel
-#                above SOURCE_PPS per source.
+#                flat out from 198.18.98.3: the paced flows' loss (once, before the rounds).
+#                Userspace rows rate-limit the flood in the guard (50/s); XDP rows drop it in
+#                the kernel above SOURCE_PPS per source. FLOOD_NAPI says where `ve`'s receive
+#                work runs meanwhile: `softirq` (default; veth's own way: on the sending core,
+#                so the flooder's core also does the server side's receive work for its flood,
+#                which throttles it), or `threaded` (as in the throughput rows: on the server's
+#                core, which then has to take the whole flood).
 #
 # What the server side's CPU is. A veth end receives in NAPI (GRO is turned on for `ve`, as
 # on a real NIC, so it has NAPI with or without XDP; `vo` has it through its xdp_pass), and
@@ -43,6 +47,8 @@ SOURCE_PPS="${SOURCE_PPS:-1000}"
 PROFILE="${PROFILE:-release}"
 ROUNDS="${ROUNDS:-3}"
 BPF_STATS="${BPF_STATS:-0}"
+FLOOD_NAPI="${FLOOD_NAPI:-softirq}"
+case "$FLOOD_NAPI" in softirq | threaded) ;; *) echo "turn_xdp.sh: FLOOD_NAPI=softirq|threaded" >&2; exit 1 ;; esac
 for tool in ip ethtool clang turnserver taskset; do
     command -v "$tool" >/dev/null || { echo "turn_xdp.sh: $tool missing" >&2; exit 1; }
 done
@@ -102,8 +108,8 @@ threaded() {
     taskset -pc "$3" "$after" >/dev/null
     echo "$after"
 }
-ve_napi="$(threaded "$edge" ve "$SERVER_CPU")"
-vo_napi="$(threaded "$outside" vo "$LOAD_CPU")"
+ve_napi=""
+vo_napi=""
 
 # The load generator runs in the outside namespace: common.sh's `load` runs "$bin/edge-loadgen".
 mkdir -p "$work/bin"
@@ -113,8 +119,12 @@ bin="$work/bin"
 
 # irq + softirq ticks of core $1 (/proc/stat).
 softirq_ticks() { awk -v c="cpu$1" '$1 == c { print $7 + $8 }' /proc/stat; }
-# CPU time of task $1 in ns (/proc/PID/schedstat).
+# CPU time of task $1 in ns (/proc/PID/schedstat); 0 for no task (NAPI in softirq).
 task_ns() {
+    if [ -z "$1" ]; then
+        echo 0
+        return
+    fi
     if [ ! -e "/proc/$1/schedstat" ]; then
         echo "turn_xdp.sh: NAPI thread $1 is gone" >&2
         exit 1
@@ -184,22 +194,38 @@ TOML
 
 turn_args=(turn --server 198.18.98.1:3478 --user load --password load-password
     --local-ip 198.18.98.2 --peer-bind 198.18.98.2:0 --size 172)
+flood_rows() {
+    for xdp in off on; do
+        name="media-edge xdp $xdp"
+        config "$xdp" >"$work/media-edge-$xdp.toml"
+        start "media-edge-$xdp" ip netns exec "$edge" "$real/media-edge" --config "$work/media-edge-$xdp.toml"
+        taskset -c "$LOAD_CPU" nice -n 19 ip netns exec "$outside" "$real/edge-loadgen" binding-flood \
+            --target 198.18.98.1:3478 --local 198.18.98.3:0 --rate 0 --duration "$((DURATION + 3))" \
+            >"$work/flood-$xdp.out" 2>&1 &
+        flood=$!
+        sleep 1
+        measure "$name" "paced+flood ($FLOOD_NAPI)" "$pid" "${turn_args[@]}" --allocations "$ALLOCATIONS" --rate 50 --parallel 32
+        wait "$flood" || true
+        echo "$name flood ($FLOOD_NAPI NAPI): $(cat "$work/flood-$xdp.out")" >>"$work/floods.txt"
+        stop "$pid"
+    done
+}
+
+if [ "$FLOOD_NAPI" = softirq ]; then
+    flood_rows
+fi
+ve_napi="$(threaded "$edge" ve "$SERVER_CPU")"
+vo_napi="$(threaded "$outside" vo "$LOAD_CPU")"
+if [ "$FLOOD_NAPI" = threaded ]; then
+    flood_rows
+fi
+
 for round in $(seq 1 "$ROUNDS"); do
     for xdp in off on; do
         name="media-edge xdp $xdp"
         config "$xdp" >"$work/media-edge-$xdp.toml"
         start "media-edge-$xdp" ip netns exec "$edge" "$real/media-edge" --config "$work/media-edge-$xdp.toml"
         measure "$name" "throughput $round" "$pid" "${turn_args[@]}" --allocations "$FLOWS" --flood --window "$WINDOW"
-        if [ "$round" = 1 ]; then
-            taskset -c "$LOAD_CPU" nice -n 19 ip netns exec "$outside" "$real/edge-loadgen" binding-flood \
-                --target 198.18.98.1:3478 --local 198.18.98.3:0 --rate 0 --duration "$((DURATION + 3))" \
-                >"$work/flood-$xdp.out" 2>&1 &
-            flood=$!
-            sleep 1
-            measure "$name" "paced+flood" "$pid" "${turn_args[@]}" --allocations "$ALLOCATIONS" --rate 50 --parallel 32
-            wait "$flood" || true
-            echo "$name flood: $(cat "$work/flood-$xdp.out")" >>"$work/floods.txt"
-        fi
         stop "$pid"
     done
 
