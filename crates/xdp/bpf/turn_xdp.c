@@ -15,15 +15,15 @@
 //     updated incrementally (RFC 1624), and the frame leaves with XDP_TX toward the MAC
 //     address the destination's own packets last came from. Each relayed datagram is
 //     counted twice: in the program's totals and in its channel's own record (`stats`,
-//     per CPU, indexed by the channel's slot), which userspace reads into the
-//     allocation's usage when the channel goes.
+//     per CPU, indexed by the channel's slot), which userspace reads when the channel
+//     goes and adds to the allocation's usage when the allocation closes.
 //
 // Per relayed datagram the program does one hash lookup (`channels` or `peers`), plus one
 // of `bans` while any source is banned; everything else is an array element (inlined by
 // the verifier): the config, the totals, the channel's stats and its `hops` (where its
-// client's and its peer's frames come from, refreshed from every frame they send). The
-// LRU map `neighbours`, learned from the frames passed to the stack (a client's STUN
-// requests, a peer's first datagrams), fills a channel's hops the first time.
+// client's and its peer's frames come from, refreshed from every frame they send on the
+// channel). The LRU map `neighbours`, learned from the frames passed to the stack (a
+// client's STUN requests, a peer's first datagrams), fills a channel's hops the first time.
 //
 // Why learned neighbours and not bpf_fib_lookup: the FIB helper refuses to answer unless IP
 // forwarding is enabled on the interface, and media-edge never routes (docs/security.md).
