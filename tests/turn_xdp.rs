@@ -4,8 +4,13 @@
 //! (native XDP on veth delivers what it transmits only then); clients and peers in the
 //! "outside" namespace (client 198.18.99.2, peer 198.18.99.3, server 198.18.99.1).
 //!
-//! - coturn's `turnutils_uclient` through it: every message echoed, none lost, and the
-//!   relaying done by the kernel path (its counters), not by userspace.
+//! - coturn's `turnutils_uclient` through it (from 198.18.99.4, its own address): every
+//!   message echoed, none lost, the relaying done by the kernel path (its counters), not by
+//!   userspace; and each allocation's record (the `allocation closed` line) counts what the
+//!   kernel relayed for it, so the records add up to the service's totals.
+//! - A Refresh moves the channel's end in the maps (the kernel relays past the allocation's
+//!   first lifetime), and deleting the allocation takes it out at once (the next ChannelData
+//!   is seen by userspace, which drops it); the record counts both paths' datagrams.
 //! - A raw client: payloads of many lengths relayed both ways byte for byte through the
 //!   kernel; the allocation's expiry and a ban (three failed logins from the client's address)
 //!   stop the kernel path at once: the next ChannelData is not relayed, and is seen by
@@ -14,8 +19,8 @@
 //!   once-a-second sweep: the banned peer's datagrams are dropped in the kernel.
 //! - Attaching: generic mode on any interface (loopback), native refused where the driver has
 //!   no XDP, an unknown interface named; dropping the handle detaches.
-//! - With a bandwidth cap configured, every datagram goes through userspace (which enforces
-//!   the cap), none through the kernel.
+//! - With a bandwidth cap configured, every datagram goes through userspace, which enforces
+//!   the cap (a burst over it is dropped there), none through the kernel.
 //!
 //! Namespaces are deleted on every path (drop). Every wait is a hang guard of tens of
 //! seconds on an event, never a timing window. Needs root and Debian's coturn, iproute2,
@@ -37,6 +42,8 @@ use edge_xdp::FastPath;
 const SERVER: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 1);
 const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 2);
 const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 3);
+/// turnutils_uclient's own address: its allocations' records are told apart by it.
+const UCLIENT: Ipv4Addr = Ipv4Addr::new(198, 18, 99, 4);
 const USER: &str = "xdp-user";
 const PASSWORD: &str = "xdp-pass";
 const LISTEN: u16 = 3478;
@@ -60,6 +67,7 @@ impl Link {
         edge.ip(&format!("addr add {SERVER}/24 dev ve"));
         outside.ip(&format!("addr add {CLIENT}/24 dev vo"));
         outside.ip(&format!("addr add {PEER}/24 dev vo"));
+        outside.ip(&format!("addr add {UCLIENT}/24 dev vo"));
         for (ns, dev) in [(&edge, "ve"), (&outside, "vo")] {
             let ethtool = require_program("ethtool");
             let out = ns
@@ -109,6 +117,8 @@ impl Link {
         config.xdp = Some(XdpConfig::new("ve", XdpMode::Native));
         // Two loops (SO_REUSEPORT): each mirrors its own allocations into the one program.
         config.threads = 2;
+        // Every test reads the allocations' records from the process's log.
+        edge_log_capture::install();
         in_namespace(&self.edge, || Service::start(config).unwrap())
     }
 }
@@ -180,6 +190,8 @@ fn coturn_uclient_is_relayed_by_the_kernel_path() {
         "-c",
         "-X",
         &SERVER.to_string(),
+        "-L",
+        &UCLIENT.to_string(),
     ]
     .map(String::from)
     .to_vec();
@@ -214,7 +226,71 @@ fn coturn_uclient_is_relayed_by_the_kernel_path() {
         s.kernel.to_peers * 120,
         "{context}"
     );
+    // The allocations' records (closed at shutdown if uclient left them open) count every
+    // message, the kernel's included: they add up to the service's totals.
     service.shutdown().unwrap();
+    let records = records_of(&format!("{UCLIENT}:"));
+    // (uclient allocates twice per client, one allocation relaying nothing.)
+    assert!(records.len() as u64 >= CLIENTS, "{context}\n{records:?}");
+    let sum = records.iter().fold(Record::default(), |a, r| a.plus(r));
+    assert_eq!(
+        sum,
+        Record {
+            to_peer_packets: s.to_peers,
+            to_peer_bytes: s.to_peers_bytes,
+            to_client_packets: s.to_clients,
+            to_client_bytes: s.to_clients_bytes,
+        },
+        "{context}\n{records:?}"
+    );
+    assert_eq!(sum.to_peer_bytes, total * 120, "{context}");
+}
+
+/// An allocation's record: the counters of its `allocation closed` line.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Record {
+    to_peer_packets: u64,
+    to_peer_bytes: u64,
+    to_client_packets: u64,
+    to_client_bytes: u64,
+}
+
+impl Record {
+    fn plus(self, o: &Record) -> Record {
+        Record {
+            to_peer_packets: self.to_peer_packets + o.to_peer_packets,
+            to_peer_bytes: self.to_peer_bytes + o.to_peer_bytes,
+            to_client_packets: self.to_client_packets + o.to_client_packets,
+            to_client_bytes: self.to_client_bytes + o.to_client_bytes,
+        }
+    }
+}
+
+/// The records of the UDP allocations whose client address starts with `client` (an
+/// address and port, or an address and a colon), from the process's log.
+fn records_of(client: &str) -> Vec<Record> {
+    let tuple = format!("tuple=udp {client}");
+    let field = |line: &str, name: &str| -> u64 {
+        let at = line
+            .find(&format!(" {name}="))
+            .unwrap_or_else(|| panic!("no {name} in {line}"));
+        line[at + name.len() + 2..]
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    edge_log_capture::process_log()
+        .lines()
+        .filter(|l| l.contains("allocation closed") && l.contains(&tuple))
+        .map(|l| Record {
+            to_peer_packets: field(l, "to_peer_packets"),
+            to_peer_bytes: field(l, "to_peer_bytes"),
+            to_client_packets: field(l, "to_client_packets"),
+            to_client_bytes: field(l, "to_client_bytes"),
+        })
+        .collect()
 }
 
 /// A raw client in the outside namespace with a channel to a peer socket there.
@@ -368,6 +444,67 @@ fn an_allocation_that_expires_leaves_the_kernel_path_at_once() {
 }
 
 #[test]
+fn a_refresh_keeps_the_kernel_path_and_a_delete_ends_it_at_once() {
+    const LIFETIME: Duration = Duration::from_secs(10);
+    let link = Link::new();
+    let service = link.service(LIFETIME, &guard());
+    let created = Instant::now();
+    let mut pair = pair(&link);
+    let client = pair.client.local_addr().unwrap();
+    pair.round_trip(b"hello", b"hello back");
+    // The allocation would end LIFETIME after its creation: a Refresh moves that (and so
+    // the channel's end, in the maps) 600 s on.
+    pair.client
+        .request(Method::REFRESH, &[edge_stun::Attribute::Lifetime(600)])
+        .unwrap();
+    let deadline = created + LIFETIME + Duration::from_secs(1);
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
+    let before = service.snapshot();
+    assert_eq!(before.allocations, 1, "{before:?}");
+    pair.round_trip(b"past the first lifetime", b"still through the kernel");
+    let s = wait_for(
+        &service,
+        "the kernel relayed past the first lifetime",
+        |s| {
+            s.kernel.to_peers > before.kernel.to_peers
+                && s.kernel.to_clients > before.kernel.to_clients
+        },
+    );
+    assert_eq!(
+        s.to_peers - s.kernel.to_peers,
+        before.to_peers - before.kernel.to_peers
+    );
+    // Deleting it (Refresh, lifetime 0) takes its channel out of the maps at once: the next
+    // ChannelData reaches userspace, which has no allocation for it and drops it.
+    pair.client
+        .request(Method::REFRESH, &[edge_stun::Attribute::Lifetime(0)])
+        .unwrap();
+    let gone = wait_for(&service, "the allocation deleted", |s| s.allocations == 0);
+    pair.client.send_channel_data(NUMBER, b"deleted").unwrap();
+    let after = wait_for(&service, "userspace dropped the ChannelData", |s| {
+        s.dropped > gone.dropped
+    });
+    assert_eq!(after.kernel.to_peers, gone.kernel.to_peers);
+    assert_eq!(after.to_peers, gone.to_peers);
+    // Its record counts both round trips (5 + 23 bytes out, 10 + 24 back), whichever path
+    // relayed each datagram: userspace relays the client's first one (the peer's next hop
+    // is not known yet), the kernel the rest.
+    let records = records_of(&format!("{client} "));
+    assert_eq!(
+        records,
+        [Record {
+            to_peer_packets: 2,
+            to_peer_bytes: 5 + 23,
+            to_client_packets: 2,
+            to_client_bytes: 10 + 24,
+        }],
+        "{after:?}"
+    );
+    assert!(after.kernel.to_peers >= 1 && after.to_peers - after.kernel.to_peers >= 1);
+    service.shutdown().unwrap();
+}
+
+#[test]
 fn a_ban_by_another_service_reaches_the_kernel_with_the_sweep() {
     let link = Link::new();
     let guard = guard();
@@ -413,9 +550,10 @@ fn a_ban_by_another_service_reaches_the_kernel_with_the_sweep() {
 #[test]
 fn a_bandwidth_cap_keeps_every_channel_in_userspace() {
     let link = Link::new();
+    // 20 kB/s, 20 kB at once: a 60 kB burst needs two seconds and more to fit.
     let cap = BandwidthCap {
-        bytes_per_sec: 1_000_000,
-        burst_bytes: 1_000_000,
+        bytes_per_sec: 20_000,
+        burst_bytes: 20_000,
     };
     let service = link.service_with(Duration::from_secs(600), &guard(), Some(cap));
     let mut pair = pair(&link);
@@ -426,6 +564,36 @@ fn a_bandwidth_cap_keeps_every_channel_in_userspace() {
         s.to_peers == 3 && s.to_clients == 3
     });
     assert_eq!((s.kernel.to_peers, s.kernel.to_clients), (0, 0), "{s:?}");
+    // A burst over the cap: userspace relays what fits and drops the rest, as it does
+    // without the fast path; the kernel relays none of it.
+    // (60 datagrams fit the socket's receive buffer if the loop is slow to read them.)
+    const BURST: u64 = 60;
+    let started = Instant::now();
+    for i in 0..BURST {
+        pair.client
+            .send_channel_data(NUMBER, &bytes(1000, i as u8))
+            .unwrap();
+    }
+    let sent_in = started.elapsed();
+    let after = wait_for(
+        &service,
+        "every datagram of the burst relayed or dropped",
+        |a| (a.to_peers - s.to_peers) + (a.dropped - s.dropped) == BURST,
+    );
+    let relayed = after.to_peers - s.to_peers;
+    // What the cap lets through: its burst, less the three round trips, plus what it
+    // earned while the burst was sent (and a datagram of rounding).
+    let allowed = (20_000 + 20_000 * sent_in.as_millis() as u64 / 1000) / 1000 + 1;
+    assert!(
+        relayed <= allowed,
+        "{relayed} relayed, at most {allowed}: {after:?}"
+    );
+    assert!(relayed >= 10, "{relayed} relayed: {after:?}");
+    assert_eq!(
+        (after.kernel.to_peers, after.kernel.to_clients),
+        (0, 0),
+        "{after:?}"
+    );
     service.shutdown().unwrap();
 }
 

@@ -13,7 +13,17 @@
 //     datagram from the relay address to the peer; a datagram from a peer whose (peer,
 //     relay address) is in `peers` becomes ChannelData to the client. Checksums are
 //     updated incrementally (RFC 1624), and the frame leaves with XDP_TX toward the MAC
-//     address the destination's own packets last came from (map `neighbours`).
+//     address the destination's own packets last came from. Each relayed datagram is
+//     counted twice: in the program's totals and in its channel's own record (`stats`,
+//     per CPU, indexed by the channel's slot), which userspace reads when the channel
+//     goes and adds to the allocation's usage when the allocation closes.
+//
+// Per relayed datagram the program does one hash lookup (`channels` or `peers`), plus one
+// of `bans` while any source is banned; everything else is an array element (inlined by
+// the verifier): the config, the totals, the channel's stats and its `hops` (where its
+// client's and its peer's frames come from, refreshed from every frame they send on the
+// channel). The LRU map `neighbours`, learned from the frames passed to the stack (a
+// client's STUN requests, a peer's first datagrams), fills a channel's hops the first time.
 //
 // Why learned neighbours and not bpf_fib_lookup: the FIB helper refuses to answer unless IP
 // forwarding is enabled on the interface, and media-edge never routes (docs/security.md).
@@ -46,6 +56,7 @@
 
 #define AF_INET 2
 #define MAX_LISTEN_PORTS 4
+#define MAX_CHANNELS 65536
 #define CHANNEL_HEADER 4
 #define MAX_PAYLOAD 9000
 #define FRAME_HEADERS (sizeof(struct ethhdr) + sizeof(struct iphdr) + sizeof(struct udphdr))
@@ -65,7 +76,7 @@ struct channel_val {
     __u32 peer_ip;
     __u16 relay_port;
     __u16 peer_port;
-    __u32 pad;
+    __u32 slot; // index into `stats` and `hops`, the channel's own
     __u64 until_ns;
 };
 
@@ -83,6 +94,8 @@ struct peer_val {
     __u16 server_port;
     __u16 number; // network order
     __u16 pad;
+    __u32 slot;
+    __u32 pad2;
     __u64 until_ns;
 };
 
@@ -106,13 +119,28 @@ struct config {
     __u16 relay_min;   // host order
     __u16 relay_max;   // host order
     __u16 mtu;         // of the interface: larger rewritten packets go to userspace
-    __u16 pad;
+    __u16 bans;        // how many sources `bans` holds (0: the lookup is skipped)
 };
 
 struct neighbour {
     __u8 mac[ETH_ALEN]; // where this address's frames come from
     __u8 own[ETH_ALEN]; // our address they were sent to
-    __u32 ifindex;
+    __u32 ifindex;      // 0: not known
+};
+
+// Where a channel's client's and peer's frames come from (zeroed by userspace when it gives
+// the slot to a channel).
+struct hops {
+    struct neighbour client;
+    struct neighbour peer;
+};
+
+// A channel's own record, per CPU (summed by userspace).
+struct channel_stats {
+    __u64 to_peer_packets;
+    __u64 to_peer_bytes;
+    __u64 to_client_packets;
+    __u64 to_client_bytes;
 };
 
 enum counter {
@@ -127,9 +155,13 @@ enum counter {
     COUNTERS,
 };
 
+struct totals {
+    __u64 c[COUNTERS];
+};
+
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
+    __uint(max_entries, MAX_CHANNELS);
     __uint(map_flags, BPF_F_NO_PREALLOC); // written by userspace only: memory as used
     __type(key, struct channel_key);
     __type(value, struct channel_val);
@@ -137,11 +169,25 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
-    __uint(max_entries, 65536);
+    __uint(max_entries, MAX_CHANNELS);
     __uint(map_flags, BPF_F_NO_PREALLOC); // written by userspace only: memory as used
     __type(key, struct peer_key);
     __type(value, struct peer_val);
 } peers SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, MAX_CHANNELS);
+    __type(key, __u32);
+    __type(value, struct channel_stats);
+} stats SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, MAX_CHANNELS);
+    __type(key, __u32);
+    __type(value, struct hops);
+} hops SEC(".maps");
 
 struct {
     __uint(type, BPF_MAP_TYPE_HASH);
@@ -182,17 +228,16 @@ struct {
 
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-    __uint(max_entries, COUNTERS);
+    __uint(max_entries, 1);
     __type(key, __u32);
-    __type(value, __u64);
+    __type(value, struct totals);
 } counters SEC(".maps");
 
-static __always_inline void count(__u32 which, __u64 n)
-{
-    __u64 *c = bpf_map_lookup_elem(&counters, &which);
-    if (c)
-        *c += n; // per-CPU: no other CPU writes this slot
-}
+// What a frame tells about its sender's next hop, copied before any rewrite.
+struct seen {
+    __u8 mac[ETH_ALEN];
+    __u8 own[ETH_ALEN];
+};
 
 // RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), on a 32-bit accumulator folded at the end.
 static __always_inline __u32 csum_sub(__u32 acc, __u16 old)
@@ -271,32 +316,62 @@ static __always_inline int mac_eq(const __u8 *a, const __u8 *b)
            a[5] == b[5];
 }
 
-// Remembers which MAC address `ip`'s frames come from, on which interface, sent to which of
-// ours (written only when it changed: the common case is one lookup).
-static __always_inline void learn(struct xdp_md *ctx, const struct ethhdr *eth, __u32 ip)
+// Whether `n` already says what `seen` does (on this interface).
+static __always_inline int hop_is(const struct neighbour *n, const struct seen *seen,
+                                  __u32 ifindex)
 {
-    if (eth->h_dest[0] & 1)
+    return n->ifindex == ifindex && mac_eq(n->mac, seen->mac) && mac_eq(n->own, seen->own);
+}
+
+// Records in `n` where the frame `seen` came from (written only when it changed: the
+// common case is a compare, no store to a line other CPUs read).
+static __always_inline void note_hop(struct neighbour *n, const struct seen *seen,
+                                     __u32 ifindex)
+{
+    if (seen->own[0] & 1)
         return; // sent to a group address: not a next hop to answer through
-    struct neighbour *n = bpf_map_lookup_elem(&neighbours, &ip);
-    if (n && n->ifindex == ctx->ingress_ifindex && mac_eq(n->mac, eth->h_source) &&
-        mac_eq(n->own, eth->h_dest))
+    if (hop_is(n, seen, ifindex))
         return;
-    struct neighbour fresh = {.ifindex = ctx->ingress_ifindex};
-    __builtin_memcpy(fresh.mac, eth->h_source, ETH_ALEN);
-    __builtin_memcpy(fresh.own, eth->h_dest, ETH_ALEN);
+    __builtin_memcpy(n->mac, seen->mac, ETH_ALEN);
+    __builtin_memcpy(n->own, seen->own, ETH_ALEN);
+    n->ifindex = ifindex;
+}
+
+// Remembers which MAC address `ip`'s frames come from, on which interface, sent to which of
+// ours: for a frame passed to the stack (one lookup when nothing changed).
+static __always_inline void learn(const struct seen *seen, __u32 ifindex, __u32 ip)
+{
+    if (seen->own[0] & 1)
+        return;
+    struct neighbour *n = bpf_map_lookup_elem(&neighbours, &ip);
+    if (n && hop_is(n, seen, ifindex))
+        return;
+    struct neighbour fresh = {.ifindex = ifindex};
+    __builtin_memcpy(fresh.mac, seen->mac, ETH_ALEN);
+    __builtin_memcpy(fresh.own, seen->own, ETH_ALEN);
     bpf_map_update_elem(&neighbours, &ip, &fresh, BPF_ANY);
 }
 
-// Where a rewritten frame to `dst` goes: its learned neighbour, on this interface, if the
-// IP packet of `tot_len` bytes fits the MTU. Returns 0 and fills `hop`, or -1: the caller
-// passes the frame on untouched.
+// Where a rewritten frame to `dst` goes: the channel's own record of it (`cached`), or the
+// learned neighbour (then copied into the record), on this interface, if the IP packet of
+// `tot_len` bytes fits the MTU. Returns 0 and fills `hop`, or -1: the caller passes the
+// frame on untouched.
 static __always_inline int next_hop(struct xdp_md *ctx, const struct config *cfg,
-                                    struct neighbour *hop, __u32 dst, __u16 tot_len)
+                                    struct neighbour *cached, struct neighbour *hop,
+                                    __u32 dst, __u16 tot_len)
 {
+    __u32 ifindex = ctx->ingress_ifindex;
+    if (tot_len > cfg->mtu)
+        return -1;
+    if (cached->ifindex == ifindex) {
+        *hop = *cached;
+        return 0;
+    }
     struct neighbour *n = bpf_map_lookup_elem(&neighbours, &dst);
-    if (!n || n->ifindex != ctx->ingress_ifindex || tot_len > cfg->mtu)
+    if (!n || n->ifindex != ifindex)
         return -1;
     *hop = *n;
+    *cached = *n;
     return 0;
 }
 
@@ -335,6 +410,7 @@ static __always_inline int trim_to(struct xdp_md *ctx, __u32 len)
 // ChannelData from a client to a TURN listener.
 // Sets *known when the datagram is ChannelData of a live channel (relayed or not).
 static __always_inline int channel_to_peer(struct xdp_md *ctx, const struct config *cfg,
+                                           struct totals *t, const struct seen *seen,
                                            struct iphdr *ip, struct udphdr *udp, void *end,
                                            __u64 now, int *known)
 {
@@ -367,16 +443,22 @@ static __always_inline int channel_to_peer(struct xdp_md *ctx, const struct conf
     if (!v)
         return XDP_PASS; // unknown channel, or one handed to userspace
     if (now >= v->until_ns) {
-        count(EXPIRED_PASSES, 1);
+        t->c[EXPIRED_PASSES]++;
         return XDP_PASS;
     }
     *known = 1;
     struct channel_val val = *v;
+    __u32 slot = val.slot;
+    struct hops *h = bpf_map_lookup_elem(&hops, &slot);
+    struct channel_stats *st = bpf_map_lookup_elem(&stats, &slot);
+    if (!h || !st)
+        return XDP_PASS; // cannot happen: userspace gives slots below MAX_CHANNELS
+    note_hop(&h->client, seen, ctx->ingress_ifindex);
     __u16 new_udp_len = sizeof(struct udphdr) + clen;
     __u16 new_tot = sizeof(struct iphdr) + new_udp_len;
     struct neighbour hop;
-    if (next_hop(ctx, cfg, &hop, val.peer_ip, new_tot) < 0) {
-        count(NO_ROUTE_PASSES, 1);
+    if (next_hop(ctx, cfg, &h->peer, &hop, val.peer_ip, new_tot) < 0) {
+        t->c[NO_ROUTE_PASSES]++;
         return XDP_PASS;
     }
 
@@ -420,22 +502,25 @@ static __always_inline int channel_to_peer(struct xdp_md *ctx, const struct conf
     i.tot_len = bpf_htons(new_tot);
     i.ttl = 64;
 
-    // Drop the channel header: headers move 4 bytes on, the front moves with them.
+    // Drop the channel header: headers move 4 bytes on, the front moves with them (the
+    // payload stays where it is: moving 42 bytes of headers beats moving the payload).
     if (trim_to(ctx, FRAME_HEADERS + CHANNEL_HEADER + clen) < 0)
         return XDP_PASS;
     if (bpf_xdp_adjust_head(ctx, CHANNEL_HEADER))
         return XDP_DROP; // cannot happen: the frame is longer than 4 bytes
     if (write_headers(ctx, &hop, &i, &u) < 0)
         return XDP_DROP;
-    count(TO_PEER_PACKETS, 1);
-    count(TO_PEER_BYTES, clen);
+    t->c[TO_PEER_PACKETS]++;
+    t->c[TO_PEER_BYTES] += clen;
+    st->to_peer_packets++;
+    st->to_peer_bytes += clen;
     return XDP_TX;
 }
 
 // A datagram from a peer to a relay port.
 static __always_inline int peer_to_channel(struct xdp_md *ctx, const struct config *cfg,
-                                           struct iphdr *ip,
-                                           struct udphdr *udp, __u64 now)
+                                           struct totals *t, const struct seen *seen,
+                                           struct iphdr *ip, struct udphdr *udp, __u64 now)
 {
     struct peer_key key = {
         .peer_ip = ip->saddr,
@@ -447,10 +532,16 @@ static __always_inline int peer_to_channel(struct xdp_md *ctx, const struct conf
     if (!v)
         return XDP_PASS; // no channel: a Data indication, or no permission: userspace
     if (now >= v->until_ns) {
-        count(EXPIRED_PASSES, 1);
+        t->c[EXPIRED_PASSES]++;
         return XDP_PASS;
     }
     struct peer_val val = *v;
+    __u32 slot = val.slot;
+    struct hops *h = bpf_map_lookup_elem(&hops, &slot);
+    struct channel_stats *st = bpf_map_lookup_elem(&stats, &slot);
+    if (!h || !st)
+        return XDP_PASS; // cannot happen: userspace gives slots below MAX_CHANNELS
+    note_hop(&h->peer, seen, ctx->ingress_ifindex);
     __u16 udp_len = bpf_ntohs(udp->len);
     if (udp_len < sizeof(struct udphdr) || udp_len > 0xffff - CHANNEL_HEADER - sizeof(struct iphdr))
         return XDP_PASS;
@@ -458,8 +549,8 @@ static __always_inline int peer_to_channel(struct xdp_md *ctx, const struct conf
     __u16 new_udp_len = udp_len + CHANNEL_HEADER;
     __u16 new_tot = sizeof(struct iphdr) + new_udp_len;
     struct neighbour hop;
-    if (next_hop(ctx, cfg, &hop, val.client_ip, new_tot) < 0) {
-        count(NO_ROUTE_PASSES, 1);
+    if (next_hop(ctx, cfg, &h->client, &hop, val.client_ip, new_tot) < 0) {
+        t->c[NO_ROUTE_PASSES]++;
         return XDP_PASS;
     }
     __u16 clen = bpf_htons(plen);
@@ -505,8 +596,10 @@ static __always_inline int peer_to_channel(struct xdp_md *ctx, const struct conf
         return XDP_DROP;
     cd[0] = val.number;
     cd[1] = clen;
-    count(TO_CLIENT_PACKETS, 1);
-    count(TO_CLIENT_BYTES, plen);
+    t->c[TO_CLIENT_PACKETS]++;
+    t->c[TO_CLIENT_BYTES] += plen;
+    st->to_client_packets++;
+    st->to_client_bytes += plen;
     return XDP_TX;
 }
 
@@ -533,7 +626,8 @@ int turn_xdp(struct xdp_md *ctx)
         return XDP_PASS;
     __u32 zero = 0;
     struct config *cfg = bpf_map_lookup_elem(&config, &zero);
-    if (!cfg)
+    struct totals *t = bpf_map_lookup_elem(&counters, &zero);
+    if (!cfg || !t)
         return XDP_PASS;
     int listener = is_listen_port(cfg, udp->dest);
     __u16 dport = bpf_ntohs(udp->dest);
@@ -542,27 +636,36 @@ int turn_xdp(struct xdp_md *ctx)
 
     __u64 now = bpf_ktime_get_ns();
     __u32 source = ip->saddr;
-    struct ban_val *ban = bpf_map_lookup_elem(&bans, &source);
-    if (ban && now < ban->until_ns) {
-        count(BANNED_DROPS, 1);
-        return XDP_DROP;
+    if (cfg->bans) {
+        struct ban_val *ban = bpf_map_lookup_elem(&bans, &source);
+        if (ban && now < ban->until_ns) {
+            t->c[BANNED_DROPS]++;
+            return XDP_DROP;
+        }
     }
-    learn(ctx, eth, source);
-    if (!listener)
-        return peer_to_channel(ctx, cfg, ip, udp, now);
-    int known = 0;
-    int verdict = channel_to_peer(ctx, cfg, ip, udp, end, now, &known);
-    // A pass leaves the frame untouched: what userspace gets is checked against the rate.
-    if (verdict != XDP_PASS || known || !cfg->interval_ns)
-        return verdict;
-    struct lpm_v4 key = {.prefixlen = 32, .addr = source};
-    if (bpf_map_lookup_elem(&exempt, &key))
-        return XDP_PASS;
-    if (over_rate(cfg, source, now)) {
-        count(RATE_DROPS, 1);
-        return XDP_DROP;
+    struct seen seen;
+    __builtin_memcpy(seen.mac, eth->h_source, ETH_ALEN);
+    __builtin_memcpy(seen.own, eth->h_dest, ETH_ALEN);
+    __u32 ifindex = ctx->ingress_ifindex;
+    int verdict;
+    if (!listener) {
+        verdict = peer_to_channel(ctx, cfg, t, &seen, ip, udp, now);
+    } else {
+        int known = 0;
+        verdict = channel_to_peer(ctx, cfg, t, &seen, ip, udp, end, now, &known);
+        // A pass leaves the frame untouched: what userspace gets is checked against the
+        // rate.
+        if (verdict == XDP_PASS && !known && cfg->interval_ns) {
+            struct lpm_v4 key = {.prefixlen = 32, .addr = source};
+            if (!bpf_map_lookup_elem(&exempt, &key) && over_rate(cfg, source, now)) {
+                t->c[RATE_DROPS]++;
+                return XDP_DROP;
+            }
+        }
     }
-    return XDP_PASS;
+    if (verdict == XDP_PASS)
+        learn(&seen, ifindex, source);
+    return verdict;
 }
 
 // For the far end of a veth pair: native XDP on one end needs a program on the other.

@@ -9,7 +9,9 @@
 //!   or gone. While it is up, the program rewrites the client's ChannelData into a UDP
 //!   datagram from the relay address to the peer, and the peer's datagrams into ChannelData
 //!   to the client (checksums updated, sent back out with XDP_TX toward the MAC address the
-//!   destination's own frames come from), and counts them ([`Counters`]).
+//!   destination's own frames come from), and counts them ([`Counters`], and per channel:
+//!   [`FastPath::channel_down`] and [`FastPath::close_client`] return a [`Tally`] of what
+//!   the kernel relayed for the channel or for all of a client's channels).
 //! - [`FastPath::set_bans`]: sources the guard banned, dropped until their ban ends.
 //! - [`Settings::source_pps`]: a per-source packet rate toward the TURN listener ports,
 //!   above which packets are dropped (a GCRA bucket per source in an LRU map). Only what
@@ -41,7 +43,14 @@ use aya::maps::{Array, HashMap, MapData, PerCpuArray};
 use aya::programs::{TestRun, TestRunOptions, Xdp, XdpMode};
 use aya::Ebpf;
 
-use crate::maps::{endpoint, BanVal, ChannelKey, ChannelVal, ConfigVal, PeerKey, PeerVal};
+use std::collections::{BTreeMap, HashMap as StdHashMap, VecDeque};
+
+use aya::maps::PerCpuValues;
+
+use crate::maps::{
+    endpoint, BanVal, ChannelKey, ChannelStats, ChannelVal, ConfigVal, Hops, PeerKey, PeerVal,
+    Totals,
+};
 
 /// The most TURN UDP listener ports the program tells apart from relay ports.
 pub const MAX_LISTEN_PORTS: usize = 4;
@@ -186,6 +195,44 @@ impl Counters {
     }
 }
 
+/// What the program relayed for one channel, or for all of one client's channels
+/// ([`FastPath::channel_down`], [`FastPath::close_client`]), to merge into the
+/// allocation's own usage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Tally {
+    /// ChannelData datagrams relayed client -> peer in the kernel.
+    pub to_peer_packets: u64,
+    /// Their payload bytes.
+    pub to_peer_bytes: u64,
+    /// Peer datagrams relayed peer -> client in the kernel.
+    pub to_client_packets: u64,
+    /// Their payload bytes.
+    pub to_client_bytes: u64,
+}
+
+impl Tally {
+    /// Both tallies added.
+    pub fn plus(self, o: &Tally) -> Tally {
+        Tally {
+            to_peer_packets: self.to_peer_packets + o.to_peer_packets,
+            to_peer_bytes: self.to_peer_bytes + o.to_peer_bytes,
+            to_client_packets: self.to_client_packets + o.to_client_packets,
+            to_client_bytes: self.to_client_bytes + o.to_client_bytes,
+        }
+    }
+}
+
+/// A channel in the maps: its slot in `stats` and `hops`, and its `peers` key.
+#[derive(Debug, Clone, Copy)]
+struct Live {
+    slot: u32,
+    peer: PeerKey,
+}
+
+/// A client's 5-tuple as the maps key it: (client ip, client port, server ip, server port).
+type ClientKey = (u32, u16, u32, u16);
+
 /// What the program decided for one frame ([`FastPath::test_run`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -207,7 +254,8 @@ pub enum Verdict {
 ///   end of a veth pair).
 /// - **State** (called by the TURN driver as its own state changes):
 ///   [`channel_up`](FastPath::channel_up), [`channel_down`](FastPath::channel_down),
-///   [`set_bans`](FastPath::set_bans).
+///   [`close_client`](FastPath::close_client), [`ban`](FastPath::ban),
+///   [`set_bans`](FastPath::set_bans), [`set_exempt`](FastPath::set_exempt).
 /// - **Getters**: [`counters`](FastPath::counters), [`channels`](FastPath::channels).
 /// - **Tests**: [`test_run`](FastPath::test_run) (BPF_PROG_TEST_RUN on a crafted frame).
 pub struct FastPath {
@@ -219,15 +267,27 @@ pub struct FastPath {
     /// What `exempt` holds, to remove on the next [`FastPath::set_exempt`].
     exempt_keys: Vec<(u32, u32)>,
     config: Array<MapData, ConfigVal>,
-    counters: PerCpuArray<MapData, u64>,
+    /// What `config` holds (rewritten when the bans come and go).
+    config_val: ConfigVal,
+    counters: PerCpuArray<MapData, Totals>,
+    stats: PerCpuArray<MapData, ChannelStats>,
+    hops: Array<MapData, Hops>,
     clock: Clock,
-    live_channels: usize,
+    /// The installed channels, client first (one client's channels are one range).
+    live: BTreeMap<ChannelKey, Live>,
+    /// Slots no channel holds, oldest freed first: a slot is given out again as late as
+    /// possible, after any program run that looked up its old channel has long ended.
+    free: VecDeque<u32>,
+    /// What removed channels relayed, by client, until the client's allocation closes.
+    retired: StdHashMap<ClientKey, Tally>,
+    /// Sources in `bans`.
+    banned: usize,
 }
 
 impl std::fmt::Debug for FastPath {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FastPath")
-            .field("channels", &self.live_channels)
+            .field("channels", &self.live.len())
             .finish_non_exhaustive()
     }
 }
@@ -253,6 +313,8 @@ impl FastPath {
         let exempt = take(&mut ebpf, "exempt", LpmTrie::try_from)?;
         let config = take(&mut ebpf, "config", Array::try_from)?;
         let counters = take(&mut ebpf, "counters", PerCpuArray::try_from)?;
+        let stats = take(&mut ebpf, "stats", PerCpuArray::try_from)?;
+        let hops = take(&mut ebpf, "hops", Array::try_from)?;
         Ok(FastPath {
             ebpf,
             channels,
@@ -261,9 +323,23 @@ impl FastPath {
             exempt,
             exempt_keys: Vec::new(),
             config,
+            config_val: ConfigVal {
+                interval_ns: 0,
+                tolerance_ns: 0,
+                listen_ports: [0; MAX_LISTEN_PORTS],
+                relay_min: 0,
+                relay_max: 0,
+                mtu: 0,
+                bans: 0,
+            },
             counters,
+            stats,
+            hops,
             clock: Clock::now(),
-            live_channels: 0,
+            live: BTreeMap::new(),
+            free: (0..MAX_CHANNELS as u32).collect(),
+            retired: StdHashMap::new(),
+            banned: 0,
         })
     }
 
@@ -294,7 +370,7 @@ impl FastPath {
             0 => 0,
             pps => 1_000_000_000 / u64::from(pps),
         };
-        let value = ConfigVal {
+        self.config_val = ConfigVal {
             interval_ns,
             // GCRA lets `burst` packets through at once: the next arrival may be up to
             // (burst - 1) intervals ahead of now.
@@ -303,11 +379,30 @@ impl FastPath {
             relay_min: *settings.relay_ports.start(),
             relay_max: *settings.relay_ports.end(),
             mtu: settings.mtu,
-            pad: 0,
+            bans: u16::from(self.banned > 0),
         };
+        self.write_config()
+    }
+
+    fn write_config(&mut self) -> Result<(), Error> {
         self.config
-            .set(0, value, 0)
+            .set(0, self.config_val, 0)
             .map_err(|e| map_error("config", &e))
+    }
+
+    /// Notes how many sources `bans` holds; the program looks bans up only while any is.
+    fn bans_now(&mut self, banned: usize) -> Result<(), Error> {
+        self.banned = banned;
+        let flag = u16::from(banned > 0);
+        if flag == self.config_val.bans {
+            return Ok(());
+        }
+        self.config_val.bans = flag;
+        // Before `configure` the program passes everything: the flag waits for it.
+        if self.config_val.listen_ports == [0; MAX_LISTEN_PORTS] {
+            return Ok(());
+        }
+        self.write_config()
     }
 
     /// Attaches the program to `interface` in `mode`; it stays attached until this value
@@ -330,42 +425,155 @@ impl FastPath {
         attach(&mut self.ebpf, "xdp_pass", interface, mode)
     }
 
-    /// Installs (or renews) `channel`, forwarded in the kernel until `until`.
+    /// Installs (or renews) `channel`, forwarded in the kernel until `until`. A renewal
+    /// keeps the channel's record of what it relayed.
     ///
     /// # Errors
     /// [`Error::Map`] when the kernel refuses (the map holds [`MAX_CHANNELS`]).
     pub fn channel_up(&mut self, channel: &Channel, until: Instant) -> Result<(), Error> {
         let until_ns = self.clock.ns(until);
-        let (ckey, cval, pkey, pval) = records(channel, until_ns);
-        let fresh = self.channels.get(&ckey, 0).is_err();
-        self.peers
+        let (ckey, _, pkey, _) = records(channel, 0, 0);
+        if let Some(live) = self.live.get(&ckey).copied() {
+            if live.peer != pkey {
+                // Rebound to another peer (not allowed by RFC 8656 §12, refused by the
+                // core): start over.
+                self.channel_down(channel);
+            }
+        }
+        let (slot, fresh) = match self.live.get(&ckey) {
+            Some(live) => (live.slot, false),
+            None => {
+                let slot = self.free.pop_front().ok_or_else(|| Error::Map {
+                    map: "channels",
+                    reason: format!("full ({MAX_CHANNELS} channels)"),
+                })?;
+                if let Err(e) = self.clear_slot(slot) {
+                    self.free.push_front(slot);
+                    return Err(e);
+                }
+                (slot, true)
+            }
+        };
+        let (ckey, cval, pkey, pval) = records(channel, until_ns, slot);
+        let inserted = self
+            .peers
             .insert(pkey, pval, 0)
-            .map_err(|e| map_error("peers", &e))?;
-        if let Err(e) = self.channels.insert(ckey, cval, 0) {
-            let _ = self.peers.remove(&pkey);
-            return Err(map_error("channels", &e));
+            .map_err(|e| map_error("peers", &e))
+            .and_then(|()| {
+                self.channels.insert(ckey, cval, 0).map_err(|e| {
+                    let _ = self.peers.remove(&pkey);
+                    map_error("channels", &e)
+                })
+            });
+        match inserted {
+            Ok(()) => {
+                if fresh {
+                    self.live.insert(ckey, Live { slot, peer: pkey });
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // A failed renewal leaves the old entries, which end on their own.
+                if fresh {
+                    self.free.push_front(slot);
+                }
+                Err(e)
+            }
         }
-        if fresh {
-            self.live_channels += 1;
-        }
-        Ok(())
     }
 
-    /// Removes `channel`: its next datagram goes to userspace. Removing one that is not
-    /// there does nothing.
-    pub fn channel_down(&mut self, channel: &Channel) {
-        let (ckey, _, pkey, _) = records(channel, 0);
-        if self.channels.remove(&ckey).is_ok() {
-            self.live_channels -= 1;
-        }
+    /// Zeroes a slot's stats (on every CPU) and hops before a channel takes it.
+    fn clear_slot(&mut self, slot: u32) -> Result<(), Error> {
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| map_error("stats", &e))?;
+        let zeros = PerCpuValues::try_from(vec![ChannelStats::default(); cpus])
+            .map_err(|e| map_error("stats", &e))?;
+        self.stats
+            .set(slot, zeros, 0)
+            .map_err(|e| map_error("stats", &e))?;
+        self.hops
+            .set(slot, Hops::default(), 0)
+            .map_err(|e| map_error("hops", &e))
+    }
+
+    /// Removes `channel`: its next datagram goes to userspace. Returns what the kernel
+    /// relayed for it (also kept for [`close_client`](FastPath::close_client)). Removing
+    /// one that is not there does nothing and returns nothing.
+    pub fn channel_down(&mut self, channel: &Channel) -> Tally {
+        let (ckey, _, _, _) = records(channel, 0, 0);
+        self.remove(&ckey)
+    }
+
+    fn remove(&mut self, ckey: &ChannelKey) -> Tally {
+        let Some(live) = self.live.remove(ckey) else {
+            return Tally::default();
+        };
+        let _ = self.channels.remove(ckey);
         // The peer binding is the channel's own: a peer is bound to one channel of one
         // allocation (RFC 8656 §12), and a relay address to one allocation.
-        if self.peers.get(&pkey, 0).is_ok_and(|v| {
-            (v.client_ip, v.client_port, v.number)
-                == (ckey.client_ip, ckey.client_port, ckey.number)
-        }) {
-            let _ = self.peers.remove(&pkey);
+        if self
+            .peers
+            .get(&live.peer, 0)
+            .is_ok_and(|v| v.slot == live.slot)
+        {
+            let _ = self.peers.remove(&live.peer);
         }
+        // Read after the removal: no new program run finds the channel any more.
+        let tally = self.tally_of(live.slot);
+        self.free.push_back(live.slot);
+        let client = (
+            ckey.client_ip,
+            ckey.client_port,
+            ckey.server_ip,
+            ckey.server_port,
+        );
+        let kept = self.retired.entry(client).or_default();
+        *kept = kept.plus(&tally);
+        tally
+    }
+
+    /// What the program relayed for the channel in `slot` (nothing if the read fails,
+    /// which is logged).
+    fn tally_of(&self, slot: u32) -> Tally {
+        match self.stats.get(&slot, 0) {
+            Ok(values) => values.iter().fold(Tally::default(), |t, s| Tally {
+                to_peer_packets: t.to_peer_packets + s.to_peer_packets,
+                to_peer_bytes: t.to_peer_bytes + s.to_peer_bytes,
+                to_client_packets: t.to_client_packets + s.to_client_packets,
+                to_client_bytes: t.to_client_bytes + s.to_client_bytes,
+            }),
+            Err(e) => {
+                tracing::warn!("XDP map stats: {}", chain(&e));
+                Tally::default()
+            }
+        }
+    }
+
+    /// The client `client` talking to `server` is gone (its allocation closed): removes its
+    /// channels and returns what the kernel relayed for it over all its channels, those
+    /// removed before included, and forgets it.
+    pub fn close_client(&mut self, client: SocketAddrV4, server: SocketAddrV4) -> Tally {
+        let (client_ip, client_port) = endpoint(client);
+        let (server_ip, server_port) = endpoint(server);
+        let first = ChannelKey {
+            client_ip,
+            server_ip,
+            client_port,
+            server_port,
+            number: 0,
+            pad: 0,
+        };
+        let last = ChannelKey {
+            number: u16::MAX,
+            pad: u16::MAX,
+            ..first
+        };
+        let keys: Vec<ChannelKey> = self.live.range(first..=last).map(|(k, _)| *k).collect();
+        for key in keys {
+            self.remove(&key);
+        }
+        self.retired
+            .remove(&(client_ip, client_port, server_ip, server_port))
+            .unwrap_or_default()
     }
 
     /// Drops `source`'s datagrams until `until` (one ban added to those of
@@ -375,9 +583,12 @@ impl FastPath {
     /// [`Error::Map`] when the kernel refuses the update.
     pub fn ban(&mut self, source: Ipv4Addr, until: Instant) -> Result<(), Error> {
         let until_ns = self.clock.ns(until);
+        let key = maps::ip(source);
+        let fresh = self.bans.get(&key, 0).is_err();
         self.bans
-            .insert(maps::ip(source), BanVal { until_ns }, 0)
-            .map_err(|e| map_error("bans", &e))
+            .insert(key, BanVal { until_ns }, 0)
+            .map_err(|e| map_error("bans", &e))?;
+        self.bans_now(self.banned + usize::from(fresh))
     }
 
     /// Replaces the sources the per-source rate never applies to with `nets` (IPv4
@@ -417,7 +628,7 @@ impl FastPath {
 
     /// Channels installed now.
     pub fn channels(&self) -> usize {
-        self.live_channels
+        self.live.len()
     }
 
     /// Replaces the banned sources with `bans` (IPv4 source, end of the ban); IPv6 bans are
@@ -442,12 +653,17 @@ impl FastPath {
         for key in stale {
             let _ = self.bans.remove(&key);
         }
+        let count = wanted.len();
+        // The flag goes up before the entries go in and down after they went.
+        if count > 0 {
+            self.bans_now(count)?;
+        }
         for (key, until_ns) in wanted {
             self.bans
                 .insert(key, BanVal { until_ns }, 0)
                 .map_err(|e| map_error("bans", &e))?;
         }
-        Ok(())
+        self.bans_now(count)
     }
 
     /// The program's counters, summed over the CPUs.
@@ -455,13 +671,15 @@ impl FastPath {
     /// # Errors
     /// [`Error::Map`] when the kernel refuses the read.
     pub fn counters(&self) -> Result<Counters, Error> {
+        let values = self
+            .counters
+            .get(&0, 0)
+            .map_err(|e| map_error("counters", &e))?;
         let mut sums = [0u64; 8];
-        for (i, sum) in sums.iter_mut().enumerate() {
-            let values = self
-                .counters
-                .get(&(i as u32), 0)
-                .map_err(|e| map_error("counters", &e))?;
-            *sum = values.iter().sum();
+        for cpu in values.iter() {
+            for (sum, c) in sums.iter_mut().zip(cpu.counters) {
+                *sum += c;
+            }
         }
         let [to_peers, to_peers_bytes, to_clients, to_clients_bytes, banned, rate_limited, expired, no_route] =
             sums;
@@ -542,8 +760,8 @@ pub fn interface_mtu(interface: &str) -> Result<u16, Error> {
     Ok(u16::try_from(mtu).unwrap_or(u16::MAX))
 }
 
-/// The four map records of a channel.
-fn records(c: &Channel, until_ns: u64) -> (ChannelKey, ChannelVal, PeerKey, PeerVal) {
+/// The four map records of a channel whose stats and hops are at `slot`.
+fn records(c: &Channel, until_ns: u64, slot: u32) -> (ChannelKey, ChannelVal, PeerKey, PeerVal) {
     let (client_ip, client_port) = endpoint(c.client);
     let (server_ip, server_port) = endpoint(c.server);
     let (relay_ip, relay_port) = endpoint(c.relay);
@@ -563,7 +781,7 @@ fn records(c: &Channel, until_ns: u64) -> (ChannelKey, ChannelVal, PeerKey, Peer
             peer_ip,
             relay_port,
             peer_port,
-            pad: 0,
+            slot,
             until_ns,
         },
         PeerKey {
@@ -579,6 +797,8 @@ fn records(c: &Channel, until_ns: u64) -> (ChannelKey, ChannelVal, PeerKey, Peer
             server_port,
             number,
             pad: 0,
+            slot,
+            pad2: 0,
             until_ns,
         },
     )

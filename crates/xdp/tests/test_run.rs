@@ -494,3 +494,158 @@ fn a_source_over_its_packet_rate_is_dropped() {
     assert_eq!(b.xdp.test_run(&request, IFINDEX).unwrap().0, Verdict::Drop);
     assert_eq!(b.xdp.counters().unwrap().rate_limited, 3);
 }
+
+#[test]
+fn each_channel_keeps_its_own_record_until_its_client_closes() {
+    let mut b = bench(9000);
+    let ch = channel();
+    let mut other = ch;
+    other.number = 0x4002;
+    other.peer = SocketAddrV4::new(PEER, 9002);
+    b.xdp.channel_up(&ch, forever()).unwrap();
+    b.xdp.channel_up(&other, forever()).unwrap();
+    let run = |b: &Bench, f: &[u8]| assert_eq!(b.xdp.test_run(f, IFINDEX).unwrap().0, Verdict::Tx);
+    // Three datagrams each way on the first channel, one toward the peer on the second.
+    for len in [10usize, 20, 30] {
+        let data = payload(len, 11);
+        run(
+            &b,
+            &from_client(&b, &channel_data(NUMBER, &data, 0, 0), true),
+        );
+        run(
+            &b,
+            &frame(
+                b.mac,
+                PEER_MAC,
+                ch.peer,
+                ch.relay,
+                &data[..len / 2],
+                50,
+                true,
+            ),
+        );
+    }
+    run(
+        &b,
+        &from_client(&b, &channel_data(0x4002, &payload(7, 12), 1, 0), true),
+    );
+    // A renewal keeps the record.
+    b.xdp.channel_up(&ch, forever()).unwrap();
+    run(
+        &b,
+        &from_client(&b, &channel_data(NUMBER, &payload(1, 13), 3, 0), true),
+    );
+    let first = b.xdp.channel_down(&ch);
+    assert_eq!(
+        (
+            first.to_peer_packets,
+            first.to_peer_bytes,
+            first.to_client_packets,
+            first.to_client_bytes
+        ),
+        (4, 61, 3, 30)
+    );
+    assert_eq!(b.xdp.channel_down(&ch), Default::default(), "gone already");
+    // The client's close adds its live channels to those removed before, and forgets it.
+    let all = b.xdp.close_client(ch.client, ch.server);
+    assert_eq!(b.xdp.channels(), 0);
+    assert_eq!(
+        (
+            all.to_peer_packets,
+            all.to_peer_bytes,
+            all.to_client_packets,
+            all.to_client_bytes
+        ),
+        (5, 68, 3, 30)
+    );
+    assert_eq!(b.xdp.close_client(ch.client, ch.server), Default::default());
+    // Another client's channel starts from zero whatever slot it gets; the totals count
+    // everything.
+    let mut next = ch;
+    next.client = SocketAddrV4::new(CLIENT, 40002);
+    b.xdp.channel_up(&next, forever()).unwrap();
+    assert_eq!(
+        b.xdp.close_client(next.client, next.server),
+        Default::default()
+    );
+    let totals = b.xdp.counters().unwrap();
+    assert_eq!((totals.to_peers, totals.to_clients), (5, 3));
+}
+
+/// An Ethernet + IPv6 + UDP frame (checksum computed over the IPv6 pseudo-header).
+fn frame_v6(src: [u8; 16], dst: [u8; 16], sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let mut f = Vec::new();
+    f.extend_from_slice(&SERVER_MAC);
+    f.extend_from_slice(&CLIENT_MAC);
+    f.extend_from_slice(&[0x86, 0xdd]);
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    f.extend_from_slice(&[17, 64]);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&dst);
+    let mut udp = Vec::new();
+    udp.extend_from_slice(&sport.to_be_bytes());
+    udp.extend_from_slice(&dport.to_be_bytes());
+    udp.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    udp.extend_from_slice(&[0, 0]);
+    udp.extend_from_slice(payload);
+    let mut pseudo = Vec::new();
+    pseudo.extend_from_slice(&src);
+    pseudo.extend_from_slice(&dst);
+    pseudo.extend_from_slice(&(udp_len as u32).to_be_bytes());
+    pseudo.extend_from_slice(&[0, 0, 0, 17]);
+    let c = fold(sum(&pseudo) + sum(&udp));
+    udp[6..8].copy_from_slice(&(if c == 0 { 0xffff } else { c }).to_be_bytes());
+    f.extend_from_slice(&udp);
+    f
+}
+
+#[test]
+fn ipv6_clients_and_peers_pass_to_userspace_unchanged() {
+    let mut b = bench(9000);
+    b.xdp.channel_up(&channel(), forever()).unwrap();
+    // A source over its rate and a banned IPv4 address do not touch IPv6 either.
+    b.xdp.configure(&settings(9000, 1, 1)).unwrap();
+    b.xdp.set_bans([(CLIENT, forever())]).unwrap();
+    let client: [u8; 16] = "2001:db8::2"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let server: [u8; 16] = "2001:db8::1"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let peer: [u8; 16] = "2001:db8::3"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    for len in [0usize, 1, 100, 1400] {
+        let data = payload(len, 14);
+        for _ in 0..3 {
+            // ChannelData of a bound channel number from an IPv6 client, to the listener.
+            let cd = channel_data(NUMBER, &data, (4 - len % 4) % 4, 0);
+            passes(
+                &b,
+                &frame_v6(client, server, 40001, LISTEN, &cd),
+                "IPv6 ChannelData",
+            );
+            // A STUN request and a peer's datagram to a relay port.
+            passes(
+                &b,
+                &frame_v6(client, server, 40001, LISTEN, &binding()),
+                "IPv6 STUN",
+            );
+            passes(
+                &b,
+                &frame_v6(peer, server, 9000, RELAY_PORT, &data),
+                "IPv6 peer datagram",
+            );
+        }
+    }
+    let c = b.xdp.counters().unwrap();
+    assert_eq!(
+        (c.to_peers, c.to_clients, c.banned, c.rate_limited),
+        (0, 0, 0, 0)
+    );
+}

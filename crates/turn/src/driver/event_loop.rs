@@ -618,21 +618,27 @@ impl EventLoop {
                     tuple,
                     relay,
                     reason,
-                    usage,
-                } => tracing::info!(
-                    %tuple,
-                    %relay,
-                    ?reason,
-                    duration_s = Instant::now()
-                        .saturating_duration_since(usage.created)
-                        .as_secs(),
-                    to_peer_packets = usage.to_peer_packets,
-                    to_peer_bytes = usage.to_peer_bytes,
-                    to_client_packets = usage.to_client_packets,
-                    to_client_bytes = usage.to_client_bytes,
-                    dropped = usage.dropped,
-                    "allocation closed"
-                ),
+                    mut usage,
+                } => {
+                    // What the XDP fast path relayed for it counts too.
+                    if let Some(kernel) = &self.kernel {
+                        kernel.close_allocation(&tuple, &mut usage);
+                    }
+                    tracing::info!(
+                        %tuple,
+                        %relay,
+                        ?reason,
+                        duration_s = Instant::now()
+                            .saturating_duration_since(usage.created)
+                            .as_secs(),
+                        to_peer_packets = usage.to_peer_packets,
+                        to_peer_bytes = usage.to_peer_bytes,
+                        to_client_packets = usage.to_client_packets,
+                        to_client_bytes = usage.to_client_bytes,
+                        dropped = usage.dropped,
+                        "allocation closed"
+                    )
+                }
                 // Only with the fast path on (`Server::track_kernel_state`).
                 Event::ChannelUp { .. }
                 | Event::ChannelDown { .. }

@@ -2,7 +2,8 @@
 //! edge-xdp program, keeps its maps in step with the cores' state (the events of
 //! [`Server::track_kernel_state`](crate::Server::track_kernel_state), applied by each loop as
 //! it drains its events, in the same iteration that changed the state) and with the guard's
-//! bans, and reads its counters for [`Snapshot`](super::Snapshot).
+//! bans, reads its counters for [`Snapshot`](super::Snapshot), and adds what it relayed
+//! for an allocation to the allocation's usage when it closes.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -12,7 +13,7 @@ use edge_guard::Guard;
 use edge_xdp::{Channel, Counters, FastPath, Settings};
 
 use super::{LocalAddrs, ServiceConfig, XdpConfig};
-use crate::{Error, Event, FiveTuple};
+use crate::{Error, Event, FiveTuple, Usage};
 
 /// The guard's IPv4 allow-list, as the program's rate exemptions.
 fn exempt(guard: &Guard) -> Vec<(Ipv4Addr, u8)> {
@@ -120,6 +121,8 @@ impl Kernel {
                 number,
                 peer,
             } => {
+                // What it relayed stays in the program's record of the client until the
+                // allocation closes (`close_allocation`).
                 if let Some(channel) = self.channel(&tuple, relay_port, number, peer) {
                     self.lock().channel_down(&channel);
                 }
@@ -135,6 +138,24 @@ impl Kernel {
             // The channel stays in userspace (the program passes what it does not know).
             tracing::warn!("XDP fast path: {e}");
         }
+    }
+
+    /// An allocation closed: its channels leave the maps now (the core's
+    /// [`Event::ChannelDown`]s for them, which follow, find nothing), and what the program
+    /// relayed for it over its life, on every channel it had, is added to `usage`, so its
+    /// record counts both paths.
+    pub(crate) fn close_allocation(&self, tuple: &FiveTuple, usage: &mut Usage) {
+        if tuple.transport.is_stream() {
+            return; // the program relays UDP allocations only
+        }
+        let (SocketAddr::V4(client), SocketAddr::V4(server)) = (tuple.remote, tuple.local) else {
+            return;
+        };
+        let t = self.lock().close_client(client, server);
+        usage.to_peer_packets += t.to_peer_packets;
+        usage.to_peer_bytes += t.to_peer_bytes;
+        usage.to_client_packets += t.to_client_packets;
+        usage.to_client_bytes += t.to_client_bytes;
     }
 
     /// Makes the program's bans the guard's active IPv4 bans (bans started by other
