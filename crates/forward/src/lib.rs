@@ -109,11 +109,13 @@ pub use quality::{
     INTERVAL as QUALITY_INTERVAL,
 };
 pub use snapshot::{
-    Counters, DirectionCounters, Drops, EndReason, LastPacket, SessionSnapshot, SessionState,
+    Counters, DirectionCounters, Drops, EndReason, LastPacket, MediaLine, SessionSnapshot,
+    SessionState,
 };
 pub use spec::{
-    BrowserRemote, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, MediaPlan,
-    SessionId, SessionInfo, SessionSpec, SessionUpdate,
+    BrowserRemote, BundleDemux, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId,
+    LineIds, MediaPlan, SessionId, SessionInfo, SessionSpec, SessionUpdate, VideoChange,
+    VideoPorts, VideoSpec,
 };
 pub use totals::{
     EndCounts, Histogram, QualityHistograms, StateCounts, Totals, JITTER_BUCKETS, LATENCY_BUCKETS,

@@ -323,7 +323,7 @@ impl Retired {
             live += 1;
             if !shared.status(|s| s.state.is_ended()) {
                 match shared.connection {
-                    None => enterprise_ports_in_use += shared.enterprise_ports,
+                    None => enterprise_ports_in_use += shared.ports_held(),
                     Some(_) => connection_ports_in_use += shared.enterprise_ports,
                 }
             }
@@ -418,6 +418,7 @@ mod tests {
                 browser_known: true,
                 dtls_started: None,
                 connected_at: None,
+                video: None,
             },
         )
     }

@@ -29,7 +29,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::admission::{self, Admission};
 use crate::ports::Bound;
-use crate::session::{Action, BrowserSetup, Session, Update};
+use crate::session::{Action, BrowserSetup, Session, Update, AUDIO, VIDEO};
 use crate::snapshot::{Counter, Direction, Stats};
 use crate::{EndReason, Error, SessionId};
 
@@ -45,10 +45,12 @@ const IDLE: Duration = Duration::from_secs(1);
 const GUARD_SWEEP: Duration = Duration::from_secs(5);
 const WAKER: Token = Token(usize::MAX);
 
-/// Which of a session's sockets a token stands for (`token = slot * 4 + socket`).
+/// Tokens per session slot (`token = slot * SOCKETS + socket`).
+const SOCKETS: usize = 8;
+/// Which of a session's sockets a token stands for: the public one, or an enterprise one,
+/// `ENTERPRISE + 2 * line + rtcp` (the audio line's RTP and RTCP sockets, then video's).
 const PUBLIC: usize = 0;
-const ENTERPRISE_RTP: usize = 1;
-const ENTERPRISE_RTCP: usize = 2;
+const ENTERPRISE: usize = 1;
 
 /// What the control plane asks of a worker.
 pub(crate) enum Command {
@@ -57,8 +59,9 @@ pub(crate) enum Command {
     /// The browser's remote description arrived.
     SetBrowser(SessionId, BrowserSetup),
     /// A change to a running session: the enterprise remote arrived or moved, an ICE
-    /// restart, a media plan. The reply comes once it is in force.
-    Update(SessionId, Box<Update>, SyncSender<()>),
+    /// restart, a media plan, video added (with its sockets) or removed. The reply comes
+    /// once it is in force.
+    Update(SessionId, Box<(Update, Option<Bound>)>, SyncSender<()>),
     /// End a session; the reply comes once its sockets are closed.
     Remove(SessionId, SyncSender<()>),
 }
@@ -69,6 +72,8 @@ pub(crate) struct NewSession {
     pub(crate) session: Session,
     pub(crate) public: UdpSocket,
     pub(crate) enterprise: Bound,
+    /// The video line's enterprise sockets, with video.
+    pub(crate) video: Option<Bound>,
 }
 
 /// The control plane's end of a worker.
@@ -178,8 +183,20 @@ struct Entry {
     id: SessionId,
     session: Session,
     public: UdpSocket,
-    rtp: UdpSocket,
-    rtcp: Option<UdpSocket>,
+    /// The enterprise sockets per m-line: audio always, video when the session has it.
+    legs: [Option<Bound>; 2],
+}
+
+impl Entry {
+    /// The enterprise RTP (`rtcp == false`) or RTCP socket of m-line `line`; the RTP
+    /// socket when the leg has no RTCP socket of its own.
+    fn enterprise(&self, line: usize, rtcp: bool) -> Option<&UdpSocket> {
+        let leg = self.legs.get(line)?.as_ref()?;
+        Some(match (&leg.rtcp, rtcp) {
+            (Some(rtcp), true) => rtcp,
+            _ => &leg.rtp,
+        })
+    }
 }
 
 struct Worker {
@@ -258,17 +275,20 @@ impl Worker {
 
     /// Reads up to [`BATCHES_PER_WAKE`] batches from one socket and forwards them.
     fn drain(&mut self, now: Instant, token: Token) {
-        let (slot, socket) = (token.0 / 4, token.0 % 4);
+        let (slot, socket) = (token.0 / SOCKETS, token.0 % SOCKETS);
+        let (line, rtcp_socket) = (socket.saturating_sub(ENTERPRISE) / 2, socket % 2 == 0);
         for _ in 0..BATCHES_PER_WAKE {
             let Some(Some(entry)) = self.entries.get_mut(slot) else {
                 return;
             };
             let source = match socket {
                 PUBLIC => &entry.public,
-                ENTERPRISE_RTP => &entry.rtp,
-                _ => match &entry.rtcp {
-                    Some(rtcp) => rtcp,
-                    None => return,
+                _ => match entry.legs.get(line).and_then(Option::as_ref) {
+                    Some(leg) if !rtcp_socket => &leg.rtp,
+                    Some(Bound {
+                        rtcp: Some(rtcp), ..
+                    }) => rtcp,
+                    _ => return,
                 },
             };
             let n = match source.recv(&mut self.batch) {
@@ -296,7 +316,7 @@ impl Worker {
                     }
                 }
             } else {
-                from_enterprise(entry, &mut self.batch, socket == ENTERPRISE_RTCP, now);
+                from_enterprise(entry, &mut self.batch, line, rtcp_socket, now);
             }
             if entry.session.ended().is_some() {
                 self.finish(slot);
@@ -344,7 +364,8 @@ impl Worker {
                 self.with(id, now, |session| session.set_browser_remote(now, setup));
             }
             Command::Update(id, update, done) => {
-                self.with(id, now, |session| session.update(now, *update));
+                let (update, sockets) = *update;
+                self.update(id, now, update, sockets);
                 // The control plane may have stopped waiting; nothing to do then.
                 let _ = done.send(());
             }
@@ -357,6 +378,40 @@ impl Worker {
                 }
                 // The control plane may have stopped waiting; nothing to do then.
                 let _ = done.send(());
+            }
+        }
+    }
+
+    /// Applies `update` to a live session; video sockets that come with it are registered
+    /// first (a session that cannot take them ends), and a removed video line's sockets
+    /// are closed after.
+    fn update(&mut self, id: SessionId, now: Instant, update: Update, sockets: Option<Bound>) {
+        let Some(&slot) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(Some(entry)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let removes = matches!(update.video, Some(crate::session::VideoUpdate::Remove));
+        if let Some(sockets) = sockets {
+            if let Some(old) = entry.legs[VIDEO].take() {
+                deregister_leg(&self.poll, &old);
+            }
+            if let Err(e) = register_leg(&self.poll, Some(&sockets), slot, VIDEO) {
+                deregister_leg(&self.poll, &sockets);
+                let reason = EndReason::Failed(format!("cannot register the video sockets: {e}"));
+                entry.session.end(now, reason);
+                self.finish(slot);
+                return;
+            }
+            entry.legs[VIDEO] = Some(sockets);
+        }
+        self.with(id, now, |session| session.update(now, update));
+        if removes {
+            if let Some(Some(entry)) = self.entries.get_mut(slot) {
+                if let Some(old) = entry.legs[VIDEO].take() {
+                    deregister_leg(&self.poll, &old);
+                }
             }
         }
     }
@@ -383,24 +438,11 @@ impl Worker {
             id: new.id,
             session: new.session,
             public: new.public,
-            rtp: new.enterprise.rtp,
-            rtcp: new.enterprise.rtcp,
+            legs: [Some(new.enterprise), new.video],
         };
-        let registry = self.poll.registry();
-        let register = |socket: &UdpSocket, which: usize| {
-            let fd = socket.as_raw_fd();
-            registry.register(
-                &mut SourceFd(&fd),
-                Token(slot * 4 + which),
-                Interest::READABLE,
-            )
-        };
-        let registered = register(&entry.public, PUBLIC)
-            .and_then(|()| register(&entry.rtp, ENTERPRISE_RTP))
-            .and_then(|()| match &entry.rtcp {
-                Some(rtcp) => register(rtcp, ENTERPRISE_RTCP),
-                None => Ok(()),
-            });
+        let registered = register(&self.poll, &entry.public, slot, PUBLIC)
+            .and_then(|()| register_leg(&self.poll, entry.legs[AUDIO].as_ref(), slot, AUDIO))
+            .and_then(|()| register_leg(&self.poll, entry.legs[VIDEO].as_ref(), slot, VIDEO));
         if let Err(e) = registered {
             let shared = entry.session.shared().clone();
             // Dropping the entry closes the sockets (and with them any registration).
@@ -429,12 +471,10 @@ impl Worker {
         };
         flush_dtls(&mut entry, &mut self.dtls_buf);
         let registry = self.poll.registry();
-        for socket in [Some(&entry.public), Some(&entry.rtp), entry.rtcp.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            // Closing the socket below removes it from epoll anyway.
-            let _ = registry.deregister(&mut SourceFd(&socket.as_raw_fd()));
+        // Closing the sockets below removes them from epoll anyway.
+        let _ = registry.deregister(&mut SourceFd(&entry.public.as_raw_fd()));
+        for leg in entry.legs.iter().flatten() {
+            deregister_leg(&self.poll, leg);
         }
         self.by_id.remove(&entry.id);
         let shared = entry.session.shared().clone();
@@ -474,10 +514,41 @@ impl Worker {
     }
 }
 
+/// Registers `socket` for readability under `slot`'s token `which`.
+fn register(poll: &Poll, socket: &UdpSocket, slot: usize, which: usize) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    poll.registry().register(
+        &mut SourceFd(&fd),
+        Token(slot * SOCKETS + which),
+        Interest::READABLE,
+    )
+}
+
+/// Registers m-line `line`'s enterprise sockets, if any.
+fn register_leg(poll: &Poll, leg: Option<&Bound>, slot: usize, line: usize) -> io::Result<()> {
+    let Some(leg) = leg else {
+        return Ok(());
+    };
+    register(poll, &leg.rtp, slot, ENTERPRISE + 2 * line)?;
+    match &leg.rtcp {
+        Some(rtcp) => register(poll, rtcp, slot, ENTERPRISE + 2 * line + 1),
+        None => Ok(()),
+    }
+}
+
+/// Deregisters a leg's sockets (closing them would too; this is for sockets that stay
+/// open a little longer).
+fn deregister_leg(poll: &Poll, leg: &Bound) {
+    for socket in std::iter::once(&leg.rtp).chain(&leg.rtcp) {
+        let _ = poll
+            .registry()
+            .deregister(&mut SourceFd(&socket.as_raw_fd()));
+    }
+}
+
 /// Forwards a batch from the browser: requests the guard refuses are dropped, media goes to
 /// the enterprise sockets in one send per socket, STUN responses back at once, DTLS into the
-/// session. RTP transmits fill one array from the front and RTCP transmits (for the RTCP
-/// socket) from the back.
+/// session. Transmits are gathered per enterprise socket (m-line, RTP or RTCP).
 fn from_browser(
     entry: &mut Entry,
     batch: &mut RecvBatch,
@@ -485,8 +556,8 @@ fn from_browser(
     admission: &Admission,
     now: Instant,
 ) {
-    let mut out = [Transmit::PLACEHOLDER; BATCH];
-    let (mut n_rtp, mut n_rtcp) = (0, 0);
+    let mut out = [[Transmit::PLACEHOLDER; BATCH]; 4];
+    let mut n = [0; 4];
     for (meta, buf) in batch.slots_mut() {
         if admission::is_request(&buf[..meta.len]) && !admission.admit(now, meta.src.ip()) {
             continue;
@@ -496,23 +567,19 @@ fn from_browser(
             .handle_browser(now, meta.src, buf, meta.len, scratch)
         {
             Action::ToEnterprise {
+                line,
                 rtcp_socket,
                 dst,
                 len,
             } => {
                 let buf: &[u8] = buf;
-                let at = if rtcp_socket {
-                    n_rtcp += 1;
-                    BATCH - n_rtcp
-                } else {
-                    n_rtp += 1;
-                    n_rtp - 1
-                };
-                out[at] = Transmit {
+                let socket = (2 * line + usize::from(rtcp_socket)).min(3);
+                out[socket][n[socket]] = Transmit {
                     dst,
                     contents: &buf[..len],
                     ..Transmit::PLACEHOLDER
                 };
+                n[socket] += 1;
             }
             Action::Reply { dst, len } => reply(&entry.public, dst, &scratch[..len]),
             Action::AuthFailure { dst, len } => {
@@ -523,20 +590,28 @@ fn from_browser(
         }
     }
     let stats = Some((entry.session.stats(), Direction::FromBrowser));
-    send(&entry.rtp, &out[..n_rtp], stats);
-    let rtcp = entry.rtcp.as_ref().unwrap_or(&entry.rtp);
-    send(rtcp, &out[BATCH - n_rtcp..], stats);
+    for (socket, out) in out.iter().enumerate() {
+        if let Some(leg) = entry.enterprise(socket / 2, socket % 2 == 1) {
+            send(leg, &out[..n[socket]], stats);
+        }
+    }
 }
 
-/// Forwards a batch from an enterprise socket to the browser in one send.
-fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, now: Instant) {
+/// Forwards a batch from an enterprise socket of m-line `line` to the browser in one send.
+fn from_enterprise(
+    entry: &mut Entry,
+    batch: &mut RecvBatch,
+    line: usize,
+    rtcp_socket: bool,
+    now: Instant,
+) {
     let mut out = [Transmit::PLACEHOLDER; BATCH];
     let mut n = 0;
     for (meta, buf) in batch.slots_mut() {
         if let Action::ToBrowser { dst, len } =
             entry
                 .session
-                .handle_enterprise(now, meta.src, rtcp_socket, buf, meta.len)
+                .handle_enterprise(now, meta.src, line, rtcp_socket, buf, meta.len)
         {
             let buf: &[u8] = buf;
             out[n] = Transmit {
