@@ -187,7 +187,7 @@ pub struct Drops {
     /// storm, or the first packets of a stream that replaces it without a re-offer).
     pub foreign_ssrc: u64,
     /// From the browser in a BUNDLE with video: RTP that neither its MID header extension,
-    /// its SSRC nor its payload type places on an m-line, or RTCP that names no stream.
+    /// its SSRC nor its payload type places on an m-line.
     pub unknown_ssrc: u64,
 }
 
@@ -204,37 +204,6 @@ impl Drops {
             + self.direction
             + self.foreign_ssrc
             + self.unknown_ssrc
-    }
-
-    /// `self` less `other`, field by field (never below zero).
-    fn less(&self, other: &Drops) -> Drops {
-        Drops {
-            malformed: self.malformed.saturating_sub(other.malformed),
-            unexpected_source: self
-                .unexpected_source
-                .saturating_sub(other.unexpected_source),
-            not_ready: self.not_ready.saturating_sub(other.not_ready),
-            auth_failed: self.auth_failed.saturating_sub(other.auth_failed),
-            replayed: self.replayed.saturating_sub(other.replayed),
-            srtp_other: self.srtp_other.saturating_sub(other.srtp_other),
-            send_failed: self.send_failed.saturating_sub(other.send_failed),
-            direction: self.direction.saturating_sub(other.direction),
-            foreign_ssrc: self.foreign_ssrc.saturating_sub(other.foreign_ssrc),
-            unknown_ssrc: self.unknown_ssrc.saturating_sub(other.unknown_ssrc),
-        }
-    }
-}
-
-impl DirectionCounters {
-    /// `self` less `other`, field by field (never below zero).
-    fn less(&self, other: &DirectionCounters) -> DirectionCounters {
-        DirectionCounters {
-            rtp_packets: self.rtp_packets.saturating_sub(other.rtp_packets),
-            rtcp_packets: self.rtcp_packets.saturating_sub(other.rtcp_packets),
-            bytes: self.bytes.saturating_sub(other.bytes),
-            dtmf_packets: self.dtmf_packets.saturating_sub(other.dtmf_packets),
-            drops: self.drops.less(&other.drops),
-        }
     }
 }
 
@@ -506,20 +475,16 @@ impl Shared {
                     browser_to_enterprise: c.browser_to_enterprise,
                     enterprise_to_browser: c.enterprise_to_browser,
                 };
-                let mut audio = line(
-                    "audio",
-                    self.enterprise_rtp,
-                    status.enterprise_remote,
-                    &counters,
-                );
-                audio.browser_to_enterprise = audio
-                    .browser_to_enterprise
-                    .less(&video.browser_to_enterprise);
+                // The audio line's: the session's total less video's (and less the drops
+                // no line could be blamed for).
+                let mut audio = counters;
+                crate::totals::combine(&mut audio, &video, u64::saturating_sub);
                 audio.browser_to_enterprise.drops.unknown_ssrc = 0;
-                audio.enterprise_to_browser = audio
-                    .enterprise_to_browser
-                    .less(&video.enterprise_to_browser);
-                vec![audio, line("video", video_rtp, video_remote, &video)]
+                let audio_rtp = self.enterprise_rtp;
+                vec![
+                    line("audio", audio_rtp, status.enterprise_remote, &audio),
+                    line("video", video_rtp, video_remote, &video),
+                ]
             }
             None => Vec::new(),
         };

@@ -359,7 +359,7 @@ impl Retired {
 }
 
 /// Applies `f` to every counter of `into` and its twin in `other`.
-fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
+pub(crate) fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
     fn direction(a: &mut DirectionCounters, b: &DirectionCounters, f: fn(u64, u64) -> u64) {
         a.rtp_packets = f(a.rtp_packets, b.rtp_packets);
         a.rtcp_packets = f(a.rtcp_packets, b.rtcp_packets);
@@ -375,6 +375,7 @@ fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
         x.send_failed = f(x.send_failed, y.send_failed);
         x.direction = f(x.direction, y.direction);
         x.foreign_ssrc = f(x.foreign_ssrc, y.foreign_ssrc);
+        x.unknown_ssrc = f(x.unknown_ssrc, y.unknown_ssrc);
     }
     direction(
         &mut into.browser_to_enterprise,
