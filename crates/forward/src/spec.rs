@@ -195,7 +195,7 @@ impl LineIds {
 pub enum VideoChange {
     /// Video is added (its enterprise ports are bound now) or, when present, its remote,
     /// directions and demux change (the ports stay).
-    Set(VideoSpec),
+    Set(Box<VideoSpec>),
     /// Video is removed (port 0): its enterprise ports are freed.
     Remove,
 }

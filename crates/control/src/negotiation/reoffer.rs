@@ -97,7 +97,7 @@ impl Negotiations {
         };
         let video = VideoPlan::negotiate(&browser, &codecs, enterprise.video.as_ref(), capable);
         update.video = match (&video, &call.video) {
-            (Some(v), _) => Some(VideoChange::Set(v.spec.clone())),
+            (Some(v), _) => Some(VideoChange::Set(Box::new(v.spec.clone()))),
             (None, Some(_)) => Some(VideoChange::Remove),
             (None, None) => None,
         };

@@ -13,11 +13,11 @@ const VIDEO_REMOTE: SocketAddr = SocketAddr::V4(std::net::SocketAddrV4::new(
 const MID_ID: u8 = 3;
 
 fn demux() -> BundleDemux {
-    let mut d = BundleDemux::default();
-    d.mid_extension = Some(MID_ID);
-    d.audio = LineIds::new(Some("a".into()), vec![], vec![0]);
-    d.video = LineIds::new(Some("v".into()), vec![], vec![96]);
-    d
+    BundleDemux {
+        mid_extension: Some(MID_ID),
+        audio: LineIds::new(Some("a".into()), vec![], vec![0]),
+        video: LineIds::new(Some("v".into()), vec![], vec![96]),
+    }
 }
 
 /// A harness whose session carries a video line toward [`VIDEO_REMOTE`].

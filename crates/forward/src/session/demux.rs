@@ -248,11 +248,11 @@ mod tests {
     use crate::spec::LineIds;
 
     fn spec(mid_extension: Option<u8>) -> BundleDemux {
-        let mut spec = BundleDemux::default();
-        spec.mid_extension = mid_extension;
-        spec.audio = LineIds::new(Some("0".into()), vec![0xa0], vec![111, 0, 126]);
-        spec.video = LineIds::new(Some("1".into()), vec![], vec![96, 102, 126]);
-        spec
+        BundleDemux {
+            mid_extension,
+            audio: LineIds::new(Some("0".into()), vec![0xa0], vec![111, 0, 126]),
+            video: LineIds::new(Some("1".into()), vec![], vec![96, 102, 126]),
+        }
     }
 
     /// An RTP packet with one one-byte extension element (`id`, `value`) when given.
