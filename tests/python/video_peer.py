@@ -97,6 +97,8 @@ class Echo(asyncio.DatagramProtocol):
     def __init__(self, ssrc, drop=0):
         self.ssrc = ssrc
         self.drop = drop
+        # Packet numbers (counted from 1) dropped as well: a run, for a lost frame.
+        self.drop_run = range(0)
         self.rtp = 0
         self.payload_types = set()
         self.sources = set()
@@ -115,7 +117,7 @@ class Echo(asyncio.DatagramProtocol):
         self.rtp += 1
         self.sources.add(f"{addr[0]}:{addr[1]}")
         self.payload_types.add(data[1] & 0x7F)
-        if self.rtp == self.drop:
+        if self.rtp == self.drop or self.rtp in self.drop_run:
             return
         out = bytearray(data)
         out[8:12] = struct.pack("!I", self.ssrc)
