@@ -3,10 +3,12 @@
 //! tests/call_chromium.rs), an RTP echo per m-line on the enterprise side, each on its own
 //! port pair (`tests/python/chromium_video.py`). Chromium decodes the echoed video
 //! (inbound-rtp framesDecoded rising); after the echo loses a run of video packets Chromium
-//! asks for a key frame, and that PLI reaches the video echo, naming its stream.
+//! asks for a key frame, and that PLI reaches the video echo, naming its stream. Then a call
+//! that starts with audio alone, gets video added by a re-offer (decoded) and removed by
+//! another (the video line at port 0, its enterprise ports freed, audio going on).
 
 use edge_suite::media::{
-    assert_ranges_free, run_python, MediaEdge, Turn, TOKEN, TURN_PASSWORD, TURN_USER,
+    assert_ranges_free, port_free, run_python, MediaEdge, Turn, TOKEN, TURN_PASSWORD, TURN_USER,
 };
 use serde_json::{json, Value};
 
@@ -16,9 +18,9 @@ fn count(stats: &Value, key: &str) -> u64 {
         .unwrap_or_else(|| panic!("no {key} in {stats}"))
 }
 
-#[test]
-fn chromium_audio_and_video_through_one_bundle() {
-    let slot = 13;
+/// Runs `scenario` of chromium_video.py against a fresh media-edge and TURN server in
+/// test slot `slot`; the report, and media-edge for the checks after.
+fn run_chromium(slot: u16, scenario: &str) -> (Value, MediaEdge) {
     let turn = Turn::start(slot);
     let edge = MediaEdge::start_with(slot, |api| api.demo = true);
     let report = run_python(
@@ -27,6 +29,7 @@ fn chromium_audio_and_video_through_one_bundle() {
             "api": format!("http://{}", edge.api),
             "token": TOKEN,
             "chromium": edge_suite::require_program("chromium"),
+            "scenario": scenario,
             "turn": {
                 "urls": format!("turn:{}?transport=udp", turn.listener),
                 "username": TURN_USER,
@@ -34,8 +37,25 @@ fn chromium_audio_and_video_through_one_bundle() {
             },
         }),
     );
+    eprintln!("chromium: {}\necho: {}", report["page"], report["echo"]);
+    (report, edge)
+}
+
+/// The port of m-line `index` (0-based) of `sdp`.
+fn port(sdp: &Value, index: usize) -> Option<u16> {
+    sdp.as_str()?
+        .split("\r\nm=")
+        .nth(index + 1)?
+        .split(' ')
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+#[test]
+fn chromium_audio_and_video_through_one_bundle() {
+    let (report, edge) = run_chromium(13, "bundle");
     let page = &report["page"];
-    eprintln!("chromium: {page}\necho: {}", report["echo"]);
     assert!(page.get("error").is_none(), "{page}");
     assert_eq!(page["create"], 201, "{page}");
     assert_eq!(page["connected"], true, "{page}");
@@ -72,6 +92,47 @@ fn chromium_audio_and_video_through_one_bundle() {
         .map(|a| a.iter().filter(|p| p[0] == 206 || p[0] == 205).count())
         .unwrap_or(0);
     assert_eq!(to_audio, 0, "video feedback at the audio echo: {audio}");
+    assert_eq!(page["delete"], 204, "{page}");
+    assert_ranges_free(&edge);
+}
+
+#[test]
+fn chromium_adds_then_removes_video_by_reoffers() {
+    let (report, edge) = run_chromium(6, "reoffer");
+    let page = &report["page"];
+    assert!(page.get("error").is_none(), "{page}");
+    assert_eq!(page["connected"], true, "{page}");
+    // Audio alone: the echo's video line declined, no video ports.
+    assert_eq!(port(&page["enterprise_sdp"], 1), Some(0), "{page}");
+    assert!(
+        page["audio_only_session"].get("media-lines").is_none(),
+        "{page}"
+    );
+    // Video added: answered, its own enterprise port, decoded.
+    let added = &page["added"];
+    assert_eq!(added["status"], 200, "{page}");
+    assert_ne!(port(&added["answer"], 1), Some(0), "{page}");
+    let video_port = port(&added["enterprise_sdp"], 1).unwrap_or(0);
+    assert!(edge.enterprise.contains(video_port), "{page}");
+    let line = &page["added_session"]["media-lines"][1];
+    let video_rtp: std::net::SocketAddr = line["enterprise_rtp"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or_else(|| panic!("no video line: {page}"));
+    assert_eq!(video_rtp.port(), video_port, "{page}");
+    assert!(count(&page["first"], "frames_decoded") >= 30, "{page}");
+    assert_eq!(report["echo"]["video"]["payload_types"], json!([100]));
+    // Video removed: port 0 both ways, its ports free, audio going on.
+    let removed = &page["removed"];
+    assert_eq!(removed["status"], 200, "{page}");
+    assert_eq!(port(&removed["answer"], 1), Some(0), "{page}");
+    assert_eq!(port(&removed["enterprise_sdp"], 1), Some(0), "{page}");
+    assert!(page["session"].get("media-lines").is_none(), "{page}");
+    assert!(port_free(video_rtp), "{page}");
+    assert!(
+        count(&page["third"], "audio_packets") > count(&page["second"], "audio_packets"),
+        "{page}"
+    );
     assert_eq!(page["delete"], 204, "{page}");
     assert_ranges_free(&edge);
 }
