@@ -19,7 +19,7 @@ use std::sync::{Mutex, PoisonError};
 
 use edge_forward::{
     CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, Forwarder, MediaLine, PayloadFormat,
-    SessionId, SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
+    SessionId, SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, VideoChange,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
@@ -326,7 +326,10 @@ impl Negotiations {
             connection: spec.connection.is_some(),
             srtp,
         };
-        let video = VideoPlan::negotiate(&browser, &codecs, enterprise_video.as_ref(), capable);
+        let video = match awaiting {
+            Some(_) => VideoPlan::offering(&browser, &codecs, capable),
+            None => VideoPlan::negotiate(&browser, &codecs, enterprise_video.as_ref(), capable),
+        };
         spec.video = video.as_ref().map(|v| v.spec.clone());
         let info = self.relay.create_session(spec)?;
         let to_browser = browser.direction.reversed().and(enterprise_direction);
@@ -618,9 +621,24 @@ impl Negotiations {
                 .and_then(|call| call.browser.as_ref().map(|b| b.direction))
                 .unwrap_or(Direction::SENDRECV)
         });
+        // Video, when media-edge offered it: kept toward the answer's video line, or
+        // removed (an address answer, a declined line, no codec in common).
+        let (offer, info) = browser;
+        let capable = Capable {
+            connection: info.connection.is_some(),
+            srtp: sdes.is_some(),
+        };
+        let video = answered.as_ref().and_then(|(desc, codecs)| {
+            VideoPlan::negotiate(offer, codecs, desc.video.as_ref(), capable)
+        });
+        update.video = match (&video, info.video) {
+            (Some(v), Some(_)) => Some(VideoChange::Set(Box::new(v.spec.clone()))),
+            (None, Some(_)) => Some(VideoChange::Remove),
+            (_, None) => None,
+        };
+        let video = video.filter(|_| info.video.is_some());
         if let Some((desc, codecs)) = &answered {
             update.media = Some(media_plan(browser_direction, desc.direction, codecs));
-            let (offer, info) = browser;
             let to_browser = offer.direction.reversed().and(desc.direction);
             answer = Some(browser::write_answer(
                 offer,
@@ -628,7 +646,7 @@ impl Negotiations {
                 info.setup,
                 &Mapped::browser(codecs),
                 to_browser,
-                None,
+                VideoPlan::answer(video.as_ref()),
             ));
         }
         // The remote and the media plan in force together: one update.
@@ -637,9 +655,11 @@ impl Negotiations {
         self.calls(|c| {
             if let Some(call) = c.get_mut(&id) {
                 call.info = info;
+                call.video = video;
                 if let Some((desc, codecs)) = answered {
                     call.enterprise.direction = desc.direction;
                     call.enterprise.codecs = desc.codecs;
+                    call.enterprise.video = desc.video;
                     call.codecs = codecs;
                 }
             }

@@ -284,3 +284,62 @@ async fn a_reoffer_adds_then_removes_video() {
     wait_session(&api, &id, |s| s.get("media-lines").is_none()).await;
     assert!(!port_in_use(video_rtp), "the video port is free again");
 }
+
+#[tokio::test]
+async fn media_edge_offers_video_to_the_enterprise_side() {
+    let api = api(23, 4);
+    // The enterprise leg left out: media-edge's enterprise offer has both lines.
+    let body = create(&api, json!({"offer": CHROME_AV})).await;
+    assert_eq!(body["awaiting"], "enterprise-answer", "{body}");
+    let answer = body["answer"].as_str().unwrap();
+    assert_ne!(port(answer, 1), 0, "{answer}");
+    let offer = body["enterprise-sdp"].as_str().unwrap();
+    let video_port = port(offer, 1);
+    assert!(api.enterprise.contains(video_port), "{offer}");
+    let video = section(offer, 1);
+    assert_eq!(
+        video[0],
+        format!("video {video_port} RTP/AVPF 96 98"),
+        "{offer}"
+    );
+    assert!(video.contains(&"a=rtcp-fb:96 nack pli"), "{offer}");
+    let id = body["id"].as_str().unwrap().to_owned();
+    // The enterprise side keeps video: the leg goes to its video line.
+    let (status, answered) = api
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/answer"),
+            Some(json!({"enterprise": {"sdp": PBX_AV}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    let session = wait_session(&api, &id, |s| {
+        s["media-lines"][1]["enterprise_remote"] == "127.0.0.1:40002"
+    })
+    .await;
+    assert_eq!(
+        session["media-lines"][1]["enterprise_rtp"],
+        format!("127.0.0.3:{video_port}")
+    );
+
+    // Another call whose enterprise side declines video (port 0): its ports are freed.
+    let body = create(&api, json!({"offer": CHROME_AV})).await;
+    let id = body["id"].as_str().unwrap().to_owned();
+    let video_port = port(body["enterprise-sdp"].as_str().unwrap(), 1);
+    let video_rtp = SocketAddr::from(([127, 0, 0, 3], video_port));
+    assert!(port_in_use(video_rtp));
+    let declined = PBX_AV.replace("m=video 40002 ", "m=video 0 ");
+    let (status, answered) = api
+        .call(
+            "POST",
+            &format!("/v1/sessions/{id}/answer"),
+            Some(json!({"enterprise": {"sdp": declined}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answered}");
+    wait_session(&api, &id, |s| s.get("media-lines").is_none()).await;
+    assert!(
+        !port_in_use(video_rtp),
+        "the declined video line's port is free"
+    );
+}

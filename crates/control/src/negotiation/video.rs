@@ -4,12 +4,14 @@
 //!
 //! Video is accepted when the browser offers a bundled video line
 //! ([`BrowserDescription::video`]), the enterprise side's SDP has a plain-RTP video line
-//! with a codec in common (VP8, H264), and the session can carry it: not on a named
+//! with a codec in common (VP8, H264) or media-edge offers to the enterprise side (its
+//! offer then has a video line with the browser's video codecs, and the enterprise answer
+//! keeps or declines it), and the session can carry it: not on a named
 //! connection (its one fixed tuple carries the audio line; video is declined, port 0, and
 //! the call goes on with audio), not with SDES-SRTP toward the enterprise (video is plain
 //! RTP only). Otherwise the video line is declined (port 0) and the call is audio only.
 
-use edge_forward::VideoSpec;
+use edge_forward::{EnterpriseRemote, VideoSpec};
 
 use super::call::{media_plan, Mapped};
 use crate::sdp::browser::{BrowserDescription, VideoAnswer};
@@ -56,21 +58,63 @@ impl VideoPlan {
             return None;
         }
         let pairs = negotiate_video(&offer.codecs, Some(&enterprise.codecs))?;
-        let codecs = Mapped::from_pairs(pairs, true);
-        let mut spec = VideoSpec::new();
         let mut remote = enterprise.remote.clone();
         remote.rtcp_mux = None;
-        spec.enterprise = Some(remote);
-        spec.rtcp_mux_enterprise = enterprise.rtcp_mux;
-        spec.media = Some(media_plan(offer.direction, enterprise.direction, &codecs));
+        let side = (Some(remote), enterprise.rtcp_mux, enterprise.direction);
+        Some(Self::build(
+            browser,
+            audio,
+            Mapped::from_pairs(pairs, true),
+            side,
+        ))
+    }
+
+    /// The video line of media-edge's own offer to the enterprise side for `browser`'s
+    /// offer: the browser's video codecs under its numbering, no remote until the
+    /// enterprise side answers; `None` declines it.
+    pub(super) fn offering(
+        browser: &BrowserDescription,
+        audio: &[Mapped],
+        capable: Capable,
+    ) -> Option<VideoPlan> {
+        let offer = browser.video.as_ref()?;
+        if capable.connection || capable.srtp {
+            return None;
+        }
+        let pairs = negotiate_video(&offer.codecs, None)?;
+        let side = (None, false, Direction::SENDRECV);
+        Some(Self::build(
+            browser,
+            audio,
+            Mapped::from_pairs(pairs, true),
+            side,
+        ))
+    }
+
+    /// The plan of `codecs` toward `side`: the enterprise remote (if known), its rtcp-mux
+    /// and direction.
+    fn build(
+        browser: &BrowserDescription,
+        audio: &[Mapped],
+        codecs: Vec<Mapped>,
+        (remote, rtcp_mux, direction): (Option<EnterpriseRemote>, bool, Direction),
+    ) -> VideoPlan {
+        let browser_direction = browser
+            .video
+            .as_ref()
+            .map_or(Direction::SENDRECV, |v| v.direction);
+        let mut spec = VideoSpec::new();
+        spec.enterprise = remote;
+        spec.rtcp_mux_enterprise = rtcp_mux;
+        spec.media = Some(media_plan(browser_direction, direction, &codecs));
         spec.demux = browser.demux(&Mapped::browser(audio), &Mapped::browser(&codecs));
-        Some(VideoPlan {
+        VideoPlan {
             browser_codecs: Mapped::browser(&codecs),
             enterprise_codecs: Mapped::enterprise(&codecs),
-            browser: offer.direction,
-            enterprise: enterprise.direction,
+            browser: browser_direction,
+            enterprise: direction,
             spec,
-        })
+        }
     }
 
     /// The browser answer's video line: its codecs and media-edge's direction.
