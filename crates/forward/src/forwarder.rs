@@ -78,6 +78,8 @@ struct Record {
     enterprise_key: Option<CryptoAttribute>,
     /// Whether the enterprise legs accept media only from their remotes.
     strict: bool,
+    /// The video leg's configured remote (RTP, RTCP), while the session has video.
+    video_remote: Option<(SocketAddr, Option<SocketAddr>)>,
     /// What the totals have taken from it so far.
     observed: Observed,
 }
@@ -344,6 +346,11 @@ impl Forwarder {
                 fingerprints: spec.browser.map(|b| b.fingerprints),
                 enterprise_key: spec.enterprise.and_then(|e| e.crypto),
                 strict,
+                video_remote: spec
+                    .video
+                    .as_ref()
+                    .and_then(|v| v.enterprise.as_ref())
+                    .map(|r| (r.rtp, r.rtcp)),
                 observed: Observed::default(),
             },
         );
@@ -408,7 +415,7 @@ impl Forwarder {
     ) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
-        let (sdes, fingerprints, key, mut info, strict) = {
+        let (sdes, fingerprints, key, mut info, strict, video_remote) = {
             let table = inner.table();
             let record = table.get(&id).ok_or(Error::UnknownSession(id))?;
             (
@@ -417,6 +424,7 @@ impl Forwarder {
                 record.enterprise_key.clone(),
                 record.info.clone(),
                 record.strict,
+                record.video_remote,
             )
         };
         let mut out = Update::default();
@@ -485,16 +493,23 @@ impl Forwarder {
         out.media = update.media;
         let mut video_sockets = None;
         let mut video_status = None;
+        let mut new_video_remote = None;
         match &update.video {
             Some(VideoChange::Set(video)) => {
                 let ip = shared.enterprise_rtp.ip();
                 inner.check_video(video, info.connection.as_deref(), sdes, ip)?;
                 let remote = video.enterprise.as_ref().map(|r| (r.rtp, r.rtcp));
+                new_video_remote = Some(remote);
                 out.video = Some(match info.video {
                     Some(ports) => {
-                        video_status = Some(Some((ports.rtp, remote.map(|r| r.0))));
+                        // The same remote again (a re-offer for hold or codecs) keeps the
+                        // leg's latch and stream as they are.
+                        let moved = remote.filter(|&r| Some(r) != video_remote);
+                        if moved.is_some() {
+                            video_status = Some(Some((ports.rtp, remote.map(|r| r.0))));
+                        }
                         VideoUpdate::Change {
-                            remote,
+                            remote: moved,
                             media: video.media.clone(),
                             demux: video.demux.clone(),
                         }
@@ -512,6 +527,7 @@ impl Forwarder {
             }
             Some(VideoChange::Remove) if info.video.is_some() => {
                 info.video = None;
+                new_video_remote = Some(None);
                 video_status = Some(None);
                 out.video = Some(VideoUpdate::Remove);
             }
@@ -525,6 +541,9 @@ impl Forwarder {
         inner.workers[shared.worker].send(command)?;
         if let Some(record) = inner.table().get_mut(&id) {
             record.info = info.clone();
+            if let Some(remote) = new_video_remote {
+                record.video_remote = remote;
+            }
             if let Some(key) = update.enterprise.and_then(|e| e.crypto) {
                 record.enterprise_key = Some(key);
             }
