@@ -110,3 +110,70 @@ fn the_video_leg_latches_keeps_its_latch_on_a_reoffer_and_moves_on_a_new_remote(
     assert!(relay.session(info.id).unwrap().media_lines.is_empty());
     relay.shutdown();
 }
+
+/// A video packet carrying the MID header extension (id 5) naming `mid`.
+fn with_mid(seq: u16, ssrc: u32, mid: u8) -> Vec<u8> {
+    let mut p = video(seq, ssrc);
+    p[0] |= 0x10;
+    let tail = p.split_off(12);
+    p.extend_from_slice(&[0xbe, 0xde, 0, 1, 5 << 4, mid, 0, 0]);
+    p.extend_from_slice(&tail);
+    p
+}
+
+#[test]
+fn an_ssrc_storm_from_the_browser_is_counted_and_the_call_goes_on() {
+    let relay = Forwarder::start(
+        common::config((45210, 45219), (35210, 35219), 1),
+        common::dtls_config(),
+    )
+    .unwrap();
+    let mut browser = Browser::new();
+    let mut audio_peer = RtpPeer::plain();
+    let mut video_peer = RtpPeer::plain();
+    let mut spec = SessionSpec::new();
+    spec.browser = Some(browser.remote());
+    spec.enterprise = Some(EnterpriseRemote::new(audio_peer.addr()));
+    spec.rtcp_mux_enterprise = true;
+    let mut line = video_spec(video_peer.addr(), browser.ssrc);
+    line.demux.mid_extension = Some(5);
+    spec.video = Some(line);
+    let info = relay.create_session(spec).unwrap();
+    browser.connect(&info).unwrap();
+    let send = |browser: &mut Browser, packet: &[u8]| {
+        let srtp = browser.protect(packet, false);
+        browser.send_raw(&srtp);
+    };
+    // The running video stream, placed by its mid.
+    send(&mut browser, &with_mid(1, VIDEO_SSRC, b'1'));
+    assert_eq!(
+        video_peer.recv(HANG_GUARD).unwrap()[8..12],
+        VIDEO_SSRC.to_be_bytes()
+    );
+    // A storm of other SSRCs (the SRTP contexts hold 16 SSRCs each way, so a browser has
+    // few to storm with; the demux table's own bound is a unit test): 300 packets of a
+    // payload type no line has, without a mid (nowhere to go), 300 naming the video line's
+    // mid (placed, and dropped there as foreign to the running stream).
+    for i in 0..300u16 {
+        let ssrc = u32::from(i % 6);
+        let mut stray = video(i, 0x5000_0000 + ssrc);
+        stray[1] = 50;
+        send(&mut browser, &stray);
+        send(&mut browser, &with_mid(i, 0x6000_0000 + ssrc, b'1'));
+    }
+    assert!(eventually(HANG_GUARD, || {
+        let s = relay.session(info.id).unwrap();
+        let lines = &s.media_lines;
+        s.counters.browser_to_enterprise.drops.unknown_ssrc == 300
+            && lines[1].browser_to_enterprise.drops.foreign_ssrc == 300
+    }));
+    // Both lines still carry their streams.
+    send(&mut browser, &with_mid(2, VIDEO_SSRC, b'1'));
+    assert_eq!(video_peer.recv(HANG_GUARD).unwrap()[2..4], [0, 2]);
+    browser.send_rtp(1, &payload(1, 1));
+    assert_eq!(
+        audio_peer.recv(HANG_GUARD).unwrap(),
+        rtp(1, browser.ssrc, &payload(1, 1))
+    );
+    relay.shutdown();
+}
