@@ -174,10 +174,12 @@ READ_DOM = """JSON.stringify((() => {
 
 class Chromium:
     """Headless Chromium with a fresh profile and the DevTools protocol on its first page;
-    `async with Chromium(path) as tools:` kills it and removes the profile afterwards."""
+    `async with Chromium(path) as tools:` kills it and removes the profile afterwards;
+    `extra_args` are added to its command line (a fake camera, for instance)."""
 
-    def __init__(self, path):
+    def __init__(self, path, extra_args=()):
         self.path = path
+        self.extra_args = list(extra_args)
 
     async def __aenter__(self):
         self.profile = tempfile.mkdtemp(prefix="media-edge-chromium-")
@@ -186,7 +188,8 @@ class Chromium:
              "--no-first-run", "--disable-background-networking", "--disable-component-update",
              "--disable-sync", "--autoplay-policy=no-user-gesture-required",
              "--allow-loopback-in-peer-connection", "--window-size=900,1000",
-             "--remote-debugging-port=0", f"--user-data-dir={self.profile}", "about:blank"],
+             "--remote-debugging-port=0", f"--user-data-dir={self.profile}", *self.extra_args,
+             "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )
         try:

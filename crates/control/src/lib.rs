@@ -46,7 +46,9 @@
 //! Audio is forwarded: PCMU, PCMA, G722, opus and telephone-event, as offered and accepted
 //! by both sides in the same format; each side keeps its own payload-type numbering and the
 //! forwarder rewrites the payload type between them (the map and both sides' directions go
-//! to it as an [`edge_forward::MediaPlan`]). Other m-lines (video, data channels) are
+//! to it as an [`edge_forward::MediaPlan`]). A video line bundled with the audio one is
+//! forwarded too (VP8, H264; each accepted m-line on its own enterprise port pair; see
+//! `negotiation/video.rs` for when it is declined); other m-lines (data channels) are
 //! answered with port 0.
 //!
 //! A running call is renegotiated in place: the browser re-offers (hold and resume, codecs,
@@ -65,8 +67,8 @@
 //! a=fingerprint: missing (in the m-line and the session): DTLS-SRTP needs it`.
 //!
 //! # What it does not do
-//! No trickle ICE from media-edge (its one candidate is in the SDP), no video forwarding, no
-//! new DTLS association within a session, no re-offers from media-edge to the browser, no
+//! No trickle ICE from media-edge (its one candidate is in the SDP), no simulcast, no video
+//! toward an address target or offered by the enterprise side, no new DTLS association within a session, no re-offers from media-edge to the browser, no
 //! transcoding; no client certificates.
 #![forbid(unsafe_code)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]

@@ -18,8 +18,8 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, PoisonError};
 
 use edge_forward::{
-    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, Forwarder, PayloadFormat, SessionId,
-    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate,
+    CallQuality, Counters, EnterpriseCrypto, EnterpriseRemote, Forwarder, MediaLine, PayloadFormat,
+    SessionId, SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, VideoChange,
 };
 use edge_srtp::Profile;
 use serde::{Deserialize, Serialize};
@@ -32,9 +32,11 @@ use crate::sdp::Direction;
 
 mod call;
 mod reoffer;
+mod video;
 
 use call::{media_plan, BrowserSide, Call, EnterpriseSide, Mapped};
 pub use reoffer::ReofferRequest;
+use video::{Capable, VideoPlan};
 
 /// The SDES suite and tag of media-edge's own enterprise offers.
 const OFFERED_SDES: (Profile, u32) = (Profile::Aes128CmHmacSha1_80, 1);
@@ -261,6 +263,7 @@ impl Negotiations {
         let browser = BrowserDescription::parse("offer", offer, Kind::Offer)?;
         let mut spec = leg.spec();
         let sdes = srtp == Some(SrtpMode::Sdes);
+        let mut enterprise_video = None;
         let (acceptable, layout, enterprise_direction, awaiting) = match target {
             None => {
                 if sdes {
@@ -304,6 +307,7 @@ impl Negotiations {
                     }
                     spec.rtcp_mux_enterprise = desc.rtcp_mux;
                     spec.enterprise = Some(desc.remote.clone());
+                    enterprise_video.clone_from(&desc.video);
                     let layout = Layout::answering(&desc);
                     (Some(desc.codecs), layout, desc.direction, None)
                 }
@@ -318,14 +322,35 @@ impl Negotiations {
         spec.browser = Some(browser.remote.clone());
         spec.payload_formats = payload_formats(&codecs);
         spec.media = Some(media_plan(browser.direction, enterprise_direction, &codecs));
+        let capable = Capable {
+            connection: spec.connection.is_some(),
+            srtp,
+        };
+        let video = match awaiting {
+            Some(_) => VideoPlan::offering(&browser, &codecs, capable),
+            None => VideoPlan::negotiate(&browser, &codecs, enterprise_video.as_ref(), capable),
+        };
+        spec.video = video.as_ref().map(|v| v.spec.clone());
         let info = self.relay.create_session(spec)?;
         let to_browser = browser.direction.reversed().and(enterprise_direction);
         let to_enterprise = enterprise_direction.reversed().and(browser.direction);
         let browser_codecs = Mapped::browser(&codecs);
         let enterprise_codecs = Mapped::enterprise(&codecs);
-        let answer =
-            browser::write_answer(&browser, &info, info.setup, &browser_codecs, to_browser);
-        let enterprise_sdp = enterprise::write(&info, &layout, &enterprise_codecs, to_enterprise);
+        let answer = browser::write_answer(
+            &browser,
+            &info,
+            info.setup,
+            &browser_codecs,
+            to_browser,
+            VideoPlan::answer(video.as_ref()),
+        );
+        let enterprise_sdp = enterprise::write(
+            &info,
+            &layout,
+            &enterprise_codecs,
+            to_enterprise,
+            VideoPlan::enterprise_line(video.as_ref()),
+        );
         if awaiting.is_some() {
             let pending = Pending::EnterpriseAnswer {
                 offered: codecs
@@ -352,8 +377,10 @@ impl Negotiations {
                 direction: enterprise_direction,
                 codecs: enterprise_sdp_codecs.unwrap_or(enterprise_codecs),
                 srtp,
+                video: enterprise_video,
             },
             codecs,
+            video,
             info,
         };
         let id = call.info.id;
@@ -403,8 +430,10 @@ impl Negotiations {
                 direction: desc.direction,
                 codecs: desc.codecs,
                 srtp: desc.remote.crypto.is_some(),
+                video: None,
             },
             codecs,
+            video: None,
         };
         self.calls(|c| c.insert(id, call));
         Ok(Negotiated {
@@ -509,6 +538,7 @@ impl Negotiations {
             enterprise,
             &Mapped::enterprise(&codecs),
             to_enterprise,
+            None,
         );
         // The browser took the other DTLS role than it answered.
         let setup = if browser.remote.setup == "active" {
@@ -591,9 +621,24 @@ impl Negotiations {
                 .and_then(|call| call.browser.as_ref().map(|b| b.direction))
                 .unwrap_or(Direction::SENDRECV)
         });
+        // Video, when media-edge offered it: kept toward the answer's video line, or
+        // removed (an address answer, a declined line, no codec in common).
+        let (offer, info) = browser;
+        let capable = Capable {
+            connection: info.connection.is_some(),
+            srtp: sdes.is_some(),
+        };
+        let video = answered.as_ref().and_then(|(desc, codecs)| {
+            VideoPlan::negotiate(offer, codecs, desc.video.as_ref(), capable)
+        });
+        update.video = match (&video, info.video) {
+            (Some(v), Some(_)) => Some(VideoChange::Set(Box::new(v.spec.clone()))),
+            (None, Some(_)) => Some(VideoChange::Remove),
+            (_, None) => None,
+        };
+        let video = video.filter(|_| info.video.is_some());
         if let Some((desc, codecs)) = &answered {
             update.media = Some(media_plan(browser_direction, desc.direction, codecs));
-            let (offer, info) = browser;
             let to_browser = offer.direction.reversed().and(desc.direction);
             answer = Some(browser::write_answer(
                 offer,
@@ -601,6 +646,7 @@ impl Negotiations {
                 info.setup,
                 &Mapped::browser(codecs),
                 to_browser,
+                VideoPlan::answer(video.as_ref()),
             ));
         }
         // The remote and the media plan in force together: one update.
@@ -609,9 +655,11 @@ impl Negotiations {
         self.calls(|c| {
             if let Some(call) = c.get_mut(&id) {
                 call.info = info;
+                call.video = video;
                 if let Some((desc, codecs)) = answered {
                     call.enterprise.direction = desc.direction;
                     call.enterprise.codecs = desc.codecs;
+                    call.enterprise.video = desc.video;
                     call.codecs = codecs;
                 }
             }
@@ -673,6 +721,7 @@ impl Negotiations {
             enterprise_remote: snapshot.enterprise_remote,
             counters: snapshot.counters,
             quality: snapshot.quality,
+            media_lines: snapshot.media_lines,
         }
     }
 
@@ -782,4 +831,7 @@ pub(crate) struct SessionView {
     counters: Counters,
     /// Call quality per leg (loss, jitter, RTT, MOS), from the media and the peers' RTCP.
     quality: CallQuality,
+    /// With video: each m-line's enterprise leg and counters (audio, then video).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    media_lines: Vec<MediaLine>,
 }

@@ -162,20 +162,52 @@ pub enum Input<'a> {
     /// A datagram received on the public socket (the browser's side: STUN, DTLS,
     /// SRTP/SRTCP, told apart by the first byte, RFC 7983).
     Browser(Datagram<'a>),
-    /// A datagram received on an enterprise socket: [`Socket::EnterpriseRtp`] or
-    /// [`Socket::EnterpriseRtcp`] (RTP or SDES-SRTP).
+    /// A datagram received on an enterprise socket: [`Socket::EnterpriseRtp`],
+    /// [`Socket::EnterpriseRtcp`], or the video line's [`Socket::VideoRtp`] /
+    /// [`Socket::VideoRtcp`] (RTP, or SDES-SRTP on the audio line). A [`Socket::Public`]
+    /// here is dropped.
     Enterprise(Socket, Datagram<'a>),
 }
 
-/// One of a session's sockets: what a datagram arrived on or leaves from.
+/// One of a session's sockets: what a datagram arrived on or leaves from. The enterprise
+/// side has one leg per m-line: audio, and video when the session carries it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Socket {
-    /// The public socket, toward the browser.
+    /// The public socket, toward the browser (one for every m-line: BUNDLE).
     Public,
-    /// The enterprise RTP socket (with rtcp-mux, RTCP too).
+    /// The audio line's enterprise RTP socket (with rtcp-mux, RTCP too).
     EnterpriseRtp,
-    /// The enterprise RTCP socket (without rtcp-mux).
+    /// The audio line's enterprise RTCP socket (without rtcp-mux).
     EnterpriseRtcp,
+    /// The video line's enterprise RTP socket (with rtcp-mux, RTCP too).
+    VideoRtp,
+    /// The video line's enterprise RTCP socket (without rtcp-mux).
+    VideoRtcp,
+}
+
+impl Socket {
+    /// The enterprise socket of m-line `line` (audio 0, video 1), RTP or RTCP.
+    pub(crate) fn enterprise(line: usize, rtcp: bool) -> Socket {
+        match (line == crate::session::VIDEO, rtcp) {
+            (false, false) => Socket::EnterpriseRtp,
+            (false, true) => Socket::EnterpriseRtcp,
+            (true, false) => Socket::VideoRtp,
+            (true, true) => Socket::VideoRtcp,
+        }
+    }
+
+    /// An enterprise socket's m-line and whether it is the RTCP one; `None` for the public
+    /// socket.
+    pub(crate) fn leg(self) -> Option<(usize, bool)> {
+        use crate::session::{AUDIO, VIDEO};
+        match self {
+            Socket::Public => None,
+            Socket::EnterpriseRtp => Some((AUDIO, false)),
+            Socket::EnterpriseRtcp => Some((AUDIO, true)),
+            Socket::VideoRtp => Some((VIDEO, false)),
+            Socket::VideoRtcp => Some((VIDEO, true)),
+        }
+    }
 }
 
 /// Where a datagram transformed in place goes: send `buf[..len]` of the input's buffer
@@ -336,6 +368,7 @@ impl SessionCore {
                 browser_known: browser.is_some(),
                 dtls_started: None,
                 connected_at: None,
+                video: None,
             },
         )
         .with_enterprise_ports(if leg.rtcp_mux { 1 } else { 2 });
@@ -352,6 +385,7 @@ impl SessionCore {
                 enterprise,
                 formats: Formats::new(&params.payload_formats),
                 media: params.media,
+                video: None,
             },
         );
         if let Some(browser) = browser {
@@ -394,24 +428,23 @@ impl SessionCore {
                     .handle_browser(now, source, buf, len, &mut self.reply)
             }
             Input::Enterprise(socket, Datagram { source, buf, len }) => {
+                let Some((line, rtcp_socket)) = socket.leg() else {
+                    return Handled::Done;
+                };
                 let len = len.min(buf.len());
-                let rtcp_socket = socket == Socket::EnterpriseRtcp;
                 self.session
-                    .handle_enterprise(now, source, rtcp_socket, buf, len)
+                    .handle_enterprise(now, source, line, rtcp_socket, buf, len)
             }
         };
         match action {
             Action::Drop => Handled::Done,
             Action::ToEnterprise {
+                line,
                 rtcp_socket,
                 dst,
                 len,
             } => Handled::Forward(Forward {
-                socket: if rtcp_socket {
-                    Socket::EnterpriseRtcp
-                } else {
-                    Socket::EnterpriseRtp
-                },
+                socket: Socket::enterprise(line, rtcp_socket),
                 dst,
                 len,
             }),

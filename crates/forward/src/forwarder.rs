@@ -12,17 +12,20 @@ use edge_srtp::{CryptoAttribute, Inbound, Outbound};
 use edge_udp::SocketOptions;
 
 use crate::admission::{Admission, ForwardStats};
+use crate::ports::Bound;
 use crate::ports::{PortPool, Ports};
 use crate::quality::Formats;
 use crate::session::{
     check_plan, BrowserSetup, Enterprise, IceRestart, Move, Params, Session, Timeouts, Update,
+    VideoLine, VideoUpdate,
 };
 use crate::snapshot::{Shared, Status};
 use crate::totals::{Observed, Retired, Totals};
 use crate::worker::{Command, NewSession, WorkerHandle};
 use crate::{
     credentials, BrowserRemote, EnterpriseRemote, Error, ForwardConfig, MediaPlan, SessionId,
-    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side,
+    SessionInfo, SessionSnapshot, SessionSpec, SessionState, SessionUpdate, Side, VideoChange,
+    VideoPorts, VideoSpec,
 };
 
 /// How long [`Forwarder::remove_session`] waits for the worker to close the sockets, and
@@ -73,6 +76,10 @@ struct Record {
     fingerprints: Option<Vec<Fingerprint>>,
     /// The enterprise remote's SDES key in force.
     enterprise_key: Option<CryptoAttribute>,
+    /// Whether the enterprise legs accept media only from their remotes.
+    strict: bool,
+    /// The video leg's configured remote (RTP, RTCP), while the session has video.
+    video_remote: Option<(SocketAddr, Option<SocketAddr>)>,
     /// What the totals have taken from it so far.
     observed: Observed,
 }
@@ -200,6 +207,9 @@ impl Forwarder {
         };
         let sdes = spec.enterprise_srtp.is_some();
         spec.media.as_ref().map(checked_plan).transpose()?;
+        if let Some(video) = &spec.video {
+            inner.check_video(video, spec.connection.as_deref(), sdes, pool.ip())?;
+        }
         let browser = spec
             .browser
             .as_ref()
@@ -236,6 +246,12 @@ impl Forwarder {
         let (ice_ufrag, ice_pwd) = credentials::ice_credentials()?;
         let public = inner.public.bind(false)?.rtp;
         let sockets = pool.bind(!spec.rtcp_mux_enterprise)?;
+        let video_sockets = spec
+            .video
+            .as_ref()
+            .map(|v| inner.enterprise.bind(!v.rtcp_mux_enterprise))
+            .transpose()?;
+        let video_ports = video_sockets.as_ref().map(ports_of);
         let public_addr = SocketAddr::new(inner.advertised, public.local_addr().port());
         let enterprise_rtp = sockets.rtp.local_addr();
         let enterprise_rtcp = sockets.rtcp.as_ref().map(edge_udp::UdpSocket::local_addr);
@@ -263,10 +279,15 @@ impl Forwarder {
                     browser_known: browser.is_some(),
                     dtls_started: None,
                     connected_at: None,
+                    video: video_ports.map(|p| {
+                        let remote = spec.video.as_ref().and_then(|v| v.enterprise.as_ref());
+                        (p.rtp, remote.map(|r| r.rtp))
+                    }),
                 },
             )
             .with_enterprise_ports(if sockets.rtcp.is_some() { 2 } else { 1 }),
         );
+        shared.set_video_ports(video_sockets.as_ref());
         let strict = spec.strict_source.unwrap_or(inner.config.strict_source);
         let mut leg = Enterprise::new(spec.rtcp_mux_enterprise, strict, outbound);
         if let (Some(remote), Some(inbound)) = (&spec.enterprise, enterprise_remote) {
@@ -285,6 +306,10 @@ impl Forwarder {
                 enterprise: leg,
                 formats: Formats::new(&spec.payload_formats),
                 media: spec.media.clone(),
+                video: spec.video.as_ref().map(|v| {
+                    let line = video_line(v, strict, &spec.payload_formats);
+                    (Box::new(line), v.demux.clone())
+                }),
             },
         );
         if let Some(browser) = browser {
@@ -295,6 +320,7 @@ impl Forwarder {
             session,
             public,
             enterprise: sockets,
+            video: video_sockets,
         };
         inner.workers[worker].send(Command::Add(Box::new(new)))?;
         reservation.keep();
@@ -309,6 +335,7 @@ impl Forwarder {
             enterprise_rtcp,
             enterprise_crypto: crypto_line,
             connection: spec.connection,
+            video: video_ports,
         };
         table.insert(
             id,
@@ -318,6 +345,12 @@ impl Forwarder {
                 info: info.clone(),
                 fingerprints: spec.browser.map(|b| b.fingerprints),
                 enterprise_key: spec.enterprise.and_then(|e| e.crypto),
+                strict,
+                video_remote: spec
+                    .video
+                    .as_ref()
+                    .and_then(|v| v.enterprise.as_ref())
+                    .map(|r| (r.rtp, r.rtcp)),
                 observed: Observed::default(),
             },
         );
@@ -382,7 +415,7 @@ impl Forwarder {
     ) -> Result<SessionInfo, Error> {
         let inner = &*self.inner;
         let shared = inner.live(id)?;
-        let (sdes, fingerprints, key, mut info) = {
+        let (sdes, fingerprints, key, mut info, strict, video_remote) = {
             let table = inner.table();
             let record = table.get(&id).ok_or(Error::UnknownSession(id))?;
             (
@@ -390,6 +423,8 @@ impl Forwarder {
                 record.fingerprints.clone(),
                 record.enterprise_key.clone(),
                 record.info.clone(),
+                record.strict,
+                record.video_remote,
             )
         };
         let mut out = Update::default();
@@ -436,15 +471,71 @@ impl Forwarder {
             checked_plan(plan)?;
         }
         out.media = update.media;
+        let mut video_sockets = None;
+        let mut video_status = None;
+        let mut new_video_remote = None;
+        match &update.video {
+            Some(VideoChange::Set(video)) => {
+                let ip = shared.enterprise_rtp.ip();
+                inner.check_video(video, info.connection.as_deref(), sdes, ip)?;
+                let remote = video.enterprise.as_ref().map(|r| (r.rtp, r.rtcp));
+                new_video_remote = Some(remote);
+                out.video = Some(match info.video {
+                    Some(ports) => {
+                        // The same remote again (a re-offer for hold or codecs) keeps the
+                        // leg's latch and stream as they are.
+                        let moved = remote.filter(|&r| Some(r) != video_remote);
+                        if moved.is_some() {
+                            video_status = Some(Some((ports.rtp, remote.map(|r| r.0))));
+                        }
+                        VideoUpdate::Change {
+                            remote: moved,
+                            media: video.media.clone(),
+                            demux: video.demux.clone(),
+                        }
+                    }
+                    None => {
+                        let sockets = inner.enterprise.bind(!video.rtcp_mux_enterprise)?;
+                        let ports = ports_of(&sockets);
+                        info.video = Some(ports);
+                        video_status = Some(Some((ports.rtp, remote.map(|r| r.0))));
+                        video_sockets = Some(sockets);
+                        let line = video_line(video, strict, &[]);
+                        VideoUpdate::Add(Box::new(line), video.demux.clone())
+                    }
+                });
+            }
+            Some(VideoChange::Remove) if info.video.is_some() => {
+                info.video = None;
+                new_video_remote = Some(None);
+                video_status = Some(None);
+                out.video = Some(VideoUpdate::Remove);
+            }
+            Some(VideoChange::Remove) | None => {}
+        }
+        if video_sockets.is_some() {
+            shared.set_video_ports(video_sockets.as_ref());
+        }
         let (done, wait) = mpsc::sync_channel(1);
-        inner.workers[shared.worker].send(Command::Update(id, Box::new(out), done))?;
+        let command = Command::Update(id, Box::new((out, video_sockets)), done);
+        inner.workers[shared.worker].send(command)?;
         if let Some(record) = inner.table().get_mut(&id) {
             record.info = info.clone();
+            if let Some(remote) = new_video_remote {
+                record.video_remote = remote;
+            }
             if let Some(key) = update.enterprise.and_then(|e| e.crypto) {
                 record.enterprise_key = Some(key);
             }
         }
         wait.recv_timeout(WORKER_WAIT).map_err(|_| Error::Stopped)?;
+        if let Some(video) = video_status {
+            // Published once in force: a removed line's ports are free from here on.
+            if video.is_none() {
+                shared.set_video_ports(None);
+            }
+            shared.status(|s| s.video = video);
+        }
         Ok(info)
     }
 
@@ -623,6 +714,39 @@ impl Inner {
             consent: self.config.consent_timeout,
         }
     }
+
+    /// Checks a video line: not on a named connection (one fixed tuple, audio only), not
+    /// with SDES (video is plain RTP), a usable remote and plan.
+    fn check_video(
+        &self,
+        video: &VideoSpec,
+        connection: Option<&str>,
+        sdes: bool,
+        local: IpAddr,
+    ) -> Result<(), Error> {
+        if let Some(name) = connection {
+            return Err(invalid(
+                Side::Enterprise,
+                &format!(
+                    "video is refused on the named connection {name:?}: its fixed tuple \
+                     carries the audio line only; video needs its own port pair from the \
+                     pinned range (leave out the connection)"
+                ),
+            ));
+        }
+        if sdes {
+            return Err(invalid(
+                Side::Enterprise,
+                "video is forwarded as plain RTP only: a session with SDES-SRTP toward the \
+                 enterprise carries audio only",
+            ));
+        }
+        if let Some(remote) = &video.enterprise {
+            check_enterprise(remote, false, local, &self.srtp)?;
+        }
+        video.media.as_ref().map(checked_plan).transpose()?;
+        Ok(())
+    }
 }
 
 /// Gives back a worker place reserved by [`Inner::reserve`] unless the session was handed
@@ -645,6 +769,23 @@ impl Drop for Reservation<'_> {
             w.load.fetch_sub(1, Ordering::Relaxed);
         }
     }
+}
+
+/// The addresses of a video leg's sockets.
+fn ports_of(sockets: &Bound) -> VideoPorts {
+    VideoPorts {
+        rtp: sockets.rtp.local_addr(),
+        rtcp: sockets.rtcp.as_ref().map(edge_udp::UdpSocket::local_addr),
+    }
+}
+
+/// The video line of `video` (plain RTP), its remote set when given.
+fn video_line(video: &VideoSpec, strict: bool, formats: &[crate::PayloadFormat]) -> VideoLine {
+    let mut leg = Enterprise::new(video.rtcp_mux_enterprise, strict, None);
+    if let Some(remote) = &video.enterprise {
+        leg.set_remote(remote.rtp, remote.rtcp, None);
+    }
+    VideoLine::new(leg, Formats::new(formats), video.media.as_ref())
 }
 
 fn invalid(side: Side, reason: &str) -> Error {

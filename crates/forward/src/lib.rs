@@ -88,9 +88,11 @@
 //! No SDP (the control plane parses and writes it), no full ICE agent (ICE-lite only: the
 //! browser is the controlling agent, the relay answers checks on its single host candidate),
 //! no TURN client, no trickle; an ICE restart keeps the DTLS association (a new fingerprint
-//! needs a new session). One enterprise media stream per session and one running stream per
-//! direction: no video m-lines or BUNDLE demultiplexing by MID (a browser sending several
-//! SSRCs at once has the first as its stream, the others dropped as `foreign_ssrc`), no
+//! needs a new session). At most two m-lines per session (audio and one BUNDLE video line,
+//! [`VideoSpec`], each with its own enterprise leg, the browser's packets split by MID header
+//! extension, SSRC and payload type) and one running stream per direction and line (a
+//! browser sending several SSRCs at once on a line, simulcast, has the first as its stream,
+//! the others dropped as `foreign_ssrc`); video is plain RTP toward the enterprise; no
 //! translation of transport-wide sequence numbers (transport-cc), no transcoding, no RTCP
 //! termination (RTCP is forwarded like RTP, rewritten to match translated streams; its
 //! reports are read on the way for the call-quality figures, [`CallQuality`]). Rewriting
@@ -128,11 +130,13 @@ pub use quality::{
     INTERVAL as QUALITY_INTERVAL,
 };
 pub use snapshot::{
-    Counters, DirectionCounters, Drops, EndReason, LastPacket, SessionSnapshot, SessionState,
+    Counters, DirectionCounters, Drops, EndReason, LastPacket, MediaLine, SessionSnapshot,
+    SessionState,
 };
 pub use spec::{
-    BrowserRemote, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId, MediaPlan,
-    SessionId, SessionInfo, SessionSpec, SessionUpdate,
+    BrowserRemote, BundleDemux, Direction, EnterpriseCrypto, EnterpriseRemote, InvalidSessionId,
+    LineIds, MediaPlan, SessionId, SessionInfo, SessionSpec, SessionUpdate, VideoChange,
+    VideoPorts, VideoSpec,
 };
 pub use totals::{
     EndCounts, Histogram, QualityHistograms, StateCounts, Totals, JITTER_BUCKETS, LATENCY_BUCKETS,

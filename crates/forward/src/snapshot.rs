@@ -111,6 +111,11 @@ pub struct SessionSnapshot {
     /// Time since the last packet forwarded from each side, at this snapshot (absent: none
     /// yet).
     pub last_packet: LastPacket,
+    /// With video (a BUNDLE of audio and video): each m-line's enterprise leg and counters,
+    /// audio first (`counters` is their sum, with the drops no line could be blamed for);
+    /// empty for an audio-only session.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub media_lines: Vec<MediaLine>,
 }
 
 /// Time since the last packet forwarded from each side (RTP or RTCP), at a snapshot.
@@ -181,6 +186,9 @@ pub struct Drops {
     /// RTP of an SSRC other than the running stream's while that stream runs (an SSRC
     /// storm, or the first packets of a stream that replaces it without a re-offer).
     pub foreign_ssrc: u64,
+    /// From the browser in a BUNDLE with video: RTP that neither its MID header extension,
+    /// its SSRC nor its payload type places on an m-line.
+    pub unknown_ssrc: u64,
 }
 
 impl Drops {
@@ -195,7 +203,24 @@ impl Drops {
             + self.send_failed
             + self.direction
             + self.foreign_ssrc
+            + self.unknown_ssrc
     }
+}
+
+/// One m-line of a session with video: its enterprise leg and its counters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct MediaLine {
+    /// `audio` or `video`.
+    pub kind: &'static str,
+    /// The relay's enterprise RTP socket of the line.
+    pub enterprise_rtp: SocketAddr,
+    /// Where the line's enterprise RTP goes now.
+    pub enterprise_remote: Option<SocketAddr>,
+    /// Media of the line received from the browser, toward the enterprise.
+    pub browser_to_enterprise: DirectionCounters,
+    /// Media of the line received from the enterprise, toward the browser.
+    pub enterprise_to_browser: DirectionCounters,
 }
 
 /// One per-direction counter of [`Stats`].
@@ -214,9 +239,10 @@ pub(crate) enum Counter {
     Direction,
     ForeignSsrc,
     Dtmf,
+    UnknownSsrc,
 }
 
-const PER_DIRECTION: usize = 13;
+const PER_DIRECTION: usize = 14;
 
 /// The direction a per-direction counter is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -318,6 +344,7 @@ impl Stats {
                     send_failed: get(Counter::SendFailed),
                     direction: get(Counter::Direction),
                     foreign_ssrc: get(Counter::ForeignSsrc),
+                    unknown_ssrc: get(Counter::UnknownSsrc),
                 },
             }
         };
@@ -345,7 +372,11 @@ pub(crate) struct Shared {
     pub(crate) worker: usize,
     /// Enterprise ports the session holds (1 with rtcp-mux, 2 without).
     pub(crate) enterprise_ports: u64,
+    /// Enterprise ports its video line holds (0 without video).
+    video_ports: AtomicU64,
     pub(crate) stats: Stats,
+    /// The video m-line's share of `stats` (written besides them).
+    pub(crate) video_stats: Stats,
     /// The call-quality figures the worker publishes.
     pub(crate) quality: Cells,
     status: Mutex<Status>,
@@ -365,6 +396,8 @@ pub(crate) struct Status {
     pub(crate) dtls_started: Option<Instant>,
     /// When the SRTP keys were installed (the session's set-up is complete).
     pub(crate) connected_at: Option<Instant>,
+    /// The video m-line's enterprise RTP socket and remote, while the session has one.
+    pub(crate) video: Option<(SocketAddr, Option<SocketAddr>)>,
 }
 
 impl Shared {
@@ -385,7 +418,9 @@ impl Shared {
             connection,
             worker,
             enterprise_ports: 1,
+            video_ports: AtomicU64::new(0),
             stats: Stats::default(),
+            video_stats: Stats::default(),
             quality: Cells::default(),
             status: Mutex::new(status),
         }
@@ -396,6 +431,17 @@ impl Shared {
     pub(crate) fn with_enterprise_ports(mut self, ports: u64) -> Self {
         self.enterprise_ports = ports;
         self
+    }
+
+    /// Notes the video line's sockets (`None`: no video line).
+    pub(crate) fn set_video_ports(&self, sockets: Option<&crate::ports::Bound>) {
+        let ports = sockets.map_or(0, |s| 1 + u64::from(s.rtcp.is_some()));
+        self.video_ports.store(ports, Relaxed);
+    }
+
+    /// Enterprise ports the session holds, every m-line together.
+    pub(crate) fn ports_held(&self) -> u64 {
+        self.enterprise_ports + self.video_ports.load(Relaxed)
     }
 
     /// Reads or changes the status. The lock is held only for the closure, which never
@@ -418,6 +464,30 @@ impl Shared {
     pub(crate) fn snapshot(&self, now: Instant) -> SessionSnapshot {
         let status = self.status(|s| s.clone());
         let age = now.saturating_duration_since(self.created);
+        let counters = self.stats.snapshot();
+        let media_lines = match status.video {
+            Some((video_rtp, video_remote)) => {
+                let video = self.video_stats.snapshot();
+                let line = |kind, rtp, remote, c: &Counters| MediaLine {
+                    kind,
+                    enterprise_rtp: rtp,
+                    enterprise_remote: remote,
+                    browser_to_enterprise: c.browser_to_enterprise,
+                    enterprise_to_browser: c.enterprise_to_browser,
+                };
+                // The audio line's: the session's total less video's (and less the drops
+                // no line could be blamed for).
+                let mut audio = counters;
+                crate::totals::combine(&mut audio, &video, u64::saturating_sub);
+                audio.browser_to_enterprise.drops.unknown_ssrc = 0;
+                let audio_rtp = self.enterprise_rtp;
+                vec![
+                    line("audio", audio_rtp, status.enterprise_remote, &audio),
+                    line("video", video_rtp, video_remote, &video),
+                ]
+            }
+            None => Vec::new(),
+        };
         SessionSnapshot {
             id: self.id,
             state: status.state,
@@ -427,12 +497,13 @@ impl Shared {
             enterprise_rtp: self.enterprise_rtp,
             enterprise_remote: status.enterprise_remote,
             connection: self.connection.clone(),
-            counters: self.stats.snapshot(),
+            counters,
             quality: self.quality.snapshot(),
             last_packet: LastPacket {
                 from_browser: self.stats.since_last(Direction::FromBrowser, age),
                 from_enterprise: self.stats.since_last(Direction::FromEnterprise, age),
             },
+            media_lines,
         }
     }
 }

@@ -45,6 +45,10 @@ pub struct SessionSpec {
     /// Directions and payload-type map from the start; `None`: both sides `sendrecv`, no
     /// payload type rewritten. [`crate::Forwarder::update_session`] changes it later.
     pub media: Option<MediaPlan>,
+    /// A video m-line bundled with the audio one on the browser's one transport; `None`:
+    /// audio only. It gets its own enterprise port pair from the pinned range (refused on
+    /// a named connection and with SDES-SRTP: [`crate::Error::InvalidRemote`]).
+    pub video: Option<VideoSpec>,
 }
 
 impl SessionSpec {
@@ -116,6 +120,86 @@ impl EnterpriseRemote {
     }
 }
 
+/// The video m-line of a BUNDLE (RFC 9143): audio and video share the browser's one
+/// ICE/DTLS/SRTP transport and public port; toward the enterprise, video has its own RTP
+/// (and RTCP) socket from the pinned range, its own remote, directions and payload types.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct VideoSpec {
+    /// Where enterprise video goes, when already known (its `crypto` must be `None`).
+    pub enterprise: Option<EnterpriseRemote>,
+    /// Whether the enterprise video leg multiplexes RTCP on its RTP port.
+    pub rtcp_mux_enterprise: bool,
+    /// The video line's directions and payload-type map (`None`: `sendrecv`, unchanged).
+    pub media: Option<MediaPlan>,
+    /// How the browser's packets are told apart.
+    pub demux: BundleDemux,
+}
+
+impl VideoSpec {
+    /// A video line with nothing known yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// How media from the browser's one BUNDLE transport is split between the m-lines, tried
+/// in order: the MID header extension (RFC 9143 section 9.2, `urn:ietf:params:rtp-hdrext:
+/// sdes:mid`) when negotiated, learning the SSRC it came with; the SSRCs the browser
+/// declared (`a=ssrc`) or that were learned; the payload type when only one m-line uses
+/// it. A packet none of them places is dropped and counted (`unknown_ssrc`). Learning is
+/// bounded: at most [`BundleDemux::MAX_SSRCS`] SSRCs (declared and learned together) are
+/// kept, later ones are placed per packet by their MID and never stored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BundleDemux {
+    /// The `a=extmap` id (1 to 14 one-byte, 1 to 255 two-byte) of the MID extension.
+    pub mid_extension: Option<u8>,
+    /// The audio m-line's identification.
+    pub audio: LineIds,
+    /// The video m-line's.
+    pub video: LineIds,
+}
+
+impl BundleDemux {
+    /// The most SSRCs the demultiplexer keeps.
+    pub const MAX_SSRCS: usize = 16;
+}
+
+/// What identifies one m-line's packets in a BUNDLE, from the browser's SDP.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LineIds {
+    /// `a=mid` (at most 16 bytes, RFC 9143 allows 1 to 16 `token` characters in practice).
+    pub mid: Option<String>,
+    /// `a=ssrc` ids.
+    pub ssrcs: Vec<u32>,
+    /// The payload types the line uses (the browser's numbering).
+    pub payload_types: Vec<u8>,
+}
+
+impl LineIds {
+    /// A line's mid, SSRCs and payload types.
+    pub fn new(mid: Option<String>, ssrcs: Vec<u32>, payload_types: Vec<u8>) -> Self {
+        LineIds {
+            mid,
+            ssrcs,
+            payload_types,
+        }
+    }
+}
+
+/// A change of the video m-line in a running session ([`SessionUpdate::video`]).
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum VideoChange {
+    /// Video is added (its enterprise ports are bound now) or, when present, its remote,
+    /// directions and demux change (the ports stay).
+    Set(Box<VideoSpec>),
+    /// Video is removed (port 0): its enterprise ports are freed.
+    Remove,
+}
+
 /// A change to a running session ([`crate::Forwarder::update_session`]), applied by its worker
 /// between two batches; nothing that is not named changes.
 ///
@@ -141,6 +225,8 @@ pub struct SessionUpdate {
     pub browser: Option<BrowserRemote>,
     /// Per-leg directions and the payload-type map; `None` keeps what is in force.
     pub media: Option<MediaPlan>,
+    /// Adds, changes or removes the video m-line; `None` keeps it as it is.
+    pub video: Option<VideoChange>,
 }
 
 /// An SDP media direction (RFC 3264 section 5.1), from the point of view of the side whose
@@ -262,6 +348,18 @@ pub struct SessionInfo {
     /// The relay's whole `a=crypto` line for the enterprise SDP,
     /// `a=crypto:<tag> <suite> inline:<base64 key||salt>`, with SDES.
     pub enterprise_crypto: Option<String>,
+    /// The video m-line's enterprise sockets, when the session carries video.
+    pub video: Option<VideoPorts>,
+}
+
+/// The enterprise sockets of a video m-line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VideoPorts {
+    /// The video RTP socket's address (`m=video` port of the enterprise SDP).
+    pub rtp: SocketAddr,
+    /// The video RTCP socket's address without rtcp-mux (`a=rtcp`); `None` with it.
+    pub rtcp: Option<SocketAddr>,
 }
 
 /// A session's identity: 64 random bits, written as 16 lower-case hex digits.

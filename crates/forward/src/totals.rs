@@ -323,7 +323,7 @@ impl Retired {
             live += 1;
             if !shared.status(|s| s.state.is_ended()) {
                 match shared.connection {
-                    None => enterprise_ports_in_use += shared.enterprise_ports,
+                    None => enterprise_ports_in_use += shared.ports_held(),
                     Some(_) => connection_ports_in_use += shared.enterprise_ports,
                 }
             }
@@ -359,7 +359,7 @@ impl Retired {
 }
 
 /// Applies `f` to every counter of `into` and its twin in `other`.
-fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
+pub(crate) fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
     fn direction(a: &mut DirectionCounters, b: &DirectionCounters, f: fn(u64, u64) -> u64) {
         a.rtp_packets = f(a.rtp_packets, b.rtp_packets);
         a.rtcp_packets = f(a.rtcp_packets, b.rtcp_packets);
@@ -375,6 +375,7 @@ fn combine(into: &mut Counters, other: &Counters, f: fn(u64, u64) -> u64) {
         x.send_failed = f(x.send_failed, y.send_failed);
         x.direction = f(x.direction, y.direction);
         x.foreign_ssrc = f(x.foreign_ssrc, y.foreign_ssrc);
+        x.unknown_ssrc = f(x.unknown_ssrc, y.unknown_ssrc);
     }
     direction(
         &mut into.browser_to_enterprise,
@@ -418,6 +419,7 @@ mod tests {
                 browser_known: true,
                 dtls_started: None,
                 connected_at: None,
+                video: None,
             },
         )
     }

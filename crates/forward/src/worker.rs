@@ -36,7 +36,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use crate::admission::{self, Admission};
 use crate::core::{Datagram, Handled, Input, Output, SessionCore, Socket};
 use crate::ports::Bound;
-use crate::session::{BrowserSetup, Session, Update};
+use crate::session::{BrowserSetup, Session, Update, AUDIO, VIDEO};
 use crate::snapshot::{Counter, Direction, Stats};
 use crate::{EndReason, Error, SessionId};
 
@@ -52,10 +52,12 @@ const IDLE: Duration = Duration::from_secs(1);
 const GUARD_SWEEP: Duration = Duration::from_secs(5);
 const WAKER: Token = Token(usize::MAX);
 
-/// Which of a session's sockets a token stands for (`token = slot * 4 + socket`).
+/// Tokens per session slot (`token = slot * SOCKETS + socket`).
+const SOCKETS: usize = 8;
+/// Which of a session's sockets a token stands for: the public one, or an enterprise one,
+/// `ENTERPRISE + 2 * line + rtcp` (the audio line's RTP and RTCP sockets, then video's).
 const PUBLIC: usize = 0;
-const ENTERPRISE_RTP: usize = 1;
-const ENTERPRISE_RTCP: usize = 2;
+const ENTERPRISE: usize = 1;
 
 /// What the control plane asks of a worker.
 pub(crate) enum Command {
@@ -64,8 +66,9 @@ pub(crate) enum Command {
     /// The browser's remote description arrived.
     SetBrowser(SessionId, BrowserSetup),
     /// A change to a running session: the enterprise remote arrived or moved, an ICE
-    /// restart, a media plan. The reply comes once it is in force.
-    Update(SessionId, Box<Update>, SyncSender<()>),
+    /// restart, a media plan, video added (with its sockets) or removed. The reply comes
+    /// once it is in force.
+    Update(SessionId, Box<(Update, Option<Bound>)>, SyncSender<()>),
     /// End a session; the reply comes once its sockets are closed.
     Remove(SessionId, SyncSender<()>),
 }
@@ -76,6 +79,8 @@ pub(crate) struct NewSession {
     pub(crate) session: Session,
     pub(crate) public: UdpSocket,
     pub(crate) enterprise: Bound,
+    /// The video line's enterprise sockets, with video.
+    pub(crate) video: Option<Bound>,
 }
 
 /// The control plane's end of a worker.
@@ -183,8 +188,26 @@ struct Entry {
     id: SessionId,
     session: SessionCore,
     public: UdpSocket,
-    rtp: UdpSocket,
-    rtcp: Option<UdpSocket>,
+    /// The enterprise sockets per m-line: audio always, video when the session has it.
+    legs: [Option<Bound>; 2],
+}
+
+impl Entry {
+    /// The enterprise RTP (`rtcp == false`) or RTCP socket of m-line `line`; the RTP
+    /// socket when the leg has no RTCP socket of its own.
+    fn enterprise(&self, line: usize, rtcp: bool) -> Option<&UdpSocket> {
+        leg_socket(&self.legs, line, rtcp)
+    }
+}
+
+/// The enterprise socket of m-line `line` among `legs`, RTP or RTCP (the RTP socket when the
+/// leg multiplexes RTCP); `None` when the line has no leg.
+fn leg_socket(legs: &[Option<Bound>], line: usize, rtcp: bool) -> Option<&UdpSocket> {
+    let leg = legs.get(line)?.as_ref()?;
+    Some(match (&leg.rtcp, rtcp) {
+        (Some(rtcp), true) => rtcp,
+        _ => &leg.rtp,
+    })
 }
 
 struct Worker {
@@ -259,17 +282,20 @@ impl Worker {
 
     /// Reads up to [`BATCHES_PER_WAKE`] batches from one socket and forwards them.
     fn drain(&mut self, now: Instant, token: Token) {
-        let (slot, socket) = (token.0 / 4, token.0 % 4);
+        let (slot, socket) = (token.0 / SOCKETS, token.0 % SOCKETS);
+        let (line, rtcp_socket) = (socket.saturating_sub(ENTERPRISE) / 2, socket % 2 == 0);
         for _ in 0..BATCHES_PER_WAKE {
             let Some(Some(entry)) = self.entries.get_mut(slot) else {
                 return;
             };
             let source = match socket {
                 PUBLIC => &entry.public,
-                ENTERPRISE_RTP => &entry.rtp,
-                _ => match &entry.rtcp {
-                    Some(rtcp) => rtcp,
-                    None => return,
+                _ => match entry.legs.get(line).and_then(Option::as_ref) {
+                    Some(leg) if !rtcp_socket => &leg.rtp,
+                    Some(Bound {
+                        rtcp: Some(rtcp), ..
+                    }) => rtcp,
+                    _ => return,
                 },
             };
             let n = match source.recv(&mut self.batch) {
@@ -289,7 +315,7 @@ impl Worker {
                     }
                 }
             } else {
-                from_enterprise(entry, &mut self.batch, socket == ENTERPRISE_RTCP, now);
+                from_enterprise(entry, &mut self.batch, line, rtcp_socket, now);
             }
             if entry.session.ended().is_some() {
                 self.finish(slot);
@@ -337,7 +363,8 @@ impl Worker {
                 self.with(id, now, |session| session.apply_browser(now, setup));
             }
             Command::Update(id, update, done) => {
-                self.with(id, now, |session| session.apply_update(now, *update));
+                let (update, sockets) = *update;
+                self.update(id, now, update, sockets);
                 // The control plane may have stopped waiting; nothing to do then.
                 let _ = done.send(());
             }
@@ -350,6 +377,40 @@ impl Worker {
                 }
                 // The control plane may have stopped waiting; nothing to do then.
                 let _ = done.send(());
+            }
+        }
+    }
+
+    /// Applies `update` to a live session; video sockets that come with it are registered
+    /// first (a session that cannot take them ends), and a removed video line's sockets
+    /// are closed after.
+    fn update(&mut self, id: SessionId, now: Instant, update: Update, sockets: Option<Bound>) {
+        let Some(&slot) = self.by_id.get(&id) else {
+            return;
+        };
+        let Some(Some(entry)) = self.entries.get_mut(slot) else {
+            return;
+        };
+        let removes = matches!(update.video, Some(crate::session::VideoUpdate::Remove));
+        if let Some(sockets) = sockets {
+            if let Some(old) = entry.legs[VIDEO].take() {
+                deregister_leg(&self.poll, &old);
+            }
+            if let Err(e) = register_leg(&self.poll, Some(&sockets), slot, VIDEO) {
+                deregister_leg(&self.poll, &sockets);
+                let reason = EndReason::Failed(format!("cannot register the video sockets: {e}"));
+                entry.session.end(now, reason);
+                self.finish(slot);
+                return;
+            }
+            entry.legs[VIDEO] = Some(sockets);
+        }
+        self.with(id, now, |session| session.apply_update(now, update));
+        if removes {
+            if let Some(Some(entry)) = self.entries.get_mut(slot) {
+                if let Some(old) = entry.legs[VIDEO].take() {
+                    deregister_leg(&self.poll, &old);
+                }
             }
         }
     }
@@ -376,24 +437,11 @@ impl Worker {
             id: new.id,
             session: SessionCore::from_session(new.session),
             public: new.public,
-            rtp: new.enterprise.rtp,
-            rtcp: new.enterprise.rtcp,
+            legs: [Some(new.enterprise), new.video],
         };
-        let registry = self.poll.registry();
-        let register = |socket: &UdpSocket, which: usize| {
-            let fd = socket.as_raw_fd();
-            registry.register(
-                &mut SourceFd(&fd),
-                Token(slot * 4 + which),
-                Interest::READABLE,
-            )
-        };
-        let registered = register(&entry.public, PUBLIC)
-            .and_then(|()| register(&entry.rtp, ENTERPRISE_RTP))
-            .and_then(|()| match &entry.rtcp {
-                Some(rtcp) => register(rtcp, ENTERPRISE_RTCP),
-                None => Ok(()),
-            });
+        let registered = register(&self.poll, &entry.public, slot, PUBLIC)
+            .and_then(|()| register_leg(&self.poll, entry.legs[AUDIO].as_ref(), slot, AUDIO))
+            .and_then(|()| register_leg(&self.poll, entry.legs[VIDEO].as_ref(), slot, VIDEO));
         if let Err(e) = registered {
             let shared = entry.session.shared().clone();
             // Dropping the entry closes the sockets (and with them any registration).
@@ -422,12 +470,10 @@ impl Worker {
         };
         flush(&mut entry);
         let registry = self.poll.registry();
-        for socket in [Some(&entry.public), Some(&entry.rtp), entry.rtcp.as_ref()]
-            .into_iter()
-            .flatten()
-        {
-            // Closing the socket below removes it from epoll anyway.
-            let _ = registry.deregister(&mut SourceFd(&socket.as_raw_fd()));
+        // Closing the sockets below removes them from epoll anyway.
+        let _ = registry.deregister(&mut SourceFd(&entry.public.as_raw_fd()));
+        for leg in entry.legs.iter().flatten() {
+            deregister_leg(&self.poll, leg);
         }
         self.by_id.remove(&entry.id);
         let shared = entry.session.shared().clone();
@@ -467,19 +513,51 @@ impl Worker {
     }
 }
 
+/// Registers `socket` for readability under `slot`'s token `which`.
+fn register(poll: &Poll, socket: &UdpSocket, slot: usize, which: usize) -> io::Result<()> {
+    let fd = socket.as_raw_fd();
+    poll.registry().register(
+        &mut SourceFd(&fd),
+        Token(slot * SOCKETS + which),
+        Interest::READABLE,
+    )
+}
+
+/// Registers m-line `line`'s enterprise sockets, if any.
+fn register_leg(poll: &Poll, leg: Option<&Bound>, slot: usize, line: usize) -> io::Result<()> {
+    let Some(leg) = leg else {
+        return Ok(());
+    };
+    register(poll, &leg.rtp, slot, ENTERPRISE + 2 * line)?;
+    match &leg.rtcp {
+        Some(rtcp) => register(poll, rtcp, slot, ENTERPRISE + 2 * line + 1),
+        None => Ok(()),
+    }
+}
+
+/// Deregisters a leg's sockets (closing them would too; this is for sockets that stay
+/// open a little longer).
+fn deregister_leg(poll: &Poll, leg: &Bound) {
+    for socket in std::iter::once(&leg.rtp).chain(&leg.rtcp) {
+        let _ = poll
+            .registry()
+            .deregister(&mut SourceFd(&socket.as_raw_fd()));
+    }
+}
+
 /// Forwards a batch from the browser: requests the guard refuses are dropped, media goes to
-/// the enterprise sockets in one send per socket, STUN answers and DTLS flights go back as
-/// each datagram produces them. RTP transmits fill one array from the front and RTCP
-/// transmits (for the RTCP socket) from the back. Returns whether the batch held anything
-/// but forwarded media (then the session's timers may have moved).
+/// the enterprise sockets in one send per socket (transmits gathered per enterprise socket:
+/// m-line, RTP or RTCP), STUN answers and DTLS flights go back as each datagram produces
+/// them. Returns whether the batch held anything but forwarded media (then the session's
+/// timers may have moved).
 fn from_browser(
     entry: &mut Entry,
     batch: &mut RecvBatch,
     admission: &Admission,
     now: Instant,
 ) -> bool {
-    let mut out = [Transmit::PLACEHOLDER; BATCH];
-    let (mut n_rtp, mut n_rtcp) = (0, 0);
+    let mut out = [[Transmit::PLACEHOLDER; BATCH]; 4];
+    let mut n = [0; 4];
     let mut active = false;
     for (meta, buf) in batch.slots_mut() {
         if admission::is_request(&buf[..meta.len]) && !admission.admit(now, meta.src.ip()) {
@@ -495,25 +573,16 @@ fn from_browser(
         active |= !matches!(handled, Handled::Forward(_));
         match handled {
             Handled::Forward(forward) => {
-                let at = match forward.socket {
-                    Socket::EnterpriseRtcp => {
-                        n_rtcp += 1;
-                        Some(BATCH - n_rtcp)
-                    }
-                    Socket::EnterpriseRtp => {
-                        n_rtp += 1;
-                        Some(n_rtp - 1)
-                    }
-                    // Media from the browser never goes back to it.
-                    Socket::Public => None,
-                };
-                if let Some(at) = at {
+                // Media from the browser never goes back to it.
+                if let Some((line, rtcp)) = forward.socket.leg() {
+                    let socket = (2 * line + usize::from(rtcp)).min(3);
                     let buf: &[u8] = buf;
-                    out[at] = Transmit {
+                    out[socket][n[socket]] = Transmit {
                         dst: forward.dst,
                         contents: &buf[..forward.len],
                         ..Transmit::PLACEHOLDER
                     };
+                    n[socket] += 1;
                 }
             }
             Handled::AuthFailure => admission.failure(now, meta.src.ip(), &buf[..meta.len]),
@@ -523,21 +592,25 @@ fn from_browser(
         flush(entry);
     }
     let stats = Some((&entry.session.shared().stats, Direction::FromBrowser));
-    send(&entry.rtp, &out[..n_rtp], stats);
-    let rtcp = entry.rtcp.as_ref().unwrap_or(&entry.rtp);
-    send(rtcp, &out[BATCH - n_rtcp..], stats);
+    for (socket, out) in out.iter().enumerate() {
+        if let Some(leg) = entry.enterprise(socket / 2, socket % 2 == 1) {
+            send(leg, &out[..n[socket]], stats);
+        }
+    }
     active
 }
 
-/// Forwards a batch from an enterprise socket to the browser in one send.
-fn from_enterprise(entry: &mut Entry, batch: &mut RecvBatch, rtcp_socket: bool, now: Instant) {
+/// Forwards a batch from an enterprise socket of m-line `line` to the browser in one send.
+fn from_enterprise(
+    entry: &mut Entry,
+    batch: &mut RecvBatch,
+    line: usize,
+    rtcp_socket: bool,
+    now: Instant,
+) {
     let mut out = [Transmit::PLACEHOLDER; BATCH];
     let mut n = 0;
-    let socket = if rtcp_socket {
-        Socket::EnterpriseRtcp
-    } else {
-        Socket::EnterpriseRtp
-    };
+    let socket = Socket::enterprise(line, rtcp_socket);
     for (meta, buf) in batch.slots_mut() {
         let datagram = Datagram {
             source: meta.src,
@@ -571,10 +644,12 @@ fn flush(entry: &mut Entry) {
         let Output::Transmit(t) = output else {
             continue;
         };
-        let socket = match t.socket {
-            Socket::Public => &entry.public,
-            Socket::EnterpriseRtp => &entry.rtp,
-            Socket::EnterpriseRtcp => entry.rtcp.as_ref().unwrap_or(&entry.rtp),
+        let socket = match t.socket.leg() {
+            None => &entry.public,
+            Some((line, rtcp)) => match leg_socket(&entry.legs, line, rtcp) {
+                Some(socket) => socket,
+                None => continue,
+            },
         };
         send(
             socket,

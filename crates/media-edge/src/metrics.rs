@@ -551,6 +551,7 @@ fn forwarder(out: &mut Out<'_>, relay: &Forwarder) -> Result<Vec<PortRange>, Fmt
                 ([("reason", "send_failed")], d.send_failed),
                 ([("reason", "direction")], d.direction),
                 ([("reason", "foreign_ssrc")], d.foreign_ssrc),
+                ([("reason", "unknown_ssrc")], d.unknown_ssrc),
             ],
         )?;
     }

@@ -3,8 +3,9 @@
 
 use edge_forward::{BrowserRemote, MediaPlan, SessionInfo};
 
+use super::video::VideoPlan;
 use crate::sdp::codec::{payload_map, Codec, Pair};
-use crate::sdp::enterprise::Layout;
+use crate::sdp::enterprise::{EnterpriseVideo, Layout};
 use crate::sdp::Direction;
 
 /// A call as last negotiated, for renegotiation: both sides' descriptions as media-edge
@@ -22,6 +23,8 @@ pub(super) struct Call {
     pub(super) enterprise: EnterpriseSide,
     /// The formats in use: the browser's payload type and the enterprise side's for each.
     pub(super) codecs: Vec<Mapped>,
+    /// The video line in use, if any.
+    pub(super) video: Option<VideoPlan>,
 }
 
 /// The browser's side of a [`Call`].
@@ -47,6 +50,8 @@ pub(super) struct EnterpriseSide {
     pub(super) codecs: Vec<Codec>,
     /// SDES-SRTP on the leg (it cannot change within the call).
     pub(super) srtp: bool,
+    /// Its SDP's video line, if it had one.
+    pub(super) video: Option<EnterpriseVideo>,
 }
 
 /// One format in use on both legs.

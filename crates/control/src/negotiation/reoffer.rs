@@ -8,10 +8,18 @@
 //! another `a=fingerprint` is refused), SRTP or plain RTP on the enterprise leg, and the
 //! browser's payload-type numbering (RFC 3264 8.3.2). The enterprise side may renumber
 //! (a transfer lands on another endpoint): the map given to the forwarder follows it.
+//!
+//! Video: a re-offer that adds a bundled video line gets it accepted as on a first offer
+//! (toward the enterprise side's video line, when its SDP had one): the forwarder binds
+//! its port pair; one that removes it (port 0, or no video line) frees them. Directions
+//! are per m-line (hold video, keep audio). A move of the enterprise leg to another SDP
+//! carries audio only: a running video line is removed (its ports freed), and the
+//! browser's next re-offer adds it again toward the new side's video line.
 
-use edge_forward::{SessionId, SessionUpdate};
+use edge_forward::{SessionId, SessionUpdate, VideoChange};
 use serde::Deserialize;
 
+use super::video::{Capable, VideoPlan};
 use super::{
     audio_line, media_plan, rtpmap_line, target_kind, BrowserSide, Call, EnterpriseSide,
     EnterpriseTarget, Mapped, Negotiated, Negotiations, Pending, Target,
@@ -83,6 +91,16 @@ impl Negotiations {
         if restart {
             update.browser = Some(browser.remote.clone());
         }
+        let capable = Capable {
+            connection: call.info.connection.is_some(),
+            srtp: enterprise.srtp,
+        };
+        let video = VideoPlan::negotiate(&browser, &codecs, enterprise.video.as_ref(), capable);
+        update.video = match (&video, &call.video) {
+            (Some(v), _) => Some(VideoChange::Set(Box::new(v.spec.clone()))),
+            (None, Some(_)) => Some(VideoChange::Remove),
+            (None, None) => None,
+        };
         let info = self.relay.update_session(id, update)?;
         let to_browser = browser.direction.reversed().and(enterprise.direction);
         let to_enterprise = enterprise.direction.reversed().and(browser.direction);
@@ -92,12 +110,14 @@ impl Negotiations {
             call.setup,
             &Mapped::browser(&codecs),
             to_browser,
+            VideoPlan::answer(video.as_ref()),
         );
         let enterprise_sdp = enterprise::write(
             &info,
             &enterprise.layout,
             &Mapped::enterprise(&codecs),
             to_enterprise,
+            VideoPlan::enterprise_line(video.as_ref()),
         );
         self.store(id, |call| {
             call.info = info;
@@ -107,6 +127,7 @@ impl Negotiations {
                 codecs: browser.codecs,
             });
             call.codecs = codecs;
+            call.video = video;
         });
         Ok(Negotiated {
             id: id.to_string(),
@@ -179,11 +200,19 @@ impl Negotiations {
                 remote.rtcp_mux = Some(desc.rtcp_mux);
                 update.enterprise = Some(remote);
                 update.media = Some(media_plan(browser_direction, desc.direction, &codecs));
+                if call.video.is_some() {
+                    update.video = Some(VideoChange::Remove);
+                }
                 let info = self.relay.update_session(id, update)?;
                 let layout = Layout::answering(&desc);
                 let to_enterprise = desc.direction.reversed().and(browser_direction);
-                let enterprise_sdp =
-                    enterprise::write(&info, &layout, &Mapped::enterprise(&codecs), to_enterprise);
+                let enterprise_sdp = enterprise::write(
+                    &info,
+                    &layout,
+                    &Mapped::enterprise(&codecs),
+                    to_enterprise,
+                    None,
+                );
                 self.store(id, |call| {
                     call.info = info;
                     call.enterprise = EnterpriseSide {
@@ -191,8 +220,10 @@ impl Negotiations {
                         direction: desc.direction,
                         codecs: desc.codecs,
                         srtp: call.enterprise.srtp,
+                        video: desc.video,
                     };
                     call.codecs = codecs;
+                    call.video = None;
                 });
                 Ok(Negotiated {
                     id: id.to_string(),

@@ -29,17 +29,33 @@ fn aiortc_offer() {
 }
 
 #[test]
-fn chrome_offer_with_video_rejects_the_video_line() {
+fn chrome_offer_with_video_reads_the_bundled_video_line() {
     let d = offer(samples::CHROME).unwrap();
     assert_eq!(d.remote.ice_ufrag, "Ob8S");
     assert_eq!(d.remote.fingerprints.len(), 1);
     assert!(d.bundled);
-    assert_eq!(d.rejected.len(), 1);
-    let (index, video) = &d.rejected[0];
-    assert_eq!(
-        (*index, video.kind.as_str(), video.mid.as_deref()),
-        (1, "video", Some("1"))
-    );
+    assert!(d.rejected.is_empty());
+    assert_eq!(d.mid_extension, Some(4));
+    assert_eq!(d.ssrcs, [3356733413]);
+    let video = d.video.as_ref().unwrap();
+    assert_eq!((video.index, video.mid.as_str()), (1, "1"));
+    assert_eq!(video.ssrcs, [1885478286, 2957418221]);
+    let vp8 = &video.codecs[0];
+    assert_eq!((vp8.name.as_str(), vp8.pt), ("VP8", 96));
+    // Carried feedback only: goog-remb and transport-cc are left out.
+    assert_eq!(vp8.feedback, ["ccm fir", "nack", "nack pli"]);
+    let demux = d.demux(&d.codecs[..1], &video.codecs[..1]);
+    assert_eq!(demux.video.payload_types, [96]);
+    assert_eq!(demux.video.mid.as_deref(), Some("1"));
+    // Outside the BUNDLE group, or without rtcp-mux, video is declined (port 0).
+    for unusable in [
+        samples::CHROME.replace("a=group:BUNDLE 0 1", "a=group:BUNDLE 0"),
+        samples::CHROME.replacen("a=rtcp-mux\na=rtcp-rsize\na=rtpmap:96", "a=rtpmap:96", 1),
+    ] {
+        let d = offer(&unusable).unwrap();
+        assert!(d.video.is_none());
+        assert_eq!(d.rejected.len(), 1, "{unusable}");
+    }
 }
 
 #[test]

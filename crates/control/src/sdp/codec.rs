@@ -7,6 +7,14 @@
 //! media-edge writes for it, and the forwarder rewrites the payload type between them
 //! ([`Pair`], [`payload_map`]). Within one call a payload type keeps the format it was
 //! first given (RFC 3264 8.3.2): [`check_numbering`].
+//!
+//! Video (a BUNDLE's video m-line) forwards VP8 and H264 (90 kHz); retransmission (`rtx`),
+//! `red` and `ulpfec` are left out of the answer, so the browser sends neither (a NACK is
+//! answered by resending the original packet, RFC 4585). Of the RTCP feedback a browser
+//! offers (`a=rtcp-fb`), `nack`, `nack pli` and `ccm fir` are kept and carried end to end
+//! (the enterprise side answers them); `goog-remb` and `transport-cc` are stripped:
+//! media-edge estimates no bandwidth and the enterprise side does not either, so the browser
+//! falls back to loss-based rate control.
 
 use std::fmt;
 
@@ -28,7 +36,15 @@ pub(crate) struct Codec {
     pub(crate) channels: Option<u16>,
     /// The `a=fmtp` parameters, when given.
     pub(crate) fmtp: Option<String>,
+    /// The `a=rtcp-fb` values media-edge carries ([`FEEDBACK`]) among those given for it.
+    pub(crate) feedback: Vec<String>,
 }
+
+/// The RTCP feedback media-edge carries end to end (see the module docs).
+const FEEDBACK: [&str; 3] = ["nack", "nack pli", "ccm fir"];
+
+/// The video encodings media-edge forwards.
+const VIDEO: [(&str, u32); 2] = [("VP8", 90000), ("H264", 90000)];
 
 impl fmt::Display for Codec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -57,6 +73,13 @@ impl Codec {
         })
     }
 
+    /// Whether media-edge forwards this video format.
+    pub(crate) fn is_supported_video(&self) -> bool {
+        VIDEO
+            .iter()
+            .any(|(name, clock)| self.name.eq_ignore_ascii_case(name) && *clock == self.clock)
+    }
+
     /// Whether this format carries media (rather than DTMF events or comfort noise).
     pub(crate) fn is_media(&self) -> bool {
         !self.name.eq_ignore_ascii_case("telephone-event") && !self.name.eq_ignore_ascii_case("CN")
@@ -83,7 +106,11 @@ impl Codec {
             .fmtp
             .as_ref()
             .map(|p| Attribute::new("fmtp".into(), Some(format!("{} {p}", self.pt))));
-        std::iter::once(rtpmap).chain(fmtp)
+        let feedback = self
+            .feedback
+            .iter()
+            .map(|f| Attribute::new("rtcp-fb".into(), Some(format!("{} {f}", self.pt))));
+        std::iter::once(rtpmap).chain(fmtp).chain(feedback)
     }
 
     /// The static payload types (RFC 3551) an m-line may list without `a=rtpmap`.
@@ -138,12 +165,24 @@ pub(crate) fn parse(media: &MediaRef<'_>) -> Result<Vec<Codec>, Error> {
             .and_then(|v| v.split_once(' '))
             .map(|(_, params)| params.trim().to_owned())
             .filter(|p| !p.is_empty());
+        let mut feedback: Vec<String> = Vec::new();
+        for value in media.values("rtcp-fb") {
+            let Some((target, kind)) = value.split_once(' ') else {
+                continue;
+            };
+            let kind = kind.split_ascii_whitespace().collect::<Vec<_>>().join(" ");
+            let ours = target == "*" || target.parse::<u8>().ok() == Some(pt);
+            if ours && FEEDBACK.contains(&kind.as_str()) && !feedback.contains(&kind) {
+                feedback.push(kind);
+            }
+        }
         codecs.push(Codec {
             pt,
             name,
             clock,
             channels,
             fmtp,
+            feedback,
         });
     }
     Ok(codecs)
@@ -199,22 +238,7 @@ pub(crate) fn negotiate(
     offered: &[Codec],
     acceptable: Option<(&str, &[Codec])>,
 ) -> Result<Vec<Pair>, Error> {
-    let mut common: Vec<Pair> = Vec::new();
-    for codec in offered.iter().filter(|c| c.is_supported_audio()) {
-        if common.iter().any(|p| p.offered.same_format(codec)) {
-            continue;
-        }
-        let accepted = match acceptable {
-            None => Some(codec.clone()),
-            Some((_, other)) => other.iter().find(|o| o.same_format(codec)).cloned(),
-        };
-        if let Some(accepted) = accepted {
-            common.push(Pair {
-                offered: codec.clone(),
-                accepted,
-            });
-        }
-    }
+    let common = common(offered, acceptable, Codec::is_supported_audio);
     if common.iter().any(|p| p.offered.is_media()) {
         return Ok(common);
     }
@@ -231,6 +255,57 @@ pub(crate) fn negotiate(
         ),
     };
     Err(Error::sdp(offer_line, reason))
+}
+
+/// [`negotiate`] for a video m-line: VP8 and H264; `None` when no format is common (the
+/// line is then declined, the call goes on with audio). The rtcp-fb kept is what both
+/// sides listed (all of it when media-edge chooses).
+pub(crate) fn negotiate_video(
+    offered: &[Codec],
+    acceptable: Option<&[Codec]>,
+) -> Option<Vec<Pair>> {
+    let acceptable = acceptable.map(|a| ("", a));
+    let mut common = common(offered, acceptable, Codec::is_supported_video);
+    for pair in &mut common {
+        let both: Vec<String> = pair
+            .offered
+            .feedback
+            .iter()
+            .filter(|f| pair.accepted.feedback.contains(f))
+            .cloned()
+            .collect();
+        if acceptable.is_some() {
+            pair.offered.feedback.clone_from(&both);
+            pair.accepted.feedback = both;
+        }
+    }
+    (!common.is_empty()).then_some(common)
+}
+
+/// The formats of `offered` that `supported` takes and `acceptable` (when given) has too,
+/// each once, paired with the other side's.
+fn common(
+    offered: &[Codec],
+    acceptable: Option<(&str, &[Codec])>,
+    supported: fn(&Codec) -> bool,
+) -> Vec<Pair> {
+    let mut common: Vec<Pair> = Vec::new();
+    for codec in offered.iter().filter(|c| supported(c)) {
+        if common.iter().any(|p| p.offered.same_format(codec)) {
+            continue;
+        }
+        let accepted = match acceptable {
+            None => Some(codec.clone()),
+            Some((_, other)) => other.iter().find(|o| o.same_format(codec)).cloned(),
+        };
+        if let Some(accepted) = accepted {
+            common.push(Pair {
+                offered: codec.clone(),
+                accepted,
+            });
+        }
+    }
+    common
 }
 
 fn list(codecs: &[Codec]) -> String {
@@ -337,6 +412,7 @@ mod tests {
             clock,
             channels,
             fmtp: None,
+            feedback: Vec::new(),
         }
     }
 
@@ -465,6 +541,7 @@ mod tests {
             clock: 8000,
             channels: None,
             fmtp: None,
+            feedback: Vec::new(),
         }];
         let err = negotiate(
             m.location(Some("m=")),

@@ -1,10 +1,15 @@
 //! The enterprise side: reading its SDP (RTP address and ports, codecs, rtcp-mux, SDES
 //! `a=crypto`) and writing media-edge's (RTP/AVP or RTP/SAVP from the pinned
 //! transport-address and the session's enterprise port).
+//!
+//! Video: the first video m-line with a port, plain RTP (`RTP/AVP` or `RTP/AVPF`), is the
+//! enterprise side of the browser's video; media-edge's SDP then has one m-line per
+//! accepted browser m-line, the video line on its own port (pair) with the enterprise
+//! side's payload types.
 
 use std::net::{IpAddr, SocketAddr};
 
-use edge_forward::{EnterpriseRemote, SessionInfo};
+use edge_forward::{EnterpriseRemote, SessionInfo, VideoPorts};
 use edge_srtp::{CryptoAttribute, Profile};
 use sdp::description::common::{Attribute, ConnectionInformation};
 use sdp::description::media::{MediaDescription, MediaName};
@@ -31,8 +36,62 @@ pub(crate) struct EnterpriseDescription {
     pub(crate) codecs: Vec<Codec>,
     /// Its direction, from the enterprise's point of view.
     pub(crate) direction: Direction,
+    /// Its video m-line, when it has a usable one.
+    pub(crate) video: Option<EnterpriseVideo>,
     /// Every other m-line.
     pub(crate) rejected: Vec<(usize, RejectedLine)>,
+}
+
+/// The video m-line of an enterprise SDP.
+#[derive(Debug, Clone)]
+pub(crate) struct EnterpriseVideo {
+    /// Its index among the m-lines.
+    pub(crate) index: usize,
+    /// Where its RTP and RTCP go.
+    pub(crate) remote: EnterpriseRemote,
+    /// `a=rtcp-mux`.
+    pub(crate) rtcp_mux: bool,
+    /// `RTP/AVP` or `RTP/AVPF`.
+    pub(crate) proto: String,
+    /// Its payload formats.
+    pub(crate) codecs: Vec<Codec>,
+    /// Its direction, from the enterprise's point of view.
+    pub(crate) direction: Direction,
+    /// How an answer repeats it when video is declined.
+    pub(crate) declined: RejectedLine,
+}
+
+impl EnterpriseVideo {
+    /// The video line `media` when it is plain RTP with a port; `None` otherwise.
+    fn parse(
+        media: &MediaRef<'_>,
+        session_c: Option<&ConnectionInformation>,
+        session: &sdp::description::session::SessionDescription,
+    ) -> Result<Option<EnterpriseVideo>, Error> {
+        let port = media.port()?;
+        let proto = media.proto();
+        if port == 0 || !(proto == "RTP/AVP" || proto == "RTP/AVPF") {
+            return Ok(None);
+        }
+        let c = media.media.connection_information.as_ref().or(session_c);
+        let ip = connection_address(media, c)?;
+        let rtcp_mux = media.has("rtcp-mux");
+        let rtcp = match media.values("rtcp").next() {
+            Some(value) if !rtcp_mux => Some(rtcp_address(media, value, ip)?),
+            _ => None,
+        };
+        let mut remote = EnterpriseRemote::new(SocketAddr::new(ip, port));
+        remote.rtcp = rtcp;
+        Ok(Some(EnterpriseVideo {
+            index: media.index,
+            remote,
+            rtcp_mux,
+            proto,
+            codecs: codec::parse(media)?,
+            direction: Direction::of(media, session),
+            declined: RejectedLine::of(media),
+        }))
+    }
 }
 
 impl EnterpriseDescription {
@@ -91,8 +150,14 @@ impl EnterpriseDescription {
             (true, answering) => Some(crypto(&audio, answering)?),
         };
         let codecs = codec::parse(&audio)?;
+        let video = media_lines(field, &sdp)
+            .find(|m| m.kind() == "video")
+            .map(|m| EnterpriseVideo::parse(&m, sdp.connection_information.as_ref(), &sdp))
+            .transpose()?
+            .flatten();
+        let video_index = video.as_ref().map(|v| v.index);
         let rejected = media_lines(field, &sdp)
-            .filter(|m| m.index != audio.index)
+            .filter(|m| m.index != audio.index && Some(m.index) != video_index)
             .map(|m| (m.index, RejectedLine::of(&m)))
             .collect();
         let mut remote = EnterpriseRemote::new(SocketAddr::new(ip, port));
@@ -105,6 +170,7 @@ impl EnterpriseDescription {
             audio_index: audio.index,
             direction: Direction::of(&audio, &sdp),
             codecs,
+            video,
             rejected,
         })
     }
@@ -218,6 +284,8 @@ pub(crate) struct Layout {
     pub(crate) audio_index: usize,
     /// The answered SDP's other m-lines.
     pub(crate) rejected: Vec<(usize, RejectedLine)>,
+    /// The answered SDP's video line: its index, protocol, and how a decline repeats it.
+    pub(crate) video: Option<(usize, String, RejectedLine)>,
 }
 
 impl Layout {
@@ -227,6 +295,7 @@ impl Layout {
             proto: if srtp { "RTP/SAVP" } else { "RTP/AVP" }.into(),
             audio_index: 0,
             rejected: Vec::new(),
+            video: None,
         }
     }
 
@@ -236,19 +305,38 @@ impl Layout {
             proto: offer.proto.clone(),
             audio_index: offer.audio_index,
             rejected: offer.rejected.clone(),
+            video: offer
+                .video
+                .as_ref()
+                .map(|v| (v.index, v.proto.clone(), v.declined.clone())),
         }
     }
 }
 
 /// Media-edge's enterprise SDP: its transport-address and enterprise port(s), `codecs`,
-/// `direction` (media-edge's point of view), its `a=crypto` with SDES.
+/// `direction` (media-edge's point of view), its `a=crypto` with SDES; the video line
+/// with `video` (its codecs in the enterprise side's numbering, its direction) on the
+/// session's video ports when the session has them, declined otherwise.
 pub(crate) fn write(
     info: &SessionInfo,
     layout: &Layout,
     codecs: &[Codec],
     direction: Direction,
+    video: Option<(&[Codec], Direction)>,
 ) -> String {
     let rtp = info.enterprise_rtp;
+    let mut lines = Vec::new();
+    match (&layout.video, info.video.zip(video)) {
+        (Some((index, proto, _)), Some((ports, (codecs, direction)))) => {
+            lines.push((*index, video_line(ports, proto, codecs, direction)));
+        }
+        (None, Some((ports, (codecs, direction)))) => {
+            let index = layout.audio_index + layout.rejected.len() + 1;
+            lines.push((index, video_line(ports, "RTP/AVPF", codecs, direction)));
+        }
+        (Some((index, _, declined)), None) => lines.push((*index, declined.write(rtp.ip()))),
+        (None, None) => {}
+    }
     let mut attributes: Vec<Attribute> = codecs.iter().flat_map(Codec::attributes).collect();
     let mut add =
         |key: &str, value: Option<String>| attributes.push(Attribute::new(key.into(), value));
@@ -273,9 +361,39 @@ pub(crate) fn write(
         attributes,
         ..Default::default()
     };
+    lines.push((layout.audio_index, audio));
     let mut sdp = new_description(info.id.0, rtp.ip());
     sdp.connection_information = Some(connection(rtp.ip()));
-    with_media_lines(sdp, &layout.rejected, layout.audio_index, audio, rtp.ip()).marshal()
+    with_media_lines(sdp, &layout.rejected, lines, rtp.ip()).marshal()
+}
+
+/// The video m-line of media-edge's enterprise SDP on `ports`.
+fn video_line(
+    ports: VideoPorts,
+    proto: &str,
+    codecs: &[Codec],
+    direction: Direction,
+) -> MediaDescription {
+    let mut attributes: Vec<Attribute> = codecs.iter().flat_map(Codec::attributes).collect();
+    let rtcp = match ports.rtcp {
+        Some(rtcp) if rtcp.ip() == ports.rtp.ip() => {
+            Attribute::new("rtcp".into(), Some(rtcp.port().to_string()))
+        }
+        Some(rtcp) => Attribute::new("rtcp".into(), Some(rtcp_value(rtcp))),
+        None => Attribute::new("rtcp-mux".into(), None),
+    };
+    attributes.push(rtcp);
+    attributes.push(Attribute::new(direction.attribute().into(), None));
+    MediaDescription {
+        media_name: MediaName {
+            media: "video".into(),
+            port: ranged_port(ports.rtp.port()),
+            protos: proto.split('/').map(str::to_owned).collect(),
+            formats: codecs.iter().map(|c| c.pt.to_string()).collect(),
+        },
+        attributes,
+        ..Default::default()
+    }
 }
 
 fn rtcp_value(rtcp: SocketAddr) -> String {

@@ -142,3 +142,36 @@ fn garbage_never_panics() {
         }
     }
 }
+
+#[test]
+fn a_plain_rtp_video_line_is_read_and_others_are_declined() {
+    let with_video = format!(
+        "{}m=video 40002 RTP/AVPF 100\r\nc=IN IP4 127.0.0.5\r\na=rtpmap:100 VP8/90000\r\n\
+         a=rtcp-fb:100 nack pli\r\na=rtcp-fb:100 goog-remb\r\na=rtcp:40010\r\na=recvonly\r\n",
+        samples::ENTERPRISE_PLAIN.replace('\n', "\r\n")
+    );
+    let d = parse(&with_video, None).unwrap();
+    assert!(d.rejected.is_empty());
+    let video = d.video.unwrap();
+    assert_eq!(video.index, 1);
+    assert_eq!(
+        video.remote.rtp,
+        "127.0.0.5:40002".parse::<SocketAddr>().unwrap()
+    );
+    assert_eq!(
+        video.remote.rtcp,
+        Some("127.0.0.5:40010".parse::<SocketAddr>().unwrap())
+    );
+    assert_eq!(video.proto, "RTP/AVPF");
+    assert_eq!(video.codecs[0].feedback, ["nack pli"]);
+    assert_eq!(video.direction.attribute(), "recvonly");
+    // SDES video and a rejected video line are not used: repeated as rejected lines.
+    for declined in [
+        with_video.replace("m=video 40002 RTP/AVPF", "m=video 40002 RTP/SAVPF"),
+        with_video.replace("m=video 40002 ", "m=video 0 "),
+    ] {
+        let d = parse(&declined, None).unwrap();
+        assert!(d.video.is_none());
+        assert_eq!(d.rejected.len(), 1);
+    }
+}

@@ -228,21 +228,21 @@ impl RejectedLine {
     }
 }
 
-/// Adds the m-lines of an answer in the offer's order: `accepted` at `accepted_index`,
-/// every other line of the offer rejected. An offer answers with `accepted` alone.
+/// Adds the m-lines of an answer in the offer's order: each of `written` at its index,
+/// every other line of the offer rejected. An offer answers with `written` alone.
 pub(crate) fn with_media_lines(
     mut sdp: SessionDescription,
     rejected: &[(usize, RejectedLine)],
-    accepted_index: usize,
-    accepted: MediaDescription,
+    mut written: Vec<(usize, MediaDescription)>,
     address: IpAddr,
 ) -> SessionDescription {
-    let mut accepted = Some(accepted);
-    for index in 0..=rejected.len() {
+    for index in 0..rejected.len() + written.len() {
         let line = match rejected.iter().find(|(i, _)| *i == index) {
             Some((_, line)) => Some(line.write(address)),
-            None if index == accepted_index => accepted.take(),
-            None => None,
+            None => written
+                .iter()
+                .position(|(i, _)| *i == index)
+                .map(|at| written.swap_remove(at).1),
         };
         if let Some(line) = line {
             sdp = sdp.with_media(line);

@@ -243,6 +243,12 @@ impl Media {
         self.pt = pt;
     }
 
+    /// The SSRC the receiver of direction `dir` sees, once a packet went that way.
+    pub(crate) fn outgoing_ssrc(&self, dir: Direction) -> Option<u32> {
+        let stream = &self.streams[dir as usize];
+        stream.started.then_some(stream.out_ssrc)
+    }
+
     /// The next packet in direction `dir` starts a new stream (the sender moved).
     pub(crate) fn restart(&mut self, dir: Direction) {
         self.streams[dir as usize].rebase = true;

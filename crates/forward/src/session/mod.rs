@@ -18,7 +18,15 @@
 //! lock: counters are single-writer atomics, state changes are published only when they
 //! happen. Media passes [`media::Media`] on its way (directions, payload types, stream
 //! translation).
+//!
+//! # Video (BUNDLE)
+//! A session may carry a video m-line beside the audio one ([`VideoLine`]): one browser
+//! transport (ICE, DTLS, one SRTP context each way), two enterprise legs, each with its own
+//! sockets (the driver names the leg a datagram came from), remote and [`media::Media`].
+//! Browser media is split between them by [`demux::Demux`]; enterprise media of either leg
+//! goes out on the one browser transport. Call quality follows the audio line only.
 
+mod demux;
 mod enterprise;
 mod media;
 #[cfg(test)]
@@ -35,8 +43,10 @@ use edge_stun::PacketKind;
 use crate::ice::{IceLite, Outcome};
 use crate::quality::{Formats, Leg, Quality};
 use crate::snapshot::{Counter, Direction, Shared, Stats};
-use crate::spec::MediaPlan;
+use crate::spec::{BundleDemux, MediaPlan};
 use crate::{EndReason, SessionState};
+use demux::Demux;
+pub(crate) use demux::{AUDIO, VIDEO};
 pub(crate) use enterprise::Enterprise;
 pub(crate) use media::{check_plan, Media};
 
@@ -46,8 +56,10 @@ pub(crate) enum Action {
     /// Nothing to send (dropped and counted, or consumed: DTLS).
     Drop,
     /// Send the first `len` bytes of the datagram's buffer from the enterprise RTP socket
-    /// (`rtcp_socket == false`) or RTCP socket to `dst`.
+    /// (`rtcp_socket == false`) or RTCP socket of m-line `line` ([`AUDIO`] or [`VIDEO`])
+    /// to `dst`.
     ToEnterprise {
+        line: usize,
         rtcp_socket: bool,
         dst: SocketAddr,
         len: usize,
@@ -94,6 +106,40 @@ pub(crate) struct Update {
     pub(crate) ice: Option<IceRestart>,
     /// Directions and payload types.
     pub(crate) media: Option<MediaPlan>,
+    /// Adds, changes or removes the video line.
+    pub(crate) video: Option<VideoUpdate>,
+}
+
+/// A change of the video line (the driver binds or closes its sockets alongside).
+pub(crate) enum VideoUpdate {
+    /// A new video line.
+    Add(Box<VideoLine>, BundleDemux),
+    /// The video line's new remote (optional), plan (optional) and demux.
+    Change {
+        remote: Option<(SocketAddr, Option<SocketAddr>)>,
+        media: Option<MediaPlan>,
+        demux: BundleDemux,
+    },
+    /// No more video.
+    Remove,
+}
+
+/// The video m-line of a BUNDLE: its enterprise leg and media rules.
+pub(crate) struct VideoLine {
+    pub(crate) enterprise: Enterprise,
+    pub(crate) media: Media,
+}
+
+impl VideoLine {
+    /// A video line toward `enterprise` with `formats` (the browser's numbering) and
+    /// `plan` in force.
+    pub(crate) fn new(enterprise: Enterprise, formats: Formats, plan: Option<&MediaPlan>) -> Self {
+        let mut media = Media::new(formats);
+        if let Some(plan) = plan {
+            media.set_plan(plan);
+        }
+        VideoLine { enterprise, media }
+    }
 }
 
 /// The enterprise leg's new remote: addresses, the remote's SDES context, rtcp-mux.
@@ -147,6 +193,8 @@ pub(crate) struct Params {
     pub(crate) enterprise: Enterprise,
     pub(crate) formats: Formats,
     pub(crate) media: Option<MediaPlan>,
+    /// The video line and how the BUNDLE is split, when the session has video.
+    pub(crate) video: Option<(Box<VideoLine>, BundleDemux)>,
 }
 
 /// One session's state (see the module docs).
@@ -172,6 +220,9 @@ pub(crate) struct Session {
     ended: Option<EndReason>,
     quality: Quality,
     media: Media,
+    video: Option<Box<VideoLine>>,
+    /// Splits the browser's media between audio and video; `None` without video.
+    demux: Option<Demux>,
 }
 
 impl Session {
@@ -180,8 +231,14 @@ impl Session {
         if let Some(plan) = &params.media {
             media.set_plan(plan);
         }
+        let (video, demux) = match params.video {
+            Some((line, spec)) => (Some(line), Some(Demux::new(&spec))),
+            None => (None, None),
+        };
         Session {
             media,
+            video,
+            demux,
             shared: params.shared,
             ice: IceLite::new(&params.ice_ufrag, &params.ice_pwd, None),
             dtls_config: params.dtls,
@@ -272,6 +329,33 @@ impl Session {
         }
         if let Some(plan) = &update.media {
             self.media.set_plan(plan);
+        }
+        match update.video {
+            Some(VideoUpdate::Add(line, spec)) => {
+                self.video = Some(line);
+                self.demux = Some(Demux::new(&spec));
+            }
+            Some(VideoUpdate::Change {
+                remote,
+                media,
+                demux,
+            }) => {
+                if let Some(video) = &mut self.video {
+                    if let Some((rtp, rtcp)) = remote {
+                        video.enterprise.set_remote(rtp, rtcp, None);
+                        video.media.restart(Direction::FromEnterprise);
+                    }
+                    if let Some(plan) = &media {
+                        video.media.set_plan(plan);
+                    }
+                    self.demux = Some(Demux::new(&demux));
+                }
+            }
+            Some(VideoUpdate::Remove) => {
+                self.video = None;
+                self.demux = None;
+            }
+            None => {}
         }
     }
 
@@ -395,7 +479,8 @@ impl Session {
         Ok(())
     }
 
-    /// SRTP/SRTCP from the browser: unprotect, (re-protect with SDES,) forward.
+    /// SRTP/SRTCP from the browser: unprotect, pick the m-line, (re-protect with SDES,)
+    /// forward.
     fn browser_media(
         &mut self,
         now: Instant,
@@ -408,8 +493,7 @@ impl Session {
             return self.drop(dir, Counter::UnexpectedSource);
         }
         let rtcp = is_rtcp(&buf[..len]);
-        let (Some(inbound), Some(dst)) = (&mut self.browser_in, self.enterprise.destination(rtcp))
-        else {
+        let Some(inbound) = &mut self.browser_in else {
             return self.drop(dir, Counter::NotReady);
         };
         let unprotected = if rtcp {
@@ -421,14 +505,26 @@ impl Session {
             Ok(len) => len,
             Err(e) => return self.drop(dir, srtp_reason(&e)),
         };
-        let cells = &self.shared.quality;
-        self.quality
-            .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
-        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
-            Ok(dtmf) => dtmf,
-            Err(reason) => return self.drop(dir, reason),
+        let Some(line) = self.line_of(rtcp, &buf[..len]) else {
+            return self.drop(dir, Counter::UnknownSsrc);
         };
-        let len = match &mut self.enterprise.outbound {
+        let (enterprise, media) = match (line, self.video.as_deref_mut()) {
+            (VIDEO, Some(video)) => (&mut video.enterprise, &mut video.media),
+            _ => (&mut self.enterprise, &mut self.media),
+        };
+        let Some(dst) = enterprise.destination(rtcp) else {
+            return self.drop_on(line, dir, Counter::NotReady);
+        };
+        if line == AUDIO {
+            let cells = &self.shared.quality;
+            self.quality
+                .observe(Leg::Browser, now, rtcp, &buf[..len], cells);
+        }
+        let dtmf = match media.apply(now, dir, rtcp, buf, len) {
+            Ok(dtmf) => dtmf,
+            Err(reason) => return self.drop_on(line, dir, reason),
+        };
+        let len = match &mut enterprise.outbound {
             Some(out) => {
                 let protected = if rtcp {
                     out.protect_rtcp(buf, len)
@@ -437,25 +533,58 @@ impl Session {
                 };
                 match protected {
                     Ok(len) => len,
-                    Err(e) => return self.drop(dir, srtp_reason(&e)),
+                    Err(e) => return self.drop_on(line, dir, srtp_reason(&e)),
                 }
             }
             None => len,
         };
-        self.forwarded(now, dir, rtcp, len, dtmf);
+        let rtcp_socket = rtcp && !enterprise.mux;
+        self.forwarded(now, line, dir, rtcp, len, dtmf);
         Action::ToEnterprise {
-            rtcp_socket: rtcp && !self.enterprise.mux,
+            line,
+            rtcp_socket,
             dst,
             len,
         }
     }
 
-    /// A datagram from the enterprise RTP (`rtcp_socket == false`) or RTCP socket,
-    /// `buf[..len]`: check the source, (unprotect SDES,) protect for the browser, forward.
+    /// The m-line of a plain packet from the browser: always audio without video; with
+    /// video what the demux says (RTCP that names no stream goes to audio), `None` for RTP
+    /// it cannot place.
+    fn line_of(&mut self, rtcp: bool, packet: &[u8]) -> Option<usize> {
+        let Some(demux) = &mut self.demux else {
+            return Some(AUDIO);
+        };
+        if !rtcp {
+            return demux.rtp(packet);
+        }
+        let demux = &*demux;
+        let (audio, video) = (&self.media, self.video.as_deref());
+        let sent = |m: &Media, ssrc| m.outgoing_ssrc(Direction::FromEnterprise) == Some(ssrc);
+        let line = demux::rtcp_line(
+            packet,
+            |ssrc| demux.ssrc_line(ssrc),
+            |ssrc| {
+                if sent(audio, ssrc) {
+                    Some(AUDIO)
+                } else if video.is_some_and(|v| sent(&v.media, ssrc)) {
+                    Some(VIDEO)
+                } else {
+                    None
+                }
+            },
+        );
+        Some(line.unwrap_or(AUDIO))
+    }
+
+    /// A datagram from the enterprise RTP (`rtcp_socket == false`) or RTCP socket of
+    /// m-line `line`, `buf[..len]`: check the source, (unprotect SDES,) protect for the
+    /// browser, forward.
     pub(crate) fn handle_enterprise(
         &mut self,
         now: Instant,
         from: SocketAddr,
+        line: usize,
         rtcp_socket: bool,
         buf: &mut [u8],
         len: usize,
@@ -463,16 +592,21 @@ impl Session {
         let dir = Direction::FromEnterprise;
         let packet = &buf[..len];
         if len < 8 || edge_stun::classify(packet[0]) != PacketKind::Rtp {
-            return self.drop(dir, Counter::Malformed);
+            return self.drop_on(line, dir, Counter::Malformed);
         }
-        if !self.enterprise.accepts(from, rtcp_socket) {
-            return self.drop(dir, Counter::UnexpectedSource);
-        }
-        let rtcp = rtcp_socket || (self.enterprise.mux && is_rtcp(packet));
-        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
-            return self.drop(dir, Counter::NotReady);
+        let (enterprise, media) = match (line, self.video.as_deref_mut()) {
+            (VIDEO, Some(video)) => (&mut video.enterprise, &mut video.media),
+            (VIDEO, None) => return self.drop(dir, Counter::NotReady),
+            _ => (&mut self.enterprise, &mut self.media),
         };
-        let len = match (&mut self.enterprise.inbound, self.enterprise.sdes) {
+        if !enterprise.accepts(from, rtcp_socket) {
+            return self.drop_on(line, dir, Counter::UnexpectedSource);
+        }
+        let rtcp = rtcp_socket || (enterprise.mux && is_rtcp(packet));
+        let (Some(outbound), Some(dst)) = (&mut self.browser_out, self.ice.nominated()) else {
+            return self.drop_on(line, dir, Counter::NotReady);
+        };
+        let len = match (&mut enterprise.inbound, enterprise.sdes) {
             (Some(inbound), _) => {
                 let unprotected = if rtcp {
                     inbound.unprotect_rtcp(buf, len)
@@ -481,19 +615,21 @@ impl Session {
                 };
                 match unprotected {
                     Ok(len) => len,
-                    Err(e) => return self.drop(dir, srtp_reason(&e)),
+                    Err(e) => return self.drop_on(line, dir, srtp_reason(&e)),
                 }
             }
-            (None, true) => return self.drop(dir, Counter::NotReady),
+            (None, true) => return self.drop_on(line, dir, Counter::NotReady),
             (None, false) => len,
         };
-        let dtmf = match self.media.apply(now, dir, rtcp, buf, len) {
+        let dtmf = match media.apply(now, dir, rtcp, buf, len) {
             Ok(dtmf) => dtmf,
-            Err(reason) => return self.drop(dir, reason),
+            Err(reason) => return self.drop_on(line, dir, reason),
         };
-        let cells = &self.shared.quality;
-        self.quality
-            .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
+        if line == AUDIO {
+            let cells = &self.shared.quality;
+            self.quality
+                .observe(Leg::Enterprise, now, rtcp, &buf[..len], cells);
+        }
         let protected = if rtcp {
             outbound.protect_rtcp(buf, len)
         } else {
@@ -501,12 +637,15 @@ impl Session {
         };
         let len = match protected {
             Ok(len) => len,
-            Err(e) => return self.drop(dir, srtp_reason(&e)),
+            Err(e) => return self.drop_on(line, dir, srtp_reason(&e)),
         };
-        if let Some(rtp) = self.enterprise.latch(from, rtcp_socket) {
-            self.shared.status(|s| s.enterprise_remote = Some(rtp));
+        if let Some(rtp) = enterprise.latch(from, rtcp_socket) {
+            self.shared.status(|s| match (line, &mut s.video) {
+                (VIDEO, Some(video)) => video.1 = Some(rtp),
+                _ => s.enterprise_remote = Some(rtp),
+            });
         }
-        self.forwarded(now, dir, rtcp, len, dtmf);
+        self.forwarded(now, line, dir, rtcp, len, dtmf);
         Action::ToBrowser { dst, len }
     }
 
@@ -596,8 +735,19 @@ impl Session {
         &self.shared
     }
 
-    fn forwarded(&mut self, now: Instant, dir: Direction, rtcp: bool, len: usize, dtmf: bool) {
+    fn forwarded(
+        &mut self,
+        now: Instant,
+        line: usize,
+        dir: Direction,
+        rtcp: bool,
+        len: usize,
+        dtmf: bool,
+    ) {
         self.shared.stats.forwarded(dir, rtcp, len);
+        if line == VIDEO {
+            self.shared.video_stats.forwarded(dir, rtcp, len);
+        }
         let since_created = now.saturating_duration_since(self.shared.created);
         self.shared.stats.touched(dir, since_created);
         if dtmf {
@@ -612,6 +762,14 @@ impl Session {
     fn drop(&self, dir: Direction, reason: Counter) -> Action {
         self.shared.stats.dropped(dir, reason);
         Action::Drop
+    }
+
+    /// [`Self::drop`], counted on m-line `line` too.
+    fn drop_on(&self, line: usize, dir: Direction, reason: Counter) -> Action {
+        if line == VIDEO {
+            self.shared.video_stats.dropped(dir, reason);
+        }
+        self.drop(dir, reason)
     }
 
     /// Moves forward to `phase` and publishes it (never backward).

@@ -157,6 +157,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             browser_known: true,
             dtls_started: None,
             connected_at: None,
+            video: None,
         },
     ));
     let mut session = Session::new(
@@ -171,6 +172,7 @@ fn harness_with(enterprise: Enterprise, remote_fp: Option<Fingerprint>) -> Harne
             enterprise,
             formats: crate::quality::Formats::new(&[]),
             media: None,
+            video: None,
         },
     );
     let browser = Browser::new(now, relay_fp);
@@ -289,6 +291,7 @@ fn ice_dtls_srtp_and_media_both_ways() {
             .session
             .handle_browser(h.now, BROWSER, &mut slot, len, &mut h.scratch);
         let Action::ToEnterprise {
+            line: AUDIO,
             rtcp_socket: false,
             dst,
             len,
@@ -306,9 +309,9 @@ fn ice_dtls_srtp_and_media_both_ways() {
         let rtp = rtp_packet(seq);
         let mut slot = rtp.clone();
         slot.resize(2048, 0);
-        let action = h
-            .session
-            .handle_enterprise(h.now, ENTERPRISE, false, &mut slot, rtp.len());
+        let action =
+            h.session
+                .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut slot, rtp.len());
         let Action::ToBrowser { dst, len } = action else {
             panic!("{action:?}");
         };
@@ -323,7 +326,7 @@ fn ice_dtls_srtp_and_media_both_ways() {
     slot.resize(2048, 0);
     let Action::ToBrowser { len, .. } =
         h.session
-            .handle_enterprise(h.now, ENTERPRISE, false, &mut slot, rr.len())
+            .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut slot, rr.len())
     else {
         panic!("RTCP not forwarded");
     };
@@ -393,7 +396,7 @@ fn media_before_keys_is_not_ready_and_dtls_from_unchecked_sources_is_refused() {
     slot.resize(2048, 0);
     assert_eq!(
         h.session
-            .handle_enterprise(h.now, ENTERPRISE, false, &mut slot, rtp.len()),
+            .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut slot, rtp.len()),
         Action::Drop
     );
     let mut hello = Vec::new();
@@ -471,7 +474,7 @@ fn strict_source_refuses_others_and_symmetric_rtp_latches() {
     slot.resize(2048, 0);
     assert_eq!(
         h.session
-            .handle_enterprise(h.now, elsewhere, false, &mut slot, rtp.len()),
+            .handle_enterprise(h.now, elsewhere, AUDIO, false, &mut slot, rtp.len()),
         Action::Drop
     );
     assert_eq!(
@@ -485,7 +488,7 @@ fn strict_source_refuses_others_and_symmetric_rtp_latches() {
     slot.resize(2048, 0);
     assert!(matches!(
         h.session
-            .handle_enterprise(h.now, elsewhere, false, &mut slot, rtp.len()),
+            .handle_enterprise(h.now, elsewhere, AUDIO, false, &mut slot, rtp.len()),
         Action::ToBrowser { .. }
     ));
     assert_eq!(h.shared.status(|s| s.enterprise_remote), Some(elsewhere));
@@ -519,7 +522,7 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
     let pending = slot.clone();
     assert_eq!(
         h.session
-            .handle_enterprise(h.now, ENTERPRISE, false, &mut slot, len),
+            .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut slot, len),
         Action::Drop
     );
     assert_eq!(h.counters().enterprise_to_browser.drops.not_ready, 1);
@@ -539,7 +542,7 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
     let mut slot = pending;
     let Action::ToBrowser { len, .. } = h
         .session
-        .handle_enterprise(h.now, ENTERPRISE, false, &mut slot, len)
+        .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut slot, len)
     else {
         panic!("SDES media not forwarded");
     };
@@ -549,6 +552,7 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
     // Browser -> enterprise: DTLS-SRTP in, SDES-SRTP out, RTCP on the RTCP socket.
     let (mut slot, len) = h.browser.srtp(8);
     let Action::ToEnterprise {
+        line: AUDIO,
         rtcp_socket: false,
         len,
         ..
@@ -572,6 +576,7 @@ fn sdes_enterprise_leg_reprotects_both_ways() {
         .protect_rtcp(&mut slot, rr.len())
         .unwrap();
     let Action::ToEnterprise {
+        line: AUDIO,
         rtcp_socket: true,
         dst,
         len,
@@ -630,7 +635,7 @@ fn garbage_truncation_and_oversize_never_panic_or_forward() {
         let mut s = valid.clone();
         let a = h
             .session
-            .handle_enterprise(h.now, ENTERPRISE, false, &mut s, cut.min(11));
+            .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut s, cut.min(11));
         assert_eq!(a, Action::Drop, "cut {cut}");
     }
     // An oversized datagram filling the whole slot leaves no tailroom: dropped, counted.
@@ -638,7 +643,7 @@ fn garbage_truncation_and_oversize_never_panic_or_forward() {
     full[1] = 0;
     let a = h
         .session
-        .handle_enterprise(h.now, ENTERPRISE, false, &mut full, 2048);
+        .handle_enterprise(h.now, ENTERPRISE, AUDIO, false, &mut full, 2048);
     assert_eq!(a, Action::Drop);
     // The session survived all of it.
     assert_eq!(h.session.ended(), None);
@@ -712,3 +717,6 @@ fn an_ice_restart_moves_checks_and_consent_to_the_new_credentials() {
     }
     assert_eq!(h.session.ended(), Some(&EndReason::ConsentExpired));
 }
+
+#[path = "bundle_tests.rs"]
+mod bundle;
