@@ -193,7 +193,7 @@ class Echo:
     """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES;
     with drop_every, injected loss and RTCP reports of its own."""
 
-    def __init__(self, sdes, drop_every=0, delay_ms=0):
+    def __init__(self, sdes, drop_every=0, delay_ms=0, clock=8000):
         self.sdes = sdes
         self.drop_every = drop_every
         self.delay = delay_ms / 1000
@@ -202,7 +202,11 @@ class Echo:
         self.sent = 0
         self.sent_octets = 0
         self.last_ts = 0
-        self.reception = Reception(8000)
+        # The RTP clock rate of the stream it receives (its RR jitter is in these units).
+        self.reception = Reception(clock)
+        # How long each RTCP report is held after it was written (its DLSR then leaves
+        # that time out, so it is a known share of the round trip the peers measure).
+        self.report_delay = 0.0
         self.lsr = 0
         self.lsr_time = 0.0
         self.rtcp_peer = None
@@ -354,7 +358,7 @@ class Echo:
             if self.rtcp_peer is None or self.reception.ssrc is None:
                 continue
             sr = RtcpSrPacket(
-                ssrc=ECHO_SSRC,
+                ssrc=self.ssrc,
                 sender_info=RtcpSenderInfo(
                     ntp_timestamp=current_ntp_time(),
                     rtp_timestamp=self.last_ts,
@@ -363,7 +367,12 @@ class Echo:
                 ),
                 reports=[self.reception.block(self.lsr, self.lsr_time)],
             )
-            self.rtcp.sendto(bytes(sr), self.rtcp_peer)
+            if self.report_delay:
+                asyncio.get_running_loop().call_later(
+                    self.report_delay, self.rtcp.sendto, bytes(sr), self.rtcp_peer
+                )
+            else:
+                self.rtcp.sendto(bytes(sr), self.rtcp_peer)
             self.reports_sent += 1
 
     def close(self):

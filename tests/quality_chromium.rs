@@ -1,0 +1,298 @@
+//! Call quality against Chromium's own figures (`tests/python/chromium_quality.py`):
+//! headless Chromium calls through media-edge, relay-only through media-edge's TURN server
+//! on loopback, an enterprise RTP echo speaking opus/96 at 48 kHz that drops every 100th
+//! (1 %), then in a second call every 20th (5 %) packet it should echo, sends every other
+//! echoed packet `JITTER_MS` late and holds each of its RTCP reports `HOLD_MS` after
+//! writing its DLSR. media-edge's per-leg figures from `GET /v1/sessions/{id}` are compared
+//! with Chromium's `getStats`, read together:
+//!
+//! - **loss toward the browser** (echo -> media-edge -> Chromium): media-edge measures it on
+//!   the enterprise leg (`enterprise.received`) and takes Chromium's own count from
+//!   Chromium's receiver reports on the browser leg (`browser.reported`); each within
+//!   `LOSS_PACKETS` of Chromium's inbound-rtp `packetsLost`, which is within one packet of
+//!   what the echo dropped; the loss ratio within 10 % of Chromium's and within a quarter of
+//!   the nominal share; the 8-bit fractions are fractions (0 to 1) near the share;
+//! - **loss toward the echo**: none, by media-edge's count on the browser leg and by the
+//!   echo's reports as Chromium's remote-inbound-rtp shows them (`packetsLost`,
+//!   `fractionLost`) and as media-edge read the same reports (`enterprise.reported`);
+//! - **jitter** of the echoed stream: media-edge's enterprise-leg figure (ms, 48 kHz units)
+//!   against Chromium's inbound-rtp `jitter`, and Chromium's own RR figure against it,
+//!   within 10 % or `JITTER_MARGIN_MS`; the echo's figure about Chromium's stream, as
+//!   remote-inbound-rtp `jitter` and as media-edge's `enterprise.reported.jitter_ms`, within
+//!   0.5 ms (one report, two readers); media-edge's own measure of that stream
+//!   (`browser.received`) within `JITTER_MARGIN_MS` of it;
+//! - **round trip**, read while media flows: the enterprise leg's RTT is `HOLD_MS` plus the
+//!   loopback hop (at least `HOLD_MS`, at most `RTT_MARGIN_MS` more); the browser leg's RTT
+//!   against Chromium's candidate-pair `currentRoundTripTime` (the same hop, through TURN,
+//!   measured with STUN) within `RTT_MARGIN_MS`; both legs' sum against Chromium's
+//!   remote-inbound-rtp `roundTripTime` (Chromium -> media-edge -> echo -> media-edge ->
+//!   Chromium, from the echo's LSR/DLSR) within 10 % or `RTT_MARGIN_MS`;
+//! - the MOS follows the loss, and each call's `call ended` log line has its loss.
+//!
+//! The margins are for what each end adds to its own reading on a busy two-core machine
+//! (Python's timers, Chromium's and media-edge's scheduling, the TURN hop only Chromium's
+//! readings cross); docs/metrics.md describes the comparison.
+
+use std::time::{Duration, Instant};
+
+use edge_suite::media::{run_python, MediaEdge, Turn, TOKEN, TURN_PASSWORD, TURN_USER};
+use serde_json::{json, Value};
+
+/// Seconds of media before the live reading.
+const SECONDS: u64 = 12;
+/// Every other echoed packet is this late.
+const JITTER_MS: f64 = 10.0;
+/// Each echo report is held this long after its DLSR was written.
+const HOLD_MS: f64 = 100.0;
+/// Loss counts may differ by this many packets.
+const LOSS_PACKETS: f64 = 2.0;
+/// Jitter may differ by this much (or 10 %).
+const JITTER_MARGIN_MS: f64 = 2.0;
+/// Round trips may differ by this much (or 10 %).
+const RTT_MARGIN_MS: f64 = 25.0;
+
+fn f(v: &Value, what: &str) -> f64 {
+    v.as_f64()
+        .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
+}
+
+/// `a` within 10 % of `b`, or within `abs` of it.
+fn close(what: &str, a: f64, b: f64, abs: f64, page: &Value) {
+    let tolerance = (0.1 * b.abs()).max(abs);
+    assert!(
+        (a - b).abs() <= tolerance,
+        "{what}: media-edge {a}, Chromium {b} (tolerance {tolerance}): {page}"
+    );
+}
+
+/// One call through `edge` whose echo drops every `every`th packet; checks it and returns
+/// the enterprise leg's MOS.
+fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
+    let report = run_python(
+        "chromium_quality.py",
+        &json!({
+            "api": format!("http://{}", edge.api),
+            "token": TOKEN,
+            "chromium": edge_suite::require_program("chromium"),
+            "turn": {
+                "urls": format!("turn:{}?transport=udp", turn.listener),
+                "username": TURN_USER,
+                "credential": TURN_PASSWORD,
+            },
+            "echo": {"drop_every": every, "delay_ms": JITTER_MS, "report_delay_ms": HOLD_MS},
+            "seconds": SECONDS,
+        }),
+    );
+    let page = &report["page"];
+    let echo = &report["echo"];
+    assert!(page.get("error").is_none(), "{page}");
+    assert_eq!(page["create"], 201, "{page}");
+    assert_eq!(page["connected"], true, "{page}");
+    assert_eq!(page["delete"], 204, "{page}");
+    let (live, fin) = (&page["live"], &page["final"]);
+    assert_eq!(live["pair"]["local"], "relay", "{page}");
+    let quality = &fin["session"]["quality"];
+    let (browser, enterprise) = (&quality["browser"], &quality["enterprise"]);
+    let inbound = &fin["inbound"];
+    let remote = &fin["remote_inbound"];
+    let nominal = 1.0 / every as f64;
+
+    // Chromium stopped sending: nothing more went out after the reading at the stop.
+    assert_eq!(
+        fin["outbound"]["packetsSent"], page["stopped"]["outbound"]["packetsSent"],
+        "{page}"
+    );
+    // Loss toward the browser: media-edge's count, Chromium's own and the echo's.
+    let lost = f(&inbound["packetsLost"], "Chromium packetsLost");
+    let dropped = f(&echo["dropped"], "echo dropped");
+    assert!(dropped >= 5.0, "{echo}");
+    assert!((lost - dropped).abs() <= 1.0, "{echo} {page}");
+    let received = &enterprise["received"];
+    close(
+        "enterprise-leg received lost",
+        f(&received["lost"], "lost"),
+        lost,
+        LOSS_PACKETS,
+        page,
+    );
+    close(
+        "browser-leg reported lost (Chromium's RR)",
+        f(&browser["reported"]["lost"], "reported lost"),
+        lost,
+        LOSS_PACKETS,
+        page,
+    );
+    let chromium_received = f(&inbound["packetsReceived"], "Chromium packetsReceived");
+    let loss = f(&received["loss"], "loss");
+    close(
+        "loss ratio",
+        loss,
+        lost / (lost + chromium_received),
+        0.0,
+        page,
+    );
+    close(
+        "loss ratio against the echo's",
+        loss,
+        nominal,
+        0.25 * nominal,
+        page,
+    );
+    // The 8-bit fractions: media-edge's over its 5 s interval (about 250 packets), and
+    // Chromium's over its RR interval (2.5 to 7.5 s, at least 125 packets), read live.
+    close(
+        "enterprise-leg fraction lost",
+        f(
+            &live["session"]["quality"]["enterprise"]["received"]["fraction_lost"],
+            "fraction",
+        ),
+        nominal,
+        0.25 * nominal + 1.0 / 256.0,
+        page,
+    );
+    close(
+        "browser-leg reported fraction lost (Chromium's RR)",
+        f(
+            &live["session"]["quality"]["browser"]["reported"]["fraction_lost"],
+            "fraction",
+        ),
+        nominal,
+        0.25 * nominal + 1.0 / 125.0 + 1.0 / 256.0,
+        page,
+    );
+    // Loss toward the echo: none, by every count.
+    assert_eq!(browser["received"]["lost"], 0, "{page}");
+    assert_eq!(remote["packetsLost"], 0, "{page}");
+    assert_eq!(enterprise["reported"]["lost"], 0, "{page}");
+    assert_eq!(
+        f(&remote["fractionLost"], "Chromium fractionLost"),
+        f(
+            &enterprise["reported"]["fraction_lost"],
+            "reported fraction"
+        ),
+        "{page}"
+    );
+
+    // Jitter, milliseconds.
+    assert_eq!(received["clock_rate"], 48000, "{page}");
+    assert_eq!(received["codec"], "opus", "{page}");
+    let jitter = f(&inbound["jitter"], "Chromium jitter") * 1000.0;
+    assert!(
+        jitter >= JITTER_MS / 2.0,
+        "the injected jitter shows: {page}"
+    );
+    close(
+        "enterprise-leg received jitter",
+        f(&received["jitter_ms"], "jitter_ms"),
+        jitter,
+        JITTER_MARGIN_MS,
+        page,
+    );
+    close(
+        "browser-leg reported jitter (Chromium's RR)",
+        f(&browser["reported"]["jitter_ms"], "reported jitter_ms"),
+        jitter,
+        JITTER_MARGIN_MS,
+        page,
+    );
+    let echo_jitter = f(&remote["jitter"], "Chromium remote jitter") * 1000.0;
+    close(
+        "enterprise-leg reported jitter (the echo's RR)",
+        f(&enterprise["reported"]["jitter_ms"], "reported jitter_ms"),
+        echo_jitter,
+        0.5,
+        page,
+    );
+    close(
+        "browser-leg received jitter",
+        f(&browser["received"]["jitter_ms"], "jitter_ms"),
+        echo_jitter,
+        JITTER_MARGIN_MS,
+        page,
+    );
+
+    // Round trips, milliseconds, read while media flowed.
+    let q = &live["session"]["quality"];
+    let (browser_rtt, enterprise_rtt) = (
+        f(&q["browser"]["rtt_ms"], "browser rtt_ms"),
+        f(&q["enterprise"]["rtt_ms"], "enterprise rtt_ms"),
+    );
+    assert!(
+        (HOLD_MS - 1.0..=HOLD_MS + RTT_MARGIN_MS).contains(&enterprise_rtt),
+        "enterprise-leg RTT {enterprise_rtt} ms, the echo holds its reports {HOLD_MS} ms: {page}"
+    );
+    let pair_rtt = f(
+        &live["pair"]["currentRoundTripTime"],
+        "currentRoundTripTime",
+    ) * 1000.0;
+    close(
+        "browser-leg RTT",
+        browser_rtt,
+        pair_rtt,
+        RTT_MARGIN_MS,
+        page,
+    );
+    let chromium_rtt = f(&live["remote_inbound"]["roundTripTime"], "roundTripTime") * 1000.0;
+    close(
+        "RTT of both legs",
+        browser_rtt + enterprise_rtt,
+        chromium_rtt,
+        RTT_MARGIN_MS,
+        page,
+    );
+
+    eprintln!(
+        "1/{every}: lost {} / {} / Chromium {lost} (echo dropped {dropped}); fraction {} / {}; \
+         jitter {:.2} / {:.2} / Chromium {jitter:.2} ms; echo's jitter {:.2} / Chromium \
+         {echo_jitter:.2} ms; RTT browser {browser_rtt:.2} / pair {pair_rtt:.2} ms, enterprise \
+         {enterprise_rtt:.2} ms, sum {:.2} / Chromium {chromium_rtt:.2} ms; MOS {} {}",
+        received["lost"],
+        browser["reported"]["lost"],
+        q["enterprise"]["received"]["fraction_lost"],
+        q["browser"]["reported"]["fraction_lost"],
+        f(&received["jitter_ms"], "jitter_ms"),
+        f(&browser["reported"]["jitter_ms"], "jitter_ms"),
+        f(&enterprise["reported"]["jitter_ms"], "jitter_ms"),
+        browser_rtt + enterprise_rtt,
+        browser["mos"],
+        enterprise["mos"],
+    );
+    let mos = f(&enterprise["mos"], "enterprise mos");
+    assert!((1.0..=4.5).contains(&mos), "{page}");
+    mos
+}
+
+#[test]
+fn quality_matches_what_chromium_reports_under_injected_loss() {
+    edge_log_capture::install();
+    let turn = Turn::start(61);
+    let edge = MediaEdge::start_with(61, |api| api.demo = true);
+    let one = call(&edge, &turn, 100);
+    let five = call(&edge, &turn, 20);
+    assert!(five < one, "5 % loss scores below 1 %: {five} {one}");
+
+    // Each call, deleted by the page, left its record with its enterprise leg's loss.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ended = loop {
+        let ended: Vec<String> = edge_log_capture::process_log()
+            .lines()
+            .filter(|l| l.contains("call ended"))
+            .map(str::to_owned)
+            .collect();
+        if ended.len() >= 2 || Instant::now() > deadline {
+            break ended;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ended.len(), 2, "{ended:?}");
+    for (line, want) in ended.iter().zip([0.01, 0.05]) {
+        let value = line.split(" enterprise_loss=").nth(1).unwrap_or_default();
+        let loss: f64 = value
+            .split(' ')
+            .next()
+            .unwrap_or_default()
+            .parse()
+            .unwrap_or_else(|e| panic!("enterprise_loss ({e}): {line}"));
+        assert!((loss - want).abs() <= 0.25 * want, "{want}: {line}");
+    }
+}
