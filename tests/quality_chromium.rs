@@ -8,9 +8,9 @@
 //!
 //! - **loss toward the browser** (echo -> media-edge -> Chromium): media-edge measures it on
 //!   the enterprise leg (`enterprise.received`) and takes Chromium's own count from
-//!   Chromium's receiver reports on the browser leg (`browser.reported`); each within
-//!   `LOSS_PACKETS` of Chromium's inbound-rtp `packetsLost`, which is within one packet of
-//!   what the echo dropped; the loss ratio within 10 % of Chromium's and within a quarter of
+//!   Chromium's receiver reports on the browser leg (`browser.reported`); each within 10 %
+//!   or `LOSS_PACKETS` of Chromium's inbound-rtp `packetsLost`, which is within one packet
+//!   of what the echo dropped; the loss ratio within 10 % of Chromium's and within a quarter of
 //!   the nominal share; the 8-bit fractions are fractions (0 to 1) near the share;
 //! - **loss toward the echo**: none, by media-edge's count on the browser leg and by the
 //!   echo's reports as Chromium's remote-inbound-rtp shows them (`packetsLost`,
@@ -22,7 +22,7 @@
 //!   0.5 ms (one report, two readers); media-edge's own measure of that stream
 //!   (`browser.received`) within `JITTER_MARGIN_MS` of it;
 //! - **round trip**, read while media flows: the enterprise leg's RTT is `HOLD_MS` plus the
-//!   loopback hop (at least `HOLD_MS`, at most `RTT_MARGIN_MS` more); the browser leg's RTT
+//!   loopback hop (at least `HOLD_MS`, at most `HOLD_MARGIN_MS` more); the browser leg's RTT
 //!   against Chromium's candidate-pair `currentRoundTripTime` (the same hop, through TURN,
 //!   measured with STUN) within `RTT_MARGIN_MS`; both legs' sum against Chromium's
 //!   remote-inbound-rtp `roundTripTime` (Chromium -> media-edge -> echo -> media-edge ->
@@ -31,7 +31,8 @@
 //!
 //! The margins are for what each end adds to its own reading on a busy two-core machine
 //! (Python's timers, Chromium's and media-edge's scheduling, the TURN hop only Chromium's
-//! readings cross); docs/metrics.md describes the comparison.
+//! readings cross); docs/api.md ("Checked against the peers' own figures") describes the
+//! comparison.
 
 use std::time::{Duration, Instant};
 
@@ -44,12 +45,17 @@ const SECONDS: u64 = 12;
 const JITTER_MS: f64 = 10.0;
 /// Each echo report is held this long after its DLSR was written.
 const HOLD_MS: f64 = 100.0;
-/// Loss counts may differ by this many packets.
-const LOSS_PACKETS: f64 = 2.0;
-/// Jitter may differ by this much (or 10 %).
+/// Loss counts may differ by this many packets (or 10 %): one lost on the TURN hop, which
+/// only Chromium's count crosses.
+const LOSS_PACKETS: f64 = 1.0;
+/// Jitter may differ by this much (or 10 %): Chromium's inbound-rtp `jitter` is in whole
+/// milliseconds, and each end's clock readings add their scheduling noise.
 const JITTER_MARGIN_MS: f64 = 2.0;
-/// Round trips may differ by this much (or 10 %).
-const RTT_MARGIN_MS: f64 = 25.0;
+/// Round trips may differ by this much (or 10 %): single samples, Chromium's ICE figure in
+/// whole milliseconds.
+const RTT_MARGIN_MS: f64 = 10.0;
+/// The echo's hold may come out this much longer (Python's timers on a busy machine).
+const HOLD_MARGIN_MS: f64 = 25.0;
 
 fn f(v: &Value, what: &str) -> f64 {
     v.as_f64()
@@ -218,7 +224,7 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
         f(&q["enterprise"]["rtt_ms"], "enterprise rtt_ms"),
     );
     assert!(
-        (HOLD_MS - 1.0..=HOLD_MS + RTT_MARGIN_MS).contains(&enterprise_rtt),
+        (HOLD_MS - 1.0..=HOLD_MS + HOLD_MARGIN_MS).contains(&enterprise_rtt),
         "enterprise-leg RTT {enterprise_rtt} ms, the echo holds its reports {HOLD_MS} ms: {page}"
     );
     let pair_rtt = f(
