@@ -1,20 +1,25 @@
 //! Call quality against Chromium's own figures (`tests/python/chromium_quality.py`):
 //! headless Chromium calls through media-edge, relay-only through media-edge's TURN server
-//! on loopback, an enterprise RTP echo speaking opus/96 at 48 kHz that drops every 100th
-//! (1 %), then in a second call every 20th (5 %) packet it should echo, sends every other
-//! echoed packet `JITTER_MS` late and holds each of its RTCP reports `HOLD_MS` after
-//! writing its DLSR. media-edge's per-leg figures from `GET /v1/sessions/{id}` are compared
-//! with Chromium's `getStats`, read together:
+//! on loopback, an enterprise RTP echo speaking opus/96 at 48 kHz that injects loss in one
+//! direction: toward the browser it drops every 100th (1 %), then in a second call every
+//! 20th (5 %) packet it should echo; in a third call it takes every 20th packet arriving as
+//! lost on the way to it (5 % toward the echo: not counted as received in its reports, so
+//! not echoed either). It sends every other echoed packet `JITTER_MS` late and holds each
+//! of its RTCP reports `HOLD_MS` after writing its DLSR. media-edge's per-leg figures from
+//! `GET /v1/sessions/{id}` are compared with Chromium's `getStats`, read together:
 //!
-//! - **loss toward the browser** (echo -> media-edge -> Chromium): media-edge measures it on
-//!   the enterprise leg (`enterprise.received`) and takes Chromium's own count from
-//!   Chromium's receiver reports on the browser leg (`browser.reported`); each within 10 %
-//!   or `LOSS_PACKETS` of Chromium's inbound-rtp `packetsLost`, which is within one packet
-//!   of what the echo dropped; the loss ratio within 10 % of Chromium's and within a quarter of
-//!   the nominal share; the 8-bit fractions are fractions (0 to 1) near the share;
-//! - **loss toward the echo**: none, by media-edge's count on the browser leg and by the
-//!   echo's reports as Chromium's remote-inbound-rtp shows them (`packetsLost`,
-//!   `fractionLost`) and as media-edge read the same reports (`enterprise.reported`);
+//! - **loss of the echoed stream** (echo -> media-edge -> Chromium; in the third call the
+//!   gaps of what never reached the echo): media-edge measures it on the enterprise leg
+//!   (`enterprise.received`) and takes Chromium's own count from Chromium's receiver
+//!   reports on the browser leg (`browser.reported`); each within 10 % or `LOSS_PACKETS`
+//!   of Chromium's inbound-rtp `packetsLost`, which is within one packet of what the echo
+//!   dropped or lost; the loss ratio within 10 % of Chromium's and within a quarter of the
+//!   nominal share; the 8-bit fractions are fractions (0 to 1) near the share;
+//! - **loss of Chromium's stream**: none before media-edge (`browser.received`); at the
+//!   echo, the echo's reports as Chromium's remote-inbound-rtp shows them (`packetsLost`,
+//!   `fractionLost`) and as media-edge read the same reports (`enterprise.reported`): the
+//!   cumulative counts equal to the echo's last report (0 when the loss is toward the
+//!   browser), each reader's fraction one the echo wrote (k/256);
 //! - **jitter** of the echoed stream: media-edge's enterprise-leg figure (ms, 48 kHz units)
 //!   against Chromium's inbound-rtp `jitter`, and Chromium's own RR figure against it,
 //!   within 10 % or `JITTER_MARGIN_MS`; the echo's figure about Chromium's stream, as
@@ -71,9 +76,32 @@ fn close(what: &str, a: f64, b: f64, abs: f64, page: &Value) {
     );
 }
 
-/// One call through `edge` whose echo drops every `every`th packet; checks it and returns
-/// the enterprise leg's MOS.
-fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
+/// Where the echo injects its loss.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Toward {
+    /// It drops packets it should echo.
+    Browser,
+    /// It takes packets arriving as lost on the way (neither counted nor echoed).
+    Echo,
+}
+
+/// `fraction` (0 to 1) is `k / 256` for a `k` the echo wrote in one of its report blocks.
+fn fraction_sent(what: &str, fraction: f64, echo: &Value, page: &Value) {
+    let written = echo["blocks_sent"].as_array().map(|blocks| {
+        blocks
+            .iter()
+            .any(|b| f(&b[0], "fraction") / 256.0 == fraction)
+    });
+    assert_eq!(written, Some(true), "{what}: {fraction} {echo} {page}");
+}
+
+/// One call through `edge` whose echo loses every `every`th packet `toward` one side;
+/// checks it and returns the enterprise leg's MOS.
+fn call(edge: &MediaEdge, turn: &Turn, toward: Toward, every: u64) -> f64 {
+    let (drop_every, lose_every) = match toward {
+        Toward::Browser => (every, 0),
+        Toward::Echo => (0, every),
+    };
     let report = run_python(
         "chromium_quality.py",
         &json!({
@@ -85,7 +113,12 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
                 "username": TURN_USER,
                 "credential": TURN_PASSWORD,
             },
-            "echo": {"drop_every": every, "delay_ms": JITTER_MS, "report_delay_ms": HOLD_MS},
+            "echo": {
+                "drop_every": drop_every,
+                "lose_every": lose_every,
+                "delay_ms": JITTER_MS,
+                "report_delay_ms": HOLD_MS,
+            },
             "seconds": SECONDS,
         }),
     );
@@ -108,11 +141,11 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
         fin["outbound"]["packetsSent"], page["stopped"]["outbound"]["packetsSent"],
         "{page}"
     );
-    // Loss toward the browser: media-edge's count, Chromium's own and the echo's.
+    // Loss of the echoed stream: media-edge's count, Chromium's own and the echo's.
     let lost = f(&inbound["packetsLost"], "Chromium packetsLost");
-    let dropped = f(&echo["dropped"], "echo dropped");
-    assert!(dropped >= 5.0, "{echo}");
-    assert!((lost - dropped).abs() <= 1.0, "{echo} {page}");
+    let injected = f(&echo["dropped"], "echo dropped") + f(&echo["lost"], "echo lost");
+    assert!(injected >= 5.0, "{echo}");
+    assert!((lost - injected).abs() <= 1.0, "{echo} {page}");
     let received = &enterprise["received"];
     close(
         "enterprise-leg received lost",
@@ -166,10 +199,37 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
         0.25 * nominal + 1.0 / 125.0 + 1.0 / 256.0,
         page,
     );
-    // Loss toward the echo: none, by every count.
+    // Loss of Chromium's stream: none before media-edge; at the echo, what its last report
+    // says (the stream stopped: every later report repeats it), by both readers.
     assert_eq!(browser["received"]["lost"], 0, "{page}");
-    assert_eq!(remote["packetsLost"], 0, "{page}");
-    assert_eq!(enterprise["reported"]["lost"], 0, "{page}");
+    let blocks = echo["blocks_sent"].as_array().expect("the echo's blocks");
+    let echo_lost = f(&blocks.last().expect("a report")[1], "echo's reported lost");
+    match toward {
+        Toward::Browser => assert_eq!(echo_lost, 0.0, "{echo}"),
+        Toward::Echo => assert!(
+            (echo_lost - f(&echo["lost"], "lost")).abs() <= 1.0,
+            "{echo}"
+        ),
+    }
+    assert_eq!(f(&remote["packetsLost"], "Chromium's"), echo_lost, "{page}");
+    assert_eq!(
+        f(&enterprise["reported"]["lost"], "reported lost"),
+        echo_lost,
+        "{page}"
+    );
+    let live_fraction = |v: &Value| f(v, "live fraction lost");
+    fraction_sent(
+        "Chromium's remote-inbound fractionLost",
+        live_fraction(&live["remote_inbound"]["fractionLost"]),
+        echo,
+        page,
+    );
+    fraction_sent(
+        "enterprise-leg reported fraction lost",
+        live_fraction(&live["session"]["quality"]["enterprise"]["reported"]["fraction_lost"]),
+        echo,
+        page,
+    );
     assert_eq!(
         f(&remote["fractionLost"], "Chromium fractionLost"),
         f(
@@ -248,7 +308,8 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
     );
 
     eprintln!(
-        "1/{every}: lost {} / {} / Chromium {lost} (echo dropped {dropped}); fraction {} / {}; \
+        "toward {toward:?} 1/{every}: lost {} / {} / Chromium {lost} (echo injected {injected}); \
+         fraction {} / {}; toward the echo lost {echo_lost}, fraction {} / Chromium {}; \
          jitter {:.2} / {:.2} / Chromium {jitter:.2} ms; echo's jitter {:.2} / Chromium \
          {echo_jitter:.2} ms; RTT browser {browser_rtt:.2} / pair {pair_rtt:.2} ms, enterprise \
          {enterprise_rtt:.2} ms, sum {:.2} / Chromium {chromium_rtt:.2} ms; MOS {} {}",
@@ -256,6 +317,8 @@ fn call(edge: &MediaEdge, turn: &Turn, every: u64) -> f64 {
         browser["reported"]["lost"],
         q["enterprise"]["received"]["fraction_lost"],
         q["browser"]["reported"]["fraction_lost"],
+        q["enterprise"]["reported"]["fraction_lost"],
+        live["remote_inbound"]["fractionLost"],
         f(&received["jitter_ms"], "jitter_ms"),
         f(&browser["reported"]["jitter_ms"], "jitter_ms"),
         f(&enterprise["reported"]["jitter_ms"], "jitter_ms"),
@@ -273,9 +336,11 @@ fn quality_matches_what_chromium_reports_under_injected_loss() {
     edge_log_capture::install();
     let turn = Turn::start(61);
     let edge = MediaEdge::start_with(61, |api| api.demo = true);
-    let one = call(&edge, &turn, 100);
-    let five = call(&edge, &turn, 20);
+    let one = call(&edge, &turn, Toward::Browser, 100);
+    let five = call(&edge, &turn, Toward::Browser, 20);
+    let five_in = call(&edge, &turn, Toward::Echo, 20);
     assert!(five < one, "5 % loss scores below 1 %: {five} {one}");
+    assert!(five_in < one, "5 % loss scores below 1 %: {five_in} {one}");
 
     // Each call, deleted by the page, left its record with its enterprise leg's loss.
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -285,13 +350,13 @@ fn quality_matches_what_chromium_reports_under_injected_loss() {
             .filter(|l| l.contains("call ended"))
             .map(str::to_owned)
             .collect();
-        if ended.len() >= 2 || Instant::now() > deadline {
+        if ended.len() >= 3 || Instant::now() > deadline {
             break ended;
         }
         std::thread::sleep(Duration::from_millis(100));
     };
-    assert_eq!(ended.len(), 2, "{ended:?}");
-    for (line, want) in ended.iter().zip([0.01, 0.05]) {
+    assert_eq!(ended.len(), 3, "{ended:?}");
+    for (line, want) in ended.iter().zip([0.01, 0.05, 0.05]) {
         let value = line.split(" enterprise_loss=").nth(1).unwrap_or_default();
         let loss: f64 = value
             .split(' ')

@@ -1,7 +1,9 @@
 """Call quality against Chromium's own figures: headless Chromium calls through media-edge
 (chromium_call.py's page script on /demo, relay-only through the plan's TURN server) an
 enterprise RTP echo (media_peer.py's Echo, opus/96 at 48 kHz) that
-- drops every "drop_every"th packet it should echo (loss toward the browser only),
+- drops every "drop_every"th packet it should echo (loss toward the browser), or takes
+  every "lose_every"th packet arriving as lost on the way (loss toward the echo: neither
+  counted as received in its reports nor echoed),
 - sends every other echoed packet "delay_ms" late (RFC 3550 jitter tending to delay_ms),
 - sends an SR with a report block about Chromium's stream every 0.5 s, each held
   "report_delay_ms" after its DLSR was written (that much is added to every round trip
@@ -10,7 +12,8 @@ enterprise RTP echo (media_peer.py's Echo, opus/96 at 48 kHz) that
 Usage: chromium_quality.py '<plan JSON>'
 
 The plan: chromium_call.py's (api, token, chromium, turn) plus
-          "echo": {"drop_every": N, "delay_ms": J, "report_delay_ms": R}, "seconds": S.
+          "echo": {"drop_every": N, "lose_every": M, "delay_ms": J, "report_delay_ms": R},
+          "seconds": S (N or M 0: none of that kind).
 
 The page lets media flow for S seconds, then polls until both sides have their figures
 (media-edge: each leg's RTT and peer report; Chromium: remote-inbound-rtp's round trip
@@ -83,7 +86,9 @@ QUALITY = r"""
 async def main():
     plan = json.loads(sys.argv[1])
     spec = plan["echo"]
-    echo = Echo(False, spec["drop_every"], spec["delay_ms"], clock=48000)
+    echo = Echo(
+        False, spec["drop_every"], spec["delay_ms"], clock=48000, lose_every=spec["lose_every"]
+    )
     echo.report_delay = spec["report_delay_ms"] / 1000
     await echo.start()
     report = {}

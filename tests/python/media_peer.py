@@ -146,8 +146,9 @@ class PatternTrack(MediaStreamTrack):
 
 
 class Reception:
-    """RFC 3550 appendix A.1/A.3/A.8 figures of the stream the echo receives (no wrap or
-    restart handling: a test call is short)."""
+    """RFC 3550 appendix A.1/A.3/A.8 figures of the stream the echo receives: sequence
+    numbers extended across their wrap (peers start them at random), no restart handling
+    (a test call is short)."""
 
     def __init__(self, clock):
         self.clock = clock
@@ -163,7 +164,10 @@ class Reception:
         seq = packet.sequence_number
         if self.base is None:
             self.base = self.max = seq
-        self.max = max(self.max, seq)
+        # self.max is extended: a step forward of less than half the space moves it on.
+        ahead = (seq - self.max) & 0xFFFF
+        if ahead < 0x8000:
+            self.max += ahead
         self.received += 1
         transit = int(time.time() * self.clock) - packet.timestamp
         if self.transit is not None:
@@ -193,9 +197,18 @@ class Echo:
     """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES;
     with drop_every, injected loss and RTCP reports of its own."""
 
-    def __init__(self, sdes, drop_every=0, delay_ms=0, clock=8000):
+    def __init__(self, sdes, drop_every=0, delay_ms=0, clock=8000, lose_every=0):
         self.sdes = sdes
         self.drop_every = drop_every
+        # Every lose_every-th RTP packet arriving is taken as lost on the way here: neither
+        # counted as received nor echoed (injected loss toward the echo).
+        self.lose_every = lose_every
+        self.arrived = 0
+        self.lost = 0
+        # With either kind of injected loss the echo is an RTCP end point.
+        self.reporting = bool(drop_every or lose_every)
+        # [fraction lost, cumulative lost] of each report block it sent.
+        self.blocks_sent = []
         self.delay = delay_ms / 1000
         self.handled = 0
         self.dropped = 0
@@ -253,7 +266,7 @@ class Echo:
             def datagram_received(self, data, addr):
                 echo.on_rtcp(data, addr)
 
-        if self.drop_every:
+        if self.reporting:
             self.reporter = asyncio.ensure_future(self.report_loop())
 
         self.rtp, _ = await loop.create_datagram_endpoint(Rtp, local_addr=("127.0.0.1", 0))
@@ -312,10 +325,15 @@ class Echo:
             self.events.append([packet.payload[0], packet.payload[1] >> 7])
         pcmu = packet.payload_type == self.pcmu_pt
         self.frames.append(frame_number(packet.payload) if pcmu else -1)
-        if self.drop_every:
+        if self.lose_every:
+            self.arrived += 1
+            if self.arrived % self.lose_every == 0:
+                self.lost += 1
+                return
+        if self.reporting:
             self.reception.add(packet)
             self.handled += 1
-            if self.handled % self.drop_every == 0:
+            if self.drop_every and self.handled % self.drop_every == 0:
                 self.dropped += 1
                 return
             self.sent += 1
@@ -337,7 +355,7 @@ class Echo:
     def on_rtcp(self, data, addr):
         self.rtcp_sources.add("%s:%d" % addr)
         self.rtcp_packets += 1
-        if self.drop_every:
+        if self.reporting:
             self.rtcp_peer = addr
             for packet in RtcpPacket.parse(data):
                 if isinstance(packet, RtcpSrPacket):
@@ -357,6 +375,8 @@ class Echo:
             await asyncio.sleep(0.5)
             if self.rtcp_peer is None or self.reception.ssrc is None:
                 continue
+            block = self.reception.block(self.lsr, self.lsr_time)
+            self.blocks_sent.append([block.fraction_lost, block.packets_lost])
             sr = RtcpSrPacket(
                 ssrc=self.ssrc,
                 sender_info=RtcpSenderInfo(
@@ -365,7 +385,7 @@ class Echo:
                     packet_count=self.sent,
                     octet_count=self.sent_octets,
                 ),
-                reports=[self.reception.block(self.lsr, self.lsr_time)],
+                reports=[block],
             )
             if self.report_delay:
                 asyncio.get_running_loop().call_later(
@@ -392,6 +412,8 @@ class Echo:
             "early": self.early,
             "dropped": self.dropped,
             "reports_sent": self.reports_sent,
+            "lost": self.lost,
+            "blocks_sent": self.blocks_sent,
             "address": "%s:%d" % self.rtp_addr,
             "payload_types": self.payload_types,
             "events": self.events,
