@@ -67,12 +67,12 @@ fn f(v: &Value, what: &str) -> f64 {
         .unwrap_or_else(|| panic!("{what} is not a number: {v}"))
 }
 
-/// `a` within 10 % of `b`, or within `abs` of it.
+/// media-edge's `a` within 10 % of `b` (Chromium's or the nominal figure), or within `abs`.
 fn close(what: &str, a: f64, b: f64, abs: f64, page: &Value) {
     let tolerance = (0.1 * b.abs()).max(abs);
     assert!(
         (a - b).abs() <= tolerance,
-        "{what}: media-edge {a}, Chromium {b} (tolerance {tolerance}): {page}"
+        "{what}: media-edge {a} against {b} (tolerance {tolerance}): {page}"
     );
 }
 
