@@ -13,12 +13,12 @@ Usage: chromium_quality.py '<plan JSON>'
 
 The plan: chromium_call.py's (api, token, chromium, turn) plus
           "echo": {"drop_every": N, "lose_every": M, "delay_ms": J, "report_delay_ms": R},
-          "seconds": S (N or M 0: none of that kind).
+          "seconds": S (N or M 0: none of that kind), "readings": K.
 
 The page lets media flow for S seconds, then polls until both sides have their figures
 (media-edge: each leg's RTT and peer report; Chromium: remote-inbound-rtp's round trip
 and the candidate pair's) and reads Chromium's getStats and GET /v1/sessions/{id}
-together ("live": round trips while media flows). Then it stops sending
+together ("live"), then K more times 0.7 s apart ("rtt": round trips while media flows). Then it stops sending
 (sender.replaceTrack(null)), so the echo stops too, waits for a report from each peer
 written after the last packet (media-edge's count of Chromium's reports rising; the echo
 reports every 0.5 s) and reads both again ("final": loss and jitter, all counts frozen).
@@ -34,7 +34,7 @@ from chromium_call import run_page
 from media_peer import Echo
 
 # Runs inside chromium_call.py's SCRIPT (pc, sender, id, api, sleep, until and out in
-# scope); SECONDS is filled in.
+# scope); SECONDS and READINGS are filled in.
 QUALITY = r"""
     const figures = async () => {
       const f = {}, all = await pc.getStats();
@@ -68,6 +68,15 @@ QUALITY = r"""
     const t0 = Date.now();
     while (!complete(live) && Date.now() - t0 < 40000) { await sleep(500); live = await figures(); }
     out.live = live;
+    // Round trips: READINGS readings 0.7 s apart, compared by their medians (one reading
+    // can catch one end stalled on a busy machine).
+    out.rtt = [];
+    for (let i = 0; i < READINGS; i++) {
+      const f = await figures(), q = quality(f);
+      out.rtt.push({chromium: f.remote_inbound.roundTripTime, pair: f.pair.currentRoundTripTime,
+        browser: q.browser.rtt_ms, enterprise: q.enterprise.rtt_ms});
+      await sleep(700);
+    }
     await sender.replaceTrack(null);
     // The last echoed packets arrive; then a report from Chromium written after them.
     await sleep(1000);
@@ -93,7 +102,9 @@ async def main():
     await echo.start()
     report = {}
     try:
-        scenario = QUALITY.replace("SECONDS", json.dumps(plan["seconds"]))
+        scenario = QUALITY.replace("SECONDS", json.dumps(plan["seconds"])).replace(
+            "READINGS", json.dumps(plan["readings"])
+        )
         report["page"] = await run_page(plan, echo, scenario)
     finally:
         echo.close()

@@ -209,6 +209,10 @@ class Echo:
         self.reporting = bool(drop_every or lose_every)
         # [fraction lost, cumulative lost] of each report block it sent.
         self.blocks_sent = []
+        # Echoed packets sent after one with a later sequence number (a delayed packet's
+        # timer firing after the next packet went out), and the latest sequence number sent.
+        self.overtaken = 0
+        self.last_sent_seq = None
         self.delay = delay_ms / 1000
         self.handled = 0
         self.dropped = 0
@@ -348,8 +352,18 @@ class Echo:
         if self.sdes:
             out = self.tx.protect(out)
         if self.delay and self.sent % 2:
-            asyncio.get_running_loop().call_later(self.delay, transport.sendto, out, addr)
+            asyncio.get_running_loop().call_later(
+                self.delay, self.send, transport, out, packet.sequence_number, addr
+            )
             return
+        self.send(transport, out, packet.sequence_number, addr)
+
+    def send(self, transport, out, seq, addr):
+        """Sends an echoed packet, counting those that leave after a later one."""
+        if self.last_sent_seq is not None and (seq - self.last_sent_seq) & 0xFFFF >= 0x8000:
+            self.overtaken += 1
+        else:
+            self.last_sent_seq = seq
         transport.sendto(out, addr)
 
     def on_rtcp(self, data, addr):
@@ -414,6 +428,7 @@ class Echo:
             "reports_sent": self.reports_sent,
             "lost": self.lost,
             "blocks_sent": self.blocks_sent,
+            "overtaken": self.overtaken,
             "address": "%s:%d" % self.rtp_addr,
             "payload_types": self.payload_types,
             "events": self.events,
