@@ -212,6 +212,7 @@ class Echo:
         # Echoed packets sent after one with a later sequence number (a delayed packet's
         # timer firing after the next packet went out), and the latest sequence number sent.
         self.overtaken = 0
+        self.most_late = 0
         self.last_sent_seq = None
         self.delay = delay_ms / 1000
         self.handled = 0
@@ -360,8 +361,10 @@ class Echo:
 
     def send(self, transport, out, seq, addr):
         """Sends an echoed packet, counting those that leave after a later one."""
-        if self.last_sent_seq is not None and (seq - self.last_sent_seq) & 0xFFFF >= 0x8000:
+        behind = (self.last_sent_seq - seq) & 0xFFFF if self.last_sent_seq is not None else 0
+        if 0 < behind < 0x8000:
             self.overtaken += 1
+            self.most_late = max(self.most_late, behind)
         else:
             self.last_sent_seq = seq
         transport.sendto(out, addr)
@@ -429,6 +432,7 @@ class Echo:
             "lost": self.lost,
             "blocks_sent": self.blocks_sent,
             "overtaken": self.overtaken,
+            "most_late": self.most_late,
             "address": "%s:%d" % self.rtp_addr,
             "payload_types": self.payload_types,
             "events": self.events,
