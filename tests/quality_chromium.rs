@@ -336,7 +336,7 @@ fn call(edge: &MediaEdge, turn: &Turn, toward: Toward, every: u64) -> f64 {
          {echo_jitter:.2} ms; RTT browser {browser_rtt:.2} / pair {pair_rtt:.2} ms, enterprise \
          {enterprise_rtt:.2} ms, sum {:.2} / Chromium {chromium_rtt:.2} ms; MOS {} {}; the echo \
          sent {} packets after a later one, at most {} places late; media-edge forwarded {} \
-         of the echo's packets",
+         of the echo's packets and counted {} received",
         received["lost"],
         browser["reported"]["lost"],
         q["enterprise"]["received"]["fraction_lost"],
@@ -352,6 +352,7 @@ fn call(edge: &MediaEdge, turn: &Turn, toward: Toward, every: u64) -> f64 {
         echo["overtaken"],
         echo["most_late"],
         fin["session"]["counters"]["enterprise_to_browser"]["rtp_packets"],
+        received["packets"],
     );
     let mos = f(&enterprise["mos"], "enterprise mos");
     assert!((1.0..=4.5).contains(&mos), "{report}");
