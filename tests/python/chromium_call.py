@@ -144,6 +144,21 @@ def opus_sdp(echo):
     )
 
 
+async def run_page(plan, echo, scenario):
+    """Runs SCRIPT with `scenario` in headless Chromium on the API's /demo page (the plan's
+    api, token, chromium and turn), `echo` the enterprise side; returns the script's result."""
+    script = (
+        SCRIPT.replace("TOKEN", json.dumps(plan["token"]), 1)
+        .replace("ENTERPRISE", json.dumps({"sdp": opus_sdp(echo)}), 1)
+        .replace("[TURN]", json.dumps([plan["turn"]]), 1)
+        .replace("/*SCENARIO*/", scenario, 1)
+    )
+    async with Chromium(plan["chromium"]) as tools:
+        await tools.call("Page.navigate", url=f"{plan['api']}/demo")
+        await asyncio.sleep(1)
+        return json.loads(await tools.evaluate(script))
+
+
 async def main():
     plan = json.loads(sys.argv[1])
     echo = Echo(False)
@@ -155,18 +170,10 @@ async def main():
     second.renumber = True
     await second.start()
     scenario = {"dtmf_restart": DTMF_RESTART, "hold_transfer": HOLD_TRANSFER}[plan["scenario"]]
-    script = (
-        SCRIPT.replace("TOKEN", json.dumps(plan["token"]), 1)
-        .replace("ENTERPRISE", json.dumps({"sdp": opus_sdp(echo)}), 1)
-        .replace("[TURN]", json.dumps([plan["turn"]]), 1)
-        .replace("/*SCENARIO*/", scenario.replace("SECOND", json.dumps(opus_sdp(second))), 1)
-    )
     report = {}
     try:
-        async with Chromium(plan["chromium"]) as tools:
-            await tools.call("Page.navigate", url=f"{plan['api']}/demo")
-            await asyncio.sleep(1)
-            report["page"] = json.loads(await tools.evaluate(script))
+        scenario = scenario.replace("SECOND", json.dumps(opus_sdp(second)))
+        report["page"] = await run_page(plan, echo, scenario)
     finally:
         echo.close()
         second.close()

@@ -146,8 +146,9 @@ class PatternTrack(MediaStreamTrack):
 
 
 class Reception:
-    """RFC 3550 appendix A.1/A.3/A.8 figures of the stream the echo receives (no wrap or
-    restart handling: a test call is short)."""
+    """RFC 3550 appendix A.1/A.3/A.8 figures of the stream the echo receives: sequence
+    numbers extended across their wrap (peers start them at random), no restart handling
+    (a test call is short)."""
 
     def __init__(self, clock):
         self.clock = clock
@@ -163,7 +164,10 @@ class Reception:
         seq = packet.sequence_number
         if self.base is None:
             self.base = self.max = seq
-        self.max = max(self.max, seq)
+        # self.max is extended: a step forward of less than half the space moves it on.
+        ahead = (seq - self.max) & 0xFFFF
+        if ahead < 0x8000:
+            self.max += ahead
         self.received += 1
         transit = int(time.time() * self.clock) - packet.timestamp
         if self.transit is not None:
@@ -193,16 +197,34 @@ class Echo:
     """The enterprise side: RTP echo on one socket, RTCP sink on another, optional SDES;
     with drop_every, injected loss and RTCP reports of its own."""
 
-    def __init__(self, sdes, drop_every=0, delay_ms=0):
+    def __init__(self, sdes, drop_every=0, delay_ms=0, clock=8000, lose_every=0):
         self.sdes = sdes
         self.drop_every = drop_every
+        # Every lose_every-th RTP packet arriving is taken as lost on the way here: neither
+        # counted as received nor echoed (injected loss toward the echo).
+        self.lose_every = lose_every
+        self.arrived = 0
+        self.lost = 0
+        # With either kind of injected loss the echo is an RTCP end point.
+        self.reporting = bool(drop_every or lose_every)
+        # [fraction lost, cumulative lost] of each report block it sent.
+        self.blocks_sent = []
+        # Echoed packets sent after one with a later sequence number (a delayed packet's
+        # timer firing after the next packet went out), and the latest sequence number sent.
+        self.overtaken = 0
+        self.most_late = 0
+        self.last_sent_seq = None
         self.delay = delay_ms / 1000
         self.handled = 0
         self.dropped = 0
         self.sent = 0
         self.sent_octets = 0
         self.last_ts = 0
-        self.reception = Reception(8000)
+        # The RTP clock rate of the stream it receives (its RR jitter is in these units).
+        self.reception = Reception(clock)
+        # How long each RTCP report is held after it was written (its DLSR then leaves
+        # that time out, so it is a known share of the round trip the peers measure).
+        self.report_delay = 0.0
         self.lsr = 0
         self.lsr_time = 0.0
         self.rtcp_peer = None
@@ -249,7 +271,7 @@ class Echo:
             def datagram_received(self, data, addr):
                 echo.on_rtcp(data, addr)
 
-        if self.drop_every:
+        if self.reporting:
             self.reporter = asyncio.ensure_future(self.report_loop())
 
         self.rtp, _ = await loop.create_datagram_endpoint(Rtp, local_addr=("127.0.0.1", 0))
@@ -308,10 +330,15 @@ class Echo:
             self.events.append([packet.payload[0], packet.payload[1] >> 7])
         pcmu = packet.payload_type == self.pcmu_pt
         self.frames.append(frame_number(packet.payload) if pcmu else -1)
-        if self.drop_every:
+        if self.lose_every:
+            self.arrived += 1
+            if self.arrived % self.lose_every == 0:
+                self.lost += 1
+                return
+        if self.reporting:
             self.reception.add(packet)
             self.handled += 1
-            if self.handled % self.drop_every == 0:
+            if self.drop_every and self.handled % self.drop_every == 0:
                 self.dropped += 1
                 return
             self.sent += 1
@@ -326,14 +353,26 @@ class Echo:
         if self.sdes:
             out = self.tx.protect(out)
         if self.delay and self.sent % 2:
-            asyncio.get_running_loop().call_later(self.delay, transport.sendto, out, addr)
+            asyncio.get_running_loop().call_later(
+                self.delay, self.send, transport, out, packet.sequence_number, addr
+            )
             return
+        self.send(transport, out, packet.sequence_number, addr)
+
+    def send(self, transport, out, seq, addr):
+        """Sends an echoed packet, counting those that leave after a later one."""
+        behind = (self.last_sent_seq - seq) & 0xFFFF if self.last_sent_seq is not None else 0
+        if 0 < behind < 0x8000:
+            self.overtaken += 1
+            self.most_late = max(self.most_late, behind)
+        else:
+            self.last_sent_seq = seq
         transport.sendto(out, addr)
 
     def on_rtcp(self, data, addr):
         self.rtcp_sources.add("%s:%d" % addr)
         self.rtcp_packets += 1
-        if self.drop_every:
+        if self.reporting:
             self.rtcp_peer = addr
             for packet in RtcpPacket.parse(data):
                 if isinstance(packet, RtcpSrPacket):
@@ -353,17 +392,24 @@ class Echo:
             await asyncio.sleep(0.5)
             if self.rtcp_peer is None or self.reception.ssrc is None:
                 continue
+            block = self.reception.block(self.lsr, self.lsr_time)
+            self.blocks_sent.append([block.fraction_lost, block.packets_lost])
             sr = RtcpSrPacket(
-                ssrc=ECHO_SSRC,
+                ssrc=self.ssrc,
                 sender_info=RtcpSenderInfo(
                     ntp_timestamp=current_ntp_time(),
                     rtp_timestamp=self.last_ts,
                     packet_count=self.sent,
                     octet_count=self.sent_octets,
                 ),
-                reports=[self.reception.block(self.lsr, self.lsr_time)],
+                reports=[block],
             )
-            self.rtcp.sendto(bytes(sr), self.rtcp_peer)
+            if self.report_delay:
+                asyncio.get_running_loop().call_later(
+                    self.report_delay, self.rtcp.sendto, bytes(sr), self.rtcp_peer
+                )
+            else:
+                self.rtcp.sendto(bytes(sr), self.rtcp_peer)
             self.reports_sent += 1
 
     def close(self):
@@ -383,6 +429,10 @@ class Echo:
             "early": self.early,
             "dropped": self.dropped,
             "reports_sent": self.reports_sent,
+            "lost": self.lost,
+            "blocks_sent": self.blocks_sent,
+            "overtaken": self.overtaken,
+            "most_late": self.most_late,
             "address": "%s:%d" % self.rtp_addr,
             "payload_types": self.payload_types,
             "events": self.events,

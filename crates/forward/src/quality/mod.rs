@@ -5,7 +5,8 @@
 //! # What is measured, per leg (browser, enterprise)
 //! - **Received**: the RTP stream media-edge receives on the leg, measured by media-edge
 //!   (RFC 3550 appendix A.1 sequence tracking, A.3 loss, A.8 jitter in timestamp units at the
-//!   payload format's clock rate). The loss fraction is over fixed [`INTERVAL`]s.
+//!   payload format's clock rate, over packets in sequence order as libwebrtc and aiortc
+//!   compute it: a late, reordered packet is left out). The loss fraction is over fixed [`INTERVAL`]s.
 //! - **Reported**: the peer's RTCP report block (SR or RR) about the stream media-edge sends
 //!   it on the leg: its cumulative loss, 8-bit fraction and jitter as the peer computed them.
 //! - **RTT**: the round trip between media-edge and the leg's peer, and nothing beyond it.
@@ -399,6 +400,18 @@ pub fn mos(delay_ms: f64, loss_percent: f64, ie: f64, bpl: f64) -> f64 {
     }
 }
 
+/// Where a packet falls in its stream (RFC 3550 A.1's `update_seq`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrival {
+    /// The highest sequence number so far (the next one, or after a gap of lost packets).
+    InOrder,
+    /// A late (reordered) packet, or a duplicate of one before the highest: counted as
+    /// received, nothing else.
+    Late,
+    /// After a big jump, until the next packet confirms a restarted sender: not counted.
+    Probation,
+}
+
 /// An RTP stream received on a leg (RFC 3550 appendix A.1, A.3, A.8).
 #[derive(Debug)]
 struct Receiver {
@@ -471,8 +484,8 @@ impl Receiver {
         self.transit = None;
     }
 
-    /// A.1's `update_seq`: whether the packet counts.
-    fn update_seq(&mut self, seq: u16) -> bool {
+    /// A.1's `update_seq`: where the packet falls in the stream.
+    fn update_seq(&mut self, seq: u16) -> Arrival {
         let udelta = seq.wrapping_sub(self.max_seq);
         if udelta < MAX_DROPOUT {
             if seq < self.max_seq {
@@ -485,11 +498,12 @@ impl Receiver {
                 self.restart(seq);
             } else {
                 self.bad_seq = Some(seq.wrapping_add(1));
-                return false;
+                return Arrival::Probation;
             }
+        } else {
+            return Arrival::Late;
         }
-        // else a duplicate or reordered packet: counted, nothing else changes.
-        true
+        Arrival::InOrder
     }
 
     /// Handles an RTP header; returns whether a stream is followed (and what to publish).
@@ -511,7 +525,8 @@ impl Receiver {
             }
         }
         self.last_seen = now;
-        if !self.update_seq(seq) {
+        let place = self.update_seq(seq);
+        if place == Arrival::Probation {
             return true;
         }
         self.received += 1;
@@ -525,7 +540,7 @@ impl Receiver {
             self.clock = clock;
             self.codec = format.map_or(Codec::Other, |f| f.codec);
         }
-        if self.clock > 0 && self.codec != Codec::TelephoneEvent {
+        if place == Arrival::InOrder && self.clock > 0 && self.codec != Codec::TelephoneEvent {
             self.jitter(arrival, ts);
         }
         if now >= self.interval_end {
@@ -535,7 +550,11 @@ impl Receiver {
     }
 
     /// A.8: `J += (|D| - J) / 16`, skipping packets of the previous packet's timestamp
-    /// (several packets of one frame).
+    /// (several packets of one frame). Called for packets in sequence order only: a late
+    /// (reordered) packet is left out and the next one is compared with the last packet
+    /// in order, as libwebrtc and aiortc compute the jitter they report (RFC 3550 pairs
+    /// packets in arrival order; under reordering that doubles each late packet's
+    /// deviation and leaves media-edge's figure incomparable with the peers' own).
     fn jitter(&mut self, arrival: Duration, ts: u32) {
         // Microseconds to timestamp units; wraps like RTP timestamps do.
         let units = (arrival.as_micros() as u64).wrapping_mul(u64::from(self.clock)) / 1_000_000;
