@@ -63,7 +63,11 @@ pub(crate) struct EventLoop {
     /// Datagrams received in this iteration, for the wake-up pacing.
     work: usize,
     pacing: Pacing,
+    /// A client's response, written by the core while its input is handled.
     reply: Box<[u8]>,
+    /// A response the core writes when a relay command completes (an Allocate's), kept apart
+    /// from `reply` because commands are carried out before that reply is sent.
+    answer: Box<[u8]>,
     counters: Counters,
     shared: Arc<Shared>,
     /// Operator commands ([`Service::reload`](super::Service::reload), drain).
@@ -211,6 +215,7 @@ impl EventLoop {
             work: 0,
             pacing: Pacing::new(config.coalesce),
             reply: vec![0; 4096].into_boxed_slice(),
+            answer: vec![0; 4096].into_boxed_slice(),
             counters: Counters::default(),
             shared,
             controls,
@@ -342,6 +347,13 @@ impl EventLoop {
                     socket: i as u32,
                 };
                 let action = self.server.handle_client(now, tuple, data, &mut self.reply);
+                // The request's relay commands first: a Refresh to zero or a Delete has
+                // released its port before the client learns of it.
+                let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
+                self.relays
+                    .execute(now, &mut self.server, &mut self.answer, |tuple, answer| {
+                        answer_client(udp, conns, counters, tuple, answer);
+                    });
                 match action {
                     ClientAction::Relay {
                         port,
@@ -353,11 +365,6 @@ impl EventLoop {
                     }
                     ClientAction::None => {}
                 }
-                let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
-                self.relays
-                    .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
-                        answer_client(udp, conns, counters, tuple, answer);
-                    });
             }
             self.to_peers
                 .flush(&self.relays, &self.batch, &self.counters);
@@ -514,6 +521,7 @@ impl EventLoop {
                 &mut self.server,
                 &mut self.relays,
                 &mut self.reply,
+                &mut self.answer,
                 &self.counters,
             )
             .and_then(|open| conn.flush().map(|()| open));
@@ -532,7 +540,7 @@ impl EventLoop {
     fn execute(&mut self, now: Instant) {
         let (udp, conns, counters) = (&self.udp, &mut self.conns, &self.counters);
         self.relays
-            .execute(now, &mut self.server, &mut self.reply, |tuple, answer| {
+            .execute(now, &mut self.server, &mut self.answer, |tuple, answer| {
                 answer_client(udp, conns, counters, tuple, answer);
             });
     }

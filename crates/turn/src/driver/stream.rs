@@ -67,6 +67,7 @@ impl Conn {
         server: &mut Server,
         relays: &mut Relays,
         reply: &mut [u8],
+        answer: &mut [u8],
         counters: &Counters,
     ) -> io::Result<bool> {
         loop {
@@ -79,7 +80,7 @@ impl Conn {
             };
             self.in_len += n;
             self.last_input = now;
-            if !self.handle_frames(now, server, relays, reply, counters)? {
+            if !self.handle_frames(now, server, relays, reply, answer, counters)? {
                 return Ok(false);
             }
         }
@@ -126,6 +127,7 @@ impl Conn {
         server: &mut Server,
         relays: &mut Relays,
         reply: &mut [u8],
+        answer: &mut [u8],
         counters: &Counters,
     ) -> io::Result<bool> {
         let mut start = 0;
@@ -139,23 +141,27 @@ impl Conn {
                     return Ok(false);
                 }
             };
-            let frame = &pending[..len];
-            match server.handle_client(now, self.tuple, frame, reply) {
-                ClientAction::Relay {
-                    port,
-                    peer,
-                    payload,
-                } => relays.send_one(port, peer, &frame[payload], counters),
-                ClientAction::Reply { len: n } => self.queue(&reply[..n], counters),
-                ClientAction::None => {}
-            }
-            // An Allocate's relay socket: its answer goes to this connection.
+            let action = server.handle_client(now, self.tuple, &pending[..len], reply);
+            // The frame's relay commands before its reply (a released port is free when the
+            // client hears of it); an Allocate's answer goes to this connection.
             let own = self.tuple;
-            relays.execute(now, server, reply, |tuple, answer| {
+            relays.execute(now, server, answer, |tuple, answer| {
                 if tuple == own {
                     self.queue(answer, counters);
                 }
             });
+            match action {
+                ClientAction::Relay {
+                    port,
+                    peer,
+                    payload,
+                } => {
+                    let frame = &self.input[start..start + len];
+                    relays.send_one(port, peer, &frame[payload], counters);
+                }
+                ClientAction::Reply { len: n } => self.queue(&reply[..n], counters),
+                ClientAction::None => {}
+            }
             start += len;
         }
         self.input.copy_within(start..self.in_len, 0);
