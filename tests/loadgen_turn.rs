@@ -76,7 +76,7 @@ fn media_edge(ports: std::ops::RangeInclusive<u16>, scratch: &Scratch) -> Servic
     server.shared_secrets = vec![SECRET.as_bytes().to_vec()];
     server.nonce_secret = vec![9; 32];
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
-    server.port_range = ports;
+    server.port_range = ports.try_into().unwrap();
     server.user_quota = 1_000;
     let mut config = ServiceConfig::new(server);
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();

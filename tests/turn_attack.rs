@@ -53,7 +53,7 @@ fn service(
     let mut server = ServerConfig::new(REALM, relay.parse().unwrap());
     server.users = vec![(USER.into(), PASSWORD.into())];
     server.nonce_secret = b"attack-test-nonce-secret".to_vec();
-    server.port_range = ports;
+    server.port_range = ports.try_into().unwrap();
     server.peer_allow = allow.iter().map(|n| n.parse().unwrap()).collect();
     server.guard = Some(guard.clone());
     let mut config = ServiceConfig::new(server);

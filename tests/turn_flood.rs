@@ -79,7 +79,7 @@ fn service() -> Service {
     let mut server = ServerConfig::new("flood.test", "127.0.0.1".parse().unwrap());
     server.users = vec![("alice".into(), "pw".into())];
     server.nonce_secret = b"flood-test-nonce-secret".to_vec();
-    server.port_range = 62700..=62709;
+    server.port_range = "62700-62709".parse().unwrap();
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
     // No guard given: the server's own default one (50 requests/s, burst 200).
     let mut config = ServiceConfig::new(server);

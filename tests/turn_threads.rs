@@ -43,7 +43,7 @@ fn service_with_sockets(
     let mut server = ServerConfig::new("threads.test", "127.0.0.1".parse().unwrap());
     server.users = vec![(USER.into(), PASSWORD.into())];
     server.nonce_secret = b"threads-test-nonce-secret".to_vec();
-    server.port_range = ports;
+    server.port_range = ports.try_into().unwrap();
     server.user_quota = user_quota;
     server.total_quota = 10_000;
     server.guard = Some(guard);

@@ -107,7 +107,7 @@ impl Link {
         let mut server = ServerConfig::new("xdp.test", IpAddr::V4(SERVER));
         server.users.push((USER.into(), PASSWORD.into()));
         server.nonce_secret = b"xdp-test-nonce-secret".to_vec();
-        server.port_range = 50000..=50099;
+        server.port_range = "50000-50099".parse().unwrap();
         server.peer_allow = vec!["198.18.99.0/24".parse().unwrap()];
         server.default_lifetime = lifetime;
         server.guard = Some(guard.clone());

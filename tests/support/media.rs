@@ -280,7 +280,7 @@ impl Turn {
         server.users = vec![(TURN_USER.into(), TURN_PASSWORD.into())];
         server.shared_secrets = vec![TURN_SECRET.to_vec()];
         server.nonce_secret = b"media-edge-test-nonce-secret".to_vec();
-        server.port_range = relay_ports.clone();
+        server.port_range = relay_ports.clone().try_into().unwrap();
         server.peer_allow = vec!["127.0.0.0/8".parse().expect("loopback net")];
         let mut config = edge_turn::ServiceConfig::new(server);
         config.udp = vec![SocketAddr::from((PUBLIC_IP, 0))];

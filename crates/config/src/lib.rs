@@ -5,7 +5,7 @@
 //!   [`MAX_DURATION`] (ten years), so that `Instant + duration` can never overflow
 //!   ([`seconds`]);
 //! - **port ranges** are `"first-last"` or one port `"first"`, ports 1-65535
-//!   ([`PortRange`]);
+//!   ([`PortRange`]), and their free ports are handed out by one pool ([`PortPool`]);
 //! - **socket buffers** are bytes from [`MIN_SOCKET_BUFFER`] to [`MAX_SOCKET_BUFFER`];
 //! - **networks** are CIDR (`10.0.0.0/8`, `2001:db8::/32`) or one address, which is a /32 or
 //!   /128 ([`network`], [`networks`]).
@@ -22,6 +22,9 @@ use std::time::Duration;
 
 use ipnet::IpNet;
 use serde::{Deserialize, Deserializer};
+
+mod pool;
+pub use pool::PortPool;
 
 /// The longest duration any key accepts: ten years.
 pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -96,6 +99,12 @@ pub struct PortRange {
 }
 
 impl PortRange {
+    /// IANA's dynamic and private ports, 49152-65535.
+    pub const DYNAMIC: PortRange = PortRange {
+        first: 49152,
+        last: 65535,
+    };
+
     /// `first..=last`.
     ///
     /// # Errors
@@ -131,7 +140,20 @@ impl PortRange {
 
     /// Whether `port` lies in the range.
     pub fn contains(&self, port: u16) -> bool {
-        (self.first..=self.last).contains(&port)
+        self.ports().contains(&port)
+    }
+
+    /// The ports of the range, in order.
+    pub fn ports(&self) -> std::ops::RangeInclusive<u16> {
+        self.first..=self.last
+    }
+}
+
+impl TryFrom<std::ops::RangeInclusive<u16>> for PortRange {
+    type Error = Error;
+
+    fn try_from(ports: std::ops::RangeInclusive<u16>) -> Result<Self, Error> {
+        PortRange::new(*ports.start(), *ports.end())
     }
 }
 

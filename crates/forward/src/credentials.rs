@@ -19,9 +19,14 @@ fn fill(buf: &mut [u8]) -> Result<(), Error> {
 
 /// A fresh random session id.
 pub(crate) fn session_id() -> Result<SessionId, Error> {
+    seed().map(SessionId)
+}
+
+/// A fresh random seed (for the order a port pool hands out its ports in).
+pub(crate) fn seed() -> Result<u64, Error> {
     let mut bytes = [0u8; 8];
     fill(&mut bytes)?;
-    Ok(SessionId(u64::from_le_bytes(bytes)))
+    Ok(u64::from_le_bytes(bytes))
 }
 
 /// A fresh random SSRC (for the relay's stream toward a new SDES receiver).

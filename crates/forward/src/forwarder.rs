@@ -105,6 +105,7 @@ impl Forwarder {
             config.public.address,
             Ports::Range(config.public.port_range),
             options.clone(),
+            credentials::seed()?,
         );
         let e = &config.enterprise;
         let ports = match (e.port_range, e.transport_port) {
@@ -122,6 +123,7 @@ impl Forwarder {
             e.transport_address,
             ports,
             options.clone(),
+            credentials::seed()?,
         );
         public.check()?;
         enterprise.check()?;
@@ -244,7 +246,7 @@ impl Forwarder {
             crypto_line = Some(CryptoAttribute::new(c.tag, key).to_string());
         }
         let (ice_ufrag, ice_pwd) = credentials::ice_credentials()?;
-        let public = inner.public.bind(false)?.rtp;
+        let public = inner.public.bind(false)?;
         let sockets = pool.bind(!spec.rtcp_mux_enterprise)?;
         let video_sockets = spec
             .video
@@ -252,7 +254,7 @@ impl Forwarder {
             .map(|v| inner.enterprise.bind(!v.rtcp_mux_enterprise))
             .transpose()?;
         let video_ports = video_sockets.as_ref().map(ports_of);
-        let public_addr = SocketAddr::new(inner.advertised, public.local_addr().port());
+        let public_addr = SocketAddr::new(inner.advertised, public.rtp.local_addr().port());
         let enterprise_rtp = sockets.rtp.local_addr();
         let enterprise_rtcp = sockets.rtcp.as_ref().map(edge_udp::UdpSocket::local_addr);
 

@@ -1,15 +1,16 @@
-//! Port pools: binding session sockets inside a configured range on a configured address.
+//! Binding session sockets inside a configured range on a configured address.
 //!
-//! The operating system is the source of truth for which ports are taken: a pool tries
-//! ports in turn and skips those whose bind fails with `EADDRINUSE`, so a port held by
-//! another process is never double-booked, and a port returns to the pool simply by its
-//! socket being closed (dropped) on every path. Each pool keeps a cursor that moves past
-//! the last port it handed out, so a port just freed is the last to be reused: packets still
-//! in flight toward an ended session do not land in a new one.
+//! The free ports of a range are [`edge_config::PortPool`]'s (the pool TURN's relay range
+//! uses too): shuffled, and a released port reused last, so packets still in flight toward
+//! an ended session do not land in a new one. The operating system stays the arbiter of
+//! which ports are really free: a port whose bind fails with `EADDRINUSE` (another process,
+//! another pool on the same address) is skipped, and returned to the pool once the search
+//! is over. The sockets bound on ports of the pool carry a [`Lease`] that returns the ports
+//! when they are dropped, after the sockets are closed, on every path.
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use edge_config::PortRange;
 use edge_udp::{SocketOptions, UdpSocket};
@@ -25,11 +26,55 @@ pub(crate) enum Ports {
     Fixed(u16),
 }
 
-/// The sockets of one leg: RTP, and RTCP on the next port when not multiplexed.
+/// The free ports of a range, shared by every thread that binds sessions.
+type SharedPool = Arc<Mutex<edge_config::PortPool>>;
+
+/// [`Ports`], with a range's free ports.
+#[derive(Debug)]
+enum Source {
+    Range(PortRange, SharedPool),
+    Fixed(u16),
+}
+
+/// The sockets of one leg: RTP (or the one multiplexed socket), and RTCP on the next port
+/// when not multiplexed.
 #[derive(Debug)]
 pub(crate) struct Bound {
     pub(crate) rtp: UdpSocket,
     pub(crate) rtcp: Option<UdpSocket>,
+    /// Declared after the sockets, so it is dropped after they are closed.
+    _lease: Lease,
+}
+
+/// The ports a [`Bound`] took from its range's pool, returned to it when dropped.
+#[derive(Debug)]
+struct Lease {
+    /// The pool, or `None` for a fixed port, which no pool hands out.
+    pool: Option<SharedPool>,
+    port: u16,
+    pair: bool,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Some(pool) = &self.pool {
+            release(pool, self.port, self.pair);
+        }
+    }
+}
+
+/// The pool stays consistent whatever a panicking thread left behind (every update is
+/// complete before anything can panic), so a poisoned lock is used as it is.
+fn lock(pool: &SharedPool) -> MutexGuard<'_, edge_config::PortPool> {
+    pool.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn release(pool: &SharedPool, port: u16, pair: bool) {
+    let mut pool = lock(pool);
+    pool.release(port);
+    if pair {
+        pool.release(port.wrapping_add(1));
+    }
 }
 
 /// A side's local address and ports.
@@ -37,22 +82,33 @@ pub(crate) struct Bound {
 pub(crate) struct PortPool {
     side: Side,
     ip: IpAddr,
-    ports: Ports,
+    ports: Source,
     options: SocketOptions,
-    /// Offset into the range where the next search starts.
-    cursor: AtomicUsize,
     /// The named enterprise connection this pool binds, if it is one.
     connection: Option<(String, ClientSidePort)>,
 }
 
 impl PortPool {
-    pub(crate) fn new(side: Side, ip: IpAddr, ports: Ports, options: SocketOptions) -> Self {
+    /// A pool on `ip`; a range's ports are handed out in an order drawn from `seed`.
+    pub(crate) fn new(
+        side: Side,
+        ip: IpAddr,
+        ports: Ports,
+        options: SocketOptions,
+        seed: u64,
+    ) -> Self {
+        let ports = match ports {
+            Ports::Range(range) => Source::Range(
+                range,
+                Arc::new(Mutex::new(edge_config::PortPool::new(range, seed))),
+            ),
+            Ports::Fixed(port) => Source::Fixed(port),
+        };
         PortPool {
             side,
             ip,
             ports,
             options,
-            cursor: AtomicUsize::new(0),
             connection: None,
         }
     }
@@ -66,6 +122,7 @@ impl PortPool {
                 tuple.address(),
                 Ports::Fixed(tuple.port()),
                 options,
+                0,
             )
         }
     }
@@ -83,49 +140,76 @@ impl PortPool {
     /// when a named connection's tuple is in use; [`Error::Bind`] for any other failure
     /// (address not local, permission) or a fixed transport-port in use.
     pub(crate) fn bind(&self, pair: bool) -> Result<Bound, Error> {
-        let range = match self.ports {
-            Ports::Fixed(port) => {
-                return self
-                    .bind_at(port, pair)
-                    .map_err(|f| match (f, &self.connection) {
-                        (Failure::InUse(_), Some((name, tuple))) => Error::ConnectionBusy {
-                            name: name.clone(),
-                            tuple: *tuple,
-                        },
-                        (f, _) => f.into_error(self.side),
-                    })
+        let (range, pool) = match &self.ports {
+            Source::Range(range, pool) => (*range, pool),
+            &Source::Fixed(port) => {
+                let (rtp, rtcp) =
+                    self.bind_at(port, pair)
+                        .map_err(|f| match (f, &self.connection) {
+                            (Failure::InUse(_), Some((name, tuple))) => Error::ConnectionBusy {
+                                name: name.clone(),
+                                tuple: *tuple,
+                            },
+                            (f, _) => f.into_error(self.side),
+                        })?;
+                return Ok(Bound {
+                    rtp,
+                    rtcp,
+                    _lease: Lease {
+                        pool: None,
+                        port,
+                        pair,
+                    },
+                });
             }
-            Ports::Range(range) => range,
         };
-        let n = range.len();
-        let start = self.cursor.load(Relaxed) % n;
-        for k in 0..n {
-            let offset = (start + k) % n;
-            // `offset < n <= 65535`, so the port stays within the range.
-            let port = range.first() + offset as u16;
-            if pair && (port % 2 != 0 || port == range.last()) {
-                continue;
-            }
-            match self.bind_at(port, pair) {
-                Ok(bound) => {
-                    self.cursor
-                        .store(offset + if pair { 2 } else { 1 }, Relaxed);
-                    return Ok(bound);
+        // Ports the system refused stay out of the pool until the search is over, so none
+        // is tried twice; the search ends, as each try takes a port.
+        let mut refused = Vec::new();
+        let outcome = loop {
+            let taken = {
+                let mut pool = lock(pool);
+                if pair {
+                    pool.take_pair()
+                } else {
+                    pool.take(false)
                 }
-                Err(Failure::InUse(_)) => {}
-                Err(failure) => return Err(failure.into_error(self.side)),
+            };
+            let Some(port) = taken else {
+                break Err(Error::PortsExhausted {
+                    side: self.side,
+                    ip: self.ip,
+                    range,
+                });
+            };
+            match self.bind_at(port, pair) {
+                Ok((rtp, rtcp)) => {
+                    break Ok(Bound {
+                        rtp,
+                        rtcp,
+                        _lease: Lease {
+                            pool: Some(pool.clone()),
+                            port,
+                            pair,
+                        },
+                    })
+                }
+                Err(Failure::InUse(_)) => refused.push(port),
+                Err(failure) => {
+                    refused.push(port);
+                    break Err(failure.into_error(self.side));
+                }
             }
+        };
+        for port in refused {
+            release(pool, port, pair);
         }
-        Err(Error::PortsExhausted {
-            side: self.side,
-            ip: self.ip,
-            range,
-        })
+        outcome
     }
 
     /// Binds `port` (and `port + 1` for a pair); on any failure every socket made here is
     /// closed again.
-    fn bind_at(&self, port: u16, pair: bool) -> Result<Bound, Failure> {
+    fn bind_at(&self, port: u16, pair: bool) -> Result<(UdpSocket, Option<UdpSocket>), Failure> {
         let rtp = self.bind_port(port)?;
         let rtcp = if pair {
             let next = port.checked_add(1).ok_or(Failure::InUse(self.addr(port)))?;
@@ -134,7 +218,7 @@ impl PortPool {
         } else {
             None
         };
-        Ok(Bound { rtp, rtcp })
+        Ok((rtp, rtcp))
     }
 
     fn bind_port(&self, port: u16) -> Result<UdpSocket, Failure> {
@@ -155,8 +239,8 @@ impl PortPool {
     /// and the next are free now.
     pub(crate) fn check(&self) -> Result<(), Error> {
         match self.ports {
-            Ports::Fixed(port) => self.bind_at(port, true).map(drop),
-            Ports::Range(_) => self.bind_port(0).map(drop),
+            Source::Fixed(port) => self.bind_at(port, true).map(drop),
+            Source::Range(..) => self.bind_port(0).map(drop),
         }
         .map_err(|f| f.into_error(self.side))
     }

@@ -77,7 +77,8 @@ pub(crate) enum Command {
 pub(crate) struct NewSession {
     pub(crate) id: SessionId,
     pub(crate) session: Session,
-    pub(crate) public: UdpSocket,
+    /// The public socket (RTP and RTCP multiplexed).
+    pub(crate) public: Bound,
     pub(crate) enterprise: Bound,
     /// The video line's enterprise sockets, with video.
     pub(crate) video: Option<Bound>,
@@ -187,7 +188,8 @@ impl Drop for WorkerHandle {
 struct Entry {
     id: SessionId,
     session: SessionCore,
-    public: UdpSocket,
+    /// The public socket (RTP and RTCP multiplexed).
+    public: Bound,
     /// The enterprise sockets per m-line: audio always, video when the session has it.
     legs: [Option<Bound>; 2],
 }
@@ -289,7 +291,7 @@ impl Worker {
                 return;
             };
             let source = match socket {
-                PUBLIC => &entry.public,
+                PUBLIC => &entry.public.rtp,
                 _ => match entry.legs.get(line).and_then(Option::as_ref) {
                     Some(leg) if !rtcp_socket => &leg.rtp,
                     Some(Bound {
@@ -439,7 +441,7 @@ impl Worker {
             public: new.public,
             legs: [Some(new.enterprise), new.video],
         };
-        let registered = register(&self.poll, &entry.public, slot, PUBLIC)
+        let registered = register(&self.poll, &entry.public.rtp, slot, PUBLIC)
             .and_then(|()| register_leg(&self.poll, entry.legs[AUDIO].as_ref(), slot, AUDIO))
             .and_then(|()| register_leg(&self.poll, entry.legs[VIDEO].as_ref(), slot, VIDEO));
         if let Err(e) = registered {
@@ -471,7 +473,7 @@ impl Worker {
         flush(&mut entry);
         let registry = self.poll.registry();
         // Closing the sockets below removes them from epoll anyway.
-        let _ = registry.deregister(&mut SourceFd(&entry.public.as_raw_fd()));
+        let _ = registry.deregister(&mut SourceFd(&entry.public.rtp.as_raw_fd()));
         for leg in entry.legs.iter().flatten() {
             deregister_leg(&self.poll, leg);
         }
@@ -633,7 +635,7 @@ fn from_enterprise(
     // Enterprise media makes no datagram of the core's own, only state events.
     flush(entry);
     let stats = Some((&entry.session.shared().stats, Direction::FromEnterprise));
-    send(&entry.public, &out[..n], stats);
+    send(&entry.public.rtp, &out[..n], stats);
 }
 
 /// Sends what the core has to send (STUN answers, DTLS flights and alerts) from the socket
@@ -645,7 +647,7 @@ fn flush(entry: &mut Entry) {
             continue;
         };
         let socket = match t.socket.leg() {
-            None => &entry.public,
+            None => &entry.public.rtp,
             Some((line, rtcp)) => match leg_socket(&entry.legs, line, rtcp) {
                 Some(socket) => socket,
                 None => continue,

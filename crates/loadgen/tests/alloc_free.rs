@@ -109,7 +109,7 @@ fn turn_channel_data_allocates_nothing() {
     server.users = vec![("u".into(), "p".into())];
     server.nonce_secret = vec![3; 32];
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
-    server.port_range = 53_200..=53_249;
+    server.port_range = "53200-53249".parse().unwrap();
     let mut config = edge_turn::ServiceConfig::new(server);
     config.udp = vec!["127.0.0.1:0".parse().unwrap()];
     let service = edge_turn::Service::start(config).unwrap();

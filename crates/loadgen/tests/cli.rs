@@ -20,7 +20,7 @@ fn turn_service(ports: std::ops::RangeInclusive<u16>) -> Service {
     server.users = vec![("u".into(), "p".into())];
     server.nonce_secret = vec![1; 32];
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
-    server.port_range = ports;
+    server.port_range = ports.try_into().unwrap();
     let mut config = ServiceConfig::new(server);
     config.udp = vec!["127.0.0.1:0".parse().unwrap()];
     Service::start(config).unwrap()

@@ -343,7 +343,7 @@ mod tests {
     #[test]
     fn probes_follow_lifecycle_and_threads() {
         let mut server = edge_turn::ServerConfig::new("test", "127.0.0.1".parse().unwrap());
-        server.port_range = 47000..=47009;
+        server.port_range = "47000-47009".parse().unwrap();
         server.users = vec![("user".into(), "password".into())];
         server.nonce_secret = b"admin-test-nonce-secret".to_vec();
         let mut config = edge_turn::ServiceConfig::new(server);

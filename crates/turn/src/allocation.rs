@@ -6,7 +6,6 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use crate::hash::KeyedState;
 use std::net::{IpAddr, SocketAddr};
-use std::ops::RangeInclusive;
 use std::time::{Duration, Instant};
 
 use crate::bandwidth::{BandwidthCap, TokenBucket};
@@ -184,7 +183,7 @@ enum Timer {
 /// Limits the table enforces itself; the quotas and the port pool are the [`Ledger`]'s.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
-    pub(crate) ports: RangeInclusive<u16>,
+    pub(crate) ports: edge_config::PortRange,
     pub(crate) bandwidth: Option<BandwidthCap>,
 }
 
@@ -215,14 +214,14 @@ pub(crate) struct Allocations {
 
 impl Allocations {
     pub(crate) fn new(limits: Limits, ledger: Ledger) -> Self {
-        let span = usize::from(limits.ports.end().saturating_sub(*limits.ports.start())) + 1;
+        let span = limits.ports.len();
         let hash = KeyedState::random();
         Self {
             slots: Vec::new(),
             free_slots: Vec::new(),
             by_tuple: HashMap::with_hasher(hash),
             by_port: vec![None; span],
-            first_port: *limits.ports.start(),
+            first_port: limits.ports.first(),
             ledger,
             live: 0,
             limits,

@@ -12,7 +12,6 @@
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
-use std::ops::RangeInclusive;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -46,7 +45,7 @@ pub struct ServerConfig {
     /// (a server behind a 1:1 NAT).
     pub external_address: Option<IpAddr>,
     /// Relay ports, both ends included.
-    pub port_range: RangeInclusive<u16>,
+    pub port_range: PortRange,
     /// Most allocations one username may hold at once (more get 486).
     pub user_quota: u32,
     /// Most allocations the server holds at once (more get 486).
@@ -94,7 +93,7 @@ impl ServerConfig {
             nonce_lifetime: Duration::from_secs(600),
             relay_address,
             external_address: None,
-            port_range: 49152..=65535,
+            port_range: PortRange::DYNAMIC,
             user_quota: 10,
             total_quota: 10_000,
             bandwidth: None,
@@ -112,16 +111,6 @@ impl ServerConfig {
     /// Checks the values that would make the server misbehave, naming the field.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |field: &'static str, reason: String| Err(Error::Config { field, reason });
-        if self.port_range.is_empty() || *self.port_range.start() == 0 {
-            return bad(
-                "port_range",
-                format!(
-                    "{}-{} is empty or includes port 0",
-                    self.port_range.start(),
-                    self.port_range.end()
-                ),
-            );
-        }
         if let Some(problem) = realm_problem(&self.realm) {
             return bad("realm", problem);
         }
@@ -370,8 +359,7 @@ pub struct RelaySection {
 }
 
 fn default_ports() -> PortRange {
-    let ports = defaults().server.port_range;
-    PortRange::new(*ports.start(), *ports.end()).unwrap_or_else(|_| unreachable!("a valid range"))
+    defaults().server.port_range
 }
 
 /// `[turn.auth]`.
@@ -636,7 +624,7 @@ impl TurnConfig {
         server.nonce_secret = nonce_secret;
         server.nonce_lifetime = auth.nonce_lifetime;
         server.external_address = self.relay.external_address;
-        server.port_range = self.relay.port_range.first()..=self.relay.port_range.last();
+        server.port_range = self.relay.port_range;
         server.user_quota = self.quota.allocations_per_user;
         server.total_quota = self.quota.allocations_total;
         server.bandwidth = self.bandwidth();

@@ -7,11 +7,10 @@
 //! thread is refused on every other, and no port is ever handed out twice.
 
 use std::collections::HashMap;
-use std::ops::RangeInclusive;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use crate::allocation::CreateError;
-use crate::ports::PortPool;
+use edge_config::{PortPool, PortRange};
 
 /// The relay port pool and the quotas, shared by the threads of one TURN service (cloning
 /// shares). A server created alone ([`Server::new`](crate::Server::new)) has a ledger of
@@ -33,7 +32,7 @@ struct Inner {
 impl Ledger {
     /// A ledger over the relay `ports` (shuffled with `seed`), allowing `user_quota`
     /// allocations per username and `total_quota` in all.
-    pub fn new(ports: RangeInclusive<u16>, seed: u64, user_quota: u32, total_quota: u32) -> Self {
+    pub fn new(ports: PortRange, seed: u64, user_quota: u32, total_quota: u32) -> Self {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 pool: PortPool::new(ports, seed),
@@ -48,7 +47,7 @@ impl Ledger {
     /// The ledger of a server's configuration.
     pub fn for_config(config: &crate::ServerConfig) -> Self {
         Self::new(
-            config.port_range.clone(),
+            config.port_range,
             config.rng_seed,
             config.user_quota,
             config.total_quota,
@@ -128,7 +127,7 @@ mod tests {
 
     #[test]
     fn quotas_hold_across_clones_and_ports_are_never_handed_out_twice() {
-        let ledger = Ledger::new(50000..=50099, 3, 2, 100);
+        let ledger = Ledger::new(PortRange::new(50000, 50099).unwrap(), 3, 2, 100);
         let other = ledger.clone();
         let a = ledger.admit("alice", false).unwrap();
         let b = other.admit("alice", false).unwrap();
@@ -144,7 +143,7 @@ mod tests {
 
     #[test]
     fn threads_share_one_pool() {
-        let ledger = Ledger::new(40000..=44999, 9, u32::MAX, u32::MAX);
+        let ledger = Ledger::new(PortRange::new(40000, 44999).unwrap(), 9, u32::MAX, u32::MAX);
         let taken: Vec<Vec<u16>> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..4)
                 .map(|t| {
@@ -168,7 +167,7 @@ mod tests {
 
     #[test]
     fn refused_ports_are_held_until_released() {
-        let ledger = Ledger::new(30000..=30003, 1, 10, 10);
+        let ledger = Ledger::new(PortRange::new(30000, 30003).unwrap(), 1, 10, 10);
         let first = ledger.admit("u", false).unwrap();
         let second = ledger.next_port(false).unwrap();
         assert_ne!(first, second);

@@ -49,7 +49,6 @@ mod filter;
 mod hash;
 mod ledger;
 mod nonce;
-mod ports;
 mod request;
 mod server;
 mod transport;

@@ -281,7 +281,7 @@ impl Server {
         let bans_seen = guard.bans_started();
         let allocations = Allocations::new(
             Limits {
-                ports: config.port_range.clone(),
+                ports: config.port_range,
                 bandwidth: config.bandwidth,
             },
             ledger,

@@ -77,7 +77,7 @@ fn service(
     edge_log_capture::install();
     let mut server = config();
     server.relay_address = FIRST;
-    server.port_range = ports;
+    server.port_range = ports.try_into().unwrap();
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
     server.guard = Some(guard.clone());
     let mut cfg = ServiceConfig::new(server);

@@ -36,7 +36,7 @@ fn server_config() -> ServerConfig {
     c.shared_secrets = vec![b"rest-shared-secret-0123".to_vec()];
     c.nonce_secret = vec![7; 32];
     c.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
-    c.port_range = 50_100..=50_199;
+    c.port_range = "50100-50199".parse().unwrap();
     c
 }
 

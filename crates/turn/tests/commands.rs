@@ -98,7 +98,7 @@ fn allocate_opens_then_answers_and_refresh_zero_closes() {
 #[test]
 fn a_refused_open_is_answered_508_and_returns_the_port() {
     let mut cfg = config();
-    cfg.port_range = 50000..=50000;
+    cfg.port_range = "50000-50000".parse().unwrap();
     let mut h = Harness::new(cfg);
     let mut c = signed_in(&mut h);
 
@@ -143,7 +143,7 @@ fn a_refused_open_is_answered_508_and_returns_the_port() {
 #[test]
 fn a_refused_port_is_followed_by_the_next() {
     let mut cfg = config();
-    cfg.port_range = 50000..=50001;
+    cfg.port_range = "50000-50001".parse().unwrap();
     let mut h = Harness::new(cfg);
     let mut c = signed_in(&mut h);
     let req = c.request(Method::ALLOCATE, &[Attribute::RequestedTransport(17)]);
@@ -199,7 +199,7 @@ fn a_stream_client_gone_before_its_socket_opens_gets_it_closed() {
 #[test]
 fn a_socket_bound_to_another_port_is_closed_and_the_next_port_tried() {
     let mut cfg = config();
-    cfg.port_range = 50000..=50001;
+    cfg.port_range = "50000-50001".parse().unwrap();
     let mut h = Harness::new(cfg);
     let mut c = signed_in(&mut h);
     let req = c.request(Method::ALLOCATE, &[Attribute::RequestedTransport(17)]);

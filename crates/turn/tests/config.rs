@@ -26,7 +26,7 @@ fn service(lines: &str) -> Result<ServiceConfig, String> {
 fn defaults_reach_the_service() {
     let s = service("").unwrap();
     assert_eq!(s.server.realm, "media-edge");
-    assert_eq!(s.server.port_range, 49152..=65535);
+    assert_eq!(s.server.port_range.ports(), 49152..=65535);
     assert_eq!((s.server.user_quota, s.server.total_quota), (10, 10_000));
     assert_eq!(s.server.nonce_lifetime, Duration::from_secs(600));
     assert_eq!(

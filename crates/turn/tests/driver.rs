@@ -35,7 +35,7 @@ fn service(coalesce: Duration, threads: usize) -> Service {
     let mut server = config();
     server.relay_address = "127.0.0.1".parse().unwrap();
     // Room for the clients opened until every thread holds one.
-    server.port_range = 64520..=64599;
+    server.port_range = "64520-64599".parse().unwrap();
     server.peer_allow = vec!["127.0.0.0/8".parse().unwrap()];
     // Loopback is exempt from the rate limit: set-up and the bursts are one source's.
     server.guard = Some(

@@ -187,12 +187,10 @@ impl EventLoop {
                 .chain(&addrs.tls)
                 .copied(),
         );
-        let range = config.server.port_range.clone();
+        let range = config.server.port_range;
         let relays = Relays {
-            sockets: std::iter::repeat_with(|| None)
-                .take(usize::from(range.end() - range.start()) + 1)
-                .collect(),
-            first_port: *range.start(),
+            sockets: std::iter::repeat_with(|| None).take(range.len()).collect(),
+            first_port: range.first(),
             address: config.server.relay_address,
             registry: poll.registry().try_clone()?,
             buffer: config.socket_buffer,

@@ -88,7 +88,7 @@ impl Kernel {
         listen_ports.dedup();
         let settings = Settings {
             listen_ports,
-            relay_ports: config.server.port_range.clone(),
+            relay_ports: config.server.port_range.ports(),
             source_pps: xdp.source_pps,
             source_burst: xdp.source_burst,
             mtu: edge_xdp::interface_mtu(&xdp.interface)?,

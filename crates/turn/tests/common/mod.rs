@@ -43,7 +43,7 @@ pub fn config() -> ServerConfig {
     let mut c = ServerConfig::new(REALM, "192.0.2.10".parse().unwrap());
     c.users.push((USER.into(), PASS.into()));
     c.nonce_secret = b"0123456789abcdef0123".to_vec();
-    c.port_range = 50000..=50009;
+    c.port_range = "50000-50009".parse().unwrap();
     c.rng_seed = 42;
     c
 }
