@@ -256,11 +256,10 @@ fn summary(config: &ServiceConfig, bound: Option<&LocalAddrs>) -> String {
     };
     let s = &config.server;
     format!(
-        "media-edge TURN: udp {udp} tcp {tcp} tls {tls}; relay {} ports {}-{}{}; realm {:?}; \
+        "media-edge TURN: udp {udp} tcp {tcp} tls {tls}; relay {} ports {}{}; realm {:?}; \
          {} users, {} shared secrets; peers allow [{}] deny [{}]",
         s.relay_address,
-        s.port_range.start(),
-        s.port_range.end(),
+        s.port_range,
         s.external_address
             .map(|a| format!(" (announced as {a})"))
             .unwrap_or_default(),
