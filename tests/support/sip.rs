@@ -1,7 +1,9 @@
 //! The SIP side of the end-to-end tests: Kamailio with `tests/kamailio/kamailio.cfg` and
-//! SIPp (Debian's `sip-tester`), each a child process killed on drop.
+//! SIPp (Debian's `sip-tester`), each a child process killed on drop, with every process it
+//! forked.
 
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -32,11 +34,19 @@ impl Ports {
     }
 }
 
-/// A child process killed on drop, with the name its errors give.
+/// A child process killed on drop, with the name its errors give. Started as the leader of a
+/// process group of its own (`process_group(0)`, as [`kamailio`] and [`sipp`] do), it is
+/// killed with the whole group: Kamailio forks its workers, and killing its main process
+/// alone leaves them running, holding the test's SIP ports.
 pub struct Process(pub Child, pub &'static str);
 
 impl Drop for Process {
     fn drop(&mut self) {
+        // A child that leads no group of its own has no group with its pid: a no-op then.
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &format!("-{}", self.0.id())])
+            .stderr(Stdio::null())
+            .status();
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -87,6 +97,7 @@ pub fn kamailio(ports: &Ports, ng: &str, dir: &Path) -> Process {
         .arg(&path)
         .args(["-DD", "-E", "-Y"])
         .arg(dir)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log)
@@ -128,6 +139,7 @@ pub fn sipp(ports: &Ports, dir: &Path, args: &[&str]) -> Process {
         ])
         .args(["-timeout", "100s", "-trace_screen", "-trace_err"])
         .current_dir(dir)
+        .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
