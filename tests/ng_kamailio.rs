@@ -18,7 +18,8 @@ use edge_ng::metrics::Outcome;
 use edge_ng::request::Command as NgCommand;
 use edge_suite::chromium::{read_request, Chromium};
 use edge_suite::media::{assert_ranges_free, MediaEdge};
-use edge_suite::sip::{kamailio, scratch, sipp, Ports};
+use edge_suite::sip::{kamailio, sipp, Ports};
+use edge_suite::turn::ScratchDir;
 use serde_json::Value;
 
 /// Seconds of media the page measures.
@@ -164,7 +165,7 @@ const FAKE_MEDIA: [&str; 2] = [
 fn jssip_in_chromium_calls_sipp_through_kamailio_and_media_edge() {
     let edge = MediaEdge::start(21);
     let ports = Ports::block(23_600);
-    let dir = scratch("kamailio-call");
+    let dir = ScratchDir::new("kamailio-call");
     let _kamailio = kamailio(&ports, &format!("udp:{}", edge.ng), &dir);
     let mut sipp = sipp(&ports, &dir, &["-sn", "uas", "-m", "1"]);
     let (site, rx) = site();
@@ -179,7 +180,7 @@ fn jssip_in_chromium_calls_sipp_through_kamailio_and_media_edge() {
 fn sipp_calls_jssip_in_chromium_through_kamailio_and_media_edge() {
     let edge = MediaEdge::start(22);
     let ports = Ports::block(23_650);
-    let dir = scratch("kamailio-answer");
+    let dir = ScratchDir::new("kamailio-answer");
     let _kamailio = kamailio(&ports, &format!("udp:{}", edge.ng), &dir);
     let (site, rx) = site();
     let _browser = Chromium::open(&page_url(site, "answer", &ports), &FAKE_MEDIA);

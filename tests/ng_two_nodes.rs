@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use edge_loadgen::rtpengine::NgClient;
 use edge_ng::Value;
-use edge_suite::sip::{kamailio, scratch, sipp, Ports, Process};
-use edge_suite::turn::media_edge_binary;
+use edge_suite::sip::{kamailio, sipp, Ports, Process};
+use edge_suite::turn::{media_edge_binary, ScratchDir};
 
 /// Calls held across the drain, and calls made while it runs.
 const HELD: usize = 16;
@@ -102,7 +102,7 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
 
 #[test]
 fn calls_spread_over_two_nodes_and_a_drained_node_hands_new_calls_to_the_other() {
-    let dir = scratch("two-nodes");
+    let dir = ScratchDir::new("two-nodes");
     let (ng_a, ng_b): (SocketAddr, SocketAddr) = (
         "127.0.0.1:24500".parse().unwrap(),
         "127.0.0.1:24501".parse().unwrap(),

@@ -13,7 +13,6 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -36,13 +35,6 @@ impl Drop for Killed {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-/// A scratch directory of this test process.
-fn scratch() -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("ops-prometheus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Prometheus's value of the instant query `promql`, or `None` while it has no sample.
@@ -173,7 +165,7 @@ fn start_prometheus(dir: &std::path::Path, admin: SocketAddr, listen: SocketAddr
 
 #[test]
 fn prometheus_sees_a_relayed_call_live() {
-    let dir = scratch();
+    let dir = edge_suite::turn::ScratchDir::new("ops-prometheus");
     let admin: SocketAddr = SocketAddr::from(([127, 0, 0, 1], BASE + 81));
     let prometheus: SocketAddr = SocketAddr::from(([127, 0, 0, 1], BASE + 82));
     let _edge = start_media_edge(&dir, admin);

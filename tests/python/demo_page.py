@@ -20,6 +20,7 @@ import base64
 import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import sys
@@ -191,6 +192,10 @@ class Chromium:
              "--remote-debugging-port=0", f"--user-data-dir={self.profile}", *self.extra_args,
              "about:blank"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            # Its own process group (killed whole in _stop: a renderer outliving the main
+            # process would write into the removed profile), and its temporary files in the
+            # profile, removed with it.
+            env={**os.environ, "TMPDIR": self.profile}, start_new_session=True,
         )
         try:
             port_file = os.path.join(self.profile, "DevToolsActivePort")
@@ -212,7 +217,10 @@ class Chromium:
         self._stop()
 
     def _stop(self):
-        self.process.kill()
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
         self.process.wait()
         shutil.rmtree(self.profile, ignore_errors=True)
 

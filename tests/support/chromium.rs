@@ -3,11 +3,13 @@
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-/// Headless Chromium on a URL, with a fresh profile, killed on drop.
+/// Headless Chromium on a URL, with a fresh profile (also its temporary files' directory),
+/// killed on drop with every process it started, and the profile removed.
 pub struct Chromium(Child, PathBuf);
 
 impl Chromium {
@@ -42,6 +44,8 @@ impl Chromium {
             .args(extra)
             .arg(format!("--user-data-dir={}", profile.display()))
             .arg(url)
+            .env("TMPDIR", &profile)
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -53,8 +57,7 @@ impl Chromium {
 
 impl Drop for Chromium {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        crate::kill_group(&mut self.0);
         let _ = std::fs::remove_dir_all(&self.1);
     }
 }

@@ -37,6 +37,20 @@ pub fn require_program(name: &str) -> PathBuf {
     }
 }
 
+/// Kills `child` and, when it leads a process group of its own (spawned with
+/// `CommandExt::process_group(0)`), every process of that group, then reaps it. Programs that
+/// fork (Kamailio's workers, Chromium's renderers) would otherwise outlive a kill of their
+/// main process, holding ports and writing into directories the test removes. For a child
+/// that leads no group there is no group with its pid, and only the child is killed.
+pub fn kill_group(child: &mut std::process::Child) {
+    let _ = std::process::Command::new("kill")
+        .args(["-KILL", "--", &format!("-{}", child.id())])
+        .stderr(std::process::Stdio::null())
+        .status();
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 pub mod chromium;
 pub mod media;
 pub mod netns;

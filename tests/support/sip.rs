@@ -4,7 +4,7 @@
 
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -42,13 +42,7 @@ pub struct Process(pub Child, pub &'static str);
 
 impl Drop for Process {
     fn drop(&mut self) {
-        // A child that leads no group of its own has no group with its pid: a no-op then.
-        let _ = Command::new("kill")
-            .args(["-KILL", "--", &format!("-{}", self.0.id())])
-            .stderr(Stdio::null())
-            .status();
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        crate::kill_group(&mut self.0);
     }
 }
 
@@ -67,14 +61,6 @@ impl Process {
             std::thread::sleep(Duration::from_millis(100));
         }
     }
-}
-
-/// A fresh scratch directory for `name` in this process.
-pub fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("media-edge-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// Kamailio with `tests/kamailio/kamailio.cfg` and `ng` as its `rtpengine_sock` (one URL,

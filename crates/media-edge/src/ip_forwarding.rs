@@ -209,8 +209,25 @@ mod tests {
         Config::parse(&text, "test", &Pins::default()).unwrap()
     }
 
+    /// A fake `/proc`, removed on drop.
+    struct ProcRoot(std::path::PathBuf);
+
+    impl std::ops::Deref for ProcRoot {
+        type Target = Path;
+
+        fn deref(&self) -> &Path {
+            &self.0
+        }
+    }
+
+    impl Drop for ProcRoot {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
     /// A fake `/proc` with the two sysctls set as given.
-    fn proc_root(name: &str, v4: &str, v6: Option<&str>) -> std::path::PathBuf {
+    fn proc_root(name: &str, v4: &str, v6: Option<&str>) -> ProcRoot {
         let root = std::env::temp_dir().join(format!("forwarding-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         for ((_, file), value) in SYSCTLS.iter().zip([Some(v4), v6]) {
@@ -220,7 +237,7 @@ mod tests {
                 std::fs::write(path, format!("{value}\n")).unwrap();
             }
         }
-        root
+        ProcRoot(root)
     }
 
     #[test]

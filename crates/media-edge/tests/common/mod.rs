@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// The binary under test.
@@ -18,13 +18,26 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_media-edge");
 /// against hanging only, never a window a busy machine could miss.
 pub const HANG_GUARD: Duration = Duration::from_secs(30);
 
-/// Writes `text` to a file `name` in a directory of this test process.
+/// Writes `text` to a file `name` in this test binary's scratch directory.
 pub fn scratch(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("media-edge-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join(name);
+    let path = scratch_dir().join(name);
     std::fs::write(&path, text).unwrap();
     path
+}
+
+/// The scratch directory of this test binary: one per test file, under Cargo's
+/// `CARGO_TARGET_TMPDIR` (not the system's temp dir), emptied when the binary first uses it,
+/// so each run replaces the last one's files instead of adding to them.
+fn scratch_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // `<test file>::common`: the integration test crate is named after its file.
+        let test = module_path!().split("::").next().unwrap_or("test");
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("media-edge-{test}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
 }
 
 /// Runs the binary to completion (check-config, firewall-rules, a refused start).
