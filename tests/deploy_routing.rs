@@ -13,6 +13,9 @@
 //!   default one, then one naming the interfaces in `[security]`), probes either way reach
 //!   nothing, while media relayed by media-edge's TURN server (the harness's raw TURN
 //!   client in the public namespace, an echo on the enterprise host) still flows.
+//! - The relayed media is tracked by the edge's conntrack under those rules (the table's
+//!   `ct state` rules make it track), and under the ruleset printed with `--notrack` relayed
+//!   media makes no conntrack entry (`/proc/net/nf_conntrack` in the edge's namespace).
 //! - With the table deleted again, a last probe each way arrives, and the probes sent under
 //!   the rules never did: each receiver reads its socket in order, so a probe that had got
 //!   through would show before the last one.
@@ -24,6 +27,7 @@
 //! and veths are named after this process's id and deleted on every path (a guard's drop).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
@@ -307,15 +311,49 @@ fn config(dir: &Path, name: &str, extra: &str) -> PathBuf {
     path
 }
 
-/// Prints the ruleset for `config` inside the edge and loads it there with `nft -f`.
-fn load_rules(net: &Topology, bin: &str, config: &Path, dir: &Path) -> String {
+/// Prints the ruleset for `config` (with the command's `extra` arguments) inside the edge and
+/// loads it there with `nft -f`.
+fn load_rules(net: &Topology, bin: &str, config: &Path, dir: &Path, extra: &[&str]) -> String {
     let config = config.to_str().unwrap();
-    let out = net.exec(&net.edge, &[bin, "firewall-rules", "--config", config]);
+    let mut args = vec![bin, "firewall-rules", "--config", config];
+    args.extend(extra);
+    let out = net.exec(&net.edge, &args);
     let ruleset = String::from_utf8(out.stdout).unwrap();
     let file = dir.join("rules.nft");
     std::fs::write(&file, &ruleset).unwrap();
     net.exec(&net.edge, &["nft", "-f", file.to_str().unwrap()]);
     ruleset
+}
+
+/// The edge's conntrack entries of TURN media, by their original tuple: UDP to the TURN
+/// listener (3478) or to or from the relay range (49152-49199).
+fn media_entries(net: &Topology) -> BTreeSet<String> {
+    let out = net.exec(&net.edge, &["cat", "/proc/net/nf_conntrack"]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let relay = 49152..=49199;
+    let mut found = BTreeSet::new();
+    for line in table.lines().filter(|l| l.contains(" udp ")) {
+        // The first src/dst/sport/dport are the original direction's.
+        let field = |name: &str| {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let (sport, dport) = (field("sport="), field("dport="));
+        let port = |p: &str| p.parse::<u16>().ok();
+        let media = dport == "3478"
+            || port(&sport).is_some_and(|p| relay.contains(&p))
+            || port(&dport).is_some_and(|p| relay.contains(&p));
+        if media {
+            found.insert(format!(
+                "{}:{sport} -> {}:{dport}",
+                field("src="),
+                field("dst=")
+            ));
+        }
+    }
+    found
 }
 
 /// The TURN client in the public namespace relays 5 payloads to the enterprise peer, whose
@@ -380,7 +418,7 @@ fn the_edge_routes_nothing_but_relays_media() {
 
     // The default ruleset (no interfaces named): nothing is forwarded at all.
     let plain = config(dir.path(), "media-edge.toml", "");
-    let ruleset = load_rules(&net, bin, &plain, dir.path());
+    let ruleset = load_rules(&net, bin, &plain, dir.path(), &[]);
     assert!(ruleset.contains("chain forward {"), "{ruleset}");
     public.send(ENTERPRISE_HOST, "probe-closed-1");
     enterprise.send(PUBLIC_HOST, "probe-closed-back-1");
@@ -446,7 +484,7 @@ fn the_edge_routes_nothing_but_relays_media() {
         "named.toml",
         &format!("[security]\npublic-interfaces = [\"{p}e\"]\nenterprise-interfaces = [\"{e}\"]\n"),
     );
-    let ruleset = load_rules(&net, bin, &named, dir.path());
+    let ruleset = load_rules(&net, bin, &named, dir.path(), &[]);
     assert!(
         ruleset.contains(&format!(
             "iifname {{ \"{p}e\" }} oifname {{ \"{e}\" }} drop"
@@ -456,6 +494,24 @@ fn the_edge_routes_nothing_but_relays_media() {
     public.send(ENTERPRISE_HOST, "probe-closed-3");
     enterprise.send(PUBLIC_HOST, "probe-closed-back-3");
     media_flows(&net, &mut enterprise);
+
+    // Under these rules the edge tracks the relayed media; with --notrack it does not: a
+    // TURN client run (a new source port, a new allocation) adds no entry.
+    let tracked = media_entries(&net);
+    assert!(
+        tracked.iter().any(|e| e.ends_with(":3478")),
+        "the relayed media made no conntrack entry: {tracked:?}"
+    );
+    let ruleset = load_rules(&net, bin, &named, dir.path(), &["--notrack"]);
+    assert!(ruleset.contains("chain notrack_in {"), "{ruleset}");
+    public.send(ENTERPRISE_HOST, "probe-closed-4");
+    enterprise.send(PUBLIC_HOST, "probe-closed-back-4");
+    media_flows(&net, &mut enterprise);
+    let added: Vec<String> = media_entries(&net).difference(&tracked).cloned().collect();
+    assert!(
+        added.is_empty(),
+        "media tracked despite --notrack: {added:?}"
+    );
 
     // Rules gone: the last probes arrive, and none sent under the rules came before them.
     net.exec(&net.edge, &["nft", "delete", "table", "inet", "media_edge"]);

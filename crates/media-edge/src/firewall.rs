@@ -9,6 +9,11 @@
 //! its forward chain, when the configuration has two sides, drops everything the host would
 //! route between them (media-edge is never a router: see `ip_forwarding.rs`). Every accept
 //! carries the configuration key it comes from as its comment.
+//!
+//! With `--notrack`, two chains at raw priority (before connection tracking) mark UDP to and
+//! from each of media-edge's UDP ports untracked, so the media flows cost no conntrack
+//! lookup, entry or table slot (a spoofed flood cannot fill the table through them); the
+//! explicit accepts pass them, as they match on ports, not on connection state.
 
 use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
@@ -37,8 +42,9 @@ struct Rule {
     key: String,
 }
 
-/// The ruleset for `config` (read from `origin`), as an `nft -f` script.
-pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
+/// The ruleset for `config` (read from `origin`), as an `nft -f` script; with `notrack`,
+/// UDP to and from media-edge's ports is exempt from connection tracking.
+pub fn rules(config: &Config, origin: &str, notrack: bool) -> anyhow::Result<String> {
     let accepts = accepts(config)?;
     let mut own = Vec::new();
     let mut enterprise = Vec::new();
@@ -59,17 +65,20 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
 
     let sides = Sides::of(config);
     let mut out = String::new();
-    header(&mut out, origin, &own, &enterprise);
+    header(&mut out, origin, &own, &enterprise, notrack);
     if sides.both() {
         forward_header(&mut out, &sides, &config.security);
     }
     out.push_str("table inet media_edge\ndelete table inet media_edge\n\n");
     out.push_str("table inet media_edge {\n");
+    if notrack {
+        notrack_chains(&mut out, &accepts);
+    }
     out.push_str("\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
     out.push_str("\t\tct state established,related accept\n");
     out.push_str("\t\tmeta l4proto { icmp, ipv6-icmp } accept comment \"ping, path MTU, IPv6 neighbour discovery\"\n");
     for rule in accepts.iter().filter(|r| r.chain == Chain::Input) {
-        line(&mut out, rule);
+        line(&mut out, rule, "accept");
     }
     drop_rules(
         &mut out,
@@ -82,7 +91,7 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
     out.push_str("\tchain output {\n\t\ttype filter hook output priority filter; policy accept;\n");
     out.push_str("\t\tct state established,related accept\n");
     for rule in accepts.iter().filter(|r| r.chain == Chain::Output) {
-        line(&mut out, rule);
+        line(&mut out, rule, "accept");
     }
     drop_rules(
         &mut out,
@@ -97,6 +106,40 @@ pub fn rules(config: &Config, origin: &str) -> anyhow::Result<String> {
     }
     out.push_str("}\n");
     Ok(out)
+}
+
+/// The raw-priority chains that exempt UDP to (prerouting) and from (output) each UDP port
+/// media-edge serves from connection tracking; each port once, with the key it comes from.
+fn notrack_chains(out: &mut String, accepts: &[Rule]) {
+    let mut udp: Vec<&Rule> = Vec::new();
+    for rule in accepts.iter().filter(|r| r.proto == "udp") {
+        if !udp
+            .iter()
+            .any(|r| (r.address, r.ports) == (rule.address, rule.ports))
+        {
+            udp.push(rule);
+        }
+    }
+    for (name, hook, chain) in [
+        ("notrack_in", "prerouting", Chain::Input),
+        ("notrack_out", "output", Chain::Output),
+    ] {
+        let _ = writeln!(
+            out,
+            "\tchain {name} {{\n\t\ttype filter hook {hook} priority raw; policy accept;"
+        );
+        for rule in &udp {
+            line(
+                out,
+                &Rule {
+                    chain,
+                    ..(*rule).clone()
+                },
+                "notrack",
+            );
+        }
+        out.push_str("\t}\n\n");
+    }
 }
 
 /// The forward chain: nothing is routed between the two sides, in either direction.
@@ -247,7 +290,7 @@ fn dedicated(address: IpAddr) -> bool {
     !address.is_unspecified() && !address.is_loopback()
 }
 
-fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr]) {
+fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr], notrack: bool) {
     let _ = writeln!(
         out,
         "#!/usr/sbin/nft -f\n\
@@ -283,11 +326,22 @@ fn header(out: &mut String, origin: &str, own: &[IpAddr], enterprise: &[IpAddr])
         "# - A packet must pass every table hooked where this one is: an accept here does not\n\
          #   override a drop in another table. With a default-drop policy elsewhere, copy these\n\
          #   accepts into that table too.\n\
-         # - A listener on :: also receives IPv4 (net.ipv6.bindv6only = 0, Linux's default).\n\n",
+         # - A listener on :: also receives IPv4 (net.ipv6.bindv6only = 0, Linux's default).\n",
     );
+    if notrack {
+        out.push_str(
+            "# - --notrack: UDP to and from media-edge's UDP ports is not tracked. On a wildcard\n\
+             #   address (0.0.0.0, ::) that holds for the whole host's UDP on those ports: keep\n\
+             #   the ranges out of the ephemeral ports (net.ipv4.ip_local_port_range), or the\n\
+             #   host's own UDP replies there match no `ct state established` rule of another\n\
+             #   table, and no NAT applies to them.\n",
+        );
+    }
+    out.push('\n');
 }
 
-fn line(out: &mut String, rule: &Rule) {
+/// One rule: `rule`'s address and ports, then `verdict` (`accept`, `notrack`).
+fn line(out: &mut String, rule: &Rule, verdict: &str) {
     let (direction, port_dir) = match rule.chain {
         Chain::Input => ("daddr", "dport"),
         Chain::Output => ("saddr", "sport"),
@@ -305,7 +359,7 @@ fn line(out: &mut String, rule: &Rule) {
     let space = if address.is_empty() { "" } else { " " };
     let _ = writeln!(
         out,
-        "\t\t{address}{space}{} {port_dir} {ports} accept comment \"{}\"",
+        "\t\t{address}{space}{} {port_dir} {ports} {verdict} comment \"{}\"",
         rule.proto, rule.key
     );
 }

@@ -75,7 +75,12 @@ enum Command {
     /// Validate the configuration, print what would run, and exit.
     CheckConfig,
     /// Print the nftables ruleset (table inet media_edge) matching the configuration.
-    FirewallRules,
+    FirewallRules {
+        /// Exempt UDP to and from media-edge's ports from connection tracking (a `notrack`
+        /// chain at raw priority): no conntrack entry, lookup or table slot per media flow.
+        #[arg(long)]
+        notrack: bool,
+    },
     /// Probe the running instance's admin listener (/readyz): exit 0 when ready, 1 with the
     /// reason when not (a container healthcheck).
     Health {
@@ -112,8 +117,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let pins = Pins::new(cli.transport_address, cli.transport_port, cli.connections)?;
     let config = Config::parse(&text, &origin, &pins)?;
-    if let Some(Command::FirewallRules) = cli.command {
-        print!("{}", firewall::rules(&config, &origin)?);
+    if let Some(Command::FirewallRules { notrack }) = cli.command {
+        print!("{}", firewall::rules(&config, &origin, notrack)?);
         return Ok(());
     }
     if let Some(Command::Health { timeout }) = cli.command {

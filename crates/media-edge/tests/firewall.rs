@@ -178,6 +178,73 @@ fn changing_the_configuration_changes_the_rules() {
     assert!(!ruleset.contains("30000-30999"), "{ruleset}");
 }
 
+/// The rules of chain `name` in `ruleset` (empty when there is no such chain).
+fn chain(ruleset: &str, name: &str) -> String {
+    let Some((_, rest)) = ruleset.split_once(&format!("chain {name} {{")) else {
+        return String::new();
+    };
+    rest.split_once("\n\t}")
+        .map_or(rest, |(body, _)| body)
+        .to_owned()
+}
+
+#[test]
+fn notrack_exempts_each_udp_port_from_conntrack_and_changes_no_accept() {
+    let path = config(
+        "fw-untracked.toml",
+        8080,
+        "40000-40999",
+        "port-range = \"30000-30999\"",
+    );
+    let plain = rules(&path, &[]);
+    assert!(!plain.contains("notrack"), "{plain}");
+    let ruleset = rules(&path, &["--notrack"]);
+    // Before connection tracking (raw priority), both ways.
+    let into = chain(&ruleset, "notrack_in");
+    let from = chain(&ruleset, "notrack_out");
+    assert!(
+        into.contains("type filter hook prerouting priority raw;"),
+        "{ruleset}"
+    );
+    assert!(
+        from.contains("type filter hook output priority raw;"),
+        "{ruleset}"
+    );
+    // Every UDP port media-edge serves, once each way; TCP stays tracked.
+    assert_eq!(
+        openings(&into),
+        set(&[
+            "ip daddr 203.0.113.10 udp dport 3478",
+            "meta nfproto ipv4 udp dport 49152-49999",
+            "ip daddr 203.0.113.10 udp dport 40000-40999",
+            "ip daddr 10.20.0.5 udp dport 30000-30999",
+            "ip daddr 10.20.0.6 udp dport 31000-31001",
+        ]),
+        "{ruleset}"
+    );
+    assert_eq!(
+        openings(&from),
+        set(&[
+            "ip saddr 203.0.113.10 udp sport 3478",
+            "meta nfproto ipv4 udp sport 49152-49999",
+            "ip saddr 203.0.113.10 udp sport 40000-40999",
+            "ip saddr 10.20.0.5 udp sport 30000-30999",
+            "ip saddr 10.20.0.6 udp sport 31000-31001",
+        ]),
+        "{ruleset}"
+    );
+    assert_eq!(
+        ruleset.matches(" notrack comment ").count(),
+        10,
+        "{ruleset}"
+    );
+    // The filter chains are those of the plain ruleset, and the header says what changes.
+    for name in ["input", "output", "forward"] {
+        assert_eq!(chain(&ruleset, name), chain(&plain, name), "{name}");
+    }
+    assert!(ruleset.contains("# - --notrack:"), "{ruleset}");
+}
+
 #[test]
 fn a_listener_without_a_fixed_port_cannot_be_opened() {
     let path = scratch(
