@@ -77,7 +77,7 @@ enum Command {
     /// Print the nftables ruleset (table inet media_edge) matching the configuration.
     FirewallRules {
         /// Exempt UDP to and from media-edge's ports from connection tracking (a `notrack`
-        /// chain at raw priority): no conntrack entry, lookup or table slot per media flow.
+        /// chain at raw priority): no conntrack table slot per media flow or flooding source.
         #[arg(long)]
         notrack: bool,
     },
