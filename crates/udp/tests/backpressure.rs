@@ -5,7 +5,7 @@
 //! `Err(WouldBlock)`, then resending the rest delivers every datagram exactly once, in order.
 //!
 //! No test harness (`harness = false`): the parent and the child are the same `main`. Needs
-//! root, `unshare` (util-linux) and `tc`/`ip` (iproute2), which `scripts/test.sh` installs;
+//! root, `unshare` and `taskset` (util-linux) and `tc`/`ip` (iproute2), which `scripts/test.sh` installs;
 //! without them the test fails rather than skips.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -30,10 +30,14 @@ fn main() {
         return;
     }
     let exe = std::env::current_exe().unwrap();
-    // 50 Mbit/s: the 2.4 MB of each run drain in about half a second.
+    // 50 Mbit/s: the 2.4 MB of each run drain in about half a second. The child runs on one
+    // CPU: loopback queues a datagram on the backlog of the CPU that hands it on, and with
+    // the sender moving between CPUs (or the qdisc's timer firing on another one) two CPUs'
+    // backlogs can deliver out of the order the socket sent in (seen on a loaded machine:
+    // datagrams 552-558 arriving after 559, none lost). Pinned, the order is the socket's.
     let script = "ip link set lo up && \
                   tc qdisc add dev lo root tbf rate 50mbit burst 16kb limit 64mb && \
-                  exec \"$0\"";
+                  exec taskset -c 0 \"$0\"";
     let status = Command::new("unshare")
         .args(["--net", "sh", "-c", script])
         .arg(&exe)
@@ -100,7 +104,18 @@ fn would_block_then_resume(name: &str, opts: &SocketOptions) {
         match rx.recv(&mut batch) {
             Ok(_) => {
                 for (_, data) in batch.iter() {
-                    assert_eq!(data, &p[next][..], "{name}: datagram {next}");
+                    if data != &p[next][..] {
+                        let got = data
+                            .get(..4)
+                            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+                        panic!(
+                            "{name}: datagram {next} expected, datagram {got:?} arrived; sender {:?}, \
+                             receiver {:?}; kernel (this namespace): {}",
+                            tx.stats(),
+                            rx.stats(),
+                            udp_counters()
+                        );
+                    }
                     next += 1;
                 }
             }
@@ -116,4 +131,21 @@ fn would_block_then_resume(name: &str, opts: &SocketOptions) {
     assert_eq!(s.send_dropped, 0, "{name}: {s:?}");
     assert_eq!(s.sent, DATAGRAMS as u64, "{name}: {s:?}");
     println!("{name}: {DATAGRAMS} datagrams in order after {short} short sends and {would_block} WouldBlocks");
+}
+
+/// The kernel's UDP counters of this namespace (`Udp:` of /proc/net/snmp: where a lost
+/// datagram was dropped, RcvbufErrors or SndbufErrors), for a failure's message.
+fn udp_counters() -> String {
+    let snmp = std::fs::read_to_string("/proc/net/snmp").unwrap_or_default();
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    match (udp.next(), udp.next()) {
+        (Some(names), Some(values)) => names
+            .split_whitespace()
+            .zip(values.split_whitespace())
+            .skip(1)
+            .map(|(n, v)| format!("{n}={v}"))
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => "unavailable".to_owned(),
+    }
 }
