@@ -163,7 +163,8 @@ fn call(edge: &MediaEdge, turn: &Turn, toward: Toward, every: u64) -> f64 {
     );
     // Loss of the echoed stream: media-edge's count, Chromium's own and the echo's.
     let lost = f(&inbound["packetsLost"], "Chromium packetsLost");
-    let injected = f(&echo["dropped"], "echo dropped") + f(&echo["lost"], "echo lost");
+    // The losses a receiver can see: a drop after the echo's last packet leaves no gap.
+    let injected = f(&echo["dropped_seen"], "echo dropped") + f(&echo["lost_seen"], "echo lost");
     assert!(injected >= 5.0, "{echo}");
     assert!((lost - injected).abs() <= 1.0, "{report}");
     let received = &enterprise["received"];

@@ -217,6 +217,11 @@ class Echo:
         self.delay = delay_ms / 1000
         self.handled = 0
         self.dropped = 0
+        # The injected losses a receiver can see: those an echoed packet followed (one after
+        # the last echoed packet leaves no gap in the sequence numbers it receives).
+        self.dropped_seen = 0
+        self.lost_seen = 0
+        self.unseen = [0, 0]
         self.sent = 0
         self.sent_octets = 0
         self.last_ts = 0
@@ -334,14 +339,19 @@ class Echo:
             self.arrived += 1
             if self.arrived % self.lose_every == 0:
                 self.lost += 1
+                self.unseen[1] += 1
                 return
         if self.reporting:
             self.reception.add(packet)
             self.handled += 1
             if self.drop_every and self.handled % self.drop_every == 0:
                 self.dropped += 1
+                self.unseen[0] += 1
                 return
             self.sent += 1
+            self.dropped_seen += self.unseen[0]
+            self.lost_seen += self.unseen[1]
+            self.unseen = [0, 0]
             self.sent_octets += len(packet.payload)
             self.last_ts = packet.timestamp
         packet.ssrc = self.ssrc
@@ -352,7 +362,10 @@ class Echo:
         out = packet.serialize()
         if self.sdes:
             out = self.tx.protect(out)
-        if self.delay and self.sent % 2:
+        # Every other packet late, from the second on: a late first packet would arrive after
+        # the second, before the receiver's base sequence number, and count as received
+        # without being expected (RFC 3550 A.3), hiding one loss from both receivers.
+        if self.delay and self.sent % 2 == 0:
             asyncio.get_running_loop().call_later(
                 self.delay, self.send, transport, out, packet.sequence_number, addr
             )
@@ -428,6 +441,8 @@ class Echo:
             "srtp_failures": self.srtp_failures,
             "early": self.early,
             "dropped": self.dropped,
+            "dropped_seen": self.dropped_seen,
+            "lost_seen": self.lost_seen,
             "reports_sent": self.reports_sent,
             "lost": self.lost,
             "blocks_sent": self.blocks_sent,
