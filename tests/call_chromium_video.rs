@@ -87,6 +87,10 @@ fn chromium_audio_and_video_through_one_bundle() {
         })
         .unwrap_or(0);
     assert!(plis >= 1, "no PLI at the video echo: {video}");
+    // The echo passed the request back about the stream it echoes, and media-edge carried
+    // it to Chromium's sender (its outbound-rtp counts the PLIs it received).
+    assert!(video["plis_sent"].as_u64() >= Some(1), "{video}");
+    assert!(count(second, "sender_pli") >= 1, "{page}");
     let to_audio = audio["rtcp"]
         .as_array()
         .map(|a| a.iter().filter(|p| p[0] == 206 || p[0] == 205).count())

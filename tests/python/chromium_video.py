@@ -48,7 +48,7 @@ SCRIPT = r"""(async () => {
         s.nack = v.nackCount; s.codec = all.get(v.codecId) && all.get(v.codecId).mimeType;
       }
       if (v.type === 'inbound-rtp' && v.kind === 'audio') s.audio_packets = v.packetsReceived;
-      if (v.type === 'outbound-rtp' && v.kind === 'video') s.sent = v.packetsSent;
+      if (v.type === 'outbound-rtp' && v.kind === 'video') { s.sent = v.packetsSent; s.sender_pli = v.pliCount; }
     });
     return s;
   };
@@ -153,6 +153,7 @@ async def main():
             "payload_types": sorted(e.payload_types),
             "rtcp": e.rtcp,
             "ssrc": e.ssrc,
+            "plis_sent": e.plis_sent,
         }
         for name, e in (("audio", audio), ("video", video))
     }

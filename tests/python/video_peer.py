@@ -92,7 +92,11 @@ class Pattern(VideoStreamTrack):
 
 
 class Echo(asyncio.DatagramProtocol):
-    """One m-line's enterprise side: RTP back to its source under `ssrc`; RTCP recorded."""
+    """One m-line's enterprise side: RTP back to its source under `ssrc`; RTCP recorded. A
+    key-frame request about its stream (PLI, FIR) is passed back as a PLI about the stream it
+    echoes, as an endpoint relaying someone else's video does: the key frame can only come
+    from the original sender (without it, a key frame lost before the first decode would
+    never be replaced)."""
 
     def __init__(self, ssrc, drop=0):
         self.ssrc = ssrc
@@ -104,6 +108,9 @@ class Echo(asyncio.DatagramProtocol):
         self.sources = set()
         self.rtcp = []  # (packet type, fmt, media source SSRC)
         self.transport = None
+        # The SSRC of the stream it echoes (from the RTP it receives), and the PLIs it sent.
+        self.source_ssrc = None
+        self.plis_sent = 0
 
     def connection_made(self, transport):
         self.transport = transport
@@ -112,9 +119,10 @@ class Echo(asyncio.DatagramProtocol):
         if len(data) < 12:
             return
         if 192 <= data[1] <= 223:
-            self.record_rtcp(data)
+            self.record_rtcp(data, lambda out: self.transport.sendto(out, addr))
             return
         self.rtp += 1
+        self.source_ssrc = struct.unpack("!I", data[8:12])[0]
         self.sources.add(f"{addr[0]}:{addr[1]}")
         self.payload_types.add(data[1] & 0x7F)
         if self.rtp == self.drop or self.rtp in self.drop_run:
@@ -123,8 +131,11 @@ class Echo(asyncio.DatagramProtocol):
         out[8:12] = struct.pack("!I", self.ssrc)
         self.transport.sendto(bytes(out), addr)
 
-    def record_rtcp(self, data):
+    def record_rtcp(self, data, reply):
+        """Records each RTCP packet of `data`; `reply` sends a packet back to where it came
+        from."""
         at = 0
+        key_frame_asked = False
         while at + 8 <= len(data):
             fmt, pt = data[at] & 0x1F, data[at + 1]
             words = struct.unpack("!H", data[at + 2:at + 4])[0]
@@ -132,7 +143,11 @@ class Echo(asyncio.DatagramProtocol):
             if pt in (205, 206) and at + 12 <= len(data):
                 media = struct.unpack("!I", data[at + 8:at + 12])[0]
             self.rtcp.append((pt, fmt, media))
+            key_frame_asked |= pt == 206 and fmt in (1, 4) and media == self.ssrc
             at += 4 * (words + 1)
+        if key_frame_asked and self.source_ssrc is not None:
+            reply(struct.pack("!BBHII", 0x81, 206, 2, self.ssrc, self.source_ssrc))
+            self.plis_sent += 1
 
     def saw_pli(self):
         return any(pt == 206 and fmt == 1 for pt, fmt, _ in self.rtcp)
@@ -143,9 +158,13 @@ class Rtcp(asyncio.DatagramProtocol):
 
     def __init__(self, echo):
         self.echo = echo
+        self.transport = None
+
+    def connection_made(self, transport):
+        self.transport = transport
 
     def datagram_received(self, data, addr):
-        self.echo.record_rtcp(data)
+        self.echo.record_rtcp(data, lambda out: self.transport.sendto(out, addr))
 
 
 def http(plan, method, path, body=None):
@@ -244,6 +263,7 @@ async def main(plan):
                 "sources": sorted(echo.sources),
                 "rtcp": echo.rtcp,
                 "ssrc": echo.ssrc,
+                "plis_sent": echo.plis_sent,
             }
             for name, echo in (("audio", audio_echo), ("video", video_echo))
         },
