@@ -4,7 +4,21 @@
 # 198.18.98.1 (its veth end `ve`, the XDP program attached natively when on) and "outside" with
 # the load generator's clients and echo peer on 198.18.98.2 and a flooding source on 198.18.98.3
 # (its end `vo` carries an xdp_pass program, which native XDP on veth needs; checksum
-# offload off on both ends). Rows:
+# offload off on both ends). TOPOLOGY says how the two are joined:
+#
+#   wire   (default) through a third namespace, "wire", which stands for the cable and the
+#          NIC's receive ring: `ve` is paired with `we` and `vo` with `wo`, both in "wire",
+#          each carrying an XDP program that redirects every frame out of the other (an L2
+#          wire, ARP included). A frame reaches `ve` as an XDP frame in a page with headroom,
+#          in redirect bulks, as from a NIC's ring, in every row (xdp off, xdp on, coturn). The
+#          wire's own work (its two NAPI threads, pinned to LOAD_CPU, which copy the load's
+#          socket buffers into pages) is counted nowhere, as a NIC's DMA costs no CPU.
+#   pair   `ve` and `vo` are the two ends of one veth pair. A frame the load generator's stack
+#          sent reaches `ve` as a socket buffer without XDP's 256 bytes of headroom: veth
+#          copies it into a page and frees the sender's buffer before the program runs, work
+#          a NIC's ring does not have, counted on the server's side.
+#
+# Rows:
 #
 #   throughput   FLOWS allocations flooding ChannelData (--flood, WINDOW in flight each,
 #                172 bytes), ROUNDS rounds of (xdp off, xdp on, coturn): delivered round
@@ -18,6 +32,9 @@
 #                so the flooder's core also does the server side's receive work for its flood,
 #                which throttles it), or `threaded` (as in the throughput rows: on the server's
 #                core, which then has to take the whole flood).
+#   paced        PACED (400x50: flows x packets/s each; empty: no such rows) paced ChannelData
+#                after each throughput round, every server under the same offered load: the
+#                call-rate comparison, where each frame arrives alone.
 #
 # What the server side's CPU is. A veth end receives in NAPI (GRO is turned on for `ve`, as
 # on a real NIC, so it has NAPI with or without XDP; `vo` has it through its xdp_pass), and
@@ -34,7 +51,8 @@
 # restored at exit; it adds a clock read per program run, to every program on the host) and
 # prints the XDP program's own nanoseconds per frame in each "xdp on" row.
 #
-#   benches/turn_xdp.sh                         # DURATION=10 FLOWS=8 WINDOW=16 ALLOCATIONS=100 ROUNDS=3
+#   benches/turn_xdp.sh                         # DURATION=10 FLOWS=8 WINDOW=16 ALLOCATIONS=100 ROUNDS=3 PACED=400x50
+#   TOPOLOGY=pair benches/turn_xdp.sh           # the same on one veth pair (veth's copy counted)
 #   DURATION=2 ROUNDS=1 PROFILE=debug benches/turn_xdp.sh   # a bounded check that it runs (figures meaningless)
 #
 # The server runs on core SERVER_CPU (0), the load and the flood on LOAD_CPU (1). Needs root,
@@ -48,6 +66,11 @@ PROFILE="${PROFILE:-release}"
 ROUNDS="${ROUNDS:-3}"
 BPF_STATS="${BPF_STATS:-0}"
 FLOOD_NAPI="${FLOOD_NAPI:-softirq}"
+TOPOLOGY="${TOPOLOGY:-wire}"
+PACED="${PACED-400x50}"
+PACED_FLOWS="${PACED%%x*}"
+PACED_RATE="${PACED#*x}"
+case "$TOPOLOGY" in pair | wire) ;; *) echo "turn_xdp.sh: TOPOLOGY=pair|wire" >&2; exit 1 ;; esac
 case "$FLOOD_NAPI" in softirq | threaded) ;; *) echo "turn_xdp.sh: FLOOD_NAPI=softirq|threaded" >&2; exit 1 ;; esac
 for tool in ip ethtool clang turnserver taskset; do
     command -v "$tool" >/dev/null || { echo "turn_xdp.sh: $tool missing" >&2; exit 1; }
@@ -61,12 +84,14 @@ real="$CARGO_TARGET_DIR/$PROFILE"
 
 edge="me-xdp-edge-$$"
 outside="me-xdp-out-$$"
+wire="me-xdp-wire-$$"
 stats_before="$(sysctl -n kernel.bpf_stats_enabled)"
 teardown() {
     cleanup
     sysctl -q -w kernel.bpf_stats_enabled="$stats_before" || true
     ip netns del "$edge" 2>/dev/null || true
     ip netns del "$outside" 2>/dev/null || true
+    ip netns del "$wire" 2>/dev/null || true
     rm -rf "$work"
 }
 trap teardown EXIT
@@ -74,7 +99,13 @@ ip netns add "$edge"
 ip netns add "$outside"
 ip -n "$edge" link set lo up
 ip -n "$outside" link set lo up
-ip -n "$edge" link add ve type veth peer name vo netns "$outside"
+if [ "$TOPOLOGY" = pair ]; then
+    ip -n "$edge" link add ve type veth peer name vo netns "$outside"
+else
+    ip netns add "$wire"
+    ip -n "$edge" link add ve type veth peer name we netns "$wire"
+    ip -n "$outside" link add vo type veth peer name wo netns "$wire"
+fi
 ip -n "$edge" addr add 198.18.98.1/24 dev ve
 ip -n "$outside" addr add 198.18.98.2/24 dev vo
 ip -n "$outside" addr add 198.18.98.3/24 dev vo
@@ -91,6 +122,26 @@ C
 clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
     -c "$work/pass.c" -o "$work/pass.o"
 ip -n "$outside" link set dev vo xdpdrv obj "$work/pass.o" sec xdp
+if [ "$TOPOLOGY" = wire ]; then
+    # Each wire end redirects every frame out of the other end (to the other namespace).
+    cat >"$work/wire.c" <<'C'
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+SEC("xdp") int xdp_wire(struct xdp_md *ctx) { return bpf_redirect(TO_IFINDEX, 0); }
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+C
+    for dev in we wo; do
+        ip netns exec "$wire" ethtool -K "$dev" tx off rx off >/dev/null
+        ip -n "$wire" link set "$dev" up
+    done
+    ifindex() { ip -n "$wire" -j link show dev "$1" | python3 -c 'import json, sys; print(json.load(sys.stdin)[0]["ifindex"])'; }
+    for pair in "we wo" "wo we"; do
+        set -- $pair
+        clang -O2 -g -target bpf -I"/usr/include/$(gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)" \
+            -DTO_IFINDEX="$(ifindex "$2")" -c "$work/wire.c" -o "$work/wire-$1.o"
+        ip -n "$wire" link set dev "$1" xdpdrv obj "$work/wire-$1.o" sec xdp
+    done
+fi
 ip netns exec "$edge" ethtool -K ve gro on >/dev/null
 
 # napi_threads: the pids of every threaded-NAPI kernel thread now.
@@ -216,25 +267,38 @@ if [ "$FLOOD_NAPI" = softirq ]; then
 fi
 ve_napi="$(threaded "$edge" ve "$SERVER_CPU")"
 vo_napi="$(threaded "$outside" vo "$LOAD_CPU")"
+if [ "$TOPOLOGY" = wire ]; then
+    threaded "$wire" we "$LOAD_CPU" >/dev/null
+    threaded "$wire" wo "$LOAD_CPU" >/dev/null
+fi
 if [ "$FLOOD_NAPI" = threaded ]; then
     flood_rows
 fi
 
-for round in $(seq 1 "$ROUNDS"); do
+# load_rows KIND ARGS...: one row of each server under the same load.
+load_rows() {
+    local kind="$1"
+    shift
     for xdp in off on; do
         name="media-edge xdp $xdp"
         config "$xdp" >"$work/media-edge-$xdp.toml"
         start "media-edge-$xdp" ip netns exec "$edge" "$real/media-edge" --config "$work/media-edge-$xdp.toml"
-        measure "$name" "throughput $round" "$pid" "${turn_args[@]}" --allocations "$FLOWS" --flood --window "$WINDOW"
+        measure "$name" "$kind" "$pid" "${turn_args[@]}" "$@"
         stop "$pid"
     done
-
     start coturn ip netns exec "$edge" turnserver -n --listening-ip=198.18.98.1 --relay-ip=198.18.98.1 \
         --listening-port=3478 --min-port=51000 --max-port=51999 --no-cli --no-tls --no-dtls \
         --lt-cred-mech --user=load:load-password --realm=bench --log-file="$work/turn.log" \
         --simple-log --no-stdout-log
-    measure "coturn 4.6" "throughput $round" "$pid" "${turn_args[@]}" --allocations "$FLOWS" --flood --window "$WINDOW"
+    measure "coturn 4.6" "$kind" "$pid" "${turn_args[@]}" "$@"
     stop "$pid"
+}
+
+for round in $(seq 1 "$ROUNDS"); do
+    load_rows "throughput $round" --allocations "$FLOWS" --flood --window "$WINDOW"
+    if [ -n "$PACED" ]; then
+        load_rows "paced ${PACED_FLOWS}x${PACED_RATE}pps $round" --allocations "$PACED_FLOWS" --rate "$PACED_RATE" --parallel 64
+    fi
 done
 
 python3 - "$results" "$extra" "$(getconf CLK_TCK)" <<'PY'
@@ -262,20 +326,22 @@ for r in rows:
     _, _, lsoft, lnapi = extra.get((r["server_name"], r["scenario"]), (0, 0, 0, 0))
     def ratio(ref):
         b = per.get((ref, r["scenario"]))
-        return f"{eff / b:.2f}x" if r["scenario"].startswith("throughput") and b else "-"
+        return f"{eff / b:.2f}x" if not r["scenario"].startswith("paced+flood") and b else "-"
     print(f"| {r['scenario']} | {r['server_name']} | {r['flows']} | {r['delivered_pps']:,.0f} | "
           f"{r['lost']} of {r['sent']} | {r['rtt_us']['p50']} / {r['rtt_us']['p99']} | "
           f"{proc:.2f} | {napi:.2f} | {soft:.2f} | {total:.2f} | {eff:,.0f} | "
           f"{ratio('media-edge xdp off')} | {ratio('coturn 4.6')} | {lnapi:.2f} + {lsoft:.2f} |")
-rounds = sorted({r["scenario"] for r in rows if r["scenario"].startswith("throughput")})
+kinds = dict.fromkeys(r["scenario"].rsplit(" ", 1)[0] for r in rows if not r["scenario"].startswith("paced+flood"))
 print()
-for ref in ["media-edge xdp off", "coturn 4.6"]:
-    ratios = [per[("media-edge xdp on", s)] / per[(ref, s)] for s in rounds
-              if per.get(("media-edge xdp on", s)) and per.get((ref, s))]
-    if ratios:
-        print(f"xdp on vs {ref}, round trips per server-side CPU-s over {len(ratios)} rounds: "
-              f"median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
-              f"({', '.join(f'{x:.2f}x' for x in ratios)})")
+for kind in kinds:
+    rounds = sorted({r["scenario"] for r in rows if r["scenario"].rsplit(" ", 1)[0] == kind})
+    for ref in ["media-edge xdp off", "coturn 4.6"]:
+        ratios = [per[("media-edge xdp on", s)] / per[(ref, s)] for s in rounds
+                  if per.get(("media-edge xdp on", s)) and per.get((ref, s))]
+        if ratios:
+            print(f"{kind}: xdp on vs {ref}, round trips per server-side CPU-s over {len(ratios)} rounds: "
+                  f"median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
+                  f"({', '.join(f'{x:.2f}x' for x in ratios)})")
 for (server, scenario), (ns, runs) in prog.items():
     r = next(r for r in rows if (r["server_name"], r["scenario"]) == (server, scenario))
     napi = extra[(server, scenario)][1]
