@@ -73,6 +73,20 @@ export MEDIA_EDGE_NODE="$node_dir"
 
 cargo fmt --all -- --check
 cargo fetch --locked
+# The tests find their files (scripts, configs, the deploy tree) through the checkout's path,
+# compiled in (CARGO_MANIFEST_DIR). Cargo does not rebuild a workspace crate for a new path
+# when its sources are older than the last build, so a target directory last used by another
+# checkout would run tests looking into that one: rebuild the workspace's own crates (not
+# the dependencies) when the checkout changed.
+checkout="$CARGO_TARGET_DIR/.media-edge-checkout"
+if [ -e "$checkout" ] && [ "$(cat "$checkout")" != "$PWD" ]; then
+    members=$(cargo metadata --no-deps --format-version 1 --frozen \
+        | python3 -c 'import json, sys; print(" ".join("-p " + p["name"] for p in json.load(sys.stdin)["packages"]))')
+    # shellcheck disable=SC2086
+    cargo clean --frozen $members
+fi
+mkdir -p "$CARGO_TARGET_DIR"
+echo "$PWD" >"$checkout"
 cargo clippy --workspace --all-targets --frozen -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --frozen
 
