@@ -11,7 +11,9 @@
 //!   that missed a lift message applies its mark at its next resync (to older bans only);
 //! - an error answer (Redis out of memory) is counted and logged once, the connection kept;
 //! - what Redis cannot impose: a source on B's own allow list is not banned at B; an
-//!   unreadable message on the channel is counted as an error and changes nothing.
+//!   unreadable message on the channel is counted as an error and changes nothing;
+//! - the harness: a redis-server started on a port another test's server holds is refused,
+//!   not silently replaced by that server (the two tests would share keys and clients).
 //!
 //! Every wait is an event wait with a 60 s hang guard.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -97,7 +99,11 @@ fn a_ban_at_one_node_is_seen_by_the_other_at_once() {
         wait_banned(&b, ip(1000 + warm_up), true);
         warm_up += 1;
     }
-    let received = b.shared_stats().unwrap().received;
+    // B counts each ban it imposes once, by message or resync, just after the ban shows in
+    // `is_banned`: wait for the count too, not only for the ban.
+    let received = u64::from(warm_up);
+    wait_stats(&b, "the warm-up bans counted", |s| s.received >= received);
+    assert_eq!(b.shared_stats().unwrap().received, received);
 
     let mut delays = Vec::new();
     for i in 0..100 {
@@ -112,7 +118,8 @@ fn a_ban_at_one_node_is_seen_by_the_other_at_once() {
         delays[50], delays[90], delays[99]
     );
     assert!(delays[50] < Duration::from_secs(1), "{delays:?}");
-    assert_eq!(b.shared_stats().unwrap().received - received, 100);
+    wait_stats(&b, "the 100 bans counted", |s| s.received >= received + 100);
+    assert_eq!(b.shared_stats().unwrap().received, received + 100);
     assert_eq!(
         a.shared_stats().unwrap().published,
         100 + u64::from(warm_up)
@@ -196,12 +203,20 @@ fn a_lift_whose_message_was_missed_is_applied_at_the_next_resync() {
         std::thread::sleep(Duration::from_millis(10));
     }
     // Another node's lift, as Redis holds it after A missed the message: no ban key, a mark
-    // with the lift's time (now: after A's ban started).
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis()
-        .to_string();
+    // with the lift's time, later than A's ban started by more than the millisecond that A's
+    // conversion of the ban's start to wall-clock time may round up (a lift in the same
+    // millisecond as the ban may or may not be later: the clock decides).
+    let wall_ms = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis()
+    };
+    let written = wall_ms();
+    while wall_ms() < written + 2 {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let now_ms = wall_ms().to_string();
     let mark = format!("mark:lift:{}/32", ip(9));
     assert_eq!(redis.command(&["DEL", &key]), ":1");
     assert_eq!(
@@ -284,4 +299,16 @@ fn an_error_answer_is_counted_and_said_once_and_keeps_the_connection() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert_eq!(logged(&refused), 1);
+}
+
+#[test]
+fn a_redis_server_on_a_port_another_holds_is_refused() {
+    let first = RedisServer::start(free_tcp_port());
+    let port = first.port;
+    let second = std::panic::catch_unwind(|| RedisServer::start(port));
+    assert!(
+        second.is_err(),
+        "a second redis-server on port {port} was taken for started"
+    );
+    assert_eq!(first.command(&["PING"]), "+PONG");
 }
