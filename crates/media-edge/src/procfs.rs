@@ -53,13 +53,25 @@ pub fn read() -> Process {
 /// characters of a name: threads whose names are equal that far are summed under it (the
 /// data-plane names, `turn-loop-N` and `forwarder-N`, stay shorter for any worker count
 /// the configuration allows).
+///
+/// One listing of `/proc/self/task` can miss a thread: the kernel walks the live thread list,
+/// and a thread exiting meanwhile (a blocking-pool worker, another test's thread) ends the
+/// walk early, after which it resumes by position, one entry too far. So the tasks are the
+/// union of a few listings.
 pub fn thread_cpu(prefixes: &[&str]) -> Vec<(String, f64)> {
-    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
-        return Vec::new();
-    };
+    const LISTINGS: usize = 3;
+    let task_dir = std::path::Path::new("/proc/self/task");
+    let mut tasks = std::collections::BTreeSet::new();
+    for _ in 0..LISTINGS {
+        let Ok(listing) = std::fs::read_dir(task_dir) else {
+            break;
+        };
+        tasks.extend(listing.filter_map(|task| Some(task.ok()?.file_name())));
+    }
     let mut threads: Vec<(String, f64)> = tasks
+        .iter()
         .filter_map(|task| {
-            let dir = task.ok()?.path();
+            let dir = task_dir.join(task);
             let name = std::fs::read_to_string(dir.join("comm")).ok()?;
             let name = name.trim_end();
             if !prefixes.iter().any(|p| name.starts_with(p)) {
