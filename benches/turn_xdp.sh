@@ -286,14 +286,6 @@ load_rows() {
         measure "$name" "$kind" "$pid" "${turn_args[@]}" "$@"
         stop "$pid"
     done
-    if [ -n "${BUSY_POLL:-}" ]; then
-        config off >"$work/media-edge-bp.toml"
-        ip netns exec "$edge" sh -c "echo ${DEFER:-100} > /sys/class/net/ve/napi_defer_hard_irqs; echo ${FLUSH:-2000000} > /sys/class/net/ve/gro_flush_timeout"
-        start "media-edge-bp" ip netns exec "$edge" env ME_BUSY_POLL_US="$BUSY_POLL" "${BP_BIN:-$real/media-edge}" --config "$work/media-edge-bp.toml"
-        measure "media-edge busy-poll" "$kind" "$pid" "${turn_args[@]}" "$@"
-        stop "$pid"
-        ip netns exec "$edge" sh -c "echo 0 > /sys/class/net/ve/napi_defer_hard_irqs; echo 0 > /sys/class/net/ve/gro_flush_timeout"
-    fi
     start coturn ip netns exec "$edge" turnserver -n --listening-ip=198.18.98.1 --relay-ip=198.18.98.1 \
         --listening-port=3478 --min-port=51000 --max-port=51999 --no-cli --no-tls --no-dtls \
         --lt-cred-mech --user=load:load-password --realm=bench --log-file="$work/turn.log" \
@@ -343,11 +335,11 @@ kinds = dict.fromkeys(r["scenario"].rsplit(" ", 1)[0] for r in rows if not r["sc
 print()
 for kind in kinds:
     rounds = sorted({r["scenario"] for r in rows if r["scenario"].rsplit(" ", 1)[0] == kind})
-    for cand, ref in [("media-edge xdp on", "media-edge xdp off"), ("media-edge xdp on", "coturn 4.6"), ("media-edge busy-poll", "media-edge xdp off"), ("media-edge busy-poll", "coturn 4.6"), ("media-edge xdp off", "coturn 4.6")]:
-        ratios = [per[(cand, s)] / per[(ref, s)] for s in rounds
-                  if per.get((cand, s)) and per.get((ref, s))]
+    for ref in ["media-edge xdp off", "coturn 4.6"]:
+        ratios = [per[("media-edge xdp on", s)] / per[(ref, s)] for s in rounds
+                  if per.get(("media-edge xdp on", s)) and per.get((ref, s))]
         if ratios:
-            print(f"{kind}: {cand} vs {ref}, round trips per server-side CPU-s over {len(ratios)} rounds: "
+            print(f"{kind}: xdp on vs {ref}, round trips per server-side CPU-s over {len(ratios)} rounds: "
                   f"median {statistics.median(ratios):.2f}x, min {min(ratios):.2f}x, max {max(ratios):.2f}x "
                   f"({', '.join(f'{x:.2f}x' for x in ratios)})")
 for (server, scenario), (ns, runs) in prog.items():

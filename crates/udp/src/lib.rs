@@ -65,8 +65,6 @@
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 mod batch;
-#[cfg(target_os = "linux")]
-mod busy_poll;
 mod error;
 mod options;
 mod portable;
@@ -85,8 +83,6 @@ mod sockaddr;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 
 pub use batch::RecvBatch;
-#[cfg(target_os = "linux")]
-pub use busy_poll::set_epoll_busy_poll;
 pub use error::Error;
 pub use options::{IoMode, SocketOptions};
 pub use socket::{Capabilities, UdpSocket};

@@ -105,12 +105,6 @@ impl EventLoop {
             server.track_kernel_state();
         }
         let poll = Poll::new()?;
-        let busy_poll_us: u32 = std::env::var("ME_BUSY_POLL_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-        if busy_poll_us > 0 {
-            use std::os::fd::AsRawFd;
-            let rc = edge_udp::set_epoll_busy_poll(poll.as_raw_fd(), busy_poll_us, 64, true);
-            eprintln!("busy poll {busy_poll_us} us: {rc:?}");
-        }
         let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
         let mut addrs = LocalAddrs::default();
 
@@ -247,7 +241,7 @@ impl EventLoop {
             } else if let Some(window) = self.pacing.sleep() {
                 // Coalescing: let datagrams gather instead of being woken for each.
                 std::thread::sleep(window.min(timer));
-                if std::env::var_os("ME_BUSY_POLL_US").is_some() { timer } else { Duration::ZERO }
+                Duration::ZERO
             } else {
                 timer
             };
